@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import { isSdataError } from '../protocol/errors.ts';
+import { EXIT, exitCodeFor } from './exit-codes.ts';
+
+const HELP = `Usage: sdata-sync <command> [options]
+
+Commands:
+  plan     source feed (files or stdin) + target digest -> target feed / chunk files
+  gen      write a deterministic synthetic sync feed
+  serve    run the reference SData sync provider on a SQLite store
+  seed     fill a provider store with generated resources
+  run      one catch-up pass (or several kinds) from a source to a target over HTTP
+  digest   print a target's $syncDigest entry
+  pull     stream every page of a source feed to stdout as one feed
+  push     POST feeds to a target's $syncTarget, result feed to stdout
+  demo     two local providers, a full catch-up, conflicts, convergence (npm start)
+
+Run 'sdata-sync <command> --help' for a command's options. Exit codes: see README.
+`;
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  plan: async () => (await import('./plan.ts')).planCommand,
+};
+
+export function registerCommand(name: string, load: () => Promise<Command>): void {
+  COMMANDS[name] = load;
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
+    process.stdout.write(HELP);
+    return cmd === undefined ? EXIT.USAGE : EXIT.OK;
+  }
+  if (cmd === '--version' || cmd === '-v') {
+    process.stdout.write(`sdata-sync ${version()} (node ${process.versions.node})\n`);
+    return EXIT.OK;
+  }
+  const load = COMMANDS[cmd];
+  if (!load) {
+    process.stderr.write(`sdata-sync: unknown command '${cmd}'\n\n${HELP}`);
+    return EXIT.USAGE;
+  }
+  return (await load())(rest);
+}
+
+/** Entry point used by bin/sdata-sync.mjs: maps every failure to its documented exit code. */
+export async function run(argv: string[]): Promise<void> {
+  let stdoutBroken = false;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') {
+      // The reader went away (`| head`): stop quietly with our own code, nothing to report.
+      stdoutBroken = true;
+      process.exit(EXIT.EPIPE);
+    }
+    throw e;
+  });
+  try {
+    const code = await main(argv);
+    process.exitCode = code;
+  } catch (e) {
+    if (stdoutBroken) process.exit(EXIT.EPIPE);
+    const cmd = argv[0] ?? '';
+    if (isSdataError(e)) {
+      process.stderr.write(`sdata-sync ${cmd}: ${e.message}\n`);
+      process.exitCode = exitCodeFor(e.code);
+    } else if ((e as NodeJS.ErrnoException)?.code === 'EPIPE') {
+      process.exitCode = EXIT.EPIPE;
+    } else {
+      process.stderr.write(`sdata-sync ${cmd}: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+      process.exitCode = EXIT.INTERNAL;
+    }
+  }
+}

@@ -1,0 +1,101 @@
+import { readFile, mkdir, writeFile } from 'node:fs/promises';
+import { SdataError } from '../protocol/errors.ts';
+import type { Digest } from '../protocol/digest.ts';
+import { planPage } from '../plan/pipeline.ts';
+import { Planner, type InvalidEntry } from '../plan/planner.ts';
+import { DirChunkTarget, StreamChunkTarget } from '../plan/targets.ts';
+import { parseDigestDocument } from '../xml/digest-document.ts';
+import { parse, parseCount, parseSize } from './args.ts';
+import { log, openInput } from './io.ts';
+
+export const PLAN_HELP = `Usage: sdata-sync plan [options] [PAGE.xml ...]
+
+Reads a source sync feed (the pages of one feed, in order, or stdin), decides entry by entry against the
+target digest, and writes the target feed: one feed on stdout, or chunk files with --out-dir.
+
+Options:
+  --digest FILE          target digest ($syncDigest entry or bare sync:digest); none = empty target
+  --out-dir DIR          write DIR/chunk-000001.xml, … instead of stdout
+  --chunk-entries N      entries per chunk (default 1000; with --out-dir)
+  --chunk-bytes SIZE     bytes per chunk (default 8MiB; with --out-dir)
+  --max-entry-bytes SIZE larger entries are invalid (default 16MiB)
+  --strict               an invalid entry is fatal (exit 3)
+  --report FILE          write the JSON summary to FILE instead of stderr
+  --quiet                no per-entry warnings on stderr
+  -h, --help
+`;
+
+export async function planCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    digest: { type: 'string' },
+    'out-dir': { type: 'string' },
+    'chunk-entries': { type: 'string' },
+    'chunk-bytes': { type: 'string' },
+    'max-entry-bytes': { type: 'string' },
+    strict: { type: 'boolean' },
+    report: { type: 'string' },
+    quiet: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  }, 'plan');
+  if (values.help) {
+    process.stdout.write(PLAN_HELP);
+    return 0;
+  }
+  const started = process.hrtime.bigint();
+  const outDir = values['out-dir'];
+  if (!outDir && (values['chunk-entries'] || values['chunk-bytes'])) {
+    throw new SdataError('SDATA_E_USAGE', 'plan: --chunk-entries/--chunk-bytes need --out-dir (stdout carries one feed)');
+  }
+  const maxEntryBytes = values['max-entry-bytes'] ? parseSize(values['max-entry-bytes'], '--max-entry-bytes') : 16 * 1024 * 1024;
+  let target: Digest | undefined;
+  if (values.digest) {
+    let text: string;
+    try {
+      text = await readFile(values.digest, 'utf8');
+    } catch (e) {
+      throw new SdataError('SDATA_E_IO', `${values.digest}: cannot read: ${(e as NodeJS.ErrnoException).code}`, { cause: e });
+    }
+    target = parseDigestDocument(text, values.digest);
+  }
+  const dirTarget = outDir ? new DirChunkTarget(outDir) : undefined;
+  if (outDir) {
+    try {
+      await mkdir(outDir, { recursive: true });
+    } catch (e) {
+      throw new SdataError('SDATA_E_IO', `${outDir}: cannot create: ${(e as NodeJS.ErrnoException).code}`, { cause: e });
+    }
+  }
+  const quiet = values.quiet ?? false;
+  const planner = new Planner({
+    target,
+    out: dirTarget ?? new StreamChunkTarget(process.stdout),
+    singleFeed: !outDir,
+    chunkEntries: outDir && values['chunk-entries'] ? parseCount(values['chunk-entries'], '--chunk-entries') : outDir ? 1000 : Infinity,
+    chunkBytes: outDir ? (values['chunk-bytes'] ? parseSize(values['chunk-bytes'], '--chunk-bytes') : 8 * 1024 * 1024) : Infinity,
+    strict: values.strict ?? false,
+    onInvalid: quiet ? undefined : (e: InvalidEntry) =>
+      log(`sdata-sync plan: warning: ${e.source}:${e.line}:${e.column}: entry #${e.index + 1}${e.atomId ? ` (${e.atomId})` : ''} not forwarded: ${e.reason}`),
+  });
+  let bytesIn = 0;
+  try {
+    const pages = positionals.length > 0 ? positionals : ['-'];
+    for (const page of pages) {
+      const input = page === '-' ? process.stdin : await openInput(page);
+      const r = await planPage(input, planner, { source: page === '-' ? '<stdin>' : page, maxEntryBytes });
+      bytesIn += r.bytesIn;
+    }
+    await planner.finish();
+  } catch (e) {
+    await dirTarget?.abort();
+    throw e;
+  }
+  const s = planner.stats;
+  const summary = {
+    read: s.read, forwarded: s.forwarded, skipped: s.skipped, invalid: s.invalid, chunks: s.chunks,
+    bytesIn, bytesOut: s.bytesOut, seconds: Number(process.hrtime.bigint() - started) / 1e9,
+  };
+  const line = JSON.stringify(summary);
+  if (values.report) await writeFile(values.report, `${line}\n`);
+  else log(line);
+  return 0;
+}

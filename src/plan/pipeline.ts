@@ -1,0 +1,32 @@
+import { FeedReader, type FeedReaderOptions } from '../xml/feed-reader.ts';
+import type { Planner } from './planner.ts';
+
+/**
+ * Streams one source page (one XML document) through a reader into the planner. Backpressure travels end to end:
+ * after each input chunk we wait until the planner's output can take more before pulling the next one.
+ */
+export async function planPage(
+  bytes: AsyncIterable<Uint8Array>,
+  planner: Planner,
+  opts: FeedReaderOptions & { source: string },
+): Promise<{ next: string | undefined; bytesIn: number }> {
+  planner.beginPage(opts.source);
+  let next: string | undefined;
+  const reader = new FeedReader({
+    head: (h) => planner.head(h),
+    entry: (e) => planner.entry(e),
+    end: (t) => {
+      planner.end(t);
+      next = t.next;
+    },
+  }, opts);
+  for await (const chunk of bytes) {
+    reader.push(chunk);
+    const wait = planner.ready();
+    if (wait) await wait;
+  }
+  reader.end();
+  const wait = planner.ready();
+  if (wait) await wait;
+  return { next, bytesIn: reader.bytesRead };
+}

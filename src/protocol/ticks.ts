@@ -1,0 +1,49 @@
+import { SdataError } from './errors.ts';
+
+/**
+ * Ticks are XML integers of any size (brief §2.1, engine rules §1). We keep them as canonical decimal strings
+ * (no sign, no leading zeros) so that comparison is exact at any magnitude and costs no allocation.
+ */
+export type Tick = string;
+
+const DIGITS = /^[0-9]+$/;
+
+/** Canonical tick from XML text, or undefined if it is not a non-negative integer. Accepts surrounding space and leading `+`. */
+export function parseTick(text: string): Tick | undefined {
+  let s = text.trim();
+  if (s.charCodeAt(0) === 43 /* + */) s = s.slice(1);
+  if (!DIGITS.test(s)) return undefined;
+  let i = 0;
+  while (i < s.length - 1 && s.charCodeAt(i) === 48 /* 0 */) i++;
+  return i === 0 ? s : s.slice(i);
+}
+
+export function requireTick(text: string, what: string): Tick {
+  const t = parseTick(text);
+  if (t === undefined) throw new SdataError('SDATA_E_TICK', `${what}: tick '${text.trim()}' is not a non-negative integer`);
+  return t;
+}
+
+/** Exact comparison of canonical ticks: negative, zero or positive. */
+export function compareTicks(a: Tick, b: Tick): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function tickLess(a: Tick, b: Tick): boolean {
+  return a.length !== b.length ? a.length < b.length : a < b;
+}
+
+export function maxTick(a: Tick, b: Tick): Tick {
+  return tickLess(a, b) ? b : a;
+}
+
+export function nextTick(t: Tick): Tick {
+  return (BigInt(t) + 1n).toString();
+}
+
+export function tickFromNumber(n: number | bigint): Tick {
+  if (typeof n === 'number' && (!Number.isSafeInteger(n) || n < 0)) throw new RangeError(`bad tick ${n}`);
+  if (typeof n === 'bigint' && n < 0n) throw new RangeError(`bad tick ${n}`);
+  return n.toString();
+}

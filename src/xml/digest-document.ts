@@ -1,0 +1,47 @@
+import { SaxesParser } from 'saxes';
+import { DigestBuilder, type Digest } from '../protocol/digest.ts';
+import { SdataError } from '../protocol/errors.ts';
+import { NS } from '../protocol/namespaces.ts';
+
+/**
+ * Parses a digest from a `$syncDigest` Atom entry (digest inside sdata:payload), a feed carrying one, or a bare
+ * `sync:digest` document. Small documents only (a digest has one entry per endpoint), so this takes the whole text.
+ */
+export function parseDigestDocument(xml: string, source = '<digest>'): Digest {
+  const p = new SaxesParser({ xmlns: true, position: true, fileName: source });
+  let builder: DigestBuilder | undefined;
+  let digestDepth = -1;
+  let depth = 0;
+  let found: Digest | undefined;
+  const fail = (msg: string): SdataError =>
+    new SdataError('SDATA_E_DIGEST', `${source}:${p.line}:${p.column}: ${msg}`, { source, line: p.line, column: p.column });
+  p.on('error', (e) => {
+    throw new SdataError('SDATA_E_MALFORMED', `${source}: not well-formed XML: ${e.message.replace(`${source}:`, '')}`, { source, line: p.line, column: p.column });
+  });
+  p.on('doctype', () => {
+    throw fail('DOCTYPE declarations are refused');
+  });
+  p.on('opentag', (t) => {
+    depth++;
+    if (builder) {
+      if (t.uri === NS.sync) builder.begin(t.local);
+    } else if (t.uri === NS.sync && t.local === 'digest' && found === undefined) {
+      builder = new DigestBuilder(`${source}: sync:digest`);
+      digestDepth = depth;
+    }
+  });
+  p.on('text', (t) => builder?.addText(t));
+  p.on('closetag', (t) => {
+    if (builder) {
+      if (depth === digestDepth) {
+        found = builder.finish();
+        builder = undefined;
+      } else if (t.uri === NS.sync) builder.end(t.local);
+    }
+    depth--;
+  });
+  const text = xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml;
+  p.write(text).close();
+  if (!found) throw fail('no sync:digest element found');
+  return found;
+}

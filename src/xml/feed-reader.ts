@@ -1,0 +1,517 @@
+import { SaxesParser, type SaxesTagNS, type XMLDecl } from 'saxes';
+import { DigestBuilder, type Digest } from '../protocol/digest.ts';
+import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
+import { NS } from '../protocol/namespaces.ts';
+import { parseSyncMode, type SyncMode, type SyncState } from '../protocol/sync-state.ts';
+import { parseTick } from '../protocol/ticks.ts';
+
+export interface FeedLink {
+  rel: string;
+  href: string;
+}
+
+/** What the feed says before its first entry. */
+export interface FeedHead {
+  syncMode: SyncMode | undefined;
+  digest: Digest | undefined;
+  /** Namespace declarations on the feed element, prefix → URI ('' is the default namespace). */
+  bindings: Readonly<Record<string, string>>;
+  links: FeedLink[];
+  atomId: string | undefined;
+  totalResults: number | undefined;
+}
+
+/** One `atom:entry`, decided on by the planner and forwarded as its exact source text. */
+export interface EntryRecord {
+  /** 0-based position of the entry in its document. */
+  index: number;
+  line: number;
+  column: number;
+  atomId: string | undefined;
+  uuid: string | undefined;
+  isDeleted: boolean;
+  state: SyncState | undefined;
+  /** `http:httpMethod` / `http:ifMatch` children (batch requests, the 5.3 seed). */
+  httpMethod: string | undefined;
+  ifMatch: string | undefined;
+  /** Exact source text of `<entry …>…</entry>`; undefined when the entry was over the size cap. */
+  text: string | undefined;
+  /** Offset in `text` just after the start tag's qname: where namespace declarations may be inserted. */
+  nameEnd: number;
+  /** Prefixes ('' = default) declared on the entry start tag itself. */
+  ownDecls: readonly string[];
+  /** Span of the resource element inside sdata:payload, as offsets in `text` (-1 when absent). */
+  resourceStart: number;
+  resourceNameEnd: number;
+  resourceEnd: number;
+  /** Namespace bindings in scope at the resource element, minus those it declares itself. */
+  resourceScope: Readonly<Record<string, string>>;
+  /** Whether the resource element declares its own default namespace. */
+  resourceOwnDefault: boolean;
+  resourceLocal: string | undefined;
+  resourceUri: string | undefined;
+  /** Why the entry cannot be forwarded (engine rules §1), if it cannot. */
+  invalid: string | undefined;
+}
+
+export interface FeedTail {
+  /** Every feed-level link, wherever it stood (Atom allows links after entries). */
+  links: FeedLink[];
+  next: string | undefined;
+  entries: number;
+}
+
+export interface FeedHandler {
+  head(head: FeedHead): void;
+  entry(entry: EntryRecord): void;
+  end(tail: FeedTail): void;
+}
+
+export interface FeedReaderOptions {
+  /** Name used in messages (file name or URL). */
+  source?: string;
+  /** Entries larger than this (UTF-8 bytes) are invalid and never held whole. Default 16 MiB. */
+  maxEntryBytes?: number;
+  /** Require sync:syncMode and sync:digest before the first entry (sync feeds). Default true. */
+  requireSyncHead?: boolean;
+}
+
+// What the text handler is collecting (plain numbers: enums are not erasable syntax).
+const Cap = {
+  None: 0, FeedId: 1, SyncMode: 2, Total: 3, EntryId: 4, StEndpoint: 5, StTick: 6, StStamp: 7, StUser: 8,
+  HttpMethod: 9, IfMatch: 10, Digest: 11,
+} as const;
+type Cap = (typeof Cap)[keyof typeof Cap];
+
+const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
+const NO_DECLS: readonly string[] = Object.freeze([]);
+
+/**
+ * The streaming sync-feed reader. Push-based core (like csv-parse's): `push(bytes)` any number of times,
+ * then `end()`; the handler is called synchronously with the head, each entry, and the tail.
+ *
+ * Forwarding cuts each entry's exact source text out of the decoded stream instead of re-serialising events:
+ * we keep only the text from the last `<` (outside entries) or from the entry's `<` (inside one), so memory is
+ * one entry plus one input chunk, whatever the feed size.
+ */
+export class FeedReader {
+  private readonly parser: SaxesParser<{ xmlns: true; position: true }>;
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  private readonly handler: FeedHandler;
+  private readonly source: string;
+  private readonly maxEntryBytes: number;
+  private readonly requireSyncHead: boolean;
+
+  private buf = '';
+  private bufStart = 0;
+  private bytesIn = 0;
+  private depth = 0;
+  private sawRoot = false;
+  private ended = false;
+
+  // feed head
+  private head: FeedHead = { syncMode: undefined, digest: undefined, bindings: EMPTY, links: [], atomId: undefined, totalResults: undefined };
+  private headSent = false;
+  private readonly links: FeedLink[] = [];
+  private digestBuilder: DigestBuilder | undefined;
+  private digestDepth = 0;
+
+  // text capture
+  private cap: Cap = Cap.None;
+  private capDepth = -1;
+  private capText = '';
+
+  // current entry
+  private inEntry = false;
+  private entryCount = 0;
+  private entryStart = 0; // global position of '<entry'
+  private overflow = false;
+  private rec: EntryRecord | undefined;
+  private inState = false;
+  private inPayload = false;
+  private payloadScope: Readonly<Record<string, string>> = EMPTY;
+  private stTick: string | undefined;
+
+  constructor(handler: FeedHandler, opts: FeedReaderOptions = {}) {
+    this.handler = handler;
+    this.source = opts.source ?? '<input>';
+    this.maxEntryBytes = opts.maxEntryBytes ?? 16 * 1024 * 1024;
+    this.requireSyncHead = opts.requireSyncHead ?? true;
+    const p = new SaxesParser({ xmlns: true, position: true, fileName: this.source });
+    this.parser = p;
+    p.on('error', (err) => {
+      throw this.fail('SDATA_E_MALFORMED', `not well-formed XML: ${err.message.replace(`${this.source}:`, '')}`);
+    });
+    p.on('xmldecl', (d: XMLDecl) => {
+      const enc = d.encoding?.toLowerCase();
+      if (enc !== undefined && enc !== 'utf-8' && enc !== 'utf8' && enc !== 'us-ascii' && enc !== 'ascii') {
+        throw this.fail('SDATA_E_ENCODING', `declared encoding '${d.encoding}' is not supported (only UTF-8)`);
+      }
+    });
+    p.on('doctype', () => {
+      throw this.fail('SDATA_E_DOCTYPE', 'DOCTYPE declarations are refused: entities are never expanded');
+    });
+    p.on('opentag', (t) => this.onOpen(t));
+    p.on('closetag', (t) => this.onClose(t));
+  }
+
+  get bytesRead(): number {
+    return this.bytesIn;
+  }
+
+  /** Characters currently held (one partial tag outside entries, the current entry inside one). */
+  get bufferedChars(): number {
+    return this.buf.length;
+  }
+
+  push(bytes: Uint8Array): void {
+    if (this.bytesIn === 0 && bytes.length >= 2) {
+      const b0 = bytes[0], b1 = bytes[1];
+      if ((b0 === 0xfe && b1 === 0xff) || (b0 === 0xff && b1 === 0xfe)) {
+        throw this.fail('SDATA_E_ENCODING', 'input is UTF-16; only UTF-8 is supported');
+      }
+    }
+    let text: string;
+    try {
+      text = this.decoder.decode(bytes, { stream: true });
+    } catch (e) {
+      throw this.fail('SDATA_E_ENCODING', `invalid UTF-8 within bytes ${this.bytesIn}..${this.bytesIn + bytes.length}`, e);
+    }
+    this.bytesIn += bytes.length;
+    if (text.length > 0) this.pushText(text);
+  }
+
+  /** Text entry point (tests, already-decoded input). */
+  pushText(text: string): void {
+    this.buf += text;
+    this.parser.write(text);
+    this.trim();
+  }
+
+  end(): void {
+    if (this.ended) return;
+    let rest: string;
+    try {
+      rest = this.decoder.decode();
+    } catch (e) {
+      throw this.fail('SDATA_E_ENCODING', `input ends inside a UTF-8 sequence (byte ${this.bytesIn})`, e);
+    }
+    if (rest) this.pushText(rest);
+    if (!this.sawRoot) throw this.fail('SDATA_E_NOT_SYNC_FEED', 'empty document: no root element');
+    this.parser.close();
+    this.ended = true;
+    if (!this.headSent) this.sendHead();
+    let next: string | undefined;
+    for (const l of this.links) if (l.rel === 'next') next = l.href;
+    this.handler.end({ links: this.links, next, entries: this.entryCount });
+  }
+
+  private trim(): void {
+    if (this.inEntry && !this.overflow) {
+      const off = this.entryStart - this.bufStart;
+      if (off > 0) {
+        this.buf = this.buf.slice(off);
+        this.bufStart = this.entryStart;
+      }
+      // Characters never exceed UTF-8 bytes, so this test can only under-count: the exact check is at the end tag.
+      if (this.buf.length > this.maxEntryBytes) {
+        this.overflow = true;
+        this.bufStart += this.buf.length;
+        this.buf = '';
+      }
+      return;
+    }
+    // Outside an entry only a start tag in progress matters, and it begins at the last '<' (tags contain none).
+    const idx = this.buf.lastIndexOf('<');
+    if (idx < 0) {
+      this.bufStart += this.buf.length;
+      this.buf = '';
+    } else if (idx > 0) {
+      this.bufStart += idx;
+      this.buf = this.buf.slice(idx);
+    }
+  }
+
+  private fail(code: SdataErrorCode, message: string, cause?: unknown): SdataError {
+    const line = this.parser.line;
+    const column = this.parser.column;
+    return new SdataError(code, `${this.source}:${line}:${column}: ${message}`, { source: this.source, line, column, cause });
+  }
+
+  private sendHead(): void {
+    this.headSent = true;
+    this.head.links = this.links.slice();
+    if (this.requireSyncHead) {
+      if (this.head.syncMode === undefined) throw this.fail('SDATA_E_NOT_SYNC_FEED', 'not a sync feed: no sync:syncMode before the first entry');
+      if (this.head.digest === undefined) throw this.fail('SDATA_E_NOT_SYNC_FEED', 'not a sync feed: no sync:digest before the first entry');
+    }
+    this.handler.head(this.head);
+  }
+
+  private capture(kind: Cap): void {
+    this.cap = kind;
+    this.capDepth = this.depth;
+    this.capText = '';
+    this.parser.on('text', this.onText);
+    this.parser.on('cdata', this.onText);
+  }
+
+  private readonly onText = (t: string): void => {
+    if (this.cap === Cap.Digest) this.digestBuilder!.addText(t);
+    else this.capText += t;
+  };
+
+  private onOpen(tag: SaxesTagNS): void {
+    const d = this.depth++;
+    if (d === 0) {
+      this.sawRoot = true;
+      if (tag.local !== 'feed' || tag.uri !== NS.atom) {
+        throw this.fail('SDATA_E_NOT_SYNC_FEED', `not a sync feed: root element is <${tag.name}>${tag.uri ? ` in namespace ${tag.uri}` : ''}, expected atom:feed`);
+      }
+      this.head.bindings = tag.ns ?? EMPTY;
+      return;
+    }
+    if (this.inEntry) {
+      this.openInEntry(tag, d);
+      return;
+    }
+    if (this.digestBuilder) {
+      if (tag.uri === NS.sync) {
+        this.digestBuilder.begin(tag.local);
+        if (this.cap === Cap.None) this.capture(Cap.Digest);
+      }
+      return;
+    }
+    if (d !== 1) return;
+    const { uri, local } = tag;
+    if (uri === NS.atom) {
+      if (local === 'entry') {
+        this.startEntry(tag);
+      } else if (local === 'link') {
+        const rel = tag.attributes['rel']?.value ?? 'alternate';
+        const href = tag.attributes['href']?.value;
+        // A URL holds no raw white space; the spec's own example wraps one across lines (brief §6 A32).
+        if (href !== undefined) this.links.push({ rel: rel.trim(), href: href.replace(/\s+/g, '') });
+      } else if (local === 'id') {
+        this.capture(Cap.FeedId);
+      }
+    } else if (uri === NS.sync) {
+      if (local === 'syncMode' || local === 'digest') {
+        if (this.headSent) throw this.fail('SDATA_E_NOT_SYNC_FEED', `sync:${local} after the first entry is not supported (a streaming reader must know it first)`);
+        if (local === 'digest') {
+          this.digestBuilder = new DigestBuilder(`${this.source}: sync:digest`);
+          this.digestDepth = this.depth;
+        } else this.capture(Cap.SyncMode);
+      }
+    } else if (uri === NS.opensearch && local === 'totalResults') {
+      this.capture(Cap.Total);
+    }
+  }
+
+  private startEntry(tag: SaxesTagNS): void {
+    if (!this.headSent) this.sendHead();
+    const pos = this.parser.position;
+    const lt = this.buf.lastIndexOf('<', pos - this.bufStart - 1);
+    this.entryStart = this.bufStart + lt;
+    this.inEntry = true;
+    this.overflow = false;
+    this.inState = false;
+    this.inPayload = false;
+    this.stTick = undefined;
+    const own = tag.ns;
+    let ownDecls = NO_DECLS;
+    if (own) {
+      ownDecls = Object.keys(own);
+      if (ownDecls.length === 0) ownDecls = NO_DECLS;
+    }
+    this.rec = {
+      index: this.entryCount++,
+      line: this.parser.line,
+      column: this.parser.column,
+      atomId: undefined,
+      uuid: undefined,
+      isDeleted: false,
+      state: undefined,
+      httpMethod: undefined,
+      ifMatch: undefined,
+      text: undefined,
+      nameEnd: 1 + tag.name.length,
+      ownDecls,
+      resourceStart: -1,
+      resourceNameEnd: -1,
+      resourceEnd: -1,
+      resourceScope: EMPTY,
+      resourceOwnDefault: false,
+      resourceLocal: undefined,
+      resourceUri: undefined,
+      invalid: undefined,
+    };
+    this.payloadScope = ownDecls === NO_DECLS ? this.head.bindings : { ...this.head.bindings, ...own };
+  }
+
+  private openInEntry(tag: SaxesTagNS, d: number): void {
+    const rec = this.rec!;
+    if (d === 2) {
+      const { uri, local } = tag;
+      if (uri === NS.sync) {
+        if (local === 'syncState') {
+          this.inState = true;
+          rec.state = { endpoint: '', tick: '', stamp: '' };
+        }
+      } else if (uri === NS.sdata) {
+        if (local === 'payload') {
+          this.inPayload = true;
+          const u = tag.attributes['sdata:uuid'];
+          // Fallback only (brief §6 A19): the resource element's own uuid wins.
+          if (u && u.uri === NS.sdata && rec.uuid === undefined) rec.uuid = u.value.trim();
+          const ns = tag.ns;
+          if (ns && Object.keys(ns).length > 0) this.payloadScope = { ...this.payloadScope, ...ns };
+        }
+      } else if (uri === NS.atom) {
+        if (local === 'id') this.capture(Cap.EntryId);
+      } else if (uri === NS.http) {
+        if (local === 'httpMethod') this.capture(Cap.HttpMethod);
+        else if (local === 'ifMatch') this.capture(Cap.IfMatch);
+      }
+    } else if (d === 3) {
+      if (this.inState) {
+        if (tag.uri === NS.sync) {
+          const l = tag.local;
+          if (l === 'endpoint') this.capture(Cap.StEndpoint);
+          else if (l === 'tick') this.capture(Cap.StTick);
+          else if (l === 'stamp') this.capture(Cap.StStamp);
+          else if (l === 'user') this.capture(Cap.StUser);
+        }
+      } else if (this.inPayload && rec.resourceStart < 0) {
+        this.openResource(tag, rec);
+      }
+    }
+  }
+
+  private openResource(tag: SaxesTagNS, rec: EntryRecord): void {
+    if (!this.overflow) {
+      const pos = this.parser.position;
+      const lt = this.buf.lastIndexOf('<', pos - this.bufStart - 1);
+      rec.resourceStart = this.bufStart + lt - this.entryStart;
+      rec.resourceNameEnd = rec.resourceStart + 1 + tag.name.length;
+    }
+    rec.resourceLocal = tag.local;
+    rec.resourceUri = tag.uri;
+    const own = tag.ns;
+    if (own && Object.keys(own).length > 0) {
+      const scope: Record<string, string> = { ...this.payloadScope };
+      for (const k of Object.keys(own)) delete scope[k];
+      rec.resourceScope = scope;
+      rec.resourceOwnDefault = own[''] !== undefined;
+    } else {
+      rec.resourceScope = this.payloadScope;
+    }
+    const attrs = tag.attributes;
+    for (const k in attrs) {
+      const a = attrs[k]!;
+      if (a.local === 'uuid' && a.uri === NS.sdata) rec.uuid = a.value.trim();
+      else if (a.local === 'isDeleted' && (a.uri === NS.sdata || a.uri === NS.sync)) {
+        const v = a.value.trim();
+        rec.isDeleted = v === 'true' || v === '1';
+      }
+    }
+  }
+
+  private onClose(tag: SaxesTagNS): void {
+    const d = --this.depth;
+    if (this.cap !== Cap.None && d === this.capDepth - 1) this.endCapture();
+    if (this.digestBuilder) {
+      if (d === this.digestDepth - 1) {
+        this.head.digest = this.digestBuilder.finish();
+        this.digestBuilder = undefined;
+        if (this.cap === Cap.Digest) this.stopCapture();
+      } else if (tag.uri === NS.sync) {
+        this.digestBuilder.end(tag.local);
+      }
+      return;
+    }
+    if (!this.inEntry) return;
+    if (d === 1) this.finishEntry();
+    else if (d === 2) {
+      if (this.inState) this.closeState();
+      this.inPayload = false;
+    } else if (d === 3 && this.inPayload && this.rec!.resourceEnd < 0 && this.rec!.resourceStart >= 0) {
+      this.rec!.resourceEnd = this.parser.position - this.entryStart;
+    }
+  }
+
+  private stopCapture(): void {
+    this.cap = Cap.None;
+    this.capDepth = -1;
+    this.parser.off('text');
+    this.parser.off('cdata');
+  }
+
+  private endCapture(): void {
+    const t = this.capText;
+    const rec = this.rec;
+    switch (this.cap) {
+      case Cap.FeedId: this.head.atomId = t.trim(); break;
+      case Cap.SyncMode: {
+        const m = parseSyncMode(t);
+        if (m === undefined) throw this.fail('SDATA_E_NOT_SYNC_FEED', `sync:syncMode '${t.trim()}' is neither catchUp nor immediate`);
+        this.head.syncMode = m;
+        break;
+      }
+      case Cap.Total: {
+        const n = Number(t.trim());
+        if (Number.isSafeInteger(n) && n >= 0) this.head.totalResults = n;
+        break;
+      }
+      case Cap.EntryId: rec!.atomId = t.trim(); break;
+      case Cap.StEndpoint: rec!.state!.endpoint = t.trim(); break;
+      case Cap.StTick: this.stTick = t; break;
+      case Cap.StStamp: rec!.state!.stamp = t.trim(); break;
+      case Cap.StUser: rec!.state!.user = t.trim(); break;
+      case Cap.HttpMethod: rec!.httpMethod = t.trim().toUpperCase(); break;
+      case Cap.IfMatch: rec!.ifMatch = t.trim(); break;
+      case Cap.Digest: return; // digest text capture ends with the digest element
+      default: break;
+    }
+    this.stopCapture();
+  }
+
+  private closeState(): void {
+    this.inState = false;
+    const rec = this.rec!;
+    const st = rec.state!;
+    if (this.stTick === undefined) {
+      rec.invalid ??= 'sync:syncState has no sync:tick';
+    } else {
+      const t = parseTick(this.stTick);
+      if (t === undefined) rec.invalid ??= `sync:tick '${this.stTick.trim()}' is not a non-negative integer`;
+      else st.tick = t;
+    }
+    if (!st.endpoint) rec.invalid ??= 'sync:syncState has no sync:endpoint';
+  }
+
+  private finishEntry(): void {
+    const rec = this.rec!;
+    this.rec = undefined;
+    this.inEntry = false;
+    if (this.overflow) {
+      rec.invalid = `entry is larger than the ${this.maxEntryBytes}-byte limit (--max-entry-bytes)`;
+      rec.resourceStart = rec.resourceEnd = rec.resourceNameEnd = -1;
+    } else {
+      const end = this.parser.position;
+      const text = this.buf.slice(this.entryStart - this.bufStart, end - this.bufStart);
+      if (text.length * 3 > this.maxEntryBytes && Buffer.byteLength(text) > this.maxEntryBytes) {
+        rec.invalid = `entry is larger than the ${this.maxEntryBytes}-byte limit (--max-entry-bytes)`;
+        rec.resourceStart = rec.resourceEnd = rec.resourceNameEnd = -1;
+      } else {
+        rec.text = text;
+      }
+    }
+    if (rec.invalid === undefined) {
+      if (rec.state === undefined) rec.invalid = 'no sync:syncState';
+      else if (rec.uuid === undefined || rec.uuid === '') rec.invalid = 'no sdata:uuid on the payload resource';
+    }
+    this.overflow = false;
+    this.handler.entry(rec);
+  }
+}

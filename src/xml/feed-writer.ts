@@ -1,0 +1,93 @@
+import { serializeDigest, type Digest } from '../protocol/digest.ts';
+import { escapeAttr, escapeText } from '../protocol/escape.ts';
+import { OUTPUT_ROOT_BINDINGS, OUTPUT_ROOT_DECLS } from '../protocol/namespaces.ts';
+import type { SyncMode } from '../protocol/sync-state.ts';
+import type { EntryRecord, FeedLink } from './feed-reader.ts';
+
+export interface FeedOpenOptions {
+  id: string;
+  title?: string;
+  updated?: string;
+  links?: readonly FeedLink[];
+  syncMode?: SyncMode;
+  digest?: Digest;
+  totalResults?: number;
+  startIndex?: number;
+  itemsPerPage?: number;
+  /** Extra raw XML placed after the head (e.g. feed-level diagnoses). */
+  extra?: string;
+}
+
+/** XML declaration, root start tag with our standard bindings, and the feed head. */
+export function feedOpen(o: FeedOpenOptions): string {
+  let s = `<?xml version="1.0" encoding="utf-8"?>\n<feed${OUTPUT_ROOT_DECLS}>`;
+  s += `<id>${escapeText(o.id)}</id><title>${escapeText(o.title ?? 'Synchronization feed')}</title>`;
+  s += `<updated>${o.updated ?? new Date().toISOString()}</updated>`;
+  if (o.links) for (const l of o.links) s += linkXml(l);
+  if (o.totalResults !== undefined) s += `<opensearch:totalResults>${o.totalResults}</opensearch:totalResults>`;
+  if (o.startIndex !== undefined) s += `<opensearch:startIndex>${o.startIndex}</opensearch:startIndex>`;
+  if (o.itemsPerPage !== undefined) s += `<opensearch:itemsPerPage>${o.itemsPerPage}</opensearch:itemsPerPage>`;
+  if (o.syncMode !== undefined) s += `<sync:syncMode>${o.syncMode}</sync:syncMode>`;
+  if (o.digest !== undefined) s += serializeDigest(o.digest);
+  if (o.extra) s += o.extra;
+  return `${s}\n`;
+}
+
+export function linkXml(l: FeedLink): string {
+  return `<link rel="${escapeAttr(l.rel)}" type="application/atom+xml; type=feed" href="${escapeAttr(l.href)}"/>`;
+}
+
+/** Closing part: links that can only be known at the end (Atom allows them after entries), then `</feed>`. */
+export function feedClose(links?: readonly FeedLink[]): string {
+  let s = '';
+  if (links) for (const l of links) s += linkXml(l);
+  return `${s}</feed>\n`;
+}
+
+/**
+ * The namespace declarations a forwarded entry needs so that it means in our output feed exactly what it meant in
+ * its source page (engine rules §3): every binding of the source feed element that our root does not already make,
+ * plus `xmlns=""` when the source had no default namespace but ours does. Computed once per page.
+ */
+export type PageDecls = ReadonlyArray<readonly [prefix: string, decl: string]>;
+
+export function pageDecls(bindings: Readonly<Record<string, string>>): PageDecls {
+  const out: Array<readonly [string, string]> = [];
+  for (const prefix of Object.keys(bindings)) {
+    const uri = bindings[prefix]!;
+    if (OUTPUT_ROOT_BINDINGS.get(prefix) === uri) continue;
+    out.push([prefix, prefix === '' ? ` xmlns="${escapeAttr(uri)}"` : ` xmlns:${prefix}="${escapeAttr(uri)}"`]);
+  }
+  if (bindings[''] === undefined) out.push(['', ' xmlns=""']);
+  return out;
+}
+
+/** The entry text to write: the source text with whatever re-declarations it needs inserted after its qname. */
+export function forwardText(rec: EntryRecord, decls: PageDecls): string {
+  const text = rec.text!;
+  if (decls.length === 0) return text;
+  let ins = '';
+  for (const [prefix, decl] of decls) if (!rec.ownDecls.includes(prefix)) ins += decl;
+  return ins === '' ? text : text.slice(0, rec.nameEnd) + ins + text.slice(rec.nameEnd);
+}
+
+/**
+ * The resource element of an entry (the child of sdata:payload) as a self-contained XML fragment: every binding it
+ * inherits and may use is declared on it, so it can be stored and re-emitted anywhere. Undefined without a resource.
+ */
+export function resourceXml(rec: EntryRecord): string | undefined {
+  const text = rec.text;
+  if (text === undefined || rec.resourceStart < 0 || rec.resourceEnd < 0) return undefined;
+  const body = text.slice(rec.resourceNameEnd, rec.resourceEnd);
+  let ins = '';
+  const scope = rec.resourceScope;
+  for (const prefix of Object.keys(scope)) {
+    if (prefix === 'xml') continue;
+    // Only prefixes the fragment can use; an unused declaration would be harmless but bloats every stored row.
+    if (prefix !== '' && !body.includes(`${prefix}:`)) continue;
+    ins += prefix === '' ? ` xmlns="${escapeAttr(scope[prefix]!)}"` : ` xmlns:${prefix}="${escapeAttr(scope[prefix]!)}"`;
+  }
+  // Unprefixed names in no namespace must stay so wherever the fragment is embedded later.
+  if (scope[''] === undefined && !rec.resourceOwnDefault) ins += ' xmlns=""';
+  return text.slice(rec.resourceStart, rec.resourceNameEnd) + ins + body;
+}
