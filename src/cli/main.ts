@@ -20,13 +20,18 @@ Run 'sdata-sync <command> --help' for a command's options. Exit codes: see READM
 
 type Command = (argv: string[]) => Promise<number>;
 
+// Loaded lazily: `plan` on a pipe should not pay for undici or SQLite.
 const COMMANDS: Record<string, () => Promise<Command>> = {
   plan: async () => (await import('./plan.ts')).planCommand,
+  gen: async () => (await import('./gen.ts')).genCommand,
+  serve: async () => (await import('./serve.ts')).serveCommand,
+  seed: async () => (await import('./seed.ts')).seedCommand,
+  run: async () => (await import('./run.ts')).runCommand,
+  digest: async () => (await import('./digest.ts')).digestCommand,
+  pull: async () => (await import('./pull.ts')).pullCommand,
+  push: async () => (await import('./push.ts')).pushCommand,
+  demo: async () => (await import('./demo.ts')).demoCommand,
 };
-
-export function registerCommand(name: string, load: () => Promise<Command>): void {
-  COMMANDS[name] = load;
-}
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
