@@ -1,0 +1,116 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { page } from '../helpers/feeds.ts';
+import { BIN, NODE, runCli } from '../helpers/cli.ts';
+import { DIGEST_ENTRY_5_2, EP, PAGE_5_2_CORRECTED, PAGE_5_2_PUBLISHED, STRAY_LINE } from '../helpers/spec-examples.ts';
+import { hasXmllint, xmllintErrors } from '../helpers/oracle.ts';
+
+async function tmp(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'sdata-plan-'));
+}
+
+test('plan: stdin → one feed on stdout, JSON summary on stderr', async () => {
+  const r = await runCli(['plan'], { stdin: page({ entries: [{ endpoint: 'http://a/x', tick: 1 }, { endpoint: 'http://a/x', tick: 2 }] }) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^<\?xml version="1.0" encoding="utf-8"\?>\n<feed /);
+  assert.equal((r.stdout.match(/<entry>/g) ?? []).length, 2);
+  if (hasXmllint()) assert.equal(xmllintErrors(r.stdout), '');
+  const summary = JSON.parse(r.stderr.trim().split('\n').at(-1)!) as Record<string, number>;
+  assert.deepEqual(Object.keys(summary).sort(), ['bytesIn', 'bytesOut', 'chunks', 'forwarded', 'invalid', 'read', 'seconds', 'skipped']);
+  assert.equal(summary.read, 2);
+  assert.equal(summary.forwarded, 2);
+  assert.equal(summary.bytesOut, Buffer.byteLength(r.stdout));
+});
+
+test('plan: pages as files + --digest + --out-dir chunks + --report', async () => {
+  const dir = await tmp();
+  try {
+    await writeFile(join(dir, 'digest.xml'), DIGEST_ENTRY_5_2);
+    await writeFile(join(dir, 'p1.xml'), page({ entries: Array.from({ length: 5 }, (_, i) => ({ endpoint: EP.myApp1, tick: 3 + i })), next: 'x' }));
+    await writeFile(join(dir, 'p2.xml'), PAGE_5_2_CORRECTED);
+    const r = await runCli(['plan', '--digest', join(dir, 'digest.xml'), '--out-dir', join(dir, 'out'), '--chunk-entries', '2',
+      '--report', join(dir, 'report.json'), join(dir, 'p1.xml'), join(dir, 'p2.xml')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '');
+    const files = (await readdir(join(dir, 'out'))).sort();
+    // p1: ticks 3..7 of myApp1 vs T=5 → 5,6,7 forwarded; p2 (other digest) → 2 more: chunks [2,1 | 2].
+    assert.deepEqual(files, ['chunk-000001.xml', 'chunk-000002.xml', 'chunk-000003.xml']);
+    const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as Record<string, number>;
+    assert.equal(report.forwarded, 5);
+    assert.equal(report.skipped, 2);
+    assert.equal(report.chunks, 3);
+    const last = await readFile(join(dir, 'out', files[2]!), 'utf8');
+    assert.doesNotMatch(last, /rel="next"/);
+    assert.match(await readFile(join(dir, 'out', files[0]!), 'utf8'), /rel="next" [^>]*href="chunk-000002.xml"/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('plan: not well-formed input → exit 3, line:column, no chunk left half-written', async () => {
+  const dir = await tmp();
+  try {
+    const good = page({ entries: Array.from({ length: 50 }, (_, i) => ({ endpoint: 'http://a/x', tick: i })) });
+    await writeFile(join(dir, 'good.xml'), good);
+    await writeFile(join(dir, 'spec.xml'), PAGE_5_2_PUBLISHED);
+    const r = await runCli(['plan', '--out-dir', join(dir, 'out'), '--chunk-entries', '20', join(dir, 'good.xml'), join(dir, 'spec.xml')]);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, new RegExp(`spec\\.xml:${STRAY_LINE}:\\d+: not well-formed XML`));
+    const files = await readdir(join(dir, 'out'));
+    assert.ok(files.every((f) => /^chunk-\d{6}\.xml$/.test(f)), `no temporaries: ${files}`);
+    for (const f of files) {
+      const text = await readFile(join(dir, 'out', f), 'utf8');
+      assert.match(text, /<\/feed>\n$/, `${f} is complete`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('plan: usage errors exit 2; --help and --version exit 0', async () => {
+  const bad = await runCli(['plan', '--chunk-entries', '5']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--out-dir/);
+  const unknown = await runCli(['plan', '--frobnicate']);
+  assert.equal(unknown.code, 2);
+  const missing = await runCli(['plan', '/nonexistent/page.xml']);
+  assert.equal(missing.code, 4);
+  assert.match(missing.stderr, /\/nonexistent\/page\.xml: cannot read: ENOENT/);
+  const help = await runCli(['plan', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--max-entry-bytes/);
+  const version = await runCli(['--version']);
+  assert.equal(version.code, 0);
+  assert.match(version.stdout, /^sdata-sync \d+\.\d+\.\d+/);
+});
+
+test('plan: --strict turns an invalid entry into exit 3 naming it', async () => {
+  const r = await runCli(['plan', '--strict'], { stdin: page({ entries: [{ endpoint: 'http://a/x', tick: 1 }, { endpoint: 'http://a/x', tick: 'x', id: 'urn:bad' }] }) });
+  assert.equal(r.code, 3);
+  assert.match(r.stderr, /<stdin>:\d+:\d+: entry #2 \(urn:bad\): sync:tick 'x'/);
+});
+
+test('plan: a reader that goes away (EPIPE) ends quietly with exit 141', async () => {
+  const dir = await tmp();
+  try {
+    const entries = Array.from({ length: 20_000 }, (_, i) => ({ endpoint: 'http://a/x', tick: i, body: `<n>${'p'.repeat(400)}</n>` }));
+    await writeFile(join(dir, 'big.xml'), page({ entries }));
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(NODE, [BIN, 'plan', join(dir, 'big.xml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      child.stdout.once('data', () => child.stdout.destroy());
+      child.on('close', (c) => {
+        assert.equal(err, '', 'nothing on stderr');
+        resolve(c);
+      });
+    });
+    assert.equal(code, 141);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,48 @@
+import { Readable } from 'node:stream';
+import type { Digest } from '../../src/protocol/digest.ts';
+import { planPage } from '../../src/plan/pipeline.ts';
+import { Planner, type ChunkTarget, type ChunkWriter, type InvalidEntry, type PlanStats } from '../../src/plan/planner.ts';
+
+/** Collects chunks in memory (tests only: real targets stream). */
+export class MemoryChunkTarget implements ChunkTarget {
+  readonly chunks: string[] = [];
+  readonly finals: boolean[] = [];
+  open(n: number): ChunkWriter {
+    this.chunks[n - 1] = '';
+    const self = this;
+    return {
+      write(s: string) {
+        self.chunks[n - 1] += s;
+        return true;
+      },
+      needsDrain: false,
+      drained: async () => {},
+    };
+  }
+  async close(n: number, final: boolean): Promise<void> {
+    this.finals[n - 1] = final;
+  }
+}
+
+export interface PlanResult {
+  chunks: string[];
+  finals: boolean[];
+  stats: PlanStats;
+  invalid: InvalidEntry[];
+}
+
+export async function planPages(
+  pages: Array<string | Uint8Array | Readable>,
+  opts: { target?: Digest; chunkEntries?: number; chunkBytes?: number; strict?: boolean; singleFeed?: boolean; maxEntryBytes?: number } = {},
+): Promise<PlanResult> {
+  const out = new MemoryChunkTarget();
+  const invalid: InvalidEntry[] = [];
+  const planner = new Planner({ ...opts, out, onInvalid: (e) => invalid.push(e) });
+  let i = 0;
+  for (const p of pages) {
+    const stream = p instanceof Readable ? p : Readable.from([typeof p === 'string' ? Buffer.from(p) : p]);
+    await planPage(stream, planner, { source: `page${++i}`, maxEntryBytes: opts.maxEntryBytes });
+  }
+  const stats = await planner.finish();
+  return { chunks: out.chunks, finals: out.finals, stats, invalid };
+}

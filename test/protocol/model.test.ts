@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compareTicks, parseTick, tickLess, nextTick, maxTick } from '../../src/protocol/ticks.ts';
+import { normalizeEndpoint } from '../../src/protocol/endpoint.ts';
+import { digestEntryFor, serializeDigest, serializeDigestEntry, digestKey } from '../../src/protocol/digest.ts';
+import { parseDigestDocument } from '../../src/xml/digest-document.ts';
+import { DIGEST_ENTRY_5_2, EP } from '../helpers/spec-examples.ts';
+
+test('ticks compare exactly beyond 2^53', () => {
+  const a = '9007199254740992'; // 2^53
+  const b = '9007199254740993'; // 2^53 + 1: equal to a as a float
+  assert.equal(Number(a), Number(b));
+  assert.ok(tickLess(a, b));
+  assert.ok(compareTicks(b, a) > 0);
+  assert.equal(compareTicks('123456789012345678901234567890', '123456789012345678901234567890'), 0);
+  assert.ok(tickLess('99', '100'));
+  assert.equal(nextTick(b), '9007199254740994');
+  assert.equal(maxTick('10', '9'), '10');
+});
+
+test('parseTick accepts non-negative integers only and canonicalises', () => {
+  assert.equal(parseTick(' 007 '), '7');
+  assert.equal(parseTick('0'), '0');
+  assert.equal(parseTick('+5'), '5');
+  for (const bad of ['-1', '1.5', '', 'x', '1e3', '0x10', ' - 3']) assert.equal(parseTick(bad), undefined, bad);
+});
+
+test('endpoint normalisation: scheme/host case, trailing slash, query, fragment; path case kept', () => {
+  assert.equal(normalizeEndpoint('HTTP://WWW.Example.COM/sdata/App/c/-/accounts/?x=1#f'), 'http://www.example.com/sdata/App/c/-/accounts');
+  assert.equal(normalizeEndpoint('http://h/a'), normalizeEndpoint('http://H/a/'));
+  assert.notEqual(normalizeEndpoint('http://h/A'), normalizeEndpoint('http://h/a'));
+});
+
+test('the 4.2 digest, from the 5.2 $syncDigest entry', () => {
+  const d = parseDigestDocument(DIGEST_ENTRY_5_2, '5.2');
+  assert.equal(d.origin, EP.myApp1);
+  assert.equal(d.entries.size, 3);
+  assert.deepEqual(digestEntryFor(d, EP.myApp1), { endpoint: EP.myApp1, tick: '5', stamp: '2008-10-30T14:52:03.281Z', conflictPriority: 2 });
+  assert.equal(digestEntryFor(d, EP.myApp2)?.tick, '11');
+  assert.equal(digestEntryFor(d, EP.myApp2)?.conflictPriority, 1);
+  assert.equal(digestEntryFor(d, EP.sageApp3)?.tick, '8');
+  assert.equal(digestEntryFor(d, EP.sageApp3.toUpperCase().replace('HTTP://WWW.EXAMPLE.COM', 'http://www.example.com'))?.tick, undefined,
+    'path case is significant');
+});
+
+test('a digest round-trips through both of its serialisations', () => {
+  const d = parseDigestDocument(DIGEST_ENTRY_5_2);
+  const bare = parseDigestDocument(`<?xml version="1.0"?>${serializeDigest(d, '')}`);
+  const entry = parseDigestDocument(serializeDigestEntry(d, 'http://x/$syncDigest'));
+  assert.equal(digestKey(bare), digestKey(d));
+  assert.equal(digestKey(entry), digestKey(d));
+});
+
+test('bad digests are refused with a clear message', () => {
+  assert.throws(() => parseDigestDocument('<entry xmlns="http://www.w3.org/2005/Atom"/>', 'd.xml'), /d\.xml.*no sync:digest/);
+  assert.throws(() => parseDigestDocument(DIGEST_ENTRY_5_2.replace('<tick>11</tick>', '<tick>-11</tick>'), 'd.xml'),
+    (e: Error & { code?: string }) => e.code === 'SDATA_E_TICK' && /-11/.test(e.message));
+  assert.throws(() => parseDigestDocument('<x>', 'd.xml'), (e: Error & { code?: string }) => e.code === 'SDATA_E_MALFORMED');
+  assert.throws(() => parseDigestDocument('<!DOCTYPE x [<!ENTITY a "b">]><x/>', 'd.xml'), /DOCTYPE/);
+});
