@@ -1,0 +1,160 @@
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { SdataError } from '../protocol/errors.ts';
+import type { Tracking } from '../protocol/tracking.ts';
+import { parseTracking } from '../xml/tracking-reader.ts';
+import { readSmallBody, statusError } from './body.ts';
+import type { HttpClient, HttpResponse } from './client.ts';
+import { retryAfterMs, sleep } from './retry.ts';
+import { redactUrl, resolveHref, withQuery } from './url.ts';
+
+export interface PollOptions {
+  /** Bounds applied to the provider's pollingMillis (and to Retry-After on a 202). */
+  pollMinMs: number;
+  pollMaxMs: number;
+  /** Wait when a 202 carries no pollingMillis. */
+  pollDefaultMs: number;
+  onTracking?: (t: Tracking, url: string) => void;
+}
+
+export const DEFAULT_POLL: PollOptions = { pollMinMs: 5, pollMaxMs: 5_000, pollDefaultMs: 100 };
+
+export interface StartOptions extends Partial<PollOptions> {
+  /** The operation URL without the trackingID (runName/runStamp already added by the caller). */
+  url: string;
+  body: () => Readable | string | Buffer;
+  contentType: string;
+  contentLength?: number;
+  /** Reuse a trackingID (a retried POST); default: a fresh one (brief §0.4 rule 9). */
+  trackingId?: string;
+  /** Longer header wait for providers that answer synchronously after processing. */
+  headersTimeoutMs?: number;
+}
+
+export type DeleteOutcome = 'deleted' | 'gone' | 'unknown' | 'skipped' | 'failed';
+
+/**
+ * One asynchronous SData operation (core 11.5): POST with a consumer-made trackingID, 202 + Location, polling
+ * until 200, DELETE of the context. `Location` is used exactly as returned, and a 202 that names a new Location
+ * moves the context there. A non-202 success to the POST is a synchronous answer: no polling, no DELETE.
+ */
+export class AsyncOperation {
+  readonly trackingId: string;
+  readonly postUrl: string;
+  /** The context URL (the latest Location); undefined for a synchronous answer. */
+  location: string | undefined;
+  /** The latest tracking payload seen. */
+  tracking: Tracking | undefined;
+  polls = 0;
+  private readonly client: HttpClient;
+  private readonly o: StartOptions & PollOptions;
+  private deleting: Promise<DeleteOutcome> | undefined;
+
+  constructor(client: HttpClient, o: StartOptions) {
+    this.client = client;
+    this.o = { ...DEFAULT_POLL, ...o };
+    this.trackingId = o.trackingId ?? randomUUID();
+    this.postUrl = withQuery(o.url, { trackingID: this.trackingId });
+  }
+
+  /** POST (retried with the same trackingID and an identical body), then poll; resolves with the 200 answer, body unread. */
+  async start(): Promise<HttpResponse> {
+    const headers: Record<string, string> = { 'content-type': this.o.contentType, accept: 'application/atom+xml' };
+    if (this.o.contentLength !== undefined) headers['content-length'] = String(this.o.contentLength);
+    const res = await this.client.request({
+      method: 'POST', url: this.postUrl, headers, body: this.o.body, retry: 'idempotent',
+      ...(this.o.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: this.o.headersTimeoutMs }),
+    });
+    if (res.statusCode === 202) {
+      const loc = res.headers['location'];
+      const l = Array.isArray(loc) ? loc[0] : loc;
+      if (!l) {
+        await res.body.dump().catch(() => undefined);
+        throw new SdataError('SDATA_E_PROTOCOL', `POST ${redactUrl(this.postUrl)}: 202 Accepted without a Location header (core 11.5 requires one)`, { url: this.postUrl, status: 202 });
+      }
+      this.location = resolveHref(l, this.postUrl);
+      const wait = await this.readTracking(res);
+      return this.poll(wait);
+    }
+    if (res.statusCode >= 200 && res.statusCode < 300) return res;
+    throw await statusError('POST', res);
+  }
+
+  /** The final answer again (a body cut off mid-way): GET the context, or repeat the identical POST if synchronous. */
+  async again(): Promise<HttpResponse> {
+    if (this.location === undefined) return this.start();
+    return this.poll(0);
+  }
+
+  private async poll(firstWait: number): Promise<HttpResponse> {
+    const deadline = Date.now() + this.client.timeouts.pollMs;
+    let wait = firstWait;
+    for (;;) {
+      if (wait > 0) await this.sleep(wait);
+      if (Date.now() > deadline) {
+        throw new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(this.location!)}: operation not finished after ${Math.round(this.client.timeouts.pollMs / 1000)} s of polling (--timeout-poll)`, { url: this.location! });
+      }
+      this.polls++;
+      const url = this.location!;
+      const res = await this.client.request({ method: 'GET', url, headers: { accept: 'application/atom+xml' } });
+      if (res.statusCode === 202) {
+        const loc = res.headers['location'];
+        const l = Array.isArray(loc) ? loc[0] : loc;
+        if (l) this.location = resolveHref(l, url);
+        wait = await this.readTracking(res);
+        continue;
+      }
+      if (res.statusCode === 200) return res;
+      throw await statusError('GET', res, 'polling the operation');
+    }
+  }
+
+  /** Reads a 202 body's tracking; returns how long to wait before the next poll. */
+  private async readTracking(res: HttpResponse): Promise<number> {
+    const text = await readSmallBody(res);
+    const t = parseTracking(text);
+    if (t) {
+      this.tracking = t;
+      this.o.onTracking?.(t, res.url);
+    }
+    const ra = retryAfterMs(res.headers['retry-after']);
+    const asked = ra ?? t?.pollingMillis ?? this.o.pollDefaultMs;
+    return Math.min(this.o.pollMaxMs, Math.max(this.o.pollMinMs, asked));
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    try {
+      await sleep(ms, this.client.signal);
+    } catch {
+      throw new SdataError('SDATA_E_ABORTED', `${redactUrl(this.location ?? this.postUrl)}: interrupted while polling`);
+    }
+  }
+
+  /**
+   * DELETE the context, exactly once whatever the number of callers (engine rules §5). 410 counts as done. Never
+   * throws: cleanup runs on error paths and must not hide the error that caused it. Not tied to the run's abort
+   * signal, so it still happens after SIGINT.
+   */
+  delete(): Promise<DeleteOutcome> {
+    this.deleting ??= this.doDelete();
+    return this.deleting;
+  }
+
+  get deleteStarted(): boolean {
+    return this.deleting !== undefined;
+  }
+
+  private async doDelete(): Promise<DeleteOutcome> {
+    const url = this.location;
+    if (url === undefined) return 'skipped';
+    try {
+      const res = await this.client.request({ method: 'DELETE', url, cleanup: true });
+      await res.body.dump().catch(() => undefined);
+      if (res.statusCode === 410) return 'gone';
+      if (res.statusCode === 404) return 'unknown';
+      return res.statusCode >= 200 && res.statusCode < 300 ? 'deleted' : 'failed';
+    } catch {
+      return 'failed';
+    }
+  }
+}

@@ -1,0 +1,50 @@
+import type { Diagnosis } from '../protocol/diagnosis.ts';
+import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
+import { formatDiagnosis, parseDiagnoses } from '../xml/tracking-reader.ts';
+import type { HttpResponse } from './client.ts';
+import { redactUrl } from './url.ts';
+
+/** Tracking payloads, digests and error bodies are small; anything bigger than this is not what we asked for. */
+export const SMALL_BODY_LIMIT = 4 * 1024 * 1024;
+
+/** Reads a small body whole, refusing (and discarding) one over `limit` bytes. */
+export async function readSmallBody(res: HttpResponse, limit = SMALL_BODY_LIMIT): Promise<string> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of res.body) {
+    const b = c as Buffer;
+    n += b.length;
+    if (n > limit) {
+      res.body.destroy();
+      throw new SdataError('SDATA_E_PROTOCOL', `${redactUrl(res.url)}: response body exceeds ${limit} bytes where a small document was expected`, { url: res.url });
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A final non-success answer, with the provider's diagnoses (core 3.10, 11.8). */
+export class HttpStatusError extends SdataError {
+  readonly status: number;
+  readonly diagnoses: Diagnosis[];
+  constructor(code: SdataErrorCode, message: string, status: number, url: string, diagnoses: Diagnosis[]) {
+    super(code, message, { url, status });
+    this.status = status;
+    this.diagnoses = diagnoses;
+  }
+}
+
+/** Turns an unexpected answer into an HttpStatusError naming the request, the status and what the peer said. */
+export async function statusError(method: string, res: HttpResponse, what = 'unexpected status', code: SdataErrorCode = 'SDATA_E_HTTP'): Promise<HttpStatusError> {
+  let text = '';
+  try {
+    text = await readSmallBody(res, 256 * 1024);
+  } catch {
+    // The status says enough.
+  }
+  const diagnoses = parseDiagnoses(text);
+  let said = diagnoses.map(formatDiagnosis).join('; ');
+  if (!said && text.trim()) said = text.trim().replace(/\s+/g, ' ').slice(0, 200);
+  return new HttpStatusError(code, `${method} ${redactUrl(res.url)}: ${what}: HTTP ${res.statusCode}${said ? ` (${said})` : ''}`,
+    res.statusCode, res.url, diagnoses);
+}

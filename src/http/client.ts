@@ -1,0 +1,178 @@
+import type { Readable } from 'node:stream';
+import { Agent, type Dispatcher } from 'undici';
+import { SdataError } from '../protocol/errors.ts';
+import {
+  backoffMs, DECLINED_STATUS, DEFAULT_RETRY, errorCode, isTransientError, isUnsentError, RETRYABLE_STATUS,
+  retryAfterMs, sleep, type RetryPolicy,
+} from './retry.ts';
+import { originOf, redactUrl, splitUrl } from './url.ts';
+
+export interface Timeouts {
+  /** TCP (and TLS) connection establishment. */
+  connectMs: number;
+  /** From the end of the request to the complete response headers. */
+  headersMs: number;
+  /** Longest silence between two pieces of a response body. */
+  bodyMs: number;
+  /** Longest wait for an asynchronous operation to finish, across all its polls. */
+  pollMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 10_000, headersMs: 120_000, bodyMs: 120_000, pollMs: 30 * 60_000 };
+
+/**
+ * How a request may be repeated after a failure:
+ * - `idempotent`: GET, DELETE, and POSTs carrying a trackingID (the provider recognises the repeat, core 11.6);
+ * - `unsent`: only when the request provably never reached the server (refused connection, 429/503);
+ * - `never`.
+ */
+const CLEANUP_TIMEOUT_MS = 10_000;
+
+export type RetryMode = 'idempotent' | 'unsent' | 'never';
+
+export interface HttpRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  url: string;
+  headers?: Record<string, string>;
+  /** Called once per attempt, so a retry re-sends an identical body (a fresh stream over the same spool file). */
+  body?: () => Readable | string | Buffer;
+  retry?: RetryMode;
+  /** Per-request override of the header timeout (long synchronous operations). */
+  headersTimeoutMs?: number;
+  /**
+   * A cleanup request (DELETE of a context): not cut short by the run's abort signal, so contexts are released
+   * after SIGINT too, with few retries and short timeouts so that an unreachable peer cannot hold the exit.
+   */
+  cleanup?: boolean;
+}
+
+export type HttpResponse = Dispatcher.ResponseData & { url: string };
+
+export interface RetryEvent {
+  method: string;
+  url: string;
+  attempt: number;
+  delayMs: number;
+  reason: string;
+}
+
+export interface HttpClientOptions {
+  /** Authorization header value; sent only to `authOrigin`, never to another host a Location points at. */
+  authorization?: string | undefined;
+  authOrigin?: string | undefined;
+  timeouts?: Partial<Timeouts>;
+  retry?: Partial<RetryPolicy>;
+  signal?: AbortSignal | undefined;
+  userAgent?: string;
+  onRetry?: (e: RetryEvent) => void;
+  /** Share connections between clients (one Agent keeps one pool per origin). */
+  agent?: Agent;
+}
+
+/**
+ * The engine's HTTP client: one undici Agent (a keep-alive pool per origin), explicit per-phase timeouts, and
+ * retries with jittered exponential backoff for the failures that can be retried without losing or duplicating
+ * anything. It returns every final answer, 4xx/5xx included; deciding what a status means is the caller's job.
+ */
+export class HttpClient {
+  readonly timeouts: Timeouts;
+  readonly retry: RetryPolicy;
+  readonly signal: AbortSignal | undefined;
+  private readonly agent: Agent;
+  private readonly ownsAgent: boolean;
+  private readonly authorization: string | undefined;
+  private readonly authOrigin: string | undefined;
+  private readonly userAgent: string;
+  private readonly onRetry: ((e: RetryEvent) => void) | undefined;
+  /** Requests sent, retries made (for reports and tests). */
+  requests = 0;
+  retries = 0;
+
+  constructor(o: HttpClientOptions = {}) {
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...o.timeouts };
+    this.retry = { ...DEFAULT_RETRY, ...o.retry };
+    this.signal = o.signal;
+    this.authorization = o.authorization;
+    this.authOrigin = o.authOrigin === undefined ? undefined : originOf(o.authOrigin);
+    this.userAgent = o.userAgent ?? 'sdata-sync';
+    this.onRetry = o.onRetry;
+    this.ownsAgent = o.agent === undefined;
+    this.agent = o.agent ?? new Agent({
+      connect: { timeout: this.timeouts.connectMs },
+      headersTimeout: this.timeouts.headersMs,
+      bodyTimeout: this.timeouts.bodyMs,
+      keepAliveTimeout: 10_000,
+    });
+  }
+
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    const { origin, path } = splitUrl(req.url);
+    const mode = req.retry ?? (req.method === 'GET' || req.method === 'DELETE' ? 'idempotent' : 'never');
+    const headers: Record<string, string> = { 'user-agent': this.userAgent, ...req.headers };
+    if (this.authorization !== undefined && origin === this.authOrigin) headers['authorization'] = this.authorization;
+    const cleanup = req.cleanup === true;
+    const maxRetries = cleanup ? Math.min(2, this.retry.retries) : this.retry.retries;
+    const signal = cleanup ? AbortSignal.timeout(CLEANUP_TIMEOUT_MS) : this.signal;
+    for (let attempt = 0; ; attempt++) {
+      if (!cleanup) this.checkAborted(req);
+      let res: Dispatcher.ResponseData;
+      try {
+        this.requests++;
+        res = await this.agent.request({
+          origin, path, method: req.method, headers,
+          body: req.body ? req.body() : null,
+          signal: signal ?? null,
+          headersTimeout: cleanup ? Math.min(CLEANUP_TIMEOUT_MS, this.timeouts.headersMs) : req.headersTimeoutMs ?? this.timeouts.headersMs,
+          bodyTimeout: this.timeouts.bodyMs,
+        });
+      } catch (e) {
+        if (!cleanup) this.checkAborted(req);
+        const retryable = mode === 'idempotent' ? isTransientError(e) : mode === 'unsent' ? isUnsentError(e) : false;
+        if (!retryable || attempt >= maxRetries) throw networkError(req, e, attempt);
+        await this.pause(req, attempt + 1, undefined, describe(e), cleanup);
+        continue;
+      }
+      const status = res.statusCode;
+      const retryable = mode === 'idempotent' ? RETRYABLE_STATUS.has(status) : mode === 'unsent' ? DECLINED_STATUS.has(status) : false;
+      if (!retryable || attempt >= maxRetries) return Object.assign(res, { url: req.url });
+      await res.body.dump().catch(() => undefined);
+      await this.pause(req, attempt + 1, retryAfterMs(res.headers['retry-after']), `HTTP ${status}`, cleanup);
+    }
+  }
+
+  private async pause(req: HttpRequest, attempt: number, retryAfter: number | undefined, reason: string, cleanup: boolean): Promise<void> {
+    let delayMs = backoffMs(this.retry, attempt, retryAfter);
+    if (cleanup) delayMs = Math.min(delayMs, 1000);
+    this.retries++;
+    this.onRetry?.({ method: req.method, url: redactUrl(req.url), attempt, delayMs, reason });
+    try {
+      await sleep(delayMs, cleanup ? undefined : this.signal);
+    } catch {
+      this.checkAborted(req);
+    }
+  }
+
+  private checkAborted(req: HttpRequest): void {
+    if (this.signal?.aborted) throw new SdataError('SDATA_E_ABORTED', `${req.method} ${redactUrl(req.url)}: interrupted`, { url: req.url });
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsAgent) await this.agent.close();
+  }
+}
+
+function describe(e: unknown): string {
+  const code = errorCode(e);
+  const msg = e instanceof Error ? e.message : String(e);
+  return code && !msg.includes(code) ? `${code}: ${msg}` : msg;
+}
+
+export function networkError(req: { method: string; url: string }, e: unknown, retries = 0): SdataError {
+  if (e instanceof SdataError) return e;
+  const code = errorCode(e);
+  if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'EMFILE') {
+    return new SdataError('SDATA_E_IO', `${req.method} ${redactUrl(req.url)}: request body: ${describe(e)}`, { url: req.url, cause: e });
+  }
+  const tried = retries > 0 ? ` (after ${retries} ${retries === 1 ? 'retry' : 'retries'})` : '';
+  return new SdataError('SDATA_E_NETWORK', `${req.method} ${redactUrl(req.url)}: ${describe(e)}${tried}`, { url: req.url, cause: e });
+}

@@ -1,0 +1,216 @@
+import { SaxesParser, type SaxesTagNS } from 'saxes';
+import type { Diagnosis } from '../protocol/diagnosis.ts';
+import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
+import { NS } from '../protocol/namespaces.ts';
+import { toDiagnosis } from './tracking-reader.ts';
+
+/** What one entry of a target result feed (batch-response form, brief §2.6) says about one input entry. */
+export interface ResultEntry {
+  /** 0-based position in this result document. */
+  index: number;
+  atomId: string | undefined;
+  /** `sdata:uuid` of the resulting resource, when the target echoes a payload. */
+  uuid: string | undefined;
+  /** `http:httpStatus`; undefined when absent or not a number. */
+  status: number | undefined;
+  message: string | undefined;
+  /** `http:httpMethod`: the operation the target actually applied (POST created, PUT updated, DELETE deleted). */
+  method: string | undefined;
+  location: string | undefined;
+  diagnoses: Diagnosis[];
+}
+
+export interface ResultTail {
+  next: string | undefined;
+  entries: number;
+  /** Feed-level `sdata:diagnosis` elements (outside entries). */
+  diagnoses: Diagnosis[];
+}
+
+export interface ResultReaderOptions {
+  source?: string;
+}
+
+const SDATA_URIS: ReadonlySet<string> = new Set([NS.sdata, NS.sdataLegacy]);
+const DIAG_FIELDS: ReadonlySet<string> = new Set(['severity', 'sdataCode', 'applicationCode', 'message', 'payloadPath']);
+
+const F = { None: 0, Status: 1, Message: 2, Method: 3, Location: 4, Id: 5, Diag: 6 } as const;
+type F = (typeof F)[keyof typeof F];
+
+/**
+ * Streaming reader of a `$syncTarget` result feed: push bytes as they arrive, get one ResultEntry per entry and the
+ * tail (`next` link). Nothing but the current entry's few fields is held, so a result page of any size (payloads
+ * echoed or not) costs constant memory. The document must be an Atom feed; everything else in it is skipped.
+ */
+export class ResultReader {
+  private readonly parser: SaxesParser<{ xmlns: true; position: true }>;
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  private readonly onEntry: (e: ResultEntry) => void;
+  private readonly source: string;
+  private depth = 0;
+  private sawRoot = false;
+  private count = 0;
+  private cur: ResultEntry | undefined;
+  private inPayload = false;
+  private diag: Partial<Record<string, string>> | undefined;
+  private diagDepth = -1;
+  private field: F = F.None;
+  private fieldName = '';
+  private text = '';
+  private next: string | undefined;
+  private readonly feedDiagnoses: Diagnosis[] = [];
+  bytes = 0;
+
+  constructor(onEntry: (e: ResultEntry) => void, opts: ResultReaderOptions = {}) {
+    this.onEntry = onEntry;
+    this.source = opts.source ?? '<result feed>';
+    const p = new SaxesParser({ xmlns: true, position: true, fileName: this.source });
+    this.parser = p;
+    p.on('error', (err) => {
+      throw this.fail('SDATA_E_MALFORMED', `result feed is not well-formed XML: ${err.message.replace(`${this.source}:`, '')}`);
+    });
+    p.on('doctype', () => {
+      throw this.fail('SDATA_E_DOCTYPE', 'DOCTYPE declarations are refused: entities are never expanded');
+    });
+    p.on('opentag', (t) => this.onOpen(t));
+    p.on('closetag', (t) => this.onClose(t));
+  }
+
+  push(bytes: Uint8Array): void {
+    let text: string;
+    try {
+      text = this.decoder.decode(bytes, { stream: true });
+    } catch (e) {
+      throw this.fail('SDATA_E_ENCODING', `invalid UTF-8 in the result feed near byte ${this.bytes}`, e);
+    }
+    this.bytes += bytes.length;
+    if (text) this.parser.write(text);
+  }
+
+  end(): ResultTail {
+    let rest: string;
+    try {
+      rest = this.decoder.decode();
+    } catch (e) {
+      throw this.fail('SDATA_E_ENCODING', 'result feed ends inside a UTF-8 sequence', e);
+    }
+    if (rest) this.parser.write(rest);
+    if (!this.sawRoot) throw this.fail('SDATA_E_PROTOCOL', 'empty result feed: no root element');
+    this.parser.close();
+    return { next: this.next, entries: this.count, diagnoses: this.feedDiagnoses };
+  }
+
+  private fail(code: SdataErrorCode, message: string, cause?: unknown): SdataError {
+    const { line, column } = this.parser;
+    return new SdataError(code, `${this.source}:${line}:${column}: ${message}`, { source: this.source, line, column, cause });
+  }
+
+  private readonly onText = (t: string): void => {
+    this.text += t;
+  };
+
+  private capture(f: F, name = ''): void {
+    this.field = f;
+    this.fieldName = name;
+    this.text = '';
+    this.parser.on('text', this.onText);
+    this.parser.on('cdata', this.onText);
+  }
+
+  private onOpen(tag: SaxesTagNS): void {
+    const d = ++this.depth;
+    const { uri, local } = tag;
+    if (d === 1) {
+      this.sawRoot = true;
+      if (local !== 'feed' || uri !== NS.atom) {
+        throw this.fail('SDATA_E_PROTOCOL', `not a result feed: root element is <${tag.name}>, expected atom:feed`);
+      }
+      return;
+    }
+    if (this.diag) {
+      if (d === this.diagDepth + 1 && SDATA_URIS.has(uri) && DIAG_FIELDS.has(local)) this.capture(F.Diag, local);
+      return;
+    }
+    if (SDATA_URIS.has(uri) && local === 'diagnosis' && !this.inPayload) {
+      this.diag = {};
+      this.diagDepth = d;
+      return;
+    }
+    const cur = this.cur;
+    if (d === 2) {
+      if (uri !== NS.atom) return;
+      if (local === 'entry') {
+        this.cur = { index: this.count++, atomId: undefined, uuid: undefined, status: undefined, message: undefined, method: undefined, location: undefined, diagnoses: [] };
+      } else if (local === 'link') {
+        const rel = tag.attributes['rel']?.value.trim();
+        const href = tag.attributes['href']?.value;
+        if (rel === 'next' && href !== undefined) this.next = href.replace(/\s+/g, '');
+      }
+      return;
+    }
+    if (!cur) return;
+    if (d === 3) {
+      if (uri === NS.http) {
+        if (local === 'httpStatus') this.capture(F.Status);
+        else if (local === 'httpMessage') this.capture(F.Message);
+        else if (local === 'httpMethod') this.capture(F.Method);
+        else if (local === 'location') this.capture(F.Location);
+      } else if (uri === NS.atom && local === 'id') {
+        this.capture(F.Id);
+      } else if (SDATA_URIS.has(uri) && local === 'payload') {
+        this.inPayload = true;
+      }
+    } else if (d === 4 && this.inPayload && cur.uuid === undefined) {
+      const attrs = tag.attributes;
+      for (const k in attrs) {
+        const a = attrs[k]!;
+        if (a.local === 'uuid' && a.uri === NS.sdata) cur.uuid = a.value.trim();
+      }
+    }
+  }
+
+  private onClose(tag: SaxesTagNS): void {
+    const d = this.depth--;
+    if (this.field !== F.None && (this.field === F.Diag ? tag.local === this.fieldName && d === this.diagDepth + 1 : d === 3)) {
+      this.endField();
+    }
+    if (this.diag) {
+      if (d === this.diagDepth) {
+        const dg = toDiagnosis(this.diag);
+        this.diag = undefined;
+        this.diagDepth = -1;
+        if (this.cur) this.cur.diagnoses.push(dg);
+        else this.feedDiagnoses.push(dg);
+      }
+      return;
+    }
+    if (d === 3) this.inPayload = false;
+    else if (d === 2 && this.cur && tag.local === 'entry') {
+      const e = this.cur;
+      this.cur = undefined;
+      this.onEntry(e);
+    }
+  }
+
+  private endField(): void {
+    const t = this.text.trim();
+    const cur = this.cur;
+    switch (this.field) {
+      case F.Status: {
+        const n = Number(t);
+        if (cur && Number.isInteger(n)) cur.status = n;
+        break;
+      }
+      case F.Message: if (cur) cur.message = t; break;
+      case F.Method: if (cur) cur.method = t.toUpperCase(); break;
+      case F.Location: if (cur) cur.location = t; break;
+      case F.Id: if (cur) cur.atomId = t; break;
+      case F.Diag: if (this.diag) this.diag[this.fieldName] = t; break;
+      default: break;
+    }
+    this.field = F.None;
+    this.text = '';
+    this.parser.off('text');
+    this.parser.off('cdata');
+  }
+}
