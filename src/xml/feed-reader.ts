@@ -108,6 +108,8 @@ export class FeedReader {
   private depth = 0;
   private sawRoot = false;
   private ended = false;
+  private endLine = 0;
+  private endColumn = 0;
 
   // feed head
   private head: FeedHead = { syncMode: undefined, digest: undefined, bindings: EMPTY, links: [], atomId: undefined, totalResults: undefined };
@@ -198,6 +200,9 @@ export class FeedReader {
     }
     if (rest) this.pushText(rest);
     if (!this.sawRoot) throw this.fail('SDATA_E_NOT_SYNC_FEED', 'empty document: no root element');
+    // saxes resets its position on close; messages about the head must still say where the document ended.
+    this.endLine = this.parser.line;
+    this.endColumn = this.parser.column;
     this.parse(null);
     this.ended = true;
     if (!this.headSent) this.sendHead();
@@ -244,8 +249,8 @@ export class FeedReader {
   }
 
   private fail(code: SdataErrorCode, message: string, cause?: unknown): SdataError {
-    const line = this.parser.line;
-    const column = this.parser.column;
+    const line = this.ended || this.endLine > 0 ? this.endLine : this.parser.line;
+    const column = this.ended || this.endLine > 0 ? this.endColumn : this.parser.column;
     return new SdataError(code, `${this.source}:${line}:${column}: ${message}`, { source: this.source, line, column, cause });
   }
 

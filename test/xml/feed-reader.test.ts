@@ -122,6 +122,8 @@ test('wrong root and missing head are refused', () => {
   const noMode = RICH.replace(/<sync:syncMode>.*<\/sync:syncMode>/, '');
   assert.throws(() => read(noMode), sdataErr('SDATA_E_NOT_SYNC_FEED', /no sync:syncMode/));
   assert.throws(() => read(RICH.replace('>catchUp<', '>sometimes<')), sdataErr('SDATA_E_NOT_SYNC_FEED', /sometimes/));
+  // A feed without entries is judged at its end, and the message still says where that is.
+  assert.throws(() => read('<feed xmlns="http://www.w3.org/2005/Atom">\n<id>x</id>\n</feed>\n'), sdataErr('SDATA_E_NOT_SYNC_FEED', /^in\.xml:4:0: not a sync feed/));
 });
 
 test('entries without syncState, with negative or non-integer ticks, or without uuid are invalid, not fatal', () => {
