@@ -1,0 +1,243 @@
+// The whole-process plan bench (issue 2 "Performance"): generates a ~250 MB synthetic feed and a 10× one, then
+// measures side by side, in the same run, bare saxes and `sdata-sync plan --digest D FILE > /dev/null` (half the
+// entries skipped, half forwarded) as child processes on the pinned node: throughput, ratio, peak RSS.
+// Then the in-process hot path with tinybench (bench/plan-hot.ts).
+//
+// Usage: node bench/plan.ts [--size-mb 250] [--big-factor 10] [--runs 3] [--no-big] [--no-hot] [--skip-ratio 0.5]
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { writePageFile } from '../src/gen/stream.ts';
+import { pageTexts, resolveFeedOptions, type ResolvedFeedOptions } from '../src/gen/synthetic.ts';
+import { targetDigestEntryXml, targetDigestFor } from '../src/gen/target-digest.ts';
+
+const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
+const BIN = here('../bin/sdata-sync.mjs');
+const MAXRSS = here('./maxrss.ts');
+const SAXES = here('./saxes-bare.ts');
+const HOT = here('./plan-hot.ts');
+const NODE = process.execPath;
+
+const { values } = parseArgs({
+  options: {
+    'size-mb': { type: 'string', default: '250' },
+    'big-factor': { type: 'string', default: '10' },
+    runs: { type: 'string', default: '3' },
+    'skip-ratio': { type: 'string', default: '0.5' },
+    'no-big': { type: 'boolean', default: false },
+    'no-hot': { type: 'boolean', default: false },
+    seed: { type: 'string', default: '1' },
+  },
+});
+const SIZE = Number(values['size-mb']) * 1e6;
+const BIG = Number(values['big-factor']);
+const RUNS = Math.max(1, Number(values.runs));
+const RATIO = Number(values['skip-ratio']);
+const SEED = Number(values.seed);
+
+const log = (s: string): void => void process.stderr.write(`[bench plan] ${s}\n`);
+
+interface RunResult {
+  wall: number;
+  /** The child's own figure for its processing (after start-up). */
+  inner: number;
+  maxRssMiB: number;
+  cpuMs: number;
+  out: string;
+}
+
+/** Runs a child with the maxRSS preload, stdout to /dev/null (or captured), and times it from spawn to exit. */
+async function runChild(args: string[], dir: string, captureStdout: boolean): Promise<RunResult> {
+  const rssFile = join(dir, `rss-${process.hrtime.bigint()}.json`);
+  const devnull = openSync('/dev/null', 'w');
+  try {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(NODE, ['--import', MAXRSS, ...args], {
+      stdio: ['ignore', captureStdout ? 'pipe' : devnull, 'pipe'],
+      env: { ...process.env, BENCH_RSS_OUT: rssFile },
+    });
+    let out = '';
+    let err = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', resolve);
+    });
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (code !== 0) throw new Error(`${args.join(' ')} exited ${code}: ${err}`);
+    const rss = JSON.parse(await readFile(rssFile, 'utf8')) as { maxRssKiB: number; userMs: number; systemMs: number };
+    await rm(rssFile, { force: true });
+    const text = captureStdout ? out : err;
+    const line = text.trim().split('\n').pop() ?? '{}';
+    const inner = (JSON.parse(line) as { seconds?: number }).seconds ?? wall;
+    return { wall, inner, maxRssMiB: rss.maxRssKiB / 1024, cpuMs: rss.userMs + rss.systemMs, out: line };
+  } finally {
+    closeSync(devnull);
+  }
+}
+
+const median = (a: number[]): number => {
+  const s = [...a].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const spread = (a: number[]): number => (Math.max(...a) - Math.min(...a)) / median(a);
+
+/** Entries needed for about `bytes` of feed, from the average size of a sample of the same generator. */
+function entriesFor(bytes: number): number {
+  const o = resolveFeedOptions({ count: 4000, seed: SEED });
+  let total = 0;
+  for (const s of pageTexts(o, 0)) total += Buffer.byteLength(s);
+  return Math.max(1, Math.round(bytes / (total / 4000)));
+}
+
+interface Feed {
+  file: string;
+  digest: string;
+  bytes: number;
+  o: ResolvedFeedOptions;
+  skipped: number;
+}
+
+async function makeFeed(dir: string, name: string, count: number): Promise<Feed> {
+  const o = resolveFeedOptions({ count, seed: SEED });
+  const file = join(dir, `${name}.xml`);
+  const digest = join(dir, `${name}-digest.xml`);
+  const t0 = process.hrtime.bigint();
+  const plan = targetDigestFor(o, RATIO);
+  await writeFile(digest, targetDigestEntryXml(o, plan.digest));
+  const bytes = await writePageFile(o, 0, file);
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  log(`generated ${name}: ${count} entries, ${(bytes / 1e6).toFixed(1)} MB in ${s.toFixed(1)} s (${(bytes / 1e6 / s).toFixed(0)} MB/s)`);
+  return { file, digest, bytes, o, skipped: plan.skipped };
+}
+
+interface Pair {
+  saxes: RunResult[];
+  plan: RunResult[];
+}
+
+async function measure(feed: Feed, runs: number, dir: string): Promise<Pair> {
+  const r: Pair = { saxes: [], plan: [] };
+  for (let k = 0; k < runs; k++) {
+    // Alternate which goes first, so a drift in machine load does not favour one side.
+    const order = k % 2 === 0 ? ['saxes', 'plan'] as const : ['plan', 'saxes'] as const;
+    for (const which of order) {
+      if (which === 'saxes') {
+        const x = await runChild([SAXES, feed.file], dir, true);
+        r.saxes.push(x);
+        log(`  run ${k + 1} saxes: ${x.wall.toFixed(2)} s, ${(feed.bytes / 1e6 / x.wall).toFixed(1)} MB/s, maxRSS ${x.maxRssMiB.toFixed(1)} MiB`);
+      } else {
+        const x = await runChild([BIN, 'plan', '--digest', feed.digest, feed.file], dir, false);
+        const s = JSON.parse(x.out) as { read: number; skipped: number; forwarded: number };
+        if (s.read !== feed.o.count || s.skipped !== feed.skipped) {
+          throw new Error(`plan read ${s.read}/${feed.o.count} entries, skipped ${s.skipped}/${feed.skipped}: the bench is not measuring what it claims`);
+        }
+        r.plan.push(x);
+        log(`  run ${k + 1} plan:  ${x.wall.toFixed(2)} s, ${(feed.bytes / 1e6 / x.wall).toFixed(1)} MB/s, maxRSS ${x.maxRssMiB.toFixed(1)} MiB (${s.skipped} skipped, ${s.forwarded} forwarded)`);
+      }
+    }
+  }
+  return r;
+}
+
+async function hot(): Promise<Record<string, number> | undefined> {
+  return new Promise((resolve) => {
+    const child = spawn(NODE, [HOT, '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.on('close', (code) => {
+      if (code !== 0) return resolve(undefined);
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>);
+      } catch {
+        resolve(undefined);
+      }
+    });
+  });
+}
+
+const f1 = (n: number): string => n.toFixed(1);
+const f2 = (n: number): string => n.toFixed(2);
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'sdata-bench-'));
+  const cleanup = (): void => {
+    void rm(dir, { recursive: true, force: true }).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', cleanup);
+  process.once('SIGTERM', cleanup);
+  try {
+    log(`node ${process.versions.node}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, load ${loadavg().map(f2).join(' ')}`);
+    const n = entriesFor(SIZE);
+    const small = await makeFeed(dir, 'feed', n);
+    log(`${RUNS} alternating runs on ${f1(small.bytes / 1e6)} MB`);
+    const a = await measure(small, RUNS, dir);
+
+    let big: { feed: { bytes: number; count: number }; pair: Pair } | undefined;
+    if (!values['no-big'] && BIG > 1) {
+      const bf = await makeFeed(dir, 'feed-big', n * BIG);
+      log(`1 run each on ${f1(bf.bytes / 1e6)} MB (peak RSS must not grow with input size)`);
+      const pair = await measure(bf, 1, dir);
+      big = { feed: { bytes: bf.bytes, count: bf.o.count }, pair };
+      await rm(bf.file, { force: true });
+    }
+    await rm(small.file, { force: true });
+
+    const hotResult = values['no-hot'] ? undefined : await hot();
+
+    const mbps = (runs: RunResult[], bytes: number, key: 'wall' | 'inner'): number => median(runs.map((r) => bytes / 1e6 / r[key]));
+    const saxesMBps = mbps(a.saxes, small.bytes, 'wall');
+    const planMBps = mbps(a.plan, small.bytes, 'wall');
+    const saxesInner = mbps(a.saxes, small.bytes, 'inner');
+    const planInner = mbps(a.plan, small.bytes, 'inner');
+    const saxesRss = median(a.saxes.map((r) => r.maxRssMiB));
+    const planRss = median(a.plan.map((r) => r.maxRssMiB));
+    const ratio = planMBps / saxesMBps;
+    const rssRatio = planRss / saxesRss;
+    const bigPlanRss = big ? big.pair.plan[0]!.maxRssMiB : undefined;
+    const bigSaxesRss = big ? big.pair.saxes[0]!.maxRssMiB : undefined;
+    const growth = bigPlanRss !== undefined ? bigPlanRss / planRss - 1 : undefined;
+
+    const rows: string[][] = [
+      ['', 'saxes (bare)', 'plan', 'plan/saxes', 'bar'],
+      [`MB/s, ${f1(small.bytes / 1e6)} MB, wall (median of ${RUNS})`, f1(saxesMBps), f1(planMBps), f2(ratio), `≥ 0.85 ${ratio >= 0.85 ? 'ok' : 'MISSED'}`],
+      ['MB/s, same, processing only', f1(saxesInner), f1(planInner), f2(planInner / saxesInner), ''],
+      ['wall spread (max-min)/median', `${(spread(a.saxes.map((r) => r.wall)) * 100).toFixed(0)}%`, `${(spread(a.plan.map((r) => r.wall)) * 100).toFixed(0)}%`, '', ''],
+      ['CPU s (user+sys, median)', f2(median(a.saxes.map((r) => r.cpuMs)) / 1000), f2(median(a.plan.map((r) => r.cpuMs)) / 1000), '', ''],
+      [`peak RSS MiB, ${f1(small.bytes / 1e6)} MB`, f1(saxesRss), f1(planRss), f2(rssRatio), `≤ 1.25 ${rssRatio <= 1.25 ? 'ok' : 'MISSED'}`],
+    ];
+    if (big) {
+      const bs = big.pair.saxes[0]!;
+      const bp = big.pair.plan[0]!;
+      rows.push([`peak RSS MiB, ${f1(big.feed.bytes / 1e6)} MB`, f1(bs.maxRssMiB), f1(bp.maxRssMiB), f2(bp.maxRssMiB / bs.maxRssMiB), `≤ 1.25 ${bp.maxRssMiB / bs.maxRssMiB <= 1.25 ? 'ok' : 'MISSED'}`]);
+      rows.push([`plan RSS growth ${BIG}× input`, '', `${growth! >= 0 ? '+' : ''}${(growth! * 100).toFixed(1)}%`, '', `≤ 10% ${Math.abs(growth!) <= 0.1 ? 'ok' : 'MISSED'}`]);
+      rows.push([`MB/s, ${f1(big.feed.bytes / 1e6)} MB, wall (1 run)`, f1(big.feed.bytes / 1e6 / bs.wall), f1(big.feed.bytes / 1e6 / bp.wall), f2(bs.wall / bp.wall), '']);
+    }
+    if (hotResult) {
+      rows.push(['hot path MB/s in-process (tinybench)', f1(hotResult['saxesMBps']!), f1(hotResult['planMBps']!), f2(hotResult['planMBps']! / hotResult['saxesMBps']!), '']);
+    }
+    const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+    const out = rows.map((r) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ')).join('\n');
+    process.stdout.write(`\n${out}\n`);
+    const json = {
+      bench: 'plan', node: process.versions.node, cpus: cpus().length, sizeMB: +f1(small.bytes / 1e6), entries: small.o.count,
+      skipRatio: RATIO, runs: RUNS, saxesMBps: +f1(saxesMBps), planMBps: +f1(planMBps), ratio: +f2(ratio),
+      saxesRssMiB: +f1(saxesRss), planRssMiB: +f1(planRss), rssRatio: +f2(rssRatio),
+      bigSizeMB: big ? +f1(big.feed.bytes / 1e6) : null, bigSaxesRssMiB: bigSaxesRss !== undefined ? +f1(bigSaxesRss) : null,
+      bigPlanRssMiB: bigPlanRss !== undefined ? +f1(bigPlanRss) : null, rssGrowth: growth !== undefined ? +growth.toFixed(3) : null,
+      hotSaxesMBps: hotResult ? +f1(hotResult['saxesMBps']!) : null, hotPlanMBps: hotResult ? +f1(hotResult['planMBps']!) : null,
+      hotReaderMBps: hotResult ? +f1(hotResult['readerMBps']!) : null,
+    };
+    process.stdout.write(`${JSON.stringify(json)}\n`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
