@@ -44,10 +44,10 @@ export interface EntryRecord {
   resourceStart: number;
   resourceNameEnd: number;
   resourceEnd: number;
-  /** Namespace bindings in scope at the resource element, minus those it declares itself. */
+  /** Namespace bindings the resource element inherits (some may be re-declared by `resourceOwnDecls`). */
   resourceScope: Readonly<Record<string, string>>;
-  /** Whether the resource element declares its own default namespace. */
-  resourceOwnDefault: boolean;
+  /** Prefixes ('' = default) the resource element declares itself. */
+  resourceOwnDecls: readonly string[];
   resourceLocal: string | undefined;
   resourceUri: string | undefined;
   /** Why the entry cannot be forwarded (engine rules §1), if it cannot. */
@@ -357,7 +357,7 @@ export class FeedReader {
       resourceNameEnd: -1,
       resourceEnd: -1,
       resourceScope: EMPTY,
-      resourceOwnDefault: false,
+      resourceOwnDecls: NO_DECLS,
       resourceLocal: undefined,
       resourceUri: undefined,
       invalid: undefined,
@@ -413,14 +413,12 @@ export class FeedReader {
     }
     rec.resourceLocal = tag.local;
     rec.resourceUri = tag.uri;
+    // Shared, not copied: filtering the scope is resourceXml()'s job, and only the provider needs it.
+    rec.resourceScope = this.payloadScope;
     const own = tag.ns;
-    if (own && Object.keys(own).length > 0) {
-      const scope: Record<string, string> = { ...this.payloadScope };
-      for (const k of Object.keys(own)) delete scope[k];
-      rec.resourceScope = scope;
-      rec.resourceOwnDefault = own[''] !== undefined;
-    } else {
-      rec.resourceScope = this.payloadScope;
+    if (own) for (const _ in own) {
+      rec.resourceOwnDecls = Object.keys(own);
+      break;
     }
     const attrs = tag.attributes;
     for (const k in attrs) {

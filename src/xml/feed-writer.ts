@@ -81,13 +81,14 @@ export function resourceXml(rec: EntryRecord): string | undefined {
   const body = text.slice(rec.resourceNameEnd, rec.resourceEnd);
   let ins = '';
   const scope = rec.resourceScope;
+  const own = rec.resourceOwnDecls;
   for (const prefix of Object.keys(scope)) {
-    if (prefix === 'xml') continue;
+    if (prefix === 'xml' || own.includes(prefix)) continue;
     // Only prefixes the fragment can use; an unused declaration would be harmless but bloats every stored row.
     if (prefix !== '' && !body.includes(`${prefix}:`)) continue;
     ins += prefix === '' ? ` xmlns="${escapeAttr(scope[prefix]!)}"` : ` xmlns:${prefix}="${escapeAttr(scope[prefix]!)}"`;
   }
   // Unprefixed names in no namespace must stay so wherever the fragment is embedded later.
-  if (scope[''] === undefined && !rec.resourceOwnDefault) ins += ' xmlns=""';
+  if (scope[''] === undefined && !own.includes('')) ins += ' xmlns=""';
   return text.slice(rec.resourceStart, rec.resourceNameEnd) + ins + body;
 }
