@@ -31,6 +31,34 @@ export interface StartOptions extends Partial<PollOptions> {
   headersTimeoutMs?: number;
 }
 
+/**
+ * GET a URL that may answer 202 while the provider prepares it (brief §1.3 step 8 [Rec]: a `next` page can be
+ * asynchronous too): polls it, or the Location a 202 names, until 200. The caller owns the context, if any.
+ */
+export async function getWhenReady(client: HttpClient, url: string, poll: Partial<PollOptions> = {}): Promise<HttpResponse> {
+  const o = { ...DEFAULT_POLL, ...poll };
+  const deadline = Date.now() + client.timeouts.pollMs;
+  let cur = url;
+  for (;;) {
+    const res = await client.request({ method: 'GET', url: cur, headers: { accept: 'application/atom+xml' } });
+    if (res.statusCode !== 202) return res;
+    const loc = res.headers['location'];
+    const l = Array.isArray(loc) ? loc[0] : loc;
+    if (l) cur = resolveHref(l, cur);
+    const t = parseTracking(await readSmallBody(res));
+    if (t) o.onTracking?.(t, res.url);
+    const wait = Math.min(o.pollMaxMs, Math.max(o.pollMinMs, retryAfterMs(res.headers['retry-after']) ?? t?.pollingMillis ?? o.pollDefaultMs));
+    if (Date.now() + wait > deadline) {
+      throw new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(cur)}: not ready after ${Math.round(client.timeouts.pollMs / 1000)} s of polling (--timeout-poll)`, { url: cur });
+    }
+    try {
+      await sleep(wait, client.signal);
+    } catch {
+      throw new SdataError('SDATA_E_ABORTED', `${redactUrl(cur)}: interrupted while polling`);
+    }
+  }
+}
+
 export type DeleteOutcome = 'deleted' | 'gone' | 'unknown' | 'skipped' | 'failed';
 
 /**
@@ -62,7 +90,7 @@ export class AsyncOperation {
     const headers: Record<string, string> = { 'content-type': this.o.contentType, accept: 'application/atom+xml' };
     if (this.o.contentLength !== undefined) headers['content-length'] = String(this.o.contentLength);
     const res = await this.client.request({
-      method: 'POST', url: this.postUrl, headers, body: this.o.body, retry: 'idempotent',
+      method: 'POST', url: this.postUrl, headers, body: this.o.body, retry: 'idempotent', uninterruptible: true,
       ...(this.o.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: this.o.headersTimeoutMs }),
     });
     if (res.statusCode === 202) {
@@ -74,6 +102,7 @@ export class AsyncOperation {
       }
       this.location = resolveHref(l, this.postUrl);
       const wait = await this.readTracking(res);
+      if (this.client.signal?.aborted) throw new SdataError('SDATA_E_ABORTED', `POST ${redactUrl(this.postUrl)}: interrupted`);
       return this.poll(wait);
     }
     if (res.statusCode >= 200 && res.statusCode < 300) return res;

@@ -44,6 +44,12 @@ export interface HttpRequest {
    * after SIGINT too, with few retries and short timeouts so that an unreachable peer cannot hold the exit.
    */
   cleanup?: boolean;
+  /**
+   * Once sent, let it finish even if the run is cancelled (checked before sending only). For POSTs that create a
+   * context: cutting one off mid-way would leave a context on the provider whose Location we never learn, so it
+   * could not be deleted (engine rules §5).
+   */
+  uninterruptible?: boolean;
 }
 
 export type HttpResponse = Dispatcher.ResponseData & { url: string };
@@ -112,7 +118,7 @@ export class HttpClient {
     if (this.authorization !== undefined && origin === this.authOrigin) headers['authorization'] = this.authorization;
     const cleanup = req.cleanup === true;
     const maxRetries = cleanup ? Math.min(2, this.retry.retries) : this.retry.retries;
-    const signal = cleanup ? AbortSignal.timeout(CLEANUP_TIMEOUT_MS) : this.signal;
+    const signal = cleanup ? AbortSignal.timeout(CLEANUP_TIMEOUT_MS) : req.uninterruptible ? undefined : this.signal;
     for (let attempt = 0; ; attempt++) {
       if (!cleanup) this.checkAborted(req);
       let res: Dispatcher.ResponseData;
@@ -126,7 +132,7 @@ export class HttpClient {
           bodyTimeout: this.timeouts.bodyMs,
         });
       } catch (e) {
-        if (!cleanup) this.checkAborted(req);
+        if (!cleanup && !req.uninterruptible) this.checkAborted(req);
         const retryable = mode === 'idempotent' ? isTransientError(e) : mode === 'unsent' ? isUnsentError(e) : false;
         if (!retryable || attempt >= maxRetries) throw networkError(req, e, attempt);
         await this.pause(req, attempt + 1, undefined, describe(e), cleanup);

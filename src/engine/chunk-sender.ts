@@ -1,0 +1,191 @@
+import { createReadStream } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import { AsyncOperation, type PollOptions } from '../http/async-op.ts';
+import { HttpStatusError, statusError } from '../http/body.ts';
+import type { HttpClient } from '../http/client.ts';
+import { redactUrl } from '../http/url.ts';
+import { SdataError } from '../protocol/errors.ts';
+import type { Tracking } from '../protocol/tracking.ts';
+import type { Logger } from './log.ts';
+import { Outcomes } from './outcomes.ts';
+import { readResults } from './results.ts';
+import { splitChunk } from './split.ts';
+
+export const FEED_TYPE = 'application/atom+xml; type=feed';
+
+/** A complete chunk file in the spool, ready to be POSTed (and re-POSTed identically on retry). */
+export interface SpooledChunk {
+  n: number;
+  path: string;
+  final: boolean;
+  entries: number;
+  /** Human label ("chunk 3", "chunk 3.a.b"). */
+  label: string;
+}
+
+export interface ContextCounts {
+  opened: number;
+  deleted: number;
+  /** DELETE answered 410 (already gone): counts as done (brief §1.3 step 6). */
+  gone: number;
+  /** Synchronous answers: no context to delete. */
+  synchronous: number;
+  /** DELETE failed or answered 404: the provider's expiry will have to clean up. */
+  failed: number;
+}
+
+export interface ChunkSenderOptions {
+  target: HttpClient;
+  /** `…/$syncTarget?runName=…&runStamp=…`; the trackingID is added per POST. */
+  targetUrl: string;
+  poll?: Partial<PollOptions>;
+  maxEntryBytes: number;
+  log: Logger;
+  /** POST each result page to the source's `$syncResults` (brief §1.3 step 7). */
+  results?: { client: HttpClient; url: string } | undefined;
+  /** Receive each result page as a file (push's stdout). */
+  onResultPage?: ((path: string) => Promise<void>) | undefined;
+  onTracking?: (t: Tracking) => void;
+  onBytesOut?: (n: number) => void;
+  onResultBytes?: (n: number) => void;
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * Sends spooled chunks to the target one at a time (engine rules §2): POST with a fresh trackingID (a retry
+ * re-sends the same file under the same trackingID), poll, page through the result feed counting outcomes,
+ * DELETE the context. A 413 splits the chunk in two and sends the halves. Any other refusal of the whole chunk
+ * is fatal for the pass (brief §0.4 rule 10); per-entry failures are only counted.
+ */
+export class ChunkSender {
+  readonly outcomes = new Outcomes();
+  readonly contexts: ContextCounts = { opened: 0, deleted: 0, gone: 0, synchronous: 0, failed: 0 };
+  chunks = 0;
+  entries = 0;
+  splits = 0;
+  resultCountMismatches = 0;
+  private readonly o: ChunkSenderOptions;
+  /** Contexts whose DELETE is still running, awaited by `settle()`. */
+  private readonly live = new Set<AsyncOperation>();
+
+  constructor(o: ChunkSenderOptions) {
+    this.o = o;
+  }
+
+  async send(c: SpooledChunk): Promise<void> {
+    const size = (await stat(c.path)).size;
+    const onTracking = this.o.onTracking;
+    const op = new AsyncOperation(this.o.target, {
+      ...this.o.poll,
+      url: this.o.targetUrl,
+      contentType: FEED_TYPE,
+      contentLength: size,
+      body: () => createReadStream(c.path, { highWaterMark: 256 * 1024 }),
+      ...(onTracking ? { onTracking: (t: Tracking) => onTracking(t) } : {}),
+    });
+    this.live.add(op);
+    try {
+      let res;
+      try {
+        res = await op.start();
+      } catch (e) {
+        if (e instanceof HttpStatusError && e.status === 413) {
+          await this.release(op);
+          await this.split(c);
+          return;
+        }
+        throw this.rejected(c, e);
+      }
+      if (op.location === undefined) this.contexts.synchronous++;
+      else this.contexts.opened++;
+      this.o.onBytesOut?.(size);
+      const read = await readResults(res, () => op.again(), {
+        client: this.o.target,
+        chunk: c.n,
+        signal: this.o.signal,
+        ...(this.o.onResultBytes ? { onBytes: this.o.onResultBytes } : {}),
+        ...(this.o.results || this.o.onResultPage ? {
+          spoolPage: (p: number) => `${c.path}.result-${p}.xml`,
+          onPageFile: (file: string) => this.resultPage(file),
+        } : {}),
+      });
+      if (read.entries !== c.entries) {
+        this.resultCountMismatches++;
+        this.o.log.warn(`${c.label}: the target answered with ${read.entries} result entries for ${c.entries} posted (5.3: one per input entry)`);
+      }
+      this.outcomes.merge(read.outcomes);
+      this.chunks++;
+      this.entries += c.entries;
+    } finally {
+      await this.release(op);
+    }
+  }
+
+  private async split(c: SpooledChunk): Promise<void> {
+    const parts = await splitChunk(c.path, c.final, this.o.maxEntryBytes);
+    if (!parts) {
+      throw new SdataError('SDATA_E_TARGET_REJECTED',
+        `${c.label}: the target refuses it as too large (413) and it holds a single entry, which cannot be split; raise the target's body limit (nothing of this chunk was applied; no later chunk was sent)`,
+        { status: 413 });
+    }
+    this.splits++;
+    this.o.log.info(`${c.label} (${c.entries} entries) too large for the target (413): split into ${parts[0].entries} + ${parts[1].entries}`);
+    try {
+      await this.send({ n: c.n, path: parts[0].path, final: false, entries: parts[0].entries, label: `${c.label}.a` });
+      await this.send({ n: c.n, path: parts[1].path, final: parts[1].final, entries: parts[1].entries, label: `${c.label}.b` });
+    } finally {
+      await rm(parts[0].path, { force: true });
+      await rm(parts[1].path, { force: true });
+    }
+  }
+
+  private rejected(c: SpooledChunk, e: unknown): unknown {
+    if (e instanceof HttpStatusError) {
+      return new SdataError('SDATA_E_TARGET_REJECTED', `target refused ${c.label} (${c.entries} entries): ${e.message}`, { status: e.status, url: e.details.url, cause: e });
+    }
+    return e;
+  }
+
+  private async resultPage(file: string): Promise<void> {
+    try {
+      if (this.o.onResultPage) await this.o.onResultPage(file);
+      const r = this.o.results;
+      if (r) {
+        const size = (await stat(file)).size;
+        // No trackingID on $syncResults (5.7): repeat only what certainly never arrived.
+        const res = await r.client.request({
+          method: 'POST', url: r.url, retry: 'unsent',
+          headers: { 'content-type': FEED_TYPE, 'content-length': String(size) },
+          body: () => createReadStream(file, { highWaterMark: 256 * 1024 }),
+        });
+        if (res.statusCode < 200 || res.statusCode >= 300) {
+          const err = await statusError('POST', res, '$syncResults');
+          this.o.log.warn(`could not log results at the source: ${err.message}`);
+        } else await res.body.dump();
+      }
+    } catch (e) {
+      if (e instanceof SdataError && e.code === 'SDATA_E_ABORTED') throw e;
+      this.o.log.warn(`could not log results at the source ${this.o.results ? redactUrl(this.o.results.url) : ''}: ${(e as Error).message}`);
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+
+  private async release(op: AsyncOperation): Promise<void> {
+    if (!this.live.has(op)) return;
+    this.live.delete(op);
+    if (op.location === undefined) return;
+    const r = await op.delete();
+    if (r === 'deleted') this.contexts.deleted++;
+    else if (r === 'gone') this.contexts.gone++;
+    else if (r === 'unknown' || r === 'failed') {
+      this.contexts.failed++;
+      this.o.log.warn(`DELETE ${redactUrl(op.location)}: ${r === 'unknown' ? '404, the context was already gone' : 'failed'}; the target's context expiry will clean up`);
+    }
+  }
+
+  /** DELETE every context still open (cancellation). */
+  async releaseAll(): Promise<void> {
+    await Promise.all([...this.live].map((op) => this.release(op)));
+  }
+}

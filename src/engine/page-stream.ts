@@ -1,0 +1,117 @@
+import { digestKey } from '../protocol/digest.ts';
+import { SdataError } from '../protocol/errors.ts';
+import type { HttpResponse } from '../http/client.ts';
+import { backoffMs, isTransientError, sleep, type RetryPolicy } from '../http/retry.ts';
+import { redactUrl } from '../http/url.ts';
+import { FeedReader, type EntryRecord, type FeedHead } from '../xml/feed-reader.ts';
+
+/** Where a source page's records go: the planner, or the concatenating writer of `pull`. */
+export interface PageSink {
+  head(h: FeedHead): void;
+  entry(rec: EntryRecord): void;
+  /** A promise to await before reading more, or undefined when the sink can take more now. */
+  ready(): Promise<void> | undefined;
+}
+
+export interface PageResult {
+  next: string | undefined;
+  entries: number;
+  bytes: number;
+  head: FeedHead | undefined;
+  /** Times the page was fetched again after its body was cut off. */
+  resumed: number;
+}
+
+export interface StreamPageOptions {
+  source: string;
+  maxEntryBytes?: number;
+  retry: RetryPolicy;
+  signal?: AbortSignal | undefined;
+  /** Bytes as they arrive (progress). */
+  onBytes?: (n: number) => void;
+  /** Checked after every piece of the body: a failure elsewhere (the chunk sender) stops the read. */
+  check?: () => void;
+}
+
+/**
+ * Streams one source page into a sink as its bytes arrive; nothing of the page is buffered beyond the reader's
+ * current entry. If the connection drops mid-body, the page is fetched again (`refetch`: the same context URL or
+ * next link; the source serves a snapshot, brief §3.2) and the entries already delivered are skipped, so the sink
+ * sees every entry exactly once. A page whose head changed between attempts is a protocol error.
+ */
+export async function streamPage(
+  first: HttpResponse,
+  refetch: () => Promise<HttpResponse>,
+  sink: PageSink,
+  o: StreamPageOptions,
+): Promise<PageResult> {
+  let delivered = 0;
+  let bytes = 0;
+  let head: FeedHead | undefined;
+  let headKey: string | undefined;
+  let res = first;
+  for (let attempt = 0; ; attempt++) {
+    if (res.statusCode !== 200) {
+      await res.body.dump().catch(() => undefined);
+      throw new SdataError('SDATA_E_HTTP', `GET ${redactUrl(res.url)}: expected 200 with a feed page, got HTTP ${res.statusCode}`, { url: res.url, status: res.statusCode });
+    }
+    const skip = delivered;
+    let seen = 0;
+    let next: string | undefined;
+    let entries = 0;
+    const reader = new FeedReader({
+      head: (h) => {
+        const key = `${h.syncMode}\u0002${digestKey(h.digest)}`;
+        if (headKey === undefined) {
+          headKey = key;
+          head = h;
+          sink.head(h);
+        } else if (key !== headKey) {
+          throw new SdataError('SDATA_E_PROTOCOL', `${o.source}: the page changed between two fetches (syncMode or digest differ); the source context is not a snapshot`, { url: o.source });
+        }
+      },
+      entry: (rec) => {
+        if (seen++ < skip) return;
+        delivered++;
+        sink.entry(rec);
+      },
+      end: (t) => {
+        next = t.next;
+        entries = t.entries;
+      },
+    }, { source: o.source, ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }) });
+    try {
+      for await (const chunk of res.body) {
+        const b = chunk as Buffer;
+        bytes += b.length;
+        o.onBytes?.(b.length);
+        reader.push(b);
+        o.check?.();
+        const w = sink.ready();
+        if (w) await w;
+      }
+      reader.end();
+      const w = sink.ready();
+      if (w) await w;
+      if (entries < skip) {
+        throw new SdataError('SDATA_E_PROTOCOL', `${o.source}: the page had ${skip} entries before the connection dropped but only ${entries} when fetched again`, { url: o.source });
+      }
+      return { next, entries, bytes, head, resumed: attempt };
+    } catch (e) {
+      res.body.destroy();
+      if (!isTransientError(e) || attempt >= o.retry.retries || o.signal?.aborted) {
+        if (o.signal?.aborted) throw new SdataError('SDATA_E_ABORTED', `${o.source}: interrupted`, { url: o.source });
+        if (isTransientError(e)) {
+          throw new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(o.source)}: page body cut off: ${(e as Error).message} (after ${attempt} retries)`, { url: o.source, cause: e });
+        }
+        throw e;
+      }
+      try {
+        await sleep(backoffMs(o.retry, attempt + 1), o.signal);
+      } catch {
+        throw new SdataError('SDATA_E_ABORTED', `${o.source}: interrupted`, { url: o.source });
+      }
+      res = await refetch();
+    }
+  }
+}

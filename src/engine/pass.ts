@@ -1,0 +1,236 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AsyncOperation, getWhenReady, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
+import { readSmallBody, statusError } from '../http/body.ts';
+import type { HttpClient, HttpResponse } from '../http/client.ts';
+import { collectionUrl, operationUrl, redactUrl, resolveHref, withQuery } from '../http/url.ts';
+import { SdataError, isSdataError } from '../protocol/errors.ts';
+import type { Digest } from '../protocol/digest.ts';
+import { Planner, type ChunkTarget, type ChunkWriter, type InvalidEntry, type PlanStats } from '../plan/planner.ts';
+import { parseDigestDocument } from '../xml/digest-document.ts';
+import { ChunkSender, type ContextCounts } from './chunk-sender.ts';
+import type { Logger } from './log.ts';
+import { streamPage, type PageSink } from './page-stream.ts';
+import { SpoolTarget } from './spool.ts';
+import { newPassStats, type PassStats } from './stats.ts';
+
+export const ENTRY_TYPE = 'application/atom+xml; type=entry';
+
+export interface PassOptions {
+  kind: string;
+  /** Dataset base URLs (`http://host/sdata/app/contract/-`). */
+  sourceBase: string;
+  targetBase: string;
+  source: HttpClient;
+  target: HttpClient;
+  runName: string;
+  runStamp: string;
+  chunkEntries: number;
+  chunkBytes: number;
+  maxEntryBytes: number;
+  strict?: boolean;
+  dryRun?: boolean;
+  postResults?: boolean;
+  poll?: Partial<PollOptions>;
+  /** Parent directory of the pass's spool directory. */
+  spoolDir: string;
+  /** Chunks queued or in flight while the next is produced (default 1). */
+  queueDepth?: number;
+  signal?: AbortSignal | undefined;
+  log: Logger;
+  /** Pre-made stats object (so progress can watch it from the start). */
+  stats?: PassStats;
+  keepInvalid?: number;
+}
+
+export interface PassResult {
+  kind: string;
+  ok: boolean;
+  /** What ended the pass: an SdataError (classified), or an unexpected Error (a bug: exit code 1). */
+  error: Error | undefined;
+  dryRun: boolean;
+  stats: PassStats;
+  plan: PlanStats | undefined;
+  /** The target digest the pass started from. */
+  targetDigest: Digest | undefined;
+  contexts: { source: DeleteOutcome | 'none'; target: ContextCounts };
+  invalid: InvalidEntry[];
+  invalidNotKept: number;
+}
+
+/** The dry run's chunk target: counts what would be sent, keeps nothing. */
+class DiscardTarget implements ChunkTarget {
+  private readonly w: ChunkWriter = { write: () => true, needsDrain: false, drained: async () => undefined };
+  open(): ChunkWriter {
+    return this.w;
+  }
+  async close(): Promise<void> {}
+}
+
+/**
+ * One catch-up pass of one kind (brief §1.3): target digest → source context → each page streamed through the
+ * planner as it arrives → chunks spooled and POSTed one at a time → results counted → contexts deleted, the source
+ * context last and always. Never throws: the result says what happened, including the error that ended it.
+ */
+export async function runPass(o: PassOptions): Promise<PassResult> {
+  const stats = o.stats ?? newPassStats(o.kind);
+  stats.startedMs = Date.now();
+  const sourceColl = collectionUrl(o.sourceBase, o.kind);
+  const targetColl = collectionUrl(o.targetBase, o.kind);
+  const run = { runName: o.runName, runStamp: o.runStamp };
+  const dryRun = o.dryRun ?? false;
+  const invalid: InvalidEntry[] = [];
+  const keepInvalid = o.keepInvalid ?? 100;
+  const result: PassResult = {
+    kind: o.kind, ok: false, error: undefined, dryRun, stats, plan: undefined, targetDigest: undefined,
+    contexts: { source: 'none', target: { opened: 0, deleted: 0, gone: 0, synchronous: 0, failed: 0 } }, invalid, invalidNotKept: 0,
+  };
+  let sourceOp: AsyncOperation | undefined;
+  let spoolDir: string | undefined;
+  let spool: SpoolTarget | undefined;
+  let sender: ChunkSender | undefined;
+  try {
+    stats.phase = 'digest';
+    const digestUrl = operationUrl(targetColl, '$syncDigest');
+    const dres = await o.target.request({ method: 'GET', url: digestUrl, headers: { accept: ENTRY_TYPE } });
+    if (dres.statusCode !== 200) throw await statusError('GET', dres, 'reading the target digest');
+    const digestText = await readSmallBody(dres);
+    const digest = parseDigestDocument(digestText, digestUrl);
+    result.targetDigest = digest;
+    o.log.debug(`${o.kind}: target digest has ${digest.entries.size} endpoint(s)`);
+
+    stats.phase = 'selecting';
+    const digestBody = Buffer.from(digestText, 'utf8');
+    const trackingProgress = (t: { progress?: number }): void => {
+      if (t.progress !== undefined) stats.trackingProgress = t.progress;
+    };
+    sourceOp = new AsyncOperation(o.source, {
+      ...o.poll,
+      url: withQuery(operationUrl(sourceColl, '$syncSource'), run),
+      body: () => digestBody,
+      contentType: ENTRY_TYPE,
+      contentLength: digestBody.length,
+      onTracking: trackingProgress,
+    });
+    let res: HttpResponse = await sourceOp.start();
+    stats.trackingProgress = undefined;
+    stats.phase = 'transferring';
+
+    let out: ChunkTarget;
+    if (dryRun) out = new DiscardTarget();
+    else {
+      spoolDir = await mkdtemp(join(o.spoolDir, `sdata-sync-${o.kind.replace(/[^A-Za-z0-9_-]/g, '_')}-`));
+      const s = new ChunkSender({
+        target: o.target,
+        targetUrl: withQuery(operationUrl(targetColl, '$syncTarget'), run),
+        maxEntryBytes: o.maxEntryBytes,
+        log: o.log,
+        signal: o.signal,
+        onTracking: trackingProgress,
+        onBytesOut: (n) => {
+          stats.bytesOut += n;
+        },
+        results: o.postResults ? { client: o.source, url: withQuery(operationUrl(sourceColl, '$syncResults'), run) } : undefined,
+        ...(o.poll ? { poll: o.poll } : {}),
+      });
+      sender = s;
+      spool = new SpoolTarget(spoolDir, async (c) => {
+        await s.send(c);
+        stats.chunksSent = s.chunks;
+        stats.entriesAcked = s.entries;
+        stats.splits = s.splits;
+        stats.outcomes = s.outcomes;
+      }, o.queueDepth ?? 1);
+      out = spool;
+    }
+    const planner = new Planner({
+      target: digest, out, chunkEntries: o.chunkEntries, chunkBytes: o.chunkBytes, strict: o.strict ?? false,
+      onInvalid: (e) => {
+        if (invalid.length < keepInvalid) invalid.push(e);
+        else result.invalidNotKept++;
+        o.log.warn(`${e.source}:${e.line}:${e.column}: entry #${e.index + 1}${e.atomId ? ` (${e.atomId})` : ''} not forwarded: ${e.reason}`);
+      },
+    });
+    result.plan = planner.stats;
+    if (spool) spool.stats = planner.stats;
+    const ps = planner.stats;
+    const sync = (): void => {
+      stats.read = ps.read;
+      stats.forwarded = ps.forwarded;
+      stats.skipped = ps.skipped;
+      stats.invalid = ps.invalid;
+    };
+    let first = true;
+    const sink: PageSink = {
+      head: (h) => {
+        if (first) {
+          first = false;
+          stats.totalResults = h.totalResults;
+        }
+        planner.head(h);
+      },
+      entry: (r) => planner.entry(r),
+      ready: () => planner.ready(),
+    };
+    let url = sourceOp.location ?? sourceOp.postUrl;
+    const op = sourceOp;
+    let refetch = (): Promise<HttpResponse> => op.again();
+    const check = spool ? () => spool!.check() : undefined;
+    for (;;) {
+      planner.beginPage(url);
+      const page = await streamPage(res, refetch, sink, {
+        source: url, maxEntryBytes: o.maxEntryBytes, retry: o.source.retry, signal: o.signal,
+        onBytes: (n) => {
+          stats.bytesIn += n;
+          sync();
+        },
+        ...(check ? { check } : {}),
+      });
+      sync();
+      stats.pages++;
+      stats.resumedPages += page.resumed;
+      if (page.next === undefined) break;
+      const nextUrl = resolveHref(page.next, url);
+      refetch = () => getWhenReady(o.source, nextUrl, o.poll);
+      res = await refetch();
+      url = nextUrl;
+    }
+    stats.phase = 'finishing';
+    await planner.finish();
+    sync();
+    if (spool) await spool.drain();
+    stats.phase = 'done';
+    result.ok = true;
+  } catch (e) {
+    stats.phase = 'failed';
+    result.error = asSdataError(e, o);
+    if (spool) await spool.abort().catch(() => undefined);
+    if (sender) await sender.releaseAll();
+  } finally {
+    if (sender) {
+      result.contexts.target = sender.contexts;
+      stats.outcomes = sender.outcomes;
+    }
+    if (sourceOp) {
+      // Last, and always (engine rules §5): the source context outlives every chunk built from it.
+      const d = await sourceOp.delete();
+      result.contexts.source = d;
+      if (d === 'failed' || d === 'unknown') o.log.warn(`${o.kind}: DELETE of the source context ${redactUrl(sourceOp.location ?? '')}: ${d}; the source's context expiry will clean up`);
+    }
+    if (spoolDir) await rm(spoolDir, { recursive: true, force: true }).catch(() => undefined);
+    stats.endedMs = Date.now();
+  }
+  return result;
+}
+
+function asSdataError(e: unknown, o: PassOptions): Error {
+  if (o.signal?.aborted) {
+    return isSdataError(e) && e.code === 'SDATA_E_ABORTED' ? e : new SdataError('SDATA_E_ABORTED', `${o.kind}: interrupted`, { cause: e });
+  }
+  if (isSdataError(e)) return e;
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+    return new SdataError('SDATA_E_IO', `${o.kind}: spool: ${(e as Error).message}`, { cause: e });
+  }
+  return e instanceof Error ? e : new Error(String(e));
+}

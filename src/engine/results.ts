@@ -1,0 +1,86 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import type { HttpClient, HttpResponse } from '../http/client.ts';
+import { backoffMs, isTransientError, sleep } from '../http/retry.ts';
+import { redactUrl, resolveHref } from '../http/url.ts';
+import { SdataError } from '../protocol/errors.ts';
+import { ResultReader, type ResultTail } from '../xml/result-reader.ts';
+import { Outcomes } from './outcomes.ts';
+
+export interface ReadResultsOptions {
+  client: HttpClient;
+  /** Chunk number, for failure reports. */
+  chunk: number;
+  /** The whole result feed, page by page, is also written to files (for $syncResults or `push` output). */
+  spoolPage?: (n: number) => string;
+  /** Called with each complete result page file, in order, before the next page is read. */
+  onPageFile?: (path: string) => Promise<void>;
+  signal?: AbortSignal | undefined;
+  onBytes?: (n: number) => void;
+}
+
+export interface ResultsRead {
+  outcomes: Outcomes;
+  entries: number;
+  pages: number;
+}
+
+/**
+ * Pages through a target result feed (brief §1.3 step 5: sequential paging, `next` as given), counting per-entry
+ * outcomes as the bytes arrive. A page's counts are committed only once the page is complete; a page cut off
+ * mid-body is fetched again and counted from scratch, so nothing is counted twice.
+ */
+export async function readResults(first: HttpResponse, again: () => Promise<HttpResponse>, o: ReadResultsOptions): Promise<ResultsRead> {
+  const total = new Outcomes();
+  let entries = 0;
+  let res = first;
+  let refetch = again;
+  for (let page = 1; ; page++) {
+    let tail: ResultTail | undefined;
+    let pageOutcomes = new Outcomes();
+    const file = o.spoolPage?.(page);
+    for (let attempt = 0; ; attempt++) {
+      if (res.statusCode !== 200) {
+        await res.body.dump().catch(() => undefined);
+        throw new SdataError('SDATA_E_HTTP', `GET ${redactUrl(res.url)}: expected 200 with a result feed page, got HTTP ${res.statusCode}`, { url: res.url, status: res.statusCode });
+      }
+      pageOutcomes = new Outcomes();
+      const offset = entries;
+      const reader = new ResultReader((e) => {
+        e.index += offset;
+        pageOutcomes.add(e, o.chunk);
+      }, { source: res.url });
+      let out: WriteStream | undefined;
+      try {
+        if (file) out = createWriteStream(file);
+        for await (const c of res.body) {
+          const b = c as Buffer;
+          o.onBytes?.(b.length);
+          reader.push(b);
+          if (out && !out.write(b)) await once(out, 'drain');
+        }
+        tail = reader.end();
+        if (out) await new Promise<void>((resolve, reject) => out!.end((err?: Error | null) => (err ? reject(err) : resolve())));
+        break;
+      } catch (e) {
+        res.body.destroy();
+        out?.destroy();
+        if (!isTransientError(e) || attempt >= o.client.retry.retries || o.signal?.aborted) {
+          if (isTransientError(e)) {
+            throw new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(res.url)}: result page cut off: ${(e as Error).message}`, { url: res.url, cause: e });
+          }
+          throw e;
+        }
+        await sleep(backoffMs(o.client.retry, attempt + 1), o.signal).catch(() => undefined);
+        res = await refetch();
+      }
+    }
+    total.merge(pageOutcomes);
+    entries += tail.entries;
+    if (file && o.onPageFile) await o.onPageFile(file);
+    if (tail.next === undefined) return { outcomes: total, entries, pages: page };
+    const nextUrl = resolveHref(tail.next, res.url);
+    refetch = () => o.client.request({ method: 'GET', url: nextUrl, headers: { accept: 'application/atom+xml' } });
+    res = await refetch();
+  }
+}

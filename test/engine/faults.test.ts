@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { HttpClient } from '../../src/http/client.ts';
+import { silentLogger } from '../../src/engine/log.ts';
+import { runPass, type PassOptions } from '../../src/engine/pass.ts';
+import { FakeProvider } from './fake-provider.ts';
+
+const fast = { retries: 5, baseMs: 1, maxMs: 5, maxRetryAfterMs: 20 };
+let spool = '';
+before(async () => {
+  spool = await mkdtemp(join(tmpdir(), 'sdata-faults-'));
+});
+after(() => rm(spool, { recursive: true, force: true }));
+
+async function pass(src: FakeProvider, tgt: FakeProvider, extra: Partial<PassOptions> = {}) {
+  const source = new HttpClient({ retry: fast });
+  const target = new HttpClient({ retry: fast });
+  try {
+    const r = await runPass({
+      kind: 'accounts', sourceBase: src.datasetBase(), targetBase: tgt.datasetBase(), source, target,
+      runName: 'faults', runStamp: '2024-01-01T00:00:00Z', chunkEntries: 25, chunkBytes: 1 << 20, maxEntryBytes: 1 << 20,
+      spoolDir: spool, log: silentLogger(), poll: { pollMinMs: 0, pollDefaultMs: 1 }, ...extra,
+    });
+    return { r, retries: source.retries + target.retries };
+  } finally {
+    await source.close();
+    await target.close();
+  }
+}
+
+function assertConverged(src: FakeProvider, tgt: FakeProvider, n: number): void {
+  assert.equal(tgt.liveCount('accounts'), n);
+  assert.equal(tgt.checksum('accounts'), src.checksum('accounts'));
+  for (const [t, k] of tgt.applied) assert.equal(k, 1, `trackingID ${t} applied ${k} times`);
+  assert.equal(src.openContexts() + tgt.openContexts(), 0, 'open contexts left');
+  assert.equal(tgt.merges, 1);
+}
+
+describe('a misbehaving provider', () => {
+  let src: FakeProvider;
+  let tgt: FakeProvider;
+  beforeEach(async () => {
+    src = new FakeProvider({ app: 'src', pageSize: 10, polls: 3 });
+    tgt = new FakeProvider({ app: 'tgt', priority: 3, polls: 3, resultPageSize: 7 });
+    await src.start();
+    await tgt.start();
+    src.seed('accounts', 100);
+  });
+  afterEach(async () => {
+    await src.stop();
+    await tgt.stop();
+  });
+
+  it('several 202s with a changing Location and pollingMillis on both sides', async () => {
+    src.moveLocation = true;
+    tgt.moveLocation = true;
+    const { r } = await pass(src, tgt);
+    assert.equal(r.ok, true, r.error?.message);
+    assertConverged(src, tgt, 100);
+    assert.ok(tgt.log.some((l) => /^GET .*\$syncTarget\('c\d+-moved1'\)$/.test(decodeURIComponent(l))));
+    assert.ok(tgt.log.some((l) => /^DELETE .*\$syncTarget\('c\d+-moved0'\)$/.test(decodeURIComponent(l))), 'DELETE goes to the latest Location');
+  });
+
+  it('synchronous 200 answers from the source and from the target', async () => {
+    src.o.syncSource = true;
+    tgt.o.syncTarget = true;
+    const { r } = await pass(src, tgt);
+    assert.equal(r.ok, true, r.error?.message);
+    assertConverged(src, tgt, 100);
+    assert.equal(r.contexts.source, 'skipped');
+    assert.equal(r.contexts.target.synchronous, 4);
+    assert.equal(tgt.log.filter((l) => l.startsWith('DELETE')).length, 0);
+  });
+
+  it('503 with Retry-After on the digest, the source POST, a poll and a chunk POST', async () => {
+    const busy = new Set(['$syncDigest', '$syncSource', '$syncTarget', 'poll']);
+    const hook = (_q: unknown, res: import('node:http').ServerResponse, i: { op: string; ctx?: string; body?: Buffer }) => {
+      const key = i.ctx ? 'poll' : i.op;
+      if (busy.delete(key)) {
+        res.writeHead(503, { 'retry-after': '0' }).end();
+        return true;
+      }
+      return false;
+    };
+    src.hook = hook;
+    tgt.hook = hook;
+    const { r, retries } = await pass(src, tgt);
+    assert.equal(r.ok, true, r.error?.message);
+    assert.equal(busy.size, 0);
+    assert.ok(retries >= 4);
+    assertConverged(src, tgt, 100);
+  });
+
+  it('a connection dropped mid-body: a source page, a result page, a chunk upload, a lost 202', async () => {
+    let cutPage = true;
+    src.truncate = (type, start) => type === 'source' && start === 21 && cutPage && !(cutPage = false);
+    let cutResult = true;
+    tgt.truncate = (type, start) => type === 'target' && start === 8 && cutResult && !(cutResult = false);
+    let cutUpload = 0;
+    tgt.preBody = (req, _res, op) => {
+      if (op !== '$syncTarget' || ++cutUpload !== 2) return false;
+      req.once('data', () => req.socket.destroy());
+      return true;
+    };
+    let lost = 0;
+    tgt.dropResponse = (op) => op === '$syncTarget' && ++lost === 3;
+    const { r, retries } = await pass(src, tgt);
+    assert.equal(r.ok, true, r.error?.message);
+    assert.ok(r.stats.resumedPages >= 1);
+    assert.ok(retries >= 2);
+    assert.equal(cutPage, false);
+    assert.equal(cutResult, false);
+    assert.equal(r.stats.forwarded, 100, 'each source entry forwarded once');
+    assert.equal(r.stats.outcomes.processed, 100, 'each result counted once');
+    assert.equal(r.stats.outcomes.counts.created, 100);
+    assertConverged(src, tgt, 100);
+    // The lost answer's POST was repeated with the same trackingID, and applied once.
+    const targetPosts = tgt.log.filter((l) => l.startsWith('POST') && l.includes('$syncTarget'));
+    const ids = targetPosts.map((l) => /trackingID=([^&]+)/.exec(l)![1]);
+    assert.ok(ids.length > new Set(ids).size, 'a trackingID was re-sent');
+  });
+});
