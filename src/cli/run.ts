@@ -1,6 +1,222 @@
-import { SdataError } from '../protocol/errors.ts';
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { authorizationFromEnv } from '../http/auth.ts';
+import { HttpClient, type Timeouts } from '../http/client.ts';
+import { splitUrl } from '../http/url.ts';
+import { Logger, type LogFormat, type LogLevel } from '../engine/log.ts';
+import { Progress, type ProgressMode } from '../engine/progress.ts';
+import { passReport, summaryTable, totals, type RunReport } from '../engine/report.ts';
+import { discoverKinds, runKinds } from '../engine/run.ts';
+import { isSdataError, SdataError } from '../protocol/errors.ts';
+import { parse, parseCount, parseSize } from './args.ts';
+import { EXIT, exitCodeFor } from './exit-codes.ts';
 
-// Placeholder until the command lands.
-export async function runCommand(_argv: string[]): Promise<number> {
-  throw new SdataError('SDATA_E_USAGE', 'run: not implemented yet');
+export const RUN_HELP = `Usage: sdata-sync run --source URL --target URL (--kind KIND ... | --all-kinds) [options]
+
+One catch-up pass per resource kind from a source application to a target application (SData 1.1 sync).
+URLs are dataset bases, e.g. http://host/sdata/myApp/myContract/-
+
+Options:
+  --source URL            source dataset base URL
+  --target URL            target dataset base URL
+  --kind KIND             resource kind (repeat or comma-separate); passes run in this order
+  --all-kinds             every kind both providers' $schema declare, in sme:syncOrder
+  --run-name NAME         runName sent on every POST (default "sdata-sync"); runStamp = start time
+  --dry-run               read and decide, write nothing to the target, report what would be sent
+  --post-results          POST each result feed to the source's $syncResults
+  --chunk-entries N       entries per target chunk (default 1000)
+  --chunk-bytes SIZE      bytes per target chunk (default 8MiB); a 413 from the target splits a chunk
+  --max-entry-bytes SIZE  larger entries are invalid (default 16MiB)
+  --strict                an invalid source entry ends the pass (exit 3)
+  --concurrency N         passes at once when the kinds are independent (default 1)
+  --retries N             retries of a failed request (default 6; jittered exponential backoff)
+  --timeout-connect MS    connection timeout (default 10000)
+  --timeout-headers MS    wait for response headers (default 120000)
+  --timeout-body MS       longest silence within a response body (default 120000)
+  --timeout-poll MS       longest wait for an asynchronous operation (default 1800000)
+  --poll-min MS, --poll-max MS  bounds on the providers' pollingMillis (default 5, 5000)
+  --spool-dir DIR         where chunks wait between planning and sending (default: the temp dir)
+  --report FILE           write the run report as JSON
+  --progress MODE         auto (default), tty, json or none
+  --quiet                 errors, warnings and the exit code only
+  --verbose               per-request detail (retries, contexts)
+  --log-format FORMAT     text (default) or json
+  -h, --help
+
+Credentials come from the environment only: SDATA_SOURCE_TOKEN (Bearer) or SDATA_SOURCE_USER and
+SDATA_SOURCE_PASSWORD (Basic); the same with TARGET. They are sent only to the origin of their URL.
+
+Exit codes: 0 ok, 2 usage, 3 bad feed, 4 I/O, 5 network, 6 protocol, 7 target rejected a chunk,
+8 some entries failed or were invalid, 130 interrupted.
+`;
+
+export const COMMON_HTTP_OPTIONS = {
+  retries: { type: 'string' },
+  'timeout-connect': { type: 'string' },
+  'timeout-headers': { type: 'string' },
+  'timeout-body': { type: 'string' },
+  'timeout-poll': { type: 'string' },
+  'poll-min': { type: 'string' },
+  'poll-max': { type: 'string' },
+  quiet: { type: 'boolean' },
+  verbose: { type: 'boolean' },
+  'log-format': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+export function timeoutsFrom(v: Values): Partial<Timeouts> {
+  const t: Partial<Timeouts> = {};
+  const ms = (k: string): number | undefined => (typeof v[k] === 'string' ? parseCount(v[k] as string, `--${k}`) : undefined);
+  const c = ms('timeout-connect');
+  if (c !== undefined) t.connectMs = c;
+  const h = ms('timeout-headers');
+  if (h !== undefined) t.headersMs = h;
+  const b = ms('timeout-body');
+  if (b !== undefined) t.bodyMs = b;
+  const p = ms('timeout-poll');
+  if (p !== undefined) t.pollMs = p;
+  return t;
+}
+
+export function pollFrom(v: Values): { pollMinMs?: number; pollMaxMs?: number } {
+  const o: { pollMinMs?: number; pollMaxMs?: number } = {};
+  if (typeof v['poll-min'] === 'string') o.pollMinMs = parseCount(v['poll-min'], '--poll-min', 0);
+  if (typeof v['poll-max'] === 'string') o.pollMaxMs = parseCount(v['poll-max'], '--poll-max', 1);
+  return o;
+}
+
+export function loggerFrom(v: Values): Logger {
+  const fmt = (v['log-format'] as string | undefined) ?? 'text';
+  if (fmt !== 'text' && fmt !== 'json') throw new SdataError('SDATA_E_USAGE', `--log-format: '${fmt}' is neither text nor json`);
+  if (v['quiet'] && v['verbose']) throw new SdataError('SDATA_E_USAGE', '--quiet and --verbose exclude each other');
+  const level: LogLevel = v['quiet'] ? 'warn' : v['verbose'] ? 'debug' : 'info';
+  return new Logger(level, fmt as LogFormat);
+}
+
+/** One client per side: its own pool, its own credentials (sent to its own origin only). */
+export function clientFor(side: 'source' | 'target', url: string, v: Values, log: Logger, signal?: AbortSignal): HttpClient {
+  splitUrl(url); // validates early, refuses credentials in the URL
+  return new HttpClient({
+    authorization: authorizationFromEnv(side),
+    authOrigin: url,
+    timeouts: timeoutsFrom(v),
+    retry: typeof v['retries'] === 'string' ? { retries: parseCount(v['retries'], '--retries', 0) } : {},
+    signal,
+    onRetry: (e) => log.debug(`${side}: ${e.method} ${e.url}: ${e.reason}; retry ${e.attempt} in ${e.delayMs} ms`),
+  });
+}
+
+/** Ctrl-C once: stop at the next safe point and release every context. Twice: leave now. */
+export function onInterrupt(log: Logger, abort: () => void): () => void {
+  let count = 0;
+  const handler = (sig: NodeJS.Signals): void => {
+    count++;
+    if (count === 1) {
+      log.warn(`${sig}: stopping; releasing the open contexts (press Ctrl-C again to quit at once)`);
+      abort();
+    } else {
+      process.exit(EXIT.INTERRUPTED);
+    }
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}
+
+export function progressMode(v: string | undefined, quiet: boolean): ProgressMode {
+  if (quiet) return 'none';
+  const m = v ?? 'auto';
+  if (m === 'auto') return process.stderr.isTTY ? 'tty' : 'json';
+  if (m === 'tty' || m === 'json' || m === 'none') return m;
+  throw new SdataError('SDATA_E_USAGE', `--progress: '${m}' is not one of auto, tty, json, none`);
+}
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parse(argv, {
+    source: { type: 'string' },
+    target: { type: 'string' },
+    kind: { type: 'string', multiple: true },
+    'all-kinds': { type: 'boolean' },
+    'run-name': { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    'post-results': { type: 'boolean' },
+    'chunk-entries': { type: 'string' },
+    'chunk-bytes': { type: 'string' },
+    'max-entry-bytes': { type: 'string' },
+    strict: { type: 'boolean' },
+    concurrency: { type: 'string' },
+    'spool-dir': { type: 'string' },
+    report: { type: 'string' },
+    progress: { type: 'string' },
+    ...COMMON_HTTP_OPTIONS,
+  }, 'run');
+  if (v.help) {
+    process.stdout.write(RUN_HELP);
+    return EXIT.OK;
+  }
+  if (positionals.length > 0) throw new SdataError('SDATA_E_USAGE', `run: unexpected argument '${positionals[0]}' (URLs go with --source/--target)`);
+  if (!v.source || !v.target) throw new SdataError('SDATA_E_USAGE', "run: --source and --target are required (see 'sdata-sync run --help')");
+  const kindsGiven = (v.kind ?? []).flatMap((k) => k.split(',')).map((k) => k.trim()).filter((k) => k !== '');
+  if (kindsGiven.length === 0 && !v['all-kinds']) throw new SdataError('SDATA_E_USAGE', 'run: name the kinds to sync (--kind accounts) or ask for --all-kinds');
+  if (kindsGiven.length > 0 && v['all-kinds']) throw new SdataError('SDATA_E_USAGE', 'run: --kind and --all-kinds exclude each other');
+  for (const k of kindsGiven) {
+    if (!/^[A-Za-z_][\w.-]*$/.test(k)) throw new SdataError('SDATA_E_USAGE', `run: '${k}' is not a resource kind name`);
+  }
+  const log = loggerFrom(v);
+  const chunkEntries = v['chunk-entries'] ? parseCount(v['chunk-entries'], '--chunk-entries') : 1000;
+  const chunkBytes = v['chunk-bytes'] ? parseSize(v['chunk-bytes'], '--chunk-bytes') : 8 * 1024 * 1024;
+  const maxEntryBytes = v['max-entry-bytes'] ? parseSize(v['max-entry-bytes'], '--max-entry-bytes') : 16 * 1024 * 1024;
+  const concurrency = v.concurrency ? parseCount(v.concurrency, '--concurrency') : 1;
+  const mode = progressMode(v.progress, v.quiet ?? false);
+  const ac = new AbortController();
+  const source = clientFor('source', v.source, v, log, ac.signal);
+  const target = clientFor('target', v.target, v, log, ac.signal);
+  const stopSignals = onInterrupt(log, () => ac.abort());
+  const progress = new Progress(mode, process.stderr, log);
+  const started = Date.now();
+  const runStamp = new Date(started).toISOString();
+  const runName = v['run-name'] ?? 'sdata-sync';
+  try {
+    const kinds = kindsGiven.length > 0 ? kindsGiven : await discoverKinds(source, v.source, target, v.target);
+    log.info(`${v['dry-run'] ? 'dry run' : 'run'} '${runName}' ${runStamp}: ${kinds.join(', ')} from ${v.source} to ${v.target}`);
+    progress.start();
+    const r = await runKinds({
+      kinds, concurrency, sourceBase: v.source, targetBase: v.target, source, target, runName, runStamp,
+      chunkEntries, chunkBytes, maxEntryBytes, strict: v.strict ?? false, dryRun: v['dry-run'] ?? false,
+      postResults: v['post-results'] ?? false, poll: pollFrom(v), spoolDir: v['spool-dir'] ?? tmpdir(),
+      signal: ac.signal, log, onPass: (s) => progress.add(s),
+    });
+    progress.stop();
+    const passes = r.passes.map(passReport);
+    let exitCode: number = EXIT.OK;
+    const failed = r.passes.find((p) => p.error);
+    if (failed) exitCode = isSdataError(failed.error) ? exitCodeFor(failed.error.code) : EXIT.INTERNAL;
+    else if (passes.some((p) => p.outcomes.failed > 0 || p.invalid > 0)) exitCode = EXIT.PARTIAL;
+    if (ac.signal.aborted) exitCode = EXIT.INTERRUPTED;
+    const report: RunReport = {
+      runName, runStamp, source: v.source, target: v.target, ok: exitCode === EXIT.OK, exitCode,
+      seconds: (Date.now() - started) / 1000, passes, notRun: r.notRun, totals: totals(passes),
+    };
+    if (v.report) {
+      try {
+        await writeFile(v.report, `${JSON.stringify(report, null, 2)}\n`);
+      } catch (e) {
+        throw new SdataError('SDATA_E_IO', `--report ${v.report}: cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+      }
+    }
+    if (log.format === 'json') log.raw(`${JSON.stringify({ type: 'summary', ...report, passes: undefined, kinds: passes.map((p) => ({ kind: p.kind, ok: p.ok, read: p.read, forwarded: p.forwarded, outcomes: p.outcomes, error: p.error })) })}\n`);
+    else if (!v.quiet) log.raw(summaryTable(report));
+    else for (const p of passes) if (p.error) log.error(`${p.kind}: ${p.error.message}`);
+    return exitCode;
+  } finally {
+    progress.stop();
+    stopSignals();
+    await source.close();
+    await target.close();
+  }
 }

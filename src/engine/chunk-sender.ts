@@ -18,7 +18,8 @@ export interface SpooledChunk {
   n: number;
   path: string;
   final: boolean;
-  entries: number;
+  /** Entries in the chunk, to check the result count against; undefined when not known (push). */
+  entries: number | undefined;
   /** Human label ("chunk 3", "chunk 3.a.b"). */
   label: string;
 }
@@ -109,27 +110,27 @@ export class ChunkSender {
           onPageFile: (file: string) => this.resultPage(file),
         } : {}),
       });
-      if (read.entries !== c.entries) {
+      if (c.entries !== undefined && read.entries !== c.entries) {
         this.resultCountMismatches++;
         this.o.log.warn(`${c.label}: the target answered with ${read.entries} result entries for ${c.entries} posted (5.3: one per input entry)`);
       }
       this.outcomes.merge(read.outcomes);
       this.chunks++;
-      this.entries += c.entries;
+      this.entries += read.entries;
     } finally {
       await this.release(op);
     }
   }
 
   private async split(c: SpooledChunk): Promise<void> {
-    const parts = await splitChunk(c.path, c.final, this.o.maxEntryBytes);
+    const parts = await splitChunk(c.path, this.o.maxEntryBytes);
     if (!parts) {
       throw new SdataError('SDATA_E_TARGET_REJECTED',
         `${c.label}: the target refuses it as too large (413) and it holds a single entry, which cannot be split; raise the target's body limit (nothing of this chunk was applied; no later chunk was sent)`,
         { status: 413 });
     }
     this.splits++;
-    this.o.log.info(`${c.label} (${c.entries} entries) too large for the target (413): split into ${parts[0].entries} + ${parts[1].entries}`);
+    this.o.log.info(`${c.label} (${parts[0].entries + parts[1].entries} entries) too large for the target (413): split into ${parts[0].entries} + ${parts[1].entries}`);
     try {
       await this.send({ n: c.n, path: parts[0].path, final: false, entries: parts[0].entries, label: `${c.label}.a` });
       await this.send({ n: c.n, path: parts[1].path, final: parts[1].final, entries: parts[1].entries, label: `${c.label}.b` });
@@ -141,7 +142,7 @@ export class ChunkSender {
 
   private rejected(c: SpooledChunk, e: unknown): unknown {
     if (e instanceof HttpStatusError) {
-      return new SdataError('SDATA_E_TARGET_REJECTED', `target refused ${c.label} (${c.entries} entries): ${e.message}`, { status: e.status, url: e.details.url, cause: e });
+      return new SdataError('SDATA_E_TARGET_REJECTED', `target refused ${c.label}${c.entries === undefined ? '' : ` (${c.entries} entries)`}: ${e.message}`, { status: e.status, url: e.details.url, cause: e });
     }
     return e;
   }
@@ -149,25 +150,29 @@ export class ChunkSender {
   private async resultPage(file: string): Promise<void> {
     try {
       if (this.o.onResultPage) await this.o.onResultPage(file);
-      const r = this.o.results;
-      if (r) {
-        const size = (await stat(file)).size;
-        // No trackingID on $syncResults (5.7): repeat only what certainly never arrived.
-        const res = await r.client.request({
-          method: 'POST', url: r.url, retry: 'unsent',
-          headers: { 'content-type': FEED_TYPE, 'content-length': String(size) },
-          body: () => createReadStream(file, { highWaterMark: 256 * 1024 }),
-        });
-        if (res.statusCode < 200 || res.statusCode >= 300) {
-          const err = await statusError('POST', res, '$syncResults');
-          this.o.log.warn(`could not log results at the source: ${err.message}`);
-        } else await res.body.dump();
-      }
-    } catch (e) {
-      if (e instanceof SdataError && e.code === 'SDATA_E_ABORTED') throw e;
-      this.o.log.warn(`could not log results at the source ${this.o.results ? redactUrl(this.o.results.url) : ''}: ${(e as Error).message}`);
+      if (this.o.results) await this.postResults(file, this.o.results);
     } finally {
       await rm(file, { force: true });
+    }
+  }
+
+  /** Logging the results at the source is a courtesy (5.7): a failure is a warning, never the end of the pass. */
+  private async postResults(file: string, r: { client: HttpClient; url: string }): Promise<void> {
+    try {
+      const size = (await stat(file)).size;
+      // No trackingID on $syncResults (5.7): repeat only what certainly never arrived.
+      const res = await r.client.request({
+        method: 'POST', url: r.url, retry: 'unsent', uninterruptible: true,
+        headers: { 'content-type': FEED_TYPE, 'content-length': String(size) },
+        body: () => createReadStream(file, { highWaterMark: 256 * 1024 }),
+      });
+      if (res.statusCode < 200 || res.statusCode >= 300) {
+        const err = await statusError('POST', res, '$syncResults');
+        this.o.log.warn(`could not log results at the source: ${err.message}`);
+      } else await res.body.dump();
+    } catch (e) {
+      if (e instanceof SdataError && e.code === 'SDATA_E_ABORTED') throw e;
+      this.o.log.warn(`could not log results at the source ${redactUrl(r.url)}: ${(e as Error).message}`);
     }
   }
 

@@ -36,12 +36,12 @@ export function addCounts(into: OutcomeCounts, from: OutcomeCounts): void {
 }
 
 const TARGET_WON = /target.?win|target.?won|conflict.*target/i;
-const IGNORED = /ignor|unchanged|nochange|no.?op|duplicate|stale|already/i;
 
 /**
- * What the target did with one entry (brief §2.6, §3.5, §3.7): every 2xx is success (A33); `http:httpMethod`
- * names the operation applied; a conflict the target won and an ignored entry are told apart by their diagnosis
- * code, since the spec gives them no status of their own. A 410 to a delete is success: nothing left to delete.
+ * What the target did with one entry (brief §2.6, §3.5, §3.7): every 2xx is success (A33) and `http:httpMethod`
+ * names the operation actually applied, so a success without one changed nothing: ignored (R1/R3), unless its
+ * diagnosis says the target won a conflict (the [Rec] code SyncConflictTargetWins), which the spec gives no
+ * status of its own. A 410 to a delete is success: nothing left to delete.
  */
 export function classify(e: ResultEntry): Outcome {
   const s = e.status;
@@ -52,11 +52,6 @@ export function classify(e: ResultEntry): Outcome {
     const code = d.applicationCode ?? '';
     if (TARGET_WON.test(code)) return 'conflictsTargetWon';
   }
-  for (const d of e.diagnoses) {
-    const code = d.applicationCode ?? '';
-    if (IGNORED.test(code)) return 'ignored';
-  }
-  if (s === 304) return 'ignored';
   switch (e.method) {
     case 'POST': return 'created';
     case 'PUT': return 'updated';

@@ -13,9 +13,9 @@ export interface SplitPart {
 
 /** Reads a spooled chunk back record by record; the callback may wait (backpressure on the writer). */
 async function eachEntry(path: string, maxEntryBytes: number, onHead: (h: FeedHead) => void,
-  onEntry: (rec: EntryRecord) => Promise<void> | void): Promise<void> {
+  onEntry: (rec: EntryRecord) => Promise<void> | void, onEnd: (next: string | undefined) => void = () => undefined): Promise<void> {
   const pending: EntryRecord[] = [];
-  const reader = new FeedReader({ head: onHead, entry: (rec) => pending.push(rec), end: () => undefined },
+  const reader = new FeedReader({ head: onHead, entry: (rec) => pending.push(rec), end: (t) => onEnd(t.next) },
     { source: path, maxEntryBytes, requireSyncHead: true });
   for await (const c of createReadStream(path, { highWaterMark: 64 * 1024 })) {
     reader.push(c as Buffer);
@@ -30,12 +30,16 @@ async function eachEntry(path: string, maxEntryBytes: number, onHead: (h: FeedHe
  * second half of its entries, with the same syncMode and digest (engine rules §2). The first part always carries a
  * `next` link; the second carries one unless the chunk was the final one, so the target's end-of-feed merge still
  * happens exactly once, on the very last part. Entries are copied as their exact text (engine rules §3).
+ * Whether the chunk was final is read from the chunk itself (no `next` link), so any sync feed file can be split.
  * Returns undefined when there is nothing to split (fewer than two entries).
  */
-export async function splitChunk(path: string, final: boolean, maxEntryBytes: number): Promise<[SplitPart, SplitPart] | undefined> {
+export async function splitChunk(path: string, maxEntryBytes: number): Promise<[SplitPart, SplitPart] | undefined> {
   let total = 0;
+  let final = true;
   await eachEntry(path, maxEntryBytes, () => undefined, () => {
     total++;
+  }, (next) => {
+    final = next === undefined;
   });
   if (total < 2) return undefined;
   const half = Math.ceil(total / 2);

@@ -1,0 +1,108 @@
+import type { Writable } from 'node:stream';
+import { AsyncOperation, getWhenReady, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
+import type { HttpClient, HttpResponse } from '../http/client.ts';
+import { operationUrl, resolveHref, withQuery } from '../http/url.ts';
+import { digestKey } from '../protocol/digest.ts';
+import { SdataError } from '../protocol/errors.ts';
+import type { EntryRecord, FeedHead } from '../xml/feed-reader.ts';
+import { feedClose, feedOpen, forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
+import { TextSink } from '../xml/text-sink.ts';
+import type { Logger } from './log.ts';
+import { streamPage, type PageSink } from './page-stream.ts';
+import { ENTRY_TYPE } from './pass.ts';
+
+export interface PullOptions {
+  client: HttpClient;
+  /** Source collection URL (`…/-/accounts`). */
+  collection: string;
+  /** The `$syncDigest` entry to POST (the target's digest; empty = everything). */
+  digestEntry: string;
+  runName: string;
+  runStamp: string;
+  out: Writable;
+  log: Logger;
+  maxEntryBytes?: number;
+  poll?: Partial<PollOptions>;
+  signal?: AbortSignal | undefined;
+}
+
+export interface PullResult {
+  pages: number;
+  entries: number;
+  notForwarded: number;
+  bytesIn: number;
+  bytesOut: number;
+  sourceContext: DeleteOutcome | 'none';
+}
+
+/**
+ * `pull`: every page of a source feed as ONE sync feed on a stream (brief issue 4 §3): the head (syncMode,
+ * digest, totals) of page 1, every entry of every page as its exact text (re-declaring what a page bound
+ * differently), no `next` link, so `pull | plan | push` hands the target one complete, final feed. Pages whose
+ * digest or syncMode differ cannot be one feed: that is an error, not a silent merge.
+ */
+export async function pullFeed(o: PullOptions): Promise<PullResult> {
+  const sink = new TextSink(o.out);
+  const r: PullResult = { pages: 0, entries: 0, notForwarded: 0, bytesIn: 0, bytesOut: 0, sourceContext: 'none' };
+  const op = new AsyncOperation(o.client, {
+    ...o.poll,
+    url: withQuery(operationUrl(o.collection, '$syncSource'), { runName: o.runName, runStamp: o.runStamp }),
+    body: () => o.digestEntry,
+    contentType: ENTRY_TYPE,
+    contentLength: Buffer.byteLength(o.digestEntry),
+  });
+  let key: string | undefined;
+  let decls: PageDecls = [];
+  let url = '';
+  const page: PageSink = {
+    head: (h: FeedHead) => {
+      const k = `${h.syncMode}\u0002${digestKey(h.digest)}`;
+      if (key === undefined) {
+        key = k;
+        sink.write(feedOpen({
+          id: h.atomId ?? op.location ?? op.postUrl, title: 'Synchronization feed',
+          ...(h.syncMode ? { syncMode: h.syncMode } : {}), ...(h.digest ? { digest: h.digest } : {}),
+          ...(h.totalResults === undefined ? {} : { totalResults: h.totalResults }),
+        }));
+      } else if (k !== key) {
+        throw new SdataError('SDATA_E_NOT_SYNC_FEED', `${url}: this page's syncMode/digest differ from page 1's; one feed cannot carry both (use 'sdata-sync run')`, { url });
+      }
+      decls = pageDecls(h.bindings);
+    },
+    entry: (rec: EntryRecord) => {
+      if (rec.text === undefined) {
+        r.notForwarded++;
+        o.log.warn(`${url}:${rec.line}:${rec.column}: entry #${rec.index + 1}${rec.atomId ? ` (${rec.atomId})` : ''} not forwarded: ${rec.invalid}`);
+        return;
+      }
+      r.entries++;
+      sink.write(forwardText(rec, decls));
+      sink.write('\n');
+    },
+    ready: () => (sink.needsDrain ? sink.drained() : undefined),
+  };
+  try {
+    let res: HttpResponse = await op.start();
+    url = op.location ?? op.postUrl;
+    let refetch = (): Promise<HttpResponse> => op.again();
+    for (;;) {
+      const p = await streamPage(res, refetch, page, {
+        source: url, retry: o.client.retry, signal: o.signal, ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }),
+      });
+      r.pages++;
+      r.bytesIn += p.bytes;
+      if (p.next === undefined) break;
+      const nextUrl = resolveHref(p.next, url);
+      refetch = () => getWhenReady(o.client, nextUrl, o.poll);
+      res = await refetch();
+      url = nextUrl;
+    }
+    sink.write(feedClose());
+    sink.flush();
+    await sink.drained();
+    r.bytesOut = sink.bytes;
+    return r;
+  } finally {
+    r.sourceContext = await op.delete();
+  }
+}

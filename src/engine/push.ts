@@ -1,0 +1,98 @@
+import { createReadStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import type { PollOptions } from '../http/async-op.ts';
+import type { HttpClient } from '../http/client.ts';
+import { operationUrl, withQuery } from '../http/url.ts';
+import { FeedReader, type EntryRecord } from '../xml/feed-reader.ts';
+import { feedClose, feedOpen, forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
+import { TextSink } from '../xml/text-sink.ts';
+import { ChunkSender, type ContextCounts } from './chunk-sender.ts';
+import type { Logger } from './log.ts';
+import type { Outcomes } from './outcomes.ts';
+
+export interface PushOptions {
+  client: HttpClient;
+  /** Target collection URL. */
+  collection: string;
+  /** Sync feed files, in order; each is POSTed as it is (its own `next` link says whether it is the last). */
+  files: string[];
+  runName: string;
+  runStamp: string;
+  /** Where the result feed goes (one feed: every result page's entries, in order). */
+  out: Writable;
+  log: Logger;
+  maxEntryBytes: number;
+  poll?: Partial<PollOptions>;
+  signal?: AbortSignal | undefined;
+}
+
+export interface PushResult {
+  chunks: number;
+  entries: number;
+  splits: number;
+  outcomes: Outcomes;
+  contexts: ContextCounts;
+}
+
+/**
+ * `push`: POST sync feeds to a target's `$syncTarget` in order, one at a time, with the engine's own sender
+ * (same retries, trackingID reuse, 413 splitting, context deletion), and stream the results to `out` as one
+ * result feed. Each result page is spooled to a file first, so a page fetched again after a cut-off never
+ * writes half an answer to stdout.
+ */
+export async function pushFeeds(o: PushOptions): Promise<PushResult> {
+  const sink = new TextSink(o.out);
+  let opened = false;
+  const forwardFile = async (file: string): Promise<void> => {
+    let decls: PageDecls = [];
+    const pending: EntryRecord[] = [];
+    const reader = new FeedReader({
+      head: (h) => {
+        decls = pageDecls(h.bindings);
+      },
+      entry: (rec) => pending.push(rec),
+      end: () => undefined,
+    }, { source: file, requireSyncHead: false, maxEntryBytes: 1 << 30 });
+    if (!opened) {
+      opened = true;
+      sink.write(feedOpen({ id: withQuery(operationUrl(o.collection, '$syncTarget'), { runName: o.runName, runStamp: o.runStamp }), title: 'Synchronization results' }));
+    }
+    const flush = async (): Promise<void> => {
+      for (const rec of pending.splice(0)) {
+        sink.write(forwardText(rec, decls));
+        sink.write('\n');
+      }
+      if (sink.needsDrain) await sink.drained();
+    };
+    for await (const c of createReadStream(file, { highWaterMark: 64 * 1024 })) {
+      reader.push(c as Buffer);
+      await flush();
+    }
+    reader.end();
+    await flush();
+  };
+  const sender = new ChunkSender({
+    target: o.client,
+    targetUrl: withQuery(operationUrl(o.collection, '$syncTarget'), { runName: o.runName, runStamp: o.runStamp }),
+    maxEntryBytes: o.maxEntryBytes,
+    log: o.log,
+    signal: o.signal,
+    onResultPage: forwardFile,
+    ...(o.poll ? { poll: o.poll } : {}),
+  });
+  try {
+    let n = 0;
+    for (const path of o.files) {
+      n++;
+      await sender.send({ n, path, final: false, entries: undefined, label: o.files.length > 1 ? `${path} (chunk ${n})` : path });
+    }
+  } finally {
+    await sender.releaseAll();
+    if (opened) {
+      sink.write(feedClose());
+      sink.flush();
+      await sink.drained().catch(() => undefined);
+    }
+  }
+  return { chunks: sender.chunks, entries: sender.entries, splits: sender.splits, outcomes: sender.outcomes, contexts: sender.contexts };
+}

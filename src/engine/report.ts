@@ -1,0 +1,107 @@
+import { isSdataError } from '../protocol/errors.ts';
+import { formatDiagnosis } from '../xml/tracking-reader.ts';
+import { int, mb } from './format.ts';
+import { addCounts, zeroCounts, type FailedEntry, type OutcomeCounts } from './outcomes.ts';
+import type { PassResult } from './pass.ts';
+
+export interface PassReport {
+  kind: string;
+  ok: boolean;
+  dryRun: boolean;
+  error: { code: string; message: string } | null;
+  seconds: number;
+  read: number;
+  forwarded: number;
+  skipped: number;
+  invalid: number;
+  pages: number;
+  chunks: number;
+  bytesIn: number;
+  bytesOut: number;
+  entriesPerSecond: number;
+  /** Dry run: what would have been sent. */
+  wouldSend: { entries: number; chunks: number; bytes: number } | null;
+  outcomes: OutcomeCounts;
+  failures: FailedEntry[];
+  failuresNotKept: number;
+  invalidEntries: PassResult['invalid'];
+  contexts: PassResult['contexts'];
+  resumedPages: number;
+  splits: number;
+}
+
+export interface RunReport {
+  runName: string;
+  runStamp: string;
+  source: string;
+  target: string;
+  ok: boolean;
+  exitCode: number;
+  seconds: number;
+  passes: PassReport[];
+  /** Kinds not attempted because an earlier pass failed. */
+  notRun: string[];
+  totals: { read: number; forwarded: number; skipped: number; invalid: number; bytesIn: number; bytesOut: number; outcomes: OutcomeCounts };
+}
+
+export function passReport(r: PassResult): PassReport {
+  const s = r.stats;
+  const seconds = ((s.endedMs ?? Date.now()) - s.startedMs) / 1000;
+  const e = r.error;
+  return {
+    kind: r.kind, ok: r.ok, dryRun: r.dryRun,
+    error: e ? { code: isSdataError(e) ? e.code : 'INTERNAL', message: e.message } : null,
+    seconds, read: s.read, forwarded: s.forwarded, skipped: s.skipped, invalid: s.invalid, pages: s.pages,
+    chunks: r.dryRun ? 0 : s.chunksSent, bytesIn: s.bytesIn, bytesOut: s.bytesOut,
+    entriesPerSecond: seconds > 0 ? Math.round(s.read / seconds) : 0,
+    wouldSend: r.dryRun && r.plan ? { entries: r.plan.forwarded, chunks: r.plan.chunks, bytes: r.plan.bytesOut } : null,
+    outcomes: { ...s.outcomes.counts }, failures: s.outcomes.failures, failuresNotKept: s.outcomes.failuresNotKept,
+    invalidEntries: r.invalid, contexts: r.contexts, resumedPages: s.resumedPages, splits: s.splits,
+  };
+}
+
+export function totals(passes: PassReport[]): RunReport['totals'] {
+  const t = { read: 0, forwarded: 0, skipped: 0, invalid: 0, bytesIn: 0, bytesOut: 0, outcomes: zeroCounts() };
+  for (const p of passes) {
+    t.read += p.read;
+    t.forwarded += p.forwarded;
+    t.skipped += p.skipped;
+    t.invalid += p.invalid;
+    t.bytesIn += p.bytesIn;
+    t.bytesOut += p.bytesOut;
+    addCounts(t.outcomes, p.outcomes);
+  }
+  return t;
+}
+
+const COLS = ['kind', 'read', 'skipped', 'sent', 'created', 'updated', 'deleted', 'ignored', 'conflicts*', 'failed', 'invalid', 'MB in', 'time', 'rate/s', 'status'] as const;
+
+/** The end-of-run table (stderr), one row per kind plus a total; `conflicts*` = conflicts the target won. */
+export function summaryTable(r: RunReport): string {
+  const rows: string[][] = [];
+  const row = (kind: string, p: { read: number; skipped: number; forwarded: number; invalid: number; bytesIn: number; outcomes: OutcomeCounts }, secs: number, status: string): string[] => [
+    kind, int(p.read), int(p.skipped), int(p.forwarded), int(p.outcomes.created), int(p.outcomes.updated), int(p.outcomes.deleted),
+    int(p.outcomes.ignored), int(p.outcomes.conflictsTargetWon), int(p.outcomes.failed), int(p.invalid), mb(p.bytesIn).replace(' MB', ''),
+    `${secs.toFixed(1)} s`, secs > 0 ? int(p.read / secs) : '-', status,
+  ];
+  for (const p of r.passes) {
+    const status = p.error ? `FAILED (${p.error.code.replace('SDATA_E_', '').toLowerCase()})` : p.dryRun ? 'dry run' : p.outcomes.failed > 0 || p.invalid > 0 ? 'partial' : 'ok';
+    rows.push(row(p.kind, p, p.seconds, status));
+  }
+  for (const k of r.notRun) rows.push([k, '', '', '', '', '', '', '', '', '', '', '', '', '', 'not run']);
+  if (r.passes.length > 1) rows.push(row('total', r.totals, r.seconds, r.ok ? 'ok' : `exit ${r.exitCode}`));
+  const widths = COLS.map((c, i) => Math.max(c.length, ...rows.map((x) => (x[i] ?? '').length)));
+  const fmt = (cells: readonly string[]): string => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const lines = [fmt(COLS), fmt(COLS.map((_, i) => '-'.repeat(widths[i]!))), ...rows.map(fmt)];
+  for (const p of r.passes) {
+    if (p.wouldSend) lines.push(`${p.kind}: dry run: would send ${int(p.wouldSend.entries)} entries in ${int(p.wouldSend.chunks)} chunk(s), ${mb(p.wouldSend.bytes)}`);
+    if (p.error) lines.push(`${p.kind}: ${p.error.message}`);
+    for (const f of p.failures.slice(0, 10)) {
+      const what = f.atomId ?? f.uuid ?? `#${f.index + 1}`;
+      lines.push(`${p.kind}: chunk ${f.chunk} entry ${f.index + 1} (${what}) failed: HTTP ${f.status ?? '?'}${f.diagnoses.length ? ` ${f.diagnoses.map(formatDiagnosis).join('; ')}` : f.message ? ` ${f.message}` : ''}`);
+    }
+    const more = p.failures.length - 10 + p.failuresNotKept;
+    if (more > 0) lines.push(`${p.kind}: … and ${int(more)} more failed entries (see --report)`);
+  }
+  return `${lines.join('\n')}\n`;
+}

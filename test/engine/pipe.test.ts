@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { digestKey } from '../../src/protocol/digest.ts';
+import { FakeProvider } from './fake-provider.ts';
+
+const run = promisify(execFile);
+const NODE = process.execPath;
+const BIN = join(import.meta.dirname, '../../bin/sdata-sync.mjs');
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(NODE, [BIN, ...args], { maxBuffer: 64 << 20 });
+    return { code: 0, ...r };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+async function sh(script: string): Promise<{ code: number; stderr: string }> {
+  try {
+    const r = await run('bash', ['-o', 'pipefail', '-c', script], { maxBuffer: 64 << 20 });
+    return { code: 0, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stderr: string };
+    return { code: x.code, stderr: x.stderr };
+  }
+}
+
+describe('pipe commands and the run command', () => {
+  const src = new FakeProvider({ app: 'src', pageSize: 37 });
+  const a = new FakeProvider({ app: 'tga', priority: 3, resultPageSize: 50 });
+  const b = new FakeProvider({ app: 'tga', priority: 3, resultPageSize: 50 });
+  let dir = '';
+  before(async () => {
+    await Promise.all([src.start(), a.start(), b.start()]);
+    dir = await mkdtemp(join(tmpdir(), 'sdata-pipe-'));
+  });
+  after(async () => {
+    await Promise.all([src.stop(), a.stop(), b.stop()]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const pipeTo = (t: FakeProvider) => {
+    const q = (s: string) => `'${s}'`;
+    const node = `${q(NODE)} ${q(BIN)}`;
+    const d = join(dir, 'digest.xml');
+    return sh(`${node} digest ${q(`${t.datasetBase()}/accounts`)} > ${q(d)} && ` +
+      `${node} pull ${q(`${src.datasetBase()}/accounts`)} --digest ${q(d)} --quiet | ${node} plan --digest ${q(d)} --quiet | ` +
+      `${node} push ${q(`${t.datasetBase()}/accounts`)} --quiet > ${q(join(dir, 'results.xml'))}`);
+  };
+
+  it('pull | plan | push gives the target the same state as run, first sync and incremental', async () => {
+    src.seed('accounts', 300);
+    const r1 = await cli(['run', '--source', src.datasetBase(), '--target', a.datasetBase(), '--kind', 'accounts', '--quiet', '--chunk-entries', '64']);
+    assert.equal(r1.code, 0, r1.stderr);
+    const p1 = await pipeTo(b);
+    assert.equal(p1.code, 0, p1.stderr);
+    assert.equal(a.checksum('accounts'), src.checksum('accounts'));
+    assert.equal(b.checksum('accounts'), src.checksum('accounts'));
+    assert.equal(digestKey(b.kind('accounts').digest), digestKey(a.kind('accounts').digest));
+
+    for (let i = 0; i < 40; i++) src.edit('accounts', `r${String(i * 7).padStart(7, '0')}-0000-4000-8000-000000000000`.slice(0, 36), `<name>edited ${i}</name>`);
+    src.edit('accounts', 'r0000003-0000-4000-8000-000000000000', undefined);
+    src.seed('accounts', 25, 'n');
+    const r2 = await cli(['run', '--source', src.datasetBase(), '--target', a.datasetBase(), '--kind', 'accounts', '--report', join(dir, 'r2.json'), '--progress', 'none']);
+    assert.equal(r2.code, 0, r2.stderr);
+    const p2 = await pipeTo(b);
+    assert.equal(p2.code, 0, p2.stderr);
+    assert.equal(a.checksum('accounts'), src.checksum('accounts'));
+    assert.equal(b.checksum('accounts'), a.checksum('accounts'));
+    assert.equal(digestKey(b.kind('accounts').digest), digestKey(a.kind('accounts').digest));
+    const rep = JSON.parse(await readFile(join(dir, 'r2.json'), 'utf8')) as { passes: { forwarded: number; outcomes: { updated: number; created: number; deleted: number } }[] };
+    assert.deepEqual(rep.passes[0]!.outcomes, { created: 25, updated: 40, deleted: 1, ignored: 0, conflictsTargetWon: 0, failed: 0 });
+    const results = await readFile(join(dir, 'results.xml'), 'utf8');
+    assert.equal(results.match(/<entry>/g)?.length, 66, 'push writes one result feed with every result entry');
+    assert.equal(src.openContexts() + a.openContexts() + b.openContexts(), 0);
+  });
+
+  it('run --dry-run writes nothing; bad usage and unreachable peers get their exit codes', async () => {
+    src.seed('accounts', 5, 'd');
+    const before = a.checksum('accounts');
+    const posts = a.log.filter((l) => l.startsWith('POST')).length;
+    const r = await cli(['run', '--source', src.datasetBase(), '--target', a.datasetBase(), '--kind', 'accounts', '--dry-run', '--progress', 'none']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /would send 5 entries in 1 chunk/);
+    assert.equal(a.checksum('accounts'), before);
+    assert.equal(a.log.filter((l) => l.startsWith('POST')).length, posts);
+    assert.equal((await cli(['run', '--source', src.datasetBase()])).code, 2);
+    assert.equal((await cli(['run', '--source', 'http://u:p@h/x', '--target', 'http://h/y', '--kind', 'k'])).code, 2);
+    const down = await cli(['run', '--source', 'http://127.0.0.1:9/sdata/a/c/-', '--target', a.datasetBase(), '--kind', 'accounts', '--retries', '0', '--quiet']);
+    assert.equal(down.code, 5, down.stderr);
+    assert.match(down.stderr, /ECONNREFUSED/);
+  });
+});
