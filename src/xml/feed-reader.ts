@@ -109,8 +109,16 @@ export class FeedReader {
   private readonly maxEntryBytes: number;
   private readonly requireSyncHead: boolean;
 
-  private buf = '';
-  private bufStart = 0;
+  // Text retention without ever concatenating chunks (a rope would be flattened, i.e. copied, on first search):
+  // `cur` is the chunk saxes is parsing; `tail` is what an unfinished tag outside entries needs (from the last
+  // '<'); `parts` are the pieces of the current entry that came in earlier chunks. Positions are global.
+  private cur = '';
+  private curStart = 0;
+  private nextStart = 0;
+  private tail = '';
+  private tailStart = 0;
+  private parts: string[] = [];
+  private partsChars = 0;
   private bytesIn = 0;
   private depth = 0;
   private sawRoot = false;
@@ -174,7 +182,7 @@ export class FeedReader {
 
   /** Characters currently held (one partial tag outside entries, the current entry inside one). */
   get bufferedChars(): number {
-    return this.buf.length;
+    return this.tail.length + this.partsChars;
   }
 
   push(bytes: Uint8Array): void {
@@ -196,9 +204,11 @@ export class FeedReader {
 
   /** Text entry point (tests, already-decoded input). */
   pushText(text: string): void {
-    this.buf += text;
+    this.cur = text;
+    this.curStart = this.nextStart;
+    this.nextStart += text.length;
     this.parse(text);
-    this.trim();
+    this.retain();
   }
 
   end(): void {
@@ -222,30 +232,54 @@ export class FeedReader {
     this.handler.end({ links: this.links, next, entries: this.entryCount });
   }
 
-  private trim(): void {
+  /** After each chunk: keep what the current entry, or an unfinished start tag, will need. */
+  private retain(): void {
+    const cur = this.cur;
     if (this.inEntry && !this.overflow) {
-      const off = this.entryStart - this.bufStart;
-      if (off > 0) {
-        this.buf = this.buf.slice(off);
-        this.bufStart = this.entryStart;
-      }
+      const piece = this.entryStart > this.curStart ? cur.slice(this.entryStart - this.curStart) : cur;
+      this.parts.push(piece);
+      this.partsChars += piece.length;
       // Characters never exceed UTF-8 bytes, so this test can only under-count: the exact check is at the end tag.
-      if (this.buf.length > this.maxEntryBytes) {
+      if (this.partsChars > this.maxEntryBytes) {
         this.overflow = true;
-        this.bufStart += this.buf.length;
-        this.buf = '';
+        this.parts = [];
+        this.partsChars = 0;
       }
       return;
     }
     // Outside an entry only a start tag in progress matters, and it begins at the last '<' (tags contain none).
-    const idx = this.buf.lastIndexOf('<');
-    if (idx < 0) {
-      this.bufStart += this.buf.length;
-      this.buf = '';
-    } else if (idx > 0) {
-      this.bufStart += idx;
-      this.buf = this.buf.slice(idx);
+    const idx = cur.lastIndexOf('<');
+    if (idx >= 0) {
+      this.tail = idx === 0 ? cur : cur.slice(idx);
+      this.tailStart = this.curStart + idx;
+    } else if (this.tail.length + cur.length <= this.maxEntryBytes) {
+      this.tail += cur;
+    } else {
+      // A start tag this long makes its entry invalid anyway (see startEntry); stay bounded.
+      this.tail = '';
+      this.tailStart = this.nextStart;
     }
+  }
+
+  /** Global position of the last '<' before global position `pos`, or -1 when it is no longer held. */
+  private ltBefore(pos: number): number {
+    const rel = pos - 1 - this.curStart;
+    if (rel >= 0) {
+      const i = this.cur.lastIndexOf('<', rel);
+      if (i >= 0) return this.curStart + i;
+    }
+    if (this.inEntry) {
+      let end = this.curStart;
+      for (let k = this.parts.length - 1; k >= 0; k--) {
+        const part = this.parts[k]!;
+        end -= part.length;
+        const i = part.lastIndexOf('<');
+        if (i >= 0) return end + i;
+      }
+      return -1;
+    }
+    const i = this.tail.lastIndexOf('<');
+    return i >= 0 ? this.tailStart + i : -1;
   }
 
   /** Feeds saxes (null = close). Its well-formedness errors carry our source name as fileName prefix. */
@@ -340,11 +374,18 @@ export class FeedReader {
 
   private startEntry(tag: SaxesTagNS): void {
     if (!this.headSent) this.sendHead();
-    const pos = this.parser.position;
-    const lt = this.buf.lastIndexOf('<', pos - this.bufStart - 1);
-    this.entryStart = this.bufStart + lt;
+    const lt = this.ltBefore(this.parser.position);
     this.inEntry = true;
-    this.overflow = false;
+    this.parts = [];
+    this.partsChars = 0;
+    this.overflow = lt < 0;
+    this.entryStart = lt;
+    if (lt >= 0 && lt < this.curStart) {
+      // The start tag straddles chunks: its beginning is in the tail.
+      const piece = this.tail.slice(lt - this.tailStart);
+      this.parts.push(piece);
+      this.partsChars = piece.length;
+    }
     this.inState = false;
     this.inPayload = false;
     this.stTick = undefined;
@@ -420,9 +461,8 @@ export class FeedReader {
 
   private openResource(tag: SaxesTagNS, rec: EntryRecord): void {
     if (!this.overflow) {
-      const pos = this.parser.position;
-      const lt = this.buf.lastIndexOf('<', pos - this.bufStart - 1);
-      rec.resourceStart = this.bufStart + lt - this.entryStart;
+      const lt = this.ltBefore(this.parser.position);
+      rec.resourceStart = lt - this.entryStart;
       rec.resourceNameEnd = rec.resourceStart + 1 + tag.name.length;
     }
     rec.resourceLocal = tag.local;
@@ -526,8 +566,10 @@ export class FeedReader {
       rec.invalid = `entry is larger than the ${this.maxEntryBytes}-byte limit (--max-entry-bytes)`;
       rec.resourceStart = rec.resourceEnd = rec.resourceNameEnd = -1;
     } else {
-      const end = this.parser.position;
-      const text = this.buf.slice(this.entryStart - this.bufStart, end - this.bufStart);
+      const end = this.parser.position - this.curStart;
+      const text = this.parts.length === 0
+        ? this.cur.slice(this.entryStart - this.curStart, end)
+        : this.parts.join('') + this.cur.slice(0, end);
       if (text.length * 3 > this.maxEntryBytes && Buffer.byteLength(text) > this.maxEntryBytes) {
         rec.invalid = `entry is larger than the ${this.maxEntryBytes}-byte limit (--max-entry-bytes)`;
         rec.resourceStart = rec.resourceEnd = rec.resourceNameEnd = -1;
@@ -540,6 +582,8 @@ export class FeedReader {
       else if (rec.uuid === undefined || rec.uuid === '') rec.invalid = 'no sdata:uuid on the payload resource';
     }
     this.overflow = false;
+    this.parts = [];
+    this.partsChars = 0;
     this.handler.entry(rec);
   }
 }
