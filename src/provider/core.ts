@@ -1,0 +1,44 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Contexts } from './contexts.ts';
+import { HttpProblem } from './http-io.ts';
+import type { LocalOps } from './local.ts';
+import type { SourceQueries } from './source.ts';
+import type { KindInfo, Store } from './store.ts';
+
+/** What every handler needs: the store, the contexts, settings. One per running provider. */
+export interface ProviderCore {
+  store: Store;
+  contexts: Contexts;
+  queries: SourceQueries;
+  ops: Map<number, LocalOps>;
+  pageSize: number;
+  maxPageSize: number;
+  maxBodyBytes: number;
+  maxEntryBytes: number;
+  pollingMillis: number;
+  /** Test hook: how long a $syncSource selection stays in its 202 phase (default 0). */
+  selectDelayMs: number;
+  /** Whether result entries of applied changes carry the resulting payload (default false: results stay small). */
+  resultPayloads: boolean;
+}
+
+/** One request, routed to a kind. */
+export interface Call {
+  req: IncomingMessage;
+  res: ServerResponse;
+  method: string;
+  url: URL;
+  core: ProviderCore;
+  kind: KindInfo;
+  /** Serving URL of the kind's collection (what Location headers and next links use). */
+  collection: string;
+}
+
+const TRACKING = /^[A-Za-z0-9._~:{}-]{1,200}$/;
+
+/** A consumer's trackingID, checked: it becomes part of a URL. */
+export function checkTracking(t: string): string {
+  const v = t.trim();
+  if (!TRACKING.test(v)) throw new HttpProblem(400, `trackingID '${t.slice(0, 60)}' is not usable: expected a UUID (letters, digits, - . _ ~ : { }; at most 200)`, 'BadQueryParameter');
+  return v;
+}

@@ -1,0 +1,114 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { serializeDiagnoses, type Diagnosis, type SdataCode } from '../protocol/diagnosis.ts';
+import { isSdataError } from '../protocol/errors.ts';
+import { serializeTracking, type Tracking } from '../protocol/tracking.ts';
+
+/** Request-level failure with its HTTP status; answered with an `sdata:diagnoses` body (core 3.10, A34). */
+export class HttpProblem extends Error {
+  readonly status: number;
+  readonly sdataCode: SdataCode;
+  readonly headers: Record<string, string>;
+  readonly applicationCode: string | undefined;
+  constructor(status: number, message: string, sdataCode: SdataCode = 'ApplicationDiagnosis', headers: Record<string, string> = {}, applicationCode?: string) {
+    super(message);
+    this.name = 'HttpProblem';
+    this.status = status;
+    this.sdataCode = sdataCode;
+    this.headers = headers;
+    this.applicationCode = applicationCode;
+  }
+}
+
+export const ATOM_FEED = 'application/atom+xml; type=feed';
+export const ATOM_ENTRY = 'application/atom+xml; type=entry';
+export const XML = 'application/xml';
+
+export function methodNotAllowed(method: string, url: string, allow: string): HttpProblem {
+  return new HttpProblem(405, `${method} is not allowed on ${url}; allowed: ${allow}`, 'ApplicationDiagnosis', { allow });
+}
+
+/** The status a failure maps to: our problems carry theirs, bad input is 400, anything else 500. */
+export function statusOf(e: unknown): number {
+  if (e instanceof HttpProblem) return e.status;
+  if (isSdataError(e)) {
+    switch (e.code) {
+      case 'SDATA_E_MALFORMED': case 'SDATA_E_ENCODING': case 'SDATA_E_DOCTYPE': case 'SDATA_E_NOT_SYNC_FEED':
+      case 'SDATA_E_DIGEST': case 'SDATA_E_TICK': case 'SDATA_E_INVALID_ENTRY': case 'SDATA_E_TARGET_REJECTED':
+      case 'SDATA_E_USAGE':
+        return 400;
+      case 'SDATA_E_ENTRY_TOO_LARGE':
+        return 413;
+      default:
+        return 500;
+    }
+  }
+  return 500;
+}
+
+export function diagnosisOf(e: unknown): Diagnosis {
+  const status = statusOf(e);
+  const message = e instanceof Error ? e.message : String(e);
+  const sdataCode = e instanceof HttpProblem ? e.sdataCode : 'ApplicationDiagnosis';
+  const d: Diagnosis = { severity: status >= 500 ? (status === 503 ? 'transient' : 'fatal') : 'error', sdataCode, message };
+  const app = e instanceof HttpProblem ? e.applicationCode : isSdataError(e) ? e.code : undefined;
+  if (app !== undefined) d.applicationCode = app;
+  return d;
+}
+
+export function sendText(res: ServerResponse, status: number, body: string, contentType: string, headers: Record<string, string> = {}): void {
+  const buf = Buffer.from(body, 'utf8');
+  res.writeHead(status, { 'content-type': contentType, 'content-length': String(buf.length), ...headers });
+  res.end(buf);
+}
+
+export function sendProblem(res: ServerResponse, e: unknown): void {
+  const status = statusOf(e);
+  const headers = e instanceof HttpProblem ? e.headers : {};
+  if (res.headersSent) {
+    // Mid-stream: the status is gone; cut the body so the client cannot take a truncated feed for a whole one.
+    res.destroy(e instanceof Error ? e : undefined);
+    return;
+  }
+  sendText(res, status, serializeDiagnoses([diagnosisOf(e)]), XML, headers);
+}
+
+export function sendTracking(res: ServerResponse, location: string, t: Tracking): void {
+  sendText(res, 202, serializeTracking(t), XML, { location });
+}
+
+/** Reads a small body whole (digests, single entries), refusing more than `limit` bytes. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of bodyChunks(req, limit)) {
+    parts.push(c);
+    n += c.length;
+  }
+  return Buffer.concat(parts, n);
+}
+
+/** The request body as chunks, with the size limit enforced as bytes arrive (413 beyond it). */
+export async function* bodyChunks(req: IncomingMessage, limit: number): AsyncGenerator<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  let n = 0;
+  for await (const c of req) {
+    const b = c as Buffer;
+    n += b.length;
+    if (n > limit) throw tooLarge(limit);
+    yield b;
+  }
+}
+
+function tooLarge(limit: number): HttpProblem {
+  // The rest of the body is not read: close the connection rather than swallow it.
+  return new HttpProblem(413, `request body exceeds this provider's limit of ${limit} bytes (--max-body)`, 'ApplicationDiagnosis', { connection: 'close' });
+}
+
+/** Consumes and discards what is left of a body (a repeated POST whose work is already done). */
+export async function drain(req: IncomingMessage): Promise<void> {
+  if (req.readableEnded) return;
+  for await (const _c of req) {
+    // discard
+  }
+}

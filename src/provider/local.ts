@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import { escapeAttr, escapeText } from '../protocol/escape.ts';
+import { serializeSyncState } from '../protocol/sync-state.ts';
+import { tombstoneFragment } from './fragment.ts';
+import { mergeFragment } from './merge.ts';
+import { etagOf } from './results.ts';
+import type { KindInfo, ResourceRow, Store } from './store.ts';
+
+/**
+ * Local edits (plain SData CRUD and core $batch): every change takes the endpoint's own next tick (brief §3.1), in
+ * the same transaction as the data, so local edits are registered the moment they happen and the target side's
+ * "tick pending local changes first" step (§3.4 item 2) has nothing left to do.
+ */
+export class LocalOps {
+  readonly store: Store;
+  readonly kind: KindInfo;
+
+  constructor(store: Store, kind: KindInfo) {
+    this.store = store;
+    this.kind = kind;
+  }
+
+  etag(row: ResourceRow): string {
+    return etagOf(this.store.endpoint(row.ep).norm, row.tick);
+  }
+
+  /** Resource by local key or, failing that, by uuid. */
+  find(key: string | undefined, uuid: string | undefined): ResourceRow | undefined {
+    if (key !== undefined && /^\d{1,15}$/.test(key)) {
+      const r = this.store.byId(this.kind.id, Number(key));
+      if (r) return r;
+    }
+    return uuid ? this.store.byUuid(this.kind.id, uuid) : undefined;
+  }
+
+  /**
+   * Creates a resource from a fragment that carries `sdata:uuid` (see normalizeFragment). A live resource with
+   * that uuid is returned unchanged (core 8.5: a repeated POST of a consumer-made uuid is not a conflict).
+   */
+  create(fragment: string, uuid: string): { row: ResourceRow; created: boolean } {
+    return this.store.tx(() => {
+      const had = this.store.byUuid(this.kind.id, uuid);
+      if (had && !had.deleted) return { row: had, created: false };
+      const st = this.store.localState(this.kind);
+      let id: number;
+      if (had) {
+        id = had.id;
+        this.store.updateResource(id, false, st.ep, st.tick, st.stamp, null, fragment);
+      } else {
+        id = this.store.insertResource(this.kind.id, uuid, false, st.ep, st.tick, st.stamp, null, fragment);
+      }
+      return { row: this.store.byId(this.kind.id, id)!, created: true };
+    });
+  }
+
+  /** A PUT: property-level merge of the incoming fragment into the stored one. */
+  update(row: ResourceRow, incoming: string): ResourceRow {
+    return this.store.tx(() => {
+      const st = this.store.localState(this.kind);
+      this.store.updateResource(row.id, false, st.ep, st.tick, st.stamp, null, mergeFragment(row.payload, incoming));
+      return this.store.byId(this.kind.id, row.id)!;
+    });
+  }
+
+  remove(row: ResourceRow): ResourceRow {
+    return this.store.tx(() => {
+      const st = this.store.localState(this.kind);
+      this.store.updateResource(row.id, true, st.ep, st.tick, st.stamp, null, tombstoneFragment(row.payload, row.uuid));
+      return this.store.byId(this.kind.id, row.id)!;
+    });
+  }
+}
+
+export const newUuid = (): string => randomUUID();
+
+/** One resource as an Atom entry body (no XML declaration, no namespace declarations: the caller's root binds them). */
+export function resourceEntryXml(store: Store, kind: KindInfo, row: ResourceRow, servingCollection: string, etag: string, updated?: string): string {
+  const ep = store.endpoint(row.ep);
+  const self = `${servingCollection}('${row.id}')`;
+  return `<entry><id>${escapeText(kind.selfUrl)}('${row.id}')</id><title>${escapeText(kind.name)} ${row.id}</title>` +
+    `<updated>${updated ?? row.stamp}</updated><link rel="self" type="application/atom+xml; type=entry" href="${escapeAttr(self)}"/>` +
+    `<http:etag>${escapeText(etag)}</http:etag>` +
+    serializeSyncState({ endpoint: ep.url, tick: row.tick, stamp: row.stamp, ...(row.user === null ? {} : { user: row.user }) }) +
+    (row.deleted ? '' : `<sdata:payload>${row.payload}</sdata:payload>`) + '</entry>\n';
+}

@@ -1,0 +1,374 @@
+import { createHash } from 'node:crypto';
+import type { Diagnosis } from '../protocol/diagnosis.ts';
+import { digestKey } from '../protocol/digest.ts';
+import { SdataError } from '../protocol/errors.ts';
+import { serializeSyncState, type SyncMode, type SyncState } from '../protocol/sync-state.ts';
+import { maxTick, nextTick, tickLess, type Tick } from '../protocol/ticks.ts';
+import type { EntryRecord, FeedHandler, FeedHead, FeedTail } from '../xml/feed-reader.ts';
+import { scanRootTag, storedFragment, tombstoneFragment } from './fragment.ts';
+import { etagOf, resultEntryXml, type ResultEntry } from './results.ts';
+import { decide, type DigestLookup, type Verdict } from './rules.ts';
+import type { KindInfo, Store } from './store.ts';
+import { MAX_TICK_DIGITS, tickKey } from './tick-key.ts';
+
+/**
+ * The target side of a sync pass (spec 5.3–5.5, 5.8; brief §3.4–§3.9): a FeedHandler that applies a posted page
+ * entry by entry as the reader produces them, and writes one result entry per input entry to `results`.
+ *
+ * Transactions belong to the caller: it wraps each `reader.push(chunk)` (and `reader.end()`) in `store.tx()`, so
+ * every entry's data, result row and digest update commit together and no transaction spans an await.
+ *
+ * catchUp: entries are applied as they arrive; the end-of-feed merge runs on a page without `next`.
+ * immediate: entries are staged (table `staged`) while the contiguity check runs over the whole page; a gap makes
+ * `end()` throw a 400 and nothing is applied (the caller drops the staged rows); otherwise `end()` applies them.
+ */
+
+/** What an entry contributes once parsed; also the staged form of immediate-mode entries. */
+interface Incoming {
+  index: number;
+  line: number;
+  column: number;
+  atomId: string | undefined;
+  uuid: string | undefined;
+  isDeleted: boolean;
+  method: string | undefined;
+  state: SyncState | undefined;
+  invalid: string | undefined;
+  fragment: string | undefined;
+}
+
+export interface ApplyStats {
+  entries: number;
+  created: number;
+  updated: number;
+  deleted: number;
+  ignored: number;
+  conflicts: number;
+  targetWon: number;
+  failed: number;
+}
+
+export interface TargetApplierOptions {
+  store: Store;
+  kind: KindInfo;
+  /** Context whose `results` rows this page fills. */
+  ctx: number;
+  /** Serving URL of the collection (http:location, link self); atom:ids use the identity URL. */
+  servingCollection: string;
+  /** Where the body came from, for messages. */
+  source: string;
+}
+
+const GAP = 'SyncTickGap';
+
+class SourceDigest implements DigestLookup {
+  readonly rows = new Map<number, { tick: Tick; prio: number }>();
+  get(ep: number): { tick: Tick; prio: number } | undefined {
+    return this.rows.get(ep);
+  }
+}
+
+export class TargetApplier implements FeedHandler {
+  readonly stats: ApplyStats = { entries: 0, created: 0, updated: 0, deleted: 0, ignored: 0, conflicts: 0, targetWon: 0, failed: 0 };
+  mode: SyncMode | undefined;
+  /** Set by end(): whether this page was the last of a catchUp pass (the digest merge ran). */
+  merged = false;
+
+  private readonly store: Store;
+  private readonly kind: KindInfo;
+  private readonly ctx: number;
+  private readonly serving: string;
+  private readonly identity: string;
+  private readonly source: string;
+  private readonly src = new SourceDigest();
+  private readonly tgt: DigestLookup;
+  private passKey = '';
+  /** Lowest failed tick per endpoint in this pass: the digest never moves past it. */
+  private readonly failures = new Map<number, Tick>();
+  private expected: Map<number, Tick> | undefined;
+  private gap: string | undefined;
+  private seq = 0;
+  private now = new Date().toISOString();
+
+  private readonly sLocal;
+  private readonly sPayload;
+  private readonly sResult;
+  private readonly sStage;
+  private readonly sFailure;
+
+  constructor(o: TargetApplierOptions) {
+    this.store = o.store;
+    this.kind = o.kind;
+    this.ctx = o.ctx;
+    this.serving = o.servingCollection;
+    this.identity = o.kind.selfUrl;
+    this.source = o.source;
+    // Looked up through the store each time: a rollback elsewhere replaces the cached digest maps.
+    const store = this.store;
+    const kindId = o.kind.id;
+    this.tgt = { get: (ep: number) => store.digestOf(kindId).get(ep) };
+    const db = this.store.db;
+    this.sLocal = db.prepare('SELECT id, deleted, ep, tick, stamp FROM resources WHERE kind = ? AND uuid = ?');
+    this.sPayload = db.prepare('SELECT payload FROM resources WHERE id = ?');
+    this.sResult = db.prepare('INSERT INTO results(ctx, seq, xml) VALUES(?, ?, ?)');
+    this.sStage = db.prepare('INSERT INTO staged(ctx, seq, data) VALUES(?, ?, ?)');
+    this.sFailure = db.prepare('INSERT INTO pass_failures(kind, pass, ep, tick, created) VALUES(?, ?, ?, ?, ?)');
+  }
+
+  /** Refreshes the stamp used for result `updated` elements (call once per body chunk). */
+  tick(): void {
+    this.now = new Date().toISOString();
+  }
+
+  head(h: FeedHead): void {
+    // The reader (requireSyncHead) has already refused feeds without syncMode or digest.
+    this.mode = h.syncMode!;
+    const d = h.digest!;
+    for (const e of d.entries.values()) {
+      checkTickSize(e.tick, `sync:digest entry for ${e.endpoint}`, this.source);
+      this.src.rows.set(this.store.endpointId(e.endpoint), { tick: e.tick, prio: e.conflictPriority });
+    }
+    // Pages of one pass carry the same source digest (the source snapshots it): that groups them.
+    this.passKey = createHash('sha1').update(`${this.mode}\u0003${digestKey(d)}`).digest('base64');
+    const rows = this.store.db.prepare('SELECT ep, min(tick) AS t FROM pass_failures WHERE kind = ? AND pass = ? GROUP BY ep')
+      .all(this.kind.id, this.passKey) as Array<{ ep: number; t: string }>;
+    for (const r of rows) this.failures.set(r.ep, r.t.slice(3));
+    if (this.mode === 'immediate') {
+      this.expected = new Map();
+      for (const [ep, r] of this.store.digestOf(this.kind.id)) this.expected.set(ep, r.tick);
+    }
+  }
+
+  entry(rec: EntryRecord): void {
+    const inc = this.incoming(rec);
+    if (this.expected === undefined) {
+      this.apply(inc);
+      return;
+    }
+    if (this.gap !== undefined) return;
+    this.checkContiguity(inc);
+    if (this.gap === undefined) this.sStage.run(this.ctx, inc.index, JSON.stringify(inc));
+  }
+
+  end(tail: FeedTail): void {
+    if (this.expected !== undefined) {
+      if (this.gap !== undefined) {
+        throw new SdataError('SDATA_E_TARGET_REJECTED', `${this.source}: immediate feed rejected, nothing applied: ${this.gap}`);
+      }
+      const rows = this.store.db.prepare('SELECT data FROM staged WHERE ctx = ? ORDER BY seq').iterate(this.ctx) as Iterable<{ data: string }>;
+      for (const r of rows) this.apply(JSON.parse(r.data) as Incoming);
+      this.store.db.prepare('DELETE FROM staged WHERE ctx = ?').run(this.ctx);
+      return;
+    }
+    if (this.mode === 'catchUp' && tail.next === undefined) {
+      // End of a catchUp feed (brief §3.9 item 2): claim what the source digest says, except where an entry failed.
+      const stamp = new Date().toISOString();
+      for (const [ep, e] of this.src.rows) {
+        if (this.failures.has(ep)) continue;
+        this.store.advance(this.kind.id, ep, e.tick, e.prio, stamp);
+      }
+      this.store.db.prepare('DELETE FROM pass_failures WHERE kind = ? AND pass = ?').run(this.kind.id, this.passKey);
+      this.merged = true;
+    }
+  }
+
+  /** Why an immediate page is refused, if it is. */
+  get gapReason(): string | undefined {
+    return this.gap;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+
+  private incoming(rec: EntryRecord): Incoming {
+    let invalid = rec.invalid;
+    let fragment: string | undefined;
+    if (invalid === undefined) {
+      if (rec.state!.tick.length > MAX_TICK_DIGITS) invalid = `sync:tick has more than ${MAX_TICK_DIGITS} digits`;
+      else {
+        fragment = storedFragment(rec, rec.uuid!);
+        if (fragment === undefined) invalid = 'sdata:payload has no resource element';
+      }
+    }
+    if (invalid === undefined && rec.httpMethod !== undefined && rec.httpMethod !== 'POST' && rec.httpMethod !== 'PUT' && rec.httpMethod !== 'DELETE') {
+      invalid = `http:httpMethod ${rec.httpMethod} cannot be applied from a sync feed`;
+    }
+    return {
+      index: rec.index, line: rec.line, column: rec.column, atomId: rec.atomId, uuid: rec.uuid, isDeleted: rec.isDeleted,
+      method: rec.httpMethod, state: rec.state, invalid, fragment,
+    };
+  }
+
+  private checkContiguity(inc: Incoming): void {
+    const st = inc.state;
+    if (inc.invalid !== undefined || st === undefined) return; // fails at apply time, like any invalid entry
+    const ep = this.store.endpointId(st.endpoint);
+    const exp = this.expected!.get(ep);
+    if (exp === undefined) {
+      this.gap = `entry #${inc.index + 1} (${st.endpoint}, tick ${st.tick}): this target's digest has no entry for ${st.endpoint}; a catch-up pass must come first`;
+    } else if (tickLess(exp, st.tick)) {
+      this.gap = `entry #${inc.index + 1} (${st.endpoint}, tick ${st.tick}) leaves a gap: this target expects tick ${exp} next from that endpoint`;
+    } else {
+      this.expected!.set(ep, maxTick(exp, nextTick(st.tick)));
+    }
+  }
+
+  private result(r: ResultEntry): void {
+    this.sResult.run(this.ctx, this.seq++, resultEntryXml(r));
+  }
+
+  private fail(inc: Incoming, status: number, message: string, ep?: number): void {
+    this.stats.failed++;
+    if (ep !== undefined && inc.state) this.recordFailure(ep, inc.state.tick);
+    const where = `${this.source}:${inc.line}:${inc.column}: entry #${inc.index + 1}${inc.atomId ? ` (${inc.atomId})` : ''}`;
+    this.result({
+      id: inc.atomId || (inc.uuid ? `urn:uuid:${inc.uuid}` : `urn:sdata-sync:entry:${inc.index + 1}`),
+      status,
+      updated: this.now,
+      diagnoses: [{ severity: status >= 500 ? 'transient' : 'error', sdataCode: 'ApplicationDiagnosis', applicationCode: 'SyncEntryFailed', message: `${where}: ${message}` }],
+    });
+  }
+
+  private recordFailure(ep: number, tick: Tick): void {
+    if (tick.length > MAX_TICK_DIGITS) return;
+    const had = this.failures.get(ep);
+    if (had === undefined || tickLess(tick, had)) this.failures.set(ep, tick);
+    this.sFailure.run(this.kind.id, this.passKey, ep, tickKey(tick), Date.now());
+  }
+
+  /** Per-entry digest rule (5.5), never past a failed entry of this pass for that endpoint. */
+  private processed(ep: number, tick: Tick): void {
+    let next = nextTick(tick);
+    const cap = this.failures.get(ep);
+    if (cap !== undefined && tickLess(cap, next)) next = cap;
+    this.store.advance(this.kind.id, ep, next, this.src.get(ep)?.prio ?? 9, this.now);
+  }
+
+  private apply(inc: Incoming): void {
+    this.stats.entries++;
+    const st = inc.state;
+    if (inc.invalid !== undefined || st === undefined) {
+      let ep: number | undefined;
+      if (st && st.endpoint && st.tick) ep = this.store.endpointId(st.endpoint);
+      this.fail(inc, 400, inc.invalid ?? 'no sync:syncState', ep);
+      return;
+    }
+    const ep = this.store.endpointId(st.endpoint);
+    try {
+      this.applyValid(inc, st, ep);
+    } catch (e) {
+      this.fail(inc, 500, `could not be applied: ${(e as Error).message}`, ep);
+    }
+  }
+
+  private applyValid(inc: Incoming, st: SyncState, ep: number): void {
+    const store = this.store;
+    const k = this.kind.id;
+    const uuid = inc.uuid!;
+    const del = inc.isDeleted || inc.method === 'DELETE';
+    const local = this.sLocal.get(k, uuid.trim().toLowerCase()) as { id: number; deleted: number; ep: number; tick: string; stamp: string } | undefined;
+    const user = st.user ?? null;
+    const diagnoses: Diagnosis[] = [];
+    let status: number;
+    let method: string | undefined;
+    let id: number;
+    let deleted: boolean;
+    let verdict: Verdict | undefined;
+    if (!local) {
+      // §3.5: unknown uuid. A delete records a tombstone with the incoming state; anything else creates.
+      if (del) {
+        id = store.insertResource(k, uuid, true, ep, st.tick, st.stamp, user, deletionOf(inc.fragment!, uuid));
+        status = 200;
+        method = 'DELETE';
+        deleted = true;
+        diagnoses.push(info('SyncDeleteUnknown', 'nothing to delete: the resource was not known here; its deletion is recorded'));
+        this.stats.deleted++;
+      } else {
+        id = store.insertResource(k, uuid, false, ep, st.tick, st.stamp, user, inc.fragment!);
+        status = 201;
+        method = 'POST';
+        deleted = false;
+        this.stats.created++;
+      }
+    } else {
+      id = local.id;
+      const localTick = local.tick.slice(3);
+      verdict = decide({ ep, tick: st.tick, stamp: st.stamp }, { ep: local.ep, tick: localTick, stamp: local.stamp }, this.src, this.tgt,
+        (e) => store.endpoint(e).norm);
+      if (verdict.conflict) {
+        this.stats.conflicts++;
+        for (const w of verdict.conflict.warnings) diagnoses.push({ severity: 'warning', sdataCode: 'ApplicationDiagnosis', applicationCode: 'SyncPriorityUnknown', message: w });
+      }
+      if (verdict.apply) {
+        if (del) {
+          store.updateResource(id, true, ep, st.tick, st.stamp, user, deletionOf(inc.fragment!, uuid));
+          if (local.deleted) diagnoses.push(info('SyncAlreadyDeleted', 'already deleted here; the deletion state is updated'));
+          status = 200;
+          method = 'DELETE';
+          deleted = true;
+          this.stats.deleted++;
+        } else {
+          store.updateResource(id, false, ep, st.tick, st.stamp, user, inc.fragment!);
+          status = local.deleted ? 201 : 200;
+          method = local.deleted ? 'POST' : 'PUT';
+          deleted = false;
+          if (local.deleted) this.stats.created++;
+          else this.stats.updated++;
+        }
+      } else {
+        status = 200;
+        deleted = local.deleted !== 0;
+        if (verdict.conflict) {
+          this.stats.targetWon++;
+          const c = verdict.conflict;
+          diagnoses.push({
+            severity: 'warning', sdataCode: 'ApplicationDiagnosis', applicationCode: 'SyncConflictTargetWins',
+            message: `conflict (5.4 R4): this target's version (${store.endpoint(local.ep).url}, tick ${localTick}) wins over (${st.endpoint}, tick ${st.tick}) by ${c.by}` +
+              (c.by === 'priority' ? ` (${c.tgtPrio} < ${c.srcPrio})` : ''),
+          });
+        } else {
+          this.stats.ignored++;
+          diagnoses.push(info('SyncIgnored', verdict.rule === 'R1'
+            ? `this target already has this version or a newer one from ${st.endpoint} (tick ${localTick} ≥ ${st.tick})`
+            : `this target's digest has already seen ${st.endpoint} tick ${st.tick} (5.4 R3)`));
+        }
+      }
+    }
+    this.processed(ep, st.tick);
+    // The resulting state: the incoming one if applied, else the stored one.
+    const applied = method !== undefined;
+    const resEp = applied ? ep : local!.ep;
+    const resTick = applied ? st.tick : local!.tick.slice(3);
+    const resEndpoint = store.endpoint(resEp);
+    const resState: SyncState = applied ? st : { endpoint: resEndpoint.url, tick: resTick, stamp: local!.stamp };
+    let payload: string | undefined;
+    if (verdict?.conflict && !verdict.apply && !deleted) payload = (this.sPayload.get(id) as { payload: string }).payload;
+    this.result({
+      id: `${this.identity}('${id}')`,
+      title: `${this.kind.name} ${id}`,
+      status,
+      method,
+      location: `${this.serving}('${id}')`,
+      etag: etagOf(resEndpoint.norm, resTick),
+      stateXml: serializeSyncState(resState),
+      diagnoses,
+      payload,
+      updated: this.now,
+    });
+  }
+}
+
+function info(code: string, message: string): Diagnosis {
+  return { severity: 'info', sdataCode: 'ApplicationDiagnosis', applicationCode: code, message };
+}
+
+/** An incoming deletion carries a deletion payload already; a DELETE-method entry may carry the full resource. */
+function deletionOf(fragment: string, uuid: string): string {
+  const rt = scanRootTag(fragment);
+  return rt.selfClosing ? fragment : tombstoneFragment(fragment, uuid);
+}
+
+function checkTickSize(t: Tick, what: string, source: string): void {
+  if (t.length > MAX_TICK_DIGITS) {
+    throw new SdataError('SDATA_E_TICK', `${source}: ${what}: tick has ${t.length} digits; this store keeps at most ${MAX_TICK_DIGITS}`);
+  }
+}
