@@ -1,6 +1,98 @@
 import { SdataError } from '../protocol/errors.ts';
+import { startProvider } from '../provider/server.ts';
+import { parse, parseCount, parseSize } from './args.ts';
+import { EXIT } from './exit-codes.ts';
+import { log } from './io.ts';
 
-// Placeholder until the command lands.
-export async function serveCommand(_argv: string[]): Promise<number> {
-  throw new SdataError('SDATA_E_USAGE', 'serve: not implemented yet');
+export const SERVE_HELP = `Usage: sdata-sync serve --db FILE [options]
+
+Runs the reference SData sync provider on a SQLite store (created if missing) until SIGINT/SIGTERM, then
+finishes in-flight requests and closes the database. Prints the URLs it serves on stdout.
+
+Per kind it serves, under http://HOST:PORT/sdata/APP/CONTRACT/DATASET/KIND:
+  \$syncDigest (GET, PUT), \$syncSource, \$syncTarget (async with trackingID), \$syncResults, \$batch,
+  the collection and single resources (GET, POST, PUT with If-Match, DELETE), \$checksum (JSON);
+  and per dataset \$schema and \$health (JSON).
+
+Options:
+  --db FILE              SQLite database file (':memory:' for a throw-away store)
+  --port N               listening port (default 8080; 0 = any free port)
+  --host ADDR            listening address (default 127.0.0.1)
+  --app NAME             application segment (default: the store's, or 'hub')
+  --contract NAME        contract segment (default: the store's, or 'crm')
+  --dataset NAME         dataset segment (default: the store's, or '-')
+  --kinds LIST           kinds served, comma-separated, in sync order (default: the store's, or 'accounts')
+  --priority N           this endpoint's conflictPriority in its own digest, 1..9 (default 5 for new kinds)
+  --page-size N          entries per source and result page (default 1000)
+  --endpoint-base URL    identity of this endpoint in digests and syncStates; fixed when the store is created
+                         (default http://localhost/sdata/APP/CONTRACT/DATASET; never the listening port)
+  --context-ttl SECONDS  idle time after which async contexts expire (default 600)
+  --max-body SIZE        larger request bodies get 413 (default 64MiB)
+  --polling-millis N     pollingMillis advertised while work is in progress (default 100)
+  -h, --help
+`;
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    db: { type: 'string' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+    app: { type: 'string' },
+    contract: { type: 'string' },
+    dataset: { type: 'string' },
+    kinds: { type: 'string' },
+    priority: { type: 'string' },
+    'page-size': { type: 'string' },
+    'endpoint-base': { type: 'string' },
+    'context-ttl': { type: 'string' },
+    'max-body': { type: 'string' },
+    'polling-millis': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  }, 'serve');
+  if (values.help) {
+    process.stdout.write(SERVE_HELP);
+    return EXIT.OK;
+  }
+  if (positionals.length > 0) throw new SdataError('SDATA_E_USAGE', `serve: unexpected argument '${positionals[0]}'`);
+  if (!values.db) throw new SdataError('SDATA_E_USAGE', "serve: --db FILE is required (see 'sdata-sync serve --help')");
+  const priority = values.priority === undefined ? undefined : parseCount(values.priority, '--priority');
+  if (priority !== undefined && priority > 9) throw new SdataError('SDATA_E_USAGE', '--priority: conflict priorities are 1..9');
+  const kinds = values.kinds?.split(',').map((k) => k.trim()).filter((k) => k !== '');
+  const p = await startProvider({
+    db: values.db,
+    port: values.port === undefined ? 8080 : parseCount(values.port, '--port', 0),
+    host: values.host ?? '127.0.0.1',
+    ...(values.app === undefined ? {} : { app: values.app }),
+    ...(values.contract === undefined ? {} : { contract: values.contract }),
+    ...(values.dataset === undefined ? {} : { dataset: values.dataset }),
+    ...(kinds === undefined ? {} : { kinds }),
+    ...(priority === undefined ? {} : { priority }),
+    ...(values['page-size'] === undefined ? {} : { pageSize: parseCount(values['page-size'], '--page-size') }),
+    ...(values['endpoint-base'] === undefined ? {} : { endpointBase: values['endpoint-base'] }),
+    ...(values['context-ttl'] === undefined ? {} : { contextTtlMs: parseCount(values['context-ttl'], '--context-ttl') * 1000 }),
+    ...(values['max-body'] === undefined ? {} : { maxBodyBytes: parseSize(values['max-body'], '--max-body') }),
+    ...(values['polling-millis'] === undefined ? {} : { pollingMillis: parseCount(values['polling-millis'], '--polling-millis', 0) }),
+  });
+  process.stdout.write(`${p.url}\n`);
+  for (const k of p.store.kinds) {
+    if (kinds && !kinds.includes(k.name)) continue;
+    process.stdout.write(`  ${p.url}/${k.name}    endpoint ${k.selfUrl}\n`);
+  }
+  log(`sdata-sync serve: store ${values.db}; Ctrl-C to stop`);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const stop = (s: NodeJS.Signals): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      // A second signal while closing: stop now.
+      process.once('SIGINT', () => process.exit(EXIT.INTERRUPTED));
+      process.once('SIGTERM', () => process.exit(EXIT.INTERRUPTED));
+      resolve(s);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  log(`sdata-sync serve: ${signal}: finishing in-flight requests`);
+  await p.close();
+  log('sdata-sync serve: stopped, database closed');
+  return EXIT.OK;
 }

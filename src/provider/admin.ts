@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { escapeAttr } from '../protocol/escape.ts';
+import { NS } from '../protocol/namespaces.ts';
 import type { Contexts } from './contexts.ts';
 import type { KindInfo, Store } from './store.ts';
 
@@ -75,4 +77,22 @@ export function checksum(store: Store, kind: KindInfo): Checksum {
     states.update(`${r.uuid} ${r.deleted} ${store.endpoint(r.ep).norm} ${r.tick.slice(3)}\n`);
   }
   return { count, sha256: live.digest('hex'), tombstones, tombstonesSha256: dead.digest('hex'), statesSha256: states.digest('hex') };
+}
+
+/**
+ * `GET {dataset}/$schema` (spec 4.5, core 4.8), reduced to what sync consumers read: one `xs:element` per kind
+ * served, named by its collection segment, with sme:isSyncSource/isSyncTarget, sme:syncOrder (the order the kinds
+ * were configured in), sme:syncConflictPriority and the paging/batching/ETag capabilities.
+ */
+export function schemaXml(store: Store, kinds: readonly KindInfo[], contractNs: string): string {
+  let s = `<?xml version="1.0" encoding="utf-8"?>\n<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:sme="${NS.sme}"` +
+    ` targetNamespace="${escapeAttr(contractNs)}" elementFormDefault="qualified">\n`;
+  kinds.forEach((k, i) => {
+    const prio = store.digestOf(k.id).get(k.selfEp)?.prio ?? 5;
+    s += `  <xs:element name="${escapeAttr(k.name)}" type="xs:anyType" sme:role="resourceKind" sme:pluralName="${escapeAttr(k.name)}"` +
+      ` sme:isSyncSource="true" sme:isSyncTarget="true" sme:syncOrder="${i + 1}" sme:syncConflictPriority="${prio}"` +
+      ' sme:hasUuid="true" sme:supportsETag="true" sme:batchingMode="syncOrAsync" sme:canPageNext="true"' +
+      ' sme:canPagePrevious="false" sme:canPageIndex="false"/>\n';
+  });
+  return `${s}</xs:schema>\n`;
 }

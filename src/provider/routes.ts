@@ -3,6 +3,7 @@ import { HttpProblem } from './http-io.ts';
 /**
  * URL grammar of the provider (spec 4.1, core 3.x):
  *   /sdata/{app}/{contract}/{dataset}/$health                      admin JSON
+ *   /sdata/{app}/{contract}/{dataset}/$schema                      kinds with their sme sync attributes
  *   /sdata/{app}/{contract}/{dataset}/{kind}                       collection
  *   /sdata/{app}/{contract}/{dataset}/{kind}('{key}')              one resource
  *   /sdata/{app}/{contract}/{dataset}/{kind}/$syncDigest | $syncSource | $syncTarget | $syncResults | $batch | $checksum
@@ -13,7 +14,7 @@ import { HttpProblem } from './http-io.ts';
 export type Op = 'collection' | 'resource' | '$syncDigest' | '$syncSource' | '$syncTarget' | '$syncResults' | '$batch' | '$checksum';
 
 export type Route =
-  | { kind: undefined; op: '$health' }
+  | { kind: undefined; op: '$health' | '$schema' }
   | { kind: string; op: Op; key?: string; context?: string };
 
 export interface DatasetId {
@@ -50,7 +51,7 @@ export function parseRoute(pathname: string, ds: DatasetId): Route {
   if (segs[3] !== ds.dataset) throw new HttpProblem(404, `${pathname}: unknown dataset '${segs[3] ?? ''}' (this provider serves '${ds.dataset}')`, 'DatasetNotFound');
   const rest = segs.slice(4);
   if (rest.length === 0) throw new HttpProblem(404, `${pathname}: no resource kind given`, 'ResourceKindNotFound');
-  if (rest.length === 1 && rest[0] === '$health') return { kind: undefined, op: '$health' };
+  if (rest.length === 1 && (rest[0] === '$health' || rest[0] === '$schema')) return { kind: undefined, op: rest[0] };
   const head = splitSelector(rest[0]!);
   if (rest.length === 1) {
     return head.sel === undefined ? { kind: head.name, op: 'collection' } : { kind: head.name, op: 'resource', key: head.sel };

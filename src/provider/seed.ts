@@ -1,7 +1,9 @@
 import { NS } from '../protocol/namespaces.ts';
 import { nextTick, type Tick } from '../protocol/ticks.ts';
 import { normalizeFragment } from './fragment.ts';
-import { nowStamp, Store } from './store.ts';
+import { contractNamespace, nowStamp, Store } from './store.ts';
+
+export { contractNamespace };
 import { tickKey } from './tick-key.ts';
 
 /**
@@ -73,8 +75,6 @@ const WORDS = ['ledger', 'invoice', 'balance', 'naïve', 'façade', 'データ',
   'payment', 'terms', '😀', 'quarter', 'Ελλάδα', 'review', 'supply', 'İstanbul', 'credit', 'region'];
 const STATUS = ['active', 'prospect', 'inactive', 'on hold'];
 
-/** The contract namespace of a contract name. */
-export const contractNamespace = (contract: string): string => `http://schemas.sage.com/${contract}`;
 
 export interface SeedResource {
   uuid: string;

@@ -1,14 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SdataError } from '../protocol/errors.ts';
-import { checksum, health, type Checksum, type Health } from './admin.ts';
+import { checksum, health, schemaXml, type Checksum, type Health } from './admin.ts';
 import { Contexts } from './contexts.ts';
 import type { Call, ProviderCore } from './core.ts';
 import { handleBatch, handleCollection, handleResource } from './crud-handlers.ts';
-import { HttpProblem, methodNotAllowed, sendProblem, sendText } from './http-io.ts';
+import { HttpProblem, methodNotAllowed, sendProblem, sendText, XML } from './http-io.ts';
 import { parseRoute } from './routes.ts';
 import { SourceQueries } from './source.ts';
-import { Store, type KindInfo } from './store.ts';
+import { contractNamespace, Store, type KindInfo } from './store.ts';
 import { handleDigest, handleResults, handleSource, handleTarget } from './sync-handlers.ts';
 
 export interface ProviderOptions {
@@ -114,7 +114,8 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
       const serving = `http://${req.headers.host ?? hostPort(host, port)}/sdata/${ds.app}/${ds.contract}/${ds.dataset}`;
       if (route.kind === undefined) {
         if (method !== 'GET') throw methodNotAllowed(method, url.pathname, 'GET');
-        sendText(res, 200, `${JSON.stringify(health(store, contexts), null, 1)}\n`, 'application/json');
+        if (route.op === '$schema') sendText(res, 200, schemaXml(store, [...served.values()], contractNamespace(ds.contract)), XML);
+        else sendText(res, 200, `${JSON.stringify(health(store, contexts), null, 1)}\n`, 'application/json');
         return;
       }
       const kind = served.get(route.kind);

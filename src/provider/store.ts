@@ -71,6 +71,9 @@ export function defaultEndpointBase(app: string, contract: string, dataset: stri
   return `http://localhost/sdata/${app}/${contract}/${dataset}`;
 }
 
+/** The contract namespace of a contract name (payload elements of generated and schema-described resources). */
+export const contractNamespace = (contract: string): string => `http://schemas.sage.com/${contract}`;
+
 export const nowStamp = (): string => new Date().toISOString();
 
 function toRow(r: RawResource): ResourceRow {
