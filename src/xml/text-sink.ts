@@ -41,9 +41,16 @@ export class TextSink {
   async drained(): Promise<void> {
     if (!this.blocked) return;
     if (this.stream.writableNeedDrain) {
-      await Promise.race([once(this.stream, 'drain'), once(this.stream, 'close').then(() => {
-        throw Object.assign(new Error('stream closed before drain'), { code: 'ERR_STREAM_DESTROYED' });
-      })]);
+      // Cancel the loser of the race: a pending `once` keeps its listeners on the stream, and one stream sees
+      // thousands of drain waits (MaxListenersExceededWarning, and a leak on a long-lived stdout).
+      const ac = new AbortController();
+      try {
+        await Promise.race([once(this.stream, 'drain', { signal: ac.signal }), once(this.stream, 'close', { signal: ac.signal }).then(() => {
+          throw Object.assign(new Error('stream closed before drain'), { code: 'ERR_STREAM_DESTROYED' });
+        })]);
+      } finally {
+        ac.abort();
+      }
     }
     this.blocked = false;
   }
