@@ -47,7 +47,7 @@ export async function getWhenReady(client: HttpClient, url: string, poll: Partia
     if (l) cur = resolveHref(l, cur);
     const t = parseTracking(await readSmallBody(res));
     if (t) o.onTracking?.(t, res.url);
-    const wait = Math.min(o.pollMaxMs, Math.max(o.pollMinMs, retryAfterMs(res.headers['retry-after']) ?? t?.pollingMillis ?? o.pollDefaultMs));
+    const wait = pollWait(res, t, o);
     if (Date.now() + wait > deadline) {
       throw new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(cur)}: not ready after ${Math.round(client.timeouts.pollMs / 1000)} s of polling (--timeout-poll)`, { url: cur });
     }
@@ -57,6 +57,19 @@ export async function getWhenReady(client: HttpClient, url: string, poll: Partia
       throw new SdataError('SDATA_E_ABORTED', `${redactUrl(cur)}: interrupted while polling`);
     }
   }
+}
+
+/**
+ * How long to wait before the next poll: Retry-After, else the provider's pollingMillis, within our bounds. A
+ * tracking payload that reports the work finished (progress 100) is polled at once: pollingMillis paces polling
+ * of work in progress, and waiting it out after "Complete" would idle the target once per chunk (a provider that
+ * applies the body before answering the POST says exactly that).
+ */
+function pollWait(res: HttpResponse, t: Tracking | undefined, o: PollOptions): number {
+  const ra = retryAfterMs(res.headers['retry-after']);
+  if (ra === undefined && t?.progress !== undefined && t.progress >= 100) return 0;
+  const asked = ra ?? t?.pollingMillis ?? o.pollDefaultMs;
+  return Math.min(o.pollMaxMs, Math.max(o.pollMinMs, asked));
 }
 
 export type DeleteOutcome = 'deleted' | 'gone' | 'unknown' | 'skipped' | 'failed';
@@ -146,9 +159,7 @@ export class AsyncOperation {
       this.tracking = t;
       this.o.onTracking?.(t, res.url);
     }
-    const ra = retryAfterMs(res.headers['retry-after']);
-    const asked = ra ?? t?.pollingMillis ?? this.o.pollDefaultMs;
-    return Math.min(this.o.pollMaxMs, Math.max(this.o.pollMinMs, asked));
+    return pollWait(res, t, this.o);
   }
 
   private async sleep(ms: number): Promise<void> {
