@@ -4,6 +4,7 @@ import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
 import { parseSyncMode, type SyncMode, type SyncState } from '../protocol/sync-state.ts';
 import { parseTick } from '../protocol/ticks.ts';
+import { rawToText } from './raw-text.ts';
 
 export interface FeedLink {
   rel: string;
@@ -44,8 +45,11 @@ export interface EntryRecord {
   resourceStart: number;
   resourceNameEnd: number;
   resourceEnd: number;
-  /** Namespace bindings the resource element inherits (some may be re-declared by `resourceOwnDecls`). */
-  resourceScope: Readonly<Record<string, string>>;
+  /**
+   * Declarations in force above the resource element, outermost first: the feed's, the entry's, the payload's
+   * (shared objects, never copied per entry; `resourceScope()` merges them when someone needs it).
+   */
+  scopes: ReadonlyArray<Readonly<Record<string, string>>>;
   /** Prefixes ('' = default) the resource element declares itself. */
   resourceOwnDecls: readonly string[];
   resourceLocal: string | undefined;
@@ -87,6 +91,10 @@ type Cap = (typeof Cap)[keyof typeof Cap];
 interface SaxesHandlerFields {
   textHandler: ((text: string) => void) | undefined;
   cdataHandler: ((text: string) => void) | undefined;
+  openTagHandler: ((tag: SaxesTagNS) => void) | undefined;
+  closeTagHandler: ((tag: SaxesTagNS) => void) | undefined;
+  /** Open elements; saxes pops before calling the close handler. */
+  readonly tags: readonly unknown[];
 }
 
 const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
@@ -137,6 +145,7 @@ export class FeedReader {
   private cap: Cap = Cap.None;
   private capDepth = -1;
   private capText = '';
+  private capStart = 0;
 
   // current entry
   private inEntry = false;
@@ -146,7 +155,6 @@ export class FeedReader {
   private rec: EntryRecord | undefined;
   private inState = false;
   private inPayload = false;
-  private payloadScope: Readonly<Record<string, string>> = EMPTY;
   private stTick: string | undefined;
 
   constructor(handler: FeedHandler, opts: FeedReaderOptions = {}) {
@@ -172,8 +180,8 @@ export class FeedReader {
     p.on('doctype', () => {
       throw this.fail('SDATA_E_DOCTYPE', 'DOCTYPE declarations are refused: entities are never expanded');
     });
-    p.on('opentag', (t) => this.onOpen(t));
-    p.on('closetag', (t) => this.onClose(t));
+    p.on('opentag', this.onOpenTag);
+    p.on('closetag', this.onCloseTag);
   }
 
   get bytesRead(): number {
@@ -312,12 +320,29 @@ export class FeedReader {
   private capture(kind: Cap): void {
     this.cap = kind;
     this.capDepth = this.depth;
+    if (this.inEntry) {
+      // Inside entries the text is held anyway: cut it out at the end tag (rawToText) instead of making saxes
+      // collect it, which keeps saxes' text handling off for the whole entry.
+      this.capStart = this.parser.position;
+      return;
+    }
     this.capText = '';
-    // Text is only wanted inside a few small elements, so the handler is switched on and off around them: saxes
-    // skips text bookkeeping while none is set. Direct field writes, because `on()` is a computed-key store that
-    // showed up at ~5% of plan's time (saxes 6 keeps handlers in these fields; the version is pinned).
+    // Outside entries (feed head), the handler is switched on and off around the few elements we read. Direct
+    // field writes, because `on()` is a computed-key store (saxes 6 keeps handlers in these fields; pinned).
     this.hooks.textHandler = this.onText;
     this.hooks.cdataHandler = this.onText;
+  }
+
+  /** The text of the element being captured inside an entry, from the retained source text. */
+  private rawCapture(): string {
+    if (this.overflow) return '';
+    const start = this.capStart;
+    const end = this.ltBefore(this.parser.position);
+    if (end <= start) return '';
+    const cs = this.curStart;
+    if (start >= cs) return rawToText(this.cur.slice(start - cs, end - cs));
+    const all = this.parts.join('') + this.cur;
+    return rawToText(all.slice(start - this.entryStart, end - this.entryStart));
   }
 
   private readonly onText = (t: string): void => {
@@ -391,9 +416,9 @@ export class FeedReader {
     this.stTick = undefined;
     const own = tag.ns;
     let ownDecls = NO_DECLS;
-    if (own) {
+    if (own) for (const _ in own) {
       ownDecls = Object.keys(own);
-      if (ownDecls.length === 0) ownDecls = NO_DECLS;
+      break;
     }
     this.rec = {
       index: this.entryCount++,
@@ -411,13 +436,12 @@ export class FeedReader {
       resourceStart: -1,
       resourceNameEnd: -1,
       resourceEnd: -1,
-      resourceScope: EMPTY,
+      scopes: ownDecls === NO_DECLS ? [this.head.bindings] : [this.head.bindings, own!],
       resourceOwnDecls: NO_DECLS,
       resourceLocal: undefined,
       resourceUri: undefined,
       invalid: undefined,
     };
-    this.payloadScope = ownDecls === NO_DECLS ? this.head.bindings : { ...this.head.bindings, ...own };
   }
 
   private openInEntry(tag: SaxesTagNS, d: number): void {
@@ -436,7 +460,10 @@ export class FeedReader {
           // Fallback only (brief §6 A19): the resource element's own uuid wins.
           if (u && u.uri === NS.sdata && rec.uuid === undefined) rec.uuid = u.value.trim();
           const ns = tag.ns;
-          if (ns && Object.keys(ns).length > 0) this.payloadScope = { ...this.payloadScope, ...ns };
+          if (ns) for (const _ in ns) {
+            rec.scopes = [...rec.scopes, ns];
+            break;
+          }
         }
       } else if (uri === NS.atom) {
         if (local === 'id') this.capture(Cap.EntryId);
@@ -467,8 +494,6 @@ export class FeedReader {
     }
     rec.resourceLocal = tag.local;
     rec.resourceUri = tag.uri;
-    // Shared, not copied: filtering the scope is resourceXml()'s job, and only the provider needs it.
-    rec.resourceScope = this.payloadScope;
     const own = tag.ns;
     if (own) for (const _ in own) {
       rec.resourceOwnDecls = Object.keys(own);
@@ -483,7 +508,21 @@ export class FeedReader {
         rec.isDeleted = v === 'true' || v === '1';
       }
     }
+    // Nothing inside the resource matters to us (saxes still checks it is well-formed), and it is most of the
+    // bytes: stop taking open events and only watch for the resource's own end tag.
+    this.hooks.openTagHandler = undefined;
+    this.hooks.closeTagHandler = this.onCloseInResource;
   }
+
+  private readonly onOpenTag = (tag: SaxesTagNS): void => this.onOpen(tag);
+  private readonly onCloseTag = (tag: SaxesTagNS): void => this.onClose(tag);
+  private readonly onCloseInResource = (tag: SaxesTagNS): void => {
+    // feed, entry, payload remain open once the resource element itself has closed.
+    if (this.hooks.tags.length !== 3) return;
+    this.hooks.openTagHandler = this.onOpenTag;
+    this.hooks.closeTagHandler = this.onCloseTag;
+    this.onClose(tag);
+  };
 
   private onClose(tag: SaxesTagNS): void {
     const d = --this.depth;
@@ -516,7 +555,7 @@ export class FeedReader {
   }
 
   private endCapture(): void {
-    const t = this.capText;
+    const t = this.inEntry ? this.rawCapture() : this.capText;
     const rec = this.rec;
     switch (this.cap) {
       case Cap.FeedId: this.head.atomId = t.trim(); break;
@@ -586,4 +625,11 @@ export class FeedReader {
     this.partsChars = 0;
     this.handler.entry(rec);
   }
+}
+
+/** The namespace bindings a resource element inherits (some may be re-declared by its `resourceOwnDecls`). */
+export function resourceScope(rec: EntryRecord): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const sc of rec.scopes) for (const k in sc) out[k] = sc[k]!;
+  return out;
 }

@@ -2,7 +2,7 @@ import { serializeDigest, type Digest } from '../protocol/digest.ts';
 import { escapeAttr, escapeText } from '../protocol/escape.ts';
 import { OUTPUT_ROOT_BINDINGS, OUTPUT_ROOT_DECLS } from '../protocol/namespaces.ts';
 import type { SyncMode } from '../protocol/sync-state.ts';
-import type { EntryRecord, FeedLink } from './feed-reader.ts';
+import { resourceScope, type EntryRecord, type FeedLink } from './feed-reader.ts';
 
 export interface FeedOpenOptions {
   id: string;
@@ -80,7 +80,7 @@ export function resourceXml(rec: EntryRecord): string | undefined {
   if (text === undefined || rec.resourceStart < 0 || rec.resourceEnd < 0) return undefined;
   const body = text.slice(rec.resourceNameEnd, rec.resourceEnd);
   let ins = '';
-  const scope = rec.resourceScope;
+  const scope = resourceScope(rec);
   const own = rec.resourceOwnDecls;
   for (const prefix of Object.keys(scope)) {
     if (prefix === 'xml' || own.includes(prefix)) continue;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FeedReader, type EntryRecord, type FeedHead, type FeedTail } from '../../src/xml/feed-reader.ts';
+import { FeedReader, resourceScope, type EntryRecord, type FeedHead, type FeedTail } from '../../src/xml/feed-reader.ts';
 import { resourceXml } from '../../src/xml/feed-writer.ts';
 import { SdataError } from '../../src/protocol/errors.ts';
 import { PAGE_5_2_CORRECTED, PAGE_5_2_PUBLISHED, STRAY_LINE, EP } from '../helpers/spec-examples.ts';
@@ -73,7 +73,7 @@ const RICH = page({
 function summary(c: Collected): unknown {
   return {
     head: { mode: c.head?.syncMode, n: c.head?.digest?.entries.size, bindings: c.head?.bindings },
-    entries: c.entries.map((e) => ({ ...e, resourceScope: { ...e.resourceScope } })),
+    entries: c.entries.map((e) => ({ ...e, scopes: resourceScope(e) })),
     tail: c.tail,
   };
 }
