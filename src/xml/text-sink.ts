@@ -5,32 +5,50 @@ import type { Writable } from 'node:stream';
  * Coalesces many small strings into writes of ~64 KiB and reports backpressure: `write()` returns false when the
  * underlying stream asked us to wait, and `drained()` resolves when it may go on. At most one coalescing buffer
  * plus what the stream itself holds (its highWaterMark) is ever in memory.
+ *
+ * Each string is UTF-8-encoded into the current buffer as it comes, instead of being appended to a pending string:
+ * a pending rope kept every forwarded entry (and, through V8's sliced strings, the decoded input chunks they were cut
+ * from) alive until the next flush, long enough to survive scavenges. That raised plan's peak RSS by ~60 MiB on a
+ * 250 MB feed (V8 grows the young generation when much survives); encoding at once leaves only short-lived garbage.
  */
 export class TextSink {
   readonly stream: Writable;
-  private pending = '';
+  private buf: Buffer;
+  private off = 0;
   private blocked = false;
-  private readonly flushAt: number;
+  private readonly size: number;
   /** UTF-8 bytes handed to the stream so far. */
   bytes = 0;
 
   constructor(stream: Writable, flushAt = 64 * 1024) {
     this.stream = stream;
-    this.flushAt = flushAt;
+    this.size = Math.max(16, flushAt);
+    this.buf = Buffer.allocUnsafe(this.size);
   }
 
   write(s: string): boolean {
-    this.pending += s;
-    if (this.pending.length >= this.flushAt) this.flush();
+    // A UTF-16 code unit never takes more than 3 UTF-8 bytes, so this is a safe bound without measuring.
+    if (s.length * 3 > this.size - this.off) {
+      this.flush();
+      if (s.length * 3 > this.size) {
+        const b = Buffer.from(s, 'utf8');
+        this.bytes += b.length;
+        if (!this.stream.write(b)) this.blocked = true;
+        return !this.blocked;
+      }
+    }
+    this.off += this.buf.write(s, this.off, 'utf8');
     return !this.blocked;
   }
 
   flush(): void {
-    if (this.pending.length === 0) return;
-    const buf = Buffer.from(this.pending, 'utf8');
-    this.pending = '';
-    this.bytes += buf.length;
-    if (!this.stream.write(buf)) this.blocked = true;
+    if (this.off === 0) return;
+    const b = this.buf.subarray(0, this.off);
+    // The stream may hold on to `b` (async writes): never write into it again.
+    this.buf = Buffer.allocUnsafe(this.size);
+    this.off = 0;
+    this.bytes += b.length;
+    if (!this.stream.write(b)) this.blocked = true;
   }
 
   get needsDrain(): boolean {
