@@ -48,11 +48,15 @@ class Rng {
   }
 }
 
-function hash(seed: number, i: number): number {
-  let x = (seed ^ 0x9e3779b9) >>> 0;
-  x = Math.imul(x ^ i ^ (x >>> 16), 0x7feb352d);
-  x = Math.imul(x ^ Math.floor(i / 4294967296) ^ (x >>> 15), 0x846ca68b);
+function mix32(x: number): number {
+  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
+  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
   return (x ^ (x >>> 16)) >>> 0;
+}
+
+/** Seed and index are mixed separately first: xor-ing them raw would make (seed 2, i 1) and (seed 3, i 0) collide. */
+function hash(seed: number, i: number): number {
+  return mix32(mix32(seed ^ 0x9e3779b9) ^ mix32((i >>> 0) + 0x632be5ab) ^ mix32(Math.floor(i / 4294967296)));
 }
 
 const HEX = '0123456789abcdef';
