@@ -100,6 +100,20 @@ export function resultsOf(feed: El): ResultInfo[] {
   });
 }
 
+/** Every result entry of a context, following the result feed's next links. */
+export async function allResults(url: string): Promise<ResultInfo[]> {
+  const out: ResultInfo[] = [];
+  let res = await pollUntilDone(url);
+  for (;;) {
+    assert.equal(res.status, 200, res.text);
+    const f = parseXml(res.text);
+    out.push(...resultsOf(f));
+    const next = linkOf(f, 'next');
+    if (!next) return out;
+    res = await get(next);
+  }
+}
+
 export function linkOf(feed: El, rel: string): string | undefined {
   return kids(feed, NS.atom, 'link').find((l) => l.attrs.get('rel') === rel)?.attrs.get('href');
 }
