@@ -3,6 +3,7 @@
 //   clinic flame  → .clinic/<pid>.clinic-flame.html  (flame graph)
 //   clinic doctor → .clinic/<pid>.clinic-doctor.html (event loop, GC, CPU, memory over time)
 //   node --cpu-prof → a text table of self time per function and per source file, printed here
+//   saxes           → the same table for bare saxes on the same file (bench/saxes-bare.ts), to compare with
 // NO_INSIGHT=1 is set for clinic: offline, clinic otherwise exits without running anything.
 //
 // Usage: node scripts/profile.ts [--size-mb 100] [--skip-ratio 0.5] [--only flame,doctor,cpu] [--top 25]
@@ -27,7 +28,7 @@ const { values } = parseArgs({
   options: {
     'size-mb': { type: 'string', default: '100' },
     'skip-ratio': { type: 'string', default: '0.5' },
-    only: { type: 'string', default: 'flame,doctor,cpu' },
+    only: { type: 'string', default: 'flame,doctor,cpu,saxes' },
     top: { type: 'string', default: '25' },
   },
 });
@@ -130,18 +131,18 @@ function summarise(p: CpuProfile, top: number): string {
     `self time by function (top ${top}):\n${rows(fn, top)}\n`;
 }
 
-async function cpuProfile(planArgs: string[], dir: string, top: number): Promise<string> {
-  const profDir = join(dir, 'cpuprof');
+async function cpuProfile(label: string, command: string[], dir: string, top: number): Promise<string> {
+  const profDir = join(dir, `cpuprof-${label}`);
   await mkdir(profDir);
-  await run(NODE, ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '200', BIN, 'plan', ...planArgs]);
+  await run(NODE, ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '200', ...command]);
   const files = (await readdir(profDir)).filter((f) => f.endsWith('.cpuprofile'));
   if (files.length === 0) throw new Error('node --cpu-prof wrote no profile');
   const prof = JSON.parse(await readFile(join(profDir, files[0]!), 'utf8')) as CpuProfile;
   await mkdir(DEST, { recursive: true });
-  const keep = join(DEST, `plan-${Date.now()}.cpuprofile`);
+  const keep = join(DEST, `${label}-${Date.now()}.cpuprofile`);
   await writeFile(keep, JSON.stringify(prof));
   log(`cpu profile: ${relative(ROOT, keep)} (open in Chrome DevTools › Performance)`);
-  return summarise(prof, top);
+  return `${label}: ${summarise(prof, top)}`;
 }
 
 async function main(): Promise<void> {
@@ -161,7 +162,9 @@ async function main(): Promise<void> {
     const reports: string[] = [];
     if (only.has('flame')) reports.push(await clinic('flame', planArgs));
     if (only.has('doctor')) reports.push(await clinic('doctor', planArgs));
-    if (only.has('cpu')) process.stdout.write(`\n${await cpuProfile(planArgs, dir, Number(values.top))}`);
+    const top = Number(values.top);
+    if (only.has('cpu')) process.stdout.write(`\n${await cpuProfile('plan', [BIN, 'plan', ...planArgs], dir, top)}`);
+    if (only.has('saxes')) process.stdout.write(`\n${await cpuProfile('saxes-bare', [join(ROOT, 'bench', 'saxes-bare.ts'), feed], dir, Math.min(top, 15))}`);
     for (const r of reports) process.stdout.write(`report: ${r}\n`);
     if (reports.some((r) => !existsSync(r))) process.exitCode = 1;
   } finally {
