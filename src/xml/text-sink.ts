@@ -59,16 +59,25 @@ export class TextSink {
   async drained(): Promise<void> {
     if (!this.blocked) return;
     if (this.stream.writableNeedDrain) {
-      // Cancel the loser of the race: a pending `once` keeps its listeners on the stream, and one stream sees
-      // thousands of drain waits (MaxListenersExceededWarning, and a leak on a long-lived stdout).
-      const ac = new AbortController();
-      try {
-        await Promise.race([once(this.stream, 'drain', { signal: ac.signal }), once(this.stream, 'close', { signal: ac.signal }).then(() => {
-          throw Object.assign(new Error('stream closed before drain'), { code: 'ERR_STREAM_DESTROYED' });
-        })]);
-      } finally {
-        ac.abort();
-      }
+      // Plain listeners, both removed whichever fires: a pending `once` would stay registered per wait (thousands
+      // on a long-lived stdout), and cancelling it with an AbortController costs a DOMException per wait.
+      const stream = this.stream;
+      await new Promise<void>((resolve, reject) => {
+        const done = (): void => {
+          stream.off('drain', onDrain);
+          stream.off('close', onClose);
+        };
+        const onDrain = (): void => {
+          done();
+          resolve();
+        };
+        const onClose = (): void => {
+          done();
+          reject(Object.assign(new Error('stream closed before drain'), { code: 'ERR_STREAM_DESTROYED' }));
+        };
+        stream.on('drain', onDrain);
+        stream.on('close', onClose);
+      });
     }
     this.blocked = false;
   }
