@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
+import type { BodyFactory, ChunkBody } from './chunk-body.ts';
 import { AsyncOperation, type PollOptions } from '../http/async-op.ts';
 import { HttpStatusError, statusError } from '../http/body.ts';
 import type { HttpClient } from '../http/client.ts';
@@ -13,10 +14,10 @@ import { splitChunk } from './split.ts';
 
 export const FEED_TYPE = 'application/atom+xml; type=feed';
 
-/** A complete chunk file in the spool, ready to be POSTed (and re-POSTed identically on retry). */
+/** A complete chunk, ready to be POSTed (and re-POSTed identically on retry). */
 export interface SpooledChunk {
   n: number;
-  path: string;
+  body: ChunkBody;
   final: boolean;
   /** Entries in the chunk, to check the result count against; undefined when not known (push). */
   entries: number | undefined;
@@ -41,6 +42,10 @@ export interface ChunkSenderOptions {
   targetUrl: string;
   poll?: Partial<PollOptions>;
   maxEntryBytes: number;
+  /** Where the halves of a split chunk are written. */
+  bodies: BodyFactory;
+  /** Directory for result pages spooled for $syncResults or `onResultPage`. */
+  resultDir?: string;
   log: Logger;
   /** POST each result page to the source's `$syncResults` (brief §1.3 step 7). */
   results?: { client: HttpClient; url: string } | undefined;
@@ -74,14 +79,14 @@ export class ChunkSender {
   }
 
   async send(c: SpooledChunk): Promise<void> {
-    const size = (await stat(c.path)).size;
+    const size = c.body.size;
     const onTracking = this.o.onTracking;
     const op = new AsyncOperation(this.o.target, {
       ...this.o.poll,
       url: this.o.targetUrl,
       contentType: FEED_TYPE,
       contentLength: size,
-      body: () => createReadStream(c.path, { highWaterMark: 256 * 1024 }),
+      body: () => c.body.open(),
       ...(onTracking ? { onTracking: (t: Tracking) => onTracking(t) } : {}),
     });
     this.live.add(op);
@@ -106,7 +111,7 @@ export class ChunkSender {
         signal: this.o.signal,
         ...(this.o.onResultBytes ? { onBytes: this.o.onResultBytes } : {}),
         ...(this.o.results || this.o.onResultPage ? {
-          spoolPage: (p: number) => `${c.path}.result-${p}.xml`,
+          spoolPage: (p: number) => `${this.o.resultDir ?? '.'}/${c.label.replace(/[^\w.-]+/g, '_')}.result-${p}.xml`,
           onPageFile: (file: string) => this.resultPage(file),
         } : {}),
       });
@@ -123,7 +128,7 @@ export class ChunkSender {
   }
 
   private async split(c: SpooledChunk): Promise<void> {
-    const parts = await splitChunk(c.path, this.o.maxEntryBytes);
+    const parts = await splitChunk(c.body, c.label.replace(/[^\w.-]+/g, '_'), this.o.bodies, this.o.maxEntryBytes);
     if (!parts) {
       throw new SdataError('SDATA_E_TARGET_REJECTED',
         `${c.label}: the target refuses it as too large (413) and it holds a single entry, which cannot be split; raise the target's body limit (nothing of this chunk was applied; no later chunk was sent)`,
@@ -132,11 +137,11 @@ export class ChunkSender {
     this.splits++;
     this.o.log.info(`${c.label} (${parts[0].entries + parts[1].entries} entries) too large for the target (413): split into ${parts[0].entries} + ${parts[1].entries}`);
     try {
-      await this.send({ n: c.n, path: parts[0].path, final: false, entries: parts[0].entries, label: `${c.label}.a` });
-      await this.send({ n: c.n, path: parts[1].path, final: parts[1].final, entries: parts[1].entries, label: `${c.label}.b` });
+      await this.send({ n: c.n, body: parts[0].body, final: false, entries: parts[0].entries, label: `${c.label}.a` });
+      await this.send({ n: c.n, body: parts[1].body, final: parts[1].final, entries: parts[1].entries, label: `${c.label}.b` });
     } finally {
-      await rm(parts[0].path, { force: true });
-      await rm(parts[1].path, { force: true });
+      await parts[0].body.release();
+      await parts[1].body.release();
     }
   }
 

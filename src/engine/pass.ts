@@ -8,6 +8,7 @@ import { SdataError, isSdataError } from '../protocol/errors.ts';
 import type { Digest } from '../protocol/digest.ts';
 import { Planner, type ChunkTarget, type ChunkWriter, type InvalidEntry, type PlanStats } from '../plan/planner.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
+import { FileWriter, MemoryWriter, type BodyFactory } from './chunk-body.ts';
 import { ChunkSender, type ContextCounts } from './chunk-sender.ts';
 import type { Logger } from './log.ts';
 import { streamPage, type PageSink } from './page-stream.ts';
@@ -34,6 +35,11 @@ export interface PassOptions {
   poll?: Partial<PollOptions>;
   /** Parent directory of the pass's spool directory. */
   spoolDir: string;
+  /**
+   * Where chunks wait between planning and sending: in memory (bounded by (queueDepth + 1) × chunkBytes) or in
+   * files. `auto` (default): memory up to 32 MiB chunks, files above.
+   */
+  spool?: 'memory' | 'disk' | 'auto';
   /** Chunks queued or in flight while the next is produced (default 1). */
   queueDepth?: number;
   signal?: AbortSignal | undefined;
@@ -119,8 +125,13 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
     let out: ChunkTarget;
     if (dryRun) out = new DiscardTarget();
     else {
-      spoolDir = await mkdtemp(join(o.spoolDir, `sdata-sync-${o.kind.replace(/[^A-Za-z0-9_-]/g, '_')}-`));
+      const mode = o.spool === undefined || o.spool === 'auto' ? (o.chunkBytes <= 32 * 1024 * 1024 ? 'memory' : 'disk') : o.spool;
+      if (mode === 'disk' || o.postResults) spoolDir = await mkdtemp(join(o.spoolDir, `sdata-sync-${o.kind.replace(/[^A-Za-z0-9_-]/g, '_')}-`));
+      const dir = spoolDir;
+      const bodies: BodyFactory = mode === 'disk' ? (name) => new FileWriter(join(dir!, `${name}.xml`)) : () => new MemoryWriter();
       const s = new ChunkSender({
+        bodies,
+        ...(spoolDir ? { resultDir: spoolDir } : {}),
         target: o.target,
         targetUrl: withQuery(operationUrl(targetColl, '$syncTarget'), run),
         maxEntryBytes: o.maxEntryBytes,
@@ -134,7 +145,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
         ...(o.poll ? { poll: o.poll } : {}),
       });
       sender = s;
-      spool = new SpoolTarget(spoolDir, async (c) => {
+      spool = new SpoolTarget(bodies, async (c) => {
         await s.send(c);
         stats.chunksSent = s.chunks;
         stats.entriesAcked = s.entries;

@@ -1,4 +1,7 @@
 import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { PollOptions } from '../http/async-op.ts';
 import type { HttpClient } from '../http/client.ts';
@@ -6,6 +9,7 @@ import { operationUrl, withQuery } from '../http/url.ts';
 import { FeedReader, type EntryRecord } from '../xml/feed-reader.ts';
 import { feedClose, feedOpen, forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
 import { TextSink } from '../xml/text-sink.ts';
+import { FileBody, FileWriter } from './chunk-body.ts';
 import { ChunkSender, type ContextCounts } from './chunk-sender.ts';
 import type { Logger } from './log.ts';
 import type { Outcomes } from './outcomes.ts';
@@ -71,7 +75,11 @@ export async function pushFeeds(o: PushOptions): Promise<PushResult> {
     reader.end();
     await flush();
   };
+  // Split halves and result pages of feeds of any size: on disk.
+  const dir = await mkdtemp(join(tmpdir(), 'sdata-sync-push-'));
   const sender = new ChunkSender({
+    bodies: (name) => new FileWriter(join(dir, `${name}.xml`)),
+    resultDir: dir,
     target: o.client,
     targetUrl: withQuery(operationUrl(o.collection, '$syncTarget'), { runName: o.runName, runStamp: o.runStamp }),
     maxEntryBytes: o.maxEntryBytes,
@@ -84,10 +92,12 @@ export async function pushFeeds(o: PushOptions): Promise<PushResult> {
     let n = 0;
     for (const path of o.files) {
       n++;
-      await sender.send({ n, path, final: false, entries: undefined, label: o.files.length > 1 ? `${path} (chunk ${n})` : path });
+      const body = new FileBody(path, (await stat(path)).size, false);
+      await sender.send({ n, body, final: false, entries: undefined, label: o.files.length > 1 ? `${path} (chunk ${n})` : path });
     }
   } finally {
     await sender.releaseAll();
+    await rm(dir, { recursive: true, force: true });
     if (opened) {
       sink.write(feedClose());
       sink.flush();

@@ -1,23 +1,21 @@
-import { createReadStream, createWriteStream } from 'node:fs';
 import { FeedReader, type EntryRecord, type FeedHead } from '../xml/feed-reader.ts';
 import { feedClose, feedOpen, forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
-import { TextSink } from '../xml/text-sink.ts';
+import type { BodyFactory, BodyWriter, ChunkBody } from './chunk-body.ts';
 
 export interface SplitPart {
-  path: string;
+  body: ChunkBody;
   entries: number;
-  bytes: number;
   /** Whether this part ends without a `next` link (only the last part of a final chunk). */
   final: boolean;
 }
 
-/** Reads a spooled chunk back record by record; the callback may wait (backpressure on the writer). */
-async function eachEntry(path: string, maxEntryBytes: number, onHead: (h: FeedHead) => void,
+/** Reads a chunk back record by record; the callback may wait (backpressure on the writer). */
+async function eachEntry(body: ChunkBody, source: string, maxEntryBytes: number, onHead: (h: FeedHead) => void,
   onEntry: (rec: EntryRecord) => Promise<void> | void, onEnd: (next: string | undefined) => void = () => undefined): Promise<void> {
   const pending: EntryRecord[] = [];
   const reader = new FeedReader({ head: onHead, entry: (rec) => pending.push(rec), end: (t) => onEnd(t.next) },
-    { source: path, maxEntryBytes, requireSyncHead: true });
-  for await (const c of createReadStream(path, { highWaterMark: 64 * 1024 })) {
+    { source, maxEntryBytes, requireSyncHead: true });
+  for await (const c of body.open()) {
     reader.push(c as Buffer);
     for (const r of pending.splice(0)) await onEntry(r);
   }
@@ -26,62 +24,65 @@ async function eachEntry(path: string, maxEntryBytes: number, onHead: (h: FeedHe
 }
 
 /**
- * Splits a spooled chunk the target refused as too large (413) into two complete sync feeds holding the first and
- * second half of its entries, with the same syncMode and digest (engine rules §2). The first part always carries a
+ * Splits a chunk the target refused as too large (413) into two complete sync feeds holding the first and second
+ * half of its entries, with the same syncMode and digest (engine rules §2). The first part always carries a
  * `next` link; the second carries one unless the chunk was the final one, so the target's end-of-feed merge still
  * happens exactly once, on the very last part. Entries are copied as their exact text (engine rules §3).
- * Whether the chunk was final is read from the chunk itself (no `next` link), so any sync feed file can be split.
+ * Whether the chunk was final is read from the chunk itself (no `next` link), so any sync feed can be split.
  * Returns undefined when there is nothing to split (fewer than two entries).
  */
-export async function splitChunk(path: string, maxEntryBytes: number): Promise<[SplitPart, SplitPart] | undefined> {
+export async function splitChunk(body: ChunkBody, name: string, make: BodyFactory, maxEntryBytes: number): Promise<[SplitPart, SplitPart] | undefined> {
   let total = 0;
   let final = true;
-  await eachEntry(path, maxEntryBytes, () => undefined, () => {
+  await eachEntry(body, name, maxEntryBytes, () => undefined, () => {
     total++;
   }, (next) => {
     final = next === undefined;
   });
   if (total < 2) return undefined;
   const half = Math.ceil(total / 2);
-  const parts: [SplitPart, SplitPart] = [
-    { path: `${path}.a`, entries: 0, bytes: 0, final: false },
-    { path: `${path}.b`, entries: 0, bytes: 0, final },
-  ];
+  const counts = [0, 0];
+  const finals = [false, final];
   let head: FeedHead | undefined;
   let decls: PageDecls = [];
-  let sink: TextSink | undefined;
-  let part = 0;
-  const open = (i: number): TextSink => {
-    const s = new TextSink(createWriteStream(parts[i]!.path));
-    s.write(feedOpen({ id: `urn:sdata-sync:split:${i === 0 ? 'a' : 'b'}`, title: 'Synchronization feed (split)', syncMode: head!.syncMode, digest: head!.digest }));
-    return s;
+  const writers: BodyWriter[] = [];
+  const bodies: ChunkBody[] = [];
+  let part = -1;
+  const open = (i: number): void => {
+    const w = make(`${name}.${i === 0 ? 'a' : 'b'}`);
+    w.write(feedOpen({ id: `urn:sdata-sync:split:${name}.${i === 0 ? 'a' : 'b'}`, title: 'Synchronization feed (split)', syncMode: head!.syncMode, digest: head!.digest }));
+    writers.push(w);
+    part = i;
   };
-  const close = async (i: number): Promise<void> => {
-    const p = parts[i]!;
-    sink!.write(feedClose(p.final ? undefined : [{ rel: 'next', href: `urn:sdata-sync:split-next` }]));
-    await sink!.end();
-    p.bytes = sink!.bytes;
+  const close = async (): Promise<void> => {
+    const w = writers[part]!;
+    w.write(feedClose(finals[part] ? undefined : [{ rel: 'next', href: `urn:sdata-sync:split-next` }]));
+    bodies.push(await w.finish());
   };
   try {
-    await eachEntry(path, maxEntryBytes, (h) => {
+    await eachEntry(body, name, maxEntryBytes, (h) => {
       head = h;
       decls = pageDecls(h.bindings);
     }, async (rec) => {
-      if (part === 0 && parts[0].entries === half) {
-        await close(0);
-        part = 1;
-        sink = undefined;
+      if (part === -1) open(0);
+      else if (part === 0 && counts[0] === half) {
+        await close();
+        open(1);
       }
-      sink ??= open(part);
-      parts[part]!.entries++;
-      sink.write(forwardText(rec, decls));
-      sink.write('\n');
-      if (sink.needsDrain) await sink.drained();
+      counts[part]!++;
+      const w = writers[part]!;
+      w.write(forwardText(rec, decls));
+      w.write('\n');
+      if (w.needsDrain) await w.drained();
     });
-    await close(1);
+    await close();
   } catch (e) {
-    sink?.stream.destroy();
+    for (const w of writers) await w.discard().catch(() => undefined);
+    for (const b of bodies) await b.release().catch(() => undefined);
     throw e;
   }
-  return parts;
+  return [
+    { body: bodies[0]!, entries: counts[0]!, final: false },
+    { body: bodies[1]!, entries: counts[1]!, final },
+  ];
 }

@@ -1,71 +1,70 @@
-import { rm } from 'node:fs/promises';
 import type { ChunkTarget, ChunkWriter, PlanStats } from '../plan/planner.ts';
-import { DirChunkTarget } from '../plan/targets.ts';
+import type { BodyFactory, BodyWriter } from './chunk-body.ts';
 import type { SpooledChunk } from './chunk-sender.ts';
 
 /**
- * The engine's ChunkTarget: the planner writes each chunk to a file in a spool directory (temp name, renamed when
- * complete), and `close()` hands it to the sender queue. `close()` resolves only when the queue has room, so at
- * most `depth` chunks wait or travel while the next one is produced (engine rules §2: chunk k is POSTed while
- * chunk k+1 is prepared). Memory is one chunk writer's buffer; disk is at most depth + 1 chunks. A spool file is
- * deleted once the target has answered for it, and it is what a retry re-sends, byte for byte.
+ * The engine's ChunkTarget: the planner writes each chunk into a replayable body (memory, or a spool file for
+ * large chunk bounds), and `close()` hands it to the sender queue. `close()` resolves only when the queue has room,
+ * so at most `depth` chunks wait or travel while the next one is produced (engine rules §2: chunk k is POSTed
+ * while chunk k+1 is prepared): memory and disk stay within (depth + 1) chunk bounds. A body is released once
+ * the target has answered for it, and it is what a retry re-sends, byte for byte.
  */
 export class SpoolTarget implements ChunkTarget {
-  readonly dir: DirChunkTarget;
+  private readonly make: BodyFactory;
   private readonly send: (c: SpooledChunk) => Promise<void>;
   private readonly depth: number;
+  private readonly writers = new Map<number, BodyWriter>();
   private readonly queue: Promise<void>[] = [];
   private tail: Promise<void> = Promise.resolve();
   private lastForwarded = 0;
   /** The planner's counters, to know how many entries each chunk holds. */
   stats: PlanStats | undefined;
-  /** The first sender failure; later closes and `drain()` rethrow it. */
+  /** The first failure; later calls and `drain()` rethrow it. */
   error: unknown;
 
-  constructor(dir: string, send: (c: SpooledChunk) => Promise<void>, depth = 1) {
-    this.dir = new DirChunkTarget(dir);
+  constructor(make: BodyFactory, send: (c: SpooledChunk) => Promise<void>, depth = 1) {
+    this.make = make;
     this.send = send;
     this.depth = depth;
   }
 
   open(n: number): ChunkWriter {
     if (this.error !== undefined) throw this.error;
-    return this.dir.open(n);
+    const w = this.make(`chunk-${String(n).padStart(6, '0')}`);
+    this.writers.set(n, w);
+    return w;
   }
 
   /**
-   * Never rejects: a promise the planner keeps could otherwise reject unobserved. Failures are kept in `error`
-   * and surface through `open()`, `check()` and `drain()`.
+   * Never rejects: the planner keeps these promises, and one could otherwise reject unobserved. Failures are kept
+   * in `error` and surface through `open()`, `check()` and `drain()`.
    */
   async close(n: number, final: boolean): Promise<void> {
     // The planner counts an entry after writing it and closes a chunk before writing the next one's first entry.
     const forwarded = this.stats?.forwarded ?? 0;
     const entries = forwarded - this.lastForwarded;
     this.lastForwarded = forwarded;
-    let path: string;
+    const w = this.writers.get(n)!;
+    this.writers.delete(n);
+    let chunk: SpooledChunk;
     try {
-      await this.dir.close(n, final);
-      path = this.dir.files[this.dir.files.length - 1]!;
-      this.dir.files.length = 0;
+      chunk = { n, body: await w.finish(), final, entries, label: `chunk ${n}` };
     } catch (e) {
       this.error ??= e;
       return;
     }
-    while (this.queue.length >= this.depth) {
-      await this.queue[0];
-    }
+    while (this.queue.length >= this.depth) await this.queue[0];
     if (this.error !== undefined) {
-      await rm(path, { force: true });
+      await chunk.body.release();
       return;
     }
-    const chunk: SpooledChunk = { n, path, final, entries, label: `chunk ${n}` };
     const p = this.tail.then(() => (this.error === undefined ? this.send(chunk) : undefined))
       .catch((e: unknown) => {
         this.error ??= e;
       })
       .finally(() => {
         this.queue.shift();
-        return rm(path, { force: true });
+        return chunk.body.release().catch(() => undefined);
       });
     this.tail = p;
     this.queue.push(p);
@@ -82,9 +81,10 @@ export class SpoolTarget implements ChunkTarget {
     if (this.error !== undefined) throw this.error;
   }
 
-  /** After a failure: wait for the chunk in flight (its context is released by the sender), drop temporaries. */
+  /** After a failure: drop half-written chunks, wait for the one in flight (the sender releases its context). */
   async abort(): Promise<void> {
-    await this.dir.abort();
+    for (const w of this.writers.values()) await w.discard().catch(() => undefined);
+    this.writers.clear();
     await this.tail;
   }
 }

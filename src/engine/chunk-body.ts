@@ -1,0 +1,121 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import type { ChunkWriter } from '../plan/planner.ts';
+import { TextSink } from '../xml/text-sink.ts';
+
+/**
+ * A complete chunk, replayable: every POST attempt opens a fresh stream over the same bytes (a retry re-sends an
+ * identical body, engine rules §5). In memory for ordinary chunk bounds, on disk when the bound is large.
+ */
+export interface ChunkBody {
+  readonly size: number;
+  open(): Readable;
+  /** Frees the bytes (a spool file is deleted; a caller's own file is left alone). */
+  release(): Promise<void>;
+}
+
+export class MemoryBody implements ChunkBody {
+  readonly size: number;
+  private parts: Buffer[];
+  constructor(parts: Buffer[], size: number) {
+    this.parts = parts;
+    this.size = size;
+  }
+  open(): Readable {
+    return Readable.from(this.parts, { objectMode: false });
+  }
+  async release(): Promise<void> {
+    this.parts = [];
+  }
+}
+
+export class FileBody implements ChunkBody {
+  readonly size: number;
+  readonly path: string;
+  private readonly owned: boolean;
+  constructor(path: string, size: number, owned: boolean) {
+    this.path = path;
+    this.size = size;
+    this.owned = owned;
+  }
+  open(): Readable {
+    return createReadStream(this.path, { highWaterMark: 256 * 1024 });
+  }
+  async release(): Promise<void> {
+    if (this.owned) await rm(this.path, { force: true });
+  }
+}
+
+/** Where a chunk is written while it is produced; `finish()` seals it into a ChunkBody. */
+export interface BodyWriter extends ChunkWriter {
+  finish(): Promise<ChunkBody>;
+  /** Drops what was written (a failed pass). */
+  discard(): Promise<void>;
+}
+
+const PIECE = 64 * 1024;
+
+/** Coalesces text into ~64 KiB Buffers. No backpressure to honour: the caller bounds the chunk. */
+export class MemoryWriter implements BodyWriter {
+  private pending = '';
+  private readonly parts: Buffer[] = [];
+  private size = 0;
+  readonly needsDrain = false;
+
+  write(s: string): boolean {
+    this.pending += s;
+    if (this.pending.length >= PIECE) this.flush();
+    return true;
+  }
+
+  async drained(): Promise<void> {}
+
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    const b = Buffer.from(this.pending, 'utf8');
+    this.pending = '';
+    this.parts.push(b);
+    this.size += b.length;
+  }
+
+  async finish(): Promise<ChunkBody> {
+    this.flush();
+    return new MemoryBody(this.parts, this.size);
+  }
+
+  async discard(): Promise<void> {
+    this.pending = '';
+    this.parts.length = 0;
+  }
+}
+
+/** A spool file. Only this process reads it, after `finish()`, so it needs no temporary name. */
+export class FileWriter implements BodyWriter {
+  private readonly sink: TextSink;
+  private readonly path: string;
+  constructor(path: string) {
+    this.path = path;
+    this.sink = new TextSink(createWriteStream(path));
+  }
+  write(s: string): boolean {
+    return this.sink.write(s);
+  }
+  get needsDrain(): boolean {
+    return this.sink.needsDrain;
+  }
+  drained(): Promise<void> {
+    return this.sink.drained();
+  }
+  async finish(): Promise<ChunkBody> {
+    await this.sink.end();
+    return new FileBody(this.path, this.sink.bytes, true);
+  }
+  async discard(): Promise<void> {
+    this.sink.stream.destroy();
+    await rm(this.path, { force: true });
+  }
+}
+
+/** Makes the writer for one chunk body, named for messages and (on disk) for its file. */
+export type BodyFactory = (name: string) => BodyWriter;
