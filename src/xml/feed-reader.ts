@@ -446,15 +446,17 @@ export class FeedReader {
 
   private openInEntry(tag: SaxesTagNS, d: number): void {
     const rec = this.rec!;
+    // Local names first: they are short, while namespace URIs are long strings that are equal in content but not
+    // identical objects, so each URI comparison is a character compare. Test a URI only once the name matched.
     if (d === 2) {
-      const { uri, local } = tag;
-      if (uri === NS.sync) {
-        if (local === 'syncState') {
+      const local = tag.local;
+      if (local === 'syncState') {
+        if (tag.uri === NS.sync) {
           this.inState = true;
           rec.state = { endpoint: '', tick: '', stamp: '' };
         }
-      } else if (uri === NS.sdata) {
-        if (local === 'payload') {
+      } else if (local === 'payload') {
+        if (tag.uri === NS.sdata) {
           this.inPayload = true;
           const u = tag.attributes['sdata:uuid'];
           // Fallback only (brief §6 A19): the resource element's own uuid wins.
@@ -465,26 +467,31 @@ export class FeedReader {
             break;
           }
         }
-      } else if (uri === NS.atom) {
-        if (local === 'id') this.capture(Cap.EntryId);
-      } else if (uri === NS.http) {
-        if (local === 'httpMethod') this.capture(Cap.HttpMethod);
-        else if (local === 'ifMatch') this.capture(Cap.IfMatch);
+      } else if (local === 'id') {
+        if (tag.uri === NS.atom) this.capture(Cap.EntryId);
+      } else if (local === 'httpMethod') {
+        if (tag.uri === NS.http) this.capture(Cap.HttpMethod);
+      } else if (local === 'ifMatch') {
+        if (tag.uri === NS.http) this.capture(Cap.IfMatch);
       }
     } else if (d === 3) {
       if (this.inState) {
-        if (tag.uri === NS.sync) {
-          const l = tag.local;
-          if (l === 'endpoint') this.capture(Cap.StEndpoint);
-          else if (l === 'tick') this.capture(Cap.StTick);
-          else if (l === 'stamp') this.capture(Cap.StStamp);
-          else if (l === 'user') this.capture(Cap.StUser);
+        const l = tag.local;
+        if (l === 'endpoint') {
+          if (tag.uri === NS.sync) this.capture(Cap.StEndpoint);
+        } else if (l === 'tick') {
+          if (tag.uri === NS.sync) this.capture(Cap.StTick);
+        } else if (l === 'stamp') {
+          if (tag.uri === NS.sync) this.capture(Cap.StStamp);
+        } else if (l === 'user') {
+          if (tag.uri === NS.sync) this.capture(Cap.StUser);
         }
       } else if (this.inPayload && rec.resourceStart < 0) {
         this.openResource(tag, rec);
       }
     }
   }
+
 
   private openResource(tag: SaxesTagNS, rec: EntryRecord): void {
     if (!this.overflow) {
