@@ -5,11 +5,70 @@ import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pageTexts, resolveFeedOptions, type FeedOptions, type ResolvedFeedOptions } from './synthetic.ts';
 
-/** Pieces are coalesced into writes of about this many characters. */
-const CHUNK_CHARS = 64 * 1024;
+/** Pieces are encoded into buffers of this many bytes, each handed on whole. */
+const CHUNK_BYTES = 64 * 1024;
 
 function resolved(o: FeedOptions | ResolvedFeedOptions): ResolvedFeedOptions {
   return 'pages' in o && typeof o.pages === 'number' ? (o as ResolvedFeedOptions) : resolveFeedOptions(o);
+}
+
+/**
+ * Pulls pieces of page text and UTF-8-encodes each into the current buffer at once: no piece outlives its
+ * encoding, so the generator's garbage dies young (accumulating a 64 Ki-char string first made V8 promote the
+ * pieces and grow its heap with the output size).
+ */
+class Chunker {
+  private readonly it: Iterator<string, void, undefined>;
+  private buf = Buffer.allocUnsafe(CHUNK_BYTES);
+  private off = 0;
+  private done = false;
+  /** A piece too large for any buffer, due right after the buffer that was handed on before it. */
+  private queued: Buffer | undefined;
+
+  constructor(it: Iterator<string, void, undefined>) {
+    this.it = it;
+  }
+
+  /** The next ~64 KiB of the page, or undefined at its end. */
+  next(): Buffer | undefined {
+    if (this.queued !== undefined) {
+      const q = this.queued;
+      this.queued = undefined;
+      return q;
+    }
+    while (!this.done) {
+      const r = this.it.next();
+      if (r.done) {
+        this.done = true;
+        break;
+      }
+      const piece = r.value;
+      // A UTF-16 code unit takes at most 3 UTF-8 bytes: a safe bound without measuring.
+      if (piece.length * 3 <= CHUNK_BYTES - this.off) {
+        this.off += this.buf.write(piece, this.off, 'utf8');
+        continue;
+      }
+      const full = this.take();
+      if (piece.length * 3 > CHUNK_BYTES) {
+        const big = Buffer.from(piece, 'utf8');
+        if (full === undefined) return big;
+        this.queued = big;
+        return full;
+      }
+      this.off = this.buf.write(piece, 0, 'utf8');
+      if (full !== undefined) return full;
+    }
+    return this.take();
+  }
+
+  private take(): Buffer | undefined {
+    if (this.off === 0) return undefined;
+    const b = this.buf.subarray(0, this.off);
+    // The consumer keeps `b`: never write into it again.
+    this.buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    this.off = 0;
+    return b;
+  }
 }
 
 /**
@@ -17,27 +76,17 @@ function resolved(o: FeedOptions | ResolvedFeedOptions): ResolvedFeedOptions {
  * soon as `push` says the buffer is full, so a slow consumer holds at most one highWaterMark plus one chunk.
  */
 export function generatePage(opts: FeedOptions | ResolvedFeedOptions, page = 0): Readable {
-  const it = pageTexts(resolved(opts), page);
+  const chunks = new Chunker(pageTexts(resolved(opts), page));
   return new Readable({
-    highWaterMark: CHUNK_CHARS,
+    highWaterMark: CHUNK_BYTES,
     read() {
       for (;;) {
-        let s = '';
-        let done = false;
-        while (s.length < CHUNK_CHARS) {
-          const r = it.next();
-          if (r.done) {
-            done = true;
-            break;
-          }
-          s += r.value;
-        }
-        const more = s.length > 0 ? this.push(Buffer.from(s, 'utf8')) : true;
-        if (done) {
+        const b = chunks.next();
+        if (b === undefined) {
           this.push(null);
           return;
         }
-        if (!more) return;
+        if (!this.push(b)) return;
       }
     },
   });
@@ -67,19 +116,16 @@ async function drain(out: Writable): Promise<void> {
  * number of bytes written.
  */
 export async function writePage(opts: FeedOptions | ResolvedFeedOptions, page: number, out: Writable): Promise<number> {
-  let s = '';
+  const chunks = new Chunker(pageTexts(resolved(opts), page));
   let bytes = 0;
-  const flush = async (): Promise<void> => {
-    const b = Buffer.from(s, 'utf8');
-    s = '';
+  let writes = 0;
+  for (let b = chunks.next(); b !== undefined; b = chunks.next()) {
     bytes += b.length;
     if (!out.write(b)) await drain(out);
-  };
-  for (const piece of pageTexts(resolved(opts), page)) {
-    s += piece;
-    if (s.length >= CHUNK_CHARS) await flush();
+    // A synchronous destination (a file or /dev/null as stdout) never says wait, and awaiting a settled promise only
+    // runs microtasks: give the event loop a turn now and then, so whatever V8 and Node defer to it does run.
+    else if (++writes % 16 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  if (s.length > 0) await flush();
   return bytes;
 }
 
