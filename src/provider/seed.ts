@@ -60,9 +60,13 @@ function hash(seed: number, i: number): number {
 }
 
 const HEX = '0123456789abcdef';
-function uuid(r: Rng): string {
-  let s = '';
-  for (let k = 0; k < 32; k++) {
+/**
+ * A v4-shaped uuid. `first` fixes the leading 32 bits: for resource uuids it is a bijection of the index, so a
+ * store's uuids never collide (a generator seeded with 32 bits alone repeats after ~65k draws, birthday bound).
+ */
+function uuid(r: Rng, first?: number): string {
+  let s = first === undefined ? '' : (first >>> 0).toString(16).padStart(8, '0');
+  for (let k = s.length; k < 32; k++) {
     if (k === 8 || k === 12 || k === 16 || k === 20) s += '-';
     s += HEX[k === 12 ? 4 : k === 16 ? 8 + (r.next() & 3) : r.next() & 15];
   }
@@ -88,7 +92,7 @@ export interface SeedResource {
 /** Resource i of `seed`: a self-contained `account`-style element of about `bytes` UTF-8 bytes. */
 export function seedResource(i: number, seed = 1, contractNs = contractNamespace('crm'), element = 'account', bytes = 1024): SeedResource {
   const r = new Rng(hash(seed, i));
-  const id = uuid(r);
+  const id = uuid(r, mix32((i >>> 0) ^ mix32(seed + 0x51ed27)));
   let s = `<${element} xmlns="${contractNs}" xmlns:sdata="${NS.sdata}" xmlns:xsi="${NS.xsi}" sdata:uuid="${id}">`;
   s += `<name>${r.pick(NAMES)} #${i}</name><accountNumber>ACC-${String(i).padStart(8, '0')}</accountNumber>`;
   s += `<status>${r.pick(STATUS)}</status><creditLimit>${(r.int(10_000_000) / 100).toFixed(2)}</creditLimit>`;

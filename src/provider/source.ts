@@ -82,6 +82,12 @@ function safeKey(t: Tick): string {
   }
 }
 
+/**
+ * Every query gives SQLite exactly one lower and one upper bound on `tick` as plain column constraints, folded in
+ * JS (cursor vs range bounds), plus row-value filters for exactness within a tick. With two lower bounds (the
+ * range's and the cursor's) the planner seeks by one of them, possibly the range start, and every page would
+ * rescan the range from its beginning: quadratic in the feed size.
+ */
 export class SourceQueries {
   private readonly sCount: StatementSync;
   private readonly sNth: StatementSync;
@@ -94,7 +100,8 @@ export class SourceQueries {
     this.sCount = db.prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM resources WHERE ${where} LIMIT ?)`);
     this.sNth = db.prepare(`SELECT tick, id FROM resources WHERE ${where} ORDER BY tick, id LIMIT 1 OFFSET ?`);
     this.sAny = db.prepare(`SELECT 1 AS x FROM resources WHERE ${where} LIMIT 1`);
-    this.sRows = db.prepare(`SELECT id, deleted, ep, tick, stamp, user, payload FROM resources WHERE ${where} AND (tick, id) <= (?, ?) ORDER BY tick, id`);
+    this.sRows = db.prepare('SELECT id, deleted, ep, tick, stamp, user, payload FROM resources ' +
+      'WHERE kind = ? AND ep = ? AND tick >= ? AND tick <= ? AND (tick, id) > (?, ?) AND (tick, id) <= (?, ?) ORDER BY tick, id');
   }
 
   count(kind: number, ranges: readonly SourceRange[], limit = Number.MAX_SAFE_INTEGER): number {
@@ -106,15 +113,14 @@ export class SourceQueries {
   /** Where a page of `size` rows after `from` ends (inclusive), or undefined when the rest fits in it. */
   pageEnd(kind: number, ranges: readonly SourceRange[], from: Cursor, size: number): Cursor | undefined {
     let left = size;
-    let c = from;
     for (let r = from.r; r < ranges.length; r++) {
       const g = ranges[r]!;
-      const tick = r === c.r ? c.tick : TICK_KEY_MIN;
-      const id = r === c.r ? c.id : 0;
-      const nth = this.sNth.get(kind, g.ep, g.lower, g.upper, tick, id, left - 1) as { tick: string; id: number } | undefined;
+      const tick = r === from.r ? from.tick : TICK_KEY_MIN;
+      const id = r === from.r ? from.id : 0;
+      const lo = lowerOf(g, tick);
+      const nth = this.sNth.get(kind, g.ep, lo, g.upper, tick, id, left - 1) as { tick: string; id: number } | undefined;
       if (nth) return { r, tick: nth.tick, id: nth.id };
-      left -= (this.sCount.get(kind, g.ep, g.lower, g.upper, tick, id, left) as { n: number }).n;
-      c = { r: r + 1, tick: TICK_KEY_MIN, id: 0 };
+      left -= (this.sCount.get(kind, g.ep, lo, g.upper, tick, id, left) as { n: number }).n;
     }
     return undefined;
   }
@@ -125,14 +131,27 @@ export class SourceQueries {
       const g = ranges[r]!;
       const tick = r === after.r ? after.tick : TICK_KEY_MIN;
       const id = r === after.r ? after.id : 0;
-      if (this.sAny.get(kind, g.ep, g.lower, g.upper, tick, id)) return true;
+      if (this.sAny.get(kind, g.ep, lowerOf(g, tick), g.upper, tick, id)) return true;
     }
     return false;
   }
 
-  rows(kind: number, g: SourceRange, afterTick: string, afterId: number, endTick: string, endId: number): IterableIterator<SourceRow> {
-    return this.sRows.iterate(kind, g.ep, g.lower, g.upper, afterTick, afterId, endTick, endId) as IterableIterator<SourceRow>;
+  /** Rows of range `g` after (afterTick, afterId) up to (endTick, endId) inclusive; endTick undefined = range end. */
+  rows(kind: number, g: SourceRange, afterTick: string, afterId: number, endTick: string | undefined, endId: number): IterableIterator<SourceRow> {
+    const hi = endTick ?? lastKeyBelow(g.upper);
+    return this.sRows.iterate(kind, g.ep, lowerOf(g, afterTick), hi, afterTick, afterId, hi, endTick === undefined ? Number.MAX_SAFE_INTEGER : endId) as IterableIterator<SourceRow>;
   }
+}
+
+/** The tighter of the range's lower bound and the cursor (tick keys compare as strings). */
+function lowerOf(g: SourceRange, afterTick: string): string {
+  return afterTick > g.lower ? afterTick : g.lower;
+}
+
+/** The key of the largest tick below an (exclusive) upper key. */
+function lastKeyBelow(upper: string): string {
+  const t = tickOfKey(upper);
+  return t === '0' ? TICK_KEY_MIN : tickKey((BigInt(t) - 1n).toString());
 }
 
 export interface SourceRow {
@@ -204,7 +223,7 @@ export async function writeSourcePage(p: PageRequest): Promise<number> {
     const g = ranges[r]!;
     let tick = r === p.after.r ? p.after.tick : TICK_KEY_MIN;
     let id = r === p.after.r ? p.after.id : 0;
-    const endTick = end !== undefined && r === end.r ? end.tick : g.upper;
+    const endTick = end !== undefined && r === end.r ? end.tick : undefined;
     const endId = end !== undefined && r === end.r ? end.id : 0;
     for (;;) {
       let paused = false;

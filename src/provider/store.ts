@@ -122,7 +122,7 @@ export class Store {
     this.db = db;
     try {
       if (o.db !== ':memory:') db.exec('PRAGMA journal_mode=WAL');
-      db.exec('PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY');
+      db.exec('PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=8192');
       db.exec(SCHEMA);
       const meta = new Map<string, string>();
       for (const r of db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: string }>) meta.set(r.key, r.value);

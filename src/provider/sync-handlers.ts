@@ -189,18 +189,37 @@ export async function applyStream(c: Call, row: ContextRow, handler: FeedHandler
   const { store, contexts } = c.core;
   const reader = new FeedReader(handler, { source: `${c.method} ${c.url.pathname}`, maxEntryBytes: c.core.maxEntryBytes, requireSyncHead });
   let touched = Date.now();
-  for await (const chunk of bodyChunks(c.req, c.core.maxBodyBytes)) {
+  // Chunks are applied in groups of about TX_BYTES: each COMMIT rewrites the pages it dirtied (hot index and
+  // result pages again and again), so fewer, larger transactions are much cheaper; memory stays bounded by the group.
+  let group: Buffer[] = [];
+  let groupBytes = 0;
+  const apply = (): void => {
+    const g = group;
+    group = [];
+    groupBytes = 0;
     store.tx(() => {
       handler.tick();
-      reader.push(chunk);
+      for (const chunk of g) reader.push(chunk);
     });
+  };
+  for await (const chunk of bodyChunks(c.req, c.core.maxBodyBytes)) {
+    group.push(chunk);
+    groupBytes += chunk.length;
+    if (groupBytes >= TX_BYTES) apply();
     if (Date.now() - touched > 1000) {
       contexts.touch(row);
       touched = Date.now();
     }
   }
-  store.tx(() => reader.end());
+  store.tx(() => {
+    handler.tick();
+    for (const chunk of group) reader.push(chunk);
+    reader.end();
+  });
 }
+
+/** Body bytes applied per transaction. */
+const TX_BYTES = 1024 * 1024;
 
 export type BodyWork = (row: ContextRow) => Promise<AppliedBody>;
 
