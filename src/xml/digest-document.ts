@@ -1,23 +1,20 @@
-import { SaxesParser } from 'saxes';
 import { DigestBuilder, type Digest } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
+import { createParser } from './saxes.ts';
 
 /**
  * Parses a digest from a `$syncDigest` Atom entry (digest inside sdata:payload), a feed carrying one, or a bare
  * `sync:digest` document. Small documents only (a digest has one entry per endpoint), so this takes the whole text.
  */
 export function parseDigestDocument(xml: string, source = '<digest>'): Digest {
-  const p = new SaxesParser({ xmlns: true, position: true, fileName: source });
+  const p = createParser(source);
   let builder: DigestBuilder | undefined;
   let digestDepth = -1;
   let depth = 0;
   let found: Digest | undefined;
   const fail = (msg: string): SdataError =>
     new SdataError('SDATA_E_DIGEST', `${source}:${p.line}:${p.column}: ${msg}`, { source, line: p.line, column: p.column });
-  p.on('error', (e) => {
-    throw new SdataError('SDATA_E_MALFORMED', `${source}: not well-formed XML: ${e.message.replace(`${source}:`, '')}`, { source, line: p.line, column: p.column });
-  });
   p.on('doctype', () => {
     throw fail('DOCTYPE declarations are refused');
   });
@@ -41,7 +38,12 @@ export function parseDigestDocument(xml: string, source = '<digest>'): Digest {
     depth--;
   });
   const text = xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml;
-  p.write(text).close();
+  try {
+    p.write(text).close();
+  } catch (e) {
+    if (e instanceof SdataError || !(e instanceof Error)) throw e;
+    throw new SdataError('SDATA_E_MALFORMED', `${source}: not well-formed XML: ${e.message.replace(`${source}:`, '')}`, { source, line: p.line, column: p.column });
+  }
   if (!found) throw fail('no sync:digest element found');
   return found;
 }

@@ -1,10 +1,11 @@
-import { SaxesParser, type SaxesTagNS, type XMLDecl } from 'saxes';
+import type { SaxesTagNS, XMLDecl } from 'saxes';
 import { DigestBuilder, type Digest } from '../protocol/digest.ts';
 import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
 import { parseSyncMode, type SyncMode, type SyncState } from '../protocol/sync-state.ts';
 import { parseTick } from '../protocol/ticks.ts';
 import { rawToText } from './raw-text.ts';
+import { createParser, type NsParser } from './saxes.ts';
 
 export interface FeedLink {
   rel: string;
@@ -109,7 +110,7 @@ const NO_DECLS: readonly string[] = Object.freeze([]);
  * one entry plus one input chunk, whatever the feed size.
  */
 export class FeedReader {
-  private readonly parser: SaxesParser<{ xmlns: true; position: true }>;
+  private readonly parser: NsParser;
   private readonly hooks: SaxesHandlerFields;
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   private readonly handler: FeedHandler;
@@ -162,7 +163,7 @@ export class FeedReader {
     this.source = opts.source ?? '<input>';
     this.maxEntryBytes = opts.maxEntryBytes ?? 16 * 1024 * 1024;
     this.requireSyncHead = opts.requireSyncHead ?? true;
-    const p = new SaxesParser({ xmlns: true, position: true, fileName: this.source });
+    const p = createParser(this.source);
     this.parser = p;
     this.hooks = p as unknown as SaxesHandlerFields;
     p.on('text', this.onText);
