@@ -1,4 +1,4 @@
-import { SaxesParser } from 'saxes';
+import { createParser } from '../xml/saxes.ts';
 import { escapeAttr } from '../protocol/escape.ts';
 import { rootDeclarations, scanRootTag } from './fragment.ts';
 
@@ -26,7 +26,7 @@ interface Parsed {
 }
 
 function children(f: string): Parsed {
-  const p = new SaxesParser({ xmlns: true, position: true });
+  const p = createParser();
   const out: Child[] = [];
   let depth = 0;
   let cur: Child | undefined;

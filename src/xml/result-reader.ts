@@ -1,4 +1,5 @@
-import { SaxesParser, type SaxesTagNS } from 'saxes';
+import type { SaxesTagNS } from 'saxes';
+import { createParser, type NsParser } from './saxes.ts';
 import type { Diagnosis } from '../protocol/diagnosis.ts';
 import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
@@ -49,7 +50,7 @@ type F = (typeof F)[keyof typeof F];
  * echoed or not) costs constant memory. The document must be an Atom feed; everything else in it is skipped.
  */
 export class ResultReader {
-  private readonly parser: SaxesParser<{ xmlns: true; position: true }>;
+  private readonly parser: NsParser;
   private readonly hooks: SaxesHandlerFields;
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   private readonly onEntry: (e: ResultEntry) => void;
@@ -71,7 +72,7 @@ export class ResultReader {
   constructor(onEntry: (e: ResultEntry) => void, opts: ResultReaderOptions = {}) {
     this.onEntry = onEntry;
     this.source = opts.source ?? '<result feed>';
-    const p = new SaxesParser({ xmlns: true, position: true, fileName: this.source });
+    const p = createParser(this.source);
     this.parser = p;
     this.hooks = p as unknown as SaxesHandlerFields;
     p.on('text', this.onText);

@@ -1,4 +1,4 @@
-import { SaxesParser } from 'saxes';
+import { createParser } from './saxes.ts';
 import { NS } from '../protocol/namespaces.ts';
 
 const XS = 'http://www.w3.org/2001/XMLSchema';
@@ -17,7 +17,7 @@ export interface SchemaKind {
  */
 export function parseSchemaKinds(xml: string): SchemaKind[] {
   const out: SchemaKind[] = [];
-  const p = new SaxesParser({ xmlns: true });
+  const p = createParser();
   p.on('doctype', () => {
     throw new Error('DOCTYPE refused in $schema');
   });
