@@ -4,7 +4,8 @@ import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { backoffMs, isTransientError, sleep } from '../http/retry.ts';
 import { redactUrl, resolveHref } from '../http/url.ts';
 import { SdataError } from '../protocol/errors.ts';
-import { ResultReader, type ResultTail } from '../xml/result-reader.ts';
+import type { ResultTail } from '../xml/result-reader.ts';
+import { ResultScanner } from '../xml/result-scanner.ts';
 import { Outcomes } from './outcomes.ts';
 
 export interface ReadResultsOptions {
@@ -46,7 +47,7 @@ export async function readResults(first: HttpResponse, again: () => Promise<Http
       }
       pageOutcomes = new Outcomes();
       const offset = entries;
-      const reader = new ResultReader((e) => {
+      const reader = new ResultScanner((e) => {
         e.index += offset;
         pageOutcomes.add(e, o.chunk);
       }, { source: res.url });

@@ -1,0 +1,416 @@
+import type { Diagnosis } from '../protocol/diagnosis.ts';
+import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
+import { NS } from '../protocol/namespaces.ts';
+import type { ResultEntry, ResultReaderOptions, ResultTail } from './result-reader.ts';
+import { toDiagnosis } from './tracking-reader.ts';
+
+const SDATA_URIS: ReadonlySet<string> = new Set([NS.sdata, NS.sdataLegacy]);
+const DIAG_FIELDS: ReadonlySet<string> = new Set(['severity', 'sdataCode', 'applicationCode', 'message', 'payloadPath']);
+const F = { None: 0, Status: 1, Message: 2, Method: 3, Location: 4, Id: 5, Diag: 6 } as const;
+type F = (typeof F)[keyof typeof F];
+
+const LT = 60; // <
+const GT = 62; // >
+const SLASH = 47;
+const BANG = 33;
+const QMARK = 63;
+const DQ = 34;
+const SQ = 39;
+
+const PREDEFINED: Readonly<Record<string, string>> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+
+type Bindings = ReadonlyMap<string, string>;
+const XML_BINDINGS: Bindings = new Map([['xml', NS.xml]]);
+
+/**
+ * A fast scanner for `$syncTarget` result feeds, the drop-in twin of ResultReader (same entries, same tail) at a
+ * fraction of its cost: the engine reads one result entry per entry it sends, so on a big catch-up this is as
+ * much XML as the source feed minus the payloads, and a general parser spent most of its time on elements the
+ * engine ignores. It finds markup with `indexOf`, resolves namespaces only where an element declares some, and
+ * reads attributes and text only where it needs them.
+ *
+ * What it checks: one root, balanced and properly nested tags, comments, CDATA and processing instructions closed,
+ * entity references it has to decode known, UTF-8 input, no DOCTYPE (entities are never expanded). It is not a
+ * validating parser: this input comes from the target the engine just talked to, and every value read is checked
+ * where it is used (a status must be an integer). ResultReader (saxes) is its oracle in the tests.
+ */
+export class ResultScanner {
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  private readonly onEntry: (e: ResultEntry) => void;
+  private readonly source: string;
+  private buf = '';
+  /** Lines of text consumed before `buf`, for error positions. */
+  private line = 1;
+  private readonly names: string[] = [];
+  private scopes: Array<{ depth: number; prev: Bindings }> = [];
+  private ns: Bindings = XML_BINDINGS;
+  private sawRoot = false;
+  private rootClosed = false;
+  private count = 0;
+  private cur: ResultEntry | undefined;
+  private inPayload = false;
+  private diag: Partial<Record<string, string>> | undefined;
+  private diagDepth = -1;
+  private field: F = F.None;
+  private fieldName = '';
+  private fieldDepth = -1;
+  private local = '';
+  private text = '';
+  private next: string | undefined;
+  private readonly feedDiagnoses: Diagnosis[] = [];
+  bytes = 0;
+
+  constructor(onEntry: (e: ResultEntry) => void, opts: ResultReaderOptions = {}) {
+    this.onEntry = onEntry;
+    this.source = opts.source ?? '<result feed>';
+  }
+
+  push(bytes: Uint8Array): void {
+    let text: string;
+    try {
+      text = this.decoder.decode(bytes, { stream: true });
+    } catch (e) {
+      throw this.fail('SDATA_E_ENCODING', `invalid UTF-8 in the result feed near byte ${this.bytes}`, e);
+    }
+    if (this.bytes === 0 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    this.bytes += bytes.length;
+    if (text) this.scan(this.buf.length === 0 ? text : this.buf + text, false);
+  }
+
+  end(): ResultTail {
+    let rest: string;
+    try {
+      rest = this.decoder.decode();
+    } catch (e) {
+      throw this.fail('SDATA_E_ENCODING', 'result feed ends inside a UTF-8 sequence', e);
+    }
+    this.scan(this.buf + rest, true);
+    if (!this.sawRoot) throw this.fail('SDATA_E_PROTOCOL', 'empty result feed: no root element');
+    if (!this.rootClosed) throw this.fail('SDATA_E_MALFORMED', `result feed is not well-formed XML: unexpected end of document inside <${this.names[this.names.length - 1]}>`);
+    return { next: this.next, entries: this.count, diagnoses: this.feedDiagnoses };
+  }
+
+  private fail(code: SdataErrorCode, message: string, cause?: unknown, at?: string): SdataError {
+    let line = this.line;
+    if (at !== undefined) for (let i = at.indexOf('\n'); i >= 0; i = at.indexOf('\n', i + 1)) line++;
+    return new SdataError(code, `${this.source}:${line}: ${message}`, { source: this.source, line, cause });
+  }
+
+  private malformed(s: string, at: number, what: string): SdataError {
+    return this.fail('SDATA_E_MALFORMED', `result feed is not well-formed XML: ${what}`, undefined, s.slice(0, at));
+  }
+
+  /** Processes every complete construct of `s`; keeps the incomplete rest for the next push. */
+  private scan(s: string, final: boolean): void {
+    let pos = 0;
+    const n = s.length;
+    while (pos < n) {
+      const lt = s.indexOf('<', pos);
+      if (lt < 0) {
+        // Text up to the end: hand over what cannot be the start of a split reference.
+        const amp = s.lastIndexOf('&');
+        const cut = final || amp < 0 || s.indexOf(';', amp) >= 0 ? n : amp;
+        if (cut > pos) this.onText(s, pos, cut);
+        pos = cut;
+        break;
+      }
+      if (lt > pos) this.onText(s, pos, lt);
+      pos = lt;
+      if (lt + 1 >= n) break;
+      const c = s.charCodeAt(lt + 1);
+      if (c === SLASH) {
+        const gt = s.indexOf('>', lt + 2);
+        if (gt < 0) break;
+        let e = gt;
+        while (e > lt + 2 && isSpace(s.charCodeAt(e - 1))) e--;
+        this.onClose(s, s.slice(lt + 2, e), lt);
+        pos = gt + 1;
+      } else if (c === BANG) {
+        if (s.startsWith('<!--', lt)) {
+          const end = s.indexOf('-->', lt + 4);
+          if (end < 0) break;
+          pos = end + 3;
+        } else if (s.startsWith('<![CDATA[', lt)) {
+          const end = s.indexOf(']]>', lt + 9);
+          if (end < 0) break;
+          if (this.names.length === 0) throw this.malformed(s, lt, 'CDATA outside the root element');
+          if (this.field !== F.None) this.text += s.slice(lt + 9, end);
+          pos = end + 3;
+        } else if (n - lt < 9 && !final) {
+          break;
+        } else if (s.startsWith('<!DOCTYPE', lt)) {
+          throw this.fail('SDATA_E_DOCTYPE', 'DOCTYPE declarations are refused: entities are never expanded', undefined, s.slice(0, lt));
+        } else {
+          throw this.malformed(s, lt, `unexpected '${s.slice(lt, lt + 9)}'`);
+        }
+      } else if (c === QMARK) {
+        const end = s.indexOf('?>', lt + 2);
+        if (end < 0) break;
+        if (s.startsWith('<?xml ', lt) && lt === 0) this.xmlDecl(s.slice(lt, end));
+        pos = end + 2;
+      } else {
+        const gt = tagEnd(s, lt + 1);
+        if (gt === -1) break;
+        if (gt < -1) throw this.malformed(s, -2 - gt, "'<' inside a start tag");
+        this.onOpen(s, lt, gt);
+        pos = gt + 1;
+      }
+    }
+    if (final && pos < n) throw this.malformed(s, pos, `unexpected end of document in '${s.slice(pos, pos + 20)}'`);
+    for (let i = s.indexOf('\n'); i >= 0 && i < pos; i = s.indexOf('\n', i + 1)) this.line++;
+    this.buf = pos < n ? s.slice(pos) : '';
+  }
+
+  private xmlDecl(decl: string): void {
+    const m = /encoding\s*=\s*["']([^"']*)["']/.exec(decl);
+    const enc = m?.[1]?.toLowerCase();
+    if (enc !== undefined && enc !== 'utf-8' && enc !== 'utf8' && enc !== 'us-ascii' && enc !== 'ascii') {
+      throw this.fail('SDATA_E_ENCODING', `declared encoding '${m![1]}' is not supported (only UTF-8)`);
+    }
+  }
+
+  private onText(s: string, from: number, to: number): void {
+    if (this.field !== F.None) {
+      this.text += decodeEntities(s.slice(from, to), () => this.malformed(s, from, 'unknown entity reference'));
+      return;
+    }
+    if (this.names.length === 0) {
+      for (let i = from; i < to; i++) {
+        if (!isSpace(s.charCodeAt(i))) throw this.malformed(s, i, this.rootClosed ? 'text after the root element' : 'text before the root element');
+      }
+    }
+  }
+
+  /** The namespace URI of `qname`; its local part goes to `this.local` (no object per tag). */
+  private resolve(qname: string, s: string, at: number): string {
+    const colon = qname.indexOf(':');
+    if (colon < 0) {
+      this.local = qname;
+      return this.ns.get('') ?? '';
+    }
+    const prefix = qname.slice(0, colon);
+    const uri = this.ns.get(prefix);
+    if (uri === undefined) throw this.malformed(s, at, `unbound namespace prefix '${prefix}'`);
+    this.local = qname.slice(colon + 1);
+    return uri;
+  }
+
+  private onOpen(s: string, lt: number, gt: number): void {
+    const self = s.charCodeAt(gt - 1) === SLASH;
+    const close = self ? gt - 1 : gt;
+    let i = lt + 1;
+    while (i < close && !isSpace(s.charCodeAt(i))) i++;
+    const qname = s.slice(lt + 1, i);
+    if (qname === '') throw this.malformed(s, lt, "'<' not followed by a name");
+    if (this.rootClosed) throw this.malformed(s, lt, 'a second root element');
+    const depth = this.names.length + 1;
+    // Declarations first: they apply to the element's own name and attributes.
+    // Only within the tag: an unbounded indexOf would search the rest of the buffer for every tag.
+    if (i < close && s.substring(i, close).includes('xmlns')) this.bindDecls(s, i, close, depth);
+    this.names.push(qname);
+    const uri = this.resolve(qname, s, lt);
+    this.openElement(uri, this.local, depth, s, i, close);
+    if (self) this.onClose(s, qname, lt);
+  }
+
+  private bindDecls(s: string, from: number, to: number, depth: number): void {
+    let map: Map<string, string> | undefined;
+    forEachAttr(s, from, to, (name, value) => {
+      if (name === 'xmlns' || name.startsWith('xmlns:')) {
+        map ??= new Map(this.ns);
+        map.set(name === 'xmlns' ? '' : name.slice(6), value);
+      }
+    }, (at) => this.malformed(s, at, 'malformed attribute'));
+    if (map) {
+      this.scopes.push({ depth, prev: this.ns });
+      this.ns = map;
+    }
+  }
+
+  private attr(s: string, from: number, to: number, uri: string, local: string): string | undefined {
+    let found: string | undefined;
+    forEachAttr(s, from, to, (name, value) => {
+      if (found !== undefined) return;
+      const colon = name.indexOf(':');
+      if (colon < 0) {
+        if (uri === '' && name === local) found = value;
+      } else if (name.slice(colon + 1) === local && this.ns.get(name.slice(0, colon)) === uri) {
+        found = value;
+      }
+    }, (at) => this.malformed(s, at, 'malformed attribute'));
+    return found;
+  }
+
+  private openElement(uri: string, local: string, d: number, s: string, attrFrom: number, attrTo: number): void {
+    if (d === 1) {
+      this.sawRoot = true;
+      if (local !== 'feed' || uri !== NS.atom) throw this.fail('SDATA_E_PROTOCOL', `not a result feed: root element is <${this.names[0]}>, expected atom:feed`);
+      return;
+    }
+    if (this.diag) {
+      if (d === this.diagDepth + 1 && SDATA_URIS.has(uri) && DIAG_FIELDS.has(local)) this.capture(F.Diag, d, local);
+      return;
+    }
+    if (SDATA_URIS.has(uri) && local === 'diagnosis' && !this.inPayload) {
+      this.diag = {};
+      this.diagDepth = d;
+      return;
+    }
+    const cur = this.cur;
+    if (d === 2) {
+      if (uri !== NS.atom) return;
+      if (local === 'entry') {
+        this.cur = { index: this.count++, atomId: undefined, uuid: undefined, status: undefined, message: undefined, method: undefined, location: undefined, diagnoses: [] };
+      } else if (local === 'link') {
+        const rel = this.attr(s, attrFrom, attrTo, '', 'rel')?.trim();
+        const href = this.attr(s, attrFrom, attrTo, '', 'href');
+        if (rel === 'next' && href !== undefined) this.next = href.replace(/\s+/g, '');
+      }
+      return;
+    }
+    if (!cur) return;
+    if (d === 3) {
+      if (uri === NS.http) {
+        if (local === 'httpStatus') this.capture(F.Status, d);
+        else if (local === 'httpMessage') this.capture(F.Message, d);
+        else if (local === 'httpMethod') this.capture(F.Method, d);
+        else if (local === 'location') this.capture(F.Location, d);
+      } else if (uri === NS.atom && local === 'id') {
+        this.capture(F.Id, d);
+      } else if (SDATA_URIS.has(uri) && local === 'payload') {
+        this.inPayload = true;
+      }
+    } else if (d === 4 && this.inPayload && cur.uuid === undefined) {
+      const u = this.attr(s, attrFrom, attrTo, NS.sdata, 'uuid');
+      if (u !== undefined) cur.uuid = u.trim();
+    }
+  }
+
+  private capture(f: F, depth: number, name = ''): void {
+    this.field = f;
+    this.fieldDepth = depth;
+    this.fieldName = name;
+    this.text = '';
+  }
+
+  private onClose(s: string, qname: string, at: number): void {
+    const d = this.names.length;
+    const open = this.names.pop();
+    if (open === undefined) throw this.malformed(s, at, `end tag </${qname}> without a start tag`);
+    if (open !== qname) throw this.malformed(s, at, `end tag </${qname}> does not match <${open}>`);
+    if (this.field !== F.None && d === this.fieldDepth) this.endField();
+    if (this.diag) {
+      if (d === this.diagDepth) {
+        const dg = toDiagnosis(this.diag);
+        this.diag = undefined;
+        this.diagDepth = -1;
+        if (this.cur) this.cur.diagnoses.push(dg);
+        else this.feedDiagnoses.push(dg);
+      }
+    } else if (d === 3) {
+      this.inPayload = false;
+    } else if (d === 2 && this.cur) {
+      const e = this.cur;
+      this.cur = undefined;
+      this.onEntry(e);
+    }
+    const top = this.scopes[this.scopes.length - 1];
+    if (top && top.depth === d) {
+      this.ns = top.prev;
+      this.scopes.pop();
+    }
+    if (d === 1) this.rootClosed = true;
+  }
+
+  private endField(): void {
+    const t = this.text.trim();
+    const cur = this.cur;
+    switch (this.field) {
+      case F.Status: {
+        const n = Number(t);
+        if (cur && t !== '' && Number.isInteger(n)) cur.status = n;
+        break;
+      }
+      case F.Message: if (cur) cur.message = t; break;
+      case F.Method: if (cur) cur.method = t.toUpperCase(); break;
+      case F.Location: if (cur) cur.location = t; break;
+      case F.Id: if (cur) cur.atomId = t; break;
+      case F.Diag: if (this.diag) this.diag[this.fieldName] = t; break;
+      default: break;
+    }
+    this.field = F.None;
+    this.fieldDepth = -1;
+    this.text = '';
+  }
+}
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 10 || c === 9 || c === 13;
+}
+
+/** Index of the `>` ending the start tag that begins at `from`, skipping quoted attribute values; -1 if not yet there. */
+function tagEnd(s: string, from: number): number {
+  let i = from;
+  const n = s.length;
+  for (;;) {
+    const gt = s.indexOf('>', i);
+    if (gt < 0) return -1;
+    // Most tags have no quote before their '>', or only balanced ones: check the stretch for an open quote.
+    let q = 0;
+    let j = i;
+    for (; j < gt; j++) {
+      const c = s.charCodeAt(j);
+      if (c === DQ || c === SQ) {
+        const close = s.indexOf(c === DQ ? '"' : "'", j + 1);
+        if (close < 0) return -1;
+        if (close > gt) {
+          q = close;
+          break;
+        }
+        j = close;
+      } else if (c === LT) {
+        return -2 - j; // '<' inside a tag: reported by the caller as malformed
+      }
+    }
+    if (q === 0) return gt;
+    i = q + 1;
+    if (i >= n) return -1;
+  }
+}
+
+/** Calls `f(name, value)` for each attribute in `s[from, to)` (values entity-decoded). */
+function forEachAttr(s: string, from: number, to: number, f: (name: string, value: string) => void, bad: (at: number) => Error): void {
+  let i = from;
+  while (i < to) {
+    while (i < to && isSpace(s.charCodeAt(i))) i++;
+    if (i >= to) return;
+    const eq = s.indexOf('=', i);
+    if (eq < 0 || eq >= to) throw bad(i);
+    let ne = eq;
+    while (ne > i && isSpace(s.charCodeAt(ne - 1))) ne--;
+    const name = s.slice(i, ne);
+    let v = eq + 1;
+    while (v < to && isSpace(s.charCodeAt(v))) v++;
+    const q = s.charCodeAt(v);
+    if (q !== DQ && q !== SQ) throw bad(v);
+    const end = s.indexOf(q === DQ ? '"' : "'", v + 1);
+    if (end < 0 || end >= to) throw bad(v);
+    f(name, decodeEntities(s.slice(v + 1, end), () => bad(v)));
+    i = end + 1;
+  }
+}
+
+function decodeEntities(t: string, bad: () => Error): string {
+  if (t.indexOf('&') < 0) return t;
+  return t.replace(/&([^;&\s]*);?/g, (m, name: string) => {
+    if (!m.endsWith(';')) throw bad();
+    if (name.charCodeAt(0) === 35 /* # */) {
+      const code = name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
+      if (!Number.isInteger(code) || code < 1 || code > 0x10ffff) throw bad();
+      return String.fromCodePoint(code);
+    }
+    const v = PREDEFINED[name];
+    if (v === undefined) throw bad();
+    return v;
+  });
+}
