@@ -1,4 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
+// --max-semi-space-size=8: a streaming workload makes short-lived garbage at a steady rate and gains nothing from
+// V8's default young generation, which grows to tens of MiB: capping it keeps peak RSS ~40 MiB lower at the same
+// throughput (measured on a 118 MB feed). npm scripts and the Dockerfile pass the same flag.
 // Node >= 24 runs our TypeScript sources directly (type stripping); older runtimes get a clear message, not a
 // syntax error. `npm ci` brings a pinned Node 24 (devDependency "node"), used by npm scripts.
 const [major] = process.versions.node.split('.').map(Number);
