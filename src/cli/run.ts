@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { authorizationFromEnv } from '../http/auth.ts';
 import { HttpClient, type Timeouts } from '../http/client.ts';
 import { splitUrl } from '../http/url.ts';
+import { capYoungGeneration } from '../engine/heap.ts';
 import { Logger, type LogFormat, type LogLevel } from '../engine/log.ts';
 import { Progress, type ProgressMode } from '../engine/progress.ts';
 import { passReport, summaryTable, totals, type RunReport } from '../engine/report.ts';
@@ -168,6 +169,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (!/^[A-Za-z_][\w.-]*$/.test(k)) throw new SdataError('SDATA_E_USAGE', `run: '${k}' is not a resource kind name`);
   }
   const log = loggerFrom(v);
+  const stopHeapWatch = capYoungGeneration();
   const chunkEntries = v['chunk-entries'] ? parseCount(v['chunk-entries'], '--chunk-entries') : 1000;
   const chunkBytes = v['chunk-bytes'] ? parseSize(v['chunk-bytes'], '--chunk-bytes') : 8 * 1024 * 1024;
   const maxEntryBytes = v['max-entry-bytes'] ? parseSize(v['max-entry-bytes'], '--max-entry-bytes') : 16 * 1024 * 1024;
@@ -214,6 +216,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     else for (const p of passes) if (p.error) log.error(`${p.kind}: ${p.error.message}`);
     return exitCode;
   } finally {
+    stopHeapWatch();
     progress.stop();
     stopSignals();
     await source.close();
