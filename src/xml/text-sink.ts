@@ -27,6 +27,12 @@ export class TextSink {
   }
 
   write(s: string): boolean {
+    this.writeCounted(s);
+    return !this.blocked;
+  }
+
+  /** Like write(), returning the UTF-8 bytes `s` took (what Buffer.byteLength(s) would say, without a second pass). */
+  writeCounted(s: string): number {
     // A UTF-16 code unit never takes more than 3 UTF-8 bytes, so this is a safe bound without measuring.
     if (s.length * 3 > this.size - this.off) {
       this.flush();
@@ -34,11 +40,12 @@ export class TextSink {
         const b = Buffer.from(s, 'utf8');
         this.bytes += b.length;
         if (!this.stream.write(b)) this.blocked = true;
-        return !this.blocked;
+        return b.length;
       }
     }
-    this.off += this.buf.write(s, this.off, 'utf8');
-    return !this.blocked;
+    const n = this.buf.write(s, this.off, 'utf8');
+    this.off += n;
+    return n;
   }
 
   flush(): void {
