@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,5 +96,72 @@ describe('pipe commands and the run command', () => {
     const down = await cli(['run', '--source', 'http://127.0.0.1:9/sdata/a/c/-', '--target', a.datasetBase(), '--kind', 'accounts', '--retries', '0', '--quiet']);
     assert.equal(down.code, 5, down.stderr);
     assert.match(down.stderr, /ECONNREFUSED/);
+  });
+});
+
+describe('run as a process: credentials, SIGINT, kill -9', () => {
+  const src = new FakeProvider({ app: 'src', pageSize: 20 });
+  const tgt = new FakeProvider({ app: 'tgt', priority: 3 });
+  before(async () => {
+    await Promise.all([src.start(), tgt.start()]);
+    src.seed('accounts', 400);
+  });
+  after(async () => {
+    await Promise.all([src.stop(), tgt.stop()]);
+  });
+
+  const start = (extra: string[], env: Record<string, string> = {}) => {
+    const child = spawn(NODE, [BIN, 'run', '--source', src.datasetBase(), '--target', tgt.datasetBase(), '--kind', 'accounts', '--chunk-entries', '50', '--progress', 'none', ...extra],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exit = new Promise<number | null>((r) => child.on('close', (c, sig) => r(c ?? (sig ? 128 : null))));
+    return { child, exit, stderr: () => stderr };
+  };
+  const until = async (cond: () => boolean): Promise<void> => {
+    while (!cond()) await new Promise((r) => setTimeout(r, 5));
+  };
+
+  it('sends each side its own credentials from the environment, and never prints them', async () => {
+    const seen: string[] = [];
+    const spy = (side: string) => (q: import('node:http').IncomingMessage) => {
+      seen.push(`${side} ${q.headers.authorization ?? '-'}`);
+      return false;
+    };
+    src.hook = spy('source');
+    tgt.hook = spy('target');
+    const r = start(['--dry-run', '--verbose'], { SDATA_SOURCE_TOKEN: 's3cret-token', SDATA_TARGET_USER: 'ann', SDATA_TARGET_PASSWORD: 'pa55' });
+    assert.equal(await r.exit, 0, r.stderr());
+    src.hook = undefined;
+    tgt.hook = undefined;
+    assert.ok(seen.length > 2);
+    const basic = `Basic ${Buffer.from('ann:pa55').toString('base64')}`;
+    for (const x of seen) assert.ok(x === 'source Bearer s3cret-token' || x === `target ${basic}`, x);
+    assert.ok(!/s3cret|pa55|YW5uOnBhNTU/.test(r.stderr()));
+  });
+
+  it('SIGINT stops the pass, releases both contexts and exits 130', async () => {
+    tgt.o.polls = 1_000_000;
+    tgt.o.pollingMillis = 20;
+    const r = start([]);
+    await until(() => tgt.log.some((l) => l.startsWith('GET') && l.includes('$syncTarget(')));
+    r.child.kill('SIGINT');
+    assert.equal(await r.exit, 130, r.stderr());
+    assert.match(r.stderr(), /SIGINT: stopping; releasing the open contexts/);
+    assert.equal(src.openContexts() + tgt.openContexts(), 0);
+    tgt.o.polls = 1;
+    tgt.o.pollingMillis = 1;
+  });
+
+  it('a run killed with SIGKILL mid-way, then run again, converges (nothing lost, nothing applied twice)', async () => {
+    const before = tgt.applied.size;
+    const r = start([]);
+    await until(() => tgt.applied.size >= before + 3);
+    r.child.kill('SIGKILL');
+    await r.exit;
+    const again = start([]);
+    assert.equal(await again.exit, 0, again.stderr());
+    assert.equal(tgt.checksum('accounts'), src.checksum('accounts'));
+    for (const [t, n] of tgt.applied) assert.equal(n, 1, `trackingID ${t} applied ${n} times`);
   });
 });

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { HttpClient } from '../../src/http/client.ts';
 import { silentLogger } from '../../src/engine/log.ts';
 import { runPass, type PassOptions } from '../../src/engine/pass.ts';
+import { discoverKinds, runKinds } from '../../src/engine/run.ts';
 import { startProvider, type RunningProvider } from '../../src/provider/server.ts';
 import { seedStore } from '../../src/provider/seed.ts';
 import { contractNamespace } from '../../src/provider/store.ts';
@@ -129,6 +130,35 @@ describe('passes between two reference providers', () => {
       assert.equal(small.openContexts() + big.openContexts() + src10.openContexts() + src10k.openContexts(), 0);
     } finally {
       await Promise.all([src10.close(), src10k.close(), small.close(), big.close()]);
+    }
+  });
+});
+
+describe('a run of several kinds between reference providers', () => {
+  it('finds the kinds in $schema (sme:syncOrder) and runs them, concurrently when allowed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sdata-kinds-'));
+    const client = new HttpClient();
+    const base = { app: 'crm', contract: 'crm', priority: 1, endpointBase: 'http://crm.example/sdata/crm/crm/-' };
+    await seedStore({ db: join(dir, 'a.db'), ...base, kind: 'contacts', count: 120 });
+    await seedStore({ db: join(dir, 'a.db'), ...base, kind: 'accounts', count: 80 });
+    const a = await startProvider({ db: join(dir, 'a.db'), kinds: ['contacts', 'accounts'] });
+    const b = await startProvider({ db: join(dir, 'b.db'), app: 'erp', contract: 'crm', kinds: ['contacts', 'accounts'], endpointBase: 'http://erp.example/sdata/erp/crm/-' });
+    try {
+      const kinds = await discoverKinds(client, a.url, client, b.url);
+      assert.deepEqual(kinds, ['contacts', 'accounts']);
+      const r = await runKinds({
+        kinds, concurrency: 2, sourceBase: a.url, targetBase: b.url, source: client, target: client, runName: 'kinds',
+        runStamp: new Date().toISOString(), chunkEntries: 50, chunkBytes: 1 << 20, maxEntryBytes: 1 << 20, spoolDir: dir, log: silentLogger(),
+      });
+      assert.deepEqual(r.passes.map((p) => [p.kind, p.ok, p.stats.forwarded]), [['contacts', true, 120], ['accounts', true, 80]]);
+      assert.deepEqual(b.checksum('contacts'), a.checksum('contacts'));
+      assert.deepEqual(b.checksum('accounts'), a.checksum('accounts'));
+      assert.equal(a.openContexts() + b.openContexts(), 0);
+    } finally {
+      await client.close();
+      await a.close();
+      await b.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
