@@ -34,16 +34,19 @@ interface Server {
   url: string;
   rssFile: string;
   sampledPeakKiB: number;
-  samples: number[];
+  /** Peak anonymous (heap, SQLite cache) and file-backed (binary, mapped files) parts of the RSS. */
+  anonPeakKiB: number;
+  filePeakKiB: number;
   timer: NodeJS.Timeout;
 }
 
-function vmRssKiB(pid: number): number {
+function vmRssKiB(pid: number): { rss: number; anon: number; file: number } {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
+    const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(st)?.[1] ?? 0);
+    return { rss: kib('VmRSS'), anon: kib('RssAnon'), file: kib('RssFile') };
   } catch {
-    return 0;
+    return { rss: 0, anon: 0, file: 0 };
   }
 }
 
@@ -51,27 +54,33 @@ async function serve(dir: string, name: string, args: string[]): Promise<Server>
   const rssFile = join(dir, `${name}.rss.json`);
   // BENCH_NODE_FLAGS: extra runtime flags for the servers (e.g. --cpu-prof --cpu-prof-dir=DIR when profiling).
   const flags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
-  const child = spawn(process.execPath, [...flags, '--import', MAXRSS, BIN, 'serve', '--port', '0', '--page-size', String(pageSize), ...args],
+  // BENCH_SERVE_ARGS: extra `serve` options (e.g. --young-gen-mb 32).
+  const extra = (process.env['BENCH_SERVE_ARGS'] ?? '').split(' ').filter((f) => f !== '');
+  const child = spawn(process.execPath, [...flags, '--import', MAXRSS, BIN, 'serve', '--port', '0', '--page-size', String(pageSize), ...extra, ...args],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   for (let i = 0; i < 400 && !out.includes('\n'); i++) await new Promise((r) => setTimeout(r, 25));
   const url = out.split('\n')[0]!.trim();
   if (!url.startsWith('http')) throw new Error(`${name}: serve did not start: ${out}`);
-  const s: Server = { child, url, rssFile, sampledPeakKiB: 0, samples: [], timer: setInterval(() => {
+  const s: Server = { child, url, rssFile, sampledPeakKiB: 0, anonPeakKiB: 0, filePeakKiB: 0, timer: setInterval(() => {
     const v = vmRssKiB(child.pid!);
-    s.samples.push(v);
-    if (v > s.sampledPeakKiB) s.sampledPeakKiB = v;
+    s.sampledPeakKiB = Math.max(s.sampledPeakKiB, v.rss);
+    s.anonPeakKiB = Math.max(s.anonPeakKiB, v.anon);
+    s.filePeakKiB = Math.max(s.filePeakKiB, v.file);
   }, 250) };
   return s;
 }
 
-async function stop(s: Server): Promise<{ peakMiB: number; sampledPeakMiB: number; cpuSeconds: number }> {
+async function stop(s: Server): Promise<{ peakMiB: number; sampledPeakMiB: number; anonPeakMiB: number; filePeakMiB: number; cpuSeconds: number }> {
   clearInterval(s.timer);
   s.child.kill('SIGTERM');
   await once(s.child, 'close');
   const r = JSON.parse(readFileSync(s.rssFile, 'utf8')) as { maxRssKiB: number; userMs: number; systemMs: number };
-  return { peakMiB: r.maxRssKiB / 1024, sampledPeakMiB: s.sampledPeakKiB / 1024, cpuSeconds: (r.userMs + r.systemMs) / 1000 };
+  return {
+    peakMiB: r.maxRssKiB / 1024, sampledPeakMiB: s.sampledPeakKiB / 1024, anonPeakMiB: s.anonPeakKiB / 1024, filePeakMiB: s.filePeakKiB / 1024,
+    cpuSeconds: (r.userMs + r.systemMs) / 1000,
+  };
 }
 
 async function fetchOk(url: string, init: RequestInit = {}, expect: number[] = [200]): Promise<Response> {
@@ -128,6 +137,10 @@ interface Figures {
   targetRssPeakMiB: number;
   sourceRssSampledPeakMiB: number;
   targetRssSampledPeakMiB: number;
+  sourceRssAnonPeakMiB: number;
+  targetRssAnonPeakMiB: number;
+  sourceRssFilePeakMiB: number;
+  targetRssFilePeakMiB: number;
   storeBytes: number;
 }
 
@@ -172,6 +185,11 @@ async function runSize(n: number): Promise<Figures> {
 
       // Target: every page, in order, one at a time (as an engine sends them).
       const files = (await readdir(pages)).sort();
+      const mem: Record<string, number> = {};
+      const sampleMem = async (): Promise<void> => {
+        const h = JSON.parse(await (await fetchOk(`${tgt.url}/$health`)).text()) as { memoryMiB: Record<string, number> };
+        for (const [k, v] of Object.entries(h.memoryMiB)) mem[k] = Math.max(mem[k] ?? 0, v);
+      };
       t = performance.now();
       let applied = 0;
       for (const [i, f] of files.entries()) {
@@ -193,7 +211,9 @@ async function runSize(n: number): Promise<Figures> {
           rr = m ? await fetchOk(m[1]!.replace(/&amp;/g, '&')) : undefined;
         }
         await (await fetchOk(loc, { method: 'DELETE' })).arrayBuffer();
+        if (i % 50 === 0) await sampleMem();
       }
+      process.stderr.write(`[${n}] target memory peaks (MiB, sampled every 50 pages): ${JSON.stringify(mem)}\n`);
       const targetSeconds = (performance.now() - t) / 1000;
       if (applied !== n) throw new Error(`target reported ${applied} successful entries, expected ${n}`);
       const health = JSON.parse(await (await fetchOk(`${tgt.url}/$health`)).text()) as { kinds: { accounts: { resources: number } } };
@@ -207,10 +227,12 @@ async function runSize(n: number): Promise<Figures> {
         targetSeconds, targetEntriesPerSec: Math.round(n / targetSeconds),
         sourceCpuSeconds: s.cpuSeconds, targetCpuSeconds: g.cpuSeconds,
         sourceRssPeakMiB: s.peakMiB, targetRssPeakMiB: g.peakMiB, sourceRssSampledPeakMiB: s.sampledPeakMiB, targetRssSampledPeakMiB: g.sampledPeakMiB,
+        sourceRssAnonPeakMiB: s.anonPeakMiB, targetRssAnonPeakMiB: g.anonPeakMiB, sourceRssFilePeakMiB: s.filePeakMiB, targetRssFilePeakMiB: g.filePeakMiB,
         storeBytes: statSync(srcDb).size,
       };
     } catch (e) {
       src.child.kill('SIGKILL');
+      // (samples stop with the timers below)
       tgt.child.kill('SIGKILL');
       clearInterval(src.timer);
       clearInterval(tgt.timer);

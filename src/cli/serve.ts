@@ -1,5 +1,8 @@
-import { SdataError } from '../protocol/errors.ts';
-import { startProvider } from '../provider/server.ts';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
+import type { ProviderOptions } from '../provider/server.ts';
+import type { WorkerFailed, WorkerReady } from '../provider/worker.ts';
 import { parse, parseCount, parseSize } from './args.ts';
 import { EXIT } from './exit-codes.ts';
 import { log } from './io.ts';
@@ -29,6 +32,7 @@ Options:
   --context-ttl SECONDS  idle time after which async contexts expire (default 600)
   --max-body SIZE        larger request bodies get 413 (default 64MiB)
   --polling-millis N     pollingMillis advertised while work is in progress (default 100)
+  --young-gen-mb N       V8 young generation of the provider thread, MiB (default 16; keeps RSS flat)
   -h, --help
 `;
 
@@ -47,6 +51,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     'context-ttl': { type: 'string' },
     'max-body': { type: 'string' },
     'polling-millis': { type: 'string' },
+    'young-gen-mb': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   }, 'serve');
   if (values.help) {
@@ -58,7 +63,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const priority = values.priority === undefined ? undefined : parseCount(values.priority, '--priority');
   if (priority !== undefined && priority > 9) throw new SdataError('SDATA_E_USAGE', '--priority: conflict priorities are 1..9');
   const kinds = values.kinds?.split(',').map((k) => k.trim()).filter((k) => k !== '');
-  const p = await startProvider({
+  const opts: ProviderOptions = {
     db: values.db,
     port: values.port === undefined ? 8080 : parseCount(values.port, '--port', 0),
     host: values.host ?? '127.0.0.1',
@@ -72,14 +77,21 @@ export async function serveCommand(argv: string[]): Promise<number> {
     ...(values['context-ttl'] === undefined ? {} : { contextTtlMs: parseCount(values['context-ttl'], '--context-ttl') * 1000 }),
     ...(values['max-body'] === undefined ? {} : { maxBodyBytes: parseSize(values['max-body'], '--max-body') }),
     ...(values['polling-millis'] === undefined ? {} : { pollingMillis: parseCount(values['polling-millis'], '--polling-millis', 0) }),
+  };
+  const youngMb = values['young-gen-mb'] === undefined ? DEFAULT_YOUNG_GEN_MB : parseCount(values['young-gen-mb'], '--young-gen-mb');
+  const worker = new Worker(new URL('../provider/worker.ts', import.meta.url), {
+    workerData: opts,
+    resourceLimits: { maxYoungGenerationSizeMb: youngMb },
   });
-  process.stdout.write(`${p.url}\n`);
-  for (const k of p.store.kinds) {
-    if (kinds && !kinds.includes(k.name)) continue;
-    process.stdout.write(`  ${p.url}/${k.name}    endpoint ${k.selfUrl}\n`);
+  const [first] = await once(worker, 'message') as [WorkerReady | WorkerFailed];
+  if (first.type === 'error') {
+    await worker.terminate();
+    throw new SdataError((first.code as SdataErrorCode | undefined) ?? 'SDATA_E_IO', `serve: ${first.message}`);
   }
+  process.stdout.write(`${first.url}\n`);
+  for (const k of first.kinds) process.stdout.write(`  ${first.url}/${k.name}    endpoint ${k.endpoint}\n`);
   log(`sdata-sync serve: store ${values.db}; Ctrl-C to stop`);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  const stopped = new Promise<NodeJS.Signals | 'exit'>((resolve) => {
     const stop = (s: NodeJS.Signals): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -90,9 +102,21 @@ export async function serveCommand(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    worker.once('exit', () => resolve('exit'));
   });
-  log(`sdata-sync serve: ${signal}: finishing in-flight requests`);
-  await p.close();
+  const why = await stopped;
+  if (why === 'exit') throw new SdataError('SDATA_E_IO', 'serve: the provider stopped unexpectedly');
+  log(`sdata-sync serve: ${why}: finishing in-flight requests`);
+  const closed = once(worker, 'message');
+  worker.postMessage('close');
+  await closed;
+  await worker.terminate();
   log('sdata-sync serve: stopped, database closed');
   return EXIT.OK;
 }
+
+/**
+ * The provider's young generation (V8 new space), in MiB. V8 would grow it to 64 MiB under a steady request
+ * load; a bounded one keeps the server's RSS within its budget (measured: ~50 MiB less at no CPU cost).
+ */
+const DEFAULT_YOUNG_GEN_MB = 16;

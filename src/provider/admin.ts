@@ -26,6 +26,8 @@ export interface Health {
   /** trackingID (lower case) → times its $syncTarget/$batch body was applied (process lifetime). */
   appliedTrackingIds: Record<string, number>;
   syncResults: number;
+  /** process.memoryUsage() in MiB (rss, heapTotal, heapUsed, external, arrayBuffers). */
+  memoryMiB: Record<string, number>;
 }
 
 export function health(store: Store, contexts: Contexts): Health {
@@ -41,6 +43,7 @@ export function health(store: Store, contexts: Contexts): Health {
   return {
     app: store.app, contract: store.contract, dataset: store.dataset, endpointBase: store.endpointBase,
     openContexts: contexts.open(), kinds, appliedTrackingIds: Object.fromEntries(contexts.applied), syncResults: n.n,
+    memoryMiB: Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 1048576)])),
   };
 }
 

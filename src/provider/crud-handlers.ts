@@ -76,16 +76,16 @@ async function listCollection(c: Call): Promise<void> {
   const after = Number.isSafeInteger(afterParam) && afterParam > 0 ? afterParam : 0;
   const startParam = Number(c.url.searchParams.get('startIndex'));
   const startIndex = after > 0 && Number.isSafeInteger(startParam) && startParam >= 1 ? startParam : 1;
-  const nth = db.prepare('SELECT id FROM resources WHERE kind = ? AND deleted = 0 AND id > ? ORDER BY id LIMIT 1 OFFSET ?').get(k, after, count - 1) as { id: number } | undefined;
+  const nth = db.prepare('SELECT id FROM resources NOT INDEXED WHERE kind = ? AND deleted = 0 AND id > ? ORDER BY id LIMIT 1 OFFSET ?').get(k, after, count - 1) as { id: number } | undefined;
   const end = nth?.id ?? Number.MAX_SAFE_INTEGER;
-  const more = nth !== undefined && db.prepare('SELECT 1 AS x FROM resources WHERE kind = ? AND deleted = 0 AND id > ? LIMIT 1').get(k, end) !== undefined;
+  const more = nth !== undefined && db.prepare('SELECT 1 AS x FROM resources NOT INDEXED WHERE kind = ? AND deleted = 0 AND id > ? LIMIT 1').get(k, end) !== undefined;
   const self = c.collection;
   const links = [{ rel: 'self', href: self }, { rel: 'first', href: self }];
   if (more) links.push({ rel: 'next', href: `${self}?startIndex=${startIndex + count}&count=${count}&after=${end}` });
   c.res.writeHead(200, { 'content-type': ATOM_FEED });
   const sink = new TextSink(c.res);
   sink.write(feedOpen({ id: c.kind.selfUrl, title: c.kind.name, links, totalResults: store.counts(k).resources, startIndex, itemsPerPage: count }));
-  const rows = db.prepare('SELECT id, uuid, deleted, ep, tick, stamp, user, payload FROM resources WHERE kind = ? AND deleted = 0 AND id > ? AND id <= ? ORDER BY id');
+  const rows = db.prepare('SELECT id, uuid, deleted, ep, tick, stamp, user, payload FROM resources NOT INDEXED WHERE kind = ? AND deleted = 0 AND id > ? AND id <= ? ORDER BY id');
   const o = ops(c);
   let from = after;
   for (;;) {

@@ -119,14 +119,19 @@ export function storedFragment(rec: EntryRecord, uuid: string): string | undefin
   return normalizeFragment(f, rt, decls, uuid);
 }
 
+/** The prefixes our output feeds bind on their root, with what to look for and what to declare. */
+const RECEIVER_PREFIXES: ReadonlyArray<readonly [prefix: string, needle: string, decl: string]> = [...OUTPUT_ROOT_BINDINGS]
+  .filter(([prefix]) => prefix !== '')
+  .map(([prefix, uri]) => [prefix, `${prefix}:`, ` xmlns:${prefix}="${uri}"`] as const);
+
 /** Stabilises a fragment built elsewhere (seeding, local POST): see storedFragment. */
 export function normalizeFragment(f: string, rt = scanRootTag(f), decls = rootDeclarations(rt), uuid?: string): string {
   let ins = '';
-  for (const [prefix, uri] of OUTPUT_ROOT_BINDINGS) {
-    if (prefix === '' || decls.has(prefix)) continue;
-    if (f.indexOf(`${prefix}:`, rt.nameEnd) >= 0) {
-      ins += ` xmlns:${prefix}="${uri}"`;
-      decls.set(prefix, uri);
+  for (const [prefix, needle, decl] of RECEIVER_PREFIXES) {
+    if (decls.has(prefix)) continue;
+    if (f.indexOf(needle, rt.nameEnd) >= 0) {
+      ins += decl;
+      decls.set(prefix, OUTPUT_ROOT_BINDINGS.get(prefix)!);
     }
   }
   if (uuid !== undefined && rootUuid(rt, decls) === undefined) {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { serializeDiagnosis, type Diagnosis } from '../protocol/diagnosis.ts';
 import { escapeAttr, escapeText } from '../protocol/escape.ts';
 import type { Tick } from '../protocol/ticks.ts';
@@ -14,11 +13,34 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
 };
 
 /**
- * A resource version's ETag: derived from its syncState, which changes with every version (a local edit takes a
- * new tick, an applied change brings its origin's state). Two stores holding the same version give the same ETag.
+ * A resource version's ETag: a 64-bit hash of its syncState, which changes with every version (a local edit takes
+ * a new tick, an applied change brings its origin's state). Two stores holding the same version give the same ETag.
+ * Not cryptographic on purpose: it is computed per applied entry, and only has to tell versions apart.
  */
 export function etagOf(endpointNorm: string, tick: Tick): string {
-  return createHash('sha1').update(endpointNorm).update('\n').update(tick).digest('base64').slice(0, 22);
+  let a = 0x811c9dc5;
+  let b = 0x9747b28c;
+  for (let i = 0; i < endpointNorm.length; i++) {
+    const c = endpointNorm.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+  }
+  a = Math.imul(a ^ 10, 0x01000193);
+  b = Math.imul(b ^ 10, 0x5bd1e995);
+  for (let i = 0; i < tick.length; i++) {
+    const c = tick.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+  }
+  a = fmix(a);
+  b = fmix(b ^ a);
+  return (a >>> 0).toString(36).padStart(7, '0') + (b >>> 0).toString(36).padStart(7, '0');
+}
+
+function fmix(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
 }
 
 export interface ResultEntry {

@@ -3,7 +3,9 @@
  * (see tick-key.ts). Endpoints are interned (`endpoints`) so that resource rows and indexes carry a small integer.
  *
  * resources: live resources and tombstones (deleted = 1, payload = the deletion fragment), one row per uuid;
- *            the row id is the resource's local key (`accounts('42')`).
+ *            the row id is the resource's local key (`accounts('42')`). Indexes: uuid (the target's lookup), state
+ *            (the source's ranges; also counts rows), and a partial index of tombstones. Every index costs a page
+ *            write per applied entry, so there is no index for listing live resources: that walks the rowids.
  * digest:    one row per (kind, endpoint): the vector clock. Updated in the same transaction as the data it
  *            describes, so a crash never leaves a digest ahead of the data.
  * contexts:  asynchronous operations ($syncSource / $syncTarget / $batch), keyed by the consumer's trackingID.
@@ -34,7 +36,8 @@ CREATE TABLE IF NOT EXISTS resources(
   payload TEXT NOT NULL);
 CREATE UNIQUE INDEX IF NOT EXISTS resources_uuid ON resources(kind, uuid);
 CREATE INDEX IF NOT EXISTS resources_state ON resources(kind, ep, tick, id);
-CREATE INDEX IF NOT EXISTS resources_live ON resources(kind, deleted, id);
+DROP INDEX IF EXISTS resources_live;
+CREATE INDEX IF NOT EXISTS resources_dead ON resources(kind) WHERE deleted = 1;
 CREATE TABLE IF NOT EXISTS contexts(
   id INTEGER PRIMARY KEY,
   kind INTEGER NOT NULL,

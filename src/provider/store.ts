@@ -122,7 +122,7 @@ export class Store {
     this.db = db;
     try {
       if (o.db !== ':memory:') db.exec('PRAGMA journal_mode=WAL');
-      db.exec('PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=8192');
+      db.exec('PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=8192');
       db.exec(SCHEMA);
       const meta = new Map<string, string>();
       for (const r of db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: string }>) meta.set(r.key, r.value);
@@ -426,7 +426,9 @@ export class Store {
   }
 
   counts(kind: number): { resources: number; tombstones: number } {
-    const q = this.db.prepare('SELECT count(*) AS n FROM resources WHERE kind = ? AND deleted = ?');
-    return { resources: (q.get(kind, 0) as { n: number }).n, tombstones: (q.get(kind, 1) as { n: number }).n };
+    // Both counts come from indexes: all rows (state index), tombstones (partial index).
+    const all = (this.db.prepare('SELECT count(*) AS n FROM resources INDEXED BY resources_state WHERE kind = ?').get(kind) as { n: number }).n;
+    const dead = (this.db.prepare('SELECT count(*) AS n FROM resources INDEXED BY resources_dead WHERE kind = ? AND deleted = 1').get(kind) as { n: number }).n;
+    return { resources: all - dead, tombstones: dead };
   }
 }

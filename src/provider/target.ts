@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Diagnosis } from '../protocol/diagnosis.ts';
 import { digestKey } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
-import { serializeSyncState, type SyncMode, type SyncState } from '../protocol/sync-state.ts';
+import { escapeText } from '../protocol/escape.ts';
+import type { SyncMode, SyncState } from '../protocol/sync-state.ts';
 import { maxTick, nextTick, tickLess, type Tick } from '../protocol/ticks.ts';
 import type { EntryRecord, FeedHandler, FeedHead, FeedTail } from '../xml/feed-reader.ts';
 import { scanRootTag, storedFragment, tombstoneFragment } from './fragment.ts';
@@ -339,7 +340,8 @@ export class TargetApplier implements FeedHandler {
     const resEp = applied ? ep : local!.ep;
     const resTick = applied ? st.tick : local!.tick.slice(3);
     const resEndpoint = store.endpoint(resEp);
-    const resState: SyncState = applied ? st : { endpoint: resEndpoint.url, tick: resTick, stamp: local!.stamp };
+    const resStamp = applied ? st.stamp : local!.stamp;
+    const resUser = applied ? st.user : undefined;
     let payload: string | undefined;
     if (verdict?.conflict && !verdict.apply && !deleted) payload = (this.sPayload.get(id) as { payload: string }).payload;
     this.result({
@@ -349,7 +351,8 @@ export class TargetApplier implements FeedHandler {
       method,
       location: `${this.serving}('${id}')`,
       etag: etagOf(resEndpoint.norm, resTick),
-      stateXml: serializeSyncState(resState),
+      stateXml: `<sync:syncState><sync:endpoint>${resEndpoint.xml}</sync:endpoint><sync:tick>${resTick}</sync:tick>` +
+        `<sync:stamp>${escapeText(resStamp)}</sync:stamp>${resUser === undefined ? '' : `<sync:user>${escapeText(resUser)}</sync:user>`}</sync:syncState>`,
       diagnoses,
       payload,
       updated: this.now,
