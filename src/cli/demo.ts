@@ -45,6 +45,8 @@ class DemoProvider {
 
   static async start(name: string, db: string, priority: number): Promise<DemoProvider> {
     const w = new Worker(new URL('./demo-provider.ts', import.meta.url), {
+      // A small young generation keeps each provider's memory flat through the catch-up (as `serve` does).
+      resourceLimits: { maxYoungGenerationSizeMb: 16 },
       workerData: { db, app: name, contract: 'crm', kinds: ['accounts'], priority, endpointBase: `http://${name}.example.com/sdata/${name}/crm/-` },
     });
     const p = new DemoProvider(name, w);

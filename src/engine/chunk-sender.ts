@@ -73,6 +73,7 @@ export class ChunkSender {
   private readonly o: ChunkSenderOptions;
   /** Contexts whose DELETE is still running, awaited by `settle()`. */
   private readonly live = new Set<AsyncOperation>();
+  private readonly releasing = new Set<Promise<void>>();
 
   constructor(o: ChunkSenderOptions) {
     this.o = o;
@@ -90,6 +91,7 @@ export class ChunkSender {
       ...(onTracking ? { onTracking: (t: Tracking) => onTracking(t) } : {}),
     });
     this.live.add(op);
+    let answered = false;
     try {
       let res;
       try {
@@ -122,9 +124,23 @@ export class ChunkSender {
       this.outcomes.merge(read.outcomes);
       this.chunks++;
       this.entries += read.entries;
+      answered = true;
     } finally {
-      await this.release(op);
+      // Once the results are read, the DELETE need not hold up the next chunk: it runs alongside the next POST
+      // and is awaited by settle(). On any failure it is awaited here, before the error travels on.
+      if (answered) this.releaseLater(op);
+      else await this.release(op);
     }
+  }
+
+  private releaseLater(op: AsyncOperation): void {
+    const p: Promise<void> = this.release(op).finally(() => this.releasing.delete(p));
+    this.releasing.add(p);
+  }
+
+  /** Waits for the DELETEs still running. */
+  async settle(): Promise<void> {
+    while (this.releasing.size > 0) await Promise.all([...this.releasing]);
   }
 
   private async split(c: SpooledChunk): Promise<void> {
@@ -194,8 +210,9 @@ export class ChunkSender {
     }
   }
 
-  /** DELETE every context still open (cancellation). */
+  /** DELETE every context still open (end of pass, failure, cancellation) and wait for every DELETE. */
   async releaseAll(): Promise<void> {
     await Promise.all([...this.live].map((op) => this.release(op)));
+    await this.settle();
   }
 }

@@ -216,9 +216,9 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
     stats.phase = 'failed';
     result.error = asSdataError(e, o);
     if (spool) await spool.abort().catch(() => undefined);
-    if (sender) await sender.releaseAll();
   } finally {
     if (sender) {
+      await sender.releaseAll();
       result.contexts.target = sender.contexts;
       stats.outcomes = sender.outcomes;
     }
