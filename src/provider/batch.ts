@@ -2,7 +2,7 @@ import type { Diagnosis } from '../protocol/diagnosis.ts';
 import type { EntryRecord, FeedHandler } from '../xml/feed-reader.ts';
 import { storedFragment } from './fragment.ts';
 import { newUuid, type LocalOps } from './local.ts';
-import { resultEntryXml, type ResultEntry } from './results.ts';
+import { resultEntryXml, ResultRows, type ResultEntry } from './results.ts';
 import type { ResourceRow } from './store.ts';
 
 /**
@@ -36,23 +36,28 @@ export function etagMatches(given: string, current: string): boolean {
 export class BatchApplier implements FeedHandler {
   readonly stats: BatchStats = { entries: 0, ok: 0, failed: 0 };
   private readonly ops: LocalOps;
-  private readonly ctx: number;
   private readonly serving: string;
   private readonly source: string;
-  private readonly sResult;
-  private seq = 0;
+  private readonly results: ResultRows;
   private now = new Date().toISOString();
 
   constructor(ops: LocalOps, ctx: number, servingCollection: string, source: string) {
     this.ops = ops;
-    this.ctx = ctx;
     this.serving = servingCollection;
     this.source = source;
-    this.sResult = ops.store.db.prepare('INSERT INTO results(ctx, seq, xml) VALUES(?, ?, ?)');
+    this.results = new ResultRows(ops.store, ctx);
   }
 
   tick(): void {
     this.now = new Date().toISOString();
+  }
+
+  flush(): void {
+    this.results.flush();
+  }
+
+  discard(): void {
+    this.results.discard();
   }
 
   head(): void {}
@@ -69,7 +74,7 @@ export class BatchApplier implements FeedHandler {
     }
     if (r.status >= 400) this.stats.failed++;
     else this.stats.ok++;
-    this.sResult.run(this.ctx, this.seq++, resultEntryXml(r));
+    this.results.add(resultEntryXml(r));
   }
 
   private failure(rec: EntryRecord, status: number, message: string, extra: Partial<ResultEntry> = {}): ResultEntry {

@@ -126,7 +126,7 @@ export class Contexts {
   /** Drops a context's results and staged rows (its data), keeping the row. */
   clearData(id: number): void {
     this.store.tx(() => {
-      this.store.db.prepare('DELETE FROM results WHERE ctx = ?').run(id);
+      this.store.db.prepare('DELETE FROM result_rows WHERE ctx = ?').run(id);
       this.store.db.prepare('DELETE FROM staged WHERE ctx = ?').run(id);
     });
   }
@@ -140,7 +140,7 @@ export class Contexts {
   /** Removes a context entirely (expiry, or a synchronous operation's internal context). */
   purge(id: number): void {
     this.store.tx(() => {
-      this.store.db.prepare('DELETE FROM results WHERE ctx = ?').run(id);
+      this.store.db.prepare('DELETE FROM result_rows WHERE ctx = ?').run(id);
       this.store.db.prepare('DELETE FROM staged WHERE ctx = ?').run(id);
       this.store.db.prepare('DELETE FROM contexts WHERE id = ?').run(id);
     });

@@ -1,6 +1,9 @@
+import type { StatementSync } from 'node:sqlite';
 import { serializeDiagnosis, type Diagnosis } from '../protocol/diagnosis.ts';
 import { escapeAttr, escapeText } from '../protocol/escape.ts';
+import type { KindInfo } from './store.ts';
 import type { Tick } from '../protocol/ticks.ts';
+import type { Store } from './store.ts';
 
 /**
  * Batch-style result entries (brief §2.6, core 13.4), serialised once when the entry is processed and stored in
@@ -72,4 +75,96 @@ export function resultEntryXml(r: ResultEntry): string {
   if (r.diagnoses) for (const d of r.diagnoses) s += serializeDiagnosis(d);
   if (r.payload !== undefined) s += `<sdata:payload>${r.payload}</sdata:payload>`;
   return `${s}</entry>\n`;
+}
+
+const SEP = '\u0001';
+
+/**
+ * Result entries of one context, buffered for the current transaction and written as one `result_rows` row by
+ * flush() (call it inside the transaction, so results commit with the data they describe). Memory: one
+ * transaction's results.
+ */
+export class ResultRows {
+  private readonly ins: StatementSync;
+  private readonly ctx: number;
+  private parts: string[] = [];
+  private first = 0;
+  private next = 0;
+
+  constructor(store: Store, ctx: number) {
+    this.ctx = ctx;
+    this.ins = store.db.prepare('INSERT INTO result_rows(ctx, first, count, xml) VALUES(?, ?, ?, ?)');
+  }
+
+  add(xml: string): void {
+    this.parts.push(xml);
+    this.next++;
+  }
+
+  get count(): number {
+    return this.next;
+  }
+
+  flush(): void {
+    if (this.parts.length === 0) return;
+    this.ins.run(this.ctx, this.first, this.parts.length, this.parts.join(SEP));
+    this.first = this.next;
+    this.parts = [];
+  }
+
+  /** Drops what a rolled-back transaction added. */
+  discard(): void {
+    this.next = this.first;
+    this.parts = [];
+  }
+}
+
+/** Result entries [from, to) of a context, in order, one row (one transaction's worth) in memory at a time. */
+export function* readResults(store: Store, ctx: number, from: number, to: number): Generator<string> {
+  const rows = store.db.prepare('SELECT first, count FROM result_rows WHERE ctx = ? AND first < ? ORDER BY first').all(ctx, to) as Array<{ first: number; count: number }>;
+  const one = store.db.prepare('SELECT xml FROM result_rows WHERE ctx = ? AND first = ?');
+  for (const r of rows) {
+    if (r.first + r.count <= from) continue;
+    const parts = (one.get(ctx, r.first) as { xml: string }).xml.split(SEP);
+    const lo = Math.max(0, from - r.first);
+    const hi = Math.min(r.count, to - r.first);
+    for (let i = lo; i < hi; i++) yield parts[i]!;
+  }
+}
+
+/** `<sync:syncState>` from an endpoint already escaped for XML. */
+export function stateXml(endpointXml: string, tick: Tick, stamp: string, user?: string): string {
+  return `<sync:syncState><sync:endpoint>${endpointXml}</sync:endpoint><sync:tick>${tick}</sync:tick>` +
+    `<sync:stamp>${escapeText(stamp)}</sync:stamp>${user === undefined ? '' : `<sync:user>${escapeText(user)}</sync:user>`}</sync:syncState>`;
+}
+
+const F = '\u0002';
+
+/**
+ * A successful result without diagnoses, as a short record (U+0002-separated: status, method, local id, endpoint id,
+ * tick, stamp). About a seventh of its XML: result rows are written for every applied entry and mostly never
+ * read twice, so they are rendered only when served.
+ */
+export function compactResult(status: number, method: string | undefined, id: number, ep: number, tick: Tick, stamp: string): string {
+  return `${F}${status}${F}${method ?? ''}${F}${id}${F}${ep}${F}${tick}${F}${stamp}`;
+}
+
+export interface RenderContext {
+  store: Store;
+  kind: KindInfo;
+  /** Serving URL of the collection. */
+  serving: string;
+  updated: string;
+}
+
+/** A stored result as XML: full entries pass through, compact records are rendered. */
+export function renderResult(stored: string, rc: RenderContext): string {
+  if (stored.charCodeAt(0) !== 2) return stored;
+  const [, status, method, id, ep, tick, stamp] = stored.split(F) as [string, string, string, string, string, string, string];
+  const e = rc.store.endpoint(Number(ep));
+  return resultEntryXml({
+    id: `${rc.kind.selfUrl}('${id}')`, title: `${rc.kind.name} ${id}`, status: Number(status),
+    ...(method === '' ? {} : { method }), location: `${rc.serving}('${id}')`, etag: etagOf(e.norm, tick),
+    stateXml: stateXml(e.xml, tick, stamp), updated: rc.updated,
+  });
 }

@@ -9,7 +9,9 @@
  * digest:    one row per (kind, endpoint): the vector clock. Updated in the same transaction as the data it
  *            describes, so a crash never leaves a digest ahead of the data.
  * contexts:  asynchronous operations ($syncSource / $syncTarget / $batch), keyed by the consumer's trackingID.
- * results:   per-context result entries (serialised XML), served as a sequentially paged feed.
+ * results:   per-context result entries (serialised XML), one row per transaction's worth (`count` entries from
+ *            position `first`, joined by U+0001, a character XML cannot contain): a row per entry cost more than
+ *            building the entry, and DELETE of a context removes a few rows instead of one per entry.
  * staged:    immediate-mode entries held until the whole page has passed the contiguity check.
  * pass_failures: failed entries per (kind, pass), so later pages of the same pass neither move that endpoint's
  *            tick past them nor merge it at the end (brief §3.9 item 4).
@@ -50,7 +52,8 @@ CREATE TABLE IF NOT EXISTS contexts(
   total INTEGER NOT NULL DEFAULT 0,
   info TEXT NOT NULL DEFAULT '{}');
 CREATE UNIQUE INDEX IF NOT EXISTS contexts_tracking ON contexts(kind, type, tracking);
-CREATE TABLE IF NOT EXISTS results(ctx INTEGER NOT NULL, seq INTEGER NOT NULL, xml TEXT NOT NULL, PRIMARY KEY(ctx, seq)) WITHOUT ROWID;
+DROP TABLE IF EXISTS results;
+CREATE TABLE IF NOT EXISTS result_rows(ctx INTEGER NOT NULL, first INTEGER NOT NULL, count INTEGER NOT NULL, xml TEXT NOT NULL, PRIMARY KEY(ctx, first)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS staged(ctx INTEGER NOT NULL, seq INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY(ctx, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pass_failures(kind INTEGER NOT NULL, pass TEXT NOT NULL, ep INTEGER NOT NULL, tick TEXT NOT NULL, created INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS pass_failures_pass ON pass_failures(kind, pass, ep);

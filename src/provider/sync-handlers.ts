@@ -10,6 +10,7 @@ import { checkTracking, type Call } from './core.ts';
 import { ATOM_ENTRY, ATOM_FEED, bodyChunks, drain, HttpProblem, methodNotAllowed, readBody, sendText, sendTracking } from './http-io.ts';
 import { contextSelector, queryParam } from './routes.ts';
 import { decodeCursor, selectRanges, snapshotDigest, START, writeSourcePage, type Selection } from './source.ts';
+import { readResults, renderResult } from './results.ts';
 import { TargetApplier } from './target.ts';
 
 /** `$syncDigest`, `$syncSource`, `$syncTarget`, `$syncResults` (spec 4.1, 5.1–5.8). */
@@ -177,15 +178,22 @@ async function getSourcePage(c: Call, id: string): Promise<void> {
 }
 
 // -----------------------------------------------------------------------------------------------------------------
-// $syncTarget and $batch: a body applied as it streams in, results to the `results` table
+// $syncTarget and $batch: a body applied as it streams in, results to `result_rows`
 
 export interface AppliedBody {
   entries: number;
   info: string;
 }
 
-/** Applies a streamed body with `handler` (one store transaction per body chunk, see target.ts). */
-export async function applyStream(c: Call, row: ContextRow, handler: FeedHandler & { tick(): void }, requireSyncHead: boolean): Promise<void> {
+/** What applyStream drives: a FeedHandler with per-transaction hooks (see target.ts). */
+export interface TxHandler extends FeedHandler {
+  tick(): void;
+  flush(): void;
+  discard(): void;
+}
+
+/** Applies a streamed body with `handler`, one store transaction per ~TX_BYTES of body (see target.ts). */
+export async function applyStream(c: Call, row: ContextRow, handler: TxHandler, requireSyncHead: boolean): Promise<void> {
   const { store, contexts } = c.core;
   const reader = new FeedReader(handler, { source: `${c.method} ${c.url.pathname}`, maxEntryBytes: c.core.maxEntryBytes, requireSyncHead });
   let touched = Date.now();
@@ -193,29 +201,32 @@ export async function applyStream(c: Call, row: ContextRow, handler: FeedHandler
   // result pages again and again), so fewer, larger transactions are much cheaper; memory stays bounded by the group.
   let group: Buffer[] = [];
   let groupBytes = 0;
-  const apply = (): void => {
+  const run = (last: boolean): void => {
     const g = group;
     group = [];
     groupBytes = 0;
-    store.tx(() => {
-      handler.tick();
-      for (const chunk of g) reader.push(chunk);
-    });
+    try {
+      store.tx(() => {
+        handler.tick();
+        for (const chunk of g) reader.push(chunk);
+        if (last) reader.end();
+        handler.flush();
+      });
+    } catch (e) {
+      handler.discard();
+      throw e;
+    }
   };
   for await (const chunk of bodyChunks(c.req, c.core.maxBodyBytes)) {
     group.push(chunk);
     groupBytes += chunk.length;
-    if (groupBytes >= TX_BYTES) apply();
+    if (groupBytes >= TX_BYTES) run(false);
     if (Date.now() - touched > 1000) {
       contexts.touch(row);
       touched = Date.now();
     }
   }
-  store.tx(() => {
-    handler.tick();
-    for (const chunk of group) reader.push(chunk);
-    reader.end();
-  });
+  run(true);
 }
 
 /** Body bytes applied per transaction. */
@@ -299,21 +310,10 @@ async function serveResults(c: Call, row: ContextRow, url: string, startIndex: n
     id: url, title: `${c.kind.name} ${row.type === 'batch' ? 'batch' : 'synchronization'} results ${row.trackingRaw}`,
     links, totalResults: total, startIndex, itemsPerPage: whole ? total : count,
   }));
-  const q = c.core.store.db.prepare('SELECT seq, xml FROM results WHERE ctx = ? AND seq >= ? AND seq < ? ORDER BY seq');
-  let from = startIndex - 1;
   const to = whole ? total : Math.min(total, startIndex - 1 + count);
-  while (from < to) {
-    let paused = false;
-    for (const r of q.iterate(row.id, from, to) as Iterable<{ seq: number; xml: string }>) {
-      sink.write(r.xml);
-      from = r.seq + 1;
-      if (sink.needsDrain) {
-        paused = true;
-        break;
-      }
-    }
-    if (!paused) break;
-    await sink.drained();
+  const rc = { store: c.core.store, kind: c.kind, serving: c.collection, updated: new Date().toISOString() };
+  for (const stored of readResults(c.core.store, row.id, startIndex - 1, to)) {
+    if (!sink.write(renderResult(stored, rc))) await sink.drained();
   }
   sink.write(feedClose());
   await sink.end();

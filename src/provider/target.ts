@@ -2,19 +2,18 @@ import { createHash } from 'node:crypto';
 import type { Diagnosis } from '../protocol/diagnosis.ts';
 import { digestKey } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
-import { escapeText } from '../protocol/escape.ts';
 import type { SyncMode, SyncState } from '../protocol/sync-state.ts';
 import { maxTick, nextTick, tickLess, type Tick } from '../protocol/ticks.ts';
 import type { EntryRecord, FeedHandler, FeedHead, FeedTail } from '../xml/feed-reader.ts';
 import { scanRootTag, storedFragment, tombstoneFragment } from './fragment.ts';
-import { etagOf, resultEntryXml, type ResultEntry } from './results.ts';
+import { compactResult, etagOf, resultEntryXml, ResultRows, stateXml, type ResultEntry } from './results.ts';
 import { decide, type DigestLookup, type Verdict } from './rules.ts';
 import type { KindInfo, Store } from './store.ts';
 import { MAX_TICK_DIGITS, tickKey } from './tick-key.ts';
 
 /**
  * The target side of a sync pass (spec 5.3–5.5, 5.8; brief §3.4–§3.9): a FeedHandler that applies a posted page
- * entry by entry as the reader produces them, and writes one result entry per input entry to `results`.
+ * entry by entry as the reader produces them, and writes one result entry per input entry (result_rows).
  *
  * Transactions belong to the caller: it wraps each `reader.push(chunk)` (and `reader.end()`) in `store.tx()`, so
  * every entry's data, result row and digest update commit together and no transaction spans an await.
@@ -52,7 +51,7 @@ export interface ApplyStats {
 export interface TargetApplierOptions {
   store: Store;
   kind: KindInfo;
-  /** Context whose `results` rows this page fills. */
+  /** Context whose result rows this page fills. */
   ctx: number;
   /** Serving URL of the collection (http:location, link self); atom:ids use the identity URL. */
   servingCollection: string;
@@ -88,12 +87,11 @@ export class TargetApplier implements FeedHandler {
   private readonly failures = new Map<number, Tick>();
   private expected: Map<number, Tick> | undefined;
   private gap: string | undefined;
-  private seq = 0;
   private now = new Date().toISOString();
 
   private readonly sLocal;
   private readonly sPayload;
-  private readonly sResult;
+  private readonly results: ResultRows;
   private readonly sStage;
   private readonly sFailure;
 
@@ -111,14 +109,24 @@ export class TargetApplier implements FeedHandler {
     const db = this.store.db;
     this.sLocal = db.prepare('SELECT id, deleted, ep, tick, stamp FROM resources WHERE kind = ? AND uuid = ?');
     this.sPayload = db.prepare('SELECT payload FROM resources WHERE id = ?');
-    this.sResult = db.prepare('INSERT INTO results(ctx, seq, xml) VALUES(?, ?, ?)');
+    this.results = new ResultRows(o.store, o.ctx);
     this.sStage = db.prepare('INSERT INTO staged(ctx, seq, data) VALUES(?, ?, ?)');
     this.sFailure = db.prepare('INSERT INTO pass_failures(kind, pass, ep, tick, created) VALUES(?, ?, ?, ?, ?)');
   }
 
-  /** Refreshes the stamp used for result `updated` elements (call once per body chunk). */
+  /** Refreshes the stamp used for result `updated` elements (call at the start of each transaction). */
   tick(): void {
     this.now = new Date().toISOString();
+  }
+
+  /** Writes this transaction's result entries (call last, inside the transaction). */
+  flush(): void {
+    this.results.flush();
+  }
+
+  /** After a rolled-back transaction: forget its result entries. */
+  discard(): void {
+    this.results.discard();
   }
 
   head(h: FeedHead): void {
@@ -214,7 +222,7 @@ export class TargetApplier implements FeedHandler {
   }
 
   private result(r: ResultEntry): void {
-    this.sResult.run(this.ctx, this.seq++, resultEntryXml(r));
+    this.results.add(resultEntryXml(r));
   }
 
   private fail(inc: Incoming, status: number, message: string, ep?: number): void {
@@ -342,6 +350,11 @@ export class TargetApplier implements FeedHandler {
     const resEndpoint = store.endpoint(resEp);
     const resStamp = applied ? st.stamp : local!.stamp;
     const resUser = applied ? st.user : undefined;
+    if (diagnoses.length === 0 && resUser === undefined) {
+      // The common case (created, updated, deleted): a compact record, rendered to XML when the results are read.
+      this.results.add(compactResult(status, method, id, resEp, resTick, resStamp));
+      return;
+    }
     let payload: string | undefined;
     if (verdict?.conflict && !verdict.apply && !deleted) payload = (this.sPayload.get(id) as { payload: string }).payload;
     this.result({
@@ -351,8 +364,7 @@ export class TargetApplier implements FeedHandler {
       method,
       location: `${this.serving}('${id}')`,
       etag: etagOf(resEndpoint.norm, resTick),
-      stateXml: `<sync:syncState><sync:endpoint>${resEndpoint.xml}</sync:endpoint><sync:tick>${resTick}</sync:tick>` +
-        `<sync:stamp>${escapeText(resStamp)}</sync:stamp>${resUser === undefined ? '' : `<sync:user>${escapeText(resUser)}</sync:user>`}</sync:syncState>`,
+      stateXml: stateXml(resEndpoint.xml, resTick, resStamp, resUser),
       diagnoses,
       payload,
       updated: this.now,
