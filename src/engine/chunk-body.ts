@@ -56,37 +56,58 @@ export interface BodyWriter extends ChunkWriter {
 
 const PIECE = 64 * 1024;
 
-/** Coalesces text into ~64 KiB Buffers. No backpressure to honour: the caller bounds the chunk. */
+/**
+ * Encodes text straight into 64 KiB Buffers as it is written (`Buffer#write` per piece). Concatenating the
+ * entries into a string first and converting that cost a flatten plus a copy per 64 KiB, ~5% of the engine's time.
+ * No backpressure to honour: the caller bounds the chunk.
+ */
 export class MemoryWriter implements BodyWriter {
-  private pending = '';
   private readonly parts: Buffer[] = [];
+  private cur: Buffer = Buffer.allocUnsafe(PIECE);
+  private used = 0;
   private size = 0;
   readonly needsDrain = false;
 
   write(s: string): boolean {
-    this.pending += s;
-    if (this.pending.length >= PIECE) this.flush();
+    // A UTF-16 code unit never takes more than 3 UTF-8 bytes: within that bound the piece surely has room.
+    if (s.length * 3 <= PIECE - this.used) {
+      this.used += this.cur.write(s, this.used, 'utf8');
+      return true;
+    }
+    const b = Buffer.from(s, 'utf8');
+    let off = 0;
+    while (off < b.length) {
+      if (this.used === PIECE) this.seal();
+      const n = b.copy(this.cur, this.used, off, Math.min(b.length, off + PIECE - this.used));
+      this.used += n;
+      off += n;
+    }
     return true;
   }
 
   async drained(): Promise<void> {}
 
-  private flush(): void {
-    if (this.pending.length === 0) return;
-    const b = Buffer.from(this.pending, 'utf8');
-    this.pending = '';
-    this.parts.push(b);
-    this.size += b.length;
+  private seal(): void {
+    this.parts.push(this.cur.subarray(0, this.used));
+    this.size += this.used;
+    this.cur = Buffer.allocUnsafe(PIECE);
+    this.used = 0;
   }
 
   async finish(): Promise<ChunkBody> {
-    this.flush();
+    if (this.used > 0) {
+      // The last piece keeps only what it holds (a copy), so a chunk never pins a mostly empty 64 KiB.
+      this.parts.push(Buffer.from(this.cur.subarray(0, this.used)));
+      this.size += this.used;
+    }
+    this.cur = Buffer.alloc(0);
+    this.used = 0;
     return new MemoryBody(this.parts, this.size);
   }
 
   async discard(): Promise<void> {
-    this.pending = '';
     this.parts.length = 0;
+    this.used = 0;
   }
 }
 

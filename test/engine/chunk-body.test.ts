@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { FileWriter, MemoryWriter, type BodyWriter, type ChunkBody } from '../../src/engine/chunk-body.ts';
+
+async function bytesOf(b: ChunkBody): Promise<Buffer> {
+  const out: Buffer[] = [];
+  for await (const c of b.open()) out.push(c as Buffer);
+  return Buffer.concat(out);
+}
+
+// Pieces of every size around the 64 KiB piece boundary, with 2-, 3- and 4-byte UTF-8 characters.
+const pieces: string[] = [];
+for (let i = 0; i < 3000; i++) pieces.push(('ünïcödé😀€' + 'x'.repeat(i % 97)).repeat(1 + (i % 13)) + (i % 500 === 0 ? 'y'.repeat(70_000) : ''));
+const want = Buffer.from(pieces.join(''));
+
+describe('chunk bodies', () => {
+  for (const [name, make] of [['memory', () => new MemoryWriter()], ['file', (dir: string) => new FileWriter(join(dir, 'c.xml'))]] as const) {
+    it(`${name}: the bytes written, exactly, replayable any number of times`, async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'sdata-body-'));
+      try {
+        const w: BodyWriter = make(dir);
+        for (const p of pieces) {
+          w.write(p);
+          if (w.needsDrain) await w.drained();
+        }
+        const body = await w.finish();
+        assert.equal(body.size, want.length);
+        assert.ok((await bytesOf(body)).equals(want));
+        assert.ok((await bytesOf(body)).equals(want), 'a retry re-sends the identical body');
+        await body.release();
+        if (name === 'file') await assert.rejects(stat(join(dir, 'c.xml')), /ENOENT/);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
