@@ -97,10 +97,12 @@ export class Progress {
         parts.push(`${s.kind}: ${s.phase === 'digest' ? 'reading target digest' : `source selecting${s.trackingProgress === undefined ? '' : ` ${s.trackingProgress.toFixed(0)}%`}`}`);
         continue;
       }
-      const total = s.totalResults === undefined ? '' : `/${int(s.totalResults)}`;
+      const total = s.totalResults === undefined || s.totalResults === 0 ? ''
+        : `/${int(s.totalResults)} (${Math.min(100, Math.floor((100 * s.read) / s.totalResults))}%)`;
       const e = eta(t);
-      parts.push(`${s.kind}: ${int(s.read)}${total} entries, ${int(s.forwarded)} to send, ${int(s.entriesAcked)} applied, ${mb(s.bytesIn)}, ` +
-        `${int(t.rate)}/s, ${(t.byteRate / 1e6).toFixed(1)} MB/s${e === undefined ? '' : `, ETA ${duration(e)}`}`);
+      // ETA first after the counts: a narrow terminal cuts the end of the line.
+      parts.push(`${s.kind}: ${int(s.read)}${total} read${e === undefined ? '' : `, ETA ${duration(e)}`}, ${int(s.entriesAcked)} applied, ` +
+        `${int(t.rate)}/s, ${(t.byteRate / 1e6).toFixed(1)} MB/s, ${mb(s.bytesIn)}`);
     }
     return parts.join(' | ');
   }
