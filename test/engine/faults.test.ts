@@ -122,4 +122,20 @@ describe('a misbehaving provider', () => {
     const ids = targetPosts.map((l) => /trackingID=([^&]+)/.exec(l)![1]);
     assert.ok(ids.length > new Set(ids).size, 'a trackingID was re-sent');
   });
+
+  it('a next page that answers 202 first is polled until ready', async () => {
+    let held = 0;
+    src.hook = (q, res, i) => {
+      if (i.ctx && q.method === 'GET' && q.url!.includes('startIndex=31') && held++ < 2) {
+        res.writeHead(202, { 'content-type': 'application/xml' }).end('<tracking xmlns="http://schemas.sage.com/sdata/2008/1"><pollingMillis>1</pollingMillis></tracking>');
+        return true;
+      }
+      return false;
+    };
+    const { r } = await pass(src, tgt);
+    assert.equal(r.ok, true, r.error?.message);
+    assert.equal(held, 3);
+    assert.equal(r.stats.forwarded, 100);
+    assertConverged(src, tgt, 100);
+  });
 });
