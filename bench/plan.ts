@@ -4,7 +4,7 @@
 // Then the in-process hot path with tinybench (bench/plan-hot.ts).
 //
 // Usage: node bench/plan.ts [--size-mb 250] [--big-factor 10] [--runs 5] [--no-big] [--no-hot] [--skip-ratio 0.5]
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -41,7 +41,12 @@ const SEED = Number(values.seed);
 
 const log = (s: string): void => void process.stderr.write(`[bench plan] ${s}\n`);
 
+/** perf's user-space instruction and cycle counts barely move with machine load, unlike wall or CPU time. */
+const PERF = spawnSync('perf', ['stat', '-x,', '-e', 'instructions:u', 'true'], { encoding: 'utf8' }).status === 0;
+
 interface RunResult {
+  instructions?: number;
+  cycles?: number;
   wall: number;
   /** The child's own figure for its processing (after start-up). */
   inner: number;
@@ -56,7 +61,10 @@ async function runChild(args: string[], dir: string, captureStdout: boolean): Pr
   const devnull = openSync('/dev/null', 'w');
   try {
     const t0 = process.hrtime.bigint();
-    const child = spawn(NODE, ['--import', MAXRSS, ...args], {
+    const perfFile = join(dir, `perf-${process.hrtime.bigint()}.csv`);
+    const cmd = PERF ? 'perf' : NODE;
+    const argv = ['--import', MAXRSS, ...args];
+    const child = spawn(cmd, PERF ? ['stat', '-x,', '-e', 'instructions:u,cycles:u', '-o', perfFile, '--', NODE, ...argv] : argv, {
       stdio: ['ignore', captureStdout ? 'pipe' : devnull, 'pipe'],
       // Both sides run TypeScript through Node's type stripping; a shared compile cache (warmed before the
       // measured runs) keeps that start-up cost, ~85 ms more CPU for plan's modules, out of a parser comparison.
@@ -77,7 +85,16 @@ async function runChild(args: string[], dir: string, captureStdout: boolean): Pr
     const text = captureStdout ? out : err;
     const line = text.trim().split('\n').pop() ?? '{}';
     const inner = (JSON.parse(line) as { seconds?: number }).seconds ?? wall;
-    return { wall, inner, maxRssMiB: rss.maxRssKiB / 1024, cpuMs: rss.userMs + rss.systemMs, out: line };
+    const r: RunResult = { wall, inner, maxRssMiB: rss.maxRssKiB / 1024, cpuMs: rss.userMs + rss.systemMs, out: line };
+    if (PERF) {
+      for (const l of (await readFile(perfFile, 'utf8')).split('\n')) {
+        const [v, , ev] = l.split(',');
+        if (ev?.startsWith('instructions')) r.instructions = Number(v);
+        if (ev?.startsWith('cycles')) r.cycles = Number(v);
+      }
+      await rm(perfFile, { force: true });
+    }
+    return r;
   } finally {
     closeSync(devnull);
   }
@@ -212,11 +229,17 @@ async function main(): Promise<void> {
 
     const rows: string[][] = [
       ['', 'saxes (bare)', 'plan', 'plan/saxes', 'bar'],
-      [`MB/s, ${f1(small.bytes / 1e6)} MB, wall (median of ${RUNS})`, f1(saxesMBps), f1(planMBps), f2(ratio), `≥ 0.85 ${ratio >= 0.85 ? 'ok' : 'MISSED'}`],
+      [`MB/s, ${f1(small.bytes / 1e6)} MB, wall (median of ${RUNS})`, f1(saxesMBps), f1(planMBps), ratio.toFixed(3), `≥ 0.85 ${ratio >= 0.85 ? 'ok' : 'MISSED'}`],
       ['MB/s, same, processing only', f1(saxesInner), f1(planInner), f2(planInner / saxesInner), ''],
       [`MB/s, same, best of ${RUNS}`, f1(Math.max(...a.saxes.map((r) => small.bytes / 1e6 / r.wall))), f1(Math.max(...a.plan.map((r) => small.bytes / 1e6 / r.wall))),
         f2(Math.max(...a.plan.map((r) => small.bytes / 1e6 / r.wall)) / Math.max(...a.saxes.map((r) => small.bytes / 1e6 / r.wall))), ''],
       ['MB per CPU-second (user+sys, median)', f1(cpuMBps(a.saxes)), f1(cpuMBps(a.plan)), f2(cpuMBps(a.plan) / cpuMBps(a.saxes)), 'load-robust'],
+      ...(PERF && a.plan[0]?.instructions ? [
+        ['instructions:u, G (ratio = saxes/plan)', f2(median(a.saxes.map((r) => r.instructions!)) / 1e9), f2(median(a.plan.map((r) => r.instructions!)) / 1e9),
+          (median(a.saxes.map((r) => r.instructions!)) / median(a.plan.map((r) => r.instructions!))).toFixed(3), 'load-robust'],
+        ['cycles:u, G (ratio = saxes/plan)', f2(median(a.saxes.map((r) => r.cycles!)) / 1e9), f2(median(a.plan.map((r) => r.cycles!)) / 1e9),
+          (median(a.saxes.map((r) => r.cycles!)) / median(a.plan.map((r) => r.cycles!))).toFixed(3), 'load-robust'],
+      ] : []),
       ['wall spread (max-min)/median', `${(spread(a.saxes.map((r) => r.wall)) * 100).toFixed(0)}%`, `${(spread(a.plan.map((r) => r.wall)) * 100).toFixed(0)}%`, '', ''],
       [`peak RSS MiB, ${f1(small.bytes / 1e6)} MB`, f1(saxesRss), f1(planRss), f2(rssRatio), `≤ 1.25 ${rssRatio <= 1.25 ? 'ok' : 'MISSED'}`],
     ];
@@ -224,7 +247,11 @@ async function main(): Promise<void> {
       const bs = big.pair.saxes[0]!;
       const bp = big.pair.plan[0]!;
       rows.push([`peak RSS MiB, ${f1(big.feed.bytes / 1e6)} MB`, f1(bs.maxRssMiB), f1(bp.maxRssMiB), f2(bp.maxRssMiB / bs.maxRssMiB), `≤ 1.25 ${bp.maxRssMiB / bs.maxRssMiB <= 1.25 ? 'ok' : 'MISSED'}`]);
-      rows.push([`plan RSS growth ${BIG}× input`, '', `${growth! >= 0 ? '+' : ''}${(growth! * 100).toFixed(1)}%`, '', `≤ 10% ${Math.abs(growth!) <= 0.1 ? 'ok' : 'MISSED'}`]);
+      const sg = bs.maxRssMiB / saxesRss - 1;
+      const pc = (g: number): string => `${g >= 0 ? '+' : ''}${(g * 100).toFixed(1)}%`;
+      // Bare saxes' own growth is the reference: V8 widens its young generation once enough has survived
+      // scavenges, which takes a number of bytes parsed, whatever the program keeps.
+      rows.push([`peak RSS growth at ${BIG}× input`, pc(sg), pc(growth!), '', `plan ≤ 10% ${Math.abs(growth!) <= 0.1 ? 'ok' : 'MISSED'}`]);
       rows.push([`MB/s, ${f1(big.feed.bytes / 1e6)} MB, wall (1 run)`, f1(big.feed.bytes / 1e6 / bs.wall), f1(big.feed.bytes / 1e6 / bp.wall), f2(bs.wall / bp.wall), '']);
     }
     if (hotResult) {
@@ -235,11 +262,14 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${out}\n`);
     const json = {
       bench: 'plan', node: process.versions.node, cpus: cpus().length, sizeMB: +f1(small.bytes / 1e6), entries: small.o.count,
-      skipRatio: RATIO, runs: RUNS, saxesMBps: +f1(saxesMBps), planMBps: +f1(planMBps), ratio: +f2(ratio),
+      skipRatio: RATIO, runs: RUNS, saxesMBps: +f1(saxesMBps), planMBps: +f1(planMBps), ratio: +ratio.toFixed(3),
       cpuRatio: +f2(cpuMBps(a.plan) / cpuMBps(a.saxes)), load1: +f2(loadavg()[0]!),
+      cycleRatio: PERF && a.plan[0]?.cycles ? +(median(a.saxes.map((r) => r.cycles!)) / median(a.plan.map((r) => r.cycles!))).toFixed(3) : null,
+      instructionRatio: PERF && a.plan[0]?.instructions ? +(median(a.saxes.map((r) => r.instructions!)) / median(a.plan.map((r) => r.instructions!))).toFixed(3) : null,
       saxesRssMiB: +f1(saxesRss), planRssMiB: +f1(planRss), rssRatio: +f2(rssRatio),
       bigSizeMB: big ? +f1(big.feed.bytes / 1e6) : null, bigSaxesRssMiB: bigSaxesRss !== undefined ? +f1(bigSaxesRss) : null,
       bigPlanRssMiB: bigPlanRss !== undefined ? +f1(bigPlanRss) : null, rssGrowth: growth !== undefined ? +growth.toFixed(3) : null,
+      saxesRssGrowth: bigSaxesRss !== undefined ? +(bigSaxesRss / saxesRss - 1).toFixed(3) : null,
       hotSaxesMBps: hotResult ? +f1(hotResult['saxesMBps']!) : null, hotPlanMBps: hotResult ? +f1(hotResult['planMBps']!) : null,
       hotReaderMBps: hotResult ? +f1(hotResult['readerMBps']!) : null,
     };
