@@ -125,6 +125,12 @@ export class ChunkSender {
       this.chunks++;
       this.entries += read.entries;
       answered = true;
+      if (this.o.log.enabled('debug')) {
+        const k = read.outcomes.counts;
+        this.o.log.debug(`${c.label}: ${read.entries} entries, ${size} bytes, ${op.location ? `${op.polls} poll(s)` : 'synchronous'}, ` +
+          `${read.pages} result page(s): ${k.created} created, ${k.updated} updated, ${k.deleted} deleted, ${k.ignored} ignored, ` +
+          `${k.conflictsTargetWon} conflicts kept by the target, ${k.failed} failed`);
+      }
     } finally {
       // Once the results are read, the DELETE need not hold up the next chunk: it runs alongside the next POST
       // and is awaited by settle(). On any failure it is awaited here, before the error travels on.

@@ -151,7 +151,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
         stats.entriesAcked = s.entries;
         stats.splits = s.splits;
         stats.outcomes = s.outcomes;
-      }, o.queueDepth ?? 1);
+      }, o.queueDepth ?? 1, `${o.kind} `);
       out = spool;
     }
     const planner = new Planner({
@@ -200,6 +200,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
       sync();
       stats.pages++;
       stats.resumedPages += page.resumed;
+      o.log.debug(`${o.kind}: page ${stats.pages}: ${page.entries} entries, ${page.bytes} bytes${page.resumed ? `, fetched again ${page.resumed}x after a cut-off` : ''}`);
       if (page.next === undefined) break;
       const nextUrl = resolveHref(page.next, url);
       refetch = () => getWhenReady(o.source, nextUrl, o.poll);

@@ -22,10 +22,13 @@ export class SpoolTarget implements ChunkTarget {
   /** The first failure; later calls and `drain()` rethrow it. */
   error: unknown;
 
-  constructor(make: BodyFactory, send: (c: SpooledChunk) => Promise<void>, depth = 1) {
+  private readonly labelPrefix: string;
+
+  constructor(make: BodyFactory, send: (c: SpooledChunk) => Promise<void>, depth = 1, labelPrefix = '') {
     this.make = make;
     this.send = send;
     this.depth = depth;
+    this.labelPrefix = labelPrefix;
   }
 
   open(n: number): ChunkWriter {
@@ -48,7 +51,7 @@ export class SpoolTarget implements ChunkTarget {
     this.writers.delete(n);
     let chunk: SpooledChunk;
     try {
-      chunk = { n, body: await w.finish(), final, entries, label: `chunk ${n}` };
+      chunk = { n, body: await w.finish(), final, entries, label: `${this.labelPrefix}chunk ${n}` };
     } catch (e) {
       this.error ??= e;
       return;

@@ -45,6 +45,8 @@ export async function statusError(method: string, res: HttpResponse, what = 'une
   const diagnoses = parseDiagnoses(text);
   let said = diagnoses.map(formatDiagnosis).join('; ');
   if (!said && text.trim()) said = text.trim().replace(/\s+/g, ' ').slice(0, 200);
-  return new HttpStatusError(code, `${method} ${redactUrl(res.url)}: ${what}: HTTP ${res.statusCode}${said ? ` (${said})` : ''}`,
+  const hint = res.statusCode === 401 || res.statusCode === 403
+    ? '; credentials come from SDATA_SOURCE_TOKEN or SDATA_SOURCE_USER/SDATA_SOURCE_PASSWORD (TARGET likewise)' : '';
+  return new HttpStatusError(code, `${method} ${redactUrl(res.url)}: ${what}: HTTP ${res.statusCode}${said ? ` (${said})` : ''}${hint}`,
     res.statusCode, res.url, diagnoses);
 }
