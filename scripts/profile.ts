@@ -124,11 +124,28 @@ function summarise(p: CpuProfile, top: number): string {
     const group = f.startsWith('saxes/') ? 'saxes' : f.startsWith('xmlchars/') ? 'xmlchars' : f;
     file.set(group, (file.get(group) ?? 0) + t);
   }
+  // Inclusive time of our own functions (self + callees), counted once per sample even under recursion.
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const incl = new Map<string, number>();
+  const label = (n: CpuNode): string => `${n.callFrame.functionName || '(anonymous)'}  ${where(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
+  for (const [id, t] of self) {
+    const seen = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const n = byId.get(cur)!;
+      if (!n.callFrame.url.includes('/src/')) continue;
+      const k = label(n);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      incl.set(k, (incl.get(k) ?? 0) + t);
+    }
+  }
   const pct = (t: number): string => `${((100 * t) / total).toFixed(1).padStart(5)}%`;
   const rows = (m: Map<string, number>, n: number): string =>
     [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, t]) => `  ${pct(t)}  ${(t / 1000).toFixed(0).padStart(6)} ms  ${k}`).join('\n');
   return `self time by source (total ${(total / 1e6).toFixed(2)} s sampled):\n${rows(file, 15)}\n\n` +
-    `self time by function (top ${top}):\n${rows(fn, top)}\n`;
+    `self time by function (top ${top}):\n${rows(fn, top)}\n` +
+    (incl.size > 0 ? `\ninclusive time of src/ functions (top 15):\n${rows(incl, 15)}\n` : '');
 }
 
 async function cpuProfile(label: string, command: string[], dir: string, top: number): Promise<string> {
@@ -161,7 +178,13 @@ async function main(): Promise<void> {
     const planArgs = ['--digest', digest, feed];
     const reports: string[] = [];
     if (only.has('flame')) reports.push(await clinic('flame', planArgs));
-    if (only.has('doctor')) reports.push(await clinic('doctor', planArgs));
+    if (only.has('doctor')) {
+      const path = await clinic('doctor', planArgs);
+      reports.push(path);
+      // The doctor's verdict is embedded in its report: print it, so nobody needs a browser to read it.
+      const m = /"analysis":\s*(\{.*?"issueCategory":"[^"]*"\})/s.exec(await readFile(path, 'utf8'));
+      if (m) log(`clinic doctor verdict: ${m[1]}`);
+    }
     const top = Number(values.top);
     if (only.has('cpu')) process.stdout.write(`\n${await cpuProfile('plan', [BIN, 'plan', ...planArgs], dir, top)}`);
     if (only.has('saxes')) process.stdout.write(`\n${await cpuProfile('saxes-bare', [join(ROOT, 'bench', 'saxes-bare.ts'), feed], dir, Math.min(top, 15))}`);
