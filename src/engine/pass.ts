@@ -16,6 +16,7 @@ import { SpoolTarget } from './spool.ts';
 import { newPassStats, type PassStats } from './stats.ts';
 
 export const ENTRY_TYPE = 'application/atom+xml; type=entry';
+const MAX_INVALID_WARNINGS = 20;
 
 export interface PassOptions {
   kind: string;
@@ -159,7 +160,12 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
       onInvalid: (e) => {
         if (invalid.length < keepInvalid) invalid.push(e);
         else result.invalidNotKept++;
-        o.log.warn(`${e.source}:${e.line}:${e.column}: entry #${e.index + 1}${e.atomId ? ` (${e.atomId})` : ''} not forwarded: ${e.reason}`);
+        // A feed full of bad entries must not flood stderr: the first ones in full, then the count in the summary.
+        const n = invalid.length + result.invalidNotKept;
+        if (n <= MAX_INVALID_WARNINGS) {
+          o.log.warn(`${e.source}:${e.line}:${e.column}: entry #${e.index + 1}${e.atomId ? ` (${e.atomId})` : ''} not forwarded: ${e.reason}`);
+          if (n === MAX_INVALID_WARNINGS) o.log.warn(`${o.kind}: further invalid entries are only counted (the summary and --report list them)`);
+        }
       },
     });
     result.plan = planner.stats;
