@@ -196,4 +196,25 @@ describe('a pass between two providers', () => {
     assert.equal(src.openContexts() + tgt.openContexts(), 0);
     assert.equal(tgt.merges, 0);
   });
+
+  it('does not forward an invalid source entry, reports where it was, and goes on', async () => {
+    src.seed('accounts', 12);
+    const k = src.kind('accounts');
+    const own = k.digest.entries.values().next().value!;
+    k.resources.set('no-uuid', { uuid: 'no-uuid', state: { endpoint: own.endpoint, tick: own.tick, stamp: '2024-01-01T00:00:00Z' }, xml: '<account xmlns="urn:contract"><name>no uuid</name></account>' });
+    own.tick = String(Number(own.tick) + 1);
+    const strict = await pass(src, tgt, { strict: true });
+    assert.equal((strict.error as { code?: string }).code, 'SDATA_E_INVALID_ENTRY');
+    assert.equal(tgt.merges, 0);
+    const r = await pass(src, tgt);
+    assert.equal(r.ok, true, r.error?.message);
+    assert.equal(r.stats.invalid, 1);
+    assert.equal(r.stats.forwarded, 12);
+    assert.equal(r.invalid.length, 1);
+    assert.match(r.invalid[0]!.reason, /no sdata:uuid/);
+    assert.match(r.invalid[0]!.atomId ?? '', /no-uuid/);
+    assert.ok(r.invalid[0]!.line > 0);
+    assert.equal(tgt.liveCount('accounts'), 12);
+    assert.equal(src.openContexts() + tgt.openContexts(), 0);
+  });
 });
