@@ -1,8 +1,9 @@
 import { digestKey } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
-import type { HttpResponse } from '../http/client.ts';
+import { getWhenReady, type PollOptions } from '../http/async-op.ts';
+import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { backoffMs, isTransientError, sleep, type RetryPolicy } from '../http/retry.ts';
-import { redactUrl } from '../http/url.ts';
+import { redactUrl, resolveHref } from '../http/url.ts';
 import { FeedReader, type EntryRecord, type FeedHead } from '../xml/feed-reader.ts';
 
 /** Where a source page's records go: the planner, or the concatenating writer of `pull`. */
@@ -113,5 +114,52 @@ export async function streamPage(
       }
       res = await refetch();
     }
+  }
+}
+
+export interface StreamPagesOptions {
+  client: HttpClient;
+  /** The answer carrying page 1, and how to get it again (re-GET the context, or repeat a synchronous POST). */
+  first: HttpResponse;
+  again: () => Promise<HttpResponse>;
+  /** URL of page 1 (the context), for messages and to resolve relative `next` hrefs. */
+  firstUrl: string;
+  sink: PageSink;
+  poll?: Partial<PollOptions> | undefined;
+  maxEntryBytes?: number;
+  signal?: AbortSignal | undefined;
+  onBytes?: (n: number) => void;
+  check?: () => void;
+  /** Before each page is read (the planner wants to know which page its records come from). */
+  beforePage?: (url: string) => void;
+  afterPage?: (page: PageResult, n: number) => void;
+}
+
+/**
+ * Every page of a source feed, in order: page 1 from the context, then each `rel="next"` href exactly as given
+ * (brief §1.3 step 8; a `next` page may answer 202 and is then polled), until a page has none.
+ */
+export async function streamPages(o: StreamPagesOptions): Promise<{ pages: number; resumed: number }> {
+  let res = o.first;
+  let url = o.firstUrl;
+  let refetch = o.again;
+  let pages = 0;
+  let resumed = 0;
+  for (;;) {
+    o.beforePage?.(url);
+    const page = await streamPage(res, refetch, o.sink, {
+      source: url, retry: o.client.retry, signal: o.signal,
+      ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }),
+      ...(o.onBytes ? { onBytes: o.onBytes } : {}),
+      ...(o.check ? { check: o.check } : {}),
+    });
+    pages++;
+    resumed += page.resumed;
+    o.afterPage?.(page, pages);
+    if (page.next === undefined) return { pages, resumed };
+    const nextUrl = resolveHref(page.next, url);
+    refetch = () => getWhenReady(o.client, nextUrl, o.poll);
+    res = await refetch();
+    url = nextUrl;
   }
 }

@@ -1,9 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AsyncOperation, getWhenReady, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
+import { AsyncOperation, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
 import { readSmallBody, statusError } from '../http/body.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
-import { collectionUrl, operationUrl, redactUrl, resolveHref, withQuery } from '../http/url.ts';
+import { collectionUrl, operationUrl, redactUrl, withQuery } from '../http/url.ts';
 import { SdataError, isSdataError } from '../protocol/errors.ts';
 import type { Digest } from '../protocol/digest.ts';
 import { Planner, type ChunkTarget, type ChunkWriter, type InvalidEntry, type PlanStats } from '../plan/planner.ts';
@@ -11,7 +11,7 @@ import { parseDigestDocument } from '../xml/digest-document.ts';
 import { FileWriter, MemoryWriter, type BodyFactory } from './chunk-body.ts';
 import { ChunkSender, type ContextCounts } from './chunk-sender.ts';
 import type { Logger } from './log.ts';
-import { streamPage, type PageSink } from './page-stream.ts';
+import { streamPages, type PageSink } from './page-stream.ts';
 import { SpoolTarget } from './spool.ts';
 import { newPassStats, type PassStats } from './stats.ts';
 
@@ -119,7 +119,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
       contentLength: digestBody.length,
       onTracking: trackingProgress,
     });
-    let res: HttpResponse = await sourceOp.start();
+    const res: HttpResponse = await sourceOp.start();
     stats.trackingProgress = undefined;
     stats.phase = 'transferring';
 
@@ -189,30 +189,24 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
       entry: (r) => planner.entry(r),
       ready: () => planner.ready(),
     };
-    let url = sourceOp.location ?? sourceOp.postUrl;
     const op = sourceOp;
-    let refetch = (): Promise<HttpResponse> => op.again();
     const check = spool ? () => spool!.check() : undefined;
-    for (;;) {
-      planner.beginPage(url);
-      const page = await streamPage(res, refetch, sink, {
-        source: url, maxEntryBytes: o.maxEntryBytes, retry: o.source.retry, signal: o.signal,
-        onBytes: (n) => {
-          stats.bytesIn += n;
-          sync();
-        },
-        ...(check ? { check } : {}),
-      });
-      sync();
-      stats.pages++;
-      stats.resumedPages += page.resumed;
-      o.log.debug(`${o.kind}: page ${stats.pages}: ${page.entries} entries, ${page.bytes} bytes${page.resumed ? `, fetched again ${page.resumed}x after a cut-off` : ''}`);
-      if (page.next === undefined) break;
-      const nextUrl = resolveHref(page.next, url);
-      refetch = () => getWhenReady(o.source, nextUrl, o.poll);
-      res = await refetch();
-      url = nextUrl;
-    }
+    await streamPages({
+      client: o.source, first: res, again: () => op.again(), firstUrl: op.location ?? op.postUrl, sink, poll: o.poll,
+      maxEntryBytes: o.maxEntryBytes, signal: o.signal,
+      onBytes: (n) => {
+        stats.bytesIn += n;
+        sync();
+      },
+      ...(check ? { check } : {}),
+      beforePage: (url) => planner.beginPage(url),
+      afterPage: (page, n) => {
+        sync();
+        stats.pages = n;
+        stats.resumedPages += page.resumed;
+        o.log.debug(`${o.kind}: page ${n}: ${page.entries} entries, ${page.bytes} bytes${page.resumed ? `, fetched again ${page.resumed}x after a cut-off` : ''}`);
+      },
+    });
     stats.phase = 'finishing';
     await planner.finish();
     sync();

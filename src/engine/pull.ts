@@ -1,14 +1,14 @@
 import type { Writable } from 'node:stream';
-import { AsyncOperation, getWhenReady, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
+import { AsyncOperation, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
-import { operationUrl, resolveHref, withQuery } from '../http/url.ts';
+import { operationUrl, withQuery } from '../http/url.ts';
 import { digestKey } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
 import type { EntryRecord, FeedHead } from '../xml/feed-reader.ts';
 import { feedClose, feedOpen, forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
 import { TextSink } from '../xml/text-sink.ts';
 import type { Logger } from './log.ts';
-import { streamPage, type PageSink } from './page-stream.ts';
+import { streamPages, type PageSink } from './page-stream.ts';
 import { ENTRY_TYPE } from './pass.ts';
 
 export interface PullOptions {
@@ -82,21 +82,18 @@ export async function pullFeed(o: PullOptions): Promise<PullResult> {
     ready: () => (sink.needsDrain ? sink.drained() : undefined),
   };
   try {
-    let res: HttpResponse = await op.start();
-    url = op.location ?? op.postUrl;
-    let refetch = (): Promise<HttpResponse> => op.again();
-    for (;;) {
-      const p = await streamPage(res, refetch, page, {
-        source: url, retry: o.client.retry, signal: o.signal, ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }),
-      });
-      r.pages++;
-      r.bytesIn += p.bytes;
-      if (p.next === undefined) break;
-      const nextUrl = resolveHref(p.next, url);
-      refetch = () => getWhenReady(o.client, nextUrl, o.poll);
-      res = await refetch();
-      url = nextUrl;
-    }
+    const res: HttpResponse = await op.start();
+    const r0 = await streamPages({
+      client: o.client, first: res, again: () => op.again(), firstUrl: op.location ?? op.postUrl, sink: page, poll: o.poll, signal: o.signal,
+      ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }),
+      beforePage: (u) => {
+        url = u;
+      },
+      afterPage: (p) => {
+        r.bytesIn += p.bytes;
+      },
+    });
+    r.pages = r0.pages;
     sink.write(feedClose());
     sink.flush();
     await sink.drained();
