@@ -162,3 +162,34 @@ describe('a run of several kinds between reference providers', () => {
     }
   });
 });
+
+describe('a reference target with a small body limit', () => {
+  it('answers 413 to big chunks; the engine splits them and the end state is the same', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sdata-413-'));
+    const client = new HttpClient();
+    await seedStore({ db: join(dir, 'a.db'), app: 'crm', contract: 'crm', kind: 'accounts', count: 900, priority: 1, endpointBase: 'http://crm.example/sdata/crm/crm/-' });
+    const a = await startProvider({ db: join(dir, 'a.db') });
+    const b = await startProvider({ db: join(dir, 'b.db'), app: 'erp', contract: 'crm', kinds: ['accounts'], endpointBase: 'http://erp.example/sdata/erp/crm/-', maxBodyBytes: 200_000 });
+    try {
+      const r = await runPass({
+        kind: 'accounts', sourceBase: a.url, targetBase: b.url, source: client, target: client, runName: '413', runStamp: new Date().toISOString(),
+        chunkEntries: 450, chunkBytes: 8 << 20, maxEntryBytes: 1 << 20, spoolDir: dir, log: silentLogger(),
+      });
+      assert.equal(r.error, undefined);
+      assert.ok(r.stats.splits >= 4, `splits ${r.stats.splits}`);
+      assert.equal(r.stats.outcomes.counts.created, 900);
+      assert.deepEqual(b.checksum('accounts'), a.checksum('accounts'));
+      assert.equal(a.openContexts() + b.openContexts(), 0);
+      const again = await runPass({
+        kind: 'accounts', sourceBase: a.url, targetBase: b.url, source: client, target: client, runName: '413', runStamp: new Date().toISOString(),
+        chunkEntries: 450, chunkBytes: 8 << 20, maxEntryBytes: 1 << 20, spoolDir: dir, log: silentLogger(),
+      });
+      assert.equal(again.stats.forwarded, 0, 'the digest merge happened on the very last part');
+    } finally {
+      await client.close();
+      await a.close();
+      await b.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
