@@ -3,7 +3,7 @@ import { rm, stat } from 'node:fs/promises';
 import type { BodyFactory, ChunkBody } from './chunk-body.ts';
 import { AsyncOperation, type PollOptions } from '../http/async-op.ts';
 import { HttpStatusError, statusError } from '../http/body.ts';
-import type { HttpClient } from '../http/client.ts';
+import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { redactUrl } from '../http/url.ts';
 import { SdataError } from '../protocol/errors.ts';
 import type { Tracking } from '../protocol/tracking.ts';
@@ -53,6 +53,10 @@ export interface ChunkSenderOptions {
   onResultPage?: ((path: string) => Promise<void>) | undefined;
   onTracking?: (t: Tracking) => void;
   onBytesOut?: (n: number) => void;
+  /** A chunk's results are counted. */
+  onChunkDone?: () => void;
+  /** Read a chunk's results while the next chunk is POSTed (default true). */
+  overlapResults?: boolean;
   onResultBytes?: (n: number) => void;
   signal?: AbortSignal | undefined;
 }
@@ -74,12 +78,23 @@ export class ChunkSender {
   /** Contexts whose DELETE is still running, awaited by `settle()`. */
   private readonly live = new Set<AsyncOperation>();
   private readonly releasing = new Set<Promise<void>>();
+  /** Result feeds being read, one chunk behind the POSTs at most. */
+  private resultsTail: Promise<void> = Promise.resolve();
+  private failure: unknown;
 
   constructor(o: ChunkSenderOptions) {
     this.o = o;
   }
 
+  /**
+   * POSTs one chunk and waits until the target has processed it. Its result feed is then read in the background
+   * while the caller POSTs the next chunk (the target serves one context's results while it applies the next
+   * chunk, instead of idling for a round trip per chunk), but never more than one chunk behind: this resolves
+   * only once the previous chunk's results are counted. A synchronous answer is read at once (repeating it
+   * would need the body again). Failures surface here, in `settle()` or in `releaseAll()`.
+   */
   async send(c: SpooledChunk): Promise<void> {
+    this.throwIfFailed();
     const size = c.body.size;
     const onTracking = this.o.onTracking;
     const op = new AsyncOperation(this.o.target, {
@@ -91,23 +106,40 @@ export class ChunkSender {
       ...(onTracking ? { onTracking: (t: Tracking) => onTracking(t) } : {}),
     });
     this.live.add(op);
-    let answered = false;
+    let res: HttpResponse;
     try {
-      let res;
-      try {
-        res = await op.start();
-      } catch (e) {
-        if (e instanceof HttpStatusError && e.status === 413) {
-          await this.release(op);
-          await this.split(c);
-          return;
-        }
-        throw this.rejected(c, e);
+      res = await op.start();
+    } catch (e) {
+      await this.release(op);
+      if (e instanceof HttpStatusError && e.status === 413) {
+        await this.split(c);
+        return;
       }
-      if (op.location === undefined) this.contexts.synchronous++;
-      else this.contexts.opened++;
-      this.o.onBytesOut?.(size);
-      const read = await readResults(res, () => op.again(), {
+      throw this.rejected(c, e);
+    }
+    if (op.location === undefined) this.contexts.synchronous++;
+    else this.contexts.opened++;
+    this.o.onBytesOut?.(size);
+    if (op.location === undefined || this.o.overlapResults === false) {
+      await this.collect(c, op, res, size);
+      return;
+    }
+    const prev = this.resultsTail;
+    this.resultsTail = prev.then(() => this.collect(c, op, res, size)).catch((e: unknown) => {
+      this.failure ??= e;
+      res.body.destroy();
+      return this.release(op);
+    });
+    await prev;
+    this.throwIfFailed();
+  }
+
+  /** Reads one chunk's result feed to the end, counts it, and lets its context go. */
+  private async collect(c: SpooledChunk, op: AsyncOperation, res: HttpResponse, size: number): Promise<void> {
+    let read;
+    try {
+      this.throwIfFailed();
+      read = await readResults(res, () => op.again(), {
         client: this.o.target,
         chunk: c.n,
         signal: this.o.signal,
@@ -117,26 +149,30 @@ export class ChunkSender {
           onPageFile: (file: string) => this.resultPage(file),
         } : {}),
       });
-      if (c.entries !== undefined && read.entries !== c.entries) {
-        this.resultCountMismatches++;
-        this.o.log.warn(`${c.label}: the target answered with ${read.entries} result entries for ${c.entries} posted (5.3: one per input entry)`);
-      }
-      this.outcomes.merge(read.outcomes);
-      this.chunks++;
-      this.entries += read.entries;
-      answered = true;
-      if (this.o.log.enabled('debug')) {
-        const k = read.outcomes.counts;
-        this.o.log.debug(`${c.label}: ${read.entries} entries, ${size} bytes, ${op.location ? `${op.polls} poll(s)` : 'synchronous'}, ` +
-          `${read.pages} result page(s): ${k.created} created, ${k.updated} updated, ${k.deleted} deleted, ${k.ignored} ignored, ` +
-          `${k.conflictsTargetWon} conflicts kept by the target, ${k.failed} failed`);
-      }
-    } finally {
-      // Once the results are read, the DELETE need not hold up the next chunk: it runs alongside the next POST
-      // and is awaited by settle(). On any failure it is awaited here, before the error travels on.
-      if (answered) this.releaseLater(op);
-      else await this.release(op);
+    } catch (e) {
+      await this.release(op);
+      throw e;
     }
+    // The DELETE need not hold up anything: it runs alongside what follows and settle() waits for it.
+    this.releaseLater(op);
+    if (c.entries !== undefined && read.entries !== c.entries) {
+      this.resultCountMismatches++;
+      this.o.log.warn(`${c.label}: the target answered with ${read.entries} result entries for ${c.entries} posted (5.3: one per input entry)`);
+    }
+    this.outcomes.merge(read.outcomes);
+    this.chunks++;
+    this.entries += read.entries;
+    this.o.onChunkDone?.();
+    if (this.o.log.enabled('debug')) {
+      const k = read.outcomes.counts;
+      this.o.log.debug(`${c.label}: ${read.entries} entries, ${size} bytes, ${op.location ? `${op.polls} poll(s)` : 'synchronous'}, ` +
+        `${read.pages} result page(s): ${k.created} created, ${k.updated} updated, ${k.deleted} deleted, ${k.ignored} ignored, ` +
+        `${k.conflictsTargetWon} conflicts kept by the target, ${k.failed} failed`);
+    }
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure;
   }
 
   private releaseLater(op: AsyncOperation): void {
@@ -144,9 +180,11 @@ export class ChunkSender {
     this.releasing.add(p);
   }
 
-  /** Waits for the DELETEs still running. */
+  /** Waits for the results still being read and the DELETEs still running; rethrows a failure among them. */
   async settle(): Promise<void> {
+    await this.resultsTail;
     while (this.releasing.size > 0) await Promise.all([...this.releasing]);
+    this.throwIfFailed();
   }
 
   private async split(c: SpooledChunk): Promise<void> {
@@ -218,7 +256,8 @@ export class ChunkSender {
 
   /** DELETE every context still open (end of pass, failure, cancellation) and wait for every DELETE. */
   async releaseAll(): Promise<void> {
+    await this.resultsTail;
     await Promise.all([...this.live].map((op) => this.release(op)));
-    await this.settle();
+    while (this.releasing.size > 0) await Promise.all([...this.releasing]);
   }
 }

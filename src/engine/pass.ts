@@ -142,16 +142,18 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
         onBytesOut: (n) => {
           stats.bytesOut += n;
         },
+        onChunkDone: () => {
+          stats.chunksSent = s.chunks;
+          stats.entriesAcked = s.entries;
+          stats.outcomes = s.outcomes;
+        },
         results: o.postResults ? { client: o.source, url: withQuery(operationUrl(sourceColl, '$syncResults'), run) } : undefined,
         ...(o.poll ? { poll: o.poll } : {}),
       });
       sender = s;
       spool = new SpoolTarget(bodies, async (c) => {
         await s.send(c);
-        stats.chunksSent = s.chunks;
-        stats.entriesAcked = s.entries;
         stats.splits = s.splits;
-        stats.outcomes = s.outcomes;
       }, o.queueDepth ?? 1, `${o.kind} `);
       out = spool;
     }
@@ -211,6 +213,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
     await planner.finish();
     sync();
     if (spool) await spool.drain();
+    if (sender) await sender.settle();
     stats.phase = 'done';
     result.ok = true;
   } catch (e) {

@@ -95,6 +95,7 @@ export async function pushFeeds(o: PushOptions): Promise<PushResult> {
       const body = new FileBody(path, (await stat(path)).size, false);
       await sender.send({ n, body, final: false, entries: undefined, label: o.files.length > 1 ? `${path} (chunk ${n})` : path });
     }
+    await sender.settle();
   } finally {
     await sender.releaseAll();
     await rm(dir, { recursive: true, force: true });
