@@ -115,7 +115,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
     out(`  erp: empty; conflict priority 5 (lower wins)`);
     out(`  crm serves ${crm.url}`);
     out(`  erp serves ${erp.url}`);
-    const mode = progressMode(v.progress, false);
+    // The demo prints its own summaries: a live line on a terminal, nothing more in a log file.
+    const mode = progressMode(v.progress ?? (process.stderr.isTTY ? 'tty' : 'none'), false);
     const runStamp = new Date().toISOString();
     let n = 0;
 

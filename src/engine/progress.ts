@@ -79,7 +79,7 @@ export class Progress {
           type: 'progress', time: new Date(now).toISOString(), kind: s.kind, phase: s.phase, read: s.read, forwarded: s.forwarded,
           skipped: s.skipped, invalid: s.invalid, acknowledged: s.entriesAcked, chunks: s.chunksSent, bytesIn: s.bytesIn,
           bytesOut: s.bytesOut, entriesPerSecond: Math.round(t.rate), totalResults: s.totalResults ?? null,
-          etaSeconds: eta(t) ?? null, trackingProgress: s.trackingProgress ?? null,
+          etaSeconds: eta(t) ?? null, trackingProgress: s.phase === 'selecting' ? s.trackingProgress ?? null : null,
         };
         this.out.write(`${JSON.stringify(line)}\n`);
       }
