@@ -10,7 +10,6 @@ const F = { None: 0, Status: 1, Message: 2, Method: 3, Location: 4, Id: 5, Diag:
 type F = (typeof F)[keyof typeof F];
 
 const LT = 60; // <
-const GT = 62; // >
 const SLASH = 47;
 const BANG = 33;
 const QMARK = 63;
