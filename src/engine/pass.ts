@@ -37,7 +37,7 @@ export interface PassOptions {
   /** Parent directory of the pass's spool directory. */
   spoolDir: string;
   /**
-   * Where chunks wait between planning and sending: in memory (bounded by (queueDepth + 1) × chunkBytes) or in
+   * Where chunks wait between planning and sending: in memory (bounded by about (queueDepth + 2) × chunkBytes) or in
    * files. `auto` (default): memory up to 32 MiB chunks, files above.
    */
   spool?: 'memory' | 'disk' | 'auto';
