@@ -36,7 +36,8 @@ Options:
   --timeout-body MS       longest silence within a response body (default 120000)
   --timeout-poll MS       longest wait for an asynchronous operation (default 1800000)
   --poll-min MS, --poll-max MS  bounds on the providers' pollingMillis (default 5, 5000)
-  --spool-dir DIR         where chunks wait between planning and sending (default: the temp dir)
+  --spool-dir DIR         chunks wait in memory; in files here when --chunk-bytes exceeds 32MiB, and so do result
+                          pages for --post-results (default: the temp dir)
   --report FILE           write the run report as JSON
   --progress MODE         auto (default), tty, json or none
   --quiet                 errors, warnings and the exit code only
