@@ -4,6 +4,7 @@
 // Then the in-process hot path with tinybench (bench/plan-hot.ts).
 //
 // Usage: node bench/plan.ts [--size-mb 250] [--big-factor 10] [--runs 5] [--no-big] [--no-hot] [--skip-ratio 0.5]
+//                           [--node-flag=--max-semi-space-size=8 ...]   (given to both children)
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -31,8 +32,11 @@ const { values } = parseArgs({
     'no-big': { type: 'boolean', default: false },
     'no-hot': { type: 'boolean', default: false },
     seed: { type: 'string', default: '1' },
+    // Extra node flags for BOTH children, e.g. --node-flag=--max-semi-space-size=8 (GC sizing experiments).
+    'node-flag': { type: 'string', multiple: true, default: [] },
   },
 });
+const NODE_FLAGS = values['node-flag'];
 const SIZE = Number(values['size-mb']) * 1e6;
 const BIG = Number(values['big-factor']);
 const RUNS = Math.max(1, Number(values.runs));
@@ -63,7 +67,7 @@ async function runChild(args: string[], dir: string, captureStdout: boolean): Pr
     const t0 = process.hrtime.bigint();
     const perfFile = join(dir, `perf-${process.hrtime.bigint()}.csv`);
     const cmd = PERF ? 'perf' : NODE;
-    const argv = ['--import', MAXRSS, ...args];
+    const argv = [...NODE_FLAGS, '--import', MAXRSS, ...args];
     const child = spawn(cmd, PERF ? ['stat', '-x,', '-e', 'instructions:u,cycles:u', '-o', perfFile, '--', NODE, ...argv] : argv, {
       stdio: ['ignore', captureStdout ? 'pipe' : devnull, 'pipe'],
       // Both sides run TypeScript through Node's type stripping; a shared compile cache (warmed before the
@@ -261,7 +265,7 @@ async function main(): Promise<void> {
     const out = rows.map((r) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ')).join('\n');
     process.stdout.write(`\n${out}\n`);
     const json = {
-      bench: 'plan', node: process.versions.node, cpus: cpus().length, sizeMB: +f1(small.bytes / 1e6), entries: small.o.count,
+      bench: 'plan', node: process.versions.node, nodeFlags: NODE_FLAGS, cpus: cpus().length, sizeMB: +f1(small.bytes / 1e6), entries: small.o.count,
       skipRatio: RATIO, runs: RUNS, saxesMBps: +f1(saxesMBps), planMBps: +f1(planMBps), ratio: +ratio.toFixed(3),
       cpuRatio: +f2(cpuMBps(a.plan) / cpuMBps(a.saxes)), load1: +f2(loadavg()[0]!),
       cycleRatio: PERF && a.plan[0]?.cycles ? +(median(a.saxes.map((r) => r.cycles!)) / median(a.plan.map((r) => r.cycles!))).toFixed(3) : null,
