@@ -42,6 +42,8 @@ export interface ProviderOptions {
   pollingMillis?: number;
   /** Test hook: a $syncSource context stays in its 202 "selecting" phase this long (default 0). */
   selectDelayMs?: number;
+  /** SQLite page cache, MiB (default 8). */
+  cacheMiB?: number;
 }
 
 export interface RunningProvider {
@@ -76,6 +78,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     ...(opts.dataset === undefined ? {} : { dataset: opts.dataset }),
     ...(opts.endpointBase === undefined ? {} : { endpointBase: opts.endpointBase }),
     ...(opts.priority === undefined ? {} : { priority: opts.priority }),
+    ...(opts.cacheMiB === undefined ? {} : { cacheMiB: opts.cacheMiB }),
     kinds: opts.kinds ?? [],
   });
   let served: Map<string, KindInfo>;

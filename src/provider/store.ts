@@ -18,6 +18,8 @@ export interface StoreOptions {
   kinds?: readonly string[];
   /** conflictPriority of this endpoint in its own digest; undefined = keep (5 for a new kind, brief A39). */
   priority?: number;
+  /** SQLite page cache, MiB (default 8: part of the server's RSS; the OS page cache does the rest). */
+  cacheMiB?: number;
 }
 
 export interface KindInfo {
@@ -122,7 +124,8 @@ export class Store {
     this.db = db;
     try {
       if (o.db !== ':memory:') db.exec('PRAGMA journal_mode=WAL');
-      db.exec('PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=8192');
+      const cacheKiB = Math.max(1, Math.round((o.cacheMiB ?? 8) * 1024));
+      db.exec(`PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA cache_size=-${cacheKiB}; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=8192`);
       db.exec(SCHEMA);
       const meta = new Map<string, string>();
       for (const r of db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: string }>) meta.set(r.key, r.value);

@@ -217,3 +217,46 @@ test('contexts expire after the idle TTL (404 afterwards) and the count drops', 
     await p.close();
   }
 });
+
+test('entries carrying http:httpMethod (the 5.3 seed): DELETE deletes, POST on a known uuid updates (reported PUT), PUT on an unknown one creates (POST)', async () => {
+  const ep = 'http://hinted.example/sdata/h/crm/-/accounts';
+  const H = 'xmlns:http="http://schemas.sage.com/sdata/http/2008/1"';
+  const hinted = (method: string, tick: number, uuid: string): string => testPage({
+    digest: [[ep, 100, 4]], next: 'urn:more', entries: [{ endpoint: ep, tick, uuid, body: `<name>${method} ${tick}</name>` }],
+  }).replace('<sync:syncState>', `<http:httpMethod ${H}>${method}</http:httpMethod><sync:syncState>`);
+  const run = async (method: string, tick: number, uuid: string): Promise<[number, string | undefined]> => {
+    const r = await post(`${tgt.url}/accounts/$syncTarget`, hinted(method, tick, uuid));
+    assert.equal(r.status, 200, r.text);
+    const [x] = resultsOf(parseXml(r.text));
+    return [x!.status, x!.method];
+  };
+  assert.deepEqual(await run('PUT', 1, 'HINT-1'), [201, 'POST']);
+  assert.deepEqual(await run('POST', 2, 'HINT-1'), [200, 'PUT']);
+  const before = tgt.health().kinds['accounts']!.tombstones;
+  // A DELETE entry may carry the full resource: it still deletes, and the tombstone is a proper deletion payload.
+  assert.deepEqual(await run('DELETE', 3, 'HINT-1'), [200, 'DELETE']);
+  assert.equal(tgt.health().kinds['accounts']!.tombstones, before + 1);
+  // The conflict rules apply to hinted entries too: an older tick from the same origin is ignored.
+  assert.deepEqual(await run('POST', 2, 'HINT-1'), [200, undefined]);
+});
+
+test('ticks beyond 2^53 and 2^63 stay exact: applied, digested (+1) and selected by range', async () => {
+  const ep = 'http://big.example/sdata/b/crm/-/accounts';
+  const t53 = '9007199254740993';
+  const t90 = '123456789012345678901234567890';
+  const body = testPage({
+    digest: [[ep, '123456789012345678901234567891', 4]], next: 'urn:more',
+    entries: [{ endpoint: ep, tick: t53, uuid: 'BIG-53' }, { endpoint: ep, tick: t90, uuid: 'BIG-90' }],
+  });
+  const r = await post(`${tgt.url}/accounts/$syncTarget`, body);
+  assert.deepEqual(resultsOf(parseXml(r.text)).map((x) => [x.status, x.state!.tick]), [[201, t53], [201, t90]]);
+  assert.equal(ticksOf(parseXml((await get(`${tgt.url}/accounts/$syncDigest`)).text))[ep], '123456789012345678901234567891');
+  // As a source: a target that has everything from `ep` below t90 gets exactly the t90 resource.
+  const own = ticksOf(parseXml((await get(`${tgt.url}/accounts/$syncDigest`)).text));
+  const digest = `<entry xmlns="${NS.atom}"><payload xmlns="${NS.sdata}"><digest xmlns="${NS.sync}">` +
+    Object.entries(own).map(([e, t]) => `<digestEntry><endpoint>${e}</endpoint><tick>${e === ep ? t90 : t}</tick><stamp>2020-01-01T00:00:00Z</stamp><conflictPriority>5</conflictPriority></digestEntry>`).join('') +
+    '</digest></payload></entry>';
+  const page = parseXml((await post(`${tgt.url}/accounts/$syncSource`, digest)).text);
+  const ticks = kids(page, NS.atom, 'entry').map((e) => textOf(kid(e, NS.sync, 'syncState'), NS.sync, 'tick'));
+  assert.deepEqual(ticks, [t90]);
+});
