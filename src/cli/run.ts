@@ -41,14 +41,14 @@ Options:
   --report FILE           write the run report as JSON
   --progress MODE         auto (default), tty, json or none
   --quiet                 errors, warnings and the exit code only
-  --verbose               per-request detail (retries, contexts)
+  --verbose               detail per page, chunk and retry
   --log-format FORMAT     text (default) or json
   -h, --help
 
 Credentials come from the environment only: SDATA_SOURCE_TOKEN (Bearer) or SDATA_SOURCE_USER and
 SDATA_SOURCE_PASSWORD (Basic); the same with TARGET. They are sent only to the origin of their URL.
 
-Exit codes: 0 ok, 2 usage, 3 bad feed, 4 I/O, 5 network, 6 protocol, 7 target rejected a chunk,
+Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad feed, 4 I/O, 5 network, 6 protocol, 7 target rejected a chunk,
 8 some entries failed or were invalid, 130 interrupted.
 `;
 
