@@ -1,5 +1,6 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { getWhenReady } from '../http/async-op.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { backoffMs, isTransientError, sleep } from '../http/retry.ts';
 import { redactUrl, resolveHref } from '../http/url.ts';
@@ -81,7 +82,7 @@ export async function readResults(first: HttpResponse, again: () => Promise<Http
     if (file && o.onPageFile) await o.onPageFile(file);
     if (tail.next === undefined) return { outcomes: total, entries, pages: page };
     const nextUrl = resolveHref(tail.next, res.url);
-    refetch = () => o.client.request({ method: 'GET', url: nextUrl, headers: { accept: 'application/atom+xml' } });
+    refetch = () => getWhenReady(o.client, nextUrl);
     res = await refetch();
   }
 }
