@@ -21,6 +21,8 @@ const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 const BIN = here('../bin/sdata-sync.mjs');
 const MAXRSS = here('./maxrss.ts');
 const NODE = process.execPath;
+// What the bin's shebang passes (bin/sdata-sync.mjs): children started as `node BIN …` would not get it otherwise.
+const BIN_FLAGS = ['--max-semi-space-size=8'];
 
 const { values } = parseArgs({
   options: {
@@ -49,7 +51,7 @@ interface Provider { url: string; child: ChildProcess; rssFile: string }
 /** A reference provider as `sdata-sync serve` in its own process. */
 async function provider(name: string, db: string, dir: string): Promise<Provider> {
   const rssFile = join(dir, `rss-${name}-${process.hrtime.bigint()}.json`);
-  const child = spawn(NODE, ['--import', MAXRSS, BIN, 'serve', '--db', db, '--port', '0', '--app', name, '--contract', 'crm',
+  const child = spawn(NODE, [...BIN_FLAGS, '--import', MAXRSS, BIN, 'serve', '--db', db, '--port', '0', '--app', name, '--contract', 'crm',
     '--kinds', 'accounts', '--priority', name === 'source' ? '1' : '5', '--endpoint-base', `http://${name}.example/sdata/${name}/crm/-`,
     '--page-size', values['page-size']!], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
   let err = '';
@@ -76,7 +78,7 @@ async function runChild(args: string[], dir: string, stdoutFile?: string, nodeAr
   const out = openSync(stdoutFile ?? '/dev/null', 'w');
   try {
     const t0 = process.hrtime.bigint();
-    const child = spawn(NODE, [...nodeArgs, '--import', MAXRSS, BIN, ...args], { stdio: ['ignore', out, 'pipe'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
+    const child = spawn(NODE, [...BIN_FLAGS, ...nodeArgs, '--import', MAXRSS, BIN, ...args], { stdio: ['ignore', out, 'pipe'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
     let err = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
     const code = await new Promise<number | null>((resolve, reject) => {
