@@ -32,9 +32,9 @@ Options:
   --context-ttl SECONDS  idle time after which async contexts expire (default 600)
   --max-body SIZE        larger request bodies get 413 (default 64MiB)
   --polling-millis N     pollingMillis advertised while work is in progress (default 100)
-  --young-gen-mb N       V8 young generation of the provider thread, MiB (default 16; keeps RSS flat)
-  --old-gen-mb N         V8 old generation bound of the provider thread, MiB (default 96)
-  --cache-mb N           SQLite page cache, MiB (default 8)
+  --young-gen-mb N       V8 young generation of the provider thread, MiB (default 32; keeps RSS flat)
+  --old-gen-mb N         V8 old generation bound of the provider thread, MiB (default 64)
+  --cache-mb N           SQLite page cache, MiB (default 4)
   -h, --help
 `;
 
@@ -81,7 +81,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     ...(values['context-ttl'] === undefined ? {} : { contextTtlMs: parseCount(values['context-ttl'], '--context-ttl') * 1000 }),
     ...(values['max-body'] === undefined ? {} : { maxBodyBytes: parseSize(values['max-body'], '--max-body') }),
     ...(values['polling-millis'] === undefined ? {} : { pollingMillis: parseCount(values['polling-millis'], '--polling-millis', 0) }),
-    ...(values['cache-mb'] === undefined ? {} : { cacheMiB: parseCount(values['cache-mb'], '--cache-mb') }),
+    cacheMiB: values['cache-mb'] === undefined ? DEFAULT_CACHE_MB : parseCount(values['cache-mb'], '--cache-mb'),
   };
   const youngMb = values['young-gen-mb'] === undefined ? DEFAULT_YOUNG_GEN_MB : parseCount(values['young-gen-mb'], '--young-gen-mb');
   const oldMb = values['old-gen-mb'] === undefined ? DEFAULT_OLD_GEN_MB : parseCount(values['old-gen-mb'], '--old-gen-mb', 32);
@@ -129,10 +129,13 @@ export async function serveCommand(argv: string[]): Promise<number> {
 
 /**
  * The provider thread's V8 heap bounds, in MiB. Under a steady request load V8 grows the young generation to
- * 64 MiB and lets the old one reach 80–125 MiB around a live set of ~20 MiB; bounded, the server's RSS stays
- * within its budget and flat (measured at 300k entries applied: 185 vs 280 MiB peak with 16/64, ~10% more CPU
- * in GC). The old bound leaves room for entries at the 16 MiB size cap (tested: three 15 MiB non-ASCII entries
- * in one page apply with 64). Exceeding it ends the worker, and `serve` with it, with a clear message.
+ * 64 MiB and lets the old one reach 80–125 MiB around a live set of ~20 MiB. Bounded, the server's RSS stays
+ * within its 200 MiB budget and flat with the store size, at the price of more GC. Measured by bench/provider.ts,
+ * target applying (peak RSS MiB, CPU-s): 300k entries unbounded 280 / 13.4, 16/96 193 / 14.8, 32/96 209 / 12.2;
+ * 1M entries 32/96 214 / 44.3, 32/64 193 / 50.4 (the default; --old-gen-mb 96 trades ~15 MiB for ~12% less CPU).
+ * The old bound leaves room for entries at the 16 MiB size cap (three 15 MiB non-ASCII entries in one page apply
+ * with 64). Exceeding it ends the worker, and `serve` with it, with a clear message.
  */
-const DEFAULT_YOUNG_GEN_MB = 16;
-const DEFAULT_OLD_GEN_MB = 96;
+const DEFAULT_YOUNG_GEN_MB = 32;
+const DEFAULT_OLD_GEN_MB = 64;
+const DEFAULT_CACHE_MB = 4;

@@ -18,8 +18,6 @@ export interface ProviderCore {
   pollingMillis: number;
   /** Test hook: how long a $syncSource selection stays in its 202 phase (default 0). */
   selectDelayMs: number;
-  /** Whether result entries of applied changes carry the resulting payload (default false: results stay small). */
-  resultPayloads: boolean;
 }
 
 /** One request, routed to a kind. */

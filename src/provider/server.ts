@@ -101,7 +101,6 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     maxEntryBytes: opts.maxEntryBytes ?? Math.min(16 * 1024 * 1024, maxBodyBytes),
     pollingMillis: opts.pollingMillis ?? DEFAULTS.pollingMillis,
     selectDelayMs: opts.selectDelayMs ?? 0,
-    resultPayloads: false,
   };
   const ds = { app: store.app, contract: store.contract, dataset: store.dataset };
   const host = opts.host ?? DEFAULTS.host;
