@@ -72,6 +72,21 @@ export function forwardText(rec: EntryRecord, decls: PageDecls): string {
 }
 
 /**
+ * Whether `xml` may use `prefix`: any `prefix:` that is not the start of a URL (`http://…` in text is not a use of
+ * a prefix named http). Conservative: a prefix inside an attribute value (a QName like xsi:type="p:T") counts.
+ */
+function usesPrefix(xml: string, prefix: string): boolean {
+  const needle = `${prefix}:`;
+  for (let i = xml.indexOf(needle); i >= 0; i = xml.indexOf(needle, i + needle.length)) {
+    const before = i === 0 ? '' : xml[i - 1]!;
+    // Part of a longer name (e.g. 'xhttp:'), or a URL scheme: not this prefix.
+    if (/[\w.-]/.test(before)) continue;
+    if (!xml.startsWith('//', i + needle.length)) return true;
+  }
+  return false;
+}
+
+/**
  * The resource element of an entry (the child of sdata:payload) as a self-contained XML fragment: every binding it
  * inherits and may use is declared on it, so it can be stored and re-emitted anywhere. Undefined without a resource.
  */
@@ -85,7 +100,7 @@ export function resourceXml(rec: EntryRecord): string | undefined {
   for (const prefix of Object.keys(scope)) {
     if (prefix === 'xml' || own.includes(prefix)) continue;
     // Only prefixes the fragment can use; an unused declaration would be harmless but bloats every stored row.
-    if (prefix !== '' && !body.includes(`${prefix}:`)) continue;
+    if (prefix !== '' && !usesPrefix(body, prefix)) continue;
     ins += prefix === '' ? ` xmlns="${escapeAttr(scope[prefix]!)}"` : ` xmlns:${prefix}="${escapeAttr(scope[prefix]!)}"`;
   }
   // Unprefixed names in no namespace must stay so wherever the fragment is embedded later.

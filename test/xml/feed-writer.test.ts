@@ -52,3 +52,15 @@ test('resourceXml: unprefixed names keep their namespace, or their lack of one',
     `<d:payload><account d:uuid="u1"><name>x</name></account></d:payload></a:entry></a:feed>`;
   assert.equal(resourceXml(entries(bare)[0]!)!, '<account xmlns:d="http://schemas.sage.com/sdata/2008/1" xmlns="" d:uuid="u1"><name>x</name></account>');
 });
+
+test('resourceXml: a URL in the text is not a use of a prefix named like its scheme', () => {
+  const xml = page({ rootAttrs: ' xmlns:http="urn:h" xmlns:q="urn:q"', entries: [
+    { endpoint: 'http://a/x', tick: 1, body: '<url>http://example.com/x</url>' },
+    { endpoint: 'http://a/x', tick: 2, body: '<url>http://example.com/x</url><http:status>1</http:status>' },
+    { endpoint: 'http://a/x', tick: 3, body: '<v q:a="1"/>' },
+  ] });
+  const frags = entries(xml).map((r) => resourceXml(r)!);
+  assert.doesNotMatch(frags[0]!, /xmlns:http=/);
+  assert.match(frags[1]!, /xmlns:http="urn:h"/);
+  assert.match(frags[2]!, /xmlns:q="urn:q"/);
+});
