@@ -75,7 +75,7 @@ export function forwardText(rec: EntryRecord, decls: PageDecls): string {
  * Whether `xml` may use `prefix`: any `prefix:` that is not the start of a URL (`http://…` in text is not a use of
  * a prefix named http). Conservative: a prefix inside an attribute value (a QName like xsi:type="p:T") counts.
  */
-function usesPrefix(xml: string, prefix: string): boolean {
+export function usesPrefix(xml: string, prefix: string): boolean {
   const needle = `${prefix}:`;
   for (let i = xml.indexOf(needle); i >= 0; i = xml.indexOf(needle, i + needle.length)) {
     const before = i === 0 ? '' : xml[i - 1]!;
