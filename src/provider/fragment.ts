@@ -1,7 +1,7 @@
 import { escapeAttr } from '../protocol/escape.ts';
 import { NS, OUTPUT_ROOT_BINDINGS } from '../protocol/namespaces.ts';
 import type { EntryRecord } from '../xml/feed-reader.ts';
-import { resourceXml } from '../xml/feed-writer.ts';
+import { resourceXml, usesPrefix } from '../xml/feed-writer.ts';
 
 /**
  * Stored payloads are self-contained resource elements ("fragments"): every namespace they use is declared on their
@@ -97,9 +97,9 @@ export function rootUuid(rt: RootTag, decls: Map<string, string>): string | unde
 /**
  * The fragment to store for an incoming entry: `resourceXml()`, made a fixpoint of relaying so that two stores
  * holding the same version hold the same bytes (convergence checks compare them):
- * - every prefix our output feeds bind on their root (`sdata`, `sync`, `http`, `opensearch`) that occurs in the
- *   fragment is declared on the fragment's own root, so a receiver's `resourceXml()` has nothing left to add
- *   (it adds any in-scope prefix whose name merely occurs in the text, e.g. `http:` in a URL);
+ * - every prefix our output feeds bind on their root (`sdata`, `sync`, `http`, `opensearch`) that the fragment may
+ *   use (resourceXml's own test, usesPrefix) is declared on the fragment's own root, so a receiver's
+ *   `resourceXml()` has nothing left to add;
  * - a prefixed root whose element is empty gets its own prefix declared (`resourceXml` looks only after the qname);
  * - the resource element carries `sdata:uuid` (the spec's 5.8 example puts it on `sdata:payload`, A19).
  * Undefined when the entry has no resource element.
@@ -120,16 +120,18 @@ export function storedFragment(rec: EntryRecord, uuid: string): string | undefin
 }
 
 /** The prefixes our output feeds bind on their root, with what to look for and what to declare. */
-const RECEIVER_PREFIXES: ReadonlyArray<readonly [prefix: string, needle: string, decl: string]> = [...OUTPUT_ROOT_BINDINGS]
+const RECEIVER_PREFIXES: ReadonlyArray<readonly [prefix: string, decl: string]> = [...OUTPUT_ROOT_BINDINGS]
   .filter(([prefix]) => prefix !== '')
-  .map(([prefix, uri]) => [prefix, `${prefix}:`, ` xmlns:${prefix}="${uri}"`] as const);
+  .map(([prefix, uri]) => [prefix, ` xmlns:${prefix}="${uri}"`] as const);
 
 /** Stabilises a fragment built elsewhere (seeding, local POST): see storedFragment. */
 export function normalizeFragment(f: string, rt = scanRootTag(f), decls = rootDeclarations(rt), uuid?: string): string {
   let ins = '';
-  for (const [prefix, needle, decl] of RECEIVER_PREFIXES) {
+  const body = f.slice(rt.nameEnd);
+  for (const [prefix, decl] of RECEIVER_PREFIXES) {
     if (decls.has(prefix)) continue;
-    if (f.indexOf(needle, rt.nameEnd) >= 0) {
+    // The very test resourceXml applies: then a receiver's resourceXml finds nothing to add.
+    if (usesPrefix(body, prefix)) {
       ins += decl;
       decls.set(prefix, OUTPUT_ROOT_BINDINGS.get(prefix)!);
     }
