@@ -5,7 +5,7 @@
 // Needs `perf` (linux-perf); instruction counts are far steadier than timings on a shared machine (they do not show
 // cache misses or stalls, which cycles would).
 //
-// Usage: node bench/perf-diff.ts [--size-mb 100] [--top 30]
+// Usage: node bench/perf-diff.ts [--size-mb 100] [--top 30] [--repeat 3]
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,7 +19,12 @@ import { targetDigestEntryXml, targetDigestFor } from '../src/gen/target-digest.
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 const BIN = here('../bin/sdata-sync.mjs');
 const SAXES = here('./saxes-bare.ts');
-const { values } = parseArgs({ options: { 'size-mb': { type: 'string', default: '100' }, top: { type: 'string', default: '30' } } });
+const { values } = parseArgs({
+  options: { 'size-mb': { type: 'string', default: '100' }, top: { type: 'string', default: '30' }, repeat: { type: 'string', default: '3' } },
+});
+// JIT decisions (what gets inlined where, which stores keep a write barrier) differ from one process to the next:
+// a single run's per-symbol counts move by hundreds of samples. Averaging a few runs keeps the table honest.
+const REPEAT = Math.max(1, Number(values.repeat));
 
 if (spawnSync('perf', ['--version']).status !== 0) {
   process.stderr.write('perf-diff: needs linux perf (apt-get install linux-perf)\n');
@@ -27,6 +32,13 @@ if (spawnSync('perf', ['--version']).status !== 0) {
 }
 
 type Samples = Map<string, number>;
+
+function recordAvg(dir: string, name: string, args: string[], env: NodeJS.ProcessEnv): Samples {
+  const sum: Samples = new Map();
+  for (let k = 0; k < REPEAT; k++) for (const [s, n] of record(dir, name, args, env)) sum.set(s, (sum.get(s) ?? 0) + n);
+  for (const [s, n] of sum) sum.set(s, Math.round(n / REPEAT));
+  return sum;
+}
 
 function record(dir: string, name: string, args: string[], env: NodeJS.ProcessEnv): Samples {
   const data = join(dir, `${name}.data`);
@@ -41,7 +53,8 @@ function record(dir: string, name: string, args: string[], env: NodeJS.ProcessEn
     const m = /^\s*[\d.]+%\s+(\d+)\s+\[[.k]\]\s+(.*?)\s*$/.exec(line);
     if (!m) continue;
     // Optimisation tiers (*, ~, ^, +) and the snapshot's absolute paths are noise for a comparison.
-    const sym = m[2]!.replace(/^JS:[*~^+']+/, 'JS:').replace(/file:\/\/\S*?\/(src|bench)\//, '$1/').replace(/\S*node_modules\//, '');
+    const sym = m[2]!.replace(/(\s+-)+\s*$/, '').replace(/\s+/g, ' ').trim()
+      .replace(/^JS:[*~^+']+/, 'JS:').replace(/file:\/\/\S*?\/(src|bench)\//, '$1/').replace(/\S*node_modules\//, '');
     out.set(sym, (out.get(sym) ?? 0) + Number(m[1]));
   }
   return out;
@@ -85,14 +98,14 @@ try {
   const env = { ...process.env, NODE_COMPILE_CACHE: join(dir, 'cc') };
   process.stderr.write(`perf-diff: ${(bytes / 1e6).toFixed(1)} MB, ${o.count} entries\n`);
   record(dir, 'warm', [BIN, 'plan', feed], env); // fills the compile cache
-  const saxes = grouped(record(dir, 'saxes', [SAXES, feed], env));
-  const skipAll = grouped(record(dir, 'skip-all', [BIN, 'plan', '--digest', await digest(1), feed], env));
-  const half = grouped(record(dir, 'half', [BIN, 'plan', '--digest', await digest(0.5), feed], env));
-  const fwdAll = grouped(record(dir, 'forward-all', [BIN, 'plan', '--digest', await digest(0), feed], env));
+  const saxes = grouped(recordAvg(dir, 'saxes', [SAXES, feed], env));
+  const skipAll = grouped(recordAvg(dir, 'skip-all', [BIN, 'plan', '--digest', await digest(1), feed], env));
+  const half = grouped(recordAvg(dir, 'half', [BIN, 'plan', '--digest', await digest(0.5), feed], env));
+  const fwdAll = grouped(recordAvg(dir, 'forward-all', [BIN, 'plan', '--digest', await digest(0), feed], env));
   const top = Number(values.top);
   const ts = total(saxes);
   const line = (name: string, s: Samples): string => `  ${name.padEnd(26)} ${String(total(s)).padStart(7)} samples  (${(total(s) / ts).toFixed(3)}× bare saxes)`;
-  process.stdout.write(`samples (1 per 10^6 instructions):\n${line('bare saxes', saxes)}\n${line('plan, every entry skipped', skipAll)}\n` +
+  process.stdout.write(`samples (1 per 10^6 instructions, mean of ${REPEAT} runs):\n${line('bare saxes', saxes)}\n${line('plan, every entry skipped', skipAll)}\n` +
     `${line('plan, half forwarded', half)}\n${line('plan, every entry forwarded', fwdAll)}\n\n`);
   process.stdout.write(`reading: plan (every entry skipped) minus bare saxes, by symbol\n${diff(skipAll, saxes, top)}\n\n`);
   process.stdout.write(`forwarding: plan (every entry forwarded) minus plan (every entry skipped)\n${diff(fwdAll, skipAll, Math.min(top, 15))}\n`);
