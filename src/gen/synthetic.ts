@@ -184,7 +184,11 @@ interface Parts {
 }
 
 function partsOf(o: ResolvedOptions, i: number, rng: Rng): Parts {
-  const uuid = uuidFrom(rng, (i & 3) === 1);
+  // The rng is seeded from a 32-bit hash of i, so its draws alone would repeat after ~77k entries (birthday bound):
+  // the last 12 hex digits are i itself, which keeps every entry's uuid distinct up to 2^48 entries.
+  const drawn = uuidFrom(rng, false);
+  const uuid0 = `${drawn.slice(0, 24)}${(i % 2 ** 48).toString(16).padStart(12, '0')}`;
+  const uuid = (i & 3) === 1 ? uuid0.toUpperCase() : uuid0;
   const key = `K${String(i).padStart(7, '0')}`;
   return { uuid, key, deleted: entryDeleted(o, i), name: `${NAMES[i % NAMES.length]!} #${i}` };
 }
