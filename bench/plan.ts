@@ -3,10 +3,11 @@
 // entries skipped, half forwarded) as child processes on the pinned node: throughput, ratio, peak RSS.
 // Then the in-process hot path with tinybench (bench/plan-hot.ts).
 //
+// plan runs with the node flags of the bin's shebang (as users run it); bare saxes with node's defaults.
 // Usage: node bench/plan.ts [--size-mb 250] [--big-factor 10] [--runs 5] [--no-big] [--no-hot] [--skip-ratio 0.5]
 //                           [--node-flag=--max-semi-space-size=8 ...]   (given to both children)
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +38,14 @@ const { values } = parseArgs({
   },
 });
 const NODE_FLAGS = values['node-flag'];
+
+/** The node flags the bin's shebang gives users (`#!/usr/bin/env -S node FLAGS`): plan is measured as it runs. */
+function binFlags(): string[] {
+  const first = readFileSync(BIN, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\S*env\s+-S\s+node\s+(.*)$/.exec(first);
+  return m ? m[1]!.trim().split(/\s+/).filter((f) => f.startsWith('--')) : [];
+}
+const PLAN_FLAGS = binFlags();
 const SIZE = Number(values['size-mb']) * 1e6;
 const BIG = Number(values['big-factor']);
 const RUNS = Math.max(1, Number(values.runs));
@@ -60,14 +69,14 @@ interface RunResult {
 }
 
 /** Runs a child with the maxRSS preload, stdout to /dev/null (or captured), and times it from spawn to exit. */
-async function runChild(args: string[], dir: string, captureStdout: boolean): Promise<RunResult> {
+async function runChild(args: string[], dir: string, captureStdout: boolean, flags: string[] = []): Promise<RunResult> {
   const rssFile = join(dir, `rss-${process.hrtime.bigint()}.json`);
   const devnull = openSync('/dev/null', 'w');
   try {
     const t0 = process.hrtime.bigint();
     const perfFile = join(dir, `perf-${process.hrtime.bigint()}.csv`);
     const cmd = PERF ? 'perf' : NODE;
-    const argv = [...NODE_FLAGS, '--import', MAXRSS, ...args];
+    const argv = [...NODE_FLAGS, ...flags, '--import', MAXRSS, ...args];
     const child = spawn(cmd, PERF ? ['stat', '-x,', '-e', 'instructions:u,cycles:u', '-o', perfFile, '--', NODE, ...argv] : argv, {
       stdio: ['ignore', captureStdout ? 'pipe' : devnull, 'pipe'],
       // Both sides run TypeScript through Node's type stripping; a shared compile cache (warmed before the
@@ -156,7 +165,7 @@ async function measure(feed: Feed, runs: number, dir: string): Promise<Pair> {
         r.saxes.push(x);
         log(`  run ${k + 1} saxes: ${x.wall.toFixed(2)} s, ${(feed.bytes / 1e6 / x.wall).toFixed(1)} MB/s, maxRSS ${x.maxRssMiB.toFixed(1)} MiB`);
       } else {
-        const x = await runChild([BIN, 'plan', '--digest', feed.digest, feed.file], dir, false);
+        const x = await runChild([BIN, 'plan', '--digest', feed.digest, feed.file], dir, false, PLAN_FLAGS);
         const s = JSON.parse(x.out) as { read: number; skipped: number; forwarded: number };
         if (s.read !== feed.o.count || s.skipped !== feed.skipped) {
           throw new Error(`plan read ${s.read}/${feed.o.count} entries, skipped ${s.skipped}/${feed.skipped}: the bench is not measuring what it claims`);
@@ -201,7 +210,8 @@ async function main(): Promise<void> {
     const small = await makeFeed(dir, 'feed', n);
     const warm = await makeFeed(dir, 'warm-up', 10);
     await runChild([SAXES, warm.file], dir, true);
-    await runChild([BIN, 'plan', '--digest', warm.digest, warm.file], dir, false);
+    await runChild([BIN, 'plan', '--digest', warm.digest, warm.file], dir, false, PLAN_FLAGS);
+    log(`plan runs with the bin's node flags (${PLAN_FLAGS.join(' ') || 'none'}), bare saxes with node's defaults${NODE_FLAGS.length ? `; both with ${NODE_FLAGS.join(' ')}` : ''}`);
     log(`${RUNS} alternating runs on ${f1(small.bytes / 1e6)} MB`);
     const a = await measure(small, RUNS, dir);
 
@@ -265,7 +275,7 @@ async function main(): Promise<void> {
     const out = rows.map((r) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ')).join('\n');
     process.stdout.write(`\n${out}\n`);
     const json = {
-      bench: 'plan', node: process.versions.node, nodeFlags: NODE_FLAGS, cpus: cpus().length, sizeMB: +f1(small.bytes / 1e6), entries: small.o.count,
+      bench: 'plan', node: process.versions.node, nodeFlags: NODE_FLAGS, planFlags: PLAN_FLAGS, cpus: cpus().length, sizeMB: +f1(small.bytes / 1e6), entries: small.o.count,
       skipRatio: RATIO, runs: RUNS, saxesMBps: +f1(saxesMBps), planMBps: +f1(planMBps), ratio: +ratio.toFixed(3),
       cpuRatio: +f2(cpuMBps(a.plan) / cpuMBps(a.saxes)), load1: +f2(loadavg()[0]!),
       cycleRatio: PERF && a.plan[0]?.cycles ? +(median(a.saxes.map((r) => r.cycles!)) / median(a.plan.map((r) => r.cycles!))).toFixed(3) : null,
