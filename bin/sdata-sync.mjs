@@ -9,5 +9,8 @@ if (major < 24) {
   process.stderr.write(`sdata-sync needs Node.js 24 or later (this is ${process.version}); run it through npm (npm start / npx sdata-sync), which uses the pinned runtime.\n`);
   process.exit(2);
 }
+// Cache compiled code (and, on Node 24, the type-stripped sources) across runs: pipes start often and small.
+const { enableCompileCache } = await import('node:module');
+enableCompileCache?.();
 const { run } = await import('../src/cli/main.ts');
 await run(process.argv.slice(2));
