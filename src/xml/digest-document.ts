@@ -1,7 +1,7 @@
 import { DigestBuilder, type Digest } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
-import { createParser } from './saxes.ts';
+import { createParser, drive } from './saxes.ts';
 
 /**
  * Parses a digest from a `$syncDigest` Atom entry (digest inside sdata:payload), a feed carrying one, or a bare
@@ -38,12 +38,10 @@ export function parseDigestDocument(xml: string, source = '<digest>'): Digest {
     depth--;
   });
   const text = xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml;
-  try {
-    p.write(text).close();
-  } catch (e) {
-    if (e instanceof SdataError || !(e instanceof Error)) throw e;
-    throw new SdataError('SDATA_E_MALFORMED', `${source}: not well-formed XML: ${e.message.replace(`${source}:`, '')}`, { source, line: p.line, column: p.column });
-  }
+  const malformed = (message: string, cause: Error): Error =>
+    new SdataError('SDATA_E_MALFORMED', `${source}: not well-formed XML: ${message}`, { source, line: p.line, column: p.column, cause });
+  drive(p, text, source, malformed);
+  drive(p, null, source, malformed);
   if (!found) throw fail('no sync:digest element found');
   return found;
 }

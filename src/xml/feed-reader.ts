@@ -5,7 +5,7 @@ import { NS } from '../protocol/namespaces.ts';
 import { parseSyncMode, type SyncMode, type SyncState } from '../protocol/sync-state.ts';
 import { parseTick } from '../protocol/ticks.ts';
 import { rawToText } from './raw-text.ts';
-import { createParser, type NsParser } from './saxes.ts';
+import { createParser, drive, type NsParser } from './saxes.ts';
 
 export interface FeedLink {
   rel: string;
@@ -293,14 +293,10 @@ export class FeedReader {
 
   /** Feeds saxes (null = close). Its well-formedness errors carry our source name as fileName prefix. */
   private parse(text: string | null): void {
-    try {
-      if (text === null) this.parser.close();
-      else this.parser.write(text);
-    } catch (e) {
-      if (e instanceof SdataError || !(e instanceof Error) || !e.message.startsWith(`${this.source}:`)) throw e;
-      throw this.fail('SDATA_E_MALFORMED', `not well-formed XML: ${e.message.replace(`${this.source}:`, '')}`, e);
-    }
+    drive(this.parser, text, this.source, this.malformed);
   }
+
+  private readonly malformed = (message: string, cause: Error): Error => this.fail('SDATA_E_MALFORMED', `not well-formed XML: ${message}`, cause);
 
   private fail(code: SdataErrorCode, message: string, cause?: unknown): SdataError {
     const line = this.ended || this.endLine > 0 ? this.endLine : this.parser.line;

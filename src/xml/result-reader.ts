@@ -1,5 +1,5 @@
 import type { SaxesTagNS } from 'saxes';
-import { createParser, type NsParser } from './saxes.ts';
+import { createParser, drive, type NsParser } from './saxes.ts';
 import type { Diagnosis } from '../protocol/diagnosis.ts';
 import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
@@ -100,14 +100,11 @@ export class ResultReader {
   }
 
   private parse(text: string | null): void {
-    try {
-      if (text === null) this.parser.close();
-      else this.parser.write(text);
-    } catch (e) {
-      if (e instanceof SdataError || !(e instanceof Error) || !e.message.startsWith(`${this.source}:`)) throw e;
-      throw this.fail('SDATA_E_MALFORMED', `result feed is not well-formed XML: ${e.message.replace(`${this.source}:`, '')}`, e);
-    }
+    drive(this.parser, text, this.source, this.malformed);
   }
+
+  private readonly malformed = (message: string, cause: Error): Error =>
+    this.fail('SDATA_E_MALFORMED', `result feed is not well-formed XML: ${message}`, cause);
 
   end(): ResultTail {
     let rest: string;

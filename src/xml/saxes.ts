@@ -1,4 +1,5 @@
 import { SaxesParser, type EventName } from 'saxes';
+import { SdataError } from '../protocol/errors.ts';
 
 export type NsParser = SaxesParser<{ xmlns: true; position: true }>;
 
@@ -20,4 +21,19 @@ export function createParser(fileName?: string): NsParser {
   const p = new SaxesParser({ xmlns: true, position: true, fileName });
   for (const ev of HANDLED) p.off(ev);
   return p;
+}
+
+/**
+ * Writes text to the parser (null = close), telling saxes' own well-formedness errors — their message starts with
+ * the parser's file name — from errors our handlers throw: the former go through `malformed` (message without the
+ * file name prefix), the latter pass unchanged.
+ */
+export function drive(p: NsParser, text: string | null, source: string, malformed: (message: string, cause: Error) => Error): void {
+  try {
+    if (text === null) p.close();
+    else p.write(text);
+  } catch (e) {
+    if (e instanceof SdataError || !(e instanceof Error) || !e.message.startsWith(`${source}:`)) throw e;
+    throw malformed(e.message.slice(source.length + 1), e);
+  }
 }
