@@ -116,7 +116,21 @@ export function storedFragment(rec: EntryRecord, uuid: string): string | undefin
     rt = scanRootTag(f);
     decls = rootDeclarations(rt);
   }
-  return normalizeFragment(f, rt, decls, uuid);
+  // resourceXml() is the source text after the root's qname (the "tail") with declarations inserted before it, and
+  // it has already run usesPrefix over that tail for every inherited prefix the element does not declare itself:
+  // those it left undeclared are unused there, and only the inserted declarations remain to be tested. This saves
+  // scanning the whole fragment again per prefix (the payload is most of an entry). usesPrefix(a + b) equals
+  // usesPrefix(a) || usesPrefix(b) here: a match cannot straddle the `"` that ends the declarations.
+  const tailStart = f.length - (rec.resourceEnd - rec.resourceNameEnd);
+  if (tailStart < rt.nameEnd) return normalizeFragment(f, rt, decls, uuid);
+  return normalizeFragment(f, rt, decls, uuid, (prefix) => inheritedUndeclared(rec, prefix) ? tailStart : f.length);
+}
+
+/** Whether resourceXml() tested `prefix` on the resource's tail: inherited, and not declared by the element itself. */
+function inheritedUndeclared(rec: EntryRecord, prefix: string): boolean {
+  if (rec.resourceOwnDecls.includes(prefix)) return false;
+  for (const sc of rec.scopes) if (Object.hasOwn(sc, prefix)) return true;
+  return false;
 }
 
 /** The prefixes our output feeds bind on their root, with what to look for and what to declare. */
@@ -124,14 +138,17 @@ const RECEIVER_PREFIXES: ReadonlyArray<readonly [prefix: string, decl: string]> 
   .filter(([prefix]) => prefix !== '')
   .map(([prefix, uri]) => [prefix, ` xmlns:${prefix}="${uri}"`] as const);
 
-/** Stabilises a fragment built elsewhere (seeding, local POST): see storedFragment. */
-export function normalizeFragment(f: string, rt = scanRootTag(f), decls = rootDeclarations(rt), uuid?: string): string {
+/**
+ * Stabilises a fragment built elsewhere (seeding, local POST): see storedFragment. `scanEnd(prefix)`, when given,
+ * is where the search for a use of `prefix` may stop (what follows is known not to use it).
+ */
+export function normalizeFragment(f: string, rt = scanRootTag(f), decls = rootDeclarations(rt), uuid?: string,
+  scanEnd?: (prefix: string) => number): string {
   let ins = '';
-  const body = f.slice(rt.nameEnd);
   for (const [prefix, decl] of RECEIVER_PREFIXES) {
     if (decls.has(prefix)) continue;
     // The very test resourceXml applies: then a receiver's resourceXml finds nothing to add.
-    if (usesPrefix(body, prefix)) {
+    if (usesPrefix(f.slice(rt.nameEnd, scanEnd === undefined ? f.length : scanEnd(prefix)), prefix)) {
       ins += decl;
       decls.set(prefix, OUTPUT_ROOT_BINDINGS.get(prefix)!);
     }

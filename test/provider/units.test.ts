@@ -6,6 +6,7 @@ import { mergeFragment } from '../../src/provider/merge.ts';
 import { decide, type DigestLookup } from '../../src/provider/rules.ts';
 import { tickKey, tickOfKey } from '../../src/provider/tick-key.ts';
 import { FeedReader, type EntryRecord } from '../../src/xml/feed-reader.ts';
+import { resourceXml } from '../../src/xml/feed-writer.ts';
 import { kid, parseXml } from './helpers.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -125,6 +126,38 @@ test('a stored fragment is a fixpoint of relaying: embedded in our own feeds and
     assert.equal(el.attrs.get(`{${NS.sdata}}uuid`), rec.uuid);
     const relayed = recordsOf(`${OUR_ROOT}<entry><sdata:payload>${first}</sdata:payload></entry></feed>`)[0]!;
     assert.equal(storedFragment(relayed, relayed.uuid!), first, input);
+  }
+});
+
+test('storedFragment skips rescanning what resourceXml tested, with the same result as a full normalisation', () => {
+  // The reference: resourceXml, the root's own prefix declared, then normalizeFragment scanning everything.
+  const reference = (rec: EntryRecord): string => {
+    let f = resourceXml(rec)!;
+    const p = scanRootTag(f).qname.includes(':') ? scanRootTag(f).qname.split(':')[0]! : '';
+    if (!rootDeclarations(scanRootTag(f)).has(p)) {
+      const at = scanRootTag(f).nameEnd;
+      f = `${f.slice(0, at)}${p === '' ? ` xmlns="${rec.resourceUri ?? ''}"` : ` xmlns:${p}="${rec.resourceUri ?? ''}"`}${f.slice(at)}`;
+    }
+    return normalizeFragment(f, undefined, undefined, rec.uuid!);
+  };
+  const feeds = [
+    // inherited prefixes used in the body, in attribute values, in text, and only as URL schemes
+    `${OUR_ROOT}<entry><sdata:payload><c:a xmlns:c="urn:c" sdata:uuid="U-1" x="sync:1"><http:b/>opensearch:q http://z</c:a></sdata:payload></entry></feed>`,
+    // a declaration value that uses a receiver prefix; the resource redeclares an inherited prefix
+    `<feed xmlns="${NS.atom}" xmlns:sdata="${NS.sdata}" xmlns:sync="urn:other" xmlns:k="urn:sync:k"><entry><sdata:payload><k:a sdata:uuid="U-2" xmlns:sync="urn:mine"><sync:x/></k:a></sdata:payload></entry></feed>`,
+    // prefix bound on the payload only, uuid on the payload (A19), an empty prefixed root
+    `<feed xmlns="${NS.atom}" xmlns:s="${NS.sdata}"><entry><s:payload xmlns:c="urn:c" xmlns:http="urn:h" s:uuid="U-3"><c:a/></s:payload></entry></feed>`,
+    // a root whose own prefix is bound only by the feed, 'sync:' straight after the qname
+    `<feed xmlns="${NS.atom}" xmlns:sdata="${NS.sdata}" xmlns:c="urn:c" xmlns:sync="${NS.sync}"><entry><sdata:payload><c:a sync:t="1" sdata:uuid="U-4">opensearch:x</c:a></sdata:payload></entry></feed>`,
+    // a declaration value that uses an inherited prefix the body does not (inserted by resourceXml, then as the root's own)
+    `<feed xmlns="${NS.atom}" xmlns:sdata="${NS.sdata}" xmlns:sync="${NS.sync}" xmlns:k="urn:sync:k"><entry><sdata:payload><k:a sdata:uuid="U-6"><k:b/></k:a></sdata:payload></entry></feed>`,
+    `<feed xmlns="${NS.atom}" xmlns:sdata="${NS.sdata}" xmlns:sync="${NS.sync}" xmlns:k="urn:sync:k"><entry><sdata:payload><k:a sdata:uuid="U-7"/></sdata:payload></entry></feed>`,
+    // no namespace at all
+    `<feed xmlns="${NS.atom}" xmlns:sdata="${NS.sdata}" xmlns:http="${NS.http}"><entry><sdata:payload><a xmlns="" sdata:uuid="U-5"><n>http:thing xhttp:no</n></a></sdata:payload></entry></feed>`,
+  ];
+  for (const feed of feeds) {
+    const rec = recordsOf(feed)[0]!;
+    assert.equal(storedFragment(rec, rec.uuid!), reference(rec), feed);
   }
 });
 
