@@ -70,7 +70,7 @@ export function entryHash(seed: number, i: number, salt = 0): number {
 class Rng {
   private s: number;
   constructor(seed: number) {
-    this.s = seed | 1;
+    this.s = seed | 0;
   }
   next(): number {
     // mulberry32
@@ -96,6 +96,20 @@ function uuidFrom(rng: Rng, upper: boolean): string {
   }
   // The spec's own uuids mix cases ("74926A0D-D2C0-4daa-…"): both must work.
   return upper ? s.toUpperCase() : s;
+}
+
+/** Which kind of thing a uuid names: its 13th hex digit, so that the families never collide with each other. */
+const UUID_FAMILY = { entry: '4', address: 'a', contact: 'c' } as const;
+
+/**
+ * A uuid that cannot repeat: random-looking digits from the entry's generator (seeded from a 32-bit hash, so its
+ * draws alone repeat after ~77k entries by the birthday bound), then the family digit, then `n` as the last 12 hex
+ * digits (distinct up to 2^48 per family).
+ */
+function uniqueUuid(rng: Rng, family: keyof typeof UUID_FAMILY, n: number, upper: boolean): string {
+  const d = uuidFrom(rng, false);
+  const u = `${d.slice(0, 14)}${UUID_FAMILY[family]}${d.slice(15, 24)}${(n % 2 ** 48).toString(16).padStart(12, '0')}`;
+  return upper ? u.toUpperCase() : u;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -184,11 +198,7 @@ interface Parts {
 }
 
 function partsOf(o: ResolvedOptions, i: number, rng: Rng): Parts {
-  // The rng is seeded from a 32-bit hash of i, so its draws alone would repeat after ~77k entries (birthday bound):
-  // the last 12 hex digits are i itself, which keeps every entry's uuid distinct up to 2^48 entries.
-  const drawn = uuidFrom(rng, false);
-  const uuid0 = `${drawn.slice(0, 24)}${(i % 2 ** 48).toString(16).padStart(12, '0')}`;
-  const uuid = (i & 3) === 1 ? uuid0.toUpperCase() : uuid0;
+  const uuid = uniqueUuid(rng, 'entry', i, (i & 3) === 1);
   const key = `K${String(i).padStart(7, '0')}`;
   return { uuid, key, deleted: entryDeleted(o, i), name: `${NAMES[i % NAMES.length]!} #${i}` };
 }
@@ -221,12 +231,12 @@ function resourceHead(o: ResolvedOptions, i: number, p: Parts, rng: Rng, px: Pre
   }
   if (i % 5 === 0) s += `${ind}<!-- imported from legacy system, batch ${i % 97} -->\n`;
   // A reference: an element carrying only a uuid (brief §3.3).
-  s += `${ind}<${c}primaryContact ${sd}:uuid="${uuidFrom(rng, false)}"/>\n`;
+  s += `${ind}<${c}primaryContact ${sd}:uuid="${uniqueUuid(rng, 'contact', i, false)}"/>\n`;
   // A child list, complete, with children matched by uuid.
   const n = rng.int(4) === 0 ? 2 : 1;
   s += `${ind}<${c}addresses ${sd}:deleteMissing="true">\n`;
   for (let k = 0; k < n; k++) {
-    s += `${ind}  <${c}address ${sd}:uuid="${uuidFrom(rng, (i & 4) === 4)}">` +
+    s += `${ind}  <${c}address ${sd}:uuid="${uniqueUuid(rng, 'address', i * 4 + k, (i & 4) === 4)}">` +
       `<${c}street>${1 + rng.int(300)} ${rng.pick(WORDS_INTL)} Street</${c}street>` +
       `<${c}city>${rng.pick(CITIES)}</${c}city>` +
       (k === 1 ? `<${c}postCode ${px.xsi}:nil="true"/>` : `<${c}postCode>${10000 + rng.int(89999)}</${c}postCode>`) +

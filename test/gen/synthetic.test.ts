@@ -8,7 +8,7 @@ import { Readable, Writable } from 'node:stream';
 import { SaxesParser } from 'saxes';
 import { generateFeed, generatePage, writePage, writePageFiles } from '../../src/gen/stream.ts';
 import {
-  CONTRACT_NS, EXT_A_NS, EXT_B_NS, PAGE_STYLE_COUNT, entryTick, resolveFeedOptions, syntheticResource, type FeedOptions,
+  CONTRACT_NS, EXT_A_NS, EXT_B_NS, PAGE_STYLE_COUNT, entryHash, entryTick, resolveFeedOptions, syntheticResource, type FeedOptions,
 } from '../../src/gen/synthetic.ts';
 import { targetDigestEntryXml, targetDigestFor } from '../../src/gen/target-digest.ts';
 import { normalizeEndpoint } from '../../src/protocol/endpoint.ts';
@@ -332,4 +332,36 @@ test('the feed bytes equal the page files, and writePageFiles leaves no temporar
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('uuids never repeat, even for two entries whose generators are seeded alike', () => {
+  const o = resolveFeedOptions({ count: 0, seed: 1, entryBytes: 0 });
+  const uuids = (i: number): string[] => {
+    const r = syntheticResource(i, o);
+    return [r.uuid, ...[...r.xml.matchAll(/sdata:uuid="([^"]+)"/g)].map((m) => m[1]!).slice(1)].map((u) => u.toLowerCase());
+  };
+  // Each entry's draws come from a 32-bit-seeded generator, whose seed once dropped its low bit: two indexes whose
+  // hashes differ only there drew identical digits (the uuid repeats first seen past ~77k entries). Such a pair must
+  // not share a uuid, whatever the generator does.
+  const bySeed = new Map<number, number>();
+  let pair: [number, number] | undefined;
+  for (let i = 0; i < 2_000_000 && !pair; i++) {
+    const h = (entryHash(o.seed, i, 0) | 1) >>> 0;
+    const j = bySeed.get(h);
+    if (j !== undefined) pair = [j, i];
+    else bySeed.set(h, i);
+  }
+  assert.ok(pair, 'such a pair exists within 2M entries');
+  const [a, b] = pair;
+  const ua = uuids(a);
+  const ub = new Set(uuids(b));
+  for (const u of ua) assert.ok(!ub.has(u), `entries ${a} and ${b} share uuid ${u}`);
+  // And across a run of entries, every uuid (entry, children, reference) is distinct.
+  const seen = new Set<string>();
+  let n = 0;
+  for (let i = 0; i < 20_000; i++) for (const u of uuids(i)) {
+    seen.add(u);
+    n++;
+  }
+  assert.equal(seen.size, n);
 });
