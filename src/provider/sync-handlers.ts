@@ -10,7 +10,7 @@ import { checkTracking, type Call } from './core.ts';
 import { ATOM_ENTRY, ATOM_FEED, bodyChunks, drain, HttpProblem, methodNotAllowed, readBody, sendText, sendTracking } from './http-io.ts';
 import { contextSelector, queryParam } from './routes.ts';
 import { decodeCursor, selectRanges, snapshotDigest, START, writeSourcePage, type Selection } from './source.ts';
-import { readResults, renderResult } from './results.ts';
+import { readResults, ResultRenderer } from './results.ts';
 import { TargetApplier } from './target.ts';
 
 /** `$syncDigest`, `$syncSource`, `$syncTarget`, `$syncResults` (spec 4.1, 5.1–5.8). */
@@ -311,9 +311,9 @@ async function serveResults(c: Call, row: ContextRow, url: string, startIndex: n
     links, totalResults: total, startIndex, itemsPerPage: whole ? total : count,
   }));
   const to = whole ? total : Math.min(total, startIndex - 1 + count);
-  const rc = { store: c.core.store, kind: c.kind, serving: c.collection, updated: new Date().toISOString() };
+  const renderer = new ResultRenderer({ store: c.core.store, kind: c.kind, serving: c.collection, updated: new Date().toISOString() });
   for (const stored of readResults(c.core.store, row.id, startIndex - 1, to)) {
-    if (!sink.write(renderResult(stored, rc))) await sink.drained();
+    if (!sink.write(renderer.render(stored))) await sink.drained();
   }
   sink.write(feedClose());
   await sink.end();

@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import { NS } from '../../src/protocol/namespaces.ts';
 import { normalizeFragment, rootUuid, rootDeclarations, scanRootTag, storedFragment, tombstoneFragment } from '../../src/provider/fragment.ts';
 import { mergeFragment } from '../../src/provider/merge.ts';
+import { compactResult, renderResult, ResultRenderer } from '../../src/provider/results.ts';
+import { Store } from '../../src/provider/store.ts';
 import { decide, type DigestLookup } from '../../src/provider/rules.ts';
 import { tickKey, tickOfKey } from '../../src/provider/tick-key.ts';
 import { FeedReader, type EntryRecord } from '../../src/xml/feed-reader.ts';
@@ -188,4 +190,29 @@ test('merge replaces the named properties, keeps the others byte for byte, appen
   assert.deepEqual(m2.children.map((c) => [c.uri, c.local, c.text]), [['urn:c', 'n', '1'], ['urn:p', 'n', '2']]);
   const m3 = parseXml(mergeFragment(`<a xmlns="urn:c" k="1"/>`, `<a xmlns="urn:c"><b>1</b></a>`));
   assert.equal(kid(m3, 'urn:c', 'b')?.text, '1');
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Result rendering
+
+test('ResultRenderer renders compact results exactly as renderResult does, and passes full entries through', () => {
+  const store = new Store({ db: ':memory:', kinds: ['a_b'], endpointBase: 'http://h/sdata/x&y/crm/-' });
+  try {
+    const kind = store.kind('a_b')!;
+    const other = store.tx(() => store.endpointId('http://other/<sdata>/crm/-/a_b'));
+    const rc = { store, kind, serving: 'http://127.0.0.1:1/sdata/x&y/crm/-/a_b', updated: '2024-01-02T03:04:05.000Z' };
+    const renderer = new ResultRenderer(rc);
+    const stored = [
+      compactResult(201, 'POST', 1, kind.selfEp, '7', '2024-01-01T00:00:00Z'),
+      compactResult(200, 'PUT', 22, other, '123456789012345678901234567890', '2024-01-01T00:00:00<Z>'),
+      compactResult(200, 'DELETE', 333, kind.selfEp, '0', 'x'),
+      compactResult(200, undefined, 4444, other, '8', ''),
+      compactResult(201, 'POST', 5, other, '9', 's'),
+      '<entry><id>full</id></entry>\n',
+    ];
+    for (const s of stored) assert.equal(renderer.render(s), renderResult(s, rc), s);
+    assert.match(renderer.render(stored[0]!), /<http:location>http:\/\/127\.0\.0\.1:1\/sdata\/x&amp;y\/crm\/-\/a_b\('1'\)<\/http:location>/);
+  } finally {
+    store.close();
+  }
 });
