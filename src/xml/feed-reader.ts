@@ -331,10 +331,16 @@ export class FeedReader {
   }
 
   /** The text of the element being captured inside an entry, from the retained source text. */
-  private rawCapture(): string {
+  private rawCapture(nameLength: number): string {
     if (this.overflow) return '';
     const start = this.capStart;
-    const end = this.ltBefore(this.parser.position);
+    const pos = this.parser.position;
+    // An end tag written `</name>` starts name+3 characters back: check that spot instead of searching for '<'.
+    // Anywhere else inside an end tag there is no '<', so a hit is exact; otherwise (white space before '>', a
+    // self-closing element, a chunk boundary) search as before.
+    let end = pos - nameLength - 3;
+    const rel = end - this.curStart;
+    if (!(rel >= 0 && this.cur.charCodeAt(rel) === 60 && this.cur.charCodeAt(rel + 1) === 47)) end = this.ltBefore(pos);
     if (end <= start) return '';
     const cs = this.curStart;
     if (start >= cs) return rawToText(this.cur.slice(start - cs, end - cs));
@@ -441,6 +447,23 @@ export class FeedReader {
     };
   }
 
+  // The URI strings saxes hands out are the same objects for every element of one scope, equal in content to NS.*
+  // but not identical to it: remember the object that matched last, so the next test is a pointer compare.
+  private syncUri = '';
+  private sdataUri = '';
+  private isSync(u: string): boolean {
+    if (u === this.syncUri) return true;
+    if (u !== NS.sync) return false;
+    this.syncUri = u;
+    return true;
+  }
+  private isSdata(u: string): boolean {
+    if (u === this.sdataUri) return true;
+    if (u !== NS.sdata) return false;
+    this.sdataUri = u;
+    return true;
+  }
+
   private openInEntry(tag: SaxesTagNS, d: number): void {
     const rec = this.rec!;
     // Local names first: they are short, while namespace URIs are long strings that are equal in content but not
@@ -448,16 +471,16 @@ export class FeedReader {
     if (d === 2) {
       const local = tag.local;
       if (local === 'syncState') {
-        if (tag.uri === NS.sync) {
+        if (this.isSync(tag.uri)) {
           this.inState = true;
           rec.state = { endpoint: '', tick: '', stamp: '' };
         }
       } else if (local === 'payload') {
-        if (tag.uri === NS.sdata) {
+        if (this.isSdata(tag.uri)) {
           this.inPayload = true;
           const u = tag.attributes['sdata:uuid'];
           // Fallback only (brief §6 A19): the resource element's own uuid wins.
-          if (u && u.uri === NS.sdata && rec.uuid === undefined) rec.uuid = u.value.trim();
+          if (u && this.isSdata(u.uri) && rec.uuid === undefined) rec.uuid = u.value.trim();
           const ns = tag.ns;
           if (ns) for (const _ in ns) {
             rec.scopes = [...rec.scopes, ns];
@@ -475,13 +498,13 @@ export class FeedReader {
       if (this.inState) {
         const l = tag.local;
         if (l === 'endpoint') {
-          if (tag.uri === NS.sync) this.capture(Cap.StEndpoint);
+          if (this.isSync(tag.uri)) this.capture(Cap.StEndpoint);
         } else if (l === 'tick') {
-          if (tag.uri === NS.sync) this.capture(Cap.StTick);
+          if (this.isSync(tag.uri)) this.capture(Cap.StTick);
         } else if (l === 'stamp') {
-          if (tag.uri === NS.sync) this.capture(Cap.StStamp);
+          if (this.isSync(tag.uri)) this.capture(Cap.StStamp);
         } else if (l === 'user') {
-          if (tag.uri === NS.sync) this.capture(Cap.StUser);
+          if (this.isSync(tag.uri)) this.capture(Cap.StUser);
         }
       } else if (this.inPayload && rec.resourceStart < 0) {
         this.openResource(tag, rec);
@@ -506,8 +529,8 @@ export class FeedReader {
     const attrs = tag.attributes;
     for (const k in attrs) {
       const a = attrs[k]!;
-      if (a.local === 'uuid' && a.uri === NS.sdata) rec.uuid = a.value.trim();
-      else if (a.local === 'isDeleted' && (a.uri === NS.sdata || a.uri === NS.sync)) {
+      if (a.local === 'uuid' && this.isSdata(a.uri)) rec.uuid = a.value.trim();
+      else if (a.local === 'isDeleted' && (this.isSdata(a.uri) || this.isSync(a.uri))) {
         const v = a.value.trim();
         rec.isDeleted = v === 'true' || v === '1';
       }
@@ -530,7 +553,7 @@ export class FeedReader {
 
   private onClose(tag: SaxesTagNS): void {
     const d = --this.depth;
-    if (this.cap !== Cap.None && d === this.capDepth - 1) this.endCapture();
+    if (this.cap !== Cap.None && d === this.capDepth - 1) this.endCapture(tag.name.length);
     if (this.digestBuilder) {
       if (d === this.digestDepth - 1) {
         this.head.digest = this.digestBuilder.finish();
@@ -558,8 +581,8 @@ export class FeedReader {
     this.hooks.cdataHandler = undefined;
   }
 
-  private endCapture(): void {
-    const t = this.inEntry ? this.rawCapture() : this.capText;
+  private endCapture(nameLength: number): void {
+    const t = this.inEntry ? this.rawCapture(nameLength) : this.capText;
     const rec = this.rec;
     switch (this.cap) {
       case Cap.FeedId: this.head.atomId = t.trim(); break;
