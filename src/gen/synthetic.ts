@@ -1,3 +1,4 @@
+import { Rng } from './rng.ts';
 import { NS } from '../protocol/namespaces.ts';
 
 /**
@@ -67,25 +68,6 @@ export function entryHash(seed: number, i: number, salt = 0): number {
   return mix32(mix32(mix32(seed ^ 0x9e3779b9) ^ lo) ^ mix32(hi + salt * 0x632be5ab));
 }
 
-class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed | 0;
-  }
-  next(): number {
-    // mulberry32
-    let t = (this.s = (this.s + 0x6d2b79f5) | 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-  int(n: number): number {
-    return this.next() % n;
-  }
-  pick<T>(a: readonly T[]): T {
-    return a[this.next() % a.length]!;
-  }
-}
 
 const HEX = '0123456789abcdef';
 function uuidFrom(rng: Rng, upper: boolean): string {

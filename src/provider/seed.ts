@@ -1,3 +1,4 @@
+import { Rng } from '../gen/rng.ts';
 import { NS } from '../protocol/namespaces.ts';
 import { nextTick, type Tick } from '../protocol/ticks.ts';
 import { normalizeFragment } from './fragment.ts';
@@ -29,24 +30,6 @@ export interface SeedOptions {
   onProgress?: (done: number) => void;
 }
 
-class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed | 1;
-  }
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) | 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-  int(n: number): number {
-    return this.next() % n;
-  }
-  pick<T>(a: readonly T[]): T {
-    return a[this.next() % a.length]!;
-  }
-}
 
 function mix32(x: number): number {
   x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
@@ -91,7 +74,7 @@ export interface SeedResource {
 
 /** Resource i of `seed`: a self-contained `account`-style element of about `bytes` UTF-8 bytes. */
 export function seedResource(i: number, seed = 1, contractNs = contractNamespace('crm'), element = 'account', bytes = 1024): SeedResource {
-  const r = new Rng(hash(seed, i));
+  const r = new Rng(hash(seed, i) | 1);
   const id = uuid(r, mix32((i >>> 0) ^ mix32(seed + 0x51ed27)));
   let s = `<${element} xmlns="${contractNs}" xmlns:sdata="${NS.sdata}" xmlns:xsi="${NS.xsi}" sdata:uuid="${id}">`;
   s += `<name>${r.pick(NAMES)} #${i}</name><accountNumber>ACC-${String(i).padStart(8, '0')}</accountNumber>`;
