@@ -12,12 +12,9 @@ import { fileURLToPath } from 'node:url';
 const { values } = parseArgs({ options: { mb: { type: 'string', default: '40' }, runs: { type: 'string', default: '3' }, child: { type: 'string' } } });
 
 if (values.child) {
-  const { pageTexts, resolveFeedOptions } = await import('../src/gen/synthetic.ts');
+  const { feedOptionsForSize, pageTexts } = await import('../src/gen/synthetic.ts');
   const { targetDigestFor } = await import('../src/gen/target-digest.ts');
-  const probe = resolveFeedOptions({ count: 1000, seed: 1 });
-  let sample = 0;
-  for (const s of pageTexts(probe, 0)) sample += Buffer.byteLength(s);
-  const o = resolveFeedOptions({ count: Math.round((Number(values.mb) * 1e6) / (sample / 1000)), seed: 1 });
+  const o = feedOptionsForSize(Number(values.mb), 1000);
   const all = Buffer.from([...pageTexts(o, 0)].join(''), 'utf8');
   const chunks: Buffer[] = [];
   for (let i = 0; i < all.length; i += 65536) chunks.push(all.subarray(i, i + 65536));

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writePageFile } from '../src/gen/stream.ts';
-import { pageTexts, resolveFeedOptions } from '../src/gen/synthetic.ts';
+import { feedOptionsForSize } from '../src/gen/synthetic.ts';
 import { targetDigestEntryXml, targetDigestFor } from '../src/gen/target-digest.ts';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
@@ -84,10 +84,7 @@ function diff(a: Samples, b: Samples, top: number): string {
 
 const dir = await mkdtemp(join(tmpdir(), 'sdata-perf-'));
 try {
-  const probe = resolveFeedOptions({ count: 2000, seed: 1 });
-  let sample = 0;
-  for (const s of pageTexts(probe, 0)) sample += Buffer.byteLength(s);
-  const o = resolveFeedOptions({ count: Math.round((Number(values['size-mb']) * 1e6) / (sample / 2000)), seed: 1 });
+  const o = feedOptionsForSize(Number(values['size-mb']));
   const feed = join(dir, 'feed.xml');
   const bytes = await writePageFile(o, 0, feed);
   const digest = async (ratio: number): Promise<string> => {

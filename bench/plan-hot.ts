@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { SaxesParser } from 'saxes';
 import { Bench } from 'tinybench';
-import { pageTexts, resolveFeedOptions } from '../src/gen/synthetic.ts';
+import { feedOptionsForSize, pageTexts } from '../src/gen/synthetic.ts';
 import { targetDigestFor } from '../src/gen/target-digest.ts';
 import { Planner } from '../src/plan/planner.ts';
 import { StreamChunkTarget } from '../src/plan/targets.ts';
@@ -25,10 +25,7 @@ const { values } = parseArgs({
 const CHUNK = 64 * 1024;
 
 function feed(mb: number): { chunks: Buffer[]; bytes: number; planner: () => Planner } {
-  const probe = resolveFeedOptions({ count: 1000, seed: 1 });
-  let sample = 0;
-  for (const s of pageTexts(probe, 0)) sample += Buffer.byteLength(s);
-  const o = resolveFeedOptions({ count: Math.round((mb * 1e6) / (sample / 1000)), seed: 1 });
+  const o = feedOptionsForSize(mb, 1000);
   const all = Buffer.from([...pageTexts(o, 0)].join(''), 'utf8');
   const chunks: Buffer[] = [];
   for (let i = 0; i < all.length; i += CHUNK) chunks.push(all.subarray(i, i + CHUNK));

@@ -16,7 +16,7 @@ import { delimiter, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writePageFile } from '../src/gen/stream.ts';
-import { pageTexts, resolveFeedOptions } from '../src/gen/synthetic.ts';
+import { feedOptionsForSize } from '../src/gen/synthetic.ts';
 import { targetDigestEntryXml, targetDigestFor } from '../src/gen/target-digest.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -165,10 +165,7 @@ async function cpuProfile(label: string, command: string[], dir: string, top: nu
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'sdata-profile-'));
   try {
-    const probe = resolveFeedOptions({ count: 2000, seed: 1 });
-    let sample = 0;
-    for (const s of pageTexts(probe, 0)) sample += Buffer.byteLength(s);
-    const o = resolveFeedOptions({ count: Math.round((Number(values['size-mb']) * 1e6) / (sample / 2000)), seed: 1 });
+    const o = feedOptionsForSize(Number(values['size-mb']));
     const feed = join(dir, 'feed.xml');
     const digest = join(dir, 'digest.xml');
     const plan = targetDigestFor(o, Number(values['skip-ratio']));

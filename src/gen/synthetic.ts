@@ -502,3 +502,13 @@ export function* pageTexts(o: ResolvedFeedOptions, page: number): Generator<stri
   for (let i = first; i < first + count; i++) yield syntheticEntry(o, i, page);
   yield pageTail(o, page);
 }
+
+/**
+ * Options for a single-page feed of about `mb` megabytes (benches and profiles): the entry count is scaled from
+ * the measured size of a `probe`-entry feed with the same seed.
+ */
+export function feedOptionsForSize(mb: number, probe = 2000, seed = 1): ResolvedFeedOptions {
+  let sample = 0;
+  for (const s of pageTexts(resolveFeedOptions({ count: probe, seed }), 0)) sample += Buffer.byteLength(s);
+  return resolveFeedOptions({ count: Math.round((mb * 1e6) / (sample / probe)), seed });
+}
