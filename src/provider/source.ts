@@ -6,7 +6,7 @@ import { tickLess, type Tick } from '../protocol/ticks.ts';
 import type { FeedLink } from '../xml/feed-reader.ts';
 import { feedClose, feedOpen } from '../xml/feed-writer.ts';
 import type { TextSink } from '../xml/text-sink.ts';
-import type { KindInfo, Store } from './store.ts';
+import type { KindInfo, RawResource, Store } from './store.ts';
 import { tickKey, tickOfKey, TICK_KEY_MIN } from './tick-key.ts';
 
 /**
@@ -154,15 +154,8 @@ function lastKeyBelow(upper: string): string {
   return t === '0' ? TICK_KEY_MIN : tickKey((BigInt(t) - 1n).toString());
 }
 
-export interface SourceRow {
-  id: number;
-  deleted: number;
-  ep: number;
-  tick: string;
-  stamp: string;
-  user: string | null;
-  payload: string;
-}
+/** A row of the source selection: a resource row without its uuid (the payload carries it). */
+export type SourceRow = Omit<RawResource, 'uuid'>;
 
 export function encodeCursor(c: Cursor): string {
   return `${c.r}.${c.tick === TICK_KEY_MIN ? '' : tickOfKey(c.tick)}.${c.id}`;

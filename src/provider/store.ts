@@ -56,7 +56,8 @@ export interface ResourceRow {
   payload: string;
 }
 
-interface RawResource {
+/** A resource row as SQLite returns it (ticks as tick keys, flags as integers). */
+export interface RawResource {
   id: number;
   uuid: string;
   deleted: number;
