@@ -10,7 +10,11 @@ if (major < 24) {
   process.exit(2);
 }
 // Cache compiled code (and, on Node 24, the type-stripped sources) across runs: pipes start often and small.
+// Worker threads (the provider, its parse lane) and child processes do not inherit enableCompileCache(); they read
+// NODE_COMPILE_CACHE, so pass the directory on. A warm cache also saves memory: without it every thread that loads
+// our .ts files instantiates Node's TypeScript stripper (~12-18 MiB RSS each, measured).
 const { enableCompileCache } = await import('node:module');
-enableCompileCache?.();
+const cache = enableCompileCache?.(process.env.NODE_COMPILE_CACHE);
+if (cache?.directory && !process.env.NODE_COMPILE_CACHE) process.env.NODE_COMPILE_CACHE = cache.directory;
 const { run } = await import('../src/cli/main.ts');
 await run(process.argv.slice(2));
