@@ -5,7 +5,8 @@ import { SdataError } from '../protocol/errors.ts';
 import type { SyncMode, SyncState } from '../protocol/sync-state.ts';
 import { maxTick, nextTick, tickLess, type Tick } from '../protocol/ticks.ts';
 import type { EntryRecord, FeedHandler, FeedHead, FeedTail } from '../xml/feed-reader.ts';
-import { scanRootTag, storedFragment, tombstoneFragment } from './fragment.ts';
+import { scanRootTag, tombstoneFragment } from './fragment.ts';
+import { toIncoming, type Incoming } from './incoming.ts';
 import { compactResult, etagOf, resultEntryXml, ResultRows, stateXml, type ResultEntry } from './results.ts';
 import { decide, type DigestLookup, type Verdict } from './rules.ts';
 import type { KindInfo, Store } from './store.ts';
@@ -22,20 +23,6 @@ import { MAX_TICK_DIGITS, tickKey } from './tick-key.ts';
  * immediate: entries are staged (table `staged`) while the contiguity check runs over the whole page; a gap makes
  * `end()` throw a 400 and nothing is applied (the caller drops the staged rows); otherwise `end()` applies them.
  */
-
-/** What an entry contributes once parsed; also the staged form of immediate-mode entries. */
-interface Incoming {
-  index: number;
-  line: number;
-  column: number;
-  atomId: string | undefined;
-  uuid: string | undefined;
-  isDeleted: boolean;
-  method: string | undefined;
-  state: SyncState | undefined;
-  invalid: string | undefined;
-  fragment: string | undefined;
-}
 
 export interface ApplyStats {
   entries: number;
@@ -149,7 +136,10 @@ export class TargetApplier implements FeedHandler {
   }
 
   entry(rec: EntryRecord): void {
-    const inc = this.incoming(rec);
+    this.accept(toIncoming(rec));
+  }
+
+  private accept(inc: Incoming): void {
     if (this.expected === undefined) {
       this.apply(inc);
       return;
@@ -187,25 +177,6 @@ export class TargetApplier implements FeedHandler {
   }
 
   // -------------------------------------------------------------------------------------------------------------
-
-  private incoming(rec: EntryRecord): Incoming {
-    let invalid = rec.invalid;
-    let fragment: string | undefined;
-    if (invalid === undefined) {
-      if (rec.state!.tick.length > MAX_TICK_DIGITS) invalid = `sync:tick has more than ${MAX_TICK_DIGITS} digits`;
-      else {
-        fragment = storedFragment(rec, rec.uuid!);
-        if (fragment === undefined) invalid = 'sdata:payload has no resource element';
-      }
-    }
-    if (invalid === undefined && rec.httpMethod !== undefined && rec.httpMethod !== 'POST' && rec.httpMethod !== 'PUT' && rec.httpMethod !== 'DELETE') {
-      invalid = `http:httpMethod ${rec.httpMethod} cannot be applied from a sync feed`;
-    }
-    return {
-      index: rec.index, line: rec.line, column: rec.column, atomId: rec.atomId, uuid: rec.uuid, isDeleted: rec.isDeleted,
-      method: rec.httpMethod, state: rec.state, invalid, fragment,
-    };
-  }
 
   private checkContiguity(inc: Incoming): void {
     const st = inc.state;
