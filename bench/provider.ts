@@ -28,6 +28,8 @@ const sizes = values.sizes.split(',').map((s) => Number(s.replace(/_/g, '')));
 const pageSize = Number(values['page-size']);
 const BIN = fileURLToPath(new URL('../bin/sdata-sync.mjs', import.meta.url));
 const MAXRSS = fileURLToPath(new URL('./maxrss.ts', import.meta.url));
+// What the bin's shebang passes (bin/sdata-sync.mjs): `node BIN …` would not get it otherwise.
+const BIN_FLAGS = ['--max-semi-space-size=8'];
 
 interface Server {
   child: ChildProcess;
@@ -56,7 +58,7 @@ async function serve(dir: string, name: string, args: string[]): Promise<Server>
   const flags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
   // BENCH_SERVE_ARGS: extra `serve` options (e.g. --young-gen-mb 32).
   const extra = (process.env['BENCH_SERVE_ARGS'] ?? '').split(' ').filter((f) => f !== '');
-  const child = spawn(process.execPath, [...flags, '--import', MAXRSS, BIN, 'serve', '--port', '0', '--page-size', String(pageSize), ...extra, ...args],
+  const child = spawn(process.execPath, [...BIN_FLAGS, ...flags, '--import', MAXRSS, BIN, 'serve', '--port', '0', '--page-size', String(pageSize), ...extra, ...args],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -145,6 +147,8 @@ interface Figures {
 }
 
 async function runSize(n: number): Promise<Figures> {
+  // A kept store (--keep) remembers the trackingIDs of earlier runs: each run uses its own.
+  const run = Date.now().toString(36);
   const dir = values.keep ?? mkdtempSync(join(tmpdir(), 'sdata-bench-provider-'));
   const srcDb = join(dir, `src-${n}.db`);
   const tgtDb = join(dir, `tgt-${n}.db`);
@@ -165,7 +169,7 @@ async function runSize(n: number): Promise<Figures> {
       // Source: every page for an empty target digest.
       const digest = await (await fetchOk(`${tgt.url}/accounts/$syncDigest`)).text();
       t = performance.now();
-      const started = await fetchOk(`${src.url}/accounts/$syncSource?trackingID=bench-src&runName=bench`, { method: 'POST', body: digest }, [202]);
+      const started = await fetchOk(`${src.url}/accounts/$syncSource?trackingID=bench-src-${run}&runName=bench`, { method: 'POST', body: digest }, [202]);
       await started.arrayBuffer();
       const ctx = started.headers.get('location')!;
       let res = await pollDone(ctx);
@@ -194,7 +198,7 @@ async function runSize(n: number): Promise<Figures> {
       let applied = 0;
       for (const [i, f] of files.entries()) {
         const path = join(pages, f);
-        const post = await fetchOk(`${tgt.url}/accounts/$syncTarget?trackingID=bench-${i}`, {
+        const post = await fetchOk(`${tgt.url}/accounts/$syncTarget?trackingID=bench-${run}-${i}`, {
           method: 'POST', body: Readable.toWeb(createReadStream(path, { highWaterMark: 256 * 1024 })) as unknown as RequestInit['body'],
           headers: { 'content-type': 'application/atom+xml; type=feed', 'content-length': String(statSync(path).size) },
           duplex: 'half',

@@ -1,11 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { MessagePort } from 'node:worker_threads';
 import { SdataError } from '../protocol/errors.ts';
 import { checksum, health, schemaXml, type Checksum, type Health } from './admin.ts';
 import { Contexts } from './contexts.ts';
 import type { Call, ProviderCore } from './core.ts';
 import { handleBatch, handleCollection, handleResource } from './crud-handlers.ts';
 import { HttpProblem, methodNotAllowed, sendProblem, sendText, XML } from './http-io.ts';
+import { attachCheckpointer } from './checkpointer.ts';
 import { parseRoute } from './routes.ts';
 import { SourceQueries } from './source.ts';
 import { contractNamespace, Store, type KindInfo } from './store.ts';
@@ -44,6 +46,11 @@ export interface ProviderOptions {
   selectDelayMs?: number;
   /** SQLite page cache, MiB (default 8). */
   cacheMiB?: number;
+  /**
+   * WAL checkpoints by another thread: serveCheckpoints() at the other end of this port (checkpointer.ts). Without
+   * it, commits checkpoint the WAL themselves, as SQLite does by default.
+   */
+  checkpointPort?: MessagePort;
 }
 
 export interface RunningProvider {
@@ -92,6 +99,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     store.close();
     throw e;
   }
+  const detachCheckpointer = opts.checkpointPort ? attachCheckpointer(store, opts.checkpointPort) : () => undefined;
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
   const core: ProviderCore = {
     store, contexts, queries: new SourceQueries(store), ops: new Map(),
@@ -190,6 +198,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
         server.closeAllConnections();
         await closed;
         contexts.stop();
+        detachCheckpointer();
         store.close();
       })();
       return closing;

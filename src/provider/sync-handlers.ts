@@ -230,7 +230,7 @@ export async function applyStream(c: Call, row: ContextRow, handler: TxHandler, 
 }
 
 /** Body bytes applied per transaction. */
-const TX_BYTES = 1024 * 1024;
+const TX_BYTES = 256 * 1024;
 
 export type BodyWork = (row: ContextRow) => Promise<AppliedBody>;
 

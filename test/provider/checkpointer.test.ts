@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { DatabaseSync } from 'node:sqlite';
+import { MessageChannel } from 'node:worker_threads';
+import { serveCheckpoints, type CheckpointResult } from '../../src/provider/checkpointer.ts';
+import { seedStore } from '../../src/provider/seed.ts';
+import { provider, syncPass, testDir } from './helpers.ts';
+
+/** Background WAL checkpoints (checkpointer.ts): what `serve` runs on its main thread, here on the test's. */
+
+const dir = testDir();
+after(() => dir.cleanup());
+
+/** wal_autocheckpoint as a fresh connection sees it (a per-connection setting: SQLite's default, 1000). */
+const autocheckpoint = (db: string): number => {
+  const c = new DatabaseSync(db);
+  try {
+    return (c.prepare('PRAGMA wal_autocheckpoint').get() as { wal_autocheckpoint: number }).wal_autocheckpoint;
+  } finally {
+    c.close();
+  }
+};
+
+test('with a checkpointer attached, the target commits without checkpointing and the other side checkpoints', async () => {
+  await seedStore({ db: dir.db('src'), app: 'crm', contract: 'crm', kind: 'accounts', count: 3000, seed: 3 });
+  const ch = new MessageChannel();
+  const seen: CheckpointResult[] = [];
+  serveCheckpoints(ch.port1, dir.db('tgt'), (r) => seen.push(r));
+  const src = await provider(dir, 'src', { pageSize: 1000 });
+  const tgt = await provider(dir, 'tgt', { app: 'erp', checkpointPort: ch.port2 });
+  try {
+    const conn = (tgt.store.db.prepare('PRAGMA wal_autocheckpoint').get() as { wal_autocheckpoint: number }).wal_autocheckpoint;
+    assert.equal(conn, 4 * 8192, 'the provider connection defers to the checkpointer (4x backstop)');
+    const stats = await syncPass(src.url, tgt.url);
+    assert.equal(stats.entries, 3000);
+    // 3 pages of ~1.3 MB, one commit per ~256 KiB of body: more than 8 commits, so at least one checkpoint ran.
+    await new Promise((r) => setImmediate(r));
+    assert.ok(seen.length >= 1, `checkpoints run: ${seen.length}`);
+    assert.ok(seen.some((r) => r.checkpointed > 0 && r.log > 0), JSON.stringify(seen));
+    assert.equal(tgt.health().kinds['accounts']!.resources, 3000);
+  } finally {
+    await src.close();
+    await tgt.close();
+    ch.port1.close();
+  }
+  // Closing detached it; a fresh connection has SQLite's own setting, and every resource is in the file.
+  assert.equal(autocheckpoint(dir.db('tgt')), 1000);
+  const c = new DatabaseSync(dir.db('tgt'));
+  try {
+    assert.equal((c.prepare('SELECT count(*) AS n FROM resources').get() as { n: number }).n, 3000);
+  } finally {
+    c.close();
+  }
+});
+
+test('without a checkpointer, commits checkpoint the WAL themselves', async () => {
+  const p = await provider(dir, 'plain');
+  try {
+    assert.equal((p.store.db.prepare('PRAGMA wal_autocheckpoint').get() as { wal_autocheckpoint: number }).wal_autocheckpoint, 8192);
+  } finally {
+    await p.close();
+  }
+});
