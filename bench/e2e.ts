@@ -75,7 +75,7 @@ interface ChildRun extends Usage { wall: number }
 
 async function runChild(args: string[], dir: string, stdoutFile?: string, nodeArgs: string[] = []): Promise<ChildRun> {
   const rssFile = join(dir, `rss-${process.hrtime.bigint()}.json`);
-  const out = openSync(stdoutFile ?? '/dev/null', 'w');
+  const out = openSync(stdoutFile ?? process.env['BENCH_ENGINE_STDOUT'] ?? '/dev/null', 'w');
   try {
     const t0 = process.hrtime.bigint();
     const child = spawn(NODE, [...BIN_FLAGS, ...nodeArgs, '--import', MAXRSS, BIN, ...args], { stdio: ['ignore', out, 'pipe'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
