@@ -7,6 +7,7 @@
 // Usage: node bench/e2e.ts [--count 1000000] [--small 250000] [--chunk-entries 1000] [--page-size 1000]
 //                          [--no-small] [--no-plan]      (also: npm run bench -- e2e …)
 // Figures on stderr, one JSON line on stdout. BENCH_ENGINE_NODE_ARGS adds node flags to the engine (profiling).
+import { BIN, binFlags } from './bin-flags.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
@@ -18,11 +19,9 @@ import { parseArgs } from 'node:util';
 import { seedStore } from '../src/provider/seed.ts';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
-const BIN = here('../bin/sdata-sync.mjs');
 const MAXRSS = here('./maxrss.ts');
 const NODE = process.execPath;
-// What the bin's shebang passes (bin/sdata-sync.mjs): children started as `node BIN …` would not get it otherwise.
-const BIN_FLAGS = ['--max-semi-space-size=8'];
+const BIN_FLAGS = binFlags();
 
 const { values } = parseArgs({
   options: {

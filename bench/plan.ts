@@ -6,6 +6,7 @@
 // plan runs with the node flags of the bin's shebang (as users run it); bare saxes with node's defaults.
 // Usage: node bench/plan.ts [--size-mb 250] [--big-factor 10] [--runs 5] [--no-big] [--no-hot] [--skip-ratio 0.5]
 //                           [--node-flag=--max-semi-space-size=8 ...]   (given to both children)
+import { BIN, binFlags } from './bin-flags.ts';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -18,7 +19,6 @@ import { pageTexts, resolveFeedOptions, type ResolvedFeedOptions } from '../src/
 import { targetDigestEntryXml, targetDigestFor } from '../src/gen/target-digest.ts';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
-const BIN = here('../bin/sdata-sync.mjs');
 const MAXRSS = here('./maxrss.ts');
 const SAXES = here('./saxes-bare.ts');
 const HOT = here('./plan-hot.ts');
@@ -39,12 +39,7 @@ const { values } = parseArgs({
 });
 const NODE_FLAGS = values['node-flag'];
 
-/** The node flags the bin's shebang gives users (`#!/usr/bin/env -S node FLAGS`): plan is measured as it runs. */
-function binFlags(): string[] {
-  const first = readFileSync(BIN, 'utf8').split('\n', 1)[0] ?? '';
-  const m = /^#!\S*env\s+-S\s+node\s+(.*)$/.exec(first);
-  return m ? m[1]!.trim().split(/\s+/).filter((f) => f.startsWith('--')) : [];
-}
+// plan is measured as users run it: with the bin's flags.
 const PLAN_FLAGS = binFlags();
 const SIZE = Number(values['size-mb']) * 1e6;
 const BIG = Number(values['big-factor']);

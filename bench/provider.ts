@@ -6,6 +6,7 @@
 //
 // ./node_modules/.bin/node bench/provider.ts [--sizes 100000,1000000] [--page-size 1000] [--keep DIR]
 // Prints a table and, last, one line of JSON.
+import { BIN, binFlags } from './bin-flags.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -26,10 +27,8 @@ const { values } = parseArgs({
 });
 const sizes = values.sizes.split(',').map((s) => Number(s.replace(/_/g, '')));
 const pageSize = Number(values['page-size']);
-const BIN = fileURLToPath(new URL('../bin/sdata-sync.mjs', import.meta.url));
 const MAXRSS = fileURLToPath(new URL('./maxrss.ts', import.meta.url));
-// What the bin's shebang passes (bin/sdata-sync.mjs): `node BIN …` would not get it otherwise.
-const BIN_FLAGS = ['--max-semi-space-size=8'];
+const BIN_FLAGS = binFlags();
 
 interface Server {
   child: ChildProcess;

@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { getHeapStatistics } from 'node:v8';
 import { SdataError } from '../protocol/errors.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -21,6 +22,25 @@ export function parseSize(text: string, flag: string): number {
   if (!m || unit === undefined) throw new SdataError('SDATA_E_USAGE', `${flag}: '${text}' is not a size (e.g. 8MiB, 65536)`);
   const n = Math.floor(Number(m[1]) * unit);
   if (n < 1) throw new SdataError('SDATA_E_USAGE', `${flag}: must be at least 1 byte`);
+  return n;
+}
+
+export const DEFAULT_MAX_ENTRY_BYTES = 16 * 1024 * 1024;
+
+/**
+ * `--max-entry-bytes`, checked against this process's V8 heap. One entry at the cap may be held about three times
+ * over as UTF-16 (pieces, the joined text, its decoded chunk), twice the bytes each: ~6x, plus a working set. The
+ * bin caps the old generation at 128 MiB (bin/sdata-sync.mjs) so memory stays flat; 16 MiB entries fit (tested),
+ * larger caps need a larger heap, asked for by running node with --max-old-space-size.
+ */
+export function parseEntryCap(text: string | undefined): number {
+  const n = text === undefined ? DEFAULT_MAX_ENTRY_BYTES : parseSize(text, '--max-entry-bytes');
+  const limitMiB = Math.floor(getHeapStatistics().heap_size_limit / 2 ** 20);
+  const needMiB = Math.ceil((6 * n) / 2 ** 20) + 48;
+  if (needMiB > limitMiB) {
+    throw new SdataError('SDATA_E_USAGE', `--max-entry-bytes ${text}: entries that large need about ${needMiB} MiB of heap and this process has ${limitMiB} MiB; ` +
+      `run it with a larger one: node --max-old-space-size=${needMiB} "$(command -v sdata-sync)" …`);
+  }
   return n;
 }
 

@@ -5,7 +5,7 @@ import { planPage } from '../plan/pipeline.ts';
 import { Planner, type InvalidEntry } from '../plan/planner.ts';
 import { DirChunkTarget, StreamChunkTarget } from '../plan/targets.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
-import { parse, parseCount, parseSize } from './args.ts';
+import { parse, parseCount, parseEntryCap, parseSize } from './args.ts';
 import { log, openInput } from './io.ts';
 
 export const PLAN_HELP = `Usage: sdata-sync plan [options] [PAGE.xml ...]
@@ -46,7 +46,7 @@ export async function planCommand(argv: string[]): Promise<number> {
   if (!outDir && (values['chunk-entries'] || values['chunk-bytes'])) {
     throw new SdataError('SDATA_E_USAGE', 'plan: --chunk-entries/--chunk-bytes need --out-dir (stdout carries one feed)');
   }
-  const maxEntryBytes = values['max-entry-bytes'] ? parseSize(values['max-entry-bytes'], '--max-entry-bytes') : 16 * 1024 * 1024;
+  const maxEntryBytes = parseEntryCap(values['max-entry-bytes']);
   let target: Digest | undefined;
   if (values.digest) {
     let text: string;

@@ -4,7 +4,7 @@ import { pullFeed } from '../engine/pull.ts';
 import { emptyDigest, serializeDigestEntry } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
-import { parse, parseSize } from './args.ts';
+import { parse, parseEntryCap } from './args.ts';
 import { EXIT } from './exit-codes.ts';
 import { clientFor, COMMON_HTTP_OPTIONS, loggerFrom, onInterrupt, pollFrom } from './run.ts';
 
@@ -64,7 +64,7 @@ export async function pullCommand(argv: string[]): Promise<number> {
     const r = await pullFeed({
       client, collection, digestEntry, runName: v['run-name'] ?? 'sdata-sync pull', runStamp: new Date().toISOString(),
       out: process.stdout, log, poll: pollFrom(v), signal: ac.signal,
-      ...(v['max-entry-bytes'] ? { maxEntryBytes: parseSize(v['max-entry-bytes'], '--max-entry-bytes') } : {}),
+      maxEntryBytes: parseEntryCap(v['max-entry-bytes']),
     });
     log.info(JSON.stringify({ pages: r.pages, entries: r.entries, notForwarded: r.notForwarded, bytesIn: r.bytesIn, bytesOut: r.bytesOut, sourceContext: r.sourceContext }));
     return r.notForwarded > 0 ? EXIT.PARTIAL : EXIT.OK;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pushFeeds } from '../engine/push.ts';
 import { SdataError } from '../protocol/errors.ts';
-import { parse, parseSize } from './args.ts';
+import { parse, parseEntryCap } from './args.ts';
 import { EXIT } from './exit-codes.ts';
 import { openInput } from './io.ts';
 import { clientFor, COMMON_HTTP_OPTIONS, loggerFrom, onInterrupt, pollFrom } from './run.ts';
@@ -64,7 +64,7 @@ export async function pushCommand(argv: string[]): Promise<number> {
     const r = await pushFeeds({
       client, collection, files, runName: v['run-name'] ?? 'sdata-sync push', runStamp: new Date().toISOString(),
       out: process.stdout, log, poll: pollFrom(v), signal: ac.signal,
-      maxEntryBytes: v['max-entry-bytes'] ? parseSize(v['max-entry-bytes'], '--max-entry-bytes') : 16 * 1024 * 1024,
+      maxEntryBytes: parseEntryCap(v['max-entry-bytes']),
     });
     log.info(JSON.stringify({ feeds: files.length, chunks: r.chunks, entries: r.entries, splits: r.splits, outcomes: r.outcomes.counts, contexts: r.contexts }));
     for (const f of r.outcomes.failures.slice(0, 10)) {

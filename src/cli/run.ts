@@ -9,7 +9,7 @@ import { Progress, type ProgressMode } from '../engine/progress.ts';
 import { passReport, summaryTable, totals, type RunReport } from '../engine/report.ts';
 import { discoverKinds, runKinds } from '../engine/run.ts';
 import { isSdataError, SdataError } from '../protocol/errors.ts';
-import { parse, parseCount, parseSize } from './args.ts';
+import { parse, parseCount, parseEntryCap, parseSize } from './args.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 
 export const RUN_HELP = `Usage: sdata-sync run --source URL --target URL (--kind KIND ... | --all-kinds) [options]
@@ -173,7 +173,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const stopHeapWatch = capYoungGeneration();
   const chunkEntries = v['chunk-entries'] ? parseCount(v['chunk-entries'], '--chunk-entries') : 1000;
   const chunkBytes = v['chunk-bytes'] ? parseSize(v['chunk-bytes'], '--chunk-bytes') : 8 * 1024 * 1024;
-  const maxEntryBytes = v['max-entry-bytes'] ? parseSize(v['max-entry-bytes'], '--max-entry-bytes') : 16 * 1024 * 1024;
+  const maxEntryBytes = parseEntryCap(v['max-entry-bytes']);
   const concurrency = v.concurrency ? parseCount(v.concurrency, '--concurrency') : 1;
   const mode = progressMode(v.progress, v.quiet ?? false);
   const ac = new AbortController();

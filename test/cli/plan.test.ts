@@ -5,7 +5,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { page } from '../helpers/feeds.ts';
-import { BIN, NODE, runCli } from '../helpers/cli.ts';
+import { BIN, BIN_FLAGS, NODE, runCli } from '../helpers/cli.ts';
 import { DIGEST_ENTRY_5_2, EP, PAGE_5_2_CORRECTED, PAGE_5_2_PUBLISHED, STRAY_LINE } from '../helpers/spec-examples.ts';
 import { hasXmllint, xmllintErrors } from '../helpers/oracle.ts';
 
@@ -100,7 +100,7 @@ test('plan: a reader that goes away (EPIPE) ends quietly with exit 141', async (
     const entries = Array.from({ length: 20_000 }, (_, i) => ({ endpoint: 'http://a/x', tick: i, body: `<n>${'p'.repeat(400)}</n>` }));
     await writeFile(join(dir, 'big.xml'), page({ entries }));
     const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(NODE, [BIN, 'plan', join(dir, 'big.xml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(NODE, [...BIN_FLAGS, BIN, 'plan', join(dir, 'big.xml')], { stdio: ['ignore', 'pipe', 'pipe'] });
       let err = '';
       child.stderr.on('data', (d) => (err += d));
       child.stdout.once('data', () => child.stdout.destroy());
@@ -113,4 +113,13 @@ test('plan: a reader that goes away (EPIPE) ends quietly with exit 141', async (
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('an entry cap the heap cannot hold is refused up front, with the way to ask for more heap', async () => {
+  const r = await runCli(['plan', '--max-entry-bytes', '64MiB'], { stdin: page({ entries: [{ endpoint: 'http://a/x', tick: 1 }] }) });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--max-entry-bytes 64MiB: entries that large need about \d+ MiB of heap and this process has \d+ MiB; run it with a larger one: node --max-old-space-size=\d+/);
+  assert.equal(r.stdout, '');
+  const ok = await runCli(['plan', '--max-entry-bytes', '16MiB'], { stdin: page({ entries: [{ endpoint: 'http://a/x', tick: 1 }] }) });
+  assert.equal(ok.code, 0, ok.stderr);
 });

@@ -9,12 +9,11 @@ import { digestKey } from '../../src/protocol/digest.ts';
 import { FakeProvider } from './fake-provider.ts';
 
 const run = promisify(execFile);
-const NODE = process.execPath;
-const BIN = join(import.meta.dirname, '../../bin/sdata-sync.mjs');
+import { BIN, BIN_FLAGS, NODE } from '../helpers/cli.ts';
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(NODE, [BIN, ...args], { maxBuffer: 64 << 20 });
+    const r = await run(NODE, [...BIN_FLAGS, BIN, ...args], { maxBuffer: 64 << 20 });
     return { code: 0, ...r };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
@@ -48,7 +47,7 @@ describe('pipe commands and the run command', () => {
 
   const pipeTo = (t: FakeProvider) => {
     const q = (s: string) => `'${s}'`;
-    const node = `${q(NODE)} ${q(BIN)}`;
+    const node = [NODE, ...BIN_FLAGS, BIN].map(q).join(' ');
     const d = join(dir, 'digest.xml');
     return sh(`${node} digest ${q(`${t.datasetBase()}/accounts`)} > ${q(d)} && ` +
       `${node} pull ${q(`${src.datasetBase()}/accounts`)} --digest ${q(d)} --quiet | ${node} plan --digest ${q(d)} --quiet | ` +
@@ -111,7 +110,7 @@ describe('run as a process: credentials, SIGINT, kill -9', () => {
   });
 
   const start = (extra: string[], env: Record<string, string> = {}) => {
-    const child = spawn(NODE, [BIN, 'run', '--source', src.datasetBase(), '--target', tgt.datasetBase(), '--kind', 'accounts', '--chunk-entries', '50', '--progress', 'none', ...extra],
+    const child = spawn(NODE, [...BIN_FLAGS, BIN, 'run', '--source', src.datasetBase(), '--target', tgt.datasetBase(), '--kind', 'accounts', '--chunk-entries', '50', '--progress', 'none', ...extra],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));

@@ -1,9 +1,13 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { binFlags } from '../../bench/bin-flags.ts';
 
 export const BIN = fileURLToPath(new URL('../../bin/sdata-sync.mjs', import.meta.url));
 /** The pinned runtime (the one `npm test` runs on). */
 export const NODE = process.execPath;
+
+/** The flags the bin's shebang passes (heap bounds): CLI tests run the bin as users run it. */
+export const BIN_FLAGS = binFlags();
 
 export interface CliResult {
   code: number | null;
@@ -13,7 +17,7 @@ export interface CliResult {
 
 export function runCli(args: string[], opts: { stdin?: string | Buffer; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [BIN, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(NODE, [...BIN_FLAGS, BIN, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { Store } from '../../src/provider/store.ts';
-import { BIN, NODE, runCli } from '../helpers/cli.ts';
+import { BIN, BIN_FLAGS, NODE, runCli } from '../helpers/cli.ts';
 import { get, post, testDir, type TestDir } from './helpers.ts';
 
 /** `sdata-sync seed` and `sdata-sync serve` as processes: output, a request, a graceful SIGTERM. */
@@ -42,7 +42,7 @@ test('seed fills a store whose digest and syncStates are those of its own endpoi
 
 test('serve prints its URLs, answers, and stops cleanly on SIGTERM', async () => {
   const db = dir.db('served');
-  const child = spawn(NODE, [BIN, 'serve', '--db', db, '--port', '0', '--app', 'demo', '--kinds', 'accounts,contacts', '--priority', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, [...BIN_FLAGS, BIN, 'serve', '--db', db, '--port', '0', '--app', 'demo', '--kinds', 'accounts,contacts', '--priority', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
