@@ -20,5 +20,5 @@ RUN mkdir -p /data && chown node:node /data
 VOLUME ["/data"]
 USER node
 
-ENTRYPOINT ["node", "--max-semi-space-size=8", "--max-old-space-size=128", "/app/bin/sdata-sync.mjs"]
+ENTRYPOINT ["node", "--max-semi-space-size=8", "--max-old-space-size=64", "/app/bin/sdata-sync.mjs"]
 CMD ["--help"]

@@ -1,11 +1,12 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --max-old-space-size=128
+#!/usr/bin/env -S node --max-semi-space-size=8 --max-old-space-size=64
 // --max-semi-space-size=8: a streaming workload makes short-lived garbage at a steady rate and gains nothing from
 // V8's default young generation, which grows to tens of MiB: capping it keeps peak RSS ~40 MiB lower at the same
-// throughput (measured on a 118 MB feed). --max-old-space-size=128: the live heap is ~20 MiB whatever the feed
+// throughput (measured on a 118 MB feed). --max-old-space-size=64: the live heap is ~20 MiB whatever the feed
 // size, but with a large limit V8 lets the old generation (and its pool of freed pages) grow far beyond it before
-// collecting: `run` peaked at 183-206 MiB RSS, 157-178 MiB with the limit, at the same speed (bench/e2e.ts).
-// 128 leaves room for entries at the default 16 MiB cap; larger --max-entry-bytes ask for a larger heap
-// (cli/args.ts parseEntryCap). npm scripts and the Dockerfile pass the same flags (test/packaging).
+// collecting: `run` of 1M entries peaked at 189-199 MiB RSS by default, 178-192 with 128, 161 with 64, 180 with 96,
+// at the same speed (+3% CPU at 64; bench/e2e.ts). 64 holds entries at the default 16 MiB cap (three such entries
+// pass through plan even at 48); larger --max-entry-bytes ask for a larger heap (cli/args.ts parseEntryCap).
+// npm scripts and the Dockerfile pass the same flags (test/packaging).
 // Node >= 24 runs our TypeScript sources directly (type stripping); older runtimes get a clear message, not a
 // syntax error. `npm ci` brings a pinned Node 24 (devDependency "node"), used by npm scripts.
 const [major] = process.versions.node.split('.').map(Number);

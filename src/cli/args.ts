@@ -28,17 +28,18 @@ export function parseSize(text: string, flag: string): number {
 export const DEFAULT_MAX_ENTRY_BYTES = 16 * 1024 * 1024;
 
 /**
- * `--max-entry-bytes`, checked against this process's V8 heap. One entry at the cap may be held about three times
- * over as UTF-16 (pieces, the joined text, its decoded chunk), twice the bytes each: ~6x, plus a working set. The
- * bin caps the old generation at 128 MiB (bin/sdata-sync.mjs) so memory stays flat; 16 MiB entries fit (tested),
- * larger caps need a larger heap, asked for by running node with --max-old-space-size.
+ * `--max-entry-bytes`, checked against this process's V8 heap. The reader holds one entry at a time (its pieces,
+ * then the joined text: up to twice the bytes as UTF-16), so the need is ~3x the cap plus a working set. Measured:
+ * three 16 MiB entries (two-byte text) pass through plan with the old generation capped at 48 MiB; the bin caps it
+ * at 64 (bin/sdata-sync.mjs) so that memory stays flat. Larger caps need a larger heap, asked for by running node
+ * with --max-old-space-size.
  */
 export function parseEntryCap(text: string | undefined): number {
   const n = text === undefined ? DEFAULT_MAX_ENTRY_BYTES : parseSize(text, '--max-entry-bytes');
   const limitMiB = Math.floor(getHeapStatistics().heap_size_limit / 2 ** 20);
-  const needMiB = Math.ceil((6 * n) / 2 ** 20) + 48;
+  const needMiB = Math.ceil((3 * n) / 2 ** 20) + 32;
   if (needMiB > limitMiB) {
-    throw new SdataError('SDATA_E_USAGE', `--max-entry-bytes ${text}: entries that large need about ${needMiB} MiB of heap and this process has ${limitMiB} MiB; ` +
+    throw new SdataError('SDATA_E_USAGE', `--max-entry-bytes ${text ?? `${n} (the default)`}: entries that large need about ${needMiB} MiB of heap and this process has ${limitMiB} MiB; ` +
       `run it with a larger one: node --max-old-space-size=${needMiB} "$(command -v sdata-sync)" …`);
   }
   return n;

@@ -123,3 +123,19 @@ test('an entry cap the heap cannot hold is refused up front, with the way to ask
   const ok = await runCli(['plan', '--max-entry-bytes', '16MiB'], { stdin: page({ entries: [{ endpoint: 'http://a/x', tick: 1 }] }) });
   assert.equal(ok.code, 0, ok.stderr);
 });
+
+test('entries at the default 16 MiB cap pass through plan with the heap the bin gives it', async () => {
+  const dir = await tmp();
+  try {
+    // Mostly ASCII with one CJK character: the joined entry text is a two-byte string, twice the bytes.
+    const body = `<n>${'a'.repeat(16 * 1024 * 1024 - 1200)}中</n>`;
+    const entries = [1, 2, 3].map((tick) => ({ endpoint: 'http://a/x', tick, body }));
+    await writeFile(join(dir, 'huge.xml'), page({ entries }));
+    const r = await runCli(['plan', '--out-dir', join(dir, 'out'), join(dir, 'huge.xml')]);
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stderr.trim().split('\n').pop()!) as { read: number; forwarded: number; invalid: number };
+    assert.deepEqual([summary.read, summary.forwarded, summary.invalid], [3, 3, 0]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
