@@ -3,7 +3,7 @@
 // on the pinned Node 24 standing in for the base image's. Exit 0 when the image would build and start.
 // Usage: node scripts/check-dockerfile.ts [--keep]
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,7 +45,8 @@ try {
       case 'ENV': {
         const m = /^(\w+)=(.*)$/.exec(rest);
         if (!m) fail(`ENV ${rest}: expected KEY=value`);
-        env[m[1]!] = m[2]!;
+        // Absolute in-image paths in values map into the scratch root, as in RUN commands.
+        env[m[1]!] = m[2]!.replace(/(^|[\s:=])\/(app|data)\b/g, (_m, sp: string, d: string) => `${sp}${inRoot('/' + d)}`);
         break;
       }
       case 'WORKDIR':
@@ -70,7 +71,8 @@ try {
         // A private npm cache: `npm cache clean` in the image must not empty this machine's cache.
         execFileSync('sh', ['-c', script], {
           cwd: inRoot(workdir), stdio: ['ignore', 'inherit', 'inherit'],
-          env: { ...process.env, ...env, npm_config_cache: inRoot('/npm-cache'), npm_config_update_notifier: 'false' },
+          // `node` is the base image's Node 24: the pinned one stands in for it (this machine's own may be older).
+          env: { ...process.env, ...env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`, npm_config_cache: inRoot('/npm-cache'), npm_config_update_notifier: 'false' },
         });
         break;
       }
@@ -96,6 +98,11 @@ try {
     `<entry><sync:syncState><sync:endpoint>http://a/x</sync:endpoint><sync:tick>1</sync:tick><sync:stamp>s</sync:stamp></sync:syncState><sdata:payload><r xmlns="urn:c" sdata:uuid="u"/></sdata:payload></entry></feed>`;
   const plan = run(['plan'], feed);
   if (plan.status !== 0 || !/<entry>/.test(plan.stdout)) fail(`plan in the image: exit ${plan.status}: ${plan.stderr}`);
+  // The image ships a compile cache warmed at build time, covering the provider thread's entry module too.
+  const cacheDir = env['NODE_COMPILE_CACHE'];
+  if (cacheDir === undefined || !existsSync(cacheDir)) fail('no NODE_COMPILE_CACHE directory was built into the image');
+  const cached = readdirSync(cacheDir, { recursive: true }).length;
+  if (cached < 3) fail(`the compile cache at ${cacheDir} is nearly empty (${cached} files): the warm-up did not run`);
   log(`ok: ${version.stdout.trim()}; image root ${keep ? root : '(removed)'}`);
 } catch (e) {
   fail((e as Error).message);
