@@ -33,7 +33,7 @@ Options:
   --context-ttl SECONDS  idle time after which async contexts expire (default 600)
   --max-body SIZE        larger request bodies get 413 (default 64MiB)
   --polling-millis N     pollingMillis advertised while work is in progress (default 100)
-  --young-gen-mb N       V8 young generation of the provider thread, MiB (default 48; keeps RSS flat)
+  --young-gen-mb N       V8 young generation of the provider thread, MiB (default 16; keeps RSS flat)
   --old-gen-mb N         V8 old generation bound of the provider thread, MiB (default 64)
   --cache-mb N           SQLite page cache, MiB (default 4)
   -h, --help
@@ -143,9 +143,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
  * 1M entries 32/96 214 / 44.3, 32/64 193 / 50.4 (--old-gen-mb 96 trades ~15 MiB for ~12% less CPU). A larger young
  * generation lets more per-entry garbage die young: 48/64 (the default) measured 12.2 CPU-s at 300k (32/64: 13.6)
  * and 194 / 46.0 at 1M with the same RSS; 64/64 was worse (fuller old space, longer major GCs).
- * The old bound leaves room for entries at the 16 MiB size cap (three 15 MiB non-ASCII entries in one page apply
+ * Since WAL checkpoints moved off the provider thread (checkpointer.ts) the young size no longer shows in the
+ * throughput: 16/64 (now the default) applied 26.6k / 26.3k / 24.2k entries/s at 100k / 250k / 1M with a target
+ * peak of 169 / 167 / 170 MiB; 48/64 gave 25.6k / 24.3k at 100k / 1M but reached its steady RSS only in longer
+ * runs (144-171 MiB at 100k, 167-175 at 1M). The old bound leaves room for entries at the 16 MiB size cap (three 15 MiB non-ASCII entries in one page apply
  * with 64). Exceeding it ends the worker, and `serve` with it, with a clear message.
  */
-const DEFAULT_YOUNG_GEN_MB = 48;
+const DEFAULT_YOUNG_GEN_MB = 16;
 const DEFAULT_OLD_GEN_MB = 64;
 const DEFAULT_CACHE_MB = 4;
