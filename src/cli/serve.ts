@@ -141,13 +141,14 @@ export async function serveCommand(argv: string[]): Promise<number> {
  * within its 200 MiB budget and flat with the store size, at the price of more GC. Measured by bench/provider.ts,
  * target applying (peak RSS MiB, CPU-s): 300k entries unbounded 280 / 13.4, 16/96 193 / 14.8, 32/96 209 / 12.2;
  * 1M entries 32/96 214 / 44.3, 32/64 193 / 50.4 (--old-gen-mb 96 trades ~15 MiB for ~12% less CPU). A larger young
- * generation lets more per-entry garbage die young: 48/64 (the default) measured 12.2 CPU-s at 300k (32/64: 13.6)
+ * generation lets more per-entry garbage die young: 48/64 (then the default) measured 12.2 CPU-s at 300k (32/64: 13.6)
  * and 194 / 46.0 at 1M with the same RSS; 64/64 was worse (fuller old space, longer major GCs).
  * Since WAL checkpoints moved off the provider thread (checkpointer.ts) the young size no longer shows in the
  * throughput: 16/64 (now the default) applied 26.6k / 26.3k / 24.2k entries/s at 100k / 250k / 1M with a target
  * peak of 169 / 167 / 170 MiB; 48/64 gave 25.6k / 24.3k at 100k / 1M but reached its steady RSS only in longer
- * runs (144-171 MiB at 100k, 167-175 at 1M). The old bound leaves room for entries at the 16 MiB size cap (three 15 MiB non-ASCII entries in one page apply
- * with 64). Exceeding it ends the worker, and `serve` with it, with a clear message.
+ * runs (144-171 MiB at 100k, 167-175 at 1M). The old bound leaves room for entries at the 16 MiB size cap (three
+ * 15 MiB non-ASCII entries in one page apply with 64). Exceeding it ends the worker, and `serve` with it, with a
+ * clear message.
  */
 const DEFAULT_YOUNG_GEN_MB = 16;
 const DEFAULT_OLD_GEN_MB = 64;

@@ -86,14 +86,14 @@ function toRow(r: RawResource): ResourceRow {
 /** UUIDs match in either case (brief §2.2); rows keep them lower-cased, payloads keep them as written. */
 export const uuidKey = (u: string): string => u.trim().toLowerCase();
 
+/** WAL pages after which a commit checkpoints (SQLite's default is 1000; larger coalesces rewrites of hot pages). */
+const WAL_AUTOCHECKPOINT = 8192;
+
 /**
  * The provider store: one SQLite database (node:sqlite, WAL, synchronous=NORMAL), prepared statements made once,
  * small in-memory caches of what every entry needs (endpoints, digests). All writes go through `tx()`, which
  * flushes the digest rows touched by the transaction before it commits: data and digest move together.
  */
-/** WAL pages after which a commit checkpoints (SQLite's default is 1000; larger coalesces rewrites of hot pages). */
-const WAL_AUTOCHECKPOINT = 8192;
-
 export class Store {
   readonly db: DatabaseSync;
   readonly path: string;
