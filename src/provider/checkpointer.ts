@@ -17,6 +17,11 @@ import type { Store } from './store.ts';
 
 /** Commits between checkpoints: ~2 MiB of posted body, ~20 MB of WAL. Every commit coalesced fewer page rewrites. */
 const CHECKPOINT_EVERY = 8;
+/**
+ * And at most one checkpoint per this many ms: each one syncs the database file, and many small commits (single
+ * resource edits) must not turn into a stream of fsyncs. A sync feed commits every ~10 ms, so this rarely delays it.
+ */
+const MIN_INTERVAL_MS = 100;
 
 /** What `PRAGMA wal_checkpoint` reports: frames in the WAL, frames now copied to the database. */
 export interface CheckpointResult {
@@ -26,15 +31,20 @@ export interface CheckpointResult {
 }
 
 /**
- * Host side: checkpoints `dbPath` every CHECKPOINT_EVERY commits reported on `port`, until the port closes.
+ * Host side: checkpoints `dbPath` every CHECKPOINT_EVERY commits reported on `port` (at most one per
+ * MIN_INTERVAL_MS), until the port closes.
  * `observe` sees each result (tests, diagnostics).
  */
 export function serveCheckpoints(port: MessagePort, dbPath: string, observe?: (r: CheckpointResult) => void): void {
   let db: DatabaseSync | undefined;
   let commits = 0;
   let due = false;
+  let last = 0;
+  let timer: NodeJS.Timeout | undefined;
   const checkpoint = (): void => {
     due = false;
+    timer = undefined;
+    last = Date.now();
     try {
       if (!db) {
         db = new DatabaseSync(dbPath);
@@ -47,11 +57,15 @@ export function serveCheckpoints(port: MessagePort, dbPath: string, observe?: (r
     }
   };
   port.on('message', () => {
-    if (++commits % CHECKPOINT_EVERY !== 0 || due) return;
+    if (due || ++commits < CHECKPOINT_EVERY) return;
+    commits = 0;
     due = true;
-    setImmediate(checkpoint);
+    const wait = last + MIN_INTERVAL_MS - Date.now();
+    if (wait > 0) timer = setTimeout(checkpoint, wait);
+    else setImmediate(checkpoint);
   });
   port.once('close', () => {
+    if (timer) clearTimeout(timer);
     db?.close();
     db = undefined;
   });
