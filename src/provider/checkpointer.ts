@@ -1,4 +1,4 @@
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { MessagePort } from 'node:worker_threads';
 import type { Store } from './store.ts';
 
@@ -37,37 +37,42 @@ export interface CheckpointResult {
  */
 export function serveCheckpoints(port: MessagePort, dbPath: string, observe?: (r: CheckpointResult) => void): void {
   let db: DatabaseSync | undefined;
+  let stmt: StatementSync | undefined;
   let commits = 0;
-  let due = false;
   let last = 0;
+  // Set while a checkpoint is due: commits meanwhile are covered by it. Cleared on close, so none runs after.
   let timer: NodeJS.Timeout | undefined;
   const checkpoint = (): void => {
-    due = false;
     timer = undefined;
     last = Date.now();
     try {
-      if (!db) {
-        db = new DatabaseSync(dbPath);
-        db.exec('PRAGMA busy_timeout=100');
+      if (!stmt) {
+        const c = new DatabaseSync(dbPath);
+        try {
+          c.exec('PRAGMA busy_timeout=100');
+          stmt = c.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+        } catch (e) {
+          c.close();
+          throw e;
+        }
+        db = c;
       }
-      const r = db.prepare('PRAGMA wal_checkpoint(PASSIVE)').get() as unknown as CheckpointResult;
-      observe?.(r);
+      observe?.(stmt.get() as unknown as CheckpointResult);
     } catch {
       // Busy, or the store is closing: the next commits ask again, and the provider's backstop still applies.
     }
   };
   port.on('message', () => {
-    if (due || ++commits < CHECKPOINT_EVERY) return;
+    if (timer || ++commits < CHECKPOINT_EVERY) return;
     commits = 0;
-    due = true;
-    const wait = last + MIN_INTERVAL_MS - Date.now();
-    if (wait > 0) timer = setTimeout(checkpoint, wait);
-    else setImmediate(checkpoint);
+    timer = setTimeout(checkpoint, Math.max(0, last + MIN_INTERVAL_MS - Date.now()));
   });
   port.once('close', () => {
-    if (timer) clearTimeout(timer);
+    clearTimeout(timer);
+    timer = undefined;
     db?.close();
     db = undefined;
+    stmt = undefined;
   });
 }
 
