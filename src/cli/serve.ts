@@ -88,17 +88,17 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const oldMb = values['old-gen-mb'] === undefined ? DEFAULT_OLD_GEN_MB : parseCount(values['old-gen-mb'], '--old-gen-mb', 32);
   // This thread only waits for signals: it also checkpoints the store's WAL, so that the provider's commits never
   // stop for it (checkpointer.ts; 1M entries applied: 25k instead of 21k entries/s).
-  const ckpt = new MessageChannel();
-  if (opts.db !== ':memory:') serveCheckpoints(ckpt.port1, opts.db);
+  const ckpt = opts.db === ':memory:' ? undefined : new MessageChannel();
+  if (ckpt) serveCheckpoints(ckpt.port1, opts.db);
   const worker = new Worker(new URL('../provider/worker.ts', import.meta.url), {
-    workerData: opts.db === ':memory:' ? opts : { ...opts, checkpointPort: ckpt.port2 },
-    transferList: opts.db === ':memory:' ? [] : [ckpt.port2],
+    workerData: ckpt ? { ...opts, checkpointPort: ckpt.port2 } : opts,
+    transferList: ckpt ? [ckpt.port2] : [],
     resourceLimits: { maxYoungGenerationSizeMb: youngMb, maxOldGenerationSizeMb: oldMb },
   });
   const [first] = await once(worker, 'message') as [WorkerReady | WorkerFailed];
   if (first.type === 'error') {
     await worker.terminate();
-    ckpt.port1.close();
+    ckpt?.port1.close();
     throw new SdataError((first.code as SdataErrorCode | undefined) ?? 'SDATA_E_IO', `serve: ${first.message}`);
   }
   process.stdout.write(`${first.url}\n`);
@@ -130,7 +130,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   worker.postMessage('close');
   await closed;
   await worker.terminate();
-  ckpt.port1.close();
+  ckpt?.port1.close();
   log('sdata-sync serve: stopped, database closed');
   return EXIT.OK;
 }

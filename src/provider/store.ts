@@ -112,7 +112,6 @@ export class Store {
   private readonly dirty = new Map<number, Set<number>>();
   private txDepth = 0;
   private closed = false;
-  private deferred = 0;
   /** Called after each committed transaction (a background checkpointer counts them: checkpointer.ts). */
   onCommit: (() => void) | undefined = undefined;
 
@@ -325,13 +324,11 @@ export class Store {
   /**
    * While another connection checkpoints in the background (checkpointer.ts), commits here leave the WAL alone up to
    * a 4x larger backstop: a checkpoint inside a commit stalls the writer for 20-40 ms each time (measured: about a
-   * quarter of a 1M-entry target pass). Calls nest; `false` undoes one `true`.
+   * quarter of a 1M-entry target pass). `false` restores the usual threshold.
    */
   deferCheckpoints(on: boolean): void {
     if (this.path === ':memory:') return;
-    const before = this.deferred;
-    this.deferred = Math.max(0, this.deferred + (on ? 1 : -1));
-    if ((before === 0) !== (this.deferred === 0)) this.db.exec(`PRAGMA wal_autocheckpoint=${this.deferred > 0 ? 4 * WAL_AUTOCHECKPOINT : WAL_AUTOCHECKPOINT}`);
+    this.db.exec(`PRAGMA wal_autocheckpoint=${on ? 4 * WAL_AUTOCHECKPOINT : WAL_AUTOCHECKPOINT}`);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
