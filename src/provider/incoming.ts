@@ -1,4 +1,3 @@
-import type { SyncState } from '../protocol/sync-state.ts';
 import type { EntryRecord } from '../xml/feed-reader.ts';
 import { storedFragment } from './fragment.ts';
 import { MAX_TICK_DIGITS } from './tick-key.ts';
@@ -8,18 +7,12 @@ import { MAX_TICK_DIGITS } from './tick-key.ts';
  * does not (the entry's full text is gone; the resource element is kept as a self-contained fragment). A plain
  * object of strings and numbers, so that immediate-mode entries can be staged as JSON.
  */
-export interface Incoming {
-  index: number;
-  line: number;
-  column: number;
-  atomId: string | undefined;
-  uuid: string | undefined;
-  isDeleted: boolean;
+export type Incoming = Pick<EntryRecord, 'index' | 'line' | 'column' | 'atomId' | 'uuid' | 'isDeleted' | 'state' | 'invalid'> & {
+  /** The entry's `http:httpMethod` (EntryRecord.httpMethod), if it has one. */
   method: string | undefined;
-  state: SyncState | undefined;
-  invalid: string | undefined;
+  /** The resource element as stored: self-contained (storedFragment). */
   fragment: string | undefined;
-}
+};
 
 /** The pure, store-independent half of applying an entry: validation and the fragment to store. */
 export function toIncoming(rec: EntryRecord): Incoming {
