@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
 import { SdataError } from '../protocol/errors.ts';
+import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/feed-reader.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -24,8 +25,6 @@ export function parseSize(text: string, flag: string): number {
   if (n < 1) throw new SdataError('SDATA_E_USAGE', `${flag}: must be at least 1 byte`);
   return n;
 }
-
-export const DEFAULT_MAX_ENTRY_BYTES = 16 * 1024 * 1024;
 
 /**
  * `--max-entry-bytes`, checked against this process's V8 heap. The reader holds one entry at a time (its pieces,

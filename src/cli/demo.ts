@@ -11,6 +11,7 @@ import { runKinds } from '../engine/run.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { seedStore } from '../provider/seed.ts';
 import { contractNamespace } from '../provider/store.ts';
+import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/feed-reader.ts';
 import { parse, parseCount } from './args.ts';
 import { EXIT } from './exit-codes.ts';
 import { onInterrupt, progressMode } from './run.ts';
@@ -131,7 +132,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
       const r = await runKinds({
         kinds: ['accounts'], concurrency: 1, sourceBase: from.url, targetBase: to.url, source: client, target: client,
         runName: `sdata-sync demo ${from.name} to ${to.name}`, runStamp: stamp, chunkEntries, chunkBytes: 8 * 1024 * 1024,
-        maxEntryBytes: 16 * 1024 * 1024, spoolDir: dir, log, signal: ac.signal, onPass: (s) => progress.add(s),
+        maxEntryBytes: DEFAULT_MAX_ENTRY_BYTES, spoolDir: dir, log, signal: ac.signal, onPass: (s) => progress.add(s),
       });
       progress.stop();
       const passes = r.passes.map(passReport);

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
 import { SdataError } from '../protocol/errors.ts';
+import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/feed-reader.ts';
 import { checksum, health, schemaXml, type Checksum, type Health } from './admin.ts';
 import { Contexts } from './contexts.ts';
 import type { Call, ProviderCore } from './core.ts';
@@ -106,7 +107,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     pageSize: opts.pageSize ?? DEFAULTS.pageSize,
     maxPageSize: Math.max(opts.maxPageSize ?? DEFAULTS.maxPageSize, opts.pageSize ?? 0),
     maxBodyBytes,
-    maxEntryBytes: opts.maxEntryBytes ?? Math.min(16 * 1024 * 1024, maxBodyBytes),
+    maxEntryBytes: opts.maxEntryBytes ?? Math.min(DEFAULT_MAX_ENTRY_BYTES, maxBodyBytes),
     pollingMillis: opts.pollingMillis ?? DEFAULTS.pollingMillis,
     selectDelayMs: opts.selectDelayMs ?? 0,
   };

@@ -72,6 +72,9 @@ export interface FeedHandler {
   end(tail: FeedTail): void;
 }
 
+/** Entries larger than this many UTF-8 bytes are invalid unless the caller says otherwise (--max-entry-bytes). */
+export const DEFAULT_MAX_ENTRY_BYTES = 16 * 1024 * 1024;
+
 export interface FeedReaderOptions {
   /** Name used in messages (file name or URL). */
   source?: string;
@@ -161,7 +164,7 @@ export class FeedReader {
   constructor(handler: FeedHandler, opts: FeedReaderOptions = {}) {
     this.handler = handler;
     this.source = opts.source ?? '<input>';
-    this.maxEntryBytes = opts.maxEntryBytes ?? 16 * 1024 * 1024;
+    this.maxEntryBytes = opts.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES;
     this.requireSyncHead = opts.requireSyncHead ?? true;
     const p = createParser(this.source);
     this.parser = p;
