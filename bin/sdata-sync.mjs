@@ -15,9 +15,9 @@ if (major < 24) {
   process.exit(2);
 }
 // Cache compiled code (and, on Node 24, the type-stripped sources) across runs: pipes start often and small.
-// Worker threads (the provider, its parse lane) and child processes do not inherit enableCompileCache(); they read
-// NODE_COMPILE_CACHE, so pass the directory on. A warm cache also saves memory: without it every thread that loads
-// our .ts files instantiates Node's TypeScript stripper (~12-18 MiB RSS each, measured).
+// Worker threads (the provider thread of `serve`, the demo's providers) and child processes do not inherit
+// enableCompileCache(); they read NODE_COMPILE_CACHE, so pass the directory on. A warm cache also saves memory:
+// without it every thread that loads our .ts files instantiates Node's TypeScript stripper (~12-18 MiB RSS each).
 const { enableCompileCache } = await import('node:module');
 const cache = enableCompileCache?.(process.env.NODE_COMPILE_CACHE);
 if (cache?.directory && !process.env.NODE_COMPILE_CACHE) process.env.NODE_COMPILE_CACHE = cache.directory;

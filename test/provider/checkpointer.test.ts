@@ -11,15 +11,9 @@ import { provider, syncPass, testDir } from './helpers.ts';
 const dir = testDir();
 after(() => dir.cleanup());
 
-/** wal_autocheckpoint as a fresh connection sees it (a per-connection setting: SQLite's default, 1000). */
-const autocheckpoint = (db: string): number => {
-  const c = new DatabaseSync(db);
-  try {
-    return (c.prepare('PRAGMA wal_autocheckpoint').get() as { wal_autocheckpoint: number }).wal_autocheckpoint;
-  } finally {
-    c.close();
-  }
-};
+/** wal_autocheckpoint as `db` has it (a per-connection setting). */
+const autocheckpointOf = (db: DatabaseSync): number =>
+  (db.prepare('PRAGMA wal_autocheckpoint').get() as { wal_autocheckpoint: number }).wal_autocheckpoint;
 
 test('with a checkpointer attached, the target commits without checkpointing and the other side checkpoints', async () => {
   await seedStore({ db: dir.db('src'), app: 'crm', contract: 'crm', kind: 'accounts', count: 3000, seed: 3 });
@@ -29,8 +23,7 @@ test('with a checkpointer attached, the target commits without checkpointing and
   const src = await provider(dir, 'src', { pageSize: 1000 });
   const tgt = await provider(dir, 'tgt', { app: 'erp', checkpointPort: ch.port2 });
   try {
-    const conn = (tgt.store.db.prepare('PRAGMA wal_autocheckpoint').get() as { wal_autocheckpoint: number }).wal_autocheckpoint;
-    assert.equal(conn, 4 * 8192, 'the provider connection defers to the checkpointer (4x backstop)');
+    assert.equal(autocheckpointOf(tgt.store.db), 4 * 8192, 'the provider connection defers to the checkpointer (4x backstop)');
     const stats = await syncPass(src.url, tgt.url);
     assert.equal(stats.entries, 3000);
     // 3 pages of ~1.3 MB, one commit per ~256 KiB of body: more than 8 commits, so at least one checkpoint ran.
@@ -43,10 +36,10 @@ test('with a checkpointer attached, the target commits without checkpointing and
     await tgt.close();
     ch.port1.close();
   }
-  // Closing detached it; a fresh connection has SQLite's own setting, and every resource is in the file.
-  assert.equal(autocheckpoint(dir.db('tgt')), 1000);
+  // Closing detached it; a fresh connection has SQLite's own setting (1000), and every resource is in the file.
   const c = new DatabaseSync(dir.db('tgt'));
   try {
+    assert.equal(autocheckpointOf(c), 1000);
     assert.equal((c.prepare('SELECT count(*) AS n FROM resources').get() as { n: number }).n, 3000);
   } finally {
     c.close();
@@ -56,7 +49,7 @@ test('with a checkpointer attached, the target commits without checkpointing and
 test('without a checkpointer, commits checkpoint the WAL themselves', async () => {
   const p = await provider(dir, 'plain');
   try {
-    assert.equal((p.store.db.prepare('PRAGMA wal_autocheckpoint').get() as { wal_autocheckpoint: number }).wal_autocheckpoint, 8192);
+    assert.equal(autocheckpointOf(p.store.db), 8192);
   } finally {
     await p.close();
   }
