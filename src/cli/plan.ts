@@ -1,7 +1,7 @@
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { SdataError } from '../protocol/errors.ts';
 import type { Digest } from '../protocol/digest.ts';
-import { planPage } from '../plan/pipeline.ts';
+import { SegmentedPlan } from '../plan/parallel.ts';
 import { Planner, type InvalidEntry } from '../plan/planner.ts';
 import { DirChunkTarget, StreamChunkTarget } from '../plan/targets.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
@@ -77,17 +77,21 @@ export async function planCommand(argv: string[]): Promise<number> {
       log(`sdata-sync plan: warning: ${e.source}:${e.line}:${e.column}: entry #${e.index + 1}${e.atomId ? ` (${e.atomId})` : ''} not forwarded: ${e.reason}`),
   });
   let bytesIn = 0;
+  // Each page is read in pieces by this thread and a helper thread together (plan/parallel.ts): same output.
+  const segmented = new SegmentedPlan({ target, maxEntryBytes, onWarning: quiet ? undefined : (m) => log(`sdata-sync plan: warning: ${m}`) });
   try {
     const pages = positionals.length > 0 ? positionals : ['-'];
     for (const page of pages) {
       const input = page === '-' ? process.stdin : await openInput(page);
-      const r = await planPage(input, planner, { source: page === '-' ? '<stdin>' : page, maxEntryBytes });
+      const r = await segmented.page(input, planner, page === '-' ? '<stdin>' : page);
       bytesIn += r.bytesIn;
     }
     await planner.finish();
   } catch (e) {
     await dirTarget?.abort();
     throw e;
+  } finally {
+    await segmented.close();
   }
   const s = planner.stats;
   const summary = {

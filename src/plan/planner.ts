@@ -4,12 +4,15 @@ import type { SyncMode } from '../protocol/sync-state.ts';
 import type { EntryRecord, FeedHandler, FeedHead, FeedTail } from '../xml/feed-reader.ts';
 import { feedClose, feedOpen, forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
 import { Decider } from './decide.ts';
+import { Kind, type SegmentBatch } from './segment.ts';
 
 /** Where chunk text goes. `write` returns false when the consumer wants us to wait for `drained()`. */
 export interface ChunkWriter {
   write(s: string): boolean;
   /** Optional: write and return the UTF-8 bytes written (saves measuring a string before writing it). */
   writeCounted?(s: string): number;
+  /** Optional: write text that is already UTF-8 (entries decided on another thread). */
+  writeBytes?(b: Uint8Array): boolean;
   readonly needsDrain: boolean;
   drained(): Promise<void>;
 }
@@ -130,14 +133,7 @@ export class Planner implements FeedHandler {
       return;
     }
     if (d === 'invalid') {
-      this.stats.invalid++;
-      const inv: InvalidEntry = { source: this.source, index: rec.index, line: rec.line, column: rec.column, atomId: rec.atomId, reason: rec.invalid! };
-      if (this.o.strict) {
-        throw new SdataError(rec.invalid!.startsWith('entry is larger') ? 'SDATA_E_ENTRY_TOO_LARGE' : 'SDATA_E_INVALID_ENTRY',
-          `${this.source}:${rec.line}:${rec.column}: entry #${rec.index + 1}${rec.atomId ? ` (${rec.atomId})` : ''}: ${rec.invalid}`,
-          { source: this.source, line: rec.line, column: rec.column, entryId: rec.atomId });
-      }
-      this.o.onInvalid?.(inv);
+      this.reject({ source: this.source, index: rec.index, line: rec.line, column: rec.column, atomId: rec.atomId, reason: rec.invalid! });
       return;
     }
     const text = forwardText(rec, this.decls);
@@ -145,15 +141,10 @@ export class Planner implements FeedHandler {
     // exact size only when the entry might not fit: 3 bytes per UTF-16 unit is an upper bound that settles the rest,
     // and the writer then reports the size it encoded. Chunk cuts are exactly the same.
     let bytes = -1;
-    if (this.writer && this.chunkEntries > 0) {
-      if (this.chunkEntries >= this.o.chunkEntries) this.closeChunk(false);
-      else if (this.chunkBytes + text.length * 3 + 1 > this.o.chunkBytes) {
-        bytes = Buffer.byteLength(text) + 1;
-        if (this.chunkBytes + bytes > this.o.chunkBytes) this.closeChunk(false);
-      }
+    if (this.writer && this.chunkEntries > 0 && this.chunkEntries < this.o.chunkEntries && this.chunkBytes + text.length * 3 + 1 > this.o.chunkBytes) {
+      bytes = Buffer.byteLength(text) + 1;
     }
-    if (!this.writer) this.openChunk();
-    const w = this.writer!;
+    const w = this.place(bytes);
     if (bytes < 0 && w.writeCounted !== undefined) {
       bytes = w.writeCounted(text) + 1;
     } else {
@@ -161,6 +152,62 @@ export class Planner implements FeedHandler {
       w.write(text);
     }
     w.write('\n');
+    this.count(bytes);
+  }
+
+  /**
+   * Entries read and decided elsewhere (a piece of the document, see segment.ts), committed here in document order.
+   * `at` turns the piece's line:column into the document's; `indexBase` is the number of entries before the piece.
+   */
+  commitBatch(b: SegmentBatch, indexBase: number, at: (line: number, column: number) => [number, number]): void {
+    const { kinds, lens, out } = b;
+    let f = 0;
+    let off = 0;
+    let inv = 0;
+    for (let i = 0; i < kinds.length; i++) {
+      this.stats.read++;
+      const k = kinds[i];
+      if (k === Kind.Skip) {
+        this.stats.skipped++;
+      } else if (k === Kind.Invalid) {
+        const e = b.invalid[inv++]!;
+        const [line, column] = at(e.line, e.column);
+        this.reject({ source: this.source, index: indexBase + e.index, line, column, atomId: e.atomId, reason: e.reason });
+      } else {
+        const n = lens[f++]!;
+        const w = this.place(n);
+        const bytes = out.subarray(off, off + n);
+        off += n;
+        if (w.writeBytes !== undefined) w.writeBytes(bytes);
+        else w.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'));
+        this.count(n);
+      }
+    }
+  }
+
+  private reject(inv: InvalidEntry): void {
+    this.stats.invalid++;
+    if (this.o.strict) {
+      throw new SdataError(inv.reason.startsWith('entry is larger') ? 'SDATA_E_ENTRY_TOO_LARGE' : 'SDATA_E_INVALID_ENTRY',
+        `${inv.source}:${inv.line}:${inv.column}: entry #${inv.index + 1}${inv.atomId ? ` (${inv.atomId})` : ''}: ${inv.reason}`,
+        { source: inv.source, line: inv.line, column: inv.column, entryId: inv.atomId });
+    }
+    this.o.onInvalid?.(inv);
+  }
+
+  /**
+   * The writer for the next entry, cutting a chunk first when the entry does not fit (engine rules §2). `bytes` is
+   * the entry's UTF-8 size with its newline, or -1 when it is known to fit the byte bound without measuring.
+   */
+  private place(bytes: number): ChunkWriter {
+    if (this.writer && this.chunkEntries > 0) {
+      if (this.chunkEntries >= this.o.chunkEntries || (bytes >= 0 && this.chunkBytes + bytes > this.o.chunkBytes)) this.closeChunk(false);
+    }
+    if (!this.writer) this.openChunk();
+    return this.writer!;
+  }
+
+  private count(bytes: number): void {
     this.chunkEntries++;
     this.chunkBytes += bytes;
     this.stats.forwarded++;

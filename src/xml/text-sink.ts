@@ -48,6 +48,22 @@ export class TextSink {
     return n;
   }
 
+  /** Bytes that are already UTF-8. The stream may keep `b` (large writes go to it directly): never reuse it. */
+  writeBytes(b: Uint8Array): boolean {
+    const n = b.length;
+    if (n > this.size - this.off) {
+      this.flush();
+      if (n > this.size) {
+        this.bytes += n;
+        if (!this.stream.write(b)) this.blocked = true;
+        return !this.blocked;
+      }
+    }
+    this.buf.set(b, this.off);
+    this.off += n;
+    return !this.blocked;
+  }
+
   flush(): void {
     if (this.off === 0) return;
     const b = this.buf.subarray(0, this.off);
