@@ -17,9 +17,9 @@ COPY src ./src
 
 # Compile once, at build time: with a cold compile cache every thread that loads our .ts files also loads Node's
 # TypeScript stripper (~15 MiB RSS each). A short demo goes through the engine and two providers; serve, started
-# until it answers, through its own thread; plan on an empty input loads the rest.
+# until it answers, through its own thread; plan on a generated feed large enough to start its helper thread.
 ENV NODE_COMPILE_CACHE=/app/.cache/node-compile
-RUN node --max-semi-space-size=8 --max-old-space-size=64 /app/bin/sdata-sync.mjs demo --count 1000 --progress none > /dev/null && (node /app/bin/sdata-sync.mjs serve --db /tmp/warm.db --port 0 > /tmp/warm.out & pid=$!; i=0; while [ $i -lt 100 ] && ! grep -q http /tmp/warm.out; do sleep 0.1; i=$((i+1)); done; kill -TERM $pid; wait $pid) && (node /app/bin/sdata-sync.mjs plan < /dev/null > /dev/null 2>&1 || true) && rm -f /tmp/warm.* && chown -R node:node /app/.cache
+RUN node --max-semi-space-size=8 --max-old-space-size=64 /app/bin/sdata-sync.mjs demo --count 1000 --progress none > /dev/null && (node /app/bin/sdata-sync.mjs serve --db /tmp/warm.db --port 0 > /tmp/warm.out & pid=$!; i=0; while [ $i -lt 100 ] && ! grep -q http /tmp/warm.out; do sleep 0.1; i=$((i+1)); done; kill -TERM $pid; wait $pid) && node /app/bin/sdata-sync.mjs gen 3000 | node /app/bin/sdata-sync.mjs plan > /dev/null 2>&1 && rm -f /tmp/warm.* && chown -R node:node /app/.cache
 
 # Provider stores and chunk spools go here when run as a job; mount a volume to keep them.
 RUN mkdir -p /data && chown node:node /data

@@ -20,6 +20,8 @@ Options:
   --chunk-bytes SIZE     bytes per chunk (default 8MiB; with --out-dir)
   --max-entry-bytes SIZE larger entries are invalid (default 16MiB)
   --strict               an invalid entry is fatal (exit 3)
+  --threads N            1 or 2: read each page with this many threads (default 2 where there are 2+ CPUs);
+                         the output is the same either way
   --report FILE          write the JSON summary to FILE instead of stderr
   --quiet                no per-entry warnings on stderr
   -h, --help
@@ -33,6 +35,7 @@ export async function planCommand(argv: string[]): Promise<number> {
     'chunk-bytes': { type: 'string' },
     'max-entry-bytes': { type: 'string' },
     strict: { type: 'boolean' },
+    threads: { type: 'string' },
     report: { type: 'string' },
     quiet: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
@@ -47,6 +50,12 @@ export async function planCommand(argv: string[]): Promise<number> {
     throw new SdataError('SDATA_E_USAGE', 'plan: --chunk-entries/--chunk-bytes need --out-dir (stdout carries one feed)');
   }
   const maxEntryBytes = parseEntryCap(values['max-entry-bytes']);
+  let helpers: number | undefined;
+  if (values.threads !== undefined) {
+    const n = parseCount(values.threads, '--threads');
+    if (n !== 1 && n !== 2) throw new SdataError('SDATA_E_USAGE', `plan: --threads must be 1 or 2 (got ${n})`);
+    helpers = n - 1;
+  }
   let target: Digest | undefined;
   if (values.digest) {
     let text: string;
@@ -78,7 +87,7 @@ export async function planCommand(argv: string[]): Promise<number> {
   });
   let bytesIn = 0;
   // Each page is read in pieces by this thread and a helper thread together (plan/parallel.ts): same output.
-  const segmented = new SegmentedPlan({ target, maxEntryBytes, onWarning: quiet ? undefined : (m) => log(`sdata-sync plan: warning: ${m}`) });
+  const segmented = new SegmentedPlan({ target, maxEntryBytes, helpers, onWarning: quiet ? undefined : (m) => log(`sdata-sync plan: warning: ${m}`) });
   try {
     const pages = positionals.length > 0 ? positionals : ['-'];
     for (const page of pages) {

@@ -88,6 +88,24 @@ test('plan: usage errors exit 2; --help and --version exit 0', async () => {
   assert.match(version.stdout, /^sdata-sync \d+\.\d+\.\d+/);
 });
 
+test('plan: --threads 1 and the default (a helper thread on this 2-CPU machine) write the same feed', async () => {
+  // ~2 MB: some 30 pieces, so the helper thread takes part; invalid entries make warnings with line:column.
+  const entries = Array.from({ length: 4000 }, (_, i) => ({ endpoint: 'http://a/x', tick: i % 500 === 7 ? 'x' : i, body: `<n>${'q'.repeat(i % 300)}</n>` }));
+  const stdin = page({ entries });
+  const one = await runCli(['plan', '--threads', '1'], { stdin });
+  const two = await runCli(['plan'], { stdin });
+  assert.equal(one.code, 0, one.stderr);
+  assert.equal(two.code, 0, two.stderr);
+  const stable = (s: string): string => s.replace(/<updated>[^<]*<\/updated>/, '');
+  assert.equal(stable(two.stdout), stable(one.stdout));
+  const warnings = (s: string): string[] => s.split('\n').filter((l) => l.includes('warning'));
+  assert.equal(warnings(one.stderr).length, 8);
+  assert.deepEqual(warnings(two.stderr), warnings(one.stderr));
+  const bad = await runCli(['plan', '--threads', '3'], { stdin: '' });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--threads must be 1 or 2/);
+});
+
 test('plan: --strict turns an invalid entry into exit 3 naming it', async () => {
   const r = await runCli(['plan', '--strict'], { stdin: page({ entries: [{ endpoint: 'http://a/x', tick: 1 }, { endpoint: 'http://a/x', tick: 'x', id: 'urn:bad' }] }) });
   assert.equal(r.code, 3);
