@@ -30,7 +30,7 @@ export interface SegmentedOptions {
   maxEntryBytes: number;
   /** Piece size (a piece ends at the last cut in the first this-many bytes). Default 64 KiB. */
   segmentBytes?: number;
-  /** Helper threads: default 1 when the machine has more than one CPU, else 0 (everything on this thread). */
+  /** Helper threads, 0 or 1: default 1 when the machine has more than one CPU, else 0 (everything on this thread). */
   helpers?: number;
   /** Told when the helper thread is lost and this thread reads on alone (same output, slower). */
   onWarning?: (message: string) => void;
