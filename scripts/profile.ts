@@ -5,6 +5,8 @@
 //   node --cpu-prof → a text table of self time per function and per source file, printed here
 //   saxes           → the same table for bare saxes on the same file (bench/saxes-bare.ts), to compare with
 // NO_INSIGHT=1 is set for clinic: offline, clinic otherwise exits without running anything.
+// plan runs with --threads 1: both threads run the same code, one thread's profile shows where the time goes, and
+// clinic's samplers are not made for worker threads (doctor's stat file, written by both, fails to decode).
 //
 // Usage: node scripts/profile.ts [--size-mb 100] [--skip-ratio 0.5] [--only flame,doctor,cpu] [--top 25]
 import { spawn } from 'node:child_process';
@@ -172,7 +174,7 @@ async function main(): Promise<void> {
     await writeFile(digest, targetDigestEntryXml(o, plan.digest));
     const bytes = await writePageFile(o, 0, feed);
     log(`feed: ${o.count} entries, ${(bytes / 1e6).toFixed(1)} MB, ${plan.skipped} to skip, ${plan.forwarded} to forward`);
-    const planArgs = ['--digest', digest, feed];
+    const planArgs = ['--threads', '1', '--digest', digest, feed];
     const reports: string[] = [];
     if (only.has('flame')) reports.push(await clinic('flame', planArgs));
     if (only.has('doctor')) {
