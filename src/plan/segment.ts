@@ -2,6 +2,7 @@ import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import { FeedReader, type EntryRecord, type FeedHandler, type FeedHead, type FeedLink, type FeedTail, type ResumePoint } from '../xml/feed-reader.ts';
 import { forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
 import { Decider } from './decide.ts';
+import type { InvalidEntry } from './planner.ts';
 
 /**
  * One piece of a source document, read and decided on by whichever thread takes it (segmented planning: see
@@ -23,13 +24,8 @@ export interface SegmentJob {
 
 export const Kind = { Skip: 0, Forward: 1, Invalid: 2 } as const;
 
-export interface InvalidAt {
-  index: number;
-  line: number;
-  column: number;
-  atomId: string | undefined;
-  reason: string;
-}
+/** An invalid entry, in its piece's coordinates (the committer knows the source). */
+export type InvalidAt = Omit<InvalidEntry, 'source'>;
 
 export interface SegmentError {
   code: SdataErrorCode;
