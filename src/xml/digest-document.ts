@@ -39,7 +39,7 @@ export function parseDigestDocument(xml: string, source = '<digest>'): Digest {
   });
   const text = xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml;
   const malformed = (message: string, cause: Error): Error =>
-    new SdataError('SDATA_E_MALFORMED', `${source}: not well-formed XML: ${message}`, { source, line: p.line, column: p.column, cause });
+    new SdataError('SDATA_E_MALFORMED', `${source}:${p.line}:${p.column}: not well-formed XML: ${message}`, { source, line: p.line, column: p.column, cause });
   drive(p, text, source, malformed);
   drive(p, null, source, malformed);
   if (!found) throw fail('no sync:digest element found');

@@ -405,9 +405,7 @@ export class FeedReader {
     drive(this.parser, text, this.source, this.malformed);
   }
 
-  // saxes starts its messages with the position, which fail() puts in front already.
-  private readonly malformed = (message: string, cause: Error): Error =>
-    this.fail('SDATA_E_MALFORMED', `not well-formed XML: ${message.replace(/^\d+:\d+: /, '')}`, cause);
+  private readonly malformed = (message: string, cause: Error): Error => this.fail('SDATA_E_MALFORMED', `not well-formed XML: ${message}`, cause);
 
   private fail(code: SdataErrorCode, message: string, cause?: unknown): SdataError {
     const line = this.ended || this.endLine > 0 ? this.endLine : this.parser.line;

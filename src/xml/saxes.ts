@@ -25,8 +25,9 @@ export function createParser(fileName?: string): NsParser {
 
 /**
  * Writes text to the parser (null = close), telling saxes' own well-formedness errors — their message starts with
- * the parser's file name — from errors our handlers throw: the former go through `malformed` (message without the
- * file name prefix), the latter pass unchanged.
+ * the parser's file name and position — from errors our handlers throw: the former go through `malformed` with the
+ * bare message (the caller puts the position, the parser's line and column, where its messages have it), the latter
+ * pass unchanged.
  */
 export function drive(p: NsParser, text: string | null, source: string, malformed: (message: string, cause: Error) => Error): void {
   try {
@@ -34,6 +35,6 @@ export function drive(p: NsParser, text: string | null, source: string, malforme
     else p.write(text);
   } catch (e) {
     if (e instanceof SdataError || !(e instanceof Error) || !e.message.startsWith(`${source}:`)) throw e;
-    throw malformed(e.message.slice(source.length + 1), e);
+    throw malformed(e.message.slice(source.length + 1).replace(/^\d+:\d+: /, ''), e);
   }
 }
