@@ -77,7 +77,7 @@ class Helper {
   constructor(target: Digest | undefined) {
     // The heap flags the process was started with (the bin's) apply to this thread too: V8 flags are per process.
     this.worker = new Worker(new URL('./segment-worker.ts', import.meta.url), { workerData: { target } });
-    this.worker.on('message', (m: SegmentBatch | { seq: number; crash: string }) => {
+    this.worker.on('message', (m: SegmentBatch | { crash: string }) => {
       const w = this.waiting.shift();
       if ('crash' in m) w?.reject(new Error(`plan helper thread failed: ${m.crash}`));
       else w?.resolve(m);
@@ -113,7 +113,6 @@ class Helper {
 
 interface Queued {
   piece: Piece;
-  seq: number;
   batch: SegmentBatch | undefined;
   error: Error | undefined;
   done: Promise<void>;
@@ -193,7 +192,6 @@ export class SegmentedPlan {
     let entryEnd = Buffer.from('entry>');
     let main: { reader: SegmentReader; origin: Origin; entries: number } | undefined;
     const queue: Queued[] = [];
-    let seq = 0;
     let bytesIn = 0;
 
     const commit = (b: SegmentBatch, o: Origin): void => {
@@ -207,28 +205,27 @@ export class SegmentedPlan {
       const [line, column] = translate(o)(b.line, b.column);
       return { line, column, primer: resume?.primerColumns ?? 0, entries: o.entries + entries };
     };
-    const learn = (b: SegmentBatch, head: SegmentBatch['head']): void => {
-      if (resume !== undefined || b.resume === undefined || head === undefined) return;
-      resume = { ...b.resume, decls: pageDecls(head.bindings) };
+    const learn = (b: SegmentBatch): void => {
+      if (resume !== undefined || b.resume === undefined) return;
+      resume = { ...b.resume, decls: pageDecls(b.resume.bindings) };
       entryEnd = Buffer.from(`</${b.resume.entryName}>`);
     };
 
-    let firstHead: SegmentBatch['head'];
     /** Reads a piece here, going on with the reader that is open, if any; commits what it produced. */
     const readHere = (piece: Piece): void => {
       if (!main) {
+        // Only here, where a reader starts, is nothing of an earlier piece alive (gc-schedule.ts).
+        this.gc.betweenPieces();
         const reader = this.readers.for(source, this.maxEntryBytes);
         reader.start({ byteOffset: piece.byteOffset, resume });
         main = { reader, origin, entries: 0 };
       }
       const m = main;
       this.counts.here++;
-      this.gc.betweenPieces();
-      const b = m.reader.read(seq++, piece.bytes, piece.final);
-      if (b.head) firstHead = b.head;
+      const b = m.reader.read(piece.bytes, piece.final);
       m.entries += b.kinds.length;
       commit(b, m.origin);
-      if (b.state === 'clean') learn(b, firstHead);
+      if (b.state === 'clean') learn(b);
       // A clean end hands the rest over only if there is a resume point (there is none when the root start tag
       // was too long to hold): otherwise this reader goes on.
       if (b.state === 'end' || (b.state === 'clean' && resume !== undefined)) {
@@ -271,7 +268,7 @@ export class SegmentedPlan {
           readHere(piece);
         } else {
           const job: SegmentJob = {
-            seq: seq++, source, bytes: piece.bytes, byteOffset: piece.byteOffset, resume, final: piece.final, maxEntryBytes: this.maxEntryBytes,
+            source, bytes: piece.bytes, byteOffset: piece.byteOffset, resume, final: piece.final, maxEntryBytes: this.maxEntryBytes,
           };
           if (this.helpers > 0 && !this.helper && !this.helperLost) {
             try {
@@ -283,13 +280,13 @@ export class SegmentedPlan {
           const h = this.helperLost ? undefined : this.helper;
           if (h && h.inFlight < HELPER_QUEUE && piece.bytes.length <= HELPER_MAX_PIECE) {
             this.counts.helper++;
-            const q: Queued = { piece, seq: job.seq, batch: undefined, error: undefined, done: Promise.resolve() };
+            const q: Queued = { piece, batch: undefined, error: undefined, done: Promise.resolve() };
             q.done = h.run(job).then((b) => { q.batch = b; }, (e: Error) => { q.error = e; });
             queue.push(q);
           } else {
             this.counts.here++;
             this.gc.betweenPieces();
-            queue.push({ piece, seq: job.seq, batch: readSegment(job, this.readers), error: undefined, done: Promise.resolve() });
+            queue.push({ piece, batch: readSegment(job, this.readers), error: undefined, done: Promise.resolve() });
           }
           await settle(false);
         }

@@ -10,7 +10,6 @@ import type { InvalidEntry } from './planner.ts';
  * start); only the committer, which takes pieces in document order, knows where each began.
  */
 export interface SegmentJob {
-  seq: number;
   source: string;
   bytes: Uint8Array;
   /** Offset of `bytes` in the document, for messages about bytes. */
@@ -38,7 +37,6 @@ export interface SegmentError {
 
 /** What reading (part of) a piece produced, in the piece's coordinates. */
 export interface SegmentBatch {
-  seq: number;
   /** The document head, when the piece is the document's start and the head was complete. */
   head: FeedHead | undefined;
   /** One Kind per entry, in order. */
@@ -122,9 +120,9 @@ export class SegmentCollector implements FeedHandler {
   }
 
   /** What was collected since the last take(); the collector starts afresh (keeping its decisions' context). */
-  take(seq: number, reader: FeedReader, state: SegmentBatch['state'], error: SegmentError | undefined, links: FeedLink[]): SegmentBatch {
+  take(reader: FeedReader, state: SegmentBatch['state'], error: SegmentError | undefined, links: FeedLink[]): SegmentBatch {
     const b: SegmentBatch = {
-      seq, head: this.headSeen, kinds: this.kinds, out: this.buf.subarray(0, this.off), lens: this.lens,
+      head: this.headSeen, kinds: this.kinds, out: this.buf.subarray(0, this.off), lens: this.lens,
       invalid: this.invalid, links, line: reader.line, column: reader.column,
       state, resume: reader.resumePoint, error,
     };
@@ -168,7 +166,7 @@ export class SegmentReader {
   }
 
   /** Reads one more piece; the batch holds what it produced. After an error, nothing more can be read. */
-  read(seq: number, bytes: Uint8Array, final: boolean): SegmentBatch {
+  read(bytes: Uint8Array, final: boolean): SegmentBatch {
     let state: SegmentBatch['state'] = 'open';
     if (this.failed === undefined) {
       try {
@@ -186,7 +184,7 @@ export class SegmentReader {
     const links = this.reader.linksSeen;
     const fresh = links.slice(this.linksTaken);
     this.linksTaken = links.length;
-    const batch = this.collector.take(seq, this.reader, this.failed ? 'end' : state, this.failed, fresh);
+    const batch = this.collector.take(this.reader, this.failed ? 'end' : state, this.failed, fresh);
     // Done with this reading: let go of the piece's text (saxes and the reader hold the last chunk) now rather than
     // at the next start, or it outlives scavenges between pieces and is promoted to the old generation.
     if (batch.state !== 'open') this.reader.restart({});
@@ -211,7 +209,7 @@ export class SegmentReaders {
 export function readSegment(job: SegmentJob, readers: SegmentReaders): SegmentBatch {
   const r = readers.for(job.source, job.maxEntryBytes);
   r.start(job);
-  return r.read(job.seq, job.bytes, job.final);
+  return r.read(job.bytes, job.final);
 }
 
 function toSegmentError(e: unknown): SegmentError {

@@ -34,6 +34,8 @@ export interface ResumePoint {
   /** The primer's length as saxes counts columns (code points). */
   primerColumns: number;
   entryName: string;
+  /** The root's namespace declarations (FeedHead.bindings). */
+  bindings: Readonly<Record<string, string>>;
 }
 
 /** One `atom:entry`, decided on by the planner and forwarded as its exact source text. */
@@ -276,7 +278,7 @@ export class FeedReader {
     const primer = decl + this.rootTag.replace(/[\t\n\r]/g, ' ');
     let primerColumns = 0;
     for (const _ of primer) primerColumns++;
-    return { primer, primerColumns, entryName: this.entryName };
+    return { primer, primerColumns, entryName: this.entryName, bindings: this.head.bindings };
   }
 
   /**
