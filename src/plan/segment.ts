@@ -72,10 +72,10 @@ export class SegmentCollector implements FeedHandler {
   private buf: Buffer;
   private off = 0;
 
-  constructor(decider: Decider, decls: PageDecls | undefined, sizeHint: number) {
+  constructor(decider: Decider) {
     this.decider = decider;
-    this.decls = decls ?? [];
-    this.buf = Buffer.allocUnsafeSlow(Math.max(4096, sizeHint));
+    this.decls = [];
+    this.buf = Buffer.allocUnsafeSlow(64 * 1024);
   }
 
   /** A new piece: forget the page declarations of the last one (take() has emptied the rest). */
@@ -152,7 +152,7 @@ export class SegmentReader {
 
   constructor(source: string, maxEntryBytes: number, decider: Decider) {
     this.source = source;
-    this.collector = new SegmentCollector(decider, undefined, 64 * 1024);
+    this.collector = new SegmentCollector(decider);
     this.reader = new FeedReader(this.collector, { source, maxEntryBytes });
   }
 
