@@ -11,14 +11,14 @@
 //                           [--node-flag=--max-semi-space-size=8 ...]   (given to both children)
 import { BIN, binFlags } from './bin-flags.ts';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writePageFile } from '../src/gen/stream.ts';
-import { pageTexts, resolveFeedOptions, type ResolvedFeedOptions } from '../src/gen/synthetic.ts';
+import { feedOptionsForSize, resolveFeedOptions, type ResolvedFeedOptions } from '../src/gen/synthetic.ts';
 import { targetDigestEntryXml, targetDigestFor } from '../src/gen/target-digest.ts';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
@@ -128,12 +128,6 @@ const median = (a: number[]): number => {
 const spread = (a: number[]): number => (Math.max(...a) - Math.min(...a)) / median(a);
 
 /** Entries needed for about `bytes` of feed, from the average size of a sample of the same generator. */
-function entriesFor(bytes: number): number {
-  const o = resolveFeedOptions({ count: 4000, seed: SEED });
-  let total = 0;
-  for (const s of pageTexts(o, 0)) total += Buffer.byteLength(s);
-  return Math.max(1, Math.round(bytes / (total / 4000)));
-}
 
 interface Feed {
   file: string;
@@ -220,7 +214,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', cleanup);
   try {
     log(`node ${process.versions.node}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, load ${loadavg().map(f2).join(' ')}`);
-    const n = entriesFor(SIZE);
+    const n = Math.max(1, feedOptionsForSize(SIZE / 1e6, 4000, SEED).count);
     const small = await makeFeed(dir, 'feed', n);
     // Big enough for plan to start its helper thread, so that the helper's modules are in the compile cache too.
     const warm = await makeFeed(dir, 'warm-up', 2000);

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { Rng } from '../../src/gen/rng.ts';
 import { NS } from '../../src/protocol/namespaces.ts';
 
 export interface TestEntry {
@@ -59,14 +60,8 @@ export function splitStream(bytes: Uint8Array, cuts: number[]): Readable {
   return Readable.from(parts, { objectMode: false });
 }
 
-/** Deterministic PRNG (mulberry32) for reproducible "random" splits. */
+/** Deterministic PRNG for reproducible "random" splits: the generator's mulberry32, as floats in [0, 1). */
 export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next() / 4294967296;
 }
