@@ -17,3 +17,10 @@ export class Rng {
     return a[this.next() % a.length]!;
   }
 }
+
+/** A 32-bit integer finaliser (lowbias32): every input bit affects every output bit; used to hash seeds and indices. */
+export function mix32(x: number): number {
+  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
+  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
+  return (x ^ (x >>> 16)) >>> 0;
+}

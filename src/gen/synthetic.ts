@@ -1,4 +1,4 @@
-import { Rng } from './rng.ts';
+import { mix32, Rng } from './rng.ts';
 import { NS } from '../protocol/namespaces.ts';
 
 /**
@@ -54,12 +54,6 @@ export function resolveOptions(o: SyntheticOptions = {}): ResolvedOptions {
 // ---------------------------------------------------------------------------------------------------------------
 // Deterministic randomness: a 32-bit hash of (seed, i, stream) seeds a small xorshift-style generator per entry.
 
-function mix32(x: number): number {
-  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
-  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
-  return (x ^ (x >>> 16)) >>> 0;
-}
-
 /** Stable 32-bit hash of entry i under seed; `salt` separates independent draws. */
 export function entryHash(seed: number, i: number, salt = 0): number {
   // i may exceed 2^32 in principle; fold the high part in so distinct indexes stay distinct.
@@ -67,7 +61,6 @@ export function entryHash(seed: number, i: number, salt = 0): number {
   const hi = Math.floor(i / 4294967296) >>> 0;
   return mix32(mix32(mix32(seed ^ 0x9e3779b9) ^ lo) ^ mix32(hi + salt * 0x632be5ab));
 }
-
 
 const HEX = '0123456789abcdef';
 function uuidFrom(rng: Rng, upper: boolean): string {

@@ -1,4 +1,4 @@
-import { Rng } from '../gen/rng.ts';
+import { mix32, Rng } from '../gen/rng.ts';
 import { NS } from '../protocol/namespaces.ts';
 import { nextTick, type Tick } from '../protocol/ticks.ts';
 import { normalizeFragment } from './fragment.ts';
@@ -30,13 +30,6 @@ export interface SeedOptions {
   onProgress?: (done: number) => void;
 }
 
-
-function mix32(x: number): number {
-  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
-  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
-  return (x ^ (x >>> 16)) >>> 0;
-}
-
 /** Seed and index are mixed separately first: xor-ing them raw would make (seed 2, i 1) and (seed 3, i 0) collide. */
 function hash(seed: number, i: number): number {
   return mix32(mix32(seed ^ 0x9e3779b9) ^ mix32((i >>> 0) + 0x632be5ab) ^ mix32(Math.floor(i / 4294967296)));
@@ -65,7 +58,6 @@ const COUNTRIES = ['CH', 'FR', 'JP', 'DE', 'PL', 'IS', 'CA', 'DK', 'GR', 'BR'];
 const WORDS = ['ledger', 'invoice', 'balance', 'naïve', 'façade', 'データ', 'Москва', 'R&amp;D', '&lt;none&gt;', 'caf&#233;',
   'payment', 'terms', '😀', 'quarter', 'Ελλάδα', 'review', 'supply', 'İstanbul', 'credit', 'region'];
 const STATUS = ['active', 'prospect', 'inactive', 'on hold'];
-
 
 export interface SeedResource {
   uuid: string;
