@@ -3,6 +3,9 @@ import type { Digest } from '../../src/protocol/digest.ts';
 import { planPage } from '../../src/plan/pipeline.ts';
 import { Planner, type ChunkTarget, type ChunkWriter, type InvalidEntry, type PlanStats } from '../../src/plan/planner.ts';
 
+/** A chunk without our head's `<updated>` (the wall clock), for comparing two runs' output. */
+export const withoutClock = (chunk: string): string => chunk.replace(/<updated>[^<]*<\/updated>/, '');
+
 /** Collects chunks in memory (tests only: real targets stream). */
 export class MemoryChunkTarget implements ChunkTarget {
   readonly chunks: string[] = [];

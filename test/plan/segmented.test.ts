@@ -8,7 +8,7 @@ import { targetDigestFor } from '../../src/gen/target-digest.ts';
 import type { Digest } from '../../src/protocol/digest.ts';
 import { isSdataError } from '../../src/protocol/errors.ts';
 import { page, prng, splitStream } from '../helpers/feeds.ts';
-import { MemoryChunkTarget, planPages } from '../helpers/plan-text.ts';
+import { MemoryChunkTarget, planPages, withoutClock } from '../helpers/plan-text.ts';
 
 // Segmented planning (plan/parallel.ts) must give exactly what the one-pass reader gives: the same chunks, counts,
 // warnings, and the same first error at the same line:column. These tests run both on the same input and compare,
@@ -32,7 +32,7 @@ interface Opts {
 }
 
 /** `<updated>` of our own chunk heads is the wall clock. */
-const stable = (chunks: string[]): string[] => chunks.map((c) => c.replace(/<updated>[^<]*<\/updated>/, '<updated/>'));
+const stable = (chunks: string[]): string[] => chunks.map(withoutClock);
 
 async function sequential(pages: string[], o: Opts): Promise<Outcome> {
   try {
