@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { binFlags } from '../../bench/bin-flags.ts';
+import { BIN, binFlags } from '../../bench/bin-flags.ts';
 
-export const BIN = fileURLToPath(new URL('../../bin/sdata-sync.mjs', import.meta.url));
+export { BIN };
 /** The pinned runtime (the one `npm test` runs on). */
 export const NODE = process.execPath;
 
