@@ -5,7 +5,7 @@ import type { Tracking } from '../protocol/tracking.ts';
 import { parseTracking } from '../xml/tracking-reader.ts';
 import { readSmallBody, statusError } from './body.ts';
 import type { HttpClient, HttpResponse } from './client.ts';
-import { retryAfterMs, sleep } from './retry.ts';
+import { retryAfterMs } from './retry.ts';
 import { redactUrl, resolveHref, withQuery } from './url.ts';
 
 export interface PollOptions {
@@ -52,7 +52,7 @@ export async function getWhenReady(client: HttpClient, url: string, poll: Partia
       throw new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(cur)}: not ready after ${Math.round(client.timeouts.pollMs / 1000)} s of polling (--timeout-poll)`, { url: cur });
     }
     try {
-      await sleep(wait, client.signal);
+      await client.clock.sleep(wait, client.signal);
     } catch {
       throw new SdataError('SDATA_E_ABORTED', `${redactUrl(cur)}: interrupted while polling`);
     }
@@ -164,7 +164,7 @@ export class AsyncOperation {
 
   private async sleep(ms: number): Promise<void> {
     try {
-      await sleep(ms, this.client.signal);
+      await this.client.clock.sleep(ms, this.client.signal);
     } catch {
       throw new SdataError('SDATA_E_ABORTED', `${redactUrl(this.location ?? this.postUrl)}: interrupted while polling`);
     }

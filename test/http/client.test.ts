@@ -8,6 +8,7 @@ import { HttpClient } from '../../src/http/client.ts';
 import { backoffMs, retryAfterMs } from '../../src/http/retry.ts';
 import { splitUrl, withQuery } from '../../src/http/url.ts';
 import { isSdataError } from '../../src/protocol/errors.ts';
+import { heldClock, instantClock } from '../helpers/clock.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
 
@@ -111,6 +112,56 @@ describe('http client', () => {
     assert.deepEqual(splitUrl("http://h/a/$syncSource('k')?startIndex=11&count=10"), { origin: 'http://h', path: "/a/$syncSource('k')?startIndex=11&count=10" });
     assert.equal(withQuery('http://h/x', { runName: 'Full CRM to ERP', runStamp: '2009-10-14T08:51:02' }),
       'http://h/x?runName=Full%20CRM%20to%20ERP&runStamp=2009-10-14T08%3A51%3A02');
+  });
+
+  it('reports each retry (attempt, wait, reason) and counts requests and retries', async () => {
+    for (let i = 0; i < 5; i++) s.queue.push((_q, r) => r.writeHead(503).end());
+    const clock = instantClock();
+    const events: unknown[] = [];
+    const c = new HttpClient({ retry: fast, clock, onRetry: (e) => events.push(e) });
+    const res = await c.request({ method: 'GET', url: `${base}/h` });
+    assert.equal(res.statusCode, 503);
+    await res.body.dump();
+    const e = (attempt: number, delayMs: number) => ({ method: 'GET', url: `${base}/h`, attempt, delayMs, reason: 'HTTP 503' });
+    assert.deepEqual(events, [e(1, 1), e(2, 2), e(3, 4), e(4, 5)]);
+    assert.deepEqual(clock.waits, [1, 2, 4, 5]);
+    assert.equal(c.requests, 5);
+    assert.equal(c.retries, 4);
+    for (let i = 0; i < 5; i++) s.queue.push((q) => q.socket.destroy());
+    await assert.rejects(c.request({ method: 'GET', url: `${base}/i` }),
+      (err: unknown) => isSdataError(err) && err.code === 'SDATA_E_NETWORK' && /^GET http:\/\/127\.0\.0\.1:\d+\/i: .+ \(after 4 retries\)$/.test(err.message));
+    assert.equal(c.requests, 10);
+    assert.equal(c.retries, 8);
+    await c.close();
+  });
+
+  it('an abort during a backoff ends the request at once with SDATA_E_ABORTED', { timeout: 10_000 }, async () => {
+    s.queue.push((_q, r) => r.writeHead(503, { 'retry-after': '60' }).end());
+    const clock = heldClock();
+    const ac = new AbortController();
+    const c = new HttpClient({ retry: fast, clock, signal: ac.signal });
+    const p = c.request({ method: 'GET', url: `${base}/j` });
+    await clock.waiting;
+    ac.abort();
+    await assert.rejects(p, (e: unknown) => isSdataError(e) && e.code === 'SDATA_E_ABORTED' && e.message === `GET ${base}/j: interrupted`);
+    assert.deepEqual(clock.waits, [50]);
+    assert.equal(c.requests, 1);
+    assert.equal(s.seen.filter((x) => x.url === '/j').length, 1);
+    await c.close();
+  });
+
+  it('a cleanup request ignores the run\'s abort, retries at most twice and waits at most a second', async () => {
+    for (let i = 0; i < 3; i++) s.queue.push((_q, r) => r.writeHead(503).end());
+    const ac = new AbortController();
+    ac.abort();
+    const clock = instantClock();
+    const c = new HttpClient({ retry: { retries: 6, baseMs: 800, maxMs: 10_000, maxRetryAfterMs: 120_000 }, clock, signal: ac.signal });
+    const res = await c.request({ method: 'DELETE', url: `${base}/k`, cleanup: true });
+    assert.equal(res.statusCode, 503);
+    await res.body.dump();
+    assert.deepEqual(clock.waits, [800, 1000]);
+    assert.equal(s.seen.filter((x) => x.url === '/k').length, 3);
+    await c.close();
   });
 
   it('computes backoff and Retry-After', () => {
