@@ -1,3 +1,5 @@
+import { SdataError } from '../protocol/errors.ts';
+
 /**
  * When to try again, and how long to wait first. Only failures that say nothing about the request having been
  * refused on its merits are retried: lost connections, timeouts, and 429/502/503/504. A 4xx is an answer.
@@ -38,12 +40,19 @@ export function errorCode(e: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Only a raw failure (a socket, a timeout) is transient. An SdataError is a verdict already given: the client's
+ * after its own retries, or a failure elsewhere in the pass that surfaced here (the chunk sender's, through the
+ * planner's backpressure); it carries its cause, but trying again would repeat the retries or blame the wrong peer.
+ */
 export function isTransientError(e: unknown): boolean {
+  if (e instanceof SdataError) return false;
   const c = errorCode(e);
   return c !== undefined && TRANSIENT_CODES.has(c);
 }
 
 export function isUnsentError(e: unknown): boolean {
+  if (e instanceof SdataError) return false;
   const c = errorCode(e);
   return c !== undefined && UNSENT_CODES.has(c);
 }
