@@ -148,7 +148,7 @@ export class HttpClient {
       retryValue: (res) => {
         const status = res.statusCode;
         const retryable = mode === 'idempotent' ? RETRYABLE_STATUS.has(status) : mode === 'unsent' ? DECLINED_STATUS.has(status) : false;
-        return retryable ? { reason: `HTTP ${status}`, retryAfterMs: retryAfterMs(res.headers['retry-after']) } : undefined;
+        return retryable ? { reason: `HTTP ${status}`, retryAfterMs: retryAfterMs(res.headers['retry-after'], this.clock.now()) } : undefined;
       },
       discard: (res) => res.body.dump().catch(() => undefined),
       onRetry: (n) => {

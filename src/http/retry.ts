@@ -97,9 +97,11 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /** Uniform in [0, 1), for the jitter. */
   random(): number;
+  /** Milliseconds, for deadlines (--timeout-poll). */
+  now(): number;
 }
 
-export const SYSTEM_CLOCK: Clock = { sleep, random: Math.random };
+export const SYSTEM_CLOCK: Clock = { sleep, random: Math.random, now: Date.now };
 
 /** Why a failure (or an answer) is worth another attempt, and how long the peer asked us to wait (Retry-After). */
 export interface Retry {

@@ -1,14 +1,21 @@
 import type { Clock } from '../../src/http/retry.ts';
 
-/** A clock that does not wait: every wait is recorded and ends at once; the jitter draws 1 (the full ceiling). */
+/**
+ * A clock that does not wait: every wait is recorded and ends at once, moving `now` on by its length (time starts
+ * at 0); the jitter draws 1 (the full ceiling).
+ */
 export function instantClock(): Clock & { waits: number[] } {
   const waits: number[] = [];
+  let t = 0;
   return {
     waits,
     random: () => 1,
+    now: () => t,
     sleep(ms: number, signal?: AbortSignal): Promise<void> {
       waits.push(ms);
-      return signal?.aborted ? Promise.reject(signal.reason) : Promise.resolve();
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      t += ms;
+      return Promise.resolve();
     },
   };
 }
@@ -27,6 +34,7 @@ export function heldClock(): Clock & { waits: number[]; waiting: Promise<void> }
     waits,
     waiting,
     random: () => 1,
+    now: () => 0,
     sleep(ms: number, signal?: AbortSignal): Promise<void> {
       waits.push(ms);
       entered();

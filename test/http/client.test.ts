@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { AsyncOperation } from '../../src/http/async-op.ts';
+import { AsyncOperation, getWhenReady } from '../../src/http/async-op.ts';
 import { readSmallBody } from '../../src/http/body.ts';
 import { HttpClient } from '../../src/http/client.ts';
 import { backoffMs, retryAfterMs } from '../../src/http/retry.ts';
@@ -225,6 +225,39 @@ describe('asynchronous operation', () => {
     s.queue.push((_q, r) => r.writeHead(202).end(tracking(1)));
     const op3 = new AsyncOperation(c, { url: `${base}/noloc`, body: () => 'd', contentType: 'text/xml' });
     await assert.rejects(op3.start(), /without a Location/);
+    await c.close();
+  });
+
+  it('gives up polling once the next wait would pass --timeout-poll, both for a page and for an operation', async () => {
+    for (let i = 0; i < 4; i++) s.queue.push((_q, r) => r.writeHead(202).end(tracking(1000)));
+    const clock = instantClock();
+    const c = new HttpClient({ retry: fast, clock, timeouts: { pollMs: 3000 } });
+    await assert.rejects(getWhenReady(c, `${base}/slow-page`),
+      (e: unknown) => isSdataError(e) && e.code === 'SDATA_E_NETWORK' && e.message === `GET ${base}/slow-page: not ready after 3 s of polling (--timeout-poll)`);
+    assert.deepEqual(clock.waits, [1000, 1000, 1000]);
+    assert.equal(s.seen.filter((x) => x.url === '/slow-page').length, 4);
+
+    s.queue.push((_q, r) => r.writeHead(202, { location: `${base}/slow-op('1')` }).end(tracking(1000)));
+    for (let i = 0; i < 3; i++) s.queue.push((_q, r) => r.writeHead(202).end(tracking(1000)));
+    const op = new AsyncOperation(c, { url: `${base}/slow-op`, body: () => 'd', contentType: 'text/xml' });
+    await assert.rejects(op.start(),
+      (e: unknown) => isSdataError(e) && e.code === 'SDATA_E_NETWORK' && e.message === `GET ${base}/slow-op('1'): operation not finished after 3 s of polling (--timeout-poll)`);
+    assert.equal(op.polls, 3);
+    await c.close();
+  });
+
+  it('an abort while polling ends it at once with SDATA_E_ABORTED', { timeout: 10_000 }, async () => {
+    s.queue.push((_q, r) => r.writeHead(202, { location: `${base}/held('1')` }).end(tracking(1000)));
+    const clock = heldClock();
+    const ac = new AbortController();
+    const c = new HttpClient({ retry: fast, clock, signal: ac.signal });
+    const op = new AsyncOperation(c, { url: `${base}/held`, body: () => 'd', contentType: 'text/xml' });
+    const p = op.start();
+    await clock.waiting;
+    ac.abort();
+    await assert.rejects(p, (e: unknown) => isSdataError(e) && e.code === 'SDATA_E_ABORTED' && e.message === `${base}/held('1'): interrupted while polling`);
+    assert.equal(op.polls, 0);
+    assert.equal(op.location, `${base}/held('1')`);
     await c.close();
   });
 
