@@ -61,25 +61,32 @@ describe('re-fetching a page cut off mid-body', () => {
   });
   after(() => new Promise<void>((r) => s.srv.close(() => r())));
 
-  async function source(path: string, cuts: number, o: { clock: ReturnType<typeof instantClock> | ReturnType<typeof heldClock>; signal?: AbortSignal }) {
+  type TestClock = ReturnType<typeof instantClock> | ReturnType<typeof heldClock>;
+
+  /** A client on `path` whose first `cuts` answers are cut off, and a re-fetch that counts its calls. */
+  function fetching(path: string, cuts: number, o: { clock: TestClock; signal?: AbortSignal }) {
     s.cut.set(path, cuts);
     const client = new HttpClient({ retry: fast, clock: o.clock, ...(o.signal ? { signal: o.signal } : {}) });
     const url = `${base}${path}`;
     let refetches = 0;
+    const get = () => client.request({ method: 'GET', url });
     const refetch = () => {
       refetches++;
-      return client.request({ method: 'GET', url });
+      return get();
     };
+    return { client, url, get, refetch, refetches: () => refetches, signal: o.signal ? { signal: o.signal } : {} };
+  }
+
+  function source(path: string, cuts: number, o: { clock: TestClock; signal?: AbortSignal }) {
+    const f = fetching(path, cuts, o);
     const sink = collecting();
-    const run = (async () => streamPage(await client.request({ method: 'GET', url }), refetch, sink, {
-      source: url, retry: client.retry, clock: client.clock, ...(o.signal ? { signal: o.signal } : {}),
-    }))();
-    return { run, sink, url, client, refetches: () => refetches };
+    const run = (async () => streamPage(await f.get(), f.refetch, sink, { source: f.url, retry: f.client.retry, clock: f.client.clock, ...f.signal }))();
+    return { ...f, run, sink };
   }
 
   it('source page: resumed after the entries already delivered, each entry once, the retries counted', async () => {
     const clock = instantClock();
-    const t = await source('/resume', 2, { clock });
+    const t = source('/resume', 2, { clock });
     const r = await t.run;
     assert.equal(r.resumed, 2);
     assert.equal(r.entries, N);
@@ -90,7 +97,7 @@ describe('re-fetching a page cut off mid-body', () => {
   });
 
   it('source page: after the last retry, SDATA_E_NETWORK names the page and the retries', async () => {
-    const t = await source('/always-cut', 4, { clock: instantClock() });
+    const t = source('/always-cut', 4, { clock: instantClock() });
     await assert.rejects(t.run, (e: unknown) => isSdataError(e) && e.code === 'SDATA_E_NETWORK' &&
       e.message.startsWith(`GET ${t.url}: page body cut off: `) && e.message.endsWith(' (after 3 retries)'));
     assert.equal(t.refetches(), 3);
@@ -100,7 +107,7 @@ describe('re-fetching a page cut off mid-body', () => {
   it('source page: an abort during the backoff ends it at once with SDATA_E_ABORTED, nothing fetched again', { timeout: 10_000 }, async () => {
     const clock = heldClock();
     const ac = new AbortController();
-    const t = await source('/abort', 1, { clock, signal: ac.signal });
+    const t = source('/abort', 1, { clock, signal: ac.signal });
     await clock.waiting;
     ac.abort();
     await assert.rejects(t.run, (e: unknown) => isSdataError(e) && e.code === 'SDATA_E_ABORTED' && e.message === `${t.url}: interrupted`);
@@ -109,24 +116,15 @@ describe('re-fetching a page cut off mid-body', () => {
     await t.client.close();
   });
 
-  async function results(path: string, cuts: number, o: { clock: ReturnType<typeof instantClock> | ReturnType<typeof heldClock>; signal?: AbortSignal }) {
-    s.cut.set(path, cuts);
-    const client = new HttpClient({ retry: fast, clock: o.clock, ...(o.signal ? { signal: o.signal } : {}) });
-    const url = `${base}${path}`;
-    let refetches = 0;
-    const again = () => {
-      refetches++;
-      return client.request({ method: 'GET', url });
-    };
-    const run = (async () => readResults(await client.request({ method: 'GET', url }), again, {
-      client, chunk: 1, ...(o.signal ? { signal: o.signal } : {}),
-    }))();
-    return { run, url, client, refetches: () => refetches };
+  function results(path: string, cuts: number, o: { clock: TestClock; signal?: AbortSignal }) {
+    const f = fetching(path, cuts, o);
+    const run = (async () => readResults(await f.get(), f.refetch, { client: f.client, chunk: 1, ...f.signal }))();
+    return { ...f, run };
   }
 
   it('result page: counted again from scratch, so each result once', async () => {
     const clock = instantClock();
-    const t = await results('/results-recount', 2, { clock });
+    const t = results('/results-recount', 2, { clock });
     const r = await t.run;
     assert.equal(r.entries, N);
     assert.equal(r.pages, 1);
@@ -138,7 +136,7 @@ describe('re-fetching a page cut off mid-body', () => {
   });
 
   it('result page: after the last retry, SDATA_E_NETWORK names the page', async () => {
-    const t = await results('/results-always-cut', 4, { clock: instantClock() });
+    const t = results('/results-always-cut', 4, { clock: instantClock() });
     await assert.rejects(t.run, (e: unknown) => isSdataError(e) && e.code === 'SDATA_E_NETWORK' && e.message.startsWith(`GET ${t.url}: result page cut off: `));
     assert.equal(t.refetches(), 3);
     await t.client.close();
@@ -147,7 +145,7 @@ describe('re-fetching a page cut off mid-body', () => {
   it('result page: an abort during the backoff ends it at once with SDATA_E_ABORTED, nothing fetched again', { timeout: 10_000 }, async () => {
     const clock = heldClock();
     const ac = new AbortController();
-    const t = await results('/results-abort', 1, { clock, signal: ac.signal });
+    const t = results('/results-abort', 1, { clock, signal: ac.signal });
     await clock.waiting;
     ac.abort();
     await assert.rejects(t.run, (e: unknown) => isSdataError(e) && e.code === 'SDATA_E_ABORTED' && e.message === `${t.url}: interrupted`);
