@@ -12,9 +12,8 @@ import { SdataError } from '../protocol/errors.ts';
 import { seedStore } from '../provider/seed.ts';
 import { contractNamespace } from '../provider/store.ts';
 import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/feed-reader.ts';
-import { parse, parseCount } from './args.ts';
+import { onInterrupt, parse, parseCount, progressMode } from './common.ts';
 import { EXIT } from './exit-codes.ts';
-import { onInterrupt, progressMode } from './run.ts';
 
 export const DEMO_HELP = `Usage: sdata-sync demo [--count N] [--chunk-entries N] [--keep DIR] [--progress MODE]
 

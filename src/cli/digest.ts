@@ -1,10 +1,10 @@
 import { readSmallBody, statusError } from '../http/body.ts';
+import { HttpClient } from '../http/client.ts';
 import { operationUrl } from '../http/url.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
-import { parse } from './args.ts';
+import { clientOptions, COMMON_HTTP_OPTIONS, loggerFrom, parse } from './common.ts';
 import { EXIT } from './exit-codes.ts';
-import { clientFor, COMMON_HTTP_OPTIONS, loggerFrom } from './run.ts';
 
 export const DIGEST_HELP = `Usage: sdata-sync digest TARGET_COLLECTION_URL [options]
 
@@ -23,7 +23,7 @@ export async function digestCommand(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw new SdataError('SDATA_E_USAGE', "digest: give exactly one TARGET_COLLECTION_URL (see 'sdata-sync digest --help')");
   const log = loggerFrom(v);
-  const client = clientFor('target', positionals[0]!, v, log);
+  const client = new HttpClient(clientOptions('target', positionals[0]!, v, log));
   try {
     const url = operationUrl(positionals[0]!, '$syncDigest');
     const res = await client.request({ method: 'GET', url, headers: { accept: 'application/atom+xml; type=entry' } });

@@ -3,8 +3,7 @@ import { SdataError } from '../protocol/errors.ts';
 import { pageFileName, writePage, writePageFile } from '../gen/stream.ts';
 import { resolveFeedOptions, type ResolvedFeedOptions } from '../gen/synthetic.ts';
 import { targetDigestEntryXml, targetDigestFor } from '../gen/target-digest.ts';
-import { parse, parseCount, parseSize } from './args.ts';
-import { log } from './io.ts';
+import { fileStep, parse, parseCount, parseSize, stderrLine } from './common.ts';
 import { join } from 'node:path';
 
 export const GEN_HELP = `Usage: sdata-sync gen N [options]
@@ -81,10 +80,10 @@ export async function genCommand(argv: string[]): Promise<number> {
   const started = process.hrtime.bigint();
   const summary: Record<string, number | string> = { entries: count, pages: o.pages, seed: o.seed };
   const dir = values['out-dir'];
-  if (dir) await ioStep(dir, () => mkdir(dir, { recursive: true }));
+  if (dir) await fileStep(dir, 'write', () => mkdir(dir, { recursive: true }));
   if (values['digest-out']) {
     const plan = targetDigestFor(o, values['skip-ratio'] ? parseRatio(values['skip-ratio'], '--skip-ratio') : 0.5);
-    await ioStep(values['digest-out'], () => writeFile(values['digest-out']!, targetDigestEntryXml(o, plan.digest)));
+    await fileStep(values['digest-out'], 'write', () => writeFile(values['digest-out']!, targetDigestEntryXml(o, plan.digest)));
     summary['skipped'] = plan.skipped;
     summary['forwarded'] = plan.forwarded;
   }
@@ -92,25 +91,15 @@ export async function genCommand(argv: string[]): Promise<number> {
   if (dir) {
     for (let p = 0; p < o.pages; p++) {
       const path = join(dir, pageFileName(p));
-      bytes += await ioStep(path, () => writePageFile(o, p, path));
+      bytes += await fileStep(path, 'write', () => writePageFile(o, p, path));
     }
   } else if (values.out) {
-    bytes = await ioStep(values.out, () => writePageFile(o, 0, values.out!));
+    bytes = await fileStep(values.out, 'write', () => writePageFile(o, 0, values.out!));
   } else {
     bytes = await writePage(o, 0, process.stdout);
   }
   summary['bytes'] = bytes;
   summary['seconds'] = Number(process.hrtime.bigint() - started) / 1e9;
-  log(JSON.stringify(summary));
+  stderrLine(JSON.stringify(summary));
   return 0;
-}
-
-async function ioStep<T>(path: string, f: () => Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ERR_STREAM_DESTROYED' || code === 'EPIPE') throw e;
-    throw new SdataError('SDATA_E_IO', `${path}: cannot write: ${code ?? (e as Error).message}`, { cause: e });
-  }
 }

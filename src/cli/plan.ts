@@ -1,12 +1,11 @@
-import { readFile, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { SdataError } from '../protocol/errors.ts';
 import type { Digest } from '../protocol/digest.ts';
 import { SegmentedPlan } from '../plan/parallel.ts';
 import { Planner, type InvalidEntry } from '../plan/planner.ts';
 import { DirChunkTarget, StreamChunkTarget } from '../plan/targets.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
-import { parse, parseCount, parseEntryCap, parseSize } from './args.ts';
-import { log, openInput } from './io.ts';
+import { fileStep, openInput, parse, parseCount, parseEntryCap, parseSize, readTextFile, stderrLine, writeReport } from './common.ts';
 
 export const PLAN_HELP = `Usage: sdata-sync plan [options] [PAGE.xml ...]
 
@@ -58,22 +57,10 @@ export async function planCommand(argv: string[]): Promise<number> {
   }
   let target: Digest | undefined;
   if (values.digest) {
-    let text: string;
-    try {
-      text = await readFile(values.digest, 'utf8');
-    } catch (e) {
-      throw new SdataError('SDATA_E_IO', `${values.digest}: cannot read: ${(e as NodeJS.ErrnoException).code}`, { cause: e });
-    }
-    target = parseDigestDocument(text, values.digest);
+    target = parseDigestDocument(await readTextFile(values.digest), values.digest);
   }
   const dirTarget = outDir ? new DirChunkTarget(outDir) : undefined;
-  if (outDir) {
-    try {
-      await mkdir(outDir, { recursive: true });
-    } catch (e) {
-      throw new SdataError('SDATA_E_IO', `${outDir}: cannot create: ${(e as NodeJS.ErrnoException).code}`, { cause: e });
-    }
-  }
+  if (outDir) await fileStep(outDir, 'create', () => mkdir(outDir, { recursive: true }));
   const quiet = values.quiet ?? false;
   const planner = new Planner({
     target,
@@ -83,11 +70,11 @@ export async function planCommand(argv: string[]): Promise<number> {
     chunkBytes: outDir ? (values['chunk-bytes'] ? parseSize(values['chunk-bytes'], '--chunk-bytes') : 8 * 1024 * 1024) : Infinity,
     strict: values.strict ?? false,
     onInvalid: quiet ? undefined : (e: InvalidEntry) =>
-      log(`sdata-sync plan: warning: ${e.source}:${e.line}:${e.column}: entry #${e.index + 1}${e.atomId ? ` (${e.atomId})` : ''} not forwarded: ${e.reason}`),
+      stderrLine(`sdata-sync plan: warning: ${e.source}:${e.line}:${e.column}: entry #${e.index + 1}${e.atomId ? ` (${e.atomId})` : ''} not forwarded: ${e.reason}`),
   });
   let bytesIn = 0;
   // Each page is read in pieces by this thread and a helper thread together (plan/parallel.ts): same output.
-  const segmented = new SegmentedPlan({ target, maxEntryBytes, helpers, onWarning: quiet ? undefined : (m) => log(`sdata-sync plan: warning: ${m}`) });
+  const segmented = new SegmentedPlan({ target, maxEntryBytes, helpers, onWarning: quiet ? undefined : (m) => stderrLine(`sdata-sync plan: warning: ${m}`) });
   try {
     const pages = positionals.length > 0 ? positionals : ['-'];
     for (const page of pages) {
@@ -107,8 +94,7 @@ export async function planCommand(argv: string[]): Promise<number> {
     read: s.read, forwarded: s.forwarded, skipped: s.skipped, invalid: s.invalid, chunks: s.chunks,
     bytesIn, bytesOut: s.bytesOut, seconds: Number(process.hrtime.bigint() - started) / 1e9,
   };
-  const line = JSON.stringify(summary);
-  if (values.report) await writeFile(values.report, `${line}\n`);
-  else log(line);
+  if (values.report) await writeReport(values.report, summary);
+  else stderrLine(JSON.stringify(summary));
   return 0;
 }

@@ -1,12 +1,11 @@
-import { readFile } from 'node:fs/promises';
+import { HttpClient } from '../http/client.ts';
 import { operationUrl } from '../http/url.ts';
 import { pullFeed } from '../engine/pull.ts';
 import { emptyDigest, serializeDigestEntry } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
-import { parse, parseEntryCap } from './args.ts';
+import { clientOptions, COMMON_HTTP_OPTIONS, loggerFrom, onInterrupt, parse, parseEntryCap, pollFrom, readTextFile } from './common.ts';
 import { EXIT } from './exit-codes.ts';
-import { clientFor, COMMON_HTTP_OPTIONS, loggerFrom, onInterrupt, pollFrom } from './run.ts';
 
 export const PULL_HELP = `Usage: sdata-sync pull SOURCE_COLLECTION_URL [--digest FILE] [options]
 
@@ -45,12 +44,7 @@ export async function pullCommand(argv: string[]): Promise<number> {
   const log = loggerFrom(v);
   let digestEntry: string;
   if (v.digest) {
-    let text: string;
-    try {
-      text = await readFile(v.digest, 'utf8');
-    } catch (e) {
-      throw new SdataError('SDATA_E_IO', `${v.digest}: cannot read: ${(e as NodeJS.ErrnoException).code}`, { cause: e });
-    }
+    const text = await readTextFile(v.digest);
     const d = parseDigestDocument(text, v.digest);
     // A $syncDigest entry goes as it is (opaque to the engine); a bare digest is wrapped into one.
     digestEntry = rootLocal(text) === 'entry' ? text : serializeDigestEntry(d, operationUrl(collection, '$syncDigest'));
@@ -58,7 +52,7 @@ export async function pullCommand(argv: string[]): Promise<number> {
     digestEntry = serializeDigestEntry(emptyDigest(), operationUrl(collection, '$syncDigest'));
   }
   const ac = new AbortController();
-  const client = clientFor('source', collection, v, log, ac.signal);
+  const client = new HttpClient(clientOptions('source', collection, v, log, ac.signal));
   const stop = onInterrupt(log, () => ac.abort());
   try {
     const r = await pullFeed({

@@ -3,12 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { HttpClient } from '../http/client.ts';
 import { pushFeeds } from '../engine/push.ts';
 import { SdataError } from '../protocol/errors.ts';
-import { parse, parseEntryCap } from './args.ts';
+import { clientOptions, COMMON_HTTP_OPTIONS, loggerFrom, onInterrupt, openInput, parse, parseEntryCap, pollFrom } from './common.ts';
 import { EXIT } from './exit-codes.ts';
-import { openInput } from './io.ts';
-import { clientFor, COMMON_HTTP_OPTIONS, loggerFrom, onInterrupt, pollFrom } from './run.ts';
 
 export const PUSH_HELP = `Usage: sdata-sync push TARGET_COLLECTION_URL [FEED.xml ...] [options]
 
@@ -40,7 +39,7 @@ export async function pushCommand(argv: string[]): Promise<number> {
   const [collection, ...inputs] = positionals as [string, ...string[]];
   const log = loggerFrom(v);
   const ac = new AbortController();
-  const client = clientFor('target', collection, v, log, ac.signal);
+  const client = new HttpClient(clientOptions('target', collection, v, log, ac.signal));
   const stop = onInterrupt(log, () => ac.abort());
   let tmp: string | undefined;
   try {

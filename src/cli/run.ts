@@ -1,15 +1,14 @@
-import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { authorizationFromEnv } from '../http/auth.ts';
-import { HttpClient, type Timeouts } from '../http/client.ts';
-import { splitUrl } from '../http/url.ts';
+import { HttpClient } from '../http/client.ts';
 import { capYoungGeneration } from '../engine/heap.ts';
-import { Logger, type LogFormat, type LogLevel } from '../engine/log.ts';
-import { Progress, type ProgressMode } from '../engine/progress.ts';
+import { Progress } from '../engine/progress.ts';
 import { passReport, summaryTable, totals, type RunReport } from '../engine/report.ts';
 import { discoverKinds, runKinds } from '../engine/run.ts';
 import { isSdataError, SdataError } from '../protocol/errors.ts';
-import { parse, parseCount, parseEntryCap, parseSize } from './args.ts';
+import {
+  clientOptions, COMMON_HTTP_OPTIONS, loggerFrom, onInterrupt, parse, parseCount, parseEntryCap, parseSize, pollFrom,
+  progressMode, writeReport,
+} from './common.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 
 export const RUN_HELP = `Usage: sdata-sync run --source URL --target URL (--kind KIND ... | --all-kinds) [options]
@@ -52,92 +51,6 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad feed, 4 I/O, 5 network, 6 pro
 8 some entries failed or were invalid, 130 interrupted.
 `;
 
-export const COMMON_HTTP_OPTIONS = {
-  retries: { type: 'string' },
-  'timeout-connect': { type: 'string' },
-  'timeout-headers': { type: 'string' },
-  'timeout-body': { type: 'string' },
-  'timeout-poll': { type: 'string' },
-  'poll-min': { type: 'string' },
-  'poll-max': { type: 'string' },
-  quiet: { type: 'boolean' },
-  verbose: { type: 'boolean' },
-  'log-format': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
-
-export function timeoutsFrom(v: Values): Partial<Timeouts> {
-  const t: Partial<Timeouts> = {};
-  const ms = (k: string): number | undefined => (typeof v[k] === 'string' ? parseCount(v[k] as string, `--${k}`) : undefined);
-  const c = ms('timeout-connect');
-  if (c !== undefined) t.connectMs = c;
-  const h = ms('timeout-headers');
-  if (h !== undefined) t.headersMs = h;
-  const b = ms('timeout-body');
-  if (b !== undefined) t.bodyMs = b;
-  const p = ms('timeout-poll');
-  if (p !== undefined) t.pollMs = p;
-  return t;
-}
-
-export function pollFrom(v: Values): { pollMinMs?: number; pollMaxMs?: number } {
-  const o: { pollMinMs?: number; pollMaxMs?: number } = {};
-  if (typeof v['poll-min'] === 'string') o.pollMinMs = parseCount(v['poll-min'], '--poll-min', 0);
-  if (typeof v['poll-max'] === 'string') o.pollMaxMs = parseCount(v['poll-max'], '--poll-max', 1);
-  return o;
-}
-
-export function loggerFrom(v: Values): Logger {
-  const fmt = (v['log-format'] as string | undefined) ?? 'text';
-  if (fmt !== 'text' && fmt !== 'json') throw new SdataError('SDATA_E_USAGE', `--log-format: '${fmt}' is neither text nor json`);
-  if (v['quiet'] && v['verbose']) throw new SdataError('SDATA_E_USAGE', '--quiet and --verbose exclude each other');
-  const level: LogLevel = v['quiet'] ? 'warn' : v['verbose'] ? 'debug' : 'info';
-  return new Logger(level, fmt as LogFormat);
-}
-
-/** One client per side: its own pool, its own credentials (sent to its own origin only). */
-export function clientFor(side: 'source' | 'target', url: string, v: Values, log: Logger, signal?: AbortSignal): HttpClient {
-  splitUrl(url); // validates early, refuses credentials in the URL
-  return new HttpClient({
-    authorization: authorizationFromEnv(side),
-    authOrigin: url,
-    timeouts: timeoutsFrom(v),
-    retry: typeof v['retries'] === 'string' ? { retries: parseCount(v['retries'], '--retries', 0) } : {},
-    signal,
-    onRetry: (e) => log.debug(`${side}: ${e.method} ${e.url}: ${e.reason}; retry ${e.attempt} in ${e.delayMs} ms`),
-  });
-}
-
-/** Ctrl-C once: stop at the next safe point and release every context. Twice: leave now. */
-export function onInterrupt(log: Logger, abort: () => void): () => void {
-  let count = 0;
-  const handler = (sig: NodeJS.Signals): void => {
-    count++;
-    if (count === 1) {
-      log.warn(`${sig}: stopping; releasing the open contexts (press Ctrl-C again to quit at once)`);
-      abort();
-    } else {
-      process.exit(EXIT.INTERRUPTED);
-    }
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  return () => {
-    process.off('SIGINT', handler);
-    process.off('SIGTERM', handler);
-  };
-}
-
-export function progressMode(v: string | undefined, quiet: boolean): ProgressMode {
-  if (quiet) return 'none';
-  const m = v ?? 'auto';
-  if (m === 'auto') return process.stderr.isTTY ? 'tty' : 'json';
-  if (m === 'tty' || m === 'json' || m === 'none') return m;
-  throw new SdataError('SDATA_E_USAGE', `--progress: '${m}' is not one of auto, tty, json, none`);
-}
-
 export async function runCommand(argv: string[]): Promise<number> {
   const { values: v, positionals } = parse(argv, {
     source: { type: 'string' },
@@ -177,8 +90,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   const concurrency = v.concurrency ? parseCount(v.concurrency, '--concurrency') : 1;
   const mode = progressMode(v.progress, v.quiet ?? false);
   const ac = new AbortController();
-  const source = clientFor('source', v.source, v, log, ac.signal);
-  const target = clientFor('target', v.target, v, log, ac.signal);
+  const source = new HttpClient(clientOptions('source', v.source, v, log, ac.signal));
+  const target = new HttpClient(clientOptions('target', v.target, v, log, ac.signal));
   const stopSignals = onInterrupt(log, () => ac.abort());
   const progress = new Progress(mode, process.stderr, log);
   const started = Date.now();
@@ -205,13 +118,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       runName, runStamp, source: v.source, target: v.target, ok: exitCode === EXIT.OK, exitCode,
       seconds: (Date.now() - started) / 1000, passes, notRun: r.notRun, totals: totals(passes),
     };
-    if (v.report) {
-      try {
-        await writeFile(v.report, `${JSON.stringify(report, null, 2)}\n`);
-      } catch (e) {
-        throw new SdataError('SDATA_E_IO', `--report ${v.report}: cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
-      }
-    }
+    if (v.report) await writeReport(v.report, report, 2);
     if (log.format === 'json') log.raw(`${JSON.stringify({ type: 'summary', ...report, passes: undefined, kinds: passes.map((p) => ({ kind: p.kind, ok: p.ok, read: p.read, forwarded: p.forwarded, outcomes: p.outcomes, error: p.error })) })}\n`);
     else if (!v.quiet) log.raw(summaryTable(report));
     else for (const p of passes) if (p.error) log.error(`${p.kind}: ${p.error.message}`);

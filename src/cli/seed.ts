@@ -1,8 +1,7 @@
 import { SdataError } from '../protocol/errors.ts';
 import { seedStore } from '../provider/seed.ts';
-import { parse, parseCount } from './args.ts';
+import { parse, parseCount, stderrLine } from './common.ts';
 import { EXIT } from './exit-codes.ts';
-import { log } from './io.ts';
 
 export const SEED_HELP = `Usage: sdata-sync seed --db FILE --app NAME --contract NAME --kind KIND [options] N
 
@@ -60,6 +59,6 @@ export async function seedCommand(argv: string[]): Promise<number> {
   });
   if (!quiet && process.stderr.isTTY) process.stderr.write('\n');
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  if (!quiet) log(JSON.stringify({ seeded: r.count, endpoint: r.endpoint, db: values.db, seconds }));
+  if (!quiet) stderrLine(JSON.stringify({ seeded: r.count, endpoint: r.endpoint, db: values.db, seconds }));
   return EXIT.OK;
 }

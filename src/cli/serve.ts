@@ -4,9 +4,8 @@ import { serveCheckpoints } from '../provider/checkpointer.ts';
 import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import type { ProviderOptions } from '../provider/server.ts';
 import type { WorkerFailed, WorkerReady } from '../provider/worker.ts';
-import { parse, parseCount, parseSize } from './args.ts';
+import { parse, parseCount, parseSize, stderrLine } from './common.ts';
 import { EXIT } from './exit-codes.ts';
-import { log } from './io.ts';
 
 export const SERVE_HELP = `Usage: sdata-sync serve --db FILE [options]
 
@@ -103,7 +102,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   }
   process.stdout.write(`${first.url}\n`);
   for (const k of first.kinds) process.stdout.write(`  ${first.url}/${k.name}    endpoint ${k.endpoint}\n`);
-  log(`sdata-sync serve: store ${values.db}; Ctrl-C to stop`);
+  stderrLine(`sdata-sync serve: store ${values.db}; Ctrl-C to stop`);
   let failure: Error | undefined;
   worker.on('error', (e) => {
     failure = e;
@@ -125,13 +124,13 @@ export async function serveCommand(argv: string[]): Promise<number> {
   if (why === 'exit') {
     throw new SdataError('SDATA_E_IO', `serve: the provider stopped unexpectedly: ${failure?.message ?? 'no reason given'}${(failure as NodeJS.ErrnoException | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY' ? ' (see --old-gen-mb)' : ''}`);
   }
-  log(`sdata-sync serve: ${why}: finishing in-flight requests`);
+  stderrLine(`sdata-sync serve: ${why}: finishing in-flight requests`);
   const closed = once(worker, 'message');
   worker.postMessage('close');
   await closed;
   await worker.terminate();
   ckpt?.port1.close();
-  log('sdata-sync serve: stopped, database closed');
+  stderrLine('sdata-sync serve: stopped, database closed');
   return EXIT.OK;
 }
 

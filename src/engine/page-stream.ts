@@ -2,7 +2,7 @@ import { digestKey } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { getWhenReady, type PollOptions } from '../http/async-op.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
-import { backoffMs, isTransientError, sleep, type RetryPolicy } from '../http/retry.ts';
+import { isTransientError, withRetry, type Clock, type RetryPolicy } from '../http/retry.ts';
 import { redactUrl, resolveHref } from '../http/url.ts';
 import { FeedReader, type EntryRecord, type FeedHead } from '../xml/feed-reader.ts';
 
@@ -27,6 +27,7 @@ export interface StreamPageOptions {
   source: string;
   maxEntryBytes?: number;
   retry: RetryPolicy;
+  clock?: Clock;
   signal?: AbortSignal | undefined;
   /** Bytes as they arrive (progress). */
   onBytes?: (n: number) => void;
@@ -51,69 +52,76 @@ export async function streamPage(
   let head: FeedHead | undefined;
   let headKey: string | undefined;
   let res = first;
-  for (let attempt = 0; ; attempt++) {
-    if (res.statusCode !== 200) {
-      await res.body.dump().catch(() => undefined);
-      throw new SdataError('SDATA_E_HTTP', `GET ${redactUrl(res.url)}: expected 200 with a feed page, got HTTP ${res.statusCode}`, { url: res.url, status: res.statusCode });
-    }
-    const skip = delivered;
-    let seen = 0;
-    let next: string | undefined;
-    let entries = 0;
-    const reader = new FeedReader({
-      head: (h) => {
-        const key = `${h.syncMode}\u0002${digestKey(h.digest)}`;
-        if (headKey === undefined) {
-          headKey = key;
-          head = h;
-          sink.head(h);
-        } else if (key !== headKey) {
-          throw new SdataError('SDATA_E_PROTOCOL', `${o.source}: the page changed between two fetches (syncMode or digest differ); the source context is not a snapshot`, { url: o.source });
+  const interrupted = (): SdataError => new SdataError('SDATA_E_ABORTED', `${o.source}: interrupted`, { url: o.source });
+  try {
+    return await withRetry(async (attempt) => {
+      if (res.statusCode !== 200) {
+        await res.body.dump().catch(() => undefined);
+        throw new SdataError('SDATA_E_HTTP', `GET ${redactUrl(res.url)}: expected 200 with a feed page, got HTTP ${res.statusCode}`, { url: res.url, status: res.statusCode });
+      }
+      const skip = delivered;
+      let seen = 0;
+      let next: string | undefined;
+      let entries = 0;
+      const reader = new FeedReader({
+        head: (h) => {
+          const key = `${h.syncMode}\u0002${digestKey(h.digest)}`;
+          if (headKey === undefined) {
+            headKey = key;
+            head = h;
+            sink.head(h);
+          } else if (key !== headKey) {
+            throw new SdataError('SDATA_E_PROTOCOL', `${o.source}: the page changed between two fetches (syncMode or digest differ); the source context is not a snapshot`, { url: o.source });
+          }
+        },
+        entry: (rec) => {
+          if (seen++ < skip) return;
+          delivered++;
+          sink.entry(rec);
+        },
+        end: (t) => {
+          next = t.next;
+          entries = t.entries;
+        },
+      }, { source: o.source, ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }) });
+      try {
+        for await (const chunk of res.body) {
+          const b = chunk as Buffer;
+          bytes += b.length;
+          o.onBytes?.(b.length);
+          reader.push(b);
+          o.check?.();
+          const w = sink.ready();
+          if (w) await w;
         }
-      },
-      entry: (rec) => {
-        if (seen++ < skip) return;
-        delivered++;
-        sink.entry(rec);
-      },
-      end: (t) => {
-        next = t.next;
-        entries = t.entries;
-      },
-    }, { source: o.source, ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }) });
-    try {
-      for await (const chunk of res.body) {
-        const b = chunk as Buffer;
-        bytes += b.length;
-        o.onBytes?.(b.length);
-        reader.push(b);
-        o.check?.();
+        reader.end();
         const w = sink.ready();
         if (w) await w;
+      } catch (e) {
+        res.body.destroy();
+        throw e;
       }
-      reader.end();
-      const w = sink.ready();
-      if (w) await w;
       if (entries < skip) {
         throw new SdataError('SDATA_E_PROTOCOL', `${o.source}: the page had ${skip} entries before the connection dropped but only ${entries} when fetched again`, { url: o.source });
       }
       return { next, entries, bytes, head, resumed: attempt };
-    } catch (e) {
-      res.body.destroy();
-      if (!isTransientError(e) || attempt >= o.retry.retries || o.signal?.aborted) {
-        if (o.signal?.aborted) throw new SdataError('SDATA_E_ABORTED', `${o.source}: interrupted`, { url: o.source });
-        if (isTransientError(e)) {
-          throw new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(o.source)}: page body cut off: ${(e as Error).message} (after ${attempt} retries)`, { url: o.source, cause: e });
-        }
-        throw e;
-      }
-      try {
-        await sleep(backoffMs(o.retry, attempt + 1), o.signal);
-      } catch {
-        throw new SdataError('SDATA_E_ABORTED', `${o.source}: interrupted`, { url: o.source });
-      }
-      res = await refetch();
-    }
+    }, {
+      policy: o.retry,
+      signal: o.signal,
+      ...(o.clock ? { clock: o.clock } : {}),
+      aborted: interrupted,
+      classify: (e) => (isTransientError(e) ? { reason: `page body cut off: ${(e as Error).message}` } : undefined),
+      giveUp: (e, retries) => (isTransientError(e)
+        ? new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(o.source)}: page body cut off: ${(e as Error).message} (after ${retries} retries)`, { url: o.source, cause: e })
+        : e),
+      beforeRetry: async () => {
+        res = await refetch();
+      },
+    });
+  } catch (e) {
+    // Whatever ended the loop, the body in hand is not read further (an abort before the first attempt, too).
+    res.body.destroy();
+    throw e;
   }
 }
 
@@ -148,7 +156,7 @@ export async function streamPages(o: StreamPagesOptions): Promise<{ pages: numbe
   for (;;) {
     o.beforePage?.(url);
     const page = await streamPage(res, refetch, o.sink, {
-      source: url, retry: o.client.retry, signal: o.signal,
+      source: url, retry: o.client.retry, clock: o.client.clock, signal: o.signal,
       ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }),
       ...(o.onBytes ? { onBytes: o.onBytes } : {}),
       ...(o.check ? { check: o.check } : {}),

@@ -2,7 +2,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { getWhenReady } from '../http/async-op.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
-import { backoffMs, isTransientError, sleep } from '../http/retry.ts';
+import { isTransientError, withRetry } from '../http/retry.ts';
 import { redactUrl, resolveHref } from '../http/url.ts';
 import { SdataError } from '../protocol/errors.ts';
 import type { ResultTail } from '../xml/result-reader.ts';
@@ -38,44 +38,55 @@ export async function readResults(first: HttpResponse, again: () => Promise<Http
   let res = first;
   let refetch = again;
   for (let page = 1; ; page++) {
-    let tail: ResultTail | undefined;
     let pageOutcomes = new Outcomes();
     const file = o.spoolPage?.(page);
-    for (let attempt = 0; ; attempt++) {
-      if (res.statusCode !== 200) {
-        await res.body.dump().catch(() => undefined);
-        throw new SdataError('SDATA_E_HTTP', `GET ${redactUrl(res.url)}: expected 200 with a result feed page, got HTTP ${res.statusCode}`, { url: res.url, status: res.statusCode });
-      }
-      pageOutcomes = new Outcomes();
-      const offset = entries;
-      const reader = new ResultScanner((e) => {
-        e.index += offset;
-        pageOutcomes.add(e, o.chunk);
-      }, { source: res.url });
-      let out: WriteStream | undefined;
-      try {
-        if (file) out = createWriteStream(file);
-        for await (const c of res.body) {
-          const b = c as Buffer;
-          o.onBytes?.(b.length);
-          reader.push(b);
-          if (out && !out.write(b)) await once(out, 'drain');
+    let tail: ResultTail;
+    try {
+      tail = await withRetry(async () => {
+        if (res.statusCode !== 200) {
+          await res.body.dump().catch(() => undefined);
+          throw new SdataError('SDATA_E_HTTP', `GET ${redactUrl(res.url)}: expected 200 with a result feed page, got HTTP ${res.statusCode}`, { url: res.url, status: res.statusCode });
         }
-        tail = reader.end();
-        if (out) await new Promise<void>((resolve, reject) => out!.end((err?: Error | null) => (err ? reject(err) : resolve())));
-        break;
-      } catch (e) {
-        res.body.destroy();
-        out?.destroy();
-        if (!isTransientError(e) || attempt >= o.client.retry.retries || o.signal?.aborted) {
-          if (isTransientError(e)) {
-            throw new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(res.url)}: result page cut off: ${(e as Error).message}`, { url: res.url, cause: e });
+        // Counted from scratch on every attempt: a page's counts are committed only once it is complete.
+        pageOutcomes = new Outcomes();
+        const offset = entries;
+        const reader = new ResultScanner((e) => {
+          e.index += offset;
+          pageOutcomes.add(e, o.chunk);
+        }, { source: res.url });
+        let out: WriteStream | undefined;
+        try {
+          if (file) out = createWriteStream(file);
+          for await (const c of res.body) {
+            const b = c as Buffer;
+            o.onBytes?.(b.length);
+            reader.push(b);
+            if (out && !out.write(b)) await once(out, 'drain');
           }
+          const t = reader.end();
+          if (out) await new Promise<void>((resolve, reject) => out!.end((err?: Error | null) => (err ? reject(err) : resolve())));
+          return t;
+        } catch (e) {
+          res.body.destroy();
+          out?.destroy();
           throw e;
         }
-        await sleep(backoffMs(o.client.retry, attempt + 1), o.signal).catch(() => undefined);
-        res = await refetch();
-      }
+      }, {
+        policy: o.client.retry,
+        signal: o.signal,
+        clock: o.client.clock,
+        aborted: () => new SdataError('SDATA_E_ABORTED', `${redactUrl(res.url)}: interrupted`, { url: res.url }),
+        classify: (e) => (isTransientError(e) ? { reason: `result page cut off: ${(e as Error).message}` } : undefined),
+        giveUp: (e) => (isTransientError(e)
+          ? new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(res.url)}: result page cut off: ${(e as Error).message}`, { url: res.url, cause: e })
+          : e),
+        beforeRetry: async () => {
+          res = await refetch();
+        },
+      });
+    } catch (e) {
+      res.body.destroy();
+      throw e;
     }
     total.merge(pageOutcomes);
     entries += tail.entries;

@@ -5,7 +5,7 @@ import type { Tracking } from '../protocol/tracking.ts';
 import { parseTracking } from '../xml/tracking-reader.ts';
 import { readSmallBody, statusError } from './body.ts';
 import type { HttpClient, HttpResponse } from './client.ts';
-import { retryAfterMs, sleep } from './retry.ts';
+import { retryAfterMs } from './retry.ts';
 import { redactUrl, resolveHref, withQuery } from './url.ts';
 
 export interface PollOptions {
@@ -35,27 +35,58 @@ export interface StartOptions extends Partial<PollOptions> {
  * GET a URL that may answer 202 while the provider prepares it (brief §1.3 step 8 [Rec]: a `next` page can be
  * asynchronous too): polls it, or the Location a 202 names, until 200. The caller owns the context, if any.
  */
-export async function getWhenReady(client: HttpClient, url: string, poll: Partial<PollOptions> = {}): Promise<HttpResponse> {
-  const o = { ...DEFAULT_POLL, ...poll };
-  const deadline = Date.now() + client.timeouts.pollMs;
+export function getWhenReady(client: HttpClient, url: string, poll: Partial<PollOptions> = {}): Promise<HttpResponse> {
+  return pollWhileAccepted(client, url, { ...DEFAULT_POLL, ...poll }, { notReady: 'not ready' });
+}
+
+interface PollHooks {
+  /** Wait before the first GET (what the 202 that started the operation asked for). */
+  firstWait?: number;
+  /** Words for a deadline passed: "GET url: <notReady> after N s of polling". */
+  notReady: string;
+  /** Before each GET. */
+  onPoll?: () => void;
+  /** A 202 named a new Location: polled from now on (and the context to DELETE). */
+  onMoved?: (url: string) => void;
+  /** A 202's tracking payload, before the caller's onTracking. */
+  onTracking?: (t: Tracking) => void;
+}
+
+/**
+ * The one polling loop: GET `url` while it answers 202, following the Location each 202 names (used exactly as
+ * given) and waiting as its tracking asks (pollWait), within --timeout-poll. Returns the first other answer, its
+ * body unread. A wait that would end past the deadline is not begun: the operation fails at once.
+ */
+async function pollWhileAccepted(client: HttpClient, url: string, o: PollOptions, h: PollHooks): Promise<HttpResponse> {
+  const deadline = client.clock.now() + client.timeouts.pollMs;
   let cur = url;
+  let wait = h.firstWait ?? 0;
   for (;;) {
+    if (client.clock.now() + wait > deadline) {
+      throw new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(cur)}: ${h.notReady} after ${Math.round(client.timeouts.pollMs / 1000)} s of polling (--timeout-poll)`, { url: cur });
+    }
+    if (wait > 0) {
+      try {
+        await client.clock.sleep(wait, client.signal);
+      } catch {
+        throw new SdataError('SDATA_E_ABORTED', `${redactUrl(cur)}: interrupted while polling`);
+      }
+    }
+    h.onPoll?.();
     const res = await client.request({ method: 'GET', url: cur, headers: { accept: 'application/atom+xml' } });
     if (res.statusCode !== 202) return res;
     const loc = res.headers['location'];
     const l = Array.isArray(loc) ? loc[0] : loc;
-    if (l) cur = resolveHref(l, cur);
+    if (l) {
+      cur = resolveHref(l, cur);
+      h.onMoved?.(cur);
+    }
     const t = parseTracking(await readSmallBody(res));
-    if (t) o.onTracking?.(t, res.url);
-    const wait = pollWait(res, t, o);
-    if (Date.now() + wait > deadline) {
-      throw new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(cur)}: not ready after ${Math.round(client.timeouts.pollMs / 1000)} s of polling (--timeout-poll)`, { url: cur });
+    if (t) {
+      h.onTracking?.(t);
+      o.onTracking?.(t, res.url);
     }
-    try {
-      await sleep(wait, client.signal);
-    } catch {
-      throw new SdataError('SDATA_E_ABORTED', `${redactUrl(cur)}: interrupted while polling`);
-    }
+    wait = pollWait(res, t, o);
   }
 }
 
@@ -129,26 +160,19 @@ export class AsyncOperation {
   }
 
   private async poll(firstWait: number): Promise<HttpResponse> {
-    const deadline = Date.now() + this.client.timeouts.pollMs;
-    let wait = firstWait;
-    for (;;) {
-      if (wait > 0) await this.sleep(wait);
-      if (Date.now() > deadline) {
-        throw new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(this.location!)}: operation not finished after ${Math.round(this.client.timeouts.pollMs / 1000)} s of polling (--timeout-poll)`, { url: this.location! });
-      }
-      this.polls++;
-      const url = this.location!;
-      const res = await this.client.request({ method: 'GET', url, headers: { accept: 'application/atom+xml' } });
-      if (res.statusCode === 202) {
-        const loc = res.headers['location'];
-        const l = Array.isArray(loc) ? loc[0] : loc;
-        if (l) this.location = resolveHref(l, url);
-        wait = await this.readTracking(res);
-        continue;
-      }
-      if (res.statusCode === 200) return res;
-      throw await statusError('GET', res, 'polling the operation');
-    }
+    const res = await pollWhileAccepted(this.client, this.location!, this.o, {
+      firstWait,
+      notReady: 'operation not finished',
+      onPoll: () => void this.polls++,
+      onMoved: (url) => {
+        this.location = url;
+      },
+      onTracking: (t) => {
+        this.tracking = t;
+      },
+    });
+    if (res.statusCode === 200) return res;
+    throw await statusError('GET', res, 'polling the operation');
   }
 
   /** Reads a 202 body's tracking; returns how long to wait before the next poll. */
@@ -160,14 +184,6 @@ export class AsyncOperation {
       this.o.onTracking?.(t, res.url);
     }
     return pollWait(res, t, this.o);
-  }
-
-  private async sleep(ms: number): Promise<void> {
-    try {
-      await sleep(ms, this.client.signal);
-    } catch {
-      throw new SdataError('SDATA_E_ABORTED', `${redactUrl(this.location ?? this.postUrl)}: interrupted while polling`);
-    }
   }
 
   /**

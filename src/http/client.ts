@@ -2,8 +2,8 @@ import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import { SdataError } from '../protocol/errors.ts';
 import {
-  backoffMs, DECLINED_STATUS, DEFAULT_RETRY, errorCode, isTransientError, isUnsentError, RETRYABLE_STATUS,
-  retryAfterMs, sleep, type RetryPolicy,
+  DECLINED_STATUS, DEFAULT_RETRY, errorCode, isTransientError, isUnsentError, RETRYABLE_STATUS, retryAfterMs,
+  SYSTEM_CLOCK, withRetry, type Clock, type RetryPolicy,
 } from './retry.ts';
 import { originOf, redactUrl, splitUrl } from './url.ts';
 
@@ -73,6 +73,8 @@ export interface HttpClientOptions {
   onRetry?: (e: RetryEvent) => void;
   /** Share connections between clients (one Agent keeps one pool per origin). */
   agent?: Agent;
+  /** Backoff and polling waits, and the jitter (tests inject one that does not wait on real time). */
+  clock?: Clock;
 }
 
 /**
@@ -84,6 +86,8 @@ export class HttpClient {
   readonly timeouts: Timeouts;
   readonly retry: RetryPolicy;
   readonly signal: AbortSignal | undefined;
+  /** Also used by the engine's re-fetch loops (page-stream, results) and polling, so that one clock paces them all. */
+  readonly clock: Clock;
   private readonly agent: Agent;
   private readonly ownsAgent: boolean;
   private readonly authorization: string | undefined;
@@ -102,6 +106,7 @@ export class HttpClient {
     this.authOrigin = o.authOrigin === undefined ? undefined : originOf(o.authOrigin);
     this.userAgent = o.userAgent ?? 'sdata-sync';
     this.onRetry = o.onRetry;
+    this.clock = o.clock ?? SYSTEM_CLOCK;
     this.ownsAgent = o.agent === undefined;
     this.agent = o.agent ?? new Agent({
       connect: { timeout: this.timeouts.connectMs },
@@ -117,49 +122,40 @@ export class HttpClient {
     const headers: Record<string, string> = { 'user-agent': this.userAgent, ...req.headers };
     if (this.authorization !== undefined && origin === this.authOrigin) headers['authorization'] = this.authorization;
     const cleanup = req.cleanup === true;
-    const maxRetries = cleanup ? Math.min(2, this.retry.retries) : this.retry.retries;
+    // A cleanup is quick to give up: at most 2 retries, waits of at most a second.
+    const policy = cleanup
+      ? { retries: Math.min(2, this.retry.retries), baseMs: this.retry.baseMs, maxMs: Math.min(1000, this.retry.maxMs), maxRetryAfterMs: Math.min(1000, this.retry.maxRetryAfterMs) }
+      : this.retry;
     const signal = cleanup ? AbortSignal.timeout(CLEANUP_TIMEOUT_MS) : req.uninterruptible ? undefined : this.signal;
-    for (let attempt = 0; ; attempt++) {
-      if (!cleanup) this.checkAborted(req);
-      let res: Dispatcher.ResponseData;
-      try {
-        this.requests++;
-        res = await this.agent.request({
-          origin, path, method: req.method, headers,
-          body: req.body ? req.body() : null,
-          signal: signal ?? null,
-          headersTimeout: cleanup ? Math.min(CLEANUP_TIMEOUT_MS, this.timeouts.headersMs) : req.headersTimeoutMs ?? this.timeouts.headersMs,
-          bodyTimeout: this.timeouts.bodyMs,
-        });
-      } catch (e) {
-        if (!cleanup && !req.uninterruptible) this.checkAborted(req);
-        const retryable = mode === 'idempotent' ? isTransientError(e) : mode === 'unsent' ? isUnsentError(e) : false;
-        if (!retryable || attempt >= maxRetries) throw networkError(req, e, attempt);
-        await this.pause(req, attempt + 1, undefined, describe(e), cleanup);
-        continue;
-      }
-      const status = res.statusCode;
-      const retryable = mode === 'idempotent' ? RETRYABLE_STATUS.has(status) : mode === 'unsent' ? DECLINED_STATUS.has(status) : false;
-      if (!retryable || attempt >= maxRetries) return Object.assign(res, { url: req.url });
-      await res.body.dump().catch(() => undefined);
-      await this.pause(req, attempt + 1, retryAfterMs(res.headers['retry-after']), `HTTP ${status}`, cleanup);
-    }
-  }
-
-  private async pause(req: HttpRequest, attempt: number, retryAfter: number | undefined, reason: string, cleanup: boolean): Promise<void> {
-    let delayMs = backoffMs(this.retry, attempt, retryAfter);
-    if (cleanup) delayMs = Math.min(delayMs, 1000);
-    this.retries++;
-    this.onRetry?.({ method: req.method, url: redactUrl(req.url), attempt, delayMs, reason });
-    try {
-      await sleep(delayMs, cleanup ? undefined : this.signal);
-    } catch {
-      this.checkAborted(req);
-    }
-  }
-
-  private checkAborted(req: HttpRequest): void {
-    if (this.signal?.aborted) throw new SdataError('SDATA_E_ABORTED', `${req.method} ${redactUrl(req.url)}: interrupted`, { url: req.url });
+    return withRetry(async () => {
+      this.requests++;
+      const res = await this.agent.request({
+        origin, path, method: req.method, headers,
+        body: req.body ? req.body() : null,
+        signal: signal ?? null,
+        headersTimeout: cleanup ? Math.min(CLEANUP_TIMEOUT_MS, this.timeouts.headersMs) : req.headersTimeoutMs ?? this.timeouts.headersMs,
+        bodyTimeout: this.timeouts.bodyMs,
+      });
+      return Object.assign(res, { url: req.url });
+    }, {
+      policy,
+      // The run's signal: checked before every attempt and cuts every wait, but a cleanup ignores it.
+      signal: cleanup ? undefined : this.signal,
+      clock: this.clock,
+      aborted: () => new SdataError('SDATA_E_ABORTED', `${req.method} ${redactUrl(req.url)}: interrupted`, { url: req.url }),
+      classify: (e) => ((mode === 'idempotent' ? isTransientError(e) : mode === 'unsent' ? isUnsentError(e) : false) ? { reason: describe(e) } : undefined),
+      giveUp: (e, retries) => networkError(req, e, retries),
+      retryValue: (res) => {
+        const status = res.statusCode;
+        const retryable = mode === 'idempotent' ? RETRYABLE_STATUS.has(status) : mode === 'unsent' ? DECLINED_STATUS.has(status) : false;
+        return retryable ? { reason: `HTTP ${status}`, retryAfterMs: retryAfterMs(res.headers['retry-after'], this.clock.now()) } : undefined;
+      },
+      discard: (res) => res.body.dump().catch(() => undefined),
+      onRetry: (n) => {
+        this.retries++;
+        this.onRetry?.({ method: req.method, url: redactUrl(req.url), ...n });
+      },
+    });
   }
 
   async close(): Promise<void> {

@@ -1,25 +1,46 @@
 /**
- * Every failure that crosses a module boundary is an SdataError with a stable code (undici style).
- * The CLI maps codes to exit codes in one place (cli/exit-codes.ts).
+ * Process exit codes (README "Exit codes"). The CLI's, but defined here so that every error code below names its
+ * own; OK, INTERNAL, PARTIAL and EPIPE are outcomes of a run, not errors, and no code maps to them.
  */
-export type SdataErrorCode =
-  | 'SDATA_E_USAGE'          // bad command line
-  | 'SDATA_E_MALFORMED'      // not well-formed XML
-  | 'SDATA_E_ENCODING'       // not UTF-8, or a declared encoding we do not support
-  | 'SDATA_E_DOCTYPE'        // DOCTYPE present (entities are never expanded)
-  | 'SDATA_E_NOT_SYNC_FEED'  // well-formed, but not an Atom sync feed (wrong root, missing syncMode/digest…)
-  | 'SDATA_E_DIGEST'         // a digest that cannot be understood
-  | 'SDATA_E_TICK'           // a tick that is not a non-negative integer
-  | 'SDATA_E_INVALID_ENTRY'  // an entry that cannot be forwarded (fatal only with --strict)
-  | 'SDATA_E_ENTRY_TOO_LARGE'
-  | 'SDATA_E_IO'             // file system
-  | 'SDATA_E_EPIPE'          // downstream closed stdout
-  | 'SDATA_E_NETWORK'        // connection refused/reset, timeouts
-  | 'SDATA_E_HTTP'           // a peer answered with an unexpected status
-  | 'SDATA_E_PROTOCOL'       // a peer broke the protocol (missing Location, bad tracking, …)
-  | 'SDATA_E_TARGET_REJECTED'// the target refused a whole page
-  | 'SDATA_E_PARTIAL'        // some entries failed at the target
-  | 'SDATA_E_ABORTED';       // SIGINT/SIGTERM
+export const EXIT = {
+  OK: 0,
+  INTERNAL: 1,
+  USAGE: 2,
+  BAD_INPUT: 3,
+  IO: 4,
+  NETWORK: 5,
+  PROTOCOL: 6,
+  TARGET_REJECTED: 7,
+  PARTIAL: 8,
+  INTERRUPTED: 130,
+  EPIPE: 141,
+} as const;
+
+/**
+ * Every failure that crosses a module boundary is an SdataError with a stable code (undici style). This is the one
+ * map from a code to the CLI's exit code and to the HTTP status the provider answers with when a request fails
+ * with it (bad input is the client's fault: 400; an entry over the size cap: 413; anything else: 500). The code
+ * type is derived from its keys, so a new code cannot be thrown before it is mapped.
+ */
+export const ERROR_CODES = {
+  SDATA_E_USAGE: { exit: EXIT.USAGE, http: 400 },                    // bad command line
+  SDATA_E_MALFORMED: { exit: EXIT.BAD_INPUT, http: 400 },            // not well-formed XML
+  SDATA_E_ENCODING: { exit: EXIT.BAD_INPUT, http: 400 },             // not UTF-8, or a declared encoding we do not support
+  SDATA_E_DOCTYPE: { exit: EXIT.BAD_INPUT, http: 400 },              // DOCTYPE present (entities are never expanded)
+  SDATA_E_NOT_SYNC_FEED: { exit: EXIT.BAD_INPUT, http: 400 },        // well-formed, but not an Atom sync feed (wrong root, missing syncMode/digest…)
+  SDATA_E_DIGEST: { exit: EXIT.BAD_INPUT, http: 400 },               // a digest that cannot be understood
+  SDATA_E_TICK: { exit: EXIT.BAD_INPUT, http: 400 },                 // a tick that is not a non-negative integer
+  SDATA_E_INVALID_ENTRY: { exit: EXIT.BAD_INPUT, http: 400 },        // an entry that cannot be forwarded (fatal only with --strict)
+  SDATA_E_ENTRY_TOO_LARGE: { exit: EXIT.BAD_INPUT, http: 413 },
+  SDATA_E_IO: { exit: EXIT.IO, http: 500 },                          // file system
+  SDATA_E_NETWORK: { exit: EXIT.NETWORK, http: 500 },                // connection refused/reset, timeouts
+  SDATA_E_HTTP: { exit: EXIT.PROTOCOL, http: 500 },                  // a peer answered with an unexpected status
+  SDATA_E_PROTOCOL: { exit: EXIT.PROTOCOL, http: 500 },              // a peer broke the protocol (missing Location, bad tracking, …)
+  SDATA_E_TARGET_REJECTED: { exit: EXIT.TARGET_REJECTED, http: 400 }, // the target refused a whole page
+  SDATA_E_ABORTED: { exit: EXIT.INTERRUPTED, http: 500 },            // SIGINT/SIGTERM
+} as const satisfies Record<`SDATA_E_${string}`, { exit: number; http: number }>;
+
+export type SdataErrorCode = keyof typeof ERROR_CODES;
 
 export interface SdataErrorDetails {
   /** Where: file name or URL. */

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serializeDiagnoses, type Diagnosis, type SdataCode } from '../protocol/diagnosis.ts';
-import { isSdataError } from '../protocol/errors.ts';
+import { ERROR_CODES, isSdataError } from '../protocol/errors.ts';
 import { serializeTracking, type Tracking } from '../protocol/tracking.ts';
 
 /** Request-level failure with its HTTP status; answered with an `sdata:diagnoses` body (core 3.10, A34). */
@@ -27,21 +27,10 @@ export function methodNotAllowed(method: string, url: string, allow: string): Ht
   return new HttpProblem(405, `${method} is not allowed on ${url}; allowed: ${allow}`, 'ApplicationDiagnosis', { allow });
 }
 
-/** The status a failure maps to: our problems carry theirs, bad input is 400, anything else 500. */
+/** The status a failure maps to: our problems carry theirs, an SdataError its code's (protocol/errors.ts), else 500. */
 export function statusOf(e: unknown): number {
   if (e instanceof HttpProblem) return e.status;
-  if (isSdataError(e)) {
-    switch (e.code) {
-      case 'SDATA_E_MALFORMED': case 'SDATA_E_ENCODING': case 'SDATA_E_DOCTYPE': case 'SDATA_E_NOT_SYNC_FEED':
-      case 'SDATA_E_DIGEST': case 'SDATA_E_TICK': case 'SDATA_E_INVALID_ENTRY': case 'SDATA_E_TARGET_REJECTED':
-      case 'SDATA_E_USAGE':
-        return 400;
-      case 'SDATA_E_ENTRY_TOO_LARGE':
-        return 413;
-      default:
-        return 500;
-    }
-  }
+  if (isSdataError(e)) return ERROR_CODES[e.code].http;
   return 500;
 }
 

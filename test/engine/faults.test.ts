@@ -6,6 +6,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { HttpClient } from '../../src/http/client.ts';
 import { silentLogger } from '../../src/engine/log.ts';
 import { runPass, type PassOptions } from '../../src/engine/pass.ts';
+import { isSdataError } from '../../src/protocol/errors.ts';
 import { FakeProvider } from './fake-provider.ts';
 
 const fast = { retries: 5, baseMs: 1, maxMs: 5, maxRetryAfterMs: 20 };
@@ -121,6 +122,22 @@ describe('a misbehaving provider', () => {
     const targetPosts = tgt.log.filter((l) => l.startsWith('POST') && l.includes('$syncTarget'));
     const ids = targetPosts.map((l) => /trackingID=([^&]+)/.exec(l)![1]);
     assert.ok(ids.length > new Set(ids).size, 'a trackingID was re-sent');
+  });
+
+  it('a target that keeps dropping chunk uploads ends the pass with its own error, not as a source page cut off', async () => {
+    src.seed('accounts', 400); // pages enough that the source is still being read when the sender gives up
+    tgt.preBody = (req, _res, op) => {
+      if (op !== '$syncTarget') return false;
+      req.once('data', () => req.socket.destroy());
+      return true;
+    };
+    const { r } = await pass(src, tgt);
+    assert.equal(r.ok, false);
+    assert.ok(isSdataError(r.error) && r.error.code === 'SDATA_E_NETWORK', r.error?.message);
+    assert.match(r.error!.message, /^POST \S+\$syncTarget\?\S+: .+ \(after 5 retries\)$/);
+    const gets = src.log.filter((l) => l.startsWith('GET') && l.includes('startIndex'));
+    assert.equal(gets.length, new Set(gets).size, 'no source page fetched twice');
+    assert.equal(src.openContexts() + tgt.openContexts(), 0, 'open contexts left');
   });
 
   it('a next page that answers 202 first is polled until ready', async () => {

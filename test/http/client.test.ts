@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { AsyncOperation } from '../../src/http/async-op.ts';
+import { AsyncOperation, getWhenReady } from '../../src/http/async-op.ts';
 import { readSmallBody } from '../../src/http/body.ts';
 import { HttpClient } from '../../src/http/client.ts';
 import { backoffMs, retryAfterMs } from '../../src/http/retry.ts';
 import { splitUrl, withQuery } from '../../src/http/url.ts';
 import { isSdataError } from '../../src/protocol/errors.ts';
+import { heldClock, instantClock } from '../helpers/clock.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
 
@@ -113,6 +114,56 @@ describe('http client', () => {
       'http://h/x?runName=Full%20CRM%20to%20ERP&runStamp=2009-10-14T08%3A51%3A02');
   });
 
+  it('reports each retry (attempt, wait, reason) and counts requests and retries', async () => {
+    for (let i = 0; i < 5; i++) s.queue.push((_q, r) => r.writeHead(503).end());
+    const clock = instantClock();
+    const events: unknown[] = [];
+    const c = new HttpClient({ retry: fast, clock, onRetry: (e) => events.push(e) });
+    const res = await c.request({ method: 'GET', url: `${base}/h` });
+    assert.equal(res.statusCode, 503);
+    await res.body.dump();
+    const e = (attempt: number, delayMs: number) => ({ method: 'GET', url: `${base}/h`, attempt, delayMs, reason: 'HTTP 503' });
+    assert.deepEqual(events, [e(1, 1), e(2, 2), e(3, 4), e(4, 5)]);
+    assert.deepEqual(clock.waits, [1, 2, 4, 5]);
+    assert.equal(c.requests, 5);
+    assert.equal(c.retries, 4);
+    for (let i = 0; i < 5; i++) s.queue.push((q) => q.socket.destroy());
+    await assert.rejects(c.request({ method: 'GET', url: `${base}/i` }),
+      (err: unknown) => isSdataError(err) && err.code === 'SDATA_E_NETWORK' && /^GET http:\/\/127\.0\.0\.1:\d+\/i: .+ \(after 4 retries\)$/.test(err.message));
+    assert.equal(c.requests, 10);
+    assert.equal(c.retries, 8);
+    await c.close();
+  });
+
+  it('an abort during a backoff ends the request at once with SDATA_E_ABORTED', { timeout: 10_000 }, async () => {
+    s.queue.push((_q, r) => r.writeHead(503, { 'retry-after': '60' }).end());
+    const clock = heldClock();
+    const ac = new AbortController();
+    const c = new HttpClient({ retry: fast, clock, signal: ac.signal });
+    const p = c.request({ method: 'GET', url: `${base}/j` });
+    await clock.waiting;
+    ac.abort();
+    await assert.rejects(p, (e: unknown) => isSdataError(e) && e.code === 'SDATA_E_ABORTED' && e.message === `GET ${base}/j: interrupted`);
+    assert.deepEqual(clock.waits, [50]);
+    assert.equal(c.requests, 1);
+    assert.equal(s.seen.filter((x) => x.url === '/j').length, 1);
+    await c.close();
+  });
+
+  it('a cleanup request ignores the run\'s abort, retries at most twice and waits at most a second', async () => {
+    for (let i = 0; i < 3; i++) s.queue.push((_q, r) => r.writeHead(503).end());
+    const ac = new AbortController();
+    ac.abort();
+    const clock = instantClock();
+    const c = new HttpClient({ retry: { retries: 6, baseMs: 800, maxMs: 10_000, maxRetryAfterMs: 120_000 }, clock, signal: ac.signal });
+    const res = await c.request({ method: 'DELETE', url: `${base}/k`, cleanup: true });
+    assert.equal(res.statusCode, 503);
+    await res.body.dump();
+    assert.deepEqual(clock.waits, [800, 1000]);
+    assert.equal(s.seen.filter((x) => x.url === '/k').length, 3);
+    await c.close();
+  });
+
   it('computes backoff and Retry-After', () => {
     const p = { retries: 3, baseMs: 100, maxMs: 1000, maxRetryAfterMs: 5000 };
     assert.equal(backoffMs(p, 1, undefined, () => 1), 100);
@@ -174,6 +225,39 @@ describe('asynchronous operation', () => {
     s.queue.push((_q, r) => r.writeHead(202).end(tracking(1)));
     const op3 = new AsyncOperation(c, { url: `${base}/noloc`, body: () => 'd', contentType: 'text/xml' });
     await assert.rejects(op3.start(), /without a Location/);
+    await c.close();
+  });
+
+  it('gives up polling once the next wait would pass --timeout-poll, both for a page and for an operation', async () => {
+    for (let i = 0; i < 4; i++) s.queue.push((_q, r) => r.writeHead(202).end(tracking(1000)));
+    const clock = instantClock();
+    const c = new HttpClient({ retry: fast, clock, timeouts: { pollMs: 3000 } });
+    await assert.rejects(getWhenReady(c, `${base}/slow-page`),
+      (e: unknown) => isSdataError(e) && e.code === 'SDATA_E_NETWORK' && e.message === `GET ${base}/slow-page: not ready after 3 s of polling (--timeout-poll)`);
+    assert.deepEqual(clock.waits, [1000, 1000, 1000]);
+    assert.equal(s.seen.filter((x) => x.url === '/slow-page').length, 4);
+
+    s.queue.push((_q, r) => r.writeHead(202, { location: `${base}/slow-op('1')` }).end(tracking(1000)));
+    for (let i = 0; i < 3; i++) s.queue.push((_q, r) => r.writeHead(202).end(tracking(1000)));
+    const op = new AsyncOperation(c, { url: `${base}/slow-op`, body: () => 'd', contentType: 'text/xml' });
+    await assert.rejects(op.start(),
+      (e: unknown) => isSdataError(e) && e.code === 'SDATA_E_NETWORK' && e.message === `GET ${base}/slow-op('1'): operation not finished after 3 s of polling (--timeout-poll)`);
+    assert.equal(op.polls, 3);
+    await c.close();
+  });
+
+  it('an abort while polling ends it at once with SDATA_E_ABORTED', { timeout: 10_000 }, async () => {
+    s.queue.push((_q, r) => r.writeHead(202, { location: `${base}/held('1')` }).end(tracking(1000)));
+    const clock = heldClock();
+    const ac = new AbortController();
+    const c = new HttpClient({ retry: fast, clock, signal: ac.signal });
+    const op = new AsyncOperation(c, { url: `${base}/held`, body: () => 'd', contentType: 'text/xml' });
+    const p = op.start();
+    await clock.waiting;
+    ac.abort();
+    await assert.rejects(p, (e: unknown) => isSdataError(e) && e.code === 'SDATA_E_ABORTED' && e.message === `${base}/held('1'): interrupted while polling`);
+    assert.equal(op.polls, 0);
+    assert.equal(op.location, `${base}/held('1')`);
     await c.close();
   });
 
