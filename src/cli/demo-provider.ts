@@ -3,7 +3,7 @@
  * each get a thread of their own. Answers a few questions the demo asks about its store.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { startProvider, type ProviderOptions } from '../provider/server.ts';
+import { startProvider, type ProviderOptions } from '../provider/http/server.ts';
 
 const port = parentPort!;
 const p = await startProvider(workerData as ProviderOptions);

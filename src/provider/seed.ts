@@ -1,11 +1,11 @@
 import { mix32, Rng } from '../gen/rng.ts';
 import { NS } from '../protocol/namespaces.ts';
 import { nextTick, type Tick } from '../protocol/ticks.ts';
-import { normalizeFragment } from './fragment.ts';
-import { contractNamespace, nowStamp, Store } from './store.ts';
+import { normalizeFragment } from './payload/fragment.ts';
+import { contractNamespace, nowStamp, Store } from './store/store.ts';
 
 export { contractNamespace };
-import { tickKey } from './tick-key.ts';
+import { tickKey } from './store/tick-key.ts';
 
 /**
  * Deterministic seeding: resource i of seed s is always the same (uuid, values), ~1 KB of UTF-8 with nested

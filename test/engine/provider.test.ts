@@ -7,9 +7,9 @@ import { HttpClient } from '../../src/http/client.ts';
 import { silentLogger } from '../../src/engine/log.ts';
 import { runPass, type PassOptions } from '../../src/engine/pass.ts';
 import { discoverKinds, runKinds } from '../../src/engine/run.ts';
-import { startProvider, type RunningProvider } from '../../src/provider/server.ts';
+import { startProvider, type RunningProvider } from '../../src/provider/http/server.ts';
 import { seedStore } from '../../src/provider/seed.ts';
-import { contractNamespace } from '../../src/provider/store.ts';
+import { contractNamespace } from '../../src/provider/store/store.ts';
 
 /** The first test: a full pass between two reference providers, real sockets, real SQLite files. */
 describe('passes between two reference providers', () => {

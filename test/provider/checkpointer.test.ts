@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { DatabaseSync } from 'node:sqlite';
 import { MessageChannel } from 'node:worker_threads';
-import { serveCheckpoints, type CheckpointResult } from '../../src/provider/checkpointer.ts';
+import { serveCheckpoints, type CheckpointResult } from '../../src/provider/store/checkpointer.ts';
 import { seedStore } from '../../src/provider/seed.ts';
 import { provider, syncPass, testDir } from './helpers.ts';
 

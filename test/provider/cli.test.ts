@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
-import { Store } from '../../src/provider/store.ts';
+import { Store } from '../../src/provider/store/store.ts';
 import { BIN, BIN_FLAGS, NODE, runCli } from '../helpers/cli.ts';
 import { get, post, testDir, type TestDir } from './helpers.ts';
 

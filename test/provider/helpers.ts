@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SaxesParser } from 'saxes';
 import { NS } from '../../src/protocol/namespaces.ts';
-import { startProvider, type ProviderOptions, type RunningProvider } from '../../src/provider/server.ts';
-import { Store } from '../../src/provider/store.ts';
-import { tickKey } from '../../src/provider/tick-key.ts';
+import { startProvider, type ProviderOptions, type RunningProvider } from '../../src/provider/http/server.ts';
+import { Store } from '../../src/provider/store/store.ts';
+import { tickKey } from '../../src/provider/store/tick-key.ts';
 
 /** A namespace-resolved element tree built by saxes (a real XML parser), for asserting on responses. */
 export interface El {

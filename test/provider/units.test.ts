@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NS } from '../../src/protocol/namespaces.ts';
-import { normalizeFragment, rootUuid, rootDeclarations, scanRootTag, storedFragment, tombstoneFragment } from '../../src/provider/fragment.ts';
-import { mergeFragment } from '../../src/provider/merge.ts';
-import { compactResult, renderResult, ResultRenderer } from '../../src/provider/results.ts';
-import { Store } from '../../src/provider/store.ts';
-import { decide, type DigestLookup } from '../../src/provider/rules.ts';
-import { tickKey, tickOfKey } from '../../src/provider/tick-key.ts';
+import { normalizeFragment, rootUuid, rootDeclarations, scanRootTag, storedFragment, tombstoneFragment } from '../../src/provider/payload/fragment.ts';
+import { mergeFragment } from '../../src/provider/payload/merge.ts';
+import { compactResult, renderResult, ResultRenderer } from '../../src/provider/sync/result-entry.ts';
+import { Store } from '../../src/provider/store/store.ts';
+import { decide, type DigestLookup } from '../../src/provider/sync/conflict-rules.ts';
+import { tickKey, tickOfKey } from '../../src/provider/store/tick-key.ts';
 import { FeedReader, type EntryRecord } from '../../src/xml/feed-reader.ts';
 import { resourceXml } from '../../src/xml/feed-writer.ts';
 import { kid, parseXml } from './helpers.ts';

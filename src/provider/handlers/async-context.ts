@@ -1,17 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { serializeDigestEntry, type Digest } from '../protocol/digest.ts';
-import { SdataError } from '../protocol/errors.ts';
-import { FeedReader, type FeedHandler } from '../xml/feed-reader.ts';
-import { feedClose, feedOpen } from '../xml/feed-writer.ts';
-import { parseDigestDocument } from '../xml/digest-document.ts';
-import { TextSink } from '../xml/text-sink.ts';
-import type { ContextRow, ContextType } from './contexts.ts';
-import { checkTracking, type Call } from './core.ts';
-import { ATOM_ENTRY, ATOM_FEED, bodyChunks, drain, HttpProblem, methodNotAllowed, readBody, sendText, sendTracking } from './http-io.ts';
-import { contextSelector, queryParam } from './routes.ts';
-import { decodeCursor, selectRanges, snapshotDigest, START, writeSourcePage, type Selection } from './source.ts';
-import { readResults, ResultRenderer } from './results.ts';
-import { TargetApplier } from './target.ts';
+import { serializeDigestEntry, type Digest } from '../../protocol/digest.ts';
+import { SdataError } from '../../protocol/errors.ts';
+import { FeedReader, type FeedHandler } from '../../xml/feed-reader.ts';
+import { feedClose, feedOpen } from '../../xml/feed-writer.ts';
+import { parseDigestDocument } from '../../xml/digest-document.ts';
+import { TextSink } from '../../xml/text-sink.ts';
+import type { ContextRow, ContextType } from '../store/contexts.ts';
+import { checkTracking, type Call } from './call.ts';
+import { ATOM_ENTRY, ATOM_FEED, bodyChunks, drain, HttpProblem, methodNotAllowed, readBody, sendText, sendTracking } from '../http/http-io.ts';
+import { contextSelector, queryParam } from '../http/routes.ts';
+import { decodeCursor, selectRanges, snapshotDigest, START, writeSourcePage, type Selection } from '../store/selection.ts';
+import { readResults, ResultRenderer } from '../sync/result-entry.ts';
+import { TargetApplier } from '../sync/target-applier.ts';
 
 /** `$syncDigest`, `$syncSource`, `$syncTarget`, `$syncResults` (spec 4.1, 5.1–5.8). */
 

@@ -1,5 +1,5 @@
-import { stampMillis } from '../protocol/sync-state.ts';
-import { tickLess, type Tick } from '../protocol/ticks.ts';
+import { stampMillis } from '../../protocol/sync-state.ts';
+import { tickLess, type Tick } from '../../protocol/ticks.ts';
 
 /**
  * The target's per-entry decision (spec 5.4; brief §3.6, §3.7), on interned endpoint ids. Pure: no I/O, so the

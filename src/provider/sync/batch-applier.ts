@@ -1,9 +1,9 @@
-import type { Diagnosis } from '../protocol/diagnosis.ts';
-import type { EntryRecord, FeedHandler } from '../xml/feed-reader.ts';
-import { storedFragment } from './fragment.ts';
-import { newUuid, type LocalOps } from './local.ts';
-import { resultEntryXml, ResultRows, type ResultEntry } from './results.ts';
-import type { ResourceRow } from './store.ts';
+import type { Diagnosis } from '../../protocol/diagnosis.ts';
+import type { EntryRecord, FeedHandler } from '../../xml/feed-reader.ts';
+import { storedFragment } from '../payload/fragment.ts';
+import { newUuid, type LocalOps } from './local-edits.ts';
+import { resultEntryXml, ResultRows, type ResultEntry } from './result-entry.ts';
+import type { ResourceRow } from '../store/store.ts';
 
 /**
  * The core 13.3 batch: each entry names its operation in `http:httpMethod` (POST, PUT, DELETE, GET) and may carry

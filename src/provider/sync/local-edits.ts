@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { escapeAttr, escapeText } from '../protocol/escape.ts';
-import { serializeSyncState } from '../protocol/sync-state.ts';
-import { tombstoneFragment } from './fragment.ts';
-import { mergeFragment } from './merge.ts';
-import { etagOf } from './results.ts';
-import type { KindInfo, ResourceRow, Store } from './store.ts';
+import { escapeAttr, escapeText } from '../../protocol/escape.ts';
+import { serializeSyncState } from '../../protocol/sync-state.ts';
+import { tombstoneFragment } from '../payload/fragment.ts';
+import { mergeFragment } from '../payload/merge.ts';
+import { etagOf } from './result-entry.ts';
+import type { KindInfo, ResourceRow, Store } from '../store/store.ts';
 
 /**
  * Local edits (plain SData CRUD and core $batch): every change takes the endpoint's own next tick (brief §3.1), in

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { serializeDiagnoses, type Diagnosis, type SdataCode } from '../protocol/diagnosis.ts';
-import { isSdataError } from '../protocol/errors.ts';
-import { serializeTracking, type Tracking } from '../protocol/tracking.ts';
+import { serializeDiagnoses, type Diagnosis, type SdataCode } from '../../protocol/diagnosis.ts';
+import { isSdataError } from '../../protocol/errors.ts';
+import { serializeTracking, type Tracking } from '../../protocol/tracking.ts';
 
 /** Request-level failure with its HTTP status; answered with an `sdata:diagnoses` body (core 3.10, A34). */
 export class HttpProblem extends Error {

@@ -1,9 +1,9 @@
 import type { StatementSync } from 'node:sqlite';
-import { serializeDiagnosis, type Diagnosis } from '../protocol/diagnosis.ts';
-import { escapeAttr, escapeText } from '../protocol/escape.ts';
-import type { KindInfo } from './store.ts';
-import type { Tick } from '../protocol/ticks.ts';
-import type { Store } from './store.ts';
+import { serializeDiagnosis, type Diagnosis } from '../../protocol/diagnosis.ts';
+import { escapeAttr, escapeText } from '../../protocol/escape.ts';
+import type { KindInfo } from '../store/store.ts';
+import type { Tick } from '../../protocol/ticks.ts';
+import type { Store } from '../store/store.ts';
 
 /**
  * Batch-style result entries (brief §2.6, core 13.4), serialised once when the entry is processed and stored in

@@ -1,15 +1,15 @@
-import { NS, OUTPUT_ROOT_DECLS } from '../protocol/namespaces.ts';
-import { SdataError } from '../protocol/errors.ts';
-import { FeedReader, type EntryRecord } from '../xml/feed-reader.ts';
-import { feedClose, feedOpen } from '../xml/feed-writer.ts';
-import { TextSink } from '../xml/text-sink.ts';
-import { BatchApplier, etagMatches } from './batch.ts';
-import type { Call } from './core.ts';
-import { storedFragment } from './fragment.ts';
-import { ATOM_ENTRY, ATOM_FEED, HttpProblem, methodNotAllowed, readBody, sendText } from './http-io.ts';
-import { LocalOps, newUuid, resourceEntryXml } from './local.ts';
-import type { ResourceRow } from './store.ts';
-import { applyStream, deleteContext, getApplied, postApplying } from './sync-handlers.ts';
+import { NS, OUTPUT_ROOT_DECLS } from '../../protocol/namespaces.ts';
+import { SdataError } from '../../protocol/errors.ts';
+import { FeedReader, type EntryRecord } from '../../xml/feed-reader.ts';
+import { feedClose, feedOpen } from '../../xml/feed-writer.ts';
+import { TextSink } from '../../xml/text-sink.ts';
+import { BatchApplier, etagMatches } from '../sync/batch-applier.ts';
+import type { Call } from './call.ts';
+import { storedFragment } from '../payload/fragment.ts';
+import { ATOM_ENTRY, ATOM_FEED, HttpProblem, methodNotAllowed, readBody, sendText } from '../http/http-io.ts';
+import { LocalOps, newUuid, resourceEntryXml } from '../sync/local-edits.ts';
+import type { ResourceRow } from '../store/store.ts';
+import { applyStream, deleteContext, getApplied, postApplying } from './async-context.ts';
 
 /** Plain SData access for seeding and inspection: the collection, single resources, and the core $batch. */
 

@@ -1,11 +1,11 @@
 import type { StatementSync } from 'node:sqlite';
-import { emptyDigest, setDigestEntry, type Digest } from '../protocol/digest.ts';
-import { normalizeEndpoint } from '../protocol/endpoint.ts';
-import { escapeText } from '../protocol/escape.ts';
-import { tickLess, type Tick } from '../protocol/ticks.ts';
-import type { FeedLink } from '../xml/feed-reader.ts';
-import { feedClose, feedOpen } from '../xml/feed-writer.ts';
-import type { TextSink } from '../xml/text-sink.ts';
+import { emptyDigest, setDigestEntry, type Digest } from '../../protocol/digest.ts';
+import { normalizeEndpoint } from '../../protocol/endpoint.ts';
+import { escapeText } from '../../protocol/escape.ts';
+import { tickLess, type Tick } from '../../protocol/ticks.ts';
+import type { FeedLink } from '../../xml/feed-reader.ts';
+import { feedClose, feedOpen } from '../../xml/feed-writer.ts';
+import type { TextSink } from '../../xml/text-sink.ts';
 import type { KindInfo, RawResource, Store } from './store.ts';
 import { tickKey, tickOfKey, TICK_KEY_MIN } from './tick-key.ts';
 

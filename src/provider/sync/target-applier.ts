@@ -1,16 +1,16 @@
 import { createHash } from 'node:crypto';
-import type { Diagnosis } from '../protocol/diagnosis.ts';
-import { digestKey } from '../protocol/digest.ts';
-import { SdataError } from '../protocol/errors.ts';
-import type { SyncMode, SyncState } from '../protocol/sync-state.ts';
-import { maxTick, nextTick, tickLess, type Tick } from '../protocol/ticks.ts';
-import type { EntryRecord, FeedHandler, FeedHead, FeedTail } from '../xml/feed-reader.ts';
-import { scanRootTag, tombstoneFragment } from './fragment.ts';
+import type { Diagnosis } from '../../protocol/diagnosis.ts';
+import { digestKey } from '../../protocol/digest.ts';
+import { SdataError } from '../../protocol/errors.ts';
+import type { SyncMode, SyncState } from '../../protocol/sync-state.ts';
+import { maxTick, nextTick, tickLess, type Tick } from '../../protocol/ticks.ts';
+import type { EntryRecord, FeedHandler, FeedHead, FeedTail } from '../../xml/feed-reader.ts';
+import { scanRootTag, tombstoneFragment } from '../payload/fragment.ts';
 import { toIncoming, type Incoming } from './incoming.ts';
-import { compactResult, etagOf, resultEntryXml, ResultRows, stateXml, type ResultEntry } from './results.ts';
-import { decide, type DigestLookup, type Verdict } from './rules.ts';
-import type { KindInfo, Store } from './store.ts';
-import { MAX_TICK_DIGITS, tickKey } from './tick-key.ts';
+import { compactResult, etagOf, resultEntryXml, ResultRows, stateXml, type ResultEntry } from './result-entry.ts';
+import { decide, type DigestLookup, type Verdict } from './conflict-rules.ts';
+import type { KindInfo, Store } from '../store/store.ts';
+import { MAX_TICK_DIGITS, tickKey } from '../store/tick-key.ts';
 
 /**
  * The target side of a sync pass (spec 5.3–5.5, 5.8; brief §3.4–§3.9): a FeedHandler that applies a posted page

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { escapeAttr } from '../protocol/escape.ts';
-import { NS } from '../protocol/namespaces.ts';
-import type { Contexts } from './contexts.ts';
-import type { KindInfo, Store } from './store.ts';
+import { escapeAttr } from '../../protocol/escape.ts';
+import { NS } from '../../protocol/namespaces.ts';
+import type { Contexts } from '../store/contexts.ts';
+import type { KindInfo, Store } from '../store/store.ts';
 
 /**
  * Read-only administration for tests and operators: `GET {dataset}/$health` and `GET {kind}/$checksum`.

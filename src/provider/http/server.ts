@@ -1,18 +1,18 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
-import { SdataError } from '../protocol/errors.ts';
-import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/feed-reader.ts';
-import { checksum, health, schemaXml, type Checksum, type Health } from './admin.ts';
-import { Contexts } from './contexts.ts';
-import type { Call, ProviderCore } from './core.ts';
-import { handleBatch, handleCollection, handleResource } from './crud-handlers.ts';
+import { SdataError } from '../../protocol/errors.ts';
+import { DEFAULT_MAX_ENTRY_BYTES } from '../../xml/feed-reader.ts';
+import { checksum, health, schemaXml, type Checksum, type Health } from '../handlers/admin.ts';
+import { Contexts } from '../store/contexts.ts';
+import type { Call, ProviderCore } from '../handlers/call.ts';
+import { handleBatch, handleCollection, handleResource } from '../handlers/crud.ts';
 import { HttpProblem, methodNotAllowed, sendProblem, sendText, XML } from './http-io.ts';
-import { attachCheckpointer } from './checkpointer.ts';
+import { attachCheckpointer } from '../store/checkpointer.ts';
 import { parseRoute } from './routes.ts';
-import { SourceQueries } from './source.ts';
-import { contractNamespace, Store, type KindInfo } from './store.ts';
-import { handleDigest, handleResults, handleSource, handleTarget } from './sync-handlers.ts';
+import { SourceQueries } from '../store/selection.ts';
+import { contractNamespace, Store, type KindInfo } from '../store/store.ts';
+import { handleDigest, handleResults, handleSource, handleTarget } from '../handlers/async-context.ts';
 
 export interface ProviderOptions {
   /** SQLite file path, or ':memory:'. */

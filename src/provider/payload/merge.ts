@@ -1,5 +1,5 @@
-import { createParser } from '../xml/saxes.ts';
-import { escapeAttr } from '../protocol/escape.ts';
+import { createParser } from '../../xml/saxes.ts';
+import { escapeAttr } from '../../protocol/escape.ts';
 import { rootDeclarations, scanRootTag } from './fragment.ts';
 
 /**

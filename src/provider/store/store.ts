@@ -1,9 +1,9 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { emptyDigest, setDigestEntry, type Digest } from '../protocol/digest.ts';
-import { normalizeEndpoint } from '../protocol/endpoint.ts';
-import { SdataError } from '../protocol/errors.ts';
-import { escapeText } from '../protocol/escape.ts';
-import { maxTick, nextTick, tickLess, type Tick } from '../protocol/ticks.ts';
+import { emptyDigest, setDigestEntry, type Digest } from '../../protocol/digest.ts';
+import { normalizeEndpoint } from '../../protocol/endpoint.ts';
+import { SdataError } from '../../protocol/errors.ts';
+import { escapeText } from '../../protocol/escape.ts';
+import { maxTick, nextTick, tickLess, type Tick } from '../../protocol/ticks.ts';
 import { SCHEMA, SCHEMA_VERSION } from './schema.ts';
 import { tickKey, tickOfKey } from './tick-key.ts';
 

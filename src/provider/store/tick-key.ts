@@ -1,5 +1,5 @@
-import { SdataError } from '../protocol/errors.ts';
-import type { Tick } from '../protocol/ticks.ts';
+import { SdataError } from '../../protocol/errors.ts';
+import type { Tick } from '../../protocol/ticks.ts';
 
 /**
  * How ticks are stored in SQLite. Ticks are XML integers of any size (brief §2.1) and SQLite INTEGER stops at

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { isSdataError } from '../protocol/errors.ts';
+import { isSdataError } from '../../protocol/errors.ts';
 import { startProvider, type ProviderOptions, type RunningProvider } from './server.ts';
 
 /**

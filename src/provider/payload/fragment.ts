@@ -1,7 +1,7 @@
-import { escapeAttr } from '../protocol/escape.ts';
-import { NS, OUTPUT_ROOT_BINDINGS } from '../protocol/namespaces.ts';
-import type { EntryRecord } from '../xml/feed-reader.ts';
-import { resourceXml, usesPrefix } from '../xml/feed-writer.ts';
+import { escapeAttr } from '../../protocol/escape.ts';
+import { NS, OUTPUT_ROOT_BINDINGS } from '../../protocol/namespaces.ts';
+import type { EntryRecord } from '../../xml/feed-reader.ts';
+import { resourceXml, usesPrefix } from '../../xml/feed-writer.ts';
 
 /**
  * Stored payloads are self-contained resource elements ("fragments"): every namespace they use is declared on their

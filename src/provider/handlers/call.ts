@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Contexts } from './contexts.ts';
-import { HttpProblem } from './http-io.ts';
-import type { LocalOps } from './local.ts';
-import type { SourceQueries } from './source.ts';
-import type { KindInfo, Store } from './store.ts';
+import type { Contexts } from '../store/contexts.ts';
+import { HttpProblem } from '../http/http-io.ts';
+import type { LocalOps } from '../sync/local-edits.ts';
+import type { SourceQueries } from '../store/selection.ts';
+import type { KindInfo, Store } from '../store/store.ts';
 
 /** What every handler needs: the store, the contexts, settings. One per running provider. */
 export interface ProviderCore {
