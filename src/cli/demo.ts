@@ -10,7 +10,7 @@ import { passReport, summaryTable, totals, type RunReport } from '../engine/repo
 import { runKinds } from '../engine/run.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { seedStore } from '../provider/seed.ts';
-import { contractNamespace } from '../provider/store/store.ts';
+import { contractNamespace } from '../protocol/namespaces.ts';
 import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/feed-reader.ts';
 import { parse, parseCount } from './args.ts';
 import { EXIT } from './exit-codes.ts';

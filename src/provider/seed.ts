@@ -1,11 +1,8 @@
 import { mix32, Rng } from '../gen/rng.ts';
-import { NS } from '../protocol/namespaces.ts';
+import { contractNamespace, NS } from '../protocol/namespaces.ts';
 import { nextTick, type Tick } from '../protocol/ticks.ts';
 import { normalizeFragment } from './payload/fragment.ts';
-import { contractNamespace, nowStamp, Store } from './store/store.ts';
-
-export { contractNamespace };
-import { tickKey } from './store/tick-key.ts';
+import { nowStamp, Store } from './store/store.ts';
 
 /**
  * Deterministic seeding: resource i of seed s is always the same (uuid, values), ~1 KB of UTF-8 with nested
@@ -106,23 +103,23 @@ export async function seedStore(o: SeedOptions): Promise<{ count: number; endpoi
     const kind = store.kind(o.kind)!;
     const ns = contractNamespace(store.contract);
     const element = o.kind.endsWith('s') ? o.kind.slice(0, -1) : o.kind;
-    const ins = store.db.prepare('INSERT INTO resources(kind, uuid, deleted, ep, tick, stamp, user, payload) VALUES(?, ?, 0, ?, ?, ?, NULL, ?)');
-    const base = store.db.prepare('SELECT count(*) AS n FROM resources WHERE kind = ?').get(kind.id) as { n: number };
+    const have = store.admin.counts(kind.id);
+    const base = have.resources + have.tombstones;
     const batch = 5000;
     let done = 0;
     while (done < o.count) {
       const end = Math.min(o.count, done + batch);
-      store.tx(() => {
+      store.tx((w) => {
         // Ticks straight from the digest row: one local state per resource, the digest moved once per batch.
-        const self = store.digestOf(kind.id).get(kind.selfEp)!;
+        const self = w.digest.rows(kind.id).get(kind.selfEp)!;
         let tick: Tick = self.tick;
         const stamp = nowStamp();
         for (let i = done; i < end; i++) {
-          const r = seedResource(base.n + i, o.seed ?? 1, ns, element, o.payloadBytes ?? 1024);
-          ins.run(kind.id, r.uuid, kind.selfEp, tickKey(tick), stamp, r.payload);
+          const r = seedResource(base + i, o.seed ?? 1, ns, element, o.payloadBytes ?? 1024);
+          w.resources.insert(kind.id, r.uuid, false, kind.selfEp, tick, stamp, null, r.payload);
           tick = nextTick(tick);
         }
-        store.advance(kind.id, kind.selfEp, tick, self.prio, stamp);
+        w.digest.advance(kind.id, kind.selfEp, tick, self.prio, stamp);
       });
       done = end;
       if (done % 10_000 === 0 || done === o.count) o.onProgress?.(done);

@@ -23,7 +23,7 @@ test('with a checkpointer attached, the target commits without checkpointing and
   const src = await provider(dir, 'src', { pageSize: 1000 });
   const tgt = await provider(dir, 'tgt', { app: 'erp', checkpointPort: ch.port2 });
   try {
-    assert.equal(autocheckpointOf(tgt.store.db), 4 * 8192, 'the provider connection defers to the checkpointer (4x backstop)');
+    assert.equal(tgt.store.walAutocheckpoint(), 4 * 8192, 'the provider connection defers to the checkpointer (4x backstop)');
     const stats = await syncPass(src.url, tgt.url);
     assert.equal(stats.entries, 3000);
     // 3 pages of ~1.3 MB, one commit per ~256 KiB of body: more than 8 commits, so at least one checkpoint ran.
@@ -49,7 +49,7 @@ test('with a checkpointer attached, the target commits without checkpointing and
 test('without a checkpointer, commits checkpoint the WAL themselves', async () => {
   const p = await provider(dir, 'plain');
   try {
-    assert.equal(autocheckpointOf(p.store.db), 8192);
+    assert.equal(p.store.walAutocheckpoint(), 8192);
   } finally {
     await p.close();
   }

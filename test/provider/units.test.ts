@@ -3,13 +3,14 @@ import { test } from 'node:test';
 import { NS } from '../../src/protocol/namespaces.ts';
 import { normalizeFragment, rootUuid, rootDeclarations, scanRootTag, storedFragment, tombstoneFragment } from '../../src/provider/payload/fragment.ts';
 import { mergeFragment } from '../../src/provider/payload/merge.ts';
-import { compactResult, renderResult, ResultRenderer } from '../../src/provider/sync/result-entry.ts';
+import { compactResult, ResultRenderer } from '../../src/provider/sync/result-entry.ts';
 import { Store } from '../../src/provider/store/store.ts';
 import { decide, type DigestLookup } from '../../src/provider/sync/conflict-rules.ts';
 import { tickKey, tickOfKey } from '../../src/provider/store/tick-key.ts';
 import { FeedReader, type EntryRecord } from '../../src/xml/feed-reader.ts';
 import { resourceXml } from '../../src/xml/feed-writer.ts';
 import { kid, parseXml } from './helpers.ts';
+import { renderResult } from './result-oracle.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // 5.4 rules on the spec's worked examples (2.6, brief §3.7). Endpoints as ids: N1 = 1, N2 = 2, N3 = 3.

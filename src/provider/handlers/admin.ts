@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { escapeAttr } from '../../protocol/escape.ts';
 import { NS } from '../../protocol/namespaces.ts';
-import type { Contexts } from '../store/contexts.ts';
-import type { KindInfo, Store } from '../store/store.ts';
+import type { KindInfo } from '../store/repositories.ts';
+import type { Store } from '../store/store.ts';
+import type { ProviderCore } from './call.ts';
 
 /**
  * Read-only administration for tests and operators: `GET {dataset}/$health` and `GET {kind}/$checksum`.
@@ -23,63 +23,28 @@ export interface Health {
   endpointBase: string;
   openContexts: number;
   kinds: Record<string, KindHealth>;
-  /** trackingID (lower case) → times its $syncTarget/$batch body was applied (process lifetime). */
+  /** trackingID (lower case) → times its $syncTarget/$batch body was applied (the last 1000 applied, this process). */
   appliedTrackingIds: Record<string, number>;
   syncResults: number;
   /** process.memoryUsage() in MiB (rss, heapTotal, heapUsed, external, arrayBuffers). */
   memoryMiB: Record<string, number>;
 }
 
-export function health(store: Store, contexts: Contexts): Health {
+export function health(core: ProviderCore): Health {
+  const { store, contexts } = core;
   const kinds: Record<string, KindHealth> = {};
   for (const k of store.kinds) {
-    const c = store.counts(k.id);
-    const digest = [...store.digestOf(k.id).values()]
+    const c = store.admin.counts(k.id);
+    const digest = [...store.digest.rows(k.id).values()]
       .map((r) => ({ endpoint: store.endpoint(r.ep).url, tick: r.tick, conflictPriority: r.prio, stamp: r.stamp }))
       .sort((a, b) => (a.endpoint < b.endpoint ? -1 : 1));
     kinds[k.name] = { endpoint: k.selfUrl, resources: c.resources, tombstones: c.tombstones, digest };
   }
-  const n = store.db.prepare('SELECT count(*) AS n FROM sync_results').get() as { n: number };
   return {
     app: store.app, contract: store.contract, dataset: store.dataset, endpointBase: store.endpointBase,
-    openContexts: contexts.open(), kinds, appliedTrackingIds: Object.fromEntries(contexts.applied), syncResults: n.n,
+    openContexts: contexts.open(), kinds, appliedTrackingIds: core.applied.toJSON(), syncResults: store.syncResults.count(),
     memoryMiB: Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 1048576)])),
   };
-}
-
-export interface Checksum {
-  /** Live resources, and the SHA-256 over (uuid, payload) of each, in uuid order. */
-  count: number;
-  sha256: string;
-  /** Tombstones, and the SHA-256 over their uuids. */
-  tombstones: number;
-  tombstonesSha256: string;
-  /** SHA-256 over (uuid, deleted, normalised endpoint, tick) of every row: equal when syncStates agree too. */
-  statesSha256: string;
-}
-
-/**
- * Two stores hold the same data iff their checksums are equal: payloads are stored as canonical self-contained
- * fragments (see fragment.ts), so a relayed version is byte-identical to its origin's.
- */
-export function checksum(store: Store, kind: KindInfo): Checksum {
-  const live = createHash('sha256');
-  const dead = createHash('sha256');
-  const states = createHash('sha256');
-  let count = 0;
-  let tombstones = 0;
-  const q = store.db.prepare('SELECT uuid, deleted, ep, tick, payload FROM resources WHERE kind = ? ORDER BY uuid');
-  for (const r of q.iterate(kind.id) as Iterable<{ uuid: string; deleted: number; ep: number; tick: string; payload: string }>) {
-    if (r.deleted) {
-      tombstones++;
-      dead.update(r.uuid).update('\n');
-    } else {
-      count++;
-      live.update(r.uuid).update('\n').update(r.payload).update('\n');
-    }
-    states.update(`${r.uuid} ${r.deleted} ${store.endpoint(r.ep).norm} ${r.tick.slice(3)}\n`);
-  }
-  return { count, sha256: live.digest('hex'), tombstones, tombstonesSha256: dead.digest('hex'), statesSha256: states.digest('hex') };
 }
 
 /**
@@ -91,7 +56,7 @@ export function schemaXml(store: Store, kinds: readonly KindInfo[], contractNs: 
   let s = `<?xml version="1.0" encoding="utf-8"?>\n<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:sme="${NS.sme}"` +
     ` targetNamespace="${escapeAttr(contractNs)}" elementFormDefault="qualified">\n`;
   kinds.forEach((k, i) => {
-    const prio = store.digestOf(k.id).get(k.selfEp)?.prio ?? 5;
+    const prio = store.digest.rows(k.id).get(k.selfEp)?.prio ?? 5;
     s += `  <xs:element name="${escapeAttr(k.name)}" type="xs:anyType" sme:role="resourceKind" sme:pluralName="${escapeAttr(k.name)}"` +
       ` sme:isSyncSource="true" sme:isSyncTarget="true" sme:syncOrder="${i + 1}" sme:syncConflictPriority="${prio}"` +
       ' sme:hasUuid="true" sme:supportsETag="true" sme:batchingMode="syncOrAsync" sme:canPageNext="true"' +

@@ -5,12 +5,13 @@ import { FeedReader, type FeedHandler } from '../../xml/feed-reader.ts';
 import { feedClose, feedOpen } from '../../xml/feed-writer.ts';
 import { parseDigestDocument } from '../../xml/digest-document.ts';
 import { TextSink } from '../../xml/text-sink.ts';
-import type { ContextRow, ContextType } from '../store/contexts.ts';
+import { trackingKey, type ContextRow, type ContextType } from '../store/contexts.ts';
 import { checkTracking, type Call } from './call.ts';
 import { ATOM_ENTRY, ATOM_FEED, bodyChunks, drain, HttpProblem, methodNotAllowed, readBody, sendText, sendTracking } from '../http/http-io.ts';
 import { contextSelector, queryParam } from '../http/routes.ts';
-import { decodeCursor, selectRanges, snapshotDigest, START, writeSourcePage, type Selection } from '../store/selection.ts';
-import { readResults, ResultRenderer } from '../sync/result-entry.ts';
+import type { Selection, StoreWriter } from '../store/repositories.ts';
+import { ResultRenderer } from '../sync/result-entry.ts';
+import { snapshotDigest, writeSourcePage } from '../sync/source-page.ts';
 import { TargetApplier } from '../sync/target-applier.ts';
 
 /** `$syncDigest`, `$syncSource`, `$syncTarget`, `$syncResults` (spec 4.1, 5.1–5.8). */
@@ -44,14 +45,14 @@ export async function handleDigest(c: Call): Promise<void> {
   const { store } = c.core;
   const self = `${c.collection}/$syncDigest`;
   if (c.method === 'GET') {
-    sendText(c.res, 200, serializeDigestEntry(store.digest(c.kind), self), ATOM_ENTRY);
+    sendText(c.res, 200, serializeDigestEntry(store.digest.get(c.kind), self), ATOM_ENTRY);
     return;
   }
   if (c.method === 'PUT' || c.method === 'POST') {
     const text = bodyText(await readBody(c.req, c.core.maxBodyBytes), c.url.pathname);
     const d = parseDigestDocument(text, c.url.pathname);
-    store.replaceDigest(c.kind, d);
-    sendText(c.res, 200, serializeDigestEntry(store.digest(c.kind), self), ATOM_ENTRY);
+    store.digest.replace(c.kind, d);
+    sendText(c.res, 200, serializeDigestEntry(store.digest.get(c.kind), self), ATOM_ENTRY);
     return;
   }
   throw methodNotAllowed(c.method, c.url.pathname, 'GET, PUT, POST');
@@ -144,12 +145,12 @@ export async function handleSource(c: Call, context: string | undefined): Promis
 
 /** Brief §3.2: snapshot of the source digest, per-endpoint tick ranges, total count. */
 function select(c: Call, row: ContextRow, target: Digest, info: SourceInfo): void {
-  const { store, contexts, queries } = c.core;
+  const { store, contexts } = c.core;
   const now = contexts.find(c.kind.id, 'source', row.tracking);
   if (!now || now.status !== 'selecting') return; // deleted (or expired) meanwhile
   const snapshot = snapshotDigest(store, c.kind);
-  const ranges = selectRanges(store, c.kind, snapshot, target);
-  const total = queries.count(c.kind.id, ranges);
+  const ranges = store.selection.ranges(c.kind, snapshot, target);
+  const total = store.selection.count(c.kind.id, ranges);
   info.selection = { digest: snapshot, ranges, total };
   contexts.update(row, 'ready', total, JSON.stringify(info));
 }
@@ -163,7 +164,7 @@ async function getSourcePage(c: Call, id: string): Promise<void> {
   const info = JSON.parse(row.info) as SourceInfo;
   const selection = info.selection!;
   const afterParam = c.url.searchParams.get('after');
-  const after = decodeCursor(afterParam);
+  const after = core.store.selection.decodeCursor(afterParam);
   if (afterParam !== null && after === undefined) throw new HttpProblem(400, `${c.url.pathname}: 'after=${afterParam}' is not a page cursor of this provider (use the next links as given)`, 'BadQueryParameter');
   const count = intParam(c.url, 'count', 1, core.maxPageSize, core.pageSize);
   const startIndex = after === undefined ? 1 : intParam(c.url, 'startIndex', 1, Number.MAX_SAFE_INTEGER, 1);
@@ -171,11 +172,39 @@ async function getSourcePage(c: Call, id: string): Promise<void> {
   c.res.writeHead(200, { 'content-type': ATOM_FEED });
   const sink = new TextSink(c.res);
   await writeSourcePage({
-    store: core.store, kind: c.kind, queries: core.queries, selection, contextUrl: url,
-    title: `${c.kind.name} synchronization feed ${row.trackingRaw}`, after: after ?? START, startIndex, count, sink,
+    store: core.store, kind: c.kind, selection, contextUrl: url,
+    title: `${c.kind.name} synchronization feed ${row.trackingRaw}`, after: after ?? core.store.selection.start(), startIndex, count, sink,
   });
   await sink.end();
 }
+
+/**
+ * How many times a $syncTarget/$batch body carrying a trackingID was applied, per trackingID (lower case), for
+ * $health: tests and operators check that a retried POST was not applied twice. Only the MAX_TRACKED most recently
+ * applied trackingIDs are kept, so a long-running server does not grow with the number of POSTs it has served.
+ */
+export class AppliedCounts {
+  readonly #counts = new Map<string, number>();
+
+  count(tracking: string): void {
+    const k = trackingKey(tracking);
+    const n = (this.#counts.get(k) ?? 0) + 1;
+    // Re-inserted, so that the Map's order is least recently applied first.
+    this.#counts.delete(k);
+    this.#counts.set(k, n);
+    if (this.#counts.size > MAX_TRACKED) this.#counts.delete(this.#counts.keys().next().value!);
+  }
+
+  get size(): number {
+    return this.#counts.size;
+  }
+
+  toJSON(): Record<string, number> {
+    return Object.fromEntries(this.#counts);
+  }
+}
+
+const MAX_TRACKED = 1000;
 
 // -----------------------------------------------------------------------------------------------------------------
 // $syncTarget and $batch: a body applied as it streams in, results to `result_rows`
@@ -185,9 +214,9 @@ export interface AppliedBody {
   info: string;
 }
 
-/** What applyStream drives: a FeedHandler with per-transaction hooks (see target.ts). */
+/** What applyStream drives: a FeedHandler with per-transaction hooks (see sync/target-applier.ts). */
 export interface TxHandler extends FeedHandler {
-  tick(): void;
+  begin(w: StoreWriter): void;
   flush(): void;
   discard(): void;
 }
@@ -208,8 +237,8 @@ export async function applyStream(c: Call, row: ContextRow, handler: TxHandler, 
     group = [];
     groupBytes = 0;
     try {
-      store.tx(() => {
-        handler.tick();
+      store.tx((w) => {
+        handler.begin(w);
         for (const chunk of g) reader.push(chunk);
         if (last) reader.end();
         handler.flush();
@@ -286,7 +315,7 @@ export async function postApplying(c: Call, type: 'target' | 'batch', op: string
     throw e;
   }
   contexts.update(row, 'done', r.entries, r.info);
-  contexts.countApplied(tracking);
+  c.core.applied.count(tracking);
   reply202(c, contextUrl(c, op, row), row, 'Complete', `${r.entries} entries processed`);
 }
 
@@ -314,7 +343,7 @@ async function serveResults(c: Call, row: ContextRow, url: string, startIndex: n
   }));
   const to = whole ? total : Math.min(total, startIndex - 1 + count);
   const renderer = new ResultRenderer({ store: c.core.store, kind: c.kind, serving: c.collection, updated: new Date().toISOString() });
-  for (const stored of readResults(c.core.store, row.id, startIndex - 1, to)) {
+  for (const stored of c.core.store.results.read(row.id, startIndex - 1, to)) {
     if (!sink.write(renderer.render(stored))) await sink.drained();
   }
   sink.write(feedClose());
@@ -344,11 +373,8 @@ const KEEP_RESULT_FEEDS = 100;
 
 export async function handleResults(c: Call): Promise<void> {
   if (c.method !== 'POST') throw methodNotAllowed(c.method, c.url.pathname, 'POST');
-  const { store } = c.core;
-  const db = store.db;
-  const id = store.tx(() => Number(db.prepare('INSERT INTO sync_results(kind, run_name, run_stamp, received) VALUES(?, ?, ?, ?)')
-    .run(c.kind.id, queryParam(c.url, 'runName') ?? null, queryParam(c.url, 'runStamp') ?? null, new Date().toISOString()).lastInsertRowid));
-  const ins = db.prepare('INSERT INTO sync_results_chunks(result, seq, data) VALUES(?, ?, ?)');
+  const feeds = c.core.store.syncResults;
+  const id = feeds.begin(c.kind.id, queryParam(c.url, 'runName') ?? null, queryParam(c.url, 'runStamp') ?? null);
   let entries = 0;
   let bytes = 0;
   let seq = 0;
@@ -356,27 +382,15 @@ export async function handleResults(c: Call): Promise<void> {
     { source: `POST ${c.url.pathname}`, requireSyncHead: false, maxEntryBytes: c.core.maxEntryBytes });
   try {
     for await (const chunk of bodyChunks(c.req, c.core.maxBodyBytes)) {
-      store.tx(() => {
-        reader.push(chunk);
-        ins.run(id, seq++, chunk);
-      });
+      reader.push(chunk);
+      feeds.append(id, seq++, chunk);
       bytes += chunk.length;
     }
     reader.end();
   } catch (e) {
-    store.tx(() => {
-      db.prepare('DELETE FROM sync_results_chunks WHERE result = ?').run(id);
-      db.prepare('DELETE FROM sync_results WHERE id = ?').run(id);
-    });
+    feeds.discard(id);
     throw e;
   }
-  store.tx(() => {
-    db.prepare('UPDATE sync_results SET entries = ?, bytes = ?, complete = 1 WHERE id = ?').run(entries, bytes, id);
-    const old = db.prepare('SELECT id FROM sync_results WHERE kind = ? ORDER BY id DESC LIMIT -1 OFFSET ?').all(c.kind.id, KEEP_RESULT_FEEDS) as Array<{ id: number }>;
-    for (const o of old) {
-      db.prepare('DELETE FROM sync_results_chunks WHERE result = ?').run(o.id);
-      db.prepare('DELETE FROM sync_results WHERE id = ?').run(o.id);
-    }
-  });
+  feeds.complete(c.kind.id, id, entries, bytes, KEEP_RESULT_FEEDS);
   sendText(c.res, 200, '', 'text/plain');
 }

@@ -1,15 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Contexts } from '../store/contexts.ts';
 import { HttpProblem } from '../http/http-io.ts';
+import type { Contexts } from '../store/contexts.ts';
+import type { KindInfo } from '../store/repositories.ts';
+import type { Store } from '../store/store.ts';
 import type { LocalOps } from '../sync/local-edits.ts';
-import type { SourceQueries } from '../store/selection.ts';
-import type { KindInfo, Store } from '../store/store.ts';
+import type { AppliedCounts } from './async-context.ts';
 
 /** What every handler needs: the store, the contexts, settings. One per running provider. */
 export interface ProviderCore {
   store: Store;
   contexts: Contexts;
-  queries: SourceQueries;
+  /** trackingID → how many times its body was applied (for $health). */
+  applied: AppliedCounts;
   ops: Map<number, LocalOps>;
   pageSize: number;
   maxPageSize: number;

@@ -3,12 +3,13 @@ import { SdataError } from '../../protocol/errors.ts';
 import { FeedReader, type EntryRecord } from '../../xml/feed-reader.ts';
 import { feedClose, feedOpen } from '../../xml/feed-writer.ts';
 import { TextSink } from '../../xml/text-sink.ts';
-import { BatchApplier, etagMatches } from '../sync/batch-applier.ts';
+import { BatchApplier } from '../sync/batch-applier.ts';
+import { etagMatches } from '../sync/etag.ts';
 import type { Call } from './call.ts';
 import { storedFragment } from '../payload/fragment.ts';
 import { ATOM_ENTRY, ATOM_FEED, HttpProblem, methodNotAllowed, readBody, sendText } from '../http/http-io.ts';
 import { LocalOps, newUuid, resourceEntryXml } from '../sync/local-edits.ts';
-import type { ResourceRow } from '../store/store.ts';
+import type { ResourceRow } from '../store/repositories.ts';
 import { applyStream, deleteContext, getApplied, postApplying } from './async-context.ts';
 
 /** Plain SData access for seeding and inspection: the collection, single resources, and the core $batch. */
@@ -69,31 +70,26 @@ export async function handleCollection(c: Call): Promise<void> {
 async function listCollection(c: Call): Promise<void> {
   const { store } = c.core;
   const k = c.kind.id;
-  const db = store.db;
   const countParam = Number(c.url.searchParams.get('count'));
   const count = Number.isSafeInteger(countParam) && countParam >= 1 ? Math.min(countParam, c.core.maxPageSize) : c.core.pageSize;
   const afterParam = Number(c.url.searchParams.get('after'));
   const after = Number.isSafeInteger(afterParam) && afterParam > 0 ? afterParam : 0;
   const startParam = Number(c.url.searchParams.get('startIndex'));
   const startIndex = after > 0 && Number.isSafeInteger(startParam) && startParam >= 1 ? startParam : 1;
-  const nth = db.prepare('SELECT id FROM resources NOT INDEXED WHERE kind = ? AND deleted = 0 AND id > ? ORDER BY id LIMIT 1 OFFSET ?').get(k, after, count - 1) as { id: number } | undefined;
-  const end = nth?.id ?? Number.MAX_SAFE_INTEGER;
-  const more = nth !== undefined && db.prepare('SELECT 1 AS x FROM resources NOT INDEXED WHERE kind = ? AND deleted = 0 AND id > ? LIMIT 1').get(k, end) !== undefined;
+  const { end, more } = store.listing.page(k, after, count);
   const self = c.collection;
   const links = [{ rel: 'self', href: self }, { rel: 'first', href: self }];
   if (more) links.push({ rel: 'next', href: `${self}?startIndex=${startIndex + count}&count=${count}&after=${end}` });
   c.res.writeHead(200, { 'content-type': ATOM_FEED });
   const sink = new TextSink(c.res);
-  sink.write(feedOpen({ id: c.kind.selfUrl, title: c.kind.name, links, totalResults: store.counts(k).resources, startIndex, itemsPerPage: count }));
-  const rows = db.prepare('SELECT id, uuid, deleted, ep, tick, stamp, user, payload FROM resources NOT INDEXED WHERE kind = ? AND deleted = 0 AND id > ? AND id <= ? ORDER BY id');
+  sink.write(feedOpen({ id: c.kind.selfUrl, title: c.kind.name, links, totalResults: store.admin.counts(k).resources, startIndex, itemsPerPage: count }));
   const o = ops(c);
   let from = after;
   for (;;) {
     let paused = false;
-    for (const r of rows.iterate(k, from, end) as Iterable<{ id: number; uuid: string; deleted: number; ep: number; tick: string; stamp: string; user: string | null; payload: string }>) {
-      const row: ResourceRow = { id: r.id, uuid: r.uuid, deleted: false, ep: r.ep, tick: r.tick.slice(3), stamp: r.stamp, user: r.user, payload: r.payload };
+    for (const row of store.listing.rows(k, from, end)) {
       sink.write(resourceEntryXml(store, c.kind, row, c.collection, o.etag(row)));
-      from = r.id;
+      from = row.id;
       if (sink.needsDrain) {
         paused = true;
         break;
@@ -109,7 +105,7 @@ async function listCollection(c: Call): Promise<void> {
 export async function handleResource(c: Call, key: string): Promise<void> {
   const o = ops(c);
   const find = (): ResourceRow => {
-    const row = /^\d{1,15}$/.test(key) ? c.core.store.byId(c.kind.id, Number(key)) : undefined;
+    const row = /^\d{1,15}$/.test(key) ? c.core.store.resources.byId(c.kind.id, Number(key)) : undefined;
     if (!row) throw new HttpProblem(404, `${c.url.pathname}: no such resource`);
     if (row.deleted) throw new HttpProblem(410, `${c.url.pathname}: this resource was deleted`);
     return row;

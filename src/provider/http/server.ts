@@ -3,15 +3,18 @@ import type { AddressInfo } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
 import { SdataError } from '../../protocol/errors.ts';
 import { DEFAULT_MAX_ENTRY_BYTES } from '../../xml/feed-reader.ts';
-import { checksum, health, schemaXml, type Checksum, type Health } from '../handlers/admin.ts';
-import { Contexts } from '../store/contexts.ts';
+import { contractNamespace } from '../../protocol/namespaces.ts';
+import { health, schemaXml, type Health } from '../handlers/admin.ts';
+import { AppliedCounts } from '../handlers/async-context.ts';
 import type { Call, ProviderCore } from '../handlers/call.ts';
+import type { Checksum } from '../store/admin.ts';
+import type { Contexts } from '../store/contexts.ts';
+import type { KindInfo } from '../store/repositories.ts';
 import { handleBatch, handleCollection, handleResource } from '../handlers/crud.ts';
 import { HttpProblem, methodNotAllowed, sendProblem, sendText, XML } from './http-io.ts';
 import { attachCheckpointer } from '../store/checkpointer.ts';
 import { parseRoute } from './routes.ts';
-import { SourceQueries } from '../store/selection.ts';
-import { contractNamespace, Store, type KindInfo } from '../store/store.ts';
+import { Store } from '../store/store.ts';
 import { handleDigest, handleResults, handleSource, handleTarget } from '../handlers/async-context.ts';
 
 export interface ProviderOptions {
@@ -95,7 +98,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     if (!opts.kinds && store.kinds.length === 0) store.ensureKind('accounts', opts.priority);
     const names = opts.kinds ?? store.kinds.map((k) => k.name);
     served = new Map(names.map((n) => [n, store.ensureKind(n, opts.priority)]));
-    contexts = new Contexts(store, opts.contextTtlMs ?? DEFAULTS.contextTtlMs);
+    contexts = store.openContexts(opts.contextTtlMs ?? DEFAULTS.contextTtlMs);
   } catch (e) {
     store.close();
     throw e;
@@ -103,7 +106,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   const detachCheckpointer = opts.checkpointPort ? attachCheckpointer(store, opts.checkpointPort) : () => undefined;
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
   const core: ProviderCore = {
-    store, contexts, queries: new SourceQueries(store), ops: new Map(),
+    store, contexts, applied: new AppliedCounts(), ops: new Map(),
     pageSize: opts.pageSize ?? DEFAULTS.pageSize,
     maxPageSize: Math.max(opts.maxPageSize ?? DEFAULTS.maxPageSize, opts.pageSize ?? 0),
     maxBodyBytes,
@@ -126,7 +129,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
       if (route.kind === undefined) {
         if (method !== 'GET') throw methodNotAllowed(method, url.pathname, 'GET');
         if (route.op === '$schema') sendText(res, 200, schemaXml(store, [...served.values()], contractNamespace(ds.contract)), XML);
-        else sendText(res, 200, `${JSON.stringify(health(store, contexts), null, 1)}\n`, 'application/json');
+        else sendText(res, 200, `${JSON.stringify(health(core), null, 1)}\n`, 'application/json');
         return;
       }
       const kind = served.get(route.kind);
@@ -142,7 +145,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
         case '$batch': return await handleBatch(c, route.context);
         case '$checksum':
           if (method !== 'GET') throw methodNotAllowed(method, url.pathname, 'GET');
-          sendText(res, 200, `${JSON.stringify(checksum(store, kind))}\n`, 'application/json');
+          sendText(res, 200, `${JSON.stringify(store.admin.checksum(kind))}\n`, 'application/json');
           return;
       }
     } catch (e) {
@@ -181,11 +184,11 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
       return k.selfUrl;
     },
     openContexts: () => contexts.open(),
-    health: () => health(store, contexts),
+    health: () => health(core),
     checksum(kind: string): Checksum {
       const k = store.kind(kind);
       if (!k) throw new SdataError('SDATA_E_USAGE', `this provider has no kind '${kind}'`);
-      return checksum(store, k);
+      return store.admin.checksum(k);
     },
     close(): Promise<void> {
       closing ??= (async () => {

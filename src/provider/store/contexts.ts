@@ -1,5 +1,5 @@
-import type { StatementSync } from 'node:sqlite';
-import type { Store } from './store.ts';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { PassFailureRepo } from './pass-failures.ts';
 
 /**
  * Asynchronous-operation contexts (core 11.5): `$syncSource('id')`, `$syncTarget('id')`, `$batch('id')`, keyed
@@ -42,6 +42,8 @@ interface RawContext {
   info: string;
 }
 
+type Tx = <T>(fn: () => T) => T;
+
 const fromRaw = (r: RawContext): ContextRow => ({
   id: r.id, kind: r.kind, type: r.type as ContextType, tracking: r.tracking, trackingRaw: r.tracking_raw,
   status: r.status as ContextStatus, created: r.created, touched: r.touched, total: r.total, info: r.info,
@@ -49,29 +51,43 @@ const fromRaw = (r: RawContext): ContextRow => ({
 
 export const trackingKey = (t: string): string => t.trim().toLowerCase();
 
+/**
+ * The context registry of a running provider, with its idle expiry: `Store.openContexts(ttlMs)` makes one. Every
+ * method that writes is a transaction of its own (joining an enclosing one).
+ */
 export class Contexts {
   readonly ttlMs: number;
-  /** trackingID → how many times a $syncTarget/$batch body carrying it was actually applied (tests: "applied once"). */
-  readonly applied = new Map<string, number>();
-  private readonly store: Store;
-  private readonly sFind: StatementSync;
-  private readonly sInsert: StatementSync;
-  private readonly sStatus: StatementSync;
-  private readonly sTouch: StatementSync;
-  private readonly sOpen: StatementSync;
-  private timer: NodeJS.Timeout | undefined;
+  readonly #tx: Tx;
+  readonly #idle: () => boolean;
+  readonly #failures: PassFailureRepo;
+  readonly #sFind: StatementSync;
+  readonly #sInsert: StatementSync;
+  readonly #sStatus: StatementSync;
+  readonly #sTouch: StatementSync;
+  readonly #sOpen: StatementSync;
+  readonly #sIdle: StatementSync;
+  readonly #sDropResults: StatementSync;
+  readonly #sDropStaged: StatementSync;
+  readonly #sDelete: StatementSync;
+  #timer: NodeJS.Timeout | undefined;
 
-  constructor(store: Store, ttlMs: number) {
-    this.store = store;
+  /** `idle`: whether a sweep may run now (the store is open and no transaction is). */
+  constructor(db: DatabaseSync, tx: Tx, idle: () => boolean, failures: PassFailureRepo, ttlMs: number) {
+    this.#tx = tx;
+    this.#idle = idle;
+    this.#failures = failures;
     this.ttlMs = ttlMs;
-    const db = store.db;
-    this.sFind = db.prepare('SELECT * FROM contexts WHERE kind = ? AND type = ? AND tracking = ?');
-    this.sInsert = db.prepare('INSERT INTO contexts(kind, type, tracking, tracking_raw, status, created, touched, total, info) VALUES(?, ?, ?, ?, ?, ?, ?, 0, ?)');
-    this.sStatus = db.prepare('UPDATE contexts SET status = ?, total = ?, info = ?, touched = ? WHERE id = ?');
-    this.sTouch = db.prepare('UPDATE contexts SET touched = ? WHERE id = ?');
-    this.sOpen = db.prepare("SELECT count(*) AS n FROM contexts WHERE status <> 'deleted' AND (status IN ('selecting', 'applying') OR touched >= ?)");
+    this.#sFind = db.prepare('SELECT * FROM contexts WHERE kind = ? AND type = ? AND tracking = ?');
+    this.#sInsert = db.prepare('INSERT INTO contexts(kind, type, tracking, tracking_raw, status, created, touched, total, info) VALUES(?, ?, ?, ?, ?, ?, ?, 0, ?)');
+    this.#sStatus = db.prepare('UPDATE contexts SET status = ?, total = ?, info = ?, touched = ? WHERE id = ?');
+    this.#sTouch = db.prepare('UPDATE contexts SET touched = ? WHERE id = ?');
+    this.#sOpen = db.prepare("SELECT count(*) AS n FROM contexts WHERE status <> 'deleted' AND (status IN ('selecting', 'applying') OR touched >= ?)");
+    this.#sIdle = db.prepare("SELECT id FROM contexts WHERE touched < ? AND status NOT IN ('selecting', 'applying')");
+    this.#sDropResults = db.prepare('DELETE FROM result_rows WHERE ctx = ?');
+    this.#sDropStaged = db.prepare('DELETE FROM staged WHERE ctx = ?');
+    this.#sDelete = db.prepare('DELETE FROM contexts WHERE id = ?');
     // Work that was in progress when the process stopped cannot resume: say so instead of answering 202 forever.
-    store.tx(() => {
+    tx(() => {
       db.prepare("UPDATE contexts SET status = 'incomplete' WHERE status = 'applying'").run();
       db.prepare("UPDATE contexts SET status = 'failed', info = ? WHERE status = 'selecting'")
         .run(JSON.stringify({ error: 'the provider restarted while selecting; POST again with a new trackingID' }));
@@ -80,21 +96,21 @@ export class Contexts {
 
   /** Starts the idle-expiry sweep; the timer never keeps the process alive. */
   startSweeping(): void {
-    if (this.timer) return;
+    if (this.#timer) return;
     const every = Math.max(50, Math.min(30_000, Math.floor(this.ttlMs / 2)));
-    this.timer = setInterval(() => {
-      if (this.store.isOpen && !this.store.inTx) this.sweep();
+    this.#timer = setInterval(() => {
+      if (this.#idle()) this.sweep();
     }, every);
-    this.timer.unref();
+    this.#timer.unref();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 
   find(kind: number, type: ContextType, tracking: string): ContextRow | undefined {
-    const r = this.sFind.get(kind, type, trackingKey(tracking)) as RawContext | undefined;
+    const r = this.#sFind.get(kind, type, trackingKey(tracking)) as RawContext | undefined;
     if (!r) return undefined;
     const row = fromRaw(r);
     if (this.expired(row)) {
@@ -106,7 +122,7 @@ export class Contexts {
 
   create(kind: number, type: ContextType, trackingRaw: string, status: ContextStatus, info = '{}'): ContextRow {
     const now = Date.now();
-    const id = this.store.tx(() => Number(this.sInsert.run(kind, type, trackingKey(trackingRaw), trackingRaw, status, now, now, info).lastInsertRowid));
+    const id = this.#tx(() => Number(this.#sInsert.run(kind, type, trackingKey(trackingRaw), trackingRaw, status, now, now, info).lastInsertRowid));
     return { id, kind, type, tracking: trackingKey(trackingRaw), trackingRaw, status, created: now, touched: now, total: 0, info };
   }
 
@@ -115,19 +131,19 @@ export class Contexts {
     row.total = total;
     row.info = info;
     row.touched = Date.now();
-    this.store.tx(() => this.sStatus.run(status, total, info, row.touched, row.id));
+    this.#tx(() => this.#sStatus.run(status, total, info, row.touched, row.id));
   }
 
   touch(row: ContextRow): void {
     row.touched = Date.now();
-    this.store.tx(() => this.sTouch.run(row.touched, row.id));
+    this.#tx(() => this.#sTouch.run(row.touched, row.id));
   }
 
   /** Drops a context's results and staged rows (its data), keeping the row. */
   clearData(id: number): void {
-    this.store.tx(() => {
-      this.store.db.prepare('DELETE FROM result_rows WHERE ctx = ?').run(id);
-      this.store.db.prepare('DELETE FROM staged WHERE ctx = ?').run(id);
+    this.#tx(() => {
+      this.#sDropResults.run(id);
+      this.#sDropStaged.run(id);
     });
   }
 
@@ -139,10 +155,10 @@ export class Contexts {
 
   /** Removes a context entirely (expiry, or a synchronous operation's internal context). */
   purge(id: number): void {
-    this.store.tx(() => {
-      this.store.db.prepare('DELETE FROM result_rows WHERE ctx = ?').run(id);
-      this.store.db.prepare('DELETE FROM staged WHERE ctx = ?').run(id);
-      this.store.db.prepare('DELETE FROM contexts WHERE id = ?').run(id);
+    this.#tx(() => {
+      this.#sDropResults.run(id);
+      this.#sDropStaged.run(id);
+      this.#sDelete.run(id);
     });
   }
 
@@ -153,20 +169,14 @@ export class Contexts {
 
   /** Contexts alive (not deleted, not expired). */
   open(now = Date.now()): number {
-    return (this.sOpen.get(now - this.ttlMs) as { n: number }).n;
+    return (this.#sOpen.get(now - this.ttlMs) as { n: number }).n;
   }
 
   sweep(now = Date.now()): number {
-    const rows = this.store.db.prepare("SELECT id FROM contexts WHERE touched < ? AND status NOT IN ('selecting', 'applying')")
-      .all(now - this.ttlMs) as Array<{ id: number }>;
+    const rows = this.#sIdle.all(now - this.ttlMs) as Array<{ id: number }>;
     for (const r of rows) this.purge(r.id);
     // Failure records of passes that never reached their last page.
-    this.store.tx(() => this.store.db.prepare('DELETE FROM pass_failures WHERE created < ?').run(now - Math.max(this.ttlMs, 24 * 3600_000)));
+    this.#tx(() => this.#failures.expire(now - Math.max(this.ttlMs, 24 * 3600_000)));
     return rows.length;
-  }
-
-  countApplied(trackingRaw: string): void {
-    const k = trackingKey(trackingRaw);
-    this.applied.set(k, (this.applied.get(k) ?? 0) + 1);
   }
 }

@@ -1,11 +1,22 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { emptyDigest, setDigestEntry, type Digest } from '../../protocol/digest.ts';
 import { normalizeEndpoint } from '../../protocol/endpoint.ts';
 import { SdataError } from '../../protocol/errors.ts';
 import { escapeText } from '../../protocol/escape.ts';
-import { maxTick, nextTick, tickLess, type Tick } from '../../protocol/ticks.ts';
+import { AdminQueries } from './admin.ts';
+import { Contexts } from './contexts.ts';
+import { DigestRepo, nowStamp } from './digest.ts';
+import { ListingQueries } from './listing.ts';
+import { PassFailureRepo } from './pass-failures.ts';
+import type { DigestReads, Endpoint, KindInfo, ResourceReads, StoreWriter, SyncStore } from './repositories.ts';
+import { ResourceRepo } from './resources.ts';
+import { ResultRepo } from './results.ts';
 import { SCHEMA, SCHEMA_VERSION } from './schema.ts';
-import { tickKey, tickOfKey } from './tick-key.ts';
+import { Selections } from './selection.ts';
+import { StagedRepo } from './staged.ts';
+import { SyncResultsRepo } from './sync-results.ts';
+import { TxGuard } from './tx-guard.ts';
+
+export { nowStamp };
 
 export interface StoreOptions {
   /** SQLite file path, or ':memory:'. */
@@ -22,112 +33,58 @@ export interface StoreOptions {
   cacheMiB?: number;
 }
 
-export interface KindInfo {
-  id: number;
-  name: string;
-  selfEp: number;
-  /** The kind's endpoint identity URL: what digests and syncStates name. */
-  selfUrl: string;
-}
-
-export interface Endpoint {
-  id: number;
-  norm: string;
-  url: string;
-  /** `url` escaped for XML text. */
-  xml: string;
-}
-
-export interface DigestRow {
-  ep: number;
-  tick: Tick;
-  stamp: string;
-  prio: number;
-}
-
-export interface ResourceRow {
-  id: number;
-  uuid: string;
-  deleted: boolean;
-  ep: number;
-  tick: Tick;
-  stamp: string;
-  user: string | null;
-  payload: string;
-}
-
-/** A resource row as SQLite returns it (ticks as tick keys, flags as integers). */
-export interface RawResource {
-  id: number;
-  uuid: string;
-  deleted: number;
-  ep: number;
-  tick: string;
-  stamp: string;
-  user: string | null;
-  payload: string;
-}
-
 export const DEFAULT_PRIORITY = 5;
 
 export function defaultEndpointBase(app: string, contract: string, dataset: string): string {
   return `http://localhost/sdata/${app}/${contract}/${dataset}`;
 }
 
-/** The contract namespace of a contract name (payload elements of generated and schema-described resources). */
-export const contractNamespace = (contract: string): string => `http://schemas.sage.com/${contract}`;
-
-export const nowStamp = (): string => new Date().toISOString();
-
-function toRow(r: RawResource): ResourceRow {
-  return { id: r.id, uuid: r.uuid, deleted: r.deleted !== 0, ep: r.ep, tick: tickOfKey(r.tick), stamp: r.stamp, user: r.user, payload: r.payload };
-}
-
-/** UUIDs match in either case (brief §2.2); rows keep them lower-cased, payloads keep them as written. */
-export const uuidKey = (u: string): string => u.trim().toLowerCase();
-
 /** WAL pages after which a commit checkpoints (SQLite's default is 1000; larger coalesces rewrites of hot pages). */
 const WAL_AUTOCHECKPOINT = 8192;
 
 /**
- * The provider store: one SQLite database (node:sqlite, WAL, synchronous=NORMAL), prepared statements made once,
- * small in-memory caches of what every entry needs (endpoints, digests). All writes go through `tx()`, which
- * flushes the digest rows touched by the transaction before it commits: data and digest move together.
+ * The provider store: one SQLite database (node:sqlite, WAL, synchronous=NORMAL), the only code that knows its
+ * schema. It holds the catalog of kinds and endpoints (cached: every entry needs them), and repositories whose
+ * statements are prepared once, when the store opens. Reads are fields (`resources`, `digest`, `selection`, …);
+ * writes exist only on the StoreWriter that `tx()` hands out, and check that its transaction is open. `tx()` writes
+ * the digest rows the transaction touched before it commits: data and digest move together.
  */
-export class Store {
-  readonly db: DatabaseSync;
+export class Store implements SyncStore {
   readonly path: string;
   readonly app: string;
   readonly contract: string;
   readonly dataset: string;
   readonly endpointBase: string;
 
-  private readonly kindsByName = new Map<string, KindInfo>();
-  private readonly kindsById = new Map<number, KindInfo>();
-  private readonly eps = new Map<number, Endpoint>();
-  private readonly epsByNorm = new Map<string, number>();
-  /** Raw endpoint text → id: saves a normalisation per entry. Cleared when large (hostile feeds). */
-  private readonly epsByRaw = new Map<string, number>();
-  private readonly digests = new Map<number, Map<number, DigestRow>>();
-  private readonly dirty = new Map<number, Set<number>>();
-  private txDepth = 0;
-  private closed = false;
+  readonly resources: ResourceReads;
+  readonly digest: DigestReads;
+  readonly results: ResultRepo;
+  readonly selection: Selections;
+  readonly listing: ListingQueries;
+  readonly admin: AdminQueries;
+  readonly syncResults: SyncResultsRepo;
   /** Called after each committed transaction (a background checkpointer counts them: checkpointer.ts). */
   onCommit: (() => void) | undefined = undefined;
 
-  // statements
-  private readonly sInsEndpoint: StatementSync;
-  private readonly sDigestOf: StatementSync;
-  private readonly sDigestUpsert: StatementSync;
-  private readonly sByUuid: StatementSync;
-  private readonly sById: StatementSync;
-  private readonly sInsert: StatementSync;
-  private readonly sUpdate: StatementSync;
+  readonly #db: DatabaseSync;
+  readonly #guard = new TxGuard();
+  readonly #digest: DigestRepo;
+  readonly #failures: PassFailureRepo;
+  readonly #writer: StoreWriter;
+  readonly #kindsByName = new Map<string, KindInfo>();
+  readonly #kindsById = new Map<number, KindInfo>();
+  readonly #eps = new Map<number, Endpoint>();
+  readonly #epsByNorm = new Map<string, number>();
+  /** Raw endpoint text → id: saves a normalisation per entry. Cleared when large (hostile feeds). */
+  readonly #epsByRaw = new Map<string, number>();
+  readonly #sInsEndpoint: StatementSync;
+  readonly #sInsKind: StatementSync;
+  #closed = false;
 
   constructor(o: StoreOptions) {
     this.path = o.db;
     const db = new DatabaseSync(o.db);
-    this.db = db;
+    this.#db = db;
     try {
       if (o.db !== ':memory:') db.exec('PRAGMA journal_mode=WAL');
       const cacheKiB = Math.max(1, Math.round((o.cacheMiB ?? 8) * 1024));
@@ -162,19 +119,25 @@ export class Store {
         ins.run('created', nowStamp());
       }
 
-      this.sInsEndpoint = db.prepare('INSERT INTO endpoints(norm, url) VALUES(?, ?)');
-      this.sDigestOf = db.prepare('SELECT ep, tick, stamp, prio FROM digest WHERE kind = ?');
-      this.sDigestUpsert = db.prepare('INSERT INTO digest(kind, ep, tick, stamp, prio) VALUES(?, ?, ?, ?, ?) ' +
-        'ON CONFLICT(kind, ep) DO UPDATE SET tick = excluded.tick, stamp = excluded.stamp, prio = excluded.prio');
-      this.sByUuid = db.prepare('SELECT id, uuid, deleted, ep, tick, stamp, user, payload FROM resources WHERE kind = ? AND uuid = ?');
-      this.sById = db.prepare('SELECT id, uuid, deleted, ep, tick, stamp, user, payload FROM resources WHERE kind = ? AND id = ?');
-      this.sInsert = db.prepare('INSERT INTO resources(kind, uuid, deleted, ep, tick, stamp, user, payload) VALUES(?, ?, ?, ?, ?, ?, ?, ?)');
-      this.sUpdate = db.prepare('UPDATE resources SET deleted = ?, ep = ?, tick = ?, stamp = ?, user = ?, payload = ? WHERE id = ?');
+      this.#sInsEndpoint = db.prepare('INSERT INTO endpoints(norm, url) VALUES(?, ?)');
+      this.#sInsKind = db.prepare('INSERT INTO kinds(name, self_ep) VALUES(?, ?)');
+      const tx = <T>(fn: () => T): T => this.tx(fn);
+      const resources = new ResourceRepo(db, this.#guard);
+      this.#digest = new DigestRepo(db, this, resources, this.#guard, tx);
+      this.#failures = new PassFailureRepo(db, this.#guard);
+      this.#writer = Object.freeze({ resources, digest: this.#digest, staged: new StagedRepo(db, this.#guard), failures: this.#failures });
+      this.resources = resources;
+      this.digest = this.#digest;
+      this.results = new ResultRepo(db, this.#guard);
+      this.selection = new Selections(db, this);
+      this.listing = new ListingQueries(db);
+      this.admin = new AdminQueries(db, this);
+      this.syncResults = new SyncResultsRepo(db, tx);
 
-      this.loadEndpoints();
-      this.loadKinds();
+      this.#loadEndpoints();
+      this.#loadKinds();
       for (const k of o.kinds ?? []) this.ensureKind(k, o.priority);
-      if (o.priority !== undefined) for (const k of this.kindsByName.values()) this.setSelfPriority(k, o.priority);
+      if (o.priority !== undefined) for (const k of this.#kindsByName.values()) this.#digest.setOwnPriority(k, o.priority);
     } catch (e) {
       db.close();
       throw e;
@@ -182,144 +145,138 @@ export class Store {
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.#closed) return;
+    this.#closed = true;
     try {
-      if (this.path !== ':memory:') this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+      if (this.path !== ':memory:') this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     } finally {
-      this.db.close();
+      this.#db.close();
     }
   }
 
   get isOpen(): boolean {
-    return !this.closed;
+    return !this.#closed;
+  }
+
+  /** The context registry of a running provider: marks work a previous process left unfinished, expires idle contexts. */
+  openContexts(ttlMs: number): Contexts {
+    return new Contexts(this.#db, (fn) => this.tx(fn), () => this.isOpen && !this.inTx, this.#failures, ttlMs);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
   // transactions
 
-  /** Runs `fn` in a transaction (joins an enclosing one). Touched digest rows are written before COMMIT. */
-  tx<T>(fn: () => T): T {
-    if (this.txDepth > 0) return fn();
-    this.db.exec('BEGIN');
-    this.txDepth = 1;
+  tx<T>(fn: (w: StoreWriter) => T): T {
+    const guard = this.#guard;
+    if (guard.depth > 0) return fn(this.#writer);
+    this.#db.exec('BEGIN');
+    guard.depth = 1;
     try {
-      const r = fn();
-      this.flushDigests();
-      this.db.exec('COMMIT');
+      const r = fn(this.#writer);
+      this.#digest.flush();
+      this.#db.exec('COMMIT');
       this.onCommit?.();
       return r;
     } catch (e) {
       try {
-        this.db.exec('ROLLBACK');
+        this.#db.exec('ROLLBACK');
       } finally {
-        this.reloadCaches();
+        this.#reloadCaches();
       }
       throw e;
     } finally {
-      this.txDepth = 0;
+      guard.depth = 0;
     }
   }
 
   get inTx(): boolean {
-    return this.txDepth > 0;
+    return this.#guard.depth > 0;
   }
 
-  private reloadCaches(): void {
-    this.dirty.clear();
-    this.digests.clear();
-    this.eps.clear();
-    this.epsByNorm.clear();
-    this.epsByRaw.clear();
-    this.loadEndpoints();
+  #reloadCaches(): void {
+    this.#digest.reset();
+    this.#eps.clear();
+    this.#epsByNorm.clear();
+    this.#epsByRaw.clear();
+    this.#loadEndpoints();
   }
 
   // ---------------------------------------------------------------------------------------------------------------
-  // endpoints and kinds
+  // the catalog: endpoints and kinds
 
-  private loadEndpoints(): void {
-    for (const r of this.db.prepare('SELECT id, norm, url FROM endpoints').all() as Array<{ id: number; norm: string; url: string }>) {
-      this.eps.set(r.id, { id: r.id, norm: r.norm, url: r.url, xml: escapeText(r.url) });
-      this.epsByNorm.set(r.norm, r.id);
+  #loadEndpoints(): void {
+    for (const r of this.#db.prepare('SELECT id, norm, url FROM endpoints').all() as Array<{ id: number; norm: string; url: string }>) {
+      this.#eps.set(r.id, { id: r.id, norm: r.norm, url: r.url, xml: escapeText(r.url) });
+      this.#epsByNorm.set(r.norm, r.id);
     }
   }
 
-  private loadKinds(): void {
-    for (const r of this.db.prepare('SELECT id, name, self_ep FROM kinds').all() as Array<{ id: number; name: string; self_ep: number }>) {
+  #loadKinds(): void {
+    for (const r of this.#db.prepare('SELECT id, name, self_ep FROM kinds').all() as Array<{ id: number; name: string; self_ep: number }>) {
       const k: KindInfo = { id: r.id, name: r.name, selfEp: r.self_ep, selfUrl: this.endpoint(r.self_ep).url };
-      this.kindsByName.set(k.name, k);
-      this.kindsById.set(k.id, k);
+      this.#kindsByName.set(k.name, k);
+      this.#kindsById.set(k.id, k);
     }
   }
 
-  /** The id of an endpoint URL, interned on first sight (compared after normalisation, brief A27). */
   endpointId(raw: string): number {
-    const hit = this.epsByRaw.get(raw);
+    const hit = this.#epsByRaw.get(raw);
     if (hit !== undefined) return hit;
     const norm = normalizeEndpoint(raw);
-    let id = this.epsByNorm.get(norm);
+    let id = this.#epsByNorm.get(norm);
     if (id === undefined) {
       const url = raw.trim();
-      id = Number(this.sInsEndpoint.run(norm, url).lastInsertRowid);
-      this.eps.set(id, { id, norm, url, xml: escapeText(url) });
-      this.epsByNorm.set(norm, id);
+      id = Number(this.#sInsEndpoint.run(norm, url).lastInsertRowid);
+      this.#eps.set(id, { id, norm, url, xml: escapeText(url) });
+      this.#epsByNorm.set(norm, id);
     }
-    if (this.epsByRaw.size > 10_000) this.epsByRaw.clear();
-    this.epsByRaw.set(raw, id);
+    if (this.#epsByRaw.size > 10_000) this.#epsByRaw.clear();
+    this.#epsByRaw.set(raw, id);
     return id;
   }
 
-  /** The id of an endpoint if this store has ever seen it. */
   knownEndpointId(raw: string): number | undefined {
-    return this.epsByRaw.get(raw) ?? this.epsByNorm.get(normalizeEndpoint(raw));
+    return this.#epsByRaw.get(raw) ?? this.#epsByNorm.get(normalizeEndpoint(raw));
   }
 
   endpoint(id: number): Endpoint {
-    const e = this.eps.get(id);
+    const e = this.#eps.get(id);
     if (!e) throw new Error(`unknown endpoint id ${id}`);
     return e;
   }
 
   kind(name: string): KindInfo | undefined {
-    return this.kindsByName.get(name);
+    return this.#kindsByName.get(name);
   }
 
   kindById(id: number): KindInfo {
-    const k = this.kindsById.get(id);
+    const k = this.#kindsById.get(id);
     if (!k) throw new Error(`unknown kind id ${id}`);
     return k;
   }
 
   get kinds(): KindInfo[] {
-    return [...this.kindsByName.values()];
+    return [...this.#kindsByName.values()];
   }
 
   /** The kind, created with its own digest entry (tick 1) if new. */
   ensureKind(name: string, priority?: number): KindInfo {
-    const have = this.kindsByName.get(name);
+    const have = this.#kindsByName.get(name);
     if (have) return have;
     if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name)) throw new SdataError('SDATA_E_USAGE', `'${name}' is not a valid resource kind name`);
     return this.tx(() => {
       const selfEp = this.endpointId(`${this.endpointBase}/${name}`);
-      const id = Number(this.db.prepare('INSERT INTO kinds(name, self_ep) VALUES(?, ?)').run(name, selfEp).lastInsertRowid);
+      const id = Number(this.#sInsKind.run(name, selfEp).lastInsertRowid);
       const k: KindInfo = { id, name, selfEp, selfUrl: this.endpoint(selfEp).url };
-      this.kindsByName.set(name, k);
-      this.kindsById.set(id, k);
-      this.digestOf(k.id).set(selfEp, { ep: selfEp, tick: '1', stamp: nowStamp(), prio: priority ?? DEFAULT_PRIORITY });
-      this.markDirty(k.id, selfEp);
+      this.#kindsByName.set(name, k);
+      this.#kindsById.set(id, k);
+      this.#digest.init(k, priority ?? DEFAULT_PRIORITY);
       return k;
     });
   }
 
-  setSelfPriority(k: KindInfo, prio: number): void {
-    const row = this.digestOf(k.id).get(k.selfEp);
-    if (row && row.prio !== prio) {
-      this.tx(() => {
-        row.prio = prio;
-        this.markDirty(k.id, k.selfEp);
-      });
-    }
-  }
+  // ---------------------------------------------------------------------------------------------------------------
+  // WAL checkpoints
 
   /**
    * While another connection checkpoints in the background (checkpointer.ts), commits here leave the WAL alone up to
@@ -328,127 +285,11 @@ export class Store {
    */
   deferCheckpoints(on: boolean): void {
     if (this.path === ':memory:') return;
-    this.db.exec(`PRAGMA wal_autocheckpoint=${on ? 4 * WAL_AUTOCHECKPOINT : WAL_AUTOCHECKPOINT}`);
+    this.#db.exec(`PRAGMA wal_autocheckpoint=${on ? 4 * WAL_AUTOCHECKPOINT : WAL_AUTOCHECKPOINT}`);
   }
 
-  // ---------------------------------------------------------------------------------------------------------------
-  // digests
-
-  /** The kind's digest rows by endpoint id (cached; mutate only through the methods below). */
-  digestOf(kind: number): Map<number, DigestRow> {
-    let d = this.digests.get(kind);
-    if (!d) {
-      d = new Map();
-      for (const r of this.sDigestOf.all(kind) as Array<{ ep: number; tick: string; stamp: string; prio: number }>) {
-        d.set(r.ep, { ep: r.ep, tick: tickOfKey(r.tick), stamp: r.stamp, prio: r.prio });
-      }
-      this.digests.set(kind, d);
-    }
-    return d;
-  }
-
-  private markDirty(kind: number, ep: number): void {
-    if (this.txDepth === 0) throw new Error('digest change outside a transaction');
-    let s = this.dirty.get(kind);
-    if (!s) this.dirty.set(kind, (s = new Set()));
-    s.add(ep);
-  }
-
-  private flushDigests(): void {
-    for (const [kind, eps] of this.dirty) {
-      const d = this.digestOf(kind);
-      for (const ep of eps) {
-        const r = d.get(ep)!;
-        this.sDigestUpsert.run(kind, ep, tickKey(r.tick), r.stamp, r.prio);
-      }
-    }
-    this.dirty.clear();
-  }
-
-  /** The digest as the protocol model (origin = the kind's own endpoint). */
-  digest(kind: KindInfo): Digest {
-    const out = emptyDigest(kind.selfUrl);
-    for (const r of this.digestOf(kind.id).values()) {
-      setDigestEntry(out, { endpoint: this.endpoint(r.ep).url, tick: r.tick, stamp: r.stamp, conflictPriority: r.prio });
-    }
-    return out;
-  }
-
-  /** tick[ep] = max(tick[ep], next): 5.5's per-entry rule. New entries copy `prio`. */
-  advance(kind: number, ep: number, next: Tick, prio: number, stamp = nowStamp()): void {
-    const d = this.digestOf(kind);
-    const r = d.get(ep);
-    if (!r) {
-      d.set(ep, { ep, tick: next, stamp, prio });
-      this.markDirty(kind, ep);
-    } else if (tickLess(r.tick, next)) {
-      r.tick = next;
-      r.stamp = stamp;
-      this.markDirty(kind, ep);
-    }
-  }
-
-  /** Gives a local change its state (brief §3.1): (self, tick, now), then the kind's own tick moves on. */
-  localState(k: KindInfo): { ep: number; tick: Tick; stamp: string } {
-    const d = this.digestOf(k.id);
-    const r = d.get(k.selfEp)!;
-    const tick = r.tick;
-    const stamp = nowStamp();
-    r.tick = nextTick(tick);
-    r.stamp = stamp;
-    this.markDirty(k.id, k.selfEp);
-    return { ep: k.selfEp, tick, stamp };
-  }
-
-  /**
-   * Replaces the whole digest (PUT $syncDigest, administration). The kind's own entry is kept, and its tick never
-   * drops to or below a tick it already gave a resource (4.3: states stay unique and below the digest).
-   */
-  replaceDigest(k: KindInfo, d: Digest): void {
-    this.tx(() => {
-      const own = this.digestOf(k.id).get(k.selfEp)!;
-      const rows = new Map<number, DigestRow>();
-      for (const e of d.entries.values()) {
-        const ep = this.endpointId(e.endpoint);
-        tickKey(e.tick); // refuses ticks this store cannot hold, before anything changes
-        rows.set(ep, { ep, tick: e.tick, stamp: e.stamp || nowStamp(), prio: e.conflictPriority });
-      }
-      const maxRow = this.db.prepare('SELECT max(tick) AS t FROM resources WHERE kind = ? AND ep = ?').get(k.id, k.selfEp) as { t: string | null };
-      const floor = maxRow.t === null ? '0' : nextTick(tickOfKey(maxRow.t));
-      const self = rows.get(k.selfEp) ?? { ...own };
-      self.tick = maxTick(self.tick, floor);
-      rows.set(k.selfEp, self);
-      this.db.prepare('DELETE FROM digest WHERE kind = ?').run(k.id);
-      this.digests.set(k.id, rows);
-      for (const ep of rows.keys()) this.markDirty(k.id, ep);
-    });
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // resources
-
-  byUuid(kind: number, uuid: string): ResourceRow | undefined {
-    const r = this.sByUuid.get(kind, uuidKey(uuid)) as RawResource | undefined;
-    return r ? toRow(r) : undefined;
-  }
-
-  byId(kind: number, id: number): ResourceRow | undefined {
-    const r = this.sById.get(kind, id) as RawResource | undefined;
-    return r ? toRow(r) : undefined;
-  }
-
-  insertResource(kind: number, uuid: string, deleted: boolean, ep: number, tick: Tick, stamp: string, user: string | null, payload: string): number {
-    return Number(this.sInsert.run(kind, uuidKey(uuid), deleted ? 1 : 0, ep, tickKey(tick), stamp, user, payload).lastInsertRowid);
-  }
-
-  updateResource(id: number, deleted: boolean, ep: number, tick: Tick, stamp: string, user: string | null, payload: string): void {
-    this.sUpdate.run(deleted ? 1 : 0, ep, tickKey(tick), stamp, user, payload, id);
-  }
-
-  counts(kind: number): { resources: number; tombstones: number } {
-    // Both counts come from indexes: all rows (state index), tombstones (partial index).
-    const all = (this.db.prepare('SELECT count(*) AS n FROM resources INDEXED BY resources_state WHERE kind = ?').get(kind) as { n: number }).n;
-    const dead = (this.db.prepare('SELECT count(*) AS n FROM resources INDEXED BY resources_dead WHERE kind = ? AND deleted = 1').get(kind) as { n: number }).n;
-    return { resources: all - dead, tombstones: dead };
+  /** This connection's wal_autocheckpoint (pages). */
+  walAutocheckpoint(): number {
+    return (this.#db.prepare('PRAGMA wal_autocheckpoint').get() as { wal_autocheckpoint: number }).wal_autocheckpoint;
   }
 }

@@ -1,9 +1,10 @@
 import type { Diagnosis } from '../../protocol/diagnosis.ts';
 import type { EntryRecord, FeedHandler } from '../../xml/feed-reader.ts';
 import { storedFragment } from '../payload/fragment.ts';
+import type { ResourceRow, ResultWriter } from '../store/repositories.ts';
+import { etagMatches } from './etag.ts';
 import { newUuid, type LocalOps } from './local-edits.ts';
-import { resultEntryXml, ResultRows, type ResultEntry } from './result-entry.ts';
-import type { ResourceRow } from '../store/store.ts';
+import { resultEntryXml, type ResultEntry } from './result-entry.ts';
 
 /**
  * The core 13.3 batch: each entry names its operation in `http:httpMethod` (POST, PUT, DELETE, GET) and may carry
@@ -24,31 +25,23 @@ export function keyOfId(id: string | undefined): string | undefined {
   return m ? (m[1] ?? m[2] ?? m[3]) : undefined;
 }
 
-/** ETags compare without quotes or a weak marker (clients quote them; we send them bare, as http:etag is). */
-export function etagMatches(given: string, current: string): boolean {
-  let g = given.trim();
-  if (g === '*') return true;
-  if (g.startsWith('W/')) g = g.slice(2);
-  if (g.length >= 2 && g.startsWith('"') && g.endsWith('"')) g = g.slice(1, -1);
-  return g === current;
-}
-
 export class BatchApplier implements FeedHandler {
   readonly stats: BatchStats = { entries: 0, ok: 0, failed: 0 };
   private readonly ops: LocalOps;
   private readonly serving: string;
   private readonly source: string;
-  private readonly results: ResultRows;
+  private readonly results: ResultWriter;
   private now = new Date().toISOString();
 
   constructor(ops: LocalOps, ctx: number, servingCollection: string, source: string) {
     this.ops = ops;
     this.serving = servingCollection;
     this.source = source;
-    this.results = new ResultRows(ops.store, ctx);
+    this.results = ops.store.results.writer(ctx);
   }
 
-  tick(): void {
+  /** Call first inside each transaction (local edits take their own writer: they join it). */
+  begin(): void {
     this.now = new Date().toISOString();
   }
 

@@ -1,6 +1,6 @@
 import type { EntryRecord } from '../../xml/feed-reader.ts';
 import { storedFragment } from '../payload/fragment.ts';
-import { MAX_TICK_DIGITS } from '../store/tick-key.ts';
+import { MAX_TICK_DIGITS } from '../store/repositories.ts';
 
 /**
  * What a posted sync-feed entry contributes once parsed: everything the target needs to apply it, and nothing it

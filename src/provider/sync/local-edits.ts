@@ -3,8 +3,8 @@ import { escapeAttr, escapeText } from '../../protocol/escape.ts';
 import { serializeSyncState } from '../../protocol/sync-state.ts';
 import { tombstoneFragment } from '../payload/fragment.ts';
 import { mergeFragment } from '../payload/merge.ts';
-import { etagOf } from './result-entry.ts';
-import type { KindInfo, ResourceRow, Store } from '../store/store.ts';
+import type { Catalog, KindInfo, ResourceRow, SyncStore } from '../store/repositories.ts';
+import { etagOf } from './etag.ts';
 
 /**
  * Local edits (plain SData CRUD and core $batch): every change takes the endpoint's own next tick (brief §3.1), in
@@ -12,10 +12,10 @@ import type { KindInfo, ResourceRow, Store } from '../store/store.ts';
  * "tick pending local changes first" step (§3.4 item 2) has nothing left to do.
  */
 export class LocalOps {
-  readonly store: Store;
+  readonly store: SyncStore;
   readonly kind: KindInfo;
 
-  constructor(store: Store, kind: KindInfo) {
+  constructor(store: SyncStore, kind: KindInfo) {
     this.store = store;
     this.kind = kind;
   }
@@ -27,10 +27,10 @@ export class LocalOps {
   /** Resource by local key or, failing that, by uuid. */
   find(key: string | undefined, uuid: string | undefined): ResourceRow | undefined {
     if (key !== undefined && /^\d{1,15}$/.test(key)) {
-      const r = this.store.byId(this.kind.id, Number(key));
+      const r = this.store.resources.byId(this.kind.id, Number(key));
       if (r) return r;
     }
-    return uuid ? this.store.byUuid(this.kind.id, uuid) : undefined;
+    return uuid ? this.store.resources.byUuid(this.kind.id, uuid) : undefined;
   }
 
   /**
@@ -38,35 +38,35 @@ export class LocalOps {
    * that uuid is returned unchanged (core 8.5: a repeated POST of a consumer-made uuid is not a conflict).
    */
   create(fragment: string, uuid: string): { row: ResourceRow; created: boolean } {
-    return this.store.tx(() => {
-      const had = this.store.byUuid(this.kind.id, uuid);
+    return this.store.tx((w) => {
+      const had = w.resources.byUuid(this.kind.id, uuid);
       if (had && !had.deleted) return { row: had, created: false };
-      const st = this.store.localState(this.kind);
+      const st = w.digest.localState(this.kind);
       let id: number;
       if (had) {
         id = had.id;
-        this.store.updateResource(id, false, st.ep, st.tick, st.stamp, null, fragment);
+        w.resources.update(id, false, st.ep, st.tick, st.stamp, null, fragment);
       } else {
-        id = this.store.insertResource(this.kind.id, uuid, false, st.ep, st.tick, st.stamp, null, fragment);
+        id = w.resources.insert(this.kind.id, uuid, false, st.ep, st.tick, st.stamp, null, fragment);
       }
-      return { row: this.store.byId(this.kind.id, id)!, created: true };
+      return { row: w.resources.byId(this.kind.id, id)!, created: true };
     });
   }
 
   /** A PUT: property-level merge of the incoming fragment into the stored one. */
   update(row: ResourceRow, incoming: string): ResourceRow {
-    return this.store.tx(() => {
-      const st = this.store.localState(this.kind);
-      this.store.updateResource(row.id, false, st.ep, st.tick, st.stamp, null, mergeFragment(row.payload, incoming));
-      return this.store.byId(this.kind.id, row.id)!;
+    return this.store.tx((w) => {
+      const st = w.digest.localState(this.kind);
+      w.resources.update(row.id, false, st.ep, st.tick, st.stamp, null, mergeFragment(row.payload, incoming));
+      return w.resources.byId(this.kind.id, row.id)!;
     });
   }
 
   remove(row: ResourceRow): ResourceRow {
-    return this.store.tx(() => {
-      const st = this.store.localState(this.kind);
-      this.store.updateResource(row.id, true, st.ep, st.tick, st.stamp, null, tombstoneFragment(row.payload, row.uuid));
-      return this.store.byId(this.kind.id, row.id)!;
+    return this.store.tx((w) => {
+      const st = w.digest.localState(this.kind);
+      w.resources.update(row.id, true, st.ep, st.tick, st.stamp, null, tombstoneFragment(row.payload, row.uuid));
+      return w.resources.byId(this.kind.id, row.id)!;
     });
   }
 }
@@ -74,7 +74,7 @@ export class LocalOps {
 export const newUuid = (): string => randomUUID();
 
 /** One resource as an Atom entry body (no XML declaration, no namespace declarations: the caller's root binds them). */
-export function resourceEntryXml(store: Store, kind: KindInfo, row: ResourceRow, servingCollection: string, etag: string, updated?: string): string {
+export function resourceEntryXml(store: Pick<Catalog, 'endpoint'>, kind: KindInfo, row: ResourceRow, servingCollection: string, etag: string, updated?: string): string {
   const ep = store.endpoint(row.ep);
   const self = `${servingCollection}('${row.id}')`;
   return `<entry><id>${escapeText(kind.selfUrl)}('${row.id}')</id><title>${escapeText(kind.name)} ${row.id}</title>` +

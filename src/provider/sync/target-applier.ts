@@ -6,21 +6,22 @@ import type { SyncMode, SyncState } from '../../protocol/sync-state.ts';
 import { maxTick, nextTick, tickLess, type Tick } from '../../protocol/ticks.ts';
 import type { EntryRecord, FeedHandler, FeedHead, FeedTail } from '../../xml/feed-reader.ts';
 import { scanRootTag, tombstoneFragment } from '../payload/fragment.ts';
-import { toIncoming, type Incoming } from './incoming.ts';
-import { compactResult, etagOf, resultEntryXml, ResultRows, stateXml, type ResultEntry } from './result-entry.ts';
+import { MAX_TICK_DIGITS, type KindInfo, type ResultWriter, type StoreWriter, type SyncStore } from '../store/repositories.ts';
 import { decide, type DigestLookup, type Verdict } from './conflict-rules.ts';
-import type { KindInfo, Store } from '../store/store.ts';
-import { MAX_TICK_DIGITS, tickKey } from '../store/tick-key.ts';
+import { etagOf } from './etag.ts';
+import { toIncoming, type Incoming } from './incoming.ts';
+import { compactResult, resultEntryXml, stateXml, type ResultEntry } from './result-entry.ts';
 
 /**
  * The target side of a sync pass (spec 5.3–5.5, 5.8; brief §3.4–§3.9): a FeedHandler that applies a posted page
  * entry by entry as the reader produces them, and writes one result entry per input entry (result_rows).
  *
- * Transactions belong to the caller: it wraps each `reader.push(chunk)` (and `reader.end()`) in `store.tx()`, so
- * every entry's data, result row and digest update commit together and no transaction spans an await.
+ * Transactions belong to the caller: it wraps each `reader.push(chunk)` (and `reader.end()`) in `store.tx()`, calling
+ * begin(w) first and flush() last, so every entry's data, result row and digest update commit together and no
+ * transaction spans an await.
  *
  * catchUp: entries are applied as they arrive; the end-of-feed merge runs on a page without `next`.
- * immediate: entries are staged (table `staged`) while the contiguity check runs over the whole page; a gap makes
+ * immediate: entries are staged (StagedEntries) while the contiguity check runs over the whole page; a gap makes
  * `end()` throw a 400 and nothing is applied (the caller drops the staged rows); otherwise `end()` applies them.
  */
 
@@ -36,7 +37,7 @@ export interface ApplyStats {
 }
 
 export interface TargetApplierOptions {
-  store: Store;
+  store: SyncStore;
   kind: KindInfo;
   /** Context whose result rows this page fills. */
   ctx: number;
@@ -45,8 +46,6 @@ export interface TargetApplierOptions {
   /** Where the body came from, for messages. */
   source: string;
 }
-
-const GAP = 'SyncTickGap';
 
 class SourceDigest implements DigestLookup {
   readonly rows = new Map<number, { tick: Tick; prio: number }>();
@@ -61,7 +60,7 @@ export class TargetApplier implements FeedHandler {
   /** Set by end(): whether this page was the last of a catchUp pass (the digest merge ran). */
   merged = false;
 
-  private readonly store: Store;
+  private readonly store: SyncStore;
   private readonly kind: KindInfo;
   private readonly ctx: number;
   private readonly serving: string;
@@ -69,6 +68,10 @@ export class TargetApplier implements FeedHandler {
   private readonly source: string;
   private readonly src = new SourceDigest();
   private readonly tgt: DigestLookup;
+  /** Normalised URL of an endpoint id (the conflict rules' last tie-break). */
+  private readonly normOf: (ep: number) => string;
+  /** The open transaction's writer (begin()). */
+  private w!: StoreWriter;
   private passKey = '';
   /** Lowest failed tick per endpoint in this pass: the digest never moves past it. */
   private readonly failures = new Map<number, Tick>();
@@ -76,11 +79,7 @@ export class TargetApplier implements FeedHandler {
   private gap: string | undefined;
   private now = new Date().toISOString();
 
-  private readonly sLocal;
-  private readonly sPayload;
-  private readonly results: ResultRows;
-  private readonly sStage;
-  private readonly sFailure;
+  private readonly results: ResultWriter;
 
   constructor(o: TargetApplierOptions) {
     this.store = o.store;
@@ -92,17 +91,14 @@ export class TargetApplier implements FeedHandler {
     // Looked up through the store each time: a rollback elsewhere replaces the cached digest maps.
     const store = this.store;
     const kindId = o.kind.id;
-    this.tgt = { get: (ep: number) => store.digestOf(kindId).get(ep) };
-    const db = this.store.db;
-    this.sLocal = db.prepare('SELECT id, deleted, ep, tick, stamp FROM resources WHERE kind = ? AND uuid = ?');
-    this.sPayload = db.prepare('SELECT payload FROM resources WHERE id = ?');
-    this.results = new ResultRows(o.store, o.ctx);
-    this.sStage = db.prepare('INSERT INTO staged(ctx, seq, data) VALUES(?, ?, ?)');
-    this.sFailure = db.prepare('INSERT INTO pass_failures(kind, pass, ep, tick, created) VALUES(?, ?, ?, ?, ?)');
+    this.tgt = { get: (ep: number) => store.digest.rows(kindId).get(ep) };
+    this.normOf = (ep: number) => store.endpoint(ep).norm;
+    this.results = store.results.writer(o.ctx);
   }
 
-  /** Refreshes the stamp used for result `updated` elements (call at the start of each transaction). */
-  tick(): void {
+  /** Call first inside each transaction: its writer, and the stamp for result `updated` elements. */
+  begin(w: StoreWriter): void {
+    this.w = w;
     this.now = new Date().toISOString();
   }
 
@@ -126,12 +122,10 @@ export class TargetApplier implements FeedHandler {
     }
     // Pages of one pass carry the same source digest (the source snapshots it): that groups them.
     this.passKey = createHash('sha1').update(`${this.mode}\u0003${digestKey(d)}`).digest('base64');
-    const rows = this.store.db.prepare('SELECT ep, min(tick) AS t FROM pass_failures WHERE kind = ? AND pass = ? GROUP BY ep')
-      .all(this.kind.id, this.passKey) as Array<{ ep: number; t: string }>;
-    for (const r of rows) this.failures.set(r.ep, r.t.slice(3));
+    for (const f of this.w.failures.lowest(this.kind.id, this.passKey)) this.failures.set(f.ep, f.tick);
     if (this.mode === 'immediate') {
       this.expected = new Map();
-      for (const [ep, r] of this.store.digestOf(this.kind.id)) this.expected.set(ep, r.tick);
+      for (const [ep, r] of this.store.digest.rows(this.kind.id)) this.expected.set(ep, r.tick);
     }
   }
 
@@ -146,7 +140,7 @@ export class TargetApplier implements FeedHandler {
     }
     if (this.gap !== undefined) return;
     this.checkContiguity(inc);
-    if (this.gap === undefined) this.sStage.run(this.ctx, inc.index, JSON.stringify(inc));
+    if (this.gap === undefined) this.w.staged.add(this.ctx, inc.index, JSON.stringify(inc));
   }
 
   end(tail: FeedTail): void {
@@ -154,9 +148,8 @@ export class TargetApplier implements FeedHandler {
       if (this.gap !== undefined) {
         throw new SdataError('SDATA_E_TARGET_REJECTED', `${this.source}: immediate feed rejected, nothing applied: ${this.gap}`);
       }
-      const rows = this.store.db.prepare('SELECT data FROM staged WHERE ctx = ? ORDER BY seq').iterate(this.ctx) as Iterable<{ data: string }>;
-      for (const r of rows) this.apply(JSON.parse(r.data) as Incoming);
-      this.store.db.prepare('DELETE FROM staged WHERE ctx = ?').run(this.ctx);
+      for (const data of this.w.staged.each(this.ctx)) this.apply(JSON.parse(data) as Incoming);
+      this.w.staged.clear(this.ctx);
       return;
     }
     if (this.mode === 'catchUp' && tail.next === undefined) {
@@ -164,9 +157,9 @@ export class TargetApplier implements FeedHandler {
       const stamp = new Date().toISOString();
       for (const [ep, e] of this.src.rows) {
         if (this.failures.has(ep)) continue;
-        this.store.advance(this.kind.id, ep, e.tick, e.prio, stamp);
+        this.w.digest.advance(this.kind.id, ep, e.tick, e.prio, stamp);
       }
-      this.store.db.prepare('DELETE FROM pass_failures WHERE kind = ? AND pass = ?').run(this.kind.id, this.passKey);
+      this.w.failures.clear(this.kind.id, this.passKey);
       this.merged = true;
     }
   }
@@ -212,7 +205,7 @@ export class TargetApplier implements FeedHandler {
     if (tick.length > MAX_TICK_DIGITS) return;
     const had = this.failures.get(ep);
     if (had === undefined || tickLess(tick, had)) this.failures.set(ep, tick);
-    this.sFailure.run(this.kind.id, this.passKey, ep, tickKey(tick), Date.now());
+    this.w.failures.record(this.kind.id, this.passKey, ep, tick);
   }
 
   /** Per-entry digest rule (5.5), never past a failed entry of this pass for that endpoint. */
@@ -220,7 +213,7 @@ export class TargetApplier implements FeedHandler {
     let next = nextTick(tick);
     const cap = this.failures.get(ep);
     if (cap !== undefined && tickLess(cap, next)) next = cap;
-    this.store.advance(this.kind.id, ep, next, this.src.get(ep)?.prio ?? 9, this.now);
+    this.w.digest.advance(this.kind.id, ep, next, this.src.get(ep)?.prio ?? 9, this.now);
   }
 
   private apply(inc: Incoming): void {
@@ -242,10 +235,11 @@ export class TargetApplier implements FeedHandler {
 
   private applyValid(inc: Incoming, st: SyncState, ep: number): void {
     const store = this.store;
+    const resources = this.w.resources;
     const k = this.kind.id;
     const uuid = inc.uuid!;
     const del = inc.isDeleted || inc.method === 'DELETE';
-    const local = this.sLocal.get(k, uuid.trim().toLowerCase()) as { id: number; deleted: number; ep: number; tick: string; stamp: string } | undefined;
+    const local = resources.stateOf(k, uuid);
     const user = st.user ?? null;
     const diagnoses: Diagnosis[] = [];
     let status: number;
@@ -256,14 +250,14 @@ export class TargetApplier implements FeedHandler {
     if (!local) {
       // §3.5: unknown uuid. A delete records a tombstone with the incoming state; anything else creates.
       if (del) {
-        id = store.insertResource(k, uuid, true, ep, st.tick, st.stamp, user, deletionOf(inc.fragment!, uuid));
+        id = resources.insert(k, uuid, true, ep, st.tick, st.stamp, user, deletionOf(inc.fragment!, uuid));
         status = 200;
         method = 'DELETE';
         deleted = true;
         diagnoses.push(info('SyncDeleteUnknown', 'nothing to delete: the resource was not known here; its deletion is recorded'));
         this.stats.deleted++;
       } else {
-        id = store.insertResource(k, uuid, false, ep, st.tick, st.stamp, user, inc.fragment!);
+        id = resources.insert(k, uuid, false, ep, st.tick, st.stamp, user, inc.fragment!);
         status = 201;
         method = 'POST';
         deleted = false;
@@ -271,23 +265,22 @@ export class TargetApplier implements FeedHandler {
       }
     } else {
       id = local.id;
-      const localTick = local.tick.slice(3);
-      verdict = decide({ ep, tick: st.tick, stamp: st.stamp }, { ep: local.ep, tick: localTick, stamp: local.stamp }, this.src, this.tgt,
-        (e) => store.endpoint(e).norm);
+      const localTick = local.tick;
+      verdict = decide({ ep, tick: st.tick, stamp: st.stamp }, local, this.src, this.tgt, this.normOf);
       if (verdict.conflict) {
         this.stats.conflicts++;
         for (const w of verdict.conflict.warnings) diagnoses.push({ severity: 'warning', sdataCode: 'ApplicationDiagnosis', applicationCode: 'SyncPriorityUnknown', message: w });
       }
       if (verdict.apply) {
         if (del) {
-          store.updateResource(id, true, ep, st.tick, st.stamp, user, deletionOf(inc.fragment!, uuid));
+          resources.update(id, true, ep, st.tick, st.stamp, user, deletionOf(inc.fragment!, uuid));
           if (local.deleted) diagnoses.push(info('SyncAlreadyDeleted', 'already deleted here; the deletion state is updated'));
           status = 200;
           method = 'DELETE';
           deleted = true;
           this.stats.deleted++;
         } else {
-          store.updateResource(id, false, ep, st.tick, st.stamp, user, inc.fragment!);
+          resources.update(id, false, ep, st.tick, st.stamp, user, inc.fragment!);
           status = local.deleted ? 201 : 200;
           method = local.deleted ? 'POST' : 'PUT';
           deleted = false;
@@ -296,7 +289,7 @@ export class TargetApplier implements FeedHandler {
         }
       } else {
         status = 200;
-        deleted = local.deleted !== 0;
+        deleted = local.deleted;
         if (verdict.conflict) {
           this.stats.targetWon++;
           const c = verdict.conflict;
@@ -317,7 +310,7 @@ export class TargetApplier implements FeedHandler {
     // The resulting state: the incoming one if applied, else the stored one.
     const applied = method !== undefined;
     const resEp = applied ? ep : local!.ep;
-    const resTick = applied ? st.tick : local!.tick.slice(3);
+    const resTick = applied ? st.tick : local!.tick;
     const resEndpoint = store.endpoint(resEp);
     const resStamp = applied ? st.stamp : local!.stamp;
     const resUser = applied ? st.user : undefined;
@@ -327,7 +320,7 @@ export class TargetApplier implements FeedHandler {
       return;
     }
     let payload: string | undefined;
-    if (verdict?.conflict && !verdict.apply && !deleted) payload = (this.sPayload.get(id) as { payload: string }).payload;
+    if (verdict?.conflict && !verdict.apply && !deleted) payload = resources.payloadOf(id);
     this.result({
       id: `${this.identity}('${id}')`,
       title: `${this.kind.name} ${id}`,
