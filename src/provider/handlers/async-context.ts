@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { serializeDigestEntry, type Digest } from '../../protocol/digest.ts';
 import { SdataError } from '../../protocol/errors.ts';
-import { FeedReader, type FeedHandler } from '../../xml/feed-reader.ts';
+import { FeedReader } from '../../xml/feed-reader.ts';
 import { feedClose, feedOpen } from '../../xml/feed-writer.ts';
 import { parseDigestDocument } from '../../xml/digest-document.ts';
 import { TextSink } from '../../xml/text-sink.ts';
@@ -9,7 +9,8 @@ import { trackingKey, type ContextRow, type ContextType } from '../store/context
 import { checkTracking, type Call } from './call.ts';
 import { ATOM_ENTRY, ATOM_FEED, bodyChunks, drain, HttpProblem, methodNotAllowed, readBody, sendText, sendTracking } from '../http/http-io.ts';
 import { contextSelector, queryParam } from '../http/routes.ts';
-import type { Selection, StoreWriter } from '../store/repositories.ts';
+import type { Selection } from '../store/repositories.ts';
+import type { BodyApplier } from '../sync/body-applier.ts';
 import { ResultRenderer } from '../sync/result-entry.ts';
 import { snapshotDigest, writeSourcePage } from '../sync/source-page.ts';
 import { TargetApplier } from '../sync/target-applier.ts';
@@ -214,15 +215,8 @@ export interface AppliedBody {
   info: string;
 }
 
-/** What applyStream drives: a FeedHandler with per-transaction hooks (see sync/target-applier.ts). */
-export interface TxHandler extends FeedHandler {
-  begin(w: StoreWriter): void;
-  flush(): void;
-  discard(): void;
-}
-
 /** Applies a streamed body with `handler`, one store transaction per ~TX_BYTES of body (see target.ts). */
-export async function applyStream(c: Call, row: ContextRow, handler: TxHandler, requireSyncHead: boolean): Promise<void> {
+export async function applyStream(c: Call, row: ContextRow, handler: BodyApplier, requireSyncHead: boolean): Promise<void> {
   const { store, contexts } = c.core;
   const reader = new FeedReader(handler, { source: `${c.method} ${c.url.pathname}`, maxEntryBytes: c.core.maxEntryBytes, requireSyncHead });
   let touched = Date.now();

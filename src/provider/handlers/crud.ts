@@ -8,7 +8,8 @@ import { etagMatches } from '../sync/etag.ts';
 import type { Call } from './call.ts';
 import { storedFragment } from '../payload/fragment.ts';
 import { ATOM_ENTRY, ATOM_FEED, HttpProblem, methodNotAllowed, readBody, sendText } from '../http/http-io.ts';
-import { LocalOps, newUuid, resourceEntryXml } from '../sync/local-edits.ts';
+import { LocalOps, newUuid } from '../sync/local-edits.ts';
+import { resourceEntryXml } from '../sync/resource-entry.ts';
 import type { ResourceRow } from '../store/repositories.ts';
 import { applyStream, deleteContext, getApplied, postApplying } from './async-context.ts';
 

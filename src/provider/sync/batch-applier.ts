@@ -1,7 +1,8 @@
 import type { Diagnosis } from '../../protocol/diagnosis.ts';
-import type { EntryRecord, FeedHandler } from '../../xml/feed-reader.ts';
+import type { EntryRecord } from '../../xml/feed-reader.ts';
 import { storedFragment } from '../payload/fragment.ts';
 import type { ResourceRow, ResultWriter } from '../store/repositories.ts';
+import type { BodyApplier } from './body-applier.ts';
 import { etagMatches } from './etag.ts';
 import { newUuid, type LocalOps } from './local-edits.ts';
 import { resultEntryXml, type ResultEntry } from './result-entry.ts';
@@ -25,7 +26,7 @@ export function keyOfId(id: string | undefined): string | undefined {
   return m ? (m[1] ?? m[2] ?? m[3]) : undefined;
 }
 
-export class BatchApplier implements FeedHandler {
+export class BatchApplier implements BodyApplier {
   readonly stats: BatchStats = { entries: 0, ok: 0, failed: 0 };
   private readonly ops: LocalOps;
   private readonly serving: string;

@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { escapeAttr, escapeText } from '../../protocol/escape.ts';
-import { serializeSyncState } from '../../protocol/sync-state.ts';
 import { tombstoneFragment } from '../payload/fragment.ts';
 import { mergeFragment } from '../payload/merge.ts';
-import type { Catalog, KindInfo, ResourceRow, SyncStore } from '../store/repositories.ts';
+import type { KindInfo, ResourceRow, SyncStore } from '../store/repositories.ts';
 import { etagOf } from './etag.ts';
 
 /**
@@ -72,14 +70,3 @@ export class LocalOps {
 }
 
 export const newUuid = (): string => randomUUID();
-
-/** One resource as an Atom entry body (no XML declaration, no namespace declarations: the caller's root binds them). */
-export function resourceEntryXml(store: Pick<Catalog, 'endpoint'>, kind: KindInfo, row: ResourceRow, servingCollection: string, etag: string, updated?: string): string {
-  const ep = store.endpoint(row.ep);
-  const self = `${servingCollection}('${row.id}')`;
-  return `<entry><id>${escapeText(kind.selfUrl)}('${row.id}')</id><title>${escapeText(kind.name)} ${row.id}</title>` +
-    `<updated>${updated ?? row.stamp}</updated><link rel="self" type="application/atom+xml; type=entry" href="${escapeAttr(self)}"/>` +
-    `<http:etag>${escapeText(etag)}</http:etag>` +
-    serializeSyncState({ endpoint: ep.url, tick: row.tick, stamp: row.stamp, ...(row.user === null ? {} : { user: row.user }) }) +
-    (row.deleted ? '' : `<sdata:payload>${row.payload}</sdata:payload>`) + '</entry>\n';
-}

@@ -4,9 +4,10 @@ import { digestKey } from '../../protocol/digest.ts';
 import { SdataError } from '../../protocol/errors.ts';
 import type { SyncMode, SyncState } from '../../protocol/sync-state.ts';
 import { maxTick, nextTick, tickLess, type Tick } from '../../protocol/ticks.ts';
-import type { EntryRecord, FeedHandler, FeedHead, FeedTail } from '../../xml/feed-reader.ts';
+import type { EntryRecord, FeedHead, FeedTail } from '../../xml/feed-reader.ts';
 import { scanRootTag, tombstoneFragment } from '../payload/fragment.ts';
 import { MAX_TICK_DIGITS, type KindInfo, type ResultWriter, type StoreWriter, type SyncStore } from '../store/repositories.ts';
+import type { BodyApplier } from './body-applier.ts';
 import { decide, type DigestLookup, type Verdict } from './conflict-rules.ts';
 import { etagOf } from './etag.ts';
 import { toIncoming, type Incoming } from './incoming.ts';
@@ -14,7 +15,7 @@ import { compactResult, resultEntryXml, stateXml, type ResultEntry } from './res
 
 /**
  * The target side of a sync pass (spec 5.3–5.5, 5.8; brief §3.4–§3.9): a FeedHandler that applies a posted page
- * entry by entry as the reader produces them, and writes one result entry per input entry (result_rows).
+ * entry by entry as the reader produces them, and writes one result entry per input entry (its ResultWriter).
  *
  * Transactions belong to the caller: it wraps each `reader.push(chunk)` (and `reader.end()`) in `store.tx()`, calling
  * begin(w) first and flush() last, so every entry's data, result row and digest update commit together and no
@@ -54,7 +55,7 @@ class SourceDigest implements DigestLookup {
   }
 }
 
-export class TargetApplier implements FeedHandler {
+export class TargetApplier implements BodyApplier {
   readonly stats: ApplyStats = { entries: 0, created: 0, updated: 0, deleted: 0, ignored: 0, conflicts: 0, targetWon: 0, failed: 0 };
   mode: SyncMode | undefined;
   /** Set by end(): whether this page was the last of a catchUp pass (the digest merge ran). */
