@@ -1,13 +1,29 @@
+import type { ServerResponse } from 'node:http';
 import { escapeAttr } from '../../protocol/escape.ts';
-import { NS } from '../../protocol/namespaces.ts';
+import { contractNamespace, NS } from '../../protocol/namespaces.ts';
+import { methodNotAllowed, sendText, XML } from '../http/http-io.ts';
 import type { KindInfo } from '../store/repositories.ts';
 import type { Store } from '../store/store.ts';
-import type { ProviderCore } from './call.ts';
+import type { Call, ProviderCore } from './call.ts';
 
 /**
- * Read-only administration for tests and operators: `GET {dataset}/$health` and `GET {kind}/$checksum`.
- * Both are JSON, not SData; they exist so that convergence can be checked without pulling whole feeds.
+ * `GET {dataset}/$schema` (the kinds, for `run --all-kinds`), and read-only administration for tests and operators:
+ * `GET {dataset}/$health` and `GET {kind}/$checksum`. The latter two are JSON, not SData; they exist so that
+ * convergence can be checked without pulling whole feeds.
  */
+
+/** `{dataset}/$schema` and `{dataset}/$health`: the requests that name no kind. */
+export function handleDatasetOp(core: ProviderCore, op: '$schema' | '$health', method: string, path: string, res: ServerResponse, served: readonly KindInfo[]): void {
+  if (method !== 'GET') throw methodNotAllowed(method, path, 'GET');
+  if (op === '$schema') sendText(res, 200, schemaXml(core.store, served, contractNamespace(core.store.contract)), XML);
+  else sendText(res, 200, `${JSON.stringify(health(core), null, 1)}\n`, 'application/json');
+}
+
+/** `{kind}/$checksum`. */
+export function handleChecksum(c: Call): void {
+  if (c.method !== 'GET') throw methodNotAllowed(c.method, c.url.pathname, 'GET');
+  sendText(c.res, 200, `${JSON.stringify(c.core.store.admin.checksum(c.kind))}\n`, 'application/json');
+}
 
 export interface KindHealth {
   endpoint: string;

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpProblem } from '../http/http-io.ts';
 import type { Contexts } from '../store/contexts.ts';
 import type { KindInfo } from '../store/repositories.ts';
 import type { Store } from '../store/store.ts';
@@ -32,13 +31,4 @@ export interface Call {
   kind: KindInfo;
   /** Serving URL of the kind's collection (what Location headers and next links use). */
   collection: string;
-}
-
-const TRACKING = /^[A-Za-z0-9._~:{}-]{1,200}$/;
-
-/** A consumer's trackingID, checked: it becomes part of a URL. */
-export function checkTracking(t: string): string {
-  const v = t.trim();
-  if (!TRACKING.test(v)) throw new HttpProblem(400, `trackingID '${t.slice(0, 60)}' is not usable: expected a UUID (letters, digits, - . _ ~ : { }; at most 200)`, 'BadQueryParameter');
-  return v;
 }

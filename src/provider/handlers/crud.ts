@@ -1,40 +1,35 @@
 import { NS, OUTPUT_ROOT_DECLS } from '../../protocol/namespaces.ts';
-import { SdataError } from '../../protocol/errors.ts';
 import { FeedReader, type EntryRecord } from '../../xml/feed-reader.ts';
 import { feedClose, feedOpen } from '../../xml/feed-writer.ts';
 import { TextSink } from '../../xml/text-sink.ts';
-import { BatchApplier } from '../sync/batch-applier.ts';
-import { etagMatches } from '../sync/etag.ts';
-import type { Call } from './call.ts';
+import { ATOM_ENTRY, ATOM_FEED, bodyText, HttpProblem, methodNotAllowed, readBody, sendText } from '../http/http-io.ts';
+import { intParam } from '../http/routes.ts';
 import { storedFragment } from '../payload/fragment.ts';
-import { ATOM_ENTRY, ATOM_FEED, HttpProblem, methodNotAllowed, readBody, sendText } from '../http/http-io.ts';
+import type { ResourceRow } from '../store/repositories.ts';
+import { etagMatches } from '../sync/etag.ts';
 import { LocalOps, newUuid } from '../sync/local-edits.ts';
 import { resourceEntryXml } from '../sync/resource-entry.ts';
-import type { ResourceRow } from '../store/repositories.ts';
-import { applyStream, deleteContext, getApplied, postApplying } from './async-context.ts';
+import { streamRows } from '../sync/stream-rows.ts';
+import type { Call } from './call.ts';
 
-/** Plain SData access for seeding and inspection: the collection, single resources, and the core $batch. */
+/**
+ * Plain SData access (core 9): `{kind}` (GET lists live resources, POST creates) and `{kind}('{key}')` (GET, PUT with
+ * If-Match and a property merge, DELETE). Every change is a local edit (sync/local-edits.ts).
+ */
 
-function ops(c: Call): LocalOps {
+/** The kind's local edits (one per kind and provider). */
+export function localOps(c: Call): LocalOps {
   let o = c.core.ops.get(c.kind.id);
   if (!o) c.core.ops.set(c.kind.id, (o = new LocalOps(c.core.store, c.kind)));
   return o;
 }
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * One Atom entry from a request body. The body goes through the same streaming reader as feeds, inside a
  * synthetic feed element whose prefix binds nothing the body could inherit (positions on line 1 shift by its length).
  */
 export function parseSingleEntry(buf: Buffer, source: string, maxEntryBytes: number): EntryRecord {
-  let text: string;
-  try {
-    text = utf8.decode(buf);
-  } catch {
-    throw new SdataError('SDATA_E_ENCODING', `${source}: the body is not valid UTF-8`);
-  }
-  text = text.replace(/^\uFEFF?\s*<\?xml[^?]*\?>/, '');
+  const text = bodyText(buf, source).replace(/^\uFEFF?\s*<\?xml[^?]*\?>/, '');
   const recs: EntryRecord[] = [];
   const r = new FeedReader({ head() {}, entry(e) { recs.push(e); }, end() {} }, { source, requireSyncHead: false, maxEntryBytes });
   r.pushText(`<sdataSyncWrap:feed xmlns:sdataSyncWrap="${NS.atom}">`);
@@ -53,7 +48,7 @@ function entryDocument(c: Call, row: ResourceRow, etag: string): string {
 }
 
 function sendEntry(c: Call, status: number, row: ResourceRow, extra: Record<string, string> = {}): void {
-  const etag = ops(c).etag(row);
+  const etag = localOps(c).etag(row);
   sendText(c.res, status, entryDocument(c, row, etag), ATOM_ENTRY, { etag, ...extra });
 }
 
@@ -64,19 +59,16 @@ export async function handleCollection(c: Call): Promise<void> {
   const uuid = rec.uuid ?? newUuid();
   const f = storedFragment(rec, uuid);
   if (f === undefined) throw new HttpProblem(400, `POST ${c.url.pathname}: sdata:payload has no resource element`);
-  const { row } = ops(c).create(f, uuid);
+  const { row } = localOps(c).create(f, uuid);
   sendEntry(c, 201, row, { location: `${c.collection}('${row.id}')` });
 }
 
 async function listCollection(c: Call): Promise<void> {
   const { store } = c.core;
   const k = c.kind.id;
-  const countParam = Number(c.url.searchParams.get('count'));
-  const count = Number.isSafeInteger(countParam) && countParam >= 1 ? Math.min(countParam, c.core.maxPageSize) : c.core.pageSize;
-  const afterParam = Number(c.url.searchParams.get('after'));
-  const after = Number.isSafeInteger(afterParam) && afterParam > 0 ? afterParam : 0;
-  const startParam = Number(c.url.searchParams.get('startIndex'));
-  const startIndex = after > 0 && Number.isSafeInteger(startParam) && startParam >= 1 ? startParam : 1;
+  const count = intParam(c.url, 'count', 1, c.core.maxPageSize, c.core.pageSize);
+  const after = intParam(c.url, 'after', 1, Number.MAX_SAFE_INTEGER, 0);
+  const startIndex = after > 0 ? intParam(c.url, 'startIndex', 1, Number.MAX_SAFE_INTEGER, 1) : 1;
   const { end, more } = store.listing.page(k, after, count);
   const self = c.collection;
   const links = [{ rel: 'self', href: self }, { rel: 'first', href: self }];
@@ -84,27 +76,18 @@ async function listCollection(c: Call): Promise<void> {
   c.res.writeHead(200, { 'content-type': ATOM_FEED });
   const sink = new TextSink(c.res);
   sink.write(feedOpen({ id: c.kind.selfUrl, title: c.kind.name, links, totalResults: store.admin.counts(k).resources, startIndex, itemsPerPage: count }));
-  const o = ops(c);
+  const o = localOps(c);
   let from = after;
-  for (;;) {
-    let paused = false;
-    for (const row of store.listing.rows(k, from, end)) {
-      sink.write(resourceEntryXml(store, c.kind, row, c.collection, o.etag(row)));
-      from = row.id;
-      if (sink.needsDrain) {
-        paused = true;
-        break;
-      }
-    }
-    if (!paused) break;
-    await sink.drained();
-  }
+  await streamRows(sink, () => store.listing.rows(k, from, end), (row) => {
+    sink.write(resourceEntryXml(store, c.kind, row, c.collection, o.etag(row)));
+    from = row.id;
+  });
   sink.write(feedClose());
   await sink.end();
 }
 
 export async function handleResource(c: Call, key: string): Promise<void> {
-  const o = ops(c);
+  const o = localOps(c);
   const find = (): ResourceRow => {
     const row = /^\d{1,15}$/.test(key) ? c.core.store.resources.byId(c.kind.id, Number(key)) : undefined;
     if (!row) throw new HttpProblem(404, `${c.url.pathname}: no such resource`);
@@ -136,18 +119,4 @@ export async function handleResource(c: Call, key: string): Promise<void> {
     return;
   }
   throw methodNotAllowed(c.method, c.url.pathname, 'GET, PUT, DELETE');
-}
-
-export async function handleBatch(c: Call, context: string | undefined): Promise<void> {
-  if (context !== undefined) {
-    if (c.method === 'GET') return getApplied(c, 'batch', '$batch', context);
-    if (c.method === 'DELETE') return deleteContext(c, 'batch', context);
-    throw methodNotAllowed(c.method, c.url.pathname, 'GET, DELETE');
-  }
-  if (c.method !== 'POST') throw methodNotAllowed(c.method, c.url.pathname, 'POST');
-  await postApplying(c, 'batch', '$batch', async (row) => {
-    const b = new BatchApplier(ops(c), row.id, c.collection, `POST ${c.url.pathname}`);
-    await applyStream(c, row, b, false);
-    return { entries: b.stats.entries, info: JSON.stringify({ stats: b.stats }) };
-  });
 }

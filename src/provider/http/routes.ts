@@ -86,3 +86,11 @@ export function queryParam(url: URL, name: string): string | undefined {
   for (const [k, v] of url.searchParams) if (k.toLowerCase() === want) return v;
   return undefined;
 }
+
+/** An integer query parameter within [min, max]; absent or unusable: `dflt` (core 2.11: ignored, not refused). */
+export function intParam(url: URL, name: string, min: number, max: number, dflt: number): number {
+  const v = url.searchParams.get(name);
+  if (v === null) return dflt;
+  const n = Number(v);
+  return Number.isSafeInteger(n) && n >= min ? Math.min(n, max) : dflt;
+}

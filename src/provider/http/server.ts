@@ -3,19 +3,22 @@ import type { AddressInfo } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
 import { SdataError } from '../../protocol/errors.ts';
 import { DEFAULT_MAX_ENTRY_BYTES } from '../../xml/feed-reader.ts';
-import { contractNamespace } from '../../protocol/namespaces.ts';
-import { health, schemaXml, type Health } from '../handlers/admin.ts';
+import { handleChecksum, handleDatasetOp, health, type Health } from '../handlers/admin.ts';
 import { AppliedCounts } from '../handlers/async-context.ts';
+import { handleBatch } from '../handlers/batch.ts';
 import type { Call, ProviderCore } from '../handlers/call.ts';
+import { handleCollection, handleResource } from '../handlers/crud.ts';
+import { handleDigest } from '../handlers/digest.ts';
+import { handleResults } from '../handlers/results.ts';
+import { handleSource } from '../handlers/source.ts';
+import { handleTarget } from '../handlers/target.ts';
 import type { Checksum } from '../store/admin.ts';
+import { attachCheckpointer } from '../store/checkpointer.ts';
 import type { Contexts } from '../store/contexts.ts';
 import type { KindInfo } from '../store/repositories.ts';
-import { handleBatch, handleCollection, handleResource } from '../handlers/crud.ts';
-import { HttpProblem, methodNotAllowed, sendProblem, sendText, XML } from './http-io.ts';
-import { attachCheckpointer } from '../store/checkpointer.ts';
-import { parseRoute } from './routes.ts';
 import { Store } from '../store/store.ts';
-import { handleDigest, handleResults, handleSource, handleTarget } from '../handlers/async-context.ts';
+import { HttpProblem, sendProblem } from './http-io.ts';
+import { parseRoute } from './routes.ts';
 
 export interface ProviderOptions {
   /** SQLite file path, or ':memory:'. */
@@ -126,12 +129,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
       const url = new URL(req.url ?? '/', 'http://provider.invalid');
       const route = parseRoute(url.pathname, ds);
       const serving = `http://${req.headers.host ?? hostPort(host, port)}/sdata/${ds.app}/${ds.contract}/${ds.dataset}`;
-      if (route.kind === undefined) {
-        if (method !== 'GET') throw methodNotAllowed(method, url.pathname, 'GET');
-        if (route.op === '$schema') sendText(res, 200, schemaXml(store, [...served.values()], contractNamespace(ds.contract)), XML);
-        else sendText(res, 200, `${JSON.stringify(health(core), null, 1)}\n`, 'application/json');
-        return;
-      }
+      if (route.kind === undefined) return handleDatasetOp(core, route.op, method, url.pathname, res, [...served.values()]);
       const kind = served.get(route.kind);
       if (!kind) throw new HttpProblem(404, `${url.pathname}: unknown resource kind '${route.kind}' (served: ${[...served.keys()].join(', ')})`, 'ResourceKindNotFound');
       const c: Call = { req, res, method, url, core, kind, collection: `${serving}/${kind.name}` };
@@ -143,10 +141,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
         case '$syncTarget': return await handleTarget(c, route.context);
         case '$syncResults': return await handleResults(c);
         case '$batch': return await handleBatch(c, route.context);
-        case '$checksum':
-          if (method !== 'GET') throw methodNotAllowed(method, url.pathname, 'GET');
-          sendText(res, 200, `${JSON.stringify(store.admin.checksum(kind))}\n`, 'application/json');
-          return;
+        case '$checksum': return handleChecksum(c);
       }
     } catch (e) {
       if (!(e instanceof HttpProblem) && !(e instanceof SdataError) && !isClientGone(e)) {

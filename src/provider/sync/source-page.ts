@@ -4,6 +4,7 @@ import type { FeedLink } from '../../xml/feed-reader.ts';
 import { feedClose, feedOpen } from '../../xml/feed-writer.ts';
 import type { TextSink } from '../../xml/text-sink.ts';
 import type { Cursor, DigestSnapshot, KindInfo, Selection, SyncStore } from '../store/repositories.ts';
+import { streamRows } from './stream-rows.ts';
 
 /**
  * The source side of a pass (spec 5.2, 5.6; brief §3.2): the digest snapshot a selection is made against, and the
@@ -41,9 +42,8 @@ export interface PageRequest {
 
 /**
  * Streams one page. The page's last row is located first with an index-only scan, so `next` goes in the feed
- * head where consumers expect it; then rows are read with an iterating statement and written as they come.
- * When the response pushes back, the statement is closed (no SQLite cursor lives across an await: a rollback
- * on the shared connection would abort it) and reopened after the last row written.
+ * head where consumers expect it; then rows are read with an iterating statement and written as they come
+ * (streamRows: paused and resumed from `pos` when the response pushes back).
  */
 export async function writeSourcePage(p: PageRequest): Promise<number> {
   const { store, kind, selection, sink } = p;
@@ -67,25 +67,14 @@ export async function writeSourcePage(p: PageRequest): Promise<number> {
   }));
   const identity = escapeText(kind.selfUrl);
   const title = `${escapeText(kind.name)} `;
-  let written = 0;
   const pos = { ...p.after };
-  for (;;) {
-    let paused = false;
-    for (const row of queries.rows(kind.id, ranges, pos, end)) {
-      const ep = store.endpoint(row.ep);
-      const user = row.user === null ? '' : `<sync:user>${escapeText(row.user)}</sync:user>`;
-      sink.write(`<entry><id>${identity}('${row.id}')</id><title>${title}${row.id}</title><updated>${row.stamp}</updated>` +
-        `<sync:syncState><sync:endpoint>${ep.xml}</sync:endpoint><sync:tick>${row.tick}</sync:tick>` +
-        `<sync:stamp>${escapeText(row.stamp)}</sync:stamp>${user}</sync:syncState><sdata:payload>${row.payload}</sdata:payload></entry>\n`);
-      written++;
-      if (sink.needsDrain) {
-        paused = true;
-        break;
-      }
-    }
-    if (!paused) break;
-    await sink.drained();
-  }
+  const written = await streamRows(sink, () => queries.rows(kind.id, ranges, pos, end), (row) => {
+    const ep = store.endpoint(row.ep);
+    const user = row.user === null ? '' : `<sync:user>${escapeText(row.user)}</sync:user>`;
+    sink.write(`<entry><id>${identity}('${row.id}')</id><title>${title}${row.id}</title><updated>${row.stamp}</updated>` +
+      `<sync:syncState><sync:endpoint>${ep.xml}</sync:endpoint><sync:tick>${row.tick}</sync:tick>` +
+      `<sync:stamp>${escapeText(row.stamp)}</sync:stamp>${user}</sync:syncState><sdata:payload>${row.payload}</sdata:payload></entry>\n`);
+  });
   sink.write(feedClose());
   return written;
 }
