@@ -9,7 +9,7 @@ import { Progress } from '../engine/progress.ts';
 import { passReport, summaryTable, totals, type RunReport } from '../engine/report.ts';
 import { runKinds } from '../engine/run.ts';
 import { SdataError } from '../protocol/errors.ts';
-import { seedStore } from '../provider/seed.ts';
+import { seedStore } from '../seeder/seed-store.ts';
 import { contractNamespace } from '../protocol/namespaces.ts';
 import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/feed-reader.ts';
 import { parse, parseCount } from './args.ts';

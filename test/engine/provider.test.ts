@@ -8,7 +8,7 @@ import { silentLogger } from '../../src/engine/log.ts';
 import { runPass, type PassOptions } from '../../src/engine/pass.ts';
 import { discoverKinds, runKinds } from '../../src/engine/run.ts';
 import { startProvider, type RunningProvider } from '../../src/provider/http/server.ts';
-import { seedStore } from '../../src/provider/seed.ts';
+import { seedStore } from '../../src/seeder/seed-store.ts';
 import { contractNamespace } from '../../src/protocol/namespaces.ts';
 
 /** The first test: a full pass between two reference providers, real sockets, real SQLite files. */

@@ -1,10 +1,13 @@
 import { mix32, Rng } from '../gen/rng.ts';
 import { contractNamespace, NS } from '../protocol/namespaces.ts';
 import { nextTick, type Tick } from '../protocol/ticks.ts';
-import { normalizeFragment } from './payload/fragment.ts';
-import { nowStamp, Store } from './store/store.ts';
+import { normalizeFragment } from '../provider/payload/fragment.ts';
+import { nowStamp, Store } from '../provider/store/store.ts';
 
 /**
+ * Test data for provider stores (`sdata-sync seed`, `demo`, benches and tests; the server never imports it). A layer
+ * of its own above the provider: it draws from the generator's Rng and writes through the provider's store.
+ *
  * Deterministic seeding: resource i of seed s is always the same (uuid, values), ~1 KB of UTF-8 with nested
  * elements, a child list with uuids, a reference, xsi:nil, non-ASCII text (accents, CJK, emoji) and entity
  * references. Seeded resources are local changes of the store's own endpoint, ticked one by one (brief §3.1).
