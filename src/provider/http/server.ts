@@ -54,7 +54,7 @@ export interface ProviderOptions {
   /** SQLite page cache, MiB (default 8). */
   cacheMiB?: number;
   /**
-   * WAL checkpoints by another thread: serveCheckpoints() at the other end of this port (checkpointer.ts). Without
+   * WAL checkpoints by another thread: serveCheckpoints() at the other end of this port (store/checkpointer.ts). Without
    * it, commits checkpoint the WAL themselves, as SQLite does by default.
    */
   checkpointPort?: MessagePort;

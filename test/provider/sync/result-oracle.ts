@@ -1,5 +1,5 @@
-import { etagOf } from '../../src/provider/sync/etag.ts';
-import { resultEntryXml, stateXml, type RenderContext } from '../../src/provider/sync/result-entry.ts';
+import { etagOf } from '../../../src/provider/sync/etag.ts';
+import { resultEntryXml, stateXml, type RenderContext } from '../../../src/provider/sync/result-entry.ts';
 
 /**
  * The oracle for ResultRenderer: a stored result rendered the plain way, through resultEntryXml() with each field

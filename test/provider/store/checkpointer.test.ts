@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { DatabaseSync } from 'node:sqlite';
 import { MessageChannel } from 'node:worker_threads';
-import { serveCheckpoints, type CheckpointResult } from '../../src/provider/store/checkpointer.ts';
-import { seedStore } from '../../src/seeder/seed-store.ts';
-import { provider, syncPass, testDir } from './helpers.ts';
+import { serveCheckpoints, type CheckpointResult } from '../../../src/provider/store/checkpointer.ts';
+import { seedStore } from '../../../src/seeder/seed-store.ts';
+import { provider, syncPass, testDir } from '../helpers.ts';
 
 /** Background WAL checkpoints (checkpointer.ts): what `serve` runs on its main thread, here on the test's. */
 
