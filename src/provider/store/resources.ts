@@ -5,10 +5,10 @@ import { tickKey, tickOfKey } from './tick-key.ts';
 import type { TxGuard } from './tx-guard.ts';
 
 /** UUIDs match in either case (brief §2.2); rows keep them lower-cased, payloads keep them as written. */
-export const uuidKey = (u: string): string => u.trim().toLowerCase();
+const uuidKey = (u: string): string => u.trim().toLowerCase();
 
 /** A resource row as SQLite returns it (ticks as tick keys, flags as integers). */
-interface RawResource {
+export interface RawResource {
   id: number;
   uuid: string;
   deleted: number;
@@ -25,8 +25,6 @@ export const RESOURCE_COLUMNS = 'id, uuid, deleted, ep, tick, stamp, user, paylo
 export function toResourceRow(r: RawResource): ResourceRow {
   return { id: r.id, uuid: r.uuid, deleted: r.deleted !== 0, ep: r.ep, tick: tickOfKey(r.tick), stamp: r.stamp, user: r.user, payload: r.payload };
 }
-
-export type { RawResource };
 
 /**
  * The `resources` table: live resources and tombstones, one row per uuid, the row id being the local key. The one
