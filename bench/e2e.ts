@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { seedStore } from '../src/provider/seed.ts';
+import { seedStore } from '../src/seeder/seed-store.ts';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 const MAXRSS = here('./maxrss.ts');

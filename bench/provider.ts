@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { seedStore } from '../src/provider/seed.ts';
+import { seedStore } from '../src/seeder/seed-store.ts';
 
 const { values } = parseArgs({
   options: {

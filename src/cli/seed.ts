@@ -1,5 +1,5 @@
 import { SdataError } from '../protocol/errors.ts';
-import { seedStore } from '../provider/seed.ts';
+import { seedStore } from '../seeder/seed-store.ts';
 import { parse, parseCount, stderrLine } from './common.ts';
 import { EXIT } from './exit-codes.ts';
 

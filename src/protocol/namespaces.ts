@@ -14,6 +14,12 @@ export const NS = {
 } as const;
 
 /**
+ * The namespace of a contract's resource elements (`crm` → http://schemas.sage.com/crm), as the reference provider
+ * declares it in `$schema` and its seeded payloads use it.
+ */
+export const contractNamespace = (contract: string): string => `http://schemas.sage.com/${contract}`;
+
+/**
  * The bindings every feed we write declares on its root. Forwarded entries only re-declare what differs
  * from these (see xml/feed-writer.ts).
  */

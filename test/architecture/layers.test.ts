@@ -5,7 +5,7 @@ import { join, relative, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Data flows one way (architecture.md): a layer imports only layers before it in this list, never one after. */
-const LAYERS = ['protocol', 'xml', 'plan', 'gen', 'http', 'engine', 'provider', 'cli'];
+const LAYERS = ['protocol', 'xml', 'plan', 'gen', 'http', 'engine', 'provider', 'seeder', 'cli'];
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 
 function files(dir: string): string[] {

@@ -7,9 +7,9 @@ import { HttpClient } from '../../src/http/client.ts';
 import { silentLogger } from '../../src/engine/log.ts';
 import { runPass, type PassOptions } from '../../src/engine/pass.ts';
 import { discoverKinds, runKinds } from '../../src/engine/run.ts';
-import { startProvider, type RunningProvider } from '../../src/provider/server.ts';
-import { seedStore } from '../../src/provider/seed.ts';
-import { contractNamespace } from '../../src/provider/store.ts';
+import { startProvider, type RunningProvider } from '../../src/provider/http/server.ts';
+import { seedStore } from '../../src/seeder/seed-store.ts';
+import { contractNamespace } from '../../src/protocol/namespaces.ts';
 
 /** The first test: a full pass between two reference providers, real sockets, real SQLite files. */
 describe('passes between two reference providers', () => {
@@ -72,8 +72,8 @@ describe('passes between two reference providers', () => {
       });
       assert.equal(res.statusCode, 200, await res.body.text());
     };
-    const keyOf = (p: RunningProvider, uuid: string): number => p.store.byUuid(p.store.kind('accounts')!.id, uuid)!.id;
-    const uuidAt = (p: RunningProvider, key: number): string => p.store.byId(p.store.kind('accounts')!.id, key)!.uuid;
+    const keyOf = (p: RunningProvider, uuid: string): number => p.store.resources.byUuid(p.store.kind('accounts')!.id, uuid)!.id;
+    const uuidAt = (p: RunningProvider, key: number): string => p.store.resources.byId(p.store.kind('accounts')!.id, key)!.uuid;
     const u1 = uuidAt(a, 1);
     const u2 = uuidAt(a, 2);
     await put(a, 1, 'changed at the source');

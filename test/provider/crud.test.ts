@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { NS } from '../../src/protocol/namespaces.ts';
-import type { RunningProvider } from '../../src/provider/server.ts';
+import type { RunningProvider } from '../../src/provider/http/server.ts';
 import { hasXmllint, xmllintErrors } from '../helpers/oracle.ts';
 import { allResults, diagnosisMessage, get, http, kid, kids, linkOf, parseXml, post, provider, resultsOf, testDir, textOf, ticksOf, type TestDir } from './helpers.ts';
 

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SaxesParser } from 'saxes';
 import { NS } from '../../src/protocol/namespaces.ts';
-import { startProvider, type ProviderOptions, type RunningProvider } from '../../src/provider/server.ts';
-import { Store } from '../../src/provider/store.ts';
-import { tickKey } from '../../src/provider/tick-key.ts';
+import { startProvider, type ProviderOptions, type RunningProvider } from '../../src/provider/http/server.ts';
+import { Store } from '../../src/provider/store/store.ts';
+import { tickKey } from '../../src/provider/store/tick-key.ts';
 
 /** A namespace-resolved element tree built by saxes (a real XML parser), for asserting on responses. */
 export interface El {
@@ -191,23 +192,38 @@ export function resourceXml(uuid: string, name: string, deleted = false): string
     : `<account xmlns="${CONTRACT}" xmlns:sdata="${NS.sdata}" sdata:uuid="${uuid}"><name>${name}</name></account>`;
 }
 
-/** Writes an exact store state (digest and resources with given syncStates) before a provider opens it. */
+/**
+ * Writes an exact store state (digest and resources with given syncStates) before a provider opens it. The
+ * resources go through the store; the digest is written to the file as given, beneath the store's rules (its own
+ * tick may lag its resources here: spec examples start from such states).
+ */
 export function setupStore(path: string, s: SetupStore): void {
   const store = new Store({ db: path, app: s.app, contract: s.contract ?? 'myContract', kinds: [s.kind ?? 'accounts'], ...(s.endpointBase ? { endpointBase: s.endpointBase } : {}) });
+  let kind: number;
+  const eps = new Map<string, number>();
   try {
     const k = store.kind(s.kind ?? 'accounts')!;
-    store.tx(() => {
+    kind = k.id;
+    store.tx((w) => {
       for (const r of s.resources ?? []) {
-        store.insertResource(k.id, r.uuid, r.deleted ?? false, store.endpointId(r.endpoint), String(r.tick), r.stamp ?? '2008-10-30T12:00:00.000Z', null,
+        w.resources.insert(k.id, r.uuid, r.deleted ?? false, store.endpointId(r.endpoint), String(r.tick), r.stamp ?? '2008-10-30T12:00:00.000Z', null,
           resourceXml(r.uuid, r.name ?? r.uuid, r.deleted ?? false));
       }
-      store.db.prepare('DELETE FROM digest WHERE kind = ?').run(k.id);
-      for (const [ep, tick, prio] of s.digest) {
-        store.db.prepare('INSERT INTO digest(kind, ep, tick, stamp, prio) VALUES(?, ?, ?, ?, ?)').run(k.id, store.endpointId(ep), tickKey(String(tick)), '2008-10-30T12:00:00.000Z', prio);
-      }
+      for (const [ep] of s.digest) eps.set(ep, store.endpointId(ep));
     });
   } finally {
     store.close();
+  }
+  const db = new DatabaseSync(path);
+  try {
+    db.exec('BEGIN');
+    db.prepare('DELETE FROM digest WHERE kind = ?').run(kind);
+    for (const [ep, tick, prio] of s.digest) {
+      db.prepare('INSERT INTO digest(kind, ep, tick, stamp, prio) VALUES(?, ?, ?, ?, ?)').run(kind, eps.get(ep)!, tickKey(String(tick)), '2008-10-30T12:00:00.000Z', prio);
+    }
+    db.exec('COMMIT');
+  } finally {
+    db.close();
   }
 }
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { NS } from '../../src/protocol/namespaces.ts';
-import type { RunningProvider } from '../../src/provider/server.ts';
-import { seedStore } from '../../src/provider/seed.ts';
+import type { RunningProvider } from '../../src/provider/http/server.ts';
+import { seedStore } from '../../src/seeder/seed-store.ts';
 import { page as testPage } from '../helpers/feeds.ts';
 import { hasXmllint, xmllintErrors } from '../helpers/oracle.ts';
 import {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { NS } from '../../src/protocol/namespaces.ts';
-import type { RunningProvider } from '../../src/provider/server.ts';
+import type { RunningProvider } from '../../src/provider/http/server.ts';
 import { page as testPage } from '../helpers/feeds.ts';
 import { hasXmllint, xmllintErrors } from '../helpers/oracle.ts';
 import { DIGEST_ENTRY_5_2, EP, PAGE_5_2_CORRECTED, PAGE_5_2_PUBLISHED, STRAY_LINE } from '../helpers/spec-examples.ts';

@@ -1,0 +1,25 @@
+import { serializeDigestEntry } from '../../protocol/digest.ts';
+import { parseDigestDocument } from '../../xml/digest-document.ts';
+import { ATOM_ENTRY, bodyText, methodNotAllowed, readBody, sendText } from '../http/http-io.ts';
+import type { Call } from './call.ts';
+
+/**
+ * `{kind}/$syncDigest` (spec 4.1; A3): GET the digest; PUT replaces it (POST is a synonym). A replace never lowers
+ * the store's own tick below a tick it already gave.
+ */
+export async function handleDigest(c: Call): Promise<void> {
+  const { store } = c.core;
+  const self = `${c.collection}/$syncDigest`;
+  if (c.method === 'GET') {
+    sendText(c.res, 200, serializeDigestEntry(store.digest.get(c.kind), self), ATOM_ENTRY);
+    return;
+  }
+  if (c.method === 'PUT' || c.method === 'POST') {
+    const text = bodyText(await readBody(c.req, c.core.maxBodyBytes), c.url.pathname);
+    const d = parseDigestDocument(text, c.url.pathname);
+    store.digest.replace(c.kind, d);
+    sendText(c.res, 200, serializeDigestEntry(store.digest.get(c.kind), self), ATOM_ENTRY);
+    return;
+  }
+  throw methodNotAllowed(c.method, c.url.pathname, 'GET, PUT, POST');
+}

@@ -1,0 +1,114 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { serializeDiagnoses, type Diagnosis, type SdataCode } from '../../protocol/diagnosis.ts';
+import { ERROR_CODES, isSdataError, SdataError } from '../../protocol/errors.ts';
+import { serializeTracking, type Tracking } from '../../protocol/tracking.ts';
+
+/** Request-level failure with its HTTP status; answered with an `sdata:diagnoses` body (core 3.10, A34). */
+export class HttpProblem extends Error {
+  readonly status: number;
+  readonly sdataCode: SdataCode;
+  readonly headers: Record<string, string>;
+  readonly applicationCode: string | undefined;
+  constructor(status: number, message: string, sdataCode: SdataCode = 'ApplicationDiagnosis', headers: Record<string, string> = {}, applicationCode?: string) {
+    super(message);
+    this.name = 'HttpProblem';
+    this.status = status;
+    this.sdataCode = sdataCode;
+    this.headers = headers;
+    this.applicationCode = applicationCode;
+  }
+}
+
+export const ATOM_FEED = 'application/atom+xml; type=feed';
+export const ATOM_ENTRY = 'application/atom+xml; type=entry';
+export const XML = 'application/xml';
+
+export function methodNotAllowed(method: string, url: string, allow: string): HttpProblem {
+  return new HttpProblem(405, `${method} is not allowed on ${url}; allowed: ${allow}`, 'ApplicationDiagnosis', { allow });
+}
+
+/** The status a failure maps to: our problems carry theirs, an SdataError its code's (protocol/errors.ts), else 500. */
+export function statusOf(e: unknown): number {
+  if (e instanceof HttpProblem) return e.status;
+  if (isSdataError(e)) return ERROR_CODES[e.code].http;
+  return 500;
+}
+
+export function diagnosisOf(e: unknown): Diagnosis {
+  const status = statusOf(e);
+  const message = e instanceof Error ? e.message : String(e);
+  const sdataCode = e instanceof HttpProblem ? e.sdataCode : 'ApplicationDiagnosis';
+  const d: Diagnosis = { severity: status >= 500 ? (status === 503 ? 'transient' : 'fatal') : 'error', sdataCode, message };
+  const app = e instanceof HttpProblem ? e.applicationCode : isSdataError(e) ? e.code : undefined;
+  if (app !== undefined) d.applicationCode = app;
+  return d;
+}
+
+export function sendText(res: ServerResponse, status: number, body: string, contentType: string, headers: Record<string, string> = {}): void {
+  const buf = Buffer.from(body, 'utf8');
+  res.writeHead(status, { 'content-type': contentType, 'content-length': String(buf.length), ...headers });
+  res.end(buf);
+}
+
+export function sendProblem(res: ServerResponse, e: unknown): void {
+  const status = statusOf(e);
+  const headers = e instanceof HttpProblem ? e.headers : {};
+  if (res.headersSent) {
+    // Mid-stream: the status is gone; cut the body so the client cannot take a truncated feed for a whole one.
+    res.destroy(e instanceof Error ? e : undefined);
+    return;
+  }
+  sendText(res, status, serializeDiagnoses([diagnosisOf(e)]), XML, headers);
+}
+
+export function sendTracking(res: ServerResponse, location: string, t: Tracking): void {
+  sendText(res, 202, serializeTracking(t), XML, { location });
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A whole body as text; `where` names the request in the error when it is not UTF-8. */
+export function bodyText(buf: Uint8Array, where: string): string {
+  try {
+    return utf8.decode(buf);
+  } catch {
+    throw new SdataError('SDATA_E_ENCODING', `${where}: the body is not valid UTF-8`);
+  }
+}
+
+/** Reads a small body whole (digests, single entries), refusing more than `limit` bytes. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of bodyChunks(req, limit)) {
+    parts.push(c);
+    n += c.length;
+  }
+  return Buffer.concat(parts, n);
+}
+
+/** The request body as chunks, with the size limit enforced as bytes arrive (413 beyond it). */
+export async function* bodyChunks(req: IncomingMessage, limit: number): AsyncGenerator<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  let n = 0;
+  for await (const c of req) {
+    const b = c as Buffer;
+    n += b.length;
+    if (n > limit) throw tooLarge(limit);
+    yield b;
+  }
+}
+
+function tooLarge(limit: number): HttpProblem {
+  // The rest of the body is not read: close the connection rather than swallow it.
+  return new HttpProblem(413, `request body exceeds this provider's limit of ${limit} bytes (--max-body)`, 'ApplicationDiagnosis', { connection: 'close' });
+}
+
+/** Consumes and discards what is left of a body (a repeated POST whose work is already done). */
+export async function drain(req: IncomingMessage): Promise<void> {
+  if (req.readableEnded) return;
+  for await (const _c of req) {
+    // discard
+  }
+}

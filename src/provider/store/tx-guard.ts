@@ -1,0 +1,13 @@
+/**
+ * Whether the store has a transaction open, shared by the store and its repositories. Every write checks it, so no
+ * row is written outside `Store.tx()`, the one transaction that writes the digest rows it touched before COMMIT:
+ * data and digest move together by construction, not by the discipline of callers. One integer compare per write.
+ */
+export class TxGuard {
+  depth = 0;
+
+  /** Throws unless a transaction is open; `what` names the write for the message. */
+  check(what: string): void {
+    if (this.depth === 0) throw new Error(`${what} outside a transaction: writes go through Store.tx(), which commits the digest with the data`);
+  }
+}

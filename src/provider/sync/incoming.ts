@@ -1,0 +1,35 @@
+import type { EntryRecord } from '../../xml/feed-reader.ts';
+import { storedFragment } from '../payload/fragment.ts';
+import { MAX_TICK_DIGITS } from '../store/repositories.ts';
+
+/**
+ * What a posted sync-feed entry contributes once parsed: everything the target needs to apply it, and nothing it
+ * does not (the entry's full text is gone; the resource element is kept as a self-contained fragment). A plain
+ * object of strings and numbers, so that immediate-mode entries can be staged as JSON.
+ */
+export type Incoming = Pick<EntryRecord, 'index' | 'line' | 'column' | 'atomId' | 'uuid' | 'isDeleted' | 'state' | 'invalid'> & {
+  /** The entry's `http:httpMethod` (EntryRecord.httpMethod), if it has one. */
+  method: string | undefined;
+  /** The resource element as stored: self-contained (storedFragment). */
+  fragment: string | undefined;
+};
+
+/** The pure, store-independent half of applying an entry: validation and the fragment to store. */
+export function toIncoming(rec: EntryRecord): Incoming {
+  let invalid = rec.invalid;
+  let fragment: string | undefined;
+  if (invalid === undefined) {
+    if (rec.state!.tick.length > MAX_TICK_DIGITS) invalid = `sync:tick has more than ${MAX_TICK_DIGITS} digits`;
+    else {
+      fragment = storedFragment(rec, rec.uuid!);
+      if (fragment === undefined) invalid = 'sdata:payload has no resource element';
+    }
+  }
+  if (invalid === undefined && rec.httpMethod !== undefined && rec.httpMethod !== 'POST' && rec.httpMethod !== 'PUT' && rec.httpMethod !== 'DELETE') {
+    invalid = `http:httpMethod ${rec.httpMethod} cannot be applied from a sync feed`;
+  }
+  return {
+    index: rec.index, line: rec.line, column: rec.column, atomId: rec.atomId, uuid: rec.uuid, isDeleted: rec.isDeleted,
+    method: rec.httpMethod, state: rec.state, invalid, fragment,
+  };
+}

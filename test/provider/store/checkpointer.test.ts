@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { DatabaseSync } from 'node:sqlite';
+import { MessageChannel } from 'node:worker_threads';
+import { serveCheckpoints, type CheckpointResult } from '../../../src/provider/store/checkpointer.ts';
+import { seedStore } from '../../../src/seeder/seed-store.ts';
+import { provider, syncPass, testDir } from '../helpers.ts';
+
+/** Background WAL checkpoints (checkpointer.ts): what `serve` runs on its main thread, here on the test's. */
+
+const dir = testDir();
+after(() => dir.cleanup());
+
+/** wal_autocheckpoint as `db` has it (a per-connection setting). */
+const autocheckpointOf = (db: DatabaseSync): number =>
+  (db.prepare('PRAGMA wal_autocheckpoint').get() as { wal_autocheckpoint: number }).wal_autocheckpoint;
+
+test('with a checkpointer attached, the target commits without checkpointing and the other side checkpoints', async () => {
+  await seedStore({ db: dir.db('src'), app: 'crm', contract: 'crm', kind: 'accounts', count: 3000, seed: 3 });
+  const ch = new MessageChannel();
+  const seen: CheckpointResult[] = [];
+  serveCheckpoints(ch.port1, dir.db('tgt'), (r) => seen.push(r));
+  const src = await provider(dir, 'src', { pageSize: 1000 });
+  const tgt = await provider(dir, 'tgt', { app: 'erp', checkpointPort: ch.port2 });
+  try {
+    assert.equal(tgt.store.walAutocheckpoint(), 4 * 8192, 'the provider connection defers to the checkpointer (4x backstop)');
+    const stats = await syncPass(src.url, tgt.url);
+    assert.equal(stats.entries, 3000);
+    // 3 pages of ~1.3 MB, one commit per ~256 KiB of body: more than 8 commits, so at least one checkpoint ran.
+    await new Promise((r) => setImmediate(r));
+    assert.ok(seen.length >= 1, `checkpoints run: ${seen.length}`);
+    assert.ok(seen.some((r) => r.checkpointed > 0 && r.log > 0), JSON.stringify(seen));
+    assert.equal(tgt.health().kinds['accounts']!.resources, 3000);
+  } finally {
+    await src.close();
+    await tgt.close();
+    ch.port1.close();
+  }
+  // Closing detached it; a fresh connection has SQLite's own setting (1000), and every resource is in the file.
+  const c = new DatabaseSync(dir.db('tgt'));
+  try {
+    assert.equal(autocheckpointOf(c), 1000);
+    assert.equal((c.prepare('SELECT count(*) AS n FROM resources').get() as { n: number }).n, 3000);
+  } finally {
+    c.close();
+  }
+});
+
+test('without a checkpointer, commits checkpoint the WAL themselves', async () => {
+  const p = await provider(dir, 'plain');
+  try {
+    assert.equal(p.store.walAutocheckpoint(), 8192);
+  } finally {
+    await p.close();
+  }
+});
