@@ -173,8 +173,8 @@ export interface Peer {
   edit(spec: { kind?: string; uuid: string; name?: string; payload?: string; deleted?: boolean }): Promise<PeerResource>;
   state(): Promise<PeerState>;
   canon(feedXml: string): Promise<{ entries: CanonEntry[]; next: string | null }>;
-  /** SIGTERM, then SIGKILL if it has not exited within the bound. */
-  stop(): Promise<void>;
+  /** SIGTERM, then SIGKILL if it has not exited within the bound. Resolves to the exit code (null if killed). */
+  stop(): Promise<number | null>;
 }
 
 const READY_MS = 10_000;
@@ -243,13 +243,14 @@ export async function startPeer(config: PeerConfig = {}): Promise<Peer> {
     state: () => admin(`${api}/state`),
     canon: (feedXml) => admin(`${api}/canon`, feedXml),
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill('SIGTERM');
       if ((await bounded(exited(child), STOP_MS)) === 'timeout') {
         child.kill('SIGKILL');
         await bounded(exited(child), STOP_MS);
       }
       if (stderr.trim()) process.stderr.write(`sdata-peer ${pid} stderr:\n${stderr}`);
+      return child.exitCode;
     },
   };
 }

@@ -75,6 +75,23 @@ const digestTicks = (f: El): Record<string, string> =>
 /** A target digest that knows no endpoint: the source selects everything (brief §3.2). */
 const EMPTY_DIGEST = `<entry xmlns="${NS.atom}"><id>urn:t</id><title/><updated>2020-01-01T00:00:00Z</updated><payload xmlns="${NS.sdata}"><digest xmlns="${NS.sync}"/></payload></entry>`;
 
+test('the peer starts on an ephemeral port, says where in one JSON line, serves, and exits 0 on SIGTERM', { skip: peerSkip(), timeout: 30_000 }, async () => {
+  const p = await startPeer({ app: 'lifecycle', kinds: [{ name: 'accounts' }, { name: 'contacts', isSyncSource: false }] });
+  try {
+    assert.match(p.url, /^http:\/\/127\.0\.0\.1:\d+\/sdata\/lifecycle\/myContract\/-$/);
+    assert.equal(p.endpoint('contacts'), 'http://localhost/sdata/lifecycle/myContract/-/contacts');
+    const d = await req('GET', `${p.url}/contacts/$syncDigest`);
+    assert.equal(d.headers.get('content-type'), ENTRY);
+    assert.deepEqual(digestTicks(kid(parseXml(d.text), NS.sdata, 'payload')!), { [p.endpoint('contacts')]: '1' });
+    assert.equal((await req('GET', `${p.url}/nope/$syncDigest`)).status, 404);
+    const schema = parseXml((await req('GET', `${p.url}/$schema`)).text);
+    const flags = kids(schema, 'http://www.w3.org/2001/XMLSchema', 'element').map((e) => [e.attrs.get('name'), e.attrs.get(`{${NS.sme}}isSyncSource`), e.attrs.get(`{${NS.sme}}syncOrder`)]);
+    assert.deepEqual(flags, [['accounts', 'true', '1'], ['contacts', 'false', '2']]);
+  } finally {
+    assert.equal(await p.stop(), 0);
+  }
+});
+
 const NATURAL = '74926A0D-D2C0-4daa-9986-47C833691569';
 const CHEMICAL = 'C4411795-9943-4cf4-8705-51A74C9F0ACC';
 
@@ -156,7 +173,7 @@ describe('the peer as a source: spec 5.2 selection, paging, the context lifecycl
       assert.equal((await req('GET', `${ctx}?startIndex=3&count=2`)).status, 400);
       assert.equal((await req('DELETE', ctx)).status, 200);
     } finally {
-      await p.config({ indexedPaging: true });
+      await p.reset();
     }
   });
 });
@@ -260,7 +277,6 @@ describe('the peer as a target: spec 5.5 digest, 5.8 contiguity, trackingID, str
   test('trackingID: 202 + Location; the same POST again is the same context, applied once; results paged; DELETE then 410', async () => {
     await p.reset();
     await p.config({ resultPageSize: 2 });
-    after(() => p.config({ resultPageSize: 100 }));
     const X = 'http://x.example/sdata/x/c/-/accounts';
     const body = page({ digest: [[X, 4, 5]], entries: [1, 2, 3].map((t) => ({ endpoint: X, tick: t, uuid: `t-${t}` })) });
     const url = `${p.url}/accounts/$syncTarget?trackingID=TT-1&${RUN}`;
@@ -302,9 +318,9 @@ describe('the peer as a target: spec 5.5 digest, 5.8 contiguity, trackingID, str
     const codes = (await p.state()).log.at(-1)!.violations;
     assert.deepEqual([...codes].sort(), ['content-type', 'empty-feed', 'missing-link', 'missing-link', 'missing-run']);
 
+    await p.reset();
     await p.config({ strict: true });
     try {
-      await p.reset();
       const X = 'http://x.example/sdata/x/c/-/accounts';
       const feed = page({ digest: [[X, 2, 5]], next: 'chunk-2.xml', entries: [{ endpoint: X, tick: 1, uuid: 's-1' }] });
       const refused = await req('POST', `${p.url}/accounts/$syncTarget?${RUN}`, feed);
@@ -316,7 +332,7 @@ describe('the peer as a target: spec 5.5 digest, 5.8 contiguity, trackingID, str
       assert.deepEqual(s.kinds.accounts!.resources, []);
       assert.deepEqual([...new Set(s.violations.map((v) => v.code))].sort(), ['missing-link', 'relative-href']);
     } finally {
-      await p.config({ strict: false });
+      await p.reset();
     }
   });
 });

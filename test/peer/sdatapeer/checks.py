@@ -8,8 +8,7 @@ URI = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*:\S+$')
 
 
 def check_post(peer, rec, query, content_type, tracked=True):
-    rec['runName'], rec['runStamp'] = query.get('runname'), query.get('runstamp')
-    if not rec['runName'] or not rec['runStamp']:
+    if not query.get('runname') or not query.get('runstamp'):
         peer.violate(rec, 'missing-run', 'a POST without runName and runStamp (spec 4.1; checklist 37)')
     media = (content_type or '').split(';')[0].strip().lower()
     if media != 'application/atom+xml':

@@ -117,9 +117,12 @@ class Handler(BaseHTTPRequestHandler):
             rest = path[len(self.peer.base_path) + 1:]
             if rest.startswith('$peer/'):
                 return self.admin(method, rest[len('$peer/'):])
+            kind, _, op = rest.partition('/')
             with self.peer.lock:
                 self.rec = {'i': len(self.peer.log), 'method': method, 'path': self.path, 'status': None,
-                            'contentType': self.headers.get('Content-Type'), 'violations': [], 'notes': []}
+                            'contentType': self.headers.get('Content-Type'), 'kind': kind, 'op': op or None,
+                            'trackingID': self.query.get('trackingid'), 'runName': self.query.get('runname'),
+                            'runStamp': self.query.get('runstamp'), 'violations': [], 'notes': []}
                 self.peer.log.append(self.rec)
                 unavailable = self.peer.unavailable_left > 0
                 if unavailable:
@@ -152,8 +155,6 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, W.schema_xml(p.cfg['contractNamespace'], p.kinds.values(), p.cfg['indexedPaging']), 'application/xml')
         kind, _, op = rest.partition('/')
         k = p.kinds.get(kind)
-        self.rec['kind'] = kind
-        self.rec['op'] = op
         if k is None:
             return self.problem(404, 'unknown resource kind %r' % kind, 'ResourceKindNotFound')
         if op == '$syncDigest':
@@ -197,7 +198,6 @@ class Handler(BaseHTTPRequestHandler):
         """What every $syncSource/$syncTarget POST shares: run and content checks, and the trackingID retry rule
         (core 11.6): the same trackingID gives back its context and never starts the work twice."""
         tid = self.query.get('trackingid') or None
-        self.rec['trackingID'] = tid
         with self.peer.lock:
             check_post(self.peer, self.rec, self.query, self.headers.get('Content-Type'))
         return tid, hashlib.sha256()

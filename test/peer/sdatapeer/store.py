@@ -97,6 +97,7 @@ class Context:
 class Peer:
     def __init__(self, cfg, origin):
         self.lock = threading.RLock()
+        self.initial_cfg = copy.deepcopy(cfg)
         self.cfg = cfg
         self.origin = origin  # http://127.0.0.1:PORT
         self.base_path = '/sdata/%s/%s/%s' % (cfg['app'], cfg['contract'], cfg['dataset'])
@@ -104,6 +105,8 @@ class Peer:
         self.reset()
 
     def reset(self):
+        """Back to the start: no resources, fresh digests, the switches given at start, an empty log."""
+        self.cfg = copy.deepcopy(self.initial_cfg)
         now = now_stamp()
         self.kinds = {kc['name']: Kind(self.cfg, kc, now) for kc in self.cfg['kinds']}
         self.contexts = {}  # (type, kind, id) -> Context
