@@ -317,6 +317,11 @@ describe('the peer as a target: spec 5.5 digest, 5.8 contiguity, trackingID, str
     assert.equal(lax.status, 200);
     const codes = (await p.state()).log.at(-1)!.violations;
     assert.deepEqual([...codes].sort(), ['content-type', 'empty-feed', 'missing-link', 'missing-link', 'missing-run']);
+    // Not well-formed (expat stops early): 400 + diagnoses, and the connection is not left with unread bytes.
+    const broken = await req('POST', `${p.url}/accounts/$syncTarget?${RUN}`, `<feed xmlns="${NS.atom}"><<${'x'.repeat(200_000)}</feed>`);
+    assert.equal(broken.status, 400);
+    assert.match(textOf(kid(parseXml(broken.text), NS.sdata, 'diagnosis'), NS.sdata, 'message')!, /not well-formed/);
+    assert.deepEqual((await p.state()).log.at(-1)!.violations, ['not-well-formed']);
 
     await p.reset();
     await p.config({ strict: true });

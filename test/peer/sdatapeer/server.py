@@ -46,7 +46,6 @@ class Handler(BaseHTTPRequestHandler):
 
     def body(self, h=None):
         """The request body as it arrives, Content-Length or chunked; h (a hashlib object) sees every byte."""
-        self.body_read = True
         read = 0
         if 'chunked' in (self.headers.get('Transfer-Encoding') or '').lower():
             while True:
@@ -54,6 +53,7 @@ class Handler(BaseHTTPRequestHandler):
                 if size == 0:
                     while self.rfile.readline(1024) not in (b'\r\n', b'\n', b''):
                         pass
+                    self.body_done = True
                     return
                 yield from self._exactly(size, h)
                 self.rfile.readline(8)
@@ -64,6 +64,7 @@ class Handler(BaseHTTPRequestHandler):
         if n > MAX_BODY:
             raise BadRequest('request body over %d bytes' % MAX_BODY, 'too-large')
         yield from self._exactly(n, h)
+        self.body_done = True
 
     def _exactly(self, n, h):
         while n > 0:
@@ -78,8 +79,8 @@ class Handler(BaseHTTPRequestHandler):
     def send(self, status, body=b'', ctype=None, headers=()):
         if isinstance(body, str):
             body = body.encode('utf-8')
-        if not getattr(self, 'body_read', False) and (self.headers.get('Content-Length') not in (None, '0') or self.headers.get('Transfer-Encoding')):
-            self.close_connection = True  # an unread body would corrupt the next request on this connection
+        if not self.body_done and (self.headers.get('Content-Length') not in (None, '0') or self.headers.get('Transfer-Encoding')):
+            self.close_connection = True  # a body not read to its end would corrupt the next request on this connection
         self.send_response(status)
         if ctype:
             self.send_header('Content-Type', ctype)
@@ -107,7 +108,7 @@ class Handler(BaseHTTPRequestHandler):
     def dispatch(self, method):
         self.peer = self.server.peer
         self.rec = None
-        self.body_read = False
+        self.body_done = False
         path, _, query = self.path.partition('?')
         self.query = {k.lower(): v for k, v in parse_qsl(query, keep_blank_values=True)}  # spec A1: names case-insensitive
         try:

@@ -15,7 +15,7 @@ def snapshot(peer, k, target_digest, ctx):
     ctx.entries = []
     for r in chosen:
         elem = deletion_element(r.tag, r.uuid) if r.deleted else r.elem
-        ctx.entries.append(sync_entry_xml(peer.resource_url(k.name, r.uuid), r.uuid, r.state, etag_of(r) or '', resource_xml(elem)))
+        ctx.entries.append(sync_entry_xml(peer.resource_url(k.name, r.uuid), r.uuid, r.state, etag_of(r), resource_xml(elem)))
 
 
 def page_url(base_url, start, count, indexed):

@@ -199,7 +199,7 @@ class Peer:
             'base': self.base,
             'endpointBase': self.cfg['endpointBase'],
             'kinds': {n: k.json() for n, k in self.kinds.items()},
-            'contexts': [c.json() for c in self.contexts.values() if c.parent is None or c.needs_delete],
+            'contexts': [c.json() for c in self.contexts.values()],
             'openContexts': [c.json() for c in self.contexts.values() if c.needs_delete and not c.deleted],
             'log': self.log,
             'violations': self.violations,

@@ -63,9 +63,9 @@ def feed_open(feed_id, title, now, links, paging=None):
 
 
 def sync_entry_xml(url, uuid, state, etag, resource):
-    """Brief §2.5: one entry of a source feed, with a full payload."""
+    """Brief §2.5: one entry of a source feed, with a full payload (a deletion has no etag)."""
     return '<entry>%s%s%s%s%s%s<sdata:payload>%s</sdata:payload></entry>' % (
-        el('id', url), el('title', uuid), el('updated', state.stamp), link('self', url), el('http:etag', etag), state_xml(state), resource)
+        el('id', url), el('title', uuid), el('updated', state.stamp), link('self', url), el('http:etag', etag) if etag else '', state_xml(state), resource)
 
 
 def diagnosis_xml(severity, code, message, app_code=None):
