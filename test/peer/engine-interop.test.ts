@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { NS } from '../../src/protocol/namespaces.ts';
-import { startProvider, type RunningProvider } from '../../src/provider/server.ts';
+import { startProvider, type RunningProvider } from '../../src/provider/http/server.ts';
 import { runCli } from '../helpers/cli.ts';
 import { peerResources, peerSkip, providerResources, startPeer, type Peer, type PeerConfig, type PeerRequest, type PeerState, type ResourceMap } from '../helpers/peer.ts';
 
