@@ -17,7 +17,6 @@
  *            tick past them nor merge it at the end (brief §3.9 item 4).
  * sync_results / sync_results_chunks: result feeds POSTed to $syncResults, stored as the byte chunks they arrived in.
  */
-export const SCHEMA_VERSION = '1';
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;

@@ -10,7 +10,8 @@ import { PassFailureRepo } from './pass-failures.ts';
 import type { DigestReads, Endpoint, KindInfo, ResourceReads, StoreWriter, SyncStore } from './repositories.ts';
 import { ResourceRepo } from './resources.ts';
 import { ResultRepo } from './results.ts';
-import { SCHEMA, SCHEMA_VERSION } from './schema.ts';
+import { migrate } from './migrations.ts';
+import { SCHEMA } from './schema.ts';
 import { Selections } from './selection.ts';
 import { StagedRepo } from './staged.ts';
 import { SyncResultsRepo } from './sync-results.ts';
@@ -111,13 +112,15 @@ export class Store implements SyncStore {
       this.endpointBase = (storedBase ?? o.endpointBase ?? defaultEndpointBase(app, contract, dataset)).replace(/\/+$/, '');
       if (storedBase === undefined) {
         const ins = db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)');
-        ins.run('schema', SCHEMA_VERSION);
+        ins.run('schema', '1');
         ins.run('endpoint_base', this.endpointBase);
         ins.run('app', app);
         ins.run('contract', contract);
         ins.run('dataset', dataset);
         ins.run('created', nowStamp());
       }
+      // A new store is created at version 1 (SCHEMA) and brought forward like any other.
+      migrate(db, Number(meta.get('schema') ?? '1'), o.db);
 
       this.#sInsEndpoint = db.prepare('INSERT INTO endpoints(norm, url) VALUES(?, ?)');
       this.#sInsKind = db.prepare('INSERT INTO kinds(name, self_ep) VALUES(?, ?)');

@@ -1,0 +1,38 @@
+import type { DatabaseSync } from 'node:sqlite';
+import { SdataError } from '../../protocol/errors.ts';
+
+/**
+ * Schema changes after version 1 (the base `SCHEMA`), applied in order, each in its own transaction, when a store
+ * is opened. A store remembers the last version it applied (`meta.schema`); one written by a newer release is
+ * refused rather than misread. A new feature that changes the schema appends a step here and never edits an old one:
+ * stores in the field have already run it.
+ */
+export interface Migration {
+  version: number;
+  /** What the step is for, in a few words (it is printed if the step fails). */
+  why: string;
+  up: (db: DatabaseSync) => void;
+}
+
+export const MIGRATIONS: readonly Migration[] = [];
+
+export const SCHEMA_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 1);
+
+/** Brings a store opened at `from` up to SCHEMA_VERSION. */
+export function migrate(db: DatabaseSync, from: number, path: string): void {
+  if (from > SCHEMA_VERSION) {
+    throw new SdataError('SDATA_E_USAGE', `${path}: this store has schema version ${from}, newer than this release understands (${SCHEMA_VERSION}); use a newer sdata-sync`);
+  }
+  for (const m of MIGRATIONS) {
+    if (m.version <= from) continue;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      m.up(db);
+      db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES('schema', ?)").run(String(m.version));
+      db.exec('COMMIT');
+    } catch (e) {
+      db.exec('ROLLBACK');
+      throw new SdataError('SDATA_E_IO', `${path}: schema migration to version ${m.version} (${m.why}) failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+}
