@@ -50,14 +50,14 @@ function gate(needs: readonly Oracle[]): Gate {
 }
 
 /** A top-level test (or one in a describe) that needs oracles: skipped with the reason, or failed when they are required. */
-export function oracleTest(name: string, needs: readonly Oracle[], fn: (t: TestContext) => unknown): void {
+export function oracleTest(name: string, needs: readonly Oracle[], fn: (t: TestContext) => void | Promise<void>): void {
   const g = gate(needs);
   if ('fail' in g) test(name, () => assert.fail(g.fail));
   else test(name, 'skip' in g ? { skip: g.skip } : {}, fn);
 }
 
 /** An oracle's verdict inside a test, reported as a subtest of its own: skipped with the reason, or failed when required. */
-export async function oracleCheck(t: TestContext, name: string, needs: readonly Oracle[], fn: () => unknown): Promise<void> {
+export async function oracleCheck(t: TestContext, name: string, needs: readonly Oracle[], fn: () => void | Promise<void>): Promise<void> {
   const g = gate(needs);
   if ('fail' in g) await t.test(name, () => assert.fail(g.fail));
   else await t.test(name, 'skip' in g ? { skip: g.skip } : {}, fn);

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { Store } from '../../src/provider/store.ts';
 import { BIN, BIN_FLAGS, NODE, runCli } from '../helpers/cli.ts';
+import { until } from '../helpers/until.ts';
 import { get, post, testDir, type TestDir } from './helpers.ts';
 
 /** `sdata-sync seed` and `sdata-sync serve` as processes: output, a request, a graceful SIGTERM. */
@@ -48,7 +49,7 @@ test('serve prints its URLs, answers, and stops cleanly on SIGTERM', async () =>
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
   try {
-    for (let i = 0; i < 200 && !out.includes('contacts'); i++) await new Promise((r) => setTimeout(r, 25));
+    await until(() => out.includes('contacts'), { what: () => `serve to print its URLs (stdout: ${JSON.stringify(out)}; stderr: ${JSON.stringify(err)})`, everyMs: 25 });
     const base = out.split('\n')[0]!;
     assert.match(base, /^http:\/\/127\.0\.0\.1:\d+\/sdata\/demo\/crm\/-$/);
     assert.match(out, /\/contacts {4}endpoint http:\/\/localhost\/sdata\/demo\/crm\/-\/contacts/);
