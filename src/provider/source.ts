@@ -59,7 +59,7 @@ export function digestFromSnapshot(s: DigestSnapshot): Digest {
 }
 
 /** Brief §3.2: for each endpoint the source knows further than the target, the ticks the target lacks. */
-export function selectRanges(store: Store, kind: KindInfo, snapshot: DigestSnapshot, target: Digest): SourceRange[] {
+export function selectRanges(store: Store, _kind: KindInfo, snapshot: DigestSnapshot, target: Digest): SourceRange[] {
   const ranges: Array<SourceRange & { norm: string }> = [];
   for (const e of snapshot.entries) {
     const norm = normalizeEndpoint(e.endpoint);

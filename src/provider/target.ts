@@ -46,8 +46,6 @@ export interface TargetApplierOptions {
   source: string;
 }
 
-const GAP = 'SyncTickGap';
-
 class SourceDigest implements DigestLookup {
   readonly rows = new Map<number, { tick: Tick; prio: number }>();
   get(ep: number): { tick: Tick; prio: number } | undefined {

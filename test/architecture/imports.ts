@@ -85,3 +85,70 @@ export function reachViolations(imports: readonly Import[], guarded: readonly st
   }
   return out;
 }
+
+/** A module's exported names, and the names other modules take from it ('*': all of them). */
+export interface ModuleNames {
+  exports: string[];
+  /** Resolved path of an imported module → the names taken from it. */
+  uses: Map<string, Set<string>>;
+}
+
+/** What one file exports and what it takes from the relative modules it imports (paths resolved against `path`). */
+export function namesOfSource(path: string, text: string): ModuleNames {
+  const sf = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, false);
+  const exports: string[] = [];
+  const uses = new Map<string, Set<string>>();
+  const take = (spec: string, names: readonly string[]): void => {
+    if (!spec.startsWith('.')) return;
+    const target = posix.join(posix.dirname(path), spec);
+    const set = uses.get(target) ?? new Set<string>();
+    for (const n of names) set.add(n);
+    uses.set(target, set);
+  };
+  const exported = (n: ts.Node): boolean => ts.canHaveModifiers(n) && (ts.getModifiers(n) ?? []).some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
+  for (const n of sf.statements) {
+    if (ts.isImportDeclaration(n) && ts.isStringLiteral(n.moduleSpecifier)) {
+      const c = n.importClause;
+      const b = c?.namedBindings;
+      take(n.moduleSpecifier.text, !c || !b || ts.isNamespaceImport(b) ? ['*'] : b.elements.map((e) => (e.propertyName ?? e.name).text));
+      if (c?.name) take(n.moduleSpecifier.text, ['default']);
+    } else if (ts.isExportDeclaration(n)) {
+      const names = n.exportClause && ts.isNamedExports(n.exportClause) ? n.exportClause.elements : undefined;
+      if (n.moduleSpecifier && ts.isStringLiteral(n.moduleSpecifier)) take(n.moduleSpecifier.text, names ? names.map((e) => (e.propertyName ?? e.name).text) : ['*']);
+      else for (const e of names ?? []) exports.push(e.name.text);
+    } else if (exported(n)) {
+      if (ts.isVariableStatement(n)) for (const d of n.declarationList.declarations) exports.push(d.name.getText(sf));
+      else if ((ts.isFunctionDeclaration(n) || ts.isClassDeclaration(n) || ts.isInterfaceDeclaration(n) || ts.isTypeAliasDeclaration(n) || ts.isEnumDeclaration(n)) && n.name) exports.push(n.name.text);
+    }
+  }
+  // Dynamic imports: `(await import('./x.ts')).name`, `const { a, b } = await import('./x.ts')`; any other use takes all.
+  for (const m of text.matchAll(/(?:\(\s*await\s+import\(\s*['"](\.[^'"]+)['"]\s*\)\s*\)\.(\w+))|(?:\{([^}]*)\}\s*=\s*await\s+import\(\s*['"](\.[^'"]+)['"]\s*\))|import\(\s*['"](\.[^'"]+)['"]\s*\)/g)) {
+    if (m[1]) take(m[1], [m[2]!]);
+    else if (m[4]) take(m[4], m[3]!.split(',').map((s) => s.split(':')[0]!.trim()).filter(Boolean));
+    else take(m[5]!, ['*']);
+  }
+  return { exports, uses };
+}
+
+/**
+ * Exports of the files under `owned` that nothing uses: no file imports them and their own file does not mention
+ * them again. Exported but used only at home is a different matter (an API surface); this is dead code.
+ */
+export function deadExports(files: ReadonlyMap<string, string>, owned: (path: string) => boolean): string[] {
+  const names = new Map([...files].map(([p, t]) => [p, namesOfSource(p, t)] as const));
+  const taken = new Map<string, Set<string>>();
+  for (const m of names.values()) {
+    for (const [target, set] of m.uses) taken.set(target, new Set([...(taken.get(target) ?? []), ...set]));
+  }
+  const out: string[] = [];
+  for (const [path, m] of names) {
+    if (!owned(path)) continue;
+    const used = taken.get(path) ?? new Set<string>();
+    for (const name of m.exports) {
+      if (used.has('*') || used.has(name)) continue;
+      const mentions = files.get(path)!.match(new RegExp(`(?<![\\w$])(?<![\\w$)\\]]\\.)${name.replace(/\$/g, '\\$')}(?![\\w$])`, 'g'))?.length ?? 0;
+      if (mentions <= 1) out.push(`${path}: ${name}`);
+    }
+  }
+  return out;
+}
