@@ -4,7 +4,7 @@ import { authorizationFromEnv } from '../http/auth.ts';
 import { HttpClient, type Timeouts } from '../http/client.ts';
 import { splitUrl } from '../http/url.ts';
 import { capYoungGeneration } from '../engine/heap.ts';
-import { Logger, type LogFormat, type LogLevel } from '../engine/log.ts';
+import { Logger, type LogLevel } from '../engine/log.ts';
 import { Progress, type ProgressMode } from '../engine/progress.ts';
 import { passReport, summaryTable, totals, type RunReport } from '../engine/report.ts';
 import { discoverKinds, runKinds } from '../engine/run.ts';
@@ -70,7 +70,7 @@ type Values = Record<string, string | boolean | (string | boolean)[] | undefined
 
 export function timeoutsFrom(v: Values): Partial<Timeouts> {
   const t: Partial<Timeouts> = {};
-  const ms = (k: string): number | undefined => (typeof v[k] === 'string' ? parseCount(v[k] as string, `--${k}`) : undefined);
+  const ms = (k: string): number | undefined => (typeof v[k] === 'string' ? parseCount(v[k], `--${k}`) : undefined);
   const c = ms('timeout-connect');
   if (c !== undefined) t.connectMs = c;
   const h = ms('timeout-headers');
@@ -94,7 +94,7 @@ export function loggerFrom(v: Values): Logger {
   if (fmt !== 'text' && fmt !== 'json') throw new SdataError('SDATA_E_USAGE', `--log-format: '${fmt}' is neither text nor json`);
   if (v['quiet'] && v['verbose']) throw new SdataError('SDATA_E_USAGE', '--quiet and --verbose exclude each other');
   const level: LogLevel = v['quiet'] ? 'warn' : v['verbose'] ? 'debug' : 'info';
-  return new Logger(level, fmt as LogFormat);
+  return new Logger(level, fmt);
 }
 
 /** One client per side: its own pool, its own credentials (sent to its own origin only). */

@@ -62,7 +62,7 @@ test('plan: not well-formed input → exit 3, line:column, no chunk left half-wr
     assert.equal(r.code, 3);
     assert.match(r.stderr, new RegExp(`spec\\.xml:${STRAY_LINE}:\\d+: not well-formed XML`));
     const files = await readdir(join(dir, 'out'));
-    assert.ok(files.every((f) => /^chunk-\d{6}\.xml$/.test(f)), `no temporaries: ${files}`);
+    assert.ok(files.every((f) => /^chunk-\d{6}\.xml$/.test(f)), `no temporaries: ${files.join(', ')}`);
     for (const f of files) {
       const text = await readFile(join(dir, 'out', f), 'utf8');
       assert.match(text, /<\/feed>\n$/, `${f} is complete`);

@@ -19,7 +19,7 @@ test('seed fills a store whose digest and syncStates are those of its own endpoi
   const db = dir.db('seeded');
   const r = await runCli(['seed', '--db', db, '--app', 'hub', '--contract', 'crm', '--kind', 'accounts', '--endpoint-base', 'http://hub.example/sdata/hub/crm/-', '40']);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stderr.trim().split('\n').pop()!).seeded, 40);
+  assert.deepEqual((JSON.parse(r.stderr.trim().split('\n').pop()!) as { seeded: number }).seeded, 40);
   const again = await runCli(['seed', '--db', db, '--app', 'hub', '--contract', 'crm', '--kind', 'accounts', '--quiet', '2']);
   assert.equal(again.code, 0, again.stderr);
   const s = new Store({ db });
@@ -53,9 +53,9 @@ test('serve prints its URLs, answers, and stops cleanly on SIGTERM', async () =>
     const base = out.split('\n')[0]!;
     assert.match(base, /^http:\/\/127\.0\.0\.1:\d+\/sdata\/demo\/crm\/-$/);
     assert.match(out, /\/contacts {4}endpoint http:\/\/localhost\/sdata\/demo\/crm\/-\/contacts/);
-    const h = JSON.parse((await get(`${base}/$health`)).text);
+    const h = JSON.parse((await get(`${base}/$health`)).text) as { kinds: Record<string, { digest: Array<{ conflictPriority: number }> }> };
     assert.deepEqual(Object.keys(h.kinds), ['accounts', 'contacts']);
-    assert.equal(h.kinds.accounts.digest[0].conflictPriority, 2);
+    assert.equal(h.kinds['accounts']!.digest[0]!.conflictPriority, 2);
     const created = await post(`${base}/contacts`, '<entry xmlns="http://www.w3.org/2005/Atom" xmlns:sdata="http://schemas.sage.com/sdata/2008/1"><sdata:payload><contact xmlns="urn:c"><n>1</n></contact></sdata:payload></entry>');
     assert.equal(created.status, 201);
   } finally {

@@ -120,7 +120,7 @@ test('2.6 cases a–e over HTTP: apply, apply, conflict won by the source, apply
     }
   }
   const check = await get(`${p.url}/accounts/$checksum`);
-  assert.equal(JSON.parse(check.text).count, 5);
+  assert.equal((JSON.parse(check.text) as { count: number }).count, 5);
 });
 
 test('5.5 digest table: {5, 11, 8} + entries (myApp1 5), (sageApp3 8) gives {6, 11, 9}, then the last page merges to {6, 11, 10}', async () => {
