@@ -29,14 +29,15 @@ const count = (tap: string, what: string): number => Number(new RegExp(`^# ${wha
 test('without the oracles on PATH, every oracle check is reported as skipped, with what to install', () => {
   const { status, tap } = runFixture(EMPTY, false);
   assert.equal(status, 0, tap);
-  assert.equal(count(tap, 'skipped'), 3, tap);
+  assert.equal(count(tap, 'skipped'), 3, tap); // node counts a skipped suite's line, not among the tests
   assert.equal(count(tap, 'fail'), 0, tap);
   assert.equal(count(tap, 'pass'), 1, tap); // the test around the skipped check still runs its own assertions
   const skips = tap.split('\n').filter((l) => / # SKIP /.test(l));
-  assert.equal(skips.length, 3, tap);
+  assert.equal(skips.length, 4, tap);
   assert.match(skips[0]!, /needs xmllint # SKIP missing oracle: xmllint \(libxml2\) .*install the Debian package libxml2-utils$/);
   assert.match(skips[1]!, /needs expat # SKIP missing oracle: python3 with expat .*install the Debian package python3$/);
   assert.match(skips[2]!, /its oracle check # SKIP .*libxml2-utils.*; .*python3$/);
+  assert.match(skips[3]!, /a suite that needs expat # SKIP missing oracle: python3 with expat .*python3$/);
 });
 
 test('without the oracles on PATH and SDATA_REQUIRE_ORACLES=1, every oracle check fails, saying what to install', () => {
@@ -44,8 +45,9 @@ test('without the oracles on PATH and SDATA_REQUIRE_ORACLES=1, every oracle chec
   assert.equal(status, 1, tap);
   assert.equal(count(tap, 'skipped'), 0, tap);
   assert.equal(count(tap, 'pass'), 0, tap);
-  assert.equal(count(tap, 'fail'), 4, tap); // three checks, and the test holding one of them
+  assert.equal(count(tap, 'fail'), 5, tap); // four checks, and the test holding one of them
   assert.match(tap, /not ok 1 - fixture: a test that needs xmllint\n/);
+  assert.match(tap, /not ok 4 - fixture: a suite that needs expat\n/);
   assert.match(tap, /error: 'missing oracle: xmllint \(libxml2\) does not run here: install the Debian package libxml2-utils \[SDATA_REQUIRE_ORACLES=1/);
   assert.match(tap, /error: 'missing oracle: python3 with expat .* install the Debian package python3 \[SDATA_REQUIRE_ORACLES=1/);
 });
@@ -54,6 +56,6 @@ oracleTest('with the oracles on PATH, the same checks run and pass, required or 
   for (const require of [false, true]) {
     const { status, tap } = runFixture(undefined, require);
     assert.equal(status, 0, tap);
-    assert.deepEqual([count(tap, 'pass'), count(tap, 'skipped'), count(tap, 'fail')], [4, 0, 0], tap);
+    assert.deepEqual([count(tap, 'pass'), count(tap, 'skipped'), count(tap, 'fail')], [5, 0, 0], tap);
   }
 });

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { describe, test, type SuiteContext, type TestContext, type TestOptions } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
  * meaning. `entriesMeaning` returns, for each atom:entry of a document, a namespace-resolved canonical form
  * (expanded names, attributes by expanded name, text incl. CDATA content), which is what must survive forwarding.
  *
- * Every check that needs one goes through `oracleTest` or `oracleCheck`, so that it cannot switch off quietly:
+ * Every check that needs one goes through `oracleTest`, `oracleCheck` or `oracleSuite`, so that it cannot switch off quietly:
  * where an oracle is missing the check is reported as skipped with the reason, and with SDATA_REQUIRE_ORACLES=1
  * (as .ci/run sets) it fails, saying what to install.
  */
@@ -54,6 +54,13 @@ export function oracleTest(name: string, needs: readonly Oracle[], fn: (t: TestC
   const g = gate(needs);
   if ('fail' in g) test(name, () => assert.fail(g.fail));
   else test(name, 'skip' in g ? { skip: g.skip } : {}, fn);
+}
+
+/** A describe() whose tests need oracles (e.g. a peer written on top of one): skipped with the reason, or one failing test when required. */
+export function oracleSuite(name: string, needs: readonly Oracle[], options: TestOptions, fn: (s: SuiteContext) => void | Promise<void>): void {
+  const g = gate(needs);
+  if ('fail' in g) test(name, () => assert.fail(g.fail));
+  else describe(name, 'skip' in g ? { ...options, skip: g.skip } : options, fn);
 }
 
 /** An oracle's verdict inside a test, reported as a subtest of its own: skipped with the reason, or failed when required. */
