@@ -52,12 +52,12 @@ async function provider(name: string, db: string, dir: string): Promise<Provider
   const rssFile = join(dir, `rss-${name}-${process.hrtime.bigint()}.json`);
   const child = spawn(NODE, [...BIN_FLAGS, '--import', MAXRSS, BIN, 'serve', '--db', db, '--port', '0', '--app', name, '--contract', 'crm',
     '--kinds', 'accounts', '--priority', name === 'source' ? '1' : '5', '--endpoint-base', `http://${name}.example/sdata/${name}/crm/-`,
-    '--page-size', values['page-size']!], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
+    '--page-size', values['page-size']], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
   let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
   const url = await new Promise<string>((resolve, reject) => {
     child.once('exit', (c) => reject(new Error(`serve ${name} exited ${c}: ${err}`)));
-    createInterface({ input: child.stdout! }).once('line', resolve);
+    createInterface({ input: child.stdout }).once('line', resolve);
   });
   return { url: url.trim(), child, rssFile };
 }
@@ -127,7 +127,7 @@ async function once(count: number, dir: string, withPlan: boolean): Promise<Size
   try {
     const report = join(dir, `report-${count}.json`);
     const load = loadavg()[0]!;
-    const run = await runChild(['run', '--source', src.url, '--target', tgt.url, '--kind', 'accounts', '--chunk-entries', values['chunk-entries']!,
+    const run = await runChild(['run', '--source', src.url, '--target', tgt.url, '--kind', 'accounts', '--chunk-entries', values['chunk-entries'],
       '--report', report, '--progress', 'none', '--quiet'], dir, undefined, (process.env['BENCH_ENGINE_NODE_ARGS'] ?? '').split(' ').filter(Boolean));
     const rep = JSON.parse(await readFile(report, 'utf8')) as { passes: { read: number; bytesIn: number }[] };
     const p = rep.passes[0]!;

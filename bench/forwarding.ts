@@ -96,7 +96,7 @@ const results: Record<string, number[]> = { cut: [], serialise: [] };
 let mb = 0;
 for (let i = 0; i < Number(values.runs); i++) {
   for (const mode of ['cut', 'serialise'] as const) {
-    const r = spawnSync(process.execPath, ['--max-semi-space-size=8', self, '--child', mode, '--mb', values.mb!], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--max-semi-space-size=8', self, '--child', mode, '--mb', values.mb], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(r.stderr);
     const j = JSON.parse(r.stdout) as { seconds: number; mb: number };
     mb = j.mb;

@@ -60,7 +60,7 @@ async function serve(dir: string, name: string, args: string[]): Promise<Server>
   const child = spawn(process.execPath, [...BIN_FLAGS, ...flags, '--import', MAXRSS, BIN, 'serve', '--port', '0', '--page-size', String(pageSize), ...extra, ...args],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
   let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   for (let i = 0; i < 400 && !out.includes('\n'); i++) await new Promise((r) => setTimeout(r, 25));
   const url = out.split('\n')[0]!.trim();
   if (!url.startsWith('http')) throw new Error(`${name}: serve did not start: ${out}`);
@@ -198,10 +198,10 @@ async function runSize(n: number): Promise<Figures> {
       for (const [i, f] of files.entries()) {
         const path = join(pages, f);
         const post = await fetchOk(`${tgt.url}/accounts/$syncTarget?trackingID=bench-${run}-${i}`, {
-          method: 'POST', body: Readable.toWeb(createReadStream(path, { highWaterMark: 256 * 1024 })) as unknown as RequestInit['body'],
+          method: 'POST', body: Readable.toWeb(createReadStream(path, { highWaterMark: 256 * 1024 })),
           headers: { 'content-type': 'application/atom+xml; type=feed', 'content-length': String(statSync(path).size) },
           duplex: 'half',
-        } as RequestInit, [202]);
+        }, [202]);
         await post.arrayBuffer();
         const loc = post.headers.get('location')!;
         let rr: Response | undefined = await pollDone(loc);

@@ -19,7 +19,7 @@ const inRoot = (p: string): string => join(root, p);
 function words(json: string): string[] {
   const v = JSON.parse(json) as unknown;
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new Error(`not an exec-form array: ${json}`);
-  return v as string[];
+  return v;
 }
 
 function fail(msg: string): never {

@@ -11,7 +11,7 @@ import { getHeapStatistics } from 'node:v8';
 import { authorizationFromEnv } from '../http/auth.ts';
 import type { HttpClientOptions, Timeouts } from '../http/client.ts';
 import { splitUrl } from '../http/url.ts';
-import { Logger, type LogFormat, type LogLevel } from '../engine/log.ts';
+import { Logger, type LogLevel } from '../engine/log.ts';
 import type { ProgressMode } from '../engine/progress.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/feed-reader.ts';
@@ -122,7 +122,7 @@ type Values = Record<string, string | boolean | (string | boolean)[] | undefined
 
 export function timeoutsFrom(v: Values): Partial<Timeouts> {
   const t: Partial<Timeouts> = {};
-  const ms = (k: string): number | undefined => (typeof v[k] === 'string' ? parseCount(v[k] as string, `--${k}`) : undefined);
+  const ms = (k: string): number | undefined => (typeof v[k] === 'string' ? parseCount(v[k], `--${k}`) : undefined);
   const c = ms('timeout-connect');
   if (c !== undefined) t.connectMs = c;
   const h = ms('timeout-headers');
@@ -146,7 +146,7 @@ export function loggerFrom(v: Values): Logger {
   if (fmt !== 'text' && fmt !== 'json') throw new SdataError('SDATA_E_USAGE', `--log-format: '${fmt}' is neither text nor json`);
   if (v['quiet'] && v['verbose']) throw new SdataError('SDATA_E_USAGE', '--quiet and --verbose exclude each other');
   const level: LogLevel = v['quiet'] ? 'warn' : v['verbose'] ? 'debug' : 'info';
-  return new Logger(level, fmt as LogFormat);
+  return new Logger(level, fmt);
 }
 
 /**

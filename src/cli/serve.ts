@@ -103,8 +103,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   process.stdout.write(`${first.url}\n`);
   for (const k of first.kinds) process.stdout.write(`  ${first.url}/${k.name}    endpoint ${k.endpoint}\n`);
   stderrLine(`sdata-sync serve: store ${values.db}; Ctrl-C to stop`);
-  let failure: Error | undefined;
-  worker.on('error', (e) => {
+  let failure: NodeJS.ErrnoException | undefined;
+  worker.on('error', (e: NodeJS.ErrnoException) => {
     failure = e;
   });
   const stopped = new Promise<NodeJS.Signals | 'exit'>((resolve) => {
@@ -122,7 +122,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   });
   const why = await stopped;
   if (why === 'exit') {
-    throw new SdataError('SDATA_E_IO', `serve: the provider stopped unexpectedly: ${failure?.message ?? 'no reason given'}${(failure as NodeJS.ErrnoException | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY' ? ' (see --old-gen-mb)' : ''}`);
+    throw new SdataError('SDATA_E_IO', `serve: the provider stopped unexpectedly: ${failure?.message ?? 'no reason given'}${failure?.code === 'ERR_WORKER_OUT_OF_MEMORY' ? ' (see --old-gen-mb)' : ''}`);
   }
   stderrLine(`sdata-sync serve: ${why}: finishing in-flight requests`);
   const closed = once(worker, 'message');

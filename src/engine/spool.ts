@@ -67,7 +67,7 @@ export class SpoolTarget implements ChunkTarget {
         this.error ??= e;
       })
       .finally(() => {
-        this.queue.shift();
+        void this.queue.shift(); // p itself: its failure is kept by the catch above
         return chunk.body.release().catch(() => undefined);
       });
     this.tail = p;

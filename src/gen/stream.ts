@@ -9,7 +9,7 @@ import { pageTexts, resolveFeedOptions, type FeedOptions, type ResolvedFeedOptio
 const CHUNK_BYTES = 64 * 1024;
 
 function resolved(o: FeedOptions | ResolvedFeedOptions): ResolvedFeedOptions {
-  return 'pages' in o && typeof o.pages === 'number' ? (o as ResolvedFeedOptions) : resolveFeedOptions(o);
+  return 'pages' in o && typeof o.pages === 'number' ? o : resolveFeedOptions(o);
 }
 
 /**

@@ -8,6 +8,7 @@ export type SdataCode =
 
 export interface Diagnosis {
   severity: Severity;
+  // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- the codes we know, for readers; peers send others
   sdataCode: SdataCode | string;
   applicationCode?: string;
   message: string;

@@ -2,7 +2,7 @@ import { normalizeEndpoint } from './endpoint.ts';
 import { SdataError } from './errors.ts';
 import { escapeText } from './escape.ts';
 import { NS } from './namespaces.ts';
-import { compareTicks, parseTick, type Tick } from './ticks.ts';
+import { parseTick, type Tick } from './ticks.ts';
 
 export interface DigestEntry {
   /** The endpoint URL as written by its owner (kept for faithful re-serialisation). */
@@ -123,19 +123,4 @@ export function serializeDigestEntry(d: Digest, selfUrl: string, updated = new D
     `<id>${escapeText(selfUrl)}</id><title>Synchronization digest</title><updated>${updated}</updated>` +
     `<link rel="self" type="application/atom+xml; type=entry" title="Refresh" href="${escapeText(selfUrl)}"/>` +
     `<sdata:payload>${serializeDigest(d)}</sdata:payload></entry>\n`;
-}
-
-export function cloneDigest(d: Digest): Digest {
-  const out: Digest = d.origin === undefined ? { entries: new Map() } : { origin: d.origin, entries: new Map() };
-  for (const [k, e] of d.entries) out.entries.set(k, { ...e });
-  return out;
-}
-
-export function digestsEqual(a: Digest, b: Digest): boolean {
-  if (a.entries.size !== b.entries.size) return false;
-  for (const [k, e] of a.entries) {
-    const o = b.entries.get(k);
-    if (!o || compareTicks(o.tick, e.tick) !== 0 || o.conflictPriority !== e.conflictPriority) return false;
-  }
-  return true;
 }

@@ -67,10 +67,3 @@ export class SdataError extends Error {
 export function isSdataError(e: unknown): e is SdataError {
   return e instanceof SdataError;
 }
-
-/** `file:line:column` or `file` or `line:column`, for messages. */
-export function where(source: string | undefined, line?: number, column?: number): string {
-  const pos = line === undefined ? '' : `${line}:${column ?? 0}`;
-  if (source && pos) return `${source}:${pos}`;
-  return source || pos;
-}

@@ -1,5 +1,3 @@
-import { SdataError } from './errors.ts';
-
 /**
  * Ticks are XML integers of any size (brief §2.1, engine rules §1). We keep them as canonical decimal strings
  * (no sign, no leading zeros) so that comparison is exact at any magnitude and costs no allocation.
@@ -18,12 +16,6 @@ export function parseTick(text: string): Tick | undefined {
   return i === 0 ? s : s.slice(i);
 }
 
-export function requireTick(text: string, what: string): Tick {
-  const t = parseTick(text);
-  if (t === undefined) throw new SdataError('SDATA_E_TICK', `${what}: tick '${text.trim()}' is not a non-negative integer`);
-  return t;
-}
-
 /** Exact comparison of canonical ticks: negative, zero or positive. */
 export function compareTicks(a: Tick, b: Tick): number {
   if (a.length !== b.length) return a.length - b.length;
@@ -40,10 +32,4 @@ export function maxTick(a: Tick, b: Tick): Tick {
 
 export function nextTick(t: Tick): Tick {
   return (BigInt(t) + 1n).toString();
-}
-
-export function tickFromNumber(n: number | bigint): Tick {
-  if (typeof n === 'number' && (!Number.isSafeInteger(n) || n < 0)) throw new RangeError(`bad tick ${n}`);
-  if (typeof n === 'bigint' && n < 0n) throw new RangeError(`bad tick ${n}`);
-  return n.toString();
 }

@@ -134,7 +134,7 @@ describe('a misbehaving provider', () => {
     const { r } = await pass(src, tgt);
     assert.equal(r.ok, false);
     assert.ok(isSdataError(r.error) && r.error.code === 'SDATA_E_NETWORK', r.error?.message);
-    assert.match(r.error!.message, /^POST \S+\$syncTarget\?\S+: .+ \(after 5 retries\)$/);
+    assert.match(r.error.message, /^POST \S+\$syncTarget\?\S+: .+ \(after 5 retries\)$/);
     const gets = src.log.filter((l) => l.startsWith('GET') && l.includes('startIndex'));
     assert.equal(gets.length, new Set(gets).size, 'no source page fetched twice');
     assert.equal(src.openContexts() + tgt.openContexts(), 0, 'open contexts left');

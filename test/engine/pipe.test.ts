@@ -10,6 +10,7 @@ import { FakeProvider } from './fake-provider.ts';
 
 const run = promisify(execFile);
 import { BIN, BIN_FLAGS, NODE } from '../helpers/cli.ts';
+import { until } from '../helpers/until.ts';
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
@@ -117,9 +118,6 @@ describe('run as a process: credentials, SIGINT, kill -9', () => {
     const exit = new Promise<number | null>((r) => child.on('close', (c, sig) => r(c ?? (sig ? 128 : null))));
     return { child, exit, stderr: () => stderr };
   };
-  const until = async (cond: () => boolean): Promise<void> => {
-    while (!cond()) await new Promise((r) => setTimeout(r, 5));
-  };
 
   it('sends each side its own credentials from the environment, and never prints them', async () => {
     const seen: string[] = [];
@@ -143,7 +141,7 @@ describe('run as a process: credentials, SIGINT, kill -9', () => {
     tgt.o.polls = 1_000_000;
     tgt.o.pollingMillis = 20;
     const r = start([]);
-    await until(() => tgt.log.some((l) => l.startsWith('GET') && l.includes('$syncTarget(')));
+    await until(() => tgt.log.some((l) => l.startsWith('GET') && l.includes('$syncTarget(')), { what: () => `the run to poll the target's $syncTarget context (stderr: ${r.stderr()})` });
     r.child.kill('SIGINT');
     assert.equal(await r.exit, 130, r.stderr());
     assert.match(r.stderr(), /SIGINT: stopping; releasing the open contexts/);
@@ -155,7 +153,7 @@ describe('run as a process: credentials, SIGINT, kill -9', () => {
   it('a run killed with SIGKILL mid-way, then run again, converges (nothing lost, nothing applied twice)', async () => {
     const before = tgt.applied.size;
     const r = start([]);
-    await until(() => tgt.applied.size >= before + 3);
+    await until(() => tgt.applied.size >= before + 3, { what: () => `the target to apply 3 chunks (applied ${tgt.applied.size - before}; stderr: ${r.stderr()})` });
     r.child.kill('SIGKILL');
     await r.exit;
     const again = start([]);

@@ -49,7 +49,7 @@ function server() {
 
 function collecting(): PageSink & { ids: number[] } {
   const ids: number[] = [];
-  return { ids, head: () => undefined, entry: (r) => void ids.push(ids.length), ready: () => undefined };
+  return { ids, head: () => undefined, entry: () => void ids.push(ids.length), ready: () => undefined };
 }
 
 describe('re-fetching a page cut off mid-body', () => {

@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hasPython } from './oracle.ts';
 
 /**
  * The independent SData peer (test/peer/sdata_peer.py): a sync source and target written in Python from the protocol
@@ -11,11 +10,6 @@ import { hasPython } from './oracle.ts';
  */
 
 export const PEER_SCRIPT = fileURLToPath(new URL('../peer/sdata_peer.py', import.meta.url));
-
-/** `skip` option for tests that need the peer, per the oracle convention of oracle.ts. */
-export function peerSkip(): string | false {
-  return hasPython() ? false : 'needs python3 (the independent SData peer is a test oracle)';
-}
 
 export interface PeerKindConfig {
   name: string;
@@ -208,10 +202,10 @@ export async function startPeer(config: PeerConfig = {}): Promise<Peer> {
     env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
   });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const ready = new Promise<{ url: string; endpointBase: string; pid: number }>((resolve, reject) => {
     let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
       out += d;
       const nl = out.indexOf('\n');
       if (nl >= 0) resolve(JSON.parse(out.slice(0, nl)) as { url: string; endpointBase: string; pid: number });

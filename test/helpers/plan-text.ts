@@ -12,10 +12,9 @@ export class MemoryChunkTarget implements ChunkTarget {
   readonly finals: boolean[] = [];
   open(n: number): ChunkWriter {
     this.chunks[n - 1] = '';
-    const self = this;
     return {
-      write(s: string) {
-        self.chunks[n - 1] += s;
+      write: (s: string) => {
+        this.chunks[n - 1] += s;
         return true;
       },
       needsDrain: false,

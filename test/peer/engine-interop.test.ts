@@ -3,10 +3,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { oracleSuite } from '../helpers/oracle.ts';
 import { NS } from '../../src/protocol/namespaces.ts';
 import { startProvider, type RunningProvider } from '../../src/provider/http/server.ts';
 import { runCli } from '../helpers/cli.ts';
-import { peerResources, peerSkip, providerResources, startPeer, type Peer, type PeerConfig, type PeerRequest, type PeerState, type ResourceMap } from '../helpers/peer.ts';
+import { peerResources, providerResources, startPeer, type Peer, type PeerConfig, type PeerRequest, type PeerState, type ResourceMap } from '../helpers/peer.ts';
 
 /**
  * Our engine (the CLI, as users run it) between the independent peer (test/peer/sdata_peer.py) and our provider,
@@ -114,7 +115,7 @@ async function converged(a: Peer, b: Peer, scenario: string): Promise<[PeerState
 }
 
 // The groups run at the same time (each on its own processes); the tests inside a group one after another.
-describe('our engine with the independent peer', { skip: peerSkip(), concurrency: true }, () => {
+oracleSuite('our engine with the independent peer', ['expat'], { concurrency: true }, () => {
   describe('our engine between the peer and our provider', { timeout: 60_000, concurrency: 1 }, () => {
     let dir = '';
     let a: Peer;
@@ -270,7 +271,7 @@ describe('our engine with the independent peer', { skip: peerSkip(), concurrency
 
     test('todo check: a posted feed\'s atom:id is the source feed\'s (its $syncSource context URL)', { todo: 'interop issue: chunks carry a synthetic urn:sdata-sync:chunk:N id' }, () => {
       assert.ok(firstPosts?.length, 'needs the first peer → peer run above');
-      for (const r of firstPosts) assert.ok(sourceContexts.includes(r.feedId ?? ''), `${r.feedId} is one of ${sourceContexts}`);
+      for (const r of firstPosts) assert.ok(sourceContexts.includes(r.feedId ?? ''), `${r.feedId} is one of ${sourceContexts.join(", ")}`);
     });
   });
 
@@ -383,7 +384,7 @@ describe('our engine with the independent peer', { skip: peerSkip(), concurrency
 
 });
 
-describe('what the peers saw of our engine', { skip: peerSkip() }, () => {
+oracleSuite('what the peers saw of our engine', ['expat'], {}, () => {
   /** Today's interop issues (see the todo checks above); anything else the strict checks find is a new regression. */
   const KNOWN = new Set(['empty-feed', 'missing-link', 'relative-href', 'feed-id-reused']);
   test('no violations beyond the known interop issues', () => {

@@ -5,6 +5,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, before, test } from 'node:test';
 import { Store } from '../../src/provider/store/store.ts';
 import { BIN, BIN_FLAGS, NODE, runCli } from '../helpers/cli.ts';
+import { until } from '../helpers/until.ts';
 import { get, post, testDir, type TestDir } from './helpers.ts';
 
 /** `sdata-sync seed` and `sdata-sync serve` as processes: output, a request, a graceful SIGTERM. */
@@ -19,7 +20,7 @@ test('seed fills a store whose digest and syncStates are those of its own endpoi
   const db = dir.db('seeded');
   const r = await runCli(['seed', '--db', db, '--app', 'hub', '--contract', 'crm', '--kind', 'accounts', '--endpoint-base', 'http://hub.example/sdata/hub/crm/-', '40']);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stderr.trim().split('\n').pop()!).seeded, 40);
+  assert.deepEqual((JSON.parse(r.stderr.trim().split('\n').pop()!) as { seeded: number }).seeded, 40);
   const again = await runCli(['seed', '--db', db, '--app', 'hub', '--contract', 'crm', '--kind', 'accounts', '--quiet', '2']);
   assert.equal(again.code, 0, again.stderr);
   const s = new Store({ db });
@@ -55,13 +56,13 @@ test('serve prints its URLs, answers, and stops cleanly on SIGTERM', async () =>
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
   try {
-    for (let i = 0; i < 200 && !out.includes('contacts'); i++) await new Promise((r) => setTimeout(r, 25));
+    await until(() => out.includes('contacts'), { what: () => `serve to print its URLs (stdout: ${JSON.stringify(out)}; stderr: ${JSON.stringify(err)})`, everyMs: 25 });
     const base = out.split('\n')[0]!;
     assert.match(base, /^http:\/\/127\.0\.0\.1:\d+\/sdata\/demo\/crm\/-$/);
     assert.match(out, /\/contacts {4}endpoint http:\/\/localhost\/sdata\/demo\/crm\/-\/contacts/);
-    const h = JSON.parse((await get(`${base}/$health`)).text);
+    const h = JSON.parse((await get(`${base}/$health`)).text) as { kinds: Record<string, { digest: Array<{ conflictPriority: number }> }> };
     assert.deepEqual(Object.keys(h.kinds), ['accounts', 'contacts']);
-    assert.equal(h.kinds.accounts.digest[0].conflictPriority, 2);
+    assert.equal(h.kinds['accounts']!.digest[0]!.conflictPriority, 2);
     const created = await post(`${base}/contacts`, '<entry xmlns="http://www.w3.org/2005/Atom" xmlns:sdata="http://schemas.sage.com/sdata/2008/1"><sdata:payload><contact xmlns="urn:c"><n>1</n></contact></sdata:payload></entry>');
     assert.equal(created.status, 201);
   } finally {

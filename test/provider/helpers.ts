@@ -8,6 +8,7 @@ import { NS } from '../../src/protocol/namespaces.ts';
 import { startProvider, type ProviderOptions, type RunningProvider } from '../../src/provider/http/server.ts';
 import { Store } from '../../src/provider/store/store.ts';
 import { tickKey } from '../../src/provider/store/tick-key.ts';
+import { until } from '../helpers/until.ts';
 
 /** A namespace-resolved element tree built by saxes (a real XML parser), for asserting on responses. */
 export interface El {
@@ -143,13 +144,10 @@ export function diagnosisMessage(text: string): string {
   return textOf(kid(d, NS.sdata, 'diagnosis'), NS.sdata, 'message') ?? '';
 }
 
-export async function pollUntilDone(url: string, max = 200): Promise<Res> {
-  for (let i = 0; i < max; i++) {
-    const r = await get(url);
-    if (r.status !== 202) return r;
-    await new Promise((res) => setTimeout(res, 10));
-  }
-  throw new Error(`${url}: still 202 after ${max} polls`);
+export async function pollUntilDone(url: string): Promise<Res> {
+  let r: Res | undefined;
+  await until(async () => (r = await get(url)).status !== 202, { what: `${url} to answer other than 202`, everyMs: 10 });
+  return r!;
 }
 
 // -----------------------------------------------------------------------------------------------------------------

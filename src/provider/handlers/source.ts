@@ -49,7 +49,7 @@ function select(c: Call, row: ContextRow, target: Digest, info: SourceInfo): voi
   const now = contexts.find(c.kind.id, 'source', row.tracking);
   if (!now || now.status !== 'selecting') return; // deleted (or expired) meanwhile
   const snapshot = snapshotDigest(store, c.kind);
-  const ranges = store.selection.ranges(c.kind, snapshot, target);
+  const ranges = store.selection.ranges(snapshot, target);
   const total = store.selection.count(c.kind.id, ranges);
   info.selection = { digest: snapshot, ranges, total };
   contexts.update(row, 'ready', total, JSON.stringify(info));

@@ -186,7 +186,7 @@ export interface SourceRow {
 
 export interface SelectionQueries {
   /** For each endpoint the snapshot knows further than the target digest, the ticks the target lacks. */
-  ranges(kind: KindInfo, snapshot: DigestSnapshot, target: Digest): SourceRange[];
+  ranges(snapshot: DigestSnapshot, target: Digest): SourceRange[];
   count(kind: number, ranges: readonly SourceRange[]): number;
   /** Where a page of `size` rows after `from` ends (inclusive), or undefined when the rest fits in it. */
   pageEnd(kind: number, ranges: readonly SourceRange[], from: Cursor, size: number): Cursor | undefined;

@@ -2,7 +2,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { Digest } from '../../protocol/digest.ts';
 import { normalizeEndpoint } from '../../protocol/endpoint.ts';
 import { tickLess, type Tick } from '../../protocol/ticks.ts';
-import type { Catalog, Cursor, DigestSnapshot, KindInfo, SelectionQueries, SourceRange, SourceRow } from './repositories.ts';
+import type { Catalog, Cursor, DigestSnapshot, SelectionQueries, SourceRange, SourceRow } from './repositories.ts';
 import { tickKey, tickOfKey, TICK_KEY_MIN } from './tick-key.ts';
 
 /**
@@ -33,7 +33,7 @@ export class Selections implements SelectionQueries {
       'WHERE kind = ? AND ep = ? AND tick >= ? AND tick <= ? AND (tick, id) > (?, ?) AND (tick, id) <= (?, ?) ORDER BY tick, id');
   }
 
-  ranges(kind: KindInfo, snapshot: DigestSnapshot, target: Digest): SourceRange[] {
+  ranges(snapshot: DigestSnapshot, target: Digest): SourceRange[] {
     const ranges: Array<SourceRange & { norm: string }> = [];
     for (const e of snapshot.entries) {
       const norm = normalizeEndpoint(e.endpoint);

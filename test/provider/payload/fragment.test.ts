@@ -47,7 +47,7 @@ test('storedFragment skips rescanning what resourceXml tested, with the same res
       const at = scanRootTag(f).nameEnd;
       f = `${f.slice(0, at)}${p === '' ? ` xmlns="${rec.resourceUri ?? ''}"` : ` xmlns:${p}="${rec.resourceUri ?? ''}"`}${f.slice(at)}`;
     }
-    return normalizeFragment(f, undefined, undefined, rec.uuid!);
+    return normalizeFragment(f, undefined, undefined, rec.uuid);
   };
   const feeds = [
     // inherited prefixes used in the body, in attribute values, in text, and only as URL schemes
