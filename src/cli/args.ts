@@ -1,7 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
 import { SdataError } from '../protocol/errors.ts';
-import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/feed-reader.ts';
+import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/feed-types.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

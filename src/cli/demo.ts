@@ -11,7 +11,7 @@ import { runKinds } from '../engine/run.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { seedStore } from '../provider/seed.ts';
 import { contractNamespace } from '../provider/store.ts';
-import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/feed-reader.ts';
+import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/feed-types.ts';
 import { parse, parseCount } from './args.ts';
 import { EXIT } from './exit-codes.ts';
 import { onInterrupt, progressMode } from './run.ts';

@@ -1,5 +1,5 @@
 import type { Diagnosis } from '../protocol/diagnosis.ts';
-import type { EntryRecord, FeedHandler } from '../xml/feed-reader.ts';
+import type { EntryRecord, FeedHandler } from '../xml/feed-types.ts';
 import { storedFragment } from './fragment.ts';
 import { newUuid, type LocalOps } from './local.ts';
 import { resultEntryXml, ResultRows, type ResultEntry } from './results.ts';

@@ -1,6 +1,7 @@
 import { NS, OUTPUT_ROOT_DECLS } from '../protocol/namespaces.ts';
 import { SdataError } from '../protocol/errors.ts';
-import { FeedReader, type EntryRecord } from '../xml/feed-reader.ts';
+import { FeedReader } from '../xml/feed-reader.ts';
+import type { EntryRecord } from '../xml/feed-types.ts';
 import { feedClose, feedOpen } from '../xml/feed-writer.ts';
 import { TextSink } from '../xml/text-sink.ts';
 import { BatchApplier, etagMatches } from './batch.ts';

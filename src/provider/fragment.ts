@@ -1,6 +1,6 @@
 import { escapeAttr } from '../protocol/escape.ts';
 import { NS, OUTPUT_ROOT_BINDINGS } from '../protocol/namespaces.ts';
-import type { EntryRecord } from '../xml/feed-reader.ts';
+import type { EntryRecord } from '../xml/feed-types.ts';
 import { resourceXml, usesPrefix } from '../xml/feed-writer.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { EntryRecord } from '../xml/feed-reader.ts';
+import type { EntryRecord } from '../xml/feed-types.ts';
 import { storedFragment } from './fragment.ts';
 import { MAX_TICK_DIGITS } from './tick-key.ts';
 

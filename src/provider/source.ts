@@ -3,7 +3,7 @@ import { emptyDigest, setDigestEntry, type Digest } from '../protocol/digest.ts'
 import { normalizeEndpoint } from '../protocol/endpoint.ts';
 import { escapeText } from '../protocol/escape.ts';
 import { tickLess, type Tick } from '../protocol/ticks.ts';
-import type { FeedLink } from '../xml/feed-reader.ts';
+import type { FeedLink } from '../xml/feed-types.ts';
 import { feedClose, feedOpen } from '../xml/feed-writer.ts';
 import type { TextSink } from '../xml/text-sink.ts';
 import type { KindInfo, RawResource, Store } from './store.ts';

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { serializeDigestEntry, type Digest } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
-import { FeedReader, type FeedHandler } from '../xml/feed-reader.ts';
+import { FeedReader } from '../xml/feed-reader.ts';
+import type { FeedHandler } from '../xml/feed-types.ts';
 import { feedClose, feedOpen } from '../xml/feed-writer.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
 import { TextSink } from '../xml/text-sink.ts';

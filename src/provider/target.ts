@@ -4,7 +4,7 @@ import { digestKey } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
 import type { SyncMode, SyncState } from '../protocol/sync-state.ts';
 import { maxTick, nextTick, tickLess, type Tick } from '../protocol/ticks.ts';
-import type { EntryRecord, FeedHandler, FeedHead, FeedTail } from '../xml/feed-reader.ts';
+import type { EntryRecord, FeedHandler, FeedHead, FeedTail } from '../xml/feed-types.ts';
 import { scanRootTag, tombstoneFragment } from './fragment.ts';
 import { toIncoming, type Incoming } from './incoming.ts';
 import { compactResult, etagOf, resultEntryXml, ResultRows, stateXml, type ResultEntry } from './results.ts';

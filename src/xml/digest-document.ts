@@ -1,7 +1,7 @@
 import { DigestBuilder, type Digest } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
-import { createParser, drive } from './saxes.ts';
+import { createParser, drive } from './saxes-adapter.ts';
 
 /**
  * Parses a digest from a `$syncDigest` Atom entry (digest inside sdata:payload), a feed carrying one, or a bare

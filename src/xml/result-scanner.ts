@@ -1,7 +1,7 @@
 import type { Diagnosis } from '../protocol/diagnosis.ts';
 import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
-import type { ResultEntry, ResultReaderOptions, ResultTail } from './result-reader.ts';
+import type { ResultEntry, ResultScannerOptions, ResultTail } from './result-types.ts';
 import { toDiagnosis } from './tracking-reader.ts';
 
 const SDATA_URIS: ReadonlySet<string> = new Set([NS.sdata, NS.sdataLegacy]);
@@ -22,7 +22,7 @@ type Bindings = ReadonlyMap<string, string>;
 const XML_BINDINGS: Bindings = new Map([['xml', NS.xml]]);
 
 /**
- * A fast scanner for `$syncTarget` result feeds, the drop-in twin of ResultReader (same entries, same tail) at a
+ * A fast scanner for `$syncTarget` result feeds, the drop-in twin of a saxes-based reader (same entries, same tail) at a
  * fraction of its cost: the engine reads one result entry per entry it sends, so on a big catch-up this is as
  * much XML as the source feed minus the payloads, and a general parser spent most of its time on elements the
  * engine ignores. It finds markup with `indexOf`, resolves namespaces only where an element declares some, and
@@ -31,7 +31,8 @@ const XML_BINDINGS: Bindings = new Map([['xml', NS.xml]]);
  * What it checks: one root, balanced and properly nested tags, comments, CDATA and processing instructions closed,
  * entity references it has to decode known, UTF-8 input, no DOCTYPE (entities are never expanded). It is not a
  * validating parser: this input comes from the target the engine just talked to, and every value read is checked
- * where it is used (a status must be an integer). ResultReader (saxes) is its oracle in the tests.
+ * where it is used (a status must be an integer). The saxes-based reader in test/helpers/result-reader.ts is its
+ * oracle in the tests.
  */
 export class ResultScanner {
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
@@ -59,7 +60,7 @@ export class ResultScanner {
   private readonly feedDiagnoses: Diagnosis[] = [];
   bytes = 0;
 
-  constructor(onEntry: (e: ResultEntry) => void, opts: ResultReaderOptions = {}) {
+  constructor(onEntry: (e: ResultEntry) => void, opts: ResultScannerOptions = {}) {
     this.onEntry = onEntry;
     this.source = opts.source ?? '<result feed>';
   }

@@ -1,4 +1,4 @@
-import { createParser } from './saxes.ts';
+import { createParser } from './saxes-adapter.ts';
 import { NS } from '../protocol/namespaces.ts';
 
 const XS = 'http://www.w3.org/2001/XMLSchema';

@@ -1,4 +1,4 @@
-import { createParser } from './saxes.ts';
+import { createParser } from './saxes-adapter.ts';
 import { parseSeverity, type Diagnosis } from '../protocol/diagnosis.ts';
 import { NS } from '../protocol/namespaces.ts';
 import { setTrackingField, type Tracking } from '../protocol/tracking.ts';

@@ -7,7 +7,8 @@ import { compactResult, renderResult, ResultRenderer } from '../../src/provider/
 import { Store } from '../../src/provider/store.ts';
 import { decide, type DigestLookup } from '../../src/provider/rules.ts';
 import { tickKey, tickOfKey } from '../../src/provider/tick-key.ts';
-import { FeedReader, type EntryRecord } from '../../src/xml/feed-reader.ts';
+import { FeedReader } from '../../src/xml/feed-reader.ts';
+import type { EntryRecord } from '../../src/xml/feed-types.ts';
 import { resourceXml } from '../../src/xml/feed-writer.ts';
 import { kid, parseXml } from './helpers.ts';
 

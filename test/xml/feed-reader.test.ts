@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FeedReader, resourceScope, type EntryRecord, type FeedHead, type FeedTail } from '../../src/xml/feed-reader.ts';
+import { FeedReader } from '../../src/xml/feed-reader.ts';
+import { resourceScope, type EntryRecord, type FeedHead, type FeedTail } from '../../src/xml/feed-types.ts';
 import { resourceXml } from '../../src/xml/feed-writer.ts';
 import { SdataError } from '../../src/protocol/errors.ts';
 import { PAGE_5_2_CORRECTED, PAGE_5_2_PUBLISHED, STRAY_LINE, EP } from '../helpers/spec-examples.ts';
