@@ -1,5 +1,5 @@
 import { NS, OUTPUT_ROOT_DECLS } from '../protocol/namespaces.ts';
-import { SdataError } from '../protocol/errors.ts';
+import { decodeDocument } from '../xml/encoding.ts';
 import { FeedReader } from '../xml/feed-reader.ts';
 import type { EntryRecord } from '../xml/feed-types.ts';
 import { feedClose, feedOpen } from '../xml/feed-writer.ts';
@@ -20,20 +20,12 @@ function ops(c: Call): LocalOps {
   return o;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /**
  * One Atom entry from a request body. The body goes through the same streaming reader as feeds, inside a
  * synthetic feed element whose prefix binds nothing the body could inherit (positions on line 1 shift by its length).
  */
 export function parseSingleEntry(buf: Buffer, source: string, maxEntryBytes: number): EntryRecord {
-  let text: string;
-  try {
-    text = utf8.decode(buf);
-  } catch {
-    throw new SdataError('SDATA_E_ENCODING', `${source}: the body is not valid UTF-8`);
-  }
-  text = text.replace(/^\uFEFF?\s*<\?xml[^?]*\?>/, '');
+  const text = decodeDocument(buf, source).replace(/^\s*<\?xml[^?]*\?>/, '');
   const recs: EntryRecord[] = [];
   const r = new FeedReader({ head() {}, entry(e) { recs.push(e); }, end() {} }, { source, requireSyncHead: false, maxEntryBytes });
   r.pushText(`<sdataSyncWrap:feed xmlns:sdataSyncWrap="${NS.atom}">`);

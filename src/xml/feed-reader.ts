@@ -3,6 +3,8 @@ import { DigestBuilder } from '../protocol/digest.ts';
 import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
 import { parseSyncMode } from '../protocol/sync-state.ts';
+import { declarationRefusal, Utf8Stream } from './encoding.ts';
+import type { BadReference } from './entities.ts';
 import { closeEntry, closeSyncState, newEntryRecord, ownDeclarations } from './entry-record.ts';
 import { feedLink, newFeedHead, syncHeadProblem, totalResults } from './feed-head.ts';
 import {
@@ -30,9 +32,7 @@ type Cap = (typeof Cap)[keyof typeof Cap];
  */
 export class FeedReader {
   private readonly parser: NsParser;
-  private decoder: InstanceType<typeof TextDecoder>;
-  private byteOffset: number;
-  private bytesIn = 0;
+  private readonly input: Utf8Stream;
   private readonly win: RetainedText;
   private readonly handler: FeedHandler;
   private readonly source: string;
@@ -76,9 +76,7 @@ export class FeedReader {
     this.maxEntryBytes = opts.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES;
     this.requireSyncHead = opts.requireSyncHead ?? true;
     if (opts.continuation) this.headSent = true;
-    this.byteOffset = opts.byteOffset ?? 0;
-    // A continuation starts mid-document, where U+FEFF is a character like any other, not a byte order mark.
-    this.decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: opts.continuation === true });
+    this.input = new Utf8Stream((m, cause) => this.fail('SDATA_E_ENCODING', m, cause), opts.continuation === true, opts.byteOffset);
     this.win = new RetainedText(this.maxEntryBytes);
     const p = createParser(this.source);
     this.parser = p;
@@ -87,10 +85,11 @@ export class FeedReader {
     // errors into SdataErrors.
     p.on('xmldecl', (d: XMLDecl) => {
       this.xmlVersion = d.version;
-      const enc = d.encoding?.toLowerCase();
-      if (enc !== undefined && enc !== 'utf-8' && enc !== 'utf8' && enc !== 'us-ascii' && enc !== 'ascii') {
-        throw this.fail('SDATA_E_ENCODING', `declared encoding '${d.encoding}' is not supported (only UTF-8)`);
-      }
+      if (d.encoding === undefined) return;
+      const pos = this.parser.position;
+      // The declaration is the document's first markup: its '<' is at 0, and its text is held (as any tag is).
+      const r = declarationRefusal(this.win.ltBefore(pos) === 0 ? this.win.held(0, pos) : `<?xml encoding="${d.encoding}"?>`);
+      if (r) throw this.fail('SDATA_E_ENCODING', r.message, undefined, r.line, r.column);
     });
     p.on('doctype', () => {
       throw this.fail('SDATA_E_DOCTYPE', 'DOCTYPE declarations are refused: entities are never expanded');
@@ -106,9 +105,7 @@ export class FeedReader {
    */
   restart(opts: Pick<FeedReaderOptions, 'continuation' | 'byteOffset'>): void {
     restartParser(this.parser);
-    this.decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: opts.continuation === true });
-    this.byteOffset = opts.byteOffset ?? 0;
-    this.bytesIn = 0;
+    this.input.reset(opts.continuation === true, opts.byteOffset);
     this.win.reset();
     this.depth = 0;
     this.sawRoot = this.ended = false;
@@ -129,7 +126,7 @@ export class FeedReader {
   }
 
   get bytesRead(): number {
-    return this.bytesIn;
+    return this.input.bytes;
   }
 
   /** Feed-level links read so far (the tail reports them all too). */
@@ -171,20 +168,7 @@ export class FeedReader {
   }
 
   push(bytes: Uint8Array): void {
-    if (this.bytesIn === 0 && bytes.length >= 2) {
-      const b0 = bytes[0], b1 = bytes[1];
-      if ((b0 === 0xfe && b1 === 0xff) || (b0 === 0xff && b1 === 0xfe)) {
-        throw this.fail('SDATA_E_ENCODING', 'input is UTF-16; only UTF-8 is supported');
-      }
-    }
-    let text: string;
-    try {
-      text = this.decoder.decode(bytes, { stream: true });
-    } catch (e) {
-      const at = this.byteOffset + this.bytesIn;
-      throw this.fail('SDATA_E_ENCODING', `invalid UTF-8 within bytes ${at}..${at + bytes.length}`, e);
-    }
-    this.bytesIn += bytes.length;
+    const text = this.input.decode(bytes);
     if (text.length > 0) this.pushText(text);
   }
 
@@ -197,12 +181,7 @@ export class FeedReader {
 
   end(): void {
     if (this.ended) return;
-    let rest: string;
-    try {
-      rest = this.decoder.decode();
-    } catch (e) {
-      throw this.fail('SDATA_E_ENCODING', `input ends inside a UTF-8 sequence (byte ${this.byteOffset + this.bytesIn})`, e);
-    }
+    const rest = this.input.end();
     if (rest) this.pushText(rest);
     if (!this.sawRoot) throw this.fail('SDATA_E_NOT_SYNC_FEED', 'empty document: no root element');
     // saxes resets its position on close; messages about the head must still say where the document ended.
@@ -223,9 +202,10 @@ export class FeedReader {
 
   private readonly malformed = (message: string, cause: Error): Error => this.fail('SDATA_E_MALFORMED', `not well-formed XML: ${message}`, cause);
 
-  private fail(code: SdataErrorCode, message: string, cause?: unknown): SdataError {
-    const line = this.ended || this.endLine > 0 ? this.endLine : this.parser.line;
-    const column = this.ended || this.endLine > 0 ? this.endColumn : this.parser.column;
+  /** An error at the parser's position, or at the one given. */
+  private fail(code: SdataErrorCode, message: string, cause?: unknown, atLine?: number, atColumn?: number): SdataError {
+    const line = atLine ?? (this.ended || this.endLine > 0 ? this.endLine : this.parser.line);
+    const column = atColumn ?? (this.ended || this.endLine > 0 ? this.endColumn : this.parser.column);
     return new SdataError(code, `${this.source}:${line}:${column}: ${message}`, { source: this.source, line, column, cause });
   }
 
@@ -263,8 +243,11 @@ export class FeedReader {
     let end = pos - nameLength - 3;
     if (!w.endTagAt(end)) end = w.ltBefore(pos);
     if (end <= start) return '';
-    return rawToText(w.inEntryText(start, end));
+    return rawToText(w.inEntryText(start, end), this.badReference, this.xmlVersion === '1.1');
   }
+
+  /** saxes has checked every reference already, with the same policy: this only keeps rawToText honest. */
+  private readonly badReference: BadReference = (_offset, problem) => this.fail('SDATA_E_MALFORMED', `not well-formed XML: ${problem}`);
 
   private readonly onText = (t: string): void => {
     if (this.cap === Cap.Digest) this.digestBuilder!.addText(t);

@@ -2,6 +2,7 @@ import type { SaxesTagNS } from 'saxes';
 import type { Diagnosis } from '../../src/protocol/diagnosis.ts';
 import { SdataError, type SdataErrorCode } from '../../src/protocol/errors.ts';
 import { NS } from '../../src/protocol/namespaces.ts';
+import { Utf8Stream } from '../../src/xml/encoding.ts';
 import type { ResultEntry, ResultScannerOptions, ResultTail } from '../../src/xml/result-types.ts';
 import { createParser, drive, setTextHandler, type NsParser } from '../../src/xml/saxes-adapter.ts';
 import { toDiagnosis } from '../../src/xml/tracking-reader.ts';
@@ -22,7 +23,7 @@ type F = (typeof F)[keyof typeof F];
  */
 export class ResultReader {
   private readonly parser: NsParser;
-  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  private readonly input = new Utf8Stream((m, cause) => this.fail('SDATA_E_ENCODING', `result feed: ${m}`, cause));
   private readonly onEntry: (e: ResultEntry) => void;
   private readonly source: string;
   private depth = 0;
@@ -37,7 +38,6 @@ export class ResultReader {
   private text = '';
   private next: string | undefined;
   private readonly feedDiagnoses: Diagnosis[] = [];
-  bytes = 0;
 
   constructor(onEntry: (e: ResultEntry) => void, opts: ResultScannerOptions = {}) {
     this.onEntry = onEntry;
@@ -53,14 +53,13 @@ export class ResultReader {
     p.on('closetag', (t) => this.onClose(t));
   }
 
+  /** Bytes pushed so far. */
+  get bytes(): number {
+    return this.input.bytes;
+  }
+
   push(bytes: Uint8Array): void {
-    let text: string;
-    try {
-      text = this.decoder.decode(bytes, { stream: true });
-    } catch (e) {
-      throw this.fail('SDATA_E_ENCODING', `invalid UTF-8 in the result feed near byte ${this.bytes}`, e);
-    }
-    this.bytes += bytes.length;
+    const text = this.input.decode(bytes);
     if (text) this.parse(text);
   }
 
@@ -72,12 +71,7 @@ export class ResultReader {
     this.fail('SDATA_E_MALFORMED', `result feed is not well-formed XML: ${message}`, cause);
 
   end(): ResultTail {
-    let rest: string;
-    try {
-      rest = this.decoder.decode();
-    } catch (e) {
-      throw this.fail('SDATA_E_ENCODING', 'result feed ends inside a UTF-8 sequence', e);
-    }
+    const rest = this.input.end();
     if (rest) this.parse(rest);
     if (!this.sawRoot) throw this.fail('SDATA_E_PROTOCOL', 'empty result feed: no root element');
     this.parse(null);
