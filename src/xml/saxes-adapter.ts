@@ -121,9 +121,11 @@ export function inTextState(p: NsParser): boolean {
  */
 export class UriMatch {
   private readonly uri: string;
-  private last = '';
+  private last: string;
   constructor(uri: string) {
     this.uri = uri;
+    // Not '' (as it was): that matched every name in no namespace until the URI itself had been seen once.
+    this.last = uri;
   }
   is(u: string): boolean {
     if (u === this.last) return true;

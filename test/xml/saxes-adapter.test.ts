@@ -129,6 +129,10 @@ describe('saxes internals the adapter relies on', () => {
     const m = new UriMatch('urn:x');
     assert.ok(uris.every((u) => m.is(u)));
     assert.equal(new UriMatch('urn:x').is('urn:y'), false);
+    // No namespace is no match, before and after a match.
+    const fresh = new UriMatch('urn:x');
+    assert.equal(fresh.is(''), false);
+    assert.equal(m.is(''), false);
   });
 });
 
