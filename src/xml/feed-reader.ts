@@ -69,6 +69,8 @@ export class FeedReader {
   private inState = false;
   private inPayload = false;
   private stTick: string | undefined;
+  private readonly sync = new UriMatch(NS.sync);
+  private readonly sdata = new UriMatch(NS.sdata);
 
   constructor(handler: FeedHandler, opts: FeedReaderOptions = {}) {
     this.handler = handler;
@@ -311,9 +313,6 @@ export class FeedReader {
     this.stTick = undefined;
     this.rec = newEntryRecord(this.entryCount++, this.parser.line, this.parser.column, tag, this.head.bindings);
   }
-
-  private readonly sync = new UriMatch(NS.sync);
-  private readonly sdata = new UriMatch(NS.sdata);
 
   private openInEntry(tag: SaxesTagNS, d: number): void {
     const rec = this.rec!;

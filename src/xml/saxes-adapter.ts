@@ -121,11 +121,13 @@ export function inTextState(p: NsParser): boolean {
  */
 export class UriMatch {
   private readonly uri: string;
-  private last: string;
+  /**
+   * Not '' at first (as it was): that matched every name in no namespace until the URI had been seen once; nor the
+   * URI itself, which an equal string from saxes would match by content, every time, never taking its place.
+   */
+  private last: string | undefined = undefined;
   constructor(uri: string) {
     this.uri = uri;
-    // Not '' (as it was): that matched every name in no namespace until the URI itself had been seen once.
-    this.last = uri;
   }
   is(u: string): boolean {
     if (u === this.last) return true;
