@@ -23,10 +23,4 @@ export default defineConfig(
       '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingAny: true }],
     },
   },
-  {
-    // Findings in folders other helpers are restructuring, left for the merge (then remove this block):
-    // src/xml/feed-reader.ts:556 `own!` is an unnecessary non-null assertion.
-    files: ['src/xml/feed-reader.ts'],
-    rules: { '@typescript-eslint/no-unnecessary-type-assertion': 'off' },
-  },
 );

@@ -31,7 +31,7 @@ if (values.child) {
     r.end();
     await planner.finish();
   } else {
-    const { createParser } = await import('../src/xml/saxes.ts');
+    const { createParser } = await import('../src/xml/saxes-adapter.ts');
     const { escapeAttr, escapeText } = await import('../src/protocol/escape.ts');
     const { Decider } = await import('../src/plan/decide.ts');
     const { NS } = await import('../src/protocol/namespaces.ts');

@@ -12,7 +12,8 @@ import { feedOptionsForSize, pageTexts } from '../src/gen/synthetic.ts';
 import { targetDigestFor } from '../src/gen/target-digest.ts';
 import { Planner } from '../src/plan/planner.ts';
 import { StreamChunkTarget } from '../src/plan/targets.ts';
-import { FeedReader, type FeedHandler } from '../src/xml/feed-reader.ts';
+import { FeedReader } from '../src/xml/feed-reader.ts';
+import type { FeedHandler } from '../src/xml/feed-types.ts';
 
 const { values } = parseArgs({
   options: {

@@ -14,7 +14,7 @@ import { splitUrl } from '../http/url.ts';
 import { Logger, type LogLevel } from '../engine/log.ts';
 import type { ProgressMode } from '../engine/progress.ts';
 import { SdataError } from '../protocol/errors.ts';
-import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/feed-reader.ts';
+import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/feed-types.ts';
 import { EXIT } from './exit-codes.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;

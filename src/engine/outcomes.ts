@@ -1,5 +1,5 @@
 import type { Diagnosis } from '../protocol/diagnosis.ts';
-import type { ResultEntry } from '../xml/result-reader.ts';
+import type { ResultEntry } from '../xml/result-types.ts';
 
 export type Outcome = 'created' | 'updated' | 'deleted' | 'ignored' | 'conflictsTargetWon' | 'failed';
 

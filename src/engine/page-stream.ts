@@ -4,7 +4,8 @@ import { getWhenReady, type PollOptions } from '../http/async-op.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { isTransientError, withRetry, type Clock, type RetryPolicy } from '../http/retry.ts';
 import { redactUrl, resolveHref } from '../http/url.ts';
-import { FeedReader, type EntryRecord, type FeedHead } from '../xml/feed-reader.ts';
+import { FeedReader } from '../xml/feed-reader.ts';
+import type { EntryRecord, FeedHead } from '../xml/feed-types.ts';
 
 /** Where a source page's records go: the planner, or the concatenating writer of `pull`. */
 export interface PageSink {

@@ -4,7 +4,7 @@ import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { operationUrl, withQuery } from '../http/url.ts';
 import { digestKey } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
-import type { EntryRecord, FeedHead } from '../xml/feed-reader.ts';
+import type { EntryRecord, FeedHead } from '../xml/feed-types.ts';
 import { feedClose, feedOpen, forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
 import { TextSink } from '../xml/text-sink.ts';
 import type { Logger } from './log.ts';

@@ -5,7 +5,7 @@ import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { isTransientError, withRetry } from '../http/retry.ts';
 import { redactUrl, resolveHref } from '../http/url.ts';
 import { SdataError } from '../protocol/errors.ts';
-import type { ResultTail } from '../xml/result-reader.ts';
+import type { ResultTail } from '../xml/result-types.ts';
 import { ResultScanner } from '../xml/result-scanner.ts';
 import { Outcomes } from './outcomes.ts';
 

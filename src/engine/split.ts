@@ -1,4 +1,5 @@
-import { FeedReader, type EntryRecord, type FeedHead } from '../xml/feed-reader.ts';
+import { FeedReader } from '../xml/feed-reader.ts';
+import type { EntryRecord, FeedHead } from '../xml/feed-types.ts';
 import { feedClose, feedOpen, forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
 import type { BodyFactory, BodyWriter, ChunkBody } from './chunk-body.ts';
 

@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import { normalizeEndpoint } from '../protocol/endpoint.ts';
 import type { Digest } from '../protocol/digest.ts';
 import { tickLess } from '../protocol/ticks.ts';
-import type { EntryRecord } from '../xml/feed-reader.ts';
+import type { EntryRecord } from '../xml/feed-types.ts';
 
 export type Decision = 'forward' | 'skip' | 'invalid';
 

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Digest } from '../protocol/digest.ts';
-import type { FeedLink, ResumePoint } from '../xml/feed-reader.ts';
+import type { FeedLink, ResumePoint } from '../xml/feed-types.ts';
 import { pageDecls, type PageDecls } from '../xml/feed-writer.ts';
 import { Decider } from './decide.ts';
 import { GcSchedule } from './gc-schedule.ts';

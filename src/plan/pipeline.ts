@@ -1,4 +1,5 @@
-import { FeedReader, type FeedReaderOptions } from '../xml/feed-reader.ts';
+import { FeedReader } from '../xml/feed-reader.ts';
+import type { FeedReaderOptions } from '../xml/feed-types.ts';
 import type { Planner } from './planner.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { digestKey, type Digest } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
 import type { SyncMode } from '../protocol/sync-state.ts';
-import type { EntryRecord, FeedHandler, FeedHead, FeedTail } from '../xml/feed-reader.ts';
+import type { EntryRecord, FeedHandler, FeedHead, FeedTail } from '../xml/feed-types.ts';
 import { feedClose, feedOpen, forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
 import { Decider } from './decide.ts';
 import { Kind, type SegmentBatch } from './segment.ts';

@@ -1,5 +1,6 @@
 import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
-import { FeedReader, type EntryRecord, type FeedHandler, type FeedHead, type FeedLink, type FeedTail, type ResumePoint } from '../xml/feed-reader.ts';
+import { FeedReader } from '../xml/feed-reader.ts';
+import type { EntryRecord, FeedHandler, FeedHead, FeedLink, FeedTail, ResumePoint } from '../xml/feed-types.ts';
 import { forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
 import { Decider } from './decide.ts';
 import type { InvalidEntry } from './planner.ts';

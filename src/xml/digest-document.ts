@@ -1,7 +1,8 @@
 import { DigestBuilder, type Digest } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
-import { createParser, drive } from './saxes.ts';
+import { documentText, encodingError } from './encoding.ts';
+import { createParser, drive } from './saxes-adapter.ts';
 
 /**
  * Parses a digest from a `$syncDigest` Atom entry (digest inside sdata:payload), a feed carrying one, or a bare
@@ -37,7 +38,8 @@ export function parseDigestDocument(xml: string, source = '<digest>'): Digest {
     }
     depth--;
   });
-  const text = xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml;
+  const text = documentText(xml);
+  if (typeof text !== 'string') throw encodingError(source, text);
   const malformed = (message: string, cause: Error): Error =>
     new SdataError('SDATA_E_MALFORMED', `${source}:${p.line}:${p.column}: not well-formed XML: ${message}`, { source, line: p.line, column: p.column, cause });
   drive(p, text, source, malformed);

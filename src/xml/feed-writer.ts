@@ -2,7 +2,7 @@ import { serializeDigest, type Digest } from '../protocol/digest.ts';
 import { escapeAttr, escapeText } from '../protocol/escape.ts';
 import { OUTPUT_ROOT_BINDINGS, OUTPUT_ROOT_DECLS } from '../protocol/namespaces.ts';
 import type { SyncMode } from '../protocol/sync-state.ts';
-import { resourceScope, type EntryRecord, type FeedLink } from './feed-reader.ts';
+import { resourceScope, type EntryRecord, type FeedLink } from './feed-types.ts';
 
 export interface FeedOpenOptions {
   id: string;

@@ -1,7 +1,9 @@
 import type { Diagnosis } from '../protocol/diagnosis.ts';
 import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
-import type { ResultEntry, ResultReaderOptions, ResultTail } from './result-reader.ts';
+import { declarationRefusal, encodingError, Utf8Stream } from './encoding.ts';
+import { decodeEntities } from './entities.ts';
+import type { ResultEntry, ResultScannerOptions, ResultTail } from './result-types.ts';
 import { toDiagnosis } from './tracking-reader.ts';
 
 const SDATA_URIS: ReadonlySet<string> = new Set([NS.sdata, NS.sdataLegacy]);
@@ -16,25 +18,24 @@ const QMARK = 63;
 const DQ = 34;
 const SQ = 39;
 
-const PREDEFINED: Readonly<Record<string, string>> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
-
 type Bindings = ReadonlyMap<string, string>;
 const XML_BINDINGS: Bindings = new Map([['xml', NS.xml]]);
 
 /**
- * A fast scanner for `$syncTarget` result feeds, the drop-in twin of ResultReader (same entries, same tail) at a
+ * A fast scanner for `$syncTarget` result feeds, the drop-in twin of a saxes-based reader (same entries, same tail) at a
  * fraction of its cost: the engine reads one result entry per entry it sends, so on a big catch-up this is as
  * much XML as the source feed minus the payloads, and a general parser spent most of its time on elements the
  * engine ignores. It finds markup with `indexOf`, resolves namespaces only where an element declares some, and
  * reads attributes and text only where it needs them.
  *
  * What it checks: one root, balanced and properly nested tags, comments, CDATA and processing instructions closed,
- * entity references it has to decode known, UTF-8 input, no DOCTYPE (entities are never expanded). It is not a
- * validating parser: this input comes from the target the engine just talked to, and every value read is checked
- * where it is used (a status must be an integer). ResultReader (saxes) is its oracle in the tests.
+ * the references in the text and attributes it reads (entities.ts), the encoding (encoding.ts), no DOCTYPE
+ * (entities are never expanded). It is not a validating parser: this input comes from the target the engine just
+ * talked to, and every value read is checked where it is used (a status must be an integer). The saxes-based
+ * reader in test/helpers/result-reader.ts is its oracle in the tests.
  */
 export class ResultScanner {
-  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  private readonly input = new Utf8Stream((m, cause) => this.fail('SDATA_E_ENCODING', `result feed: ${m}`, cause));
   private readonly onEntry: (e: ResultEntry) => void;
   private readonly source: string;
   private buf = '';
@@ -43,6 +44,8 @@ export class ResultScanner {
   private readonly names: string[] = [];
   private scopes: Array<{ depth: number; prev: Bindings }> = [];
   private ns: Bindings = XML_BINDINGS;
+  /** Nothing consumed yet: a PI at offset 0 of the buffer may be the XML declaration. */
+  private atStart = true;
   private sawRoot = false;
   private rootClosed = false;
   private count = 0;
@@ -57,33 +60,24 @@ export class ResultScanner {
   private text = '';
   private next: string | undefined;
   private readonly feedDiagnoses: Diagnosis[] = [];
-  bytes = 0;
 
-  constructor(onEntry: (e: ResultEntry) => void, opts: ResultReaderOptions = {}) {
+  constructor(onEntry: (e: ResultEntry) => void, opts: ResultScannerOptions = {}) {
     this.onEntry = onEntry;
     this.source = opts.source ?? '<result feed>';
   }
 
+  /** Bytes pushed so far. */
+  get bytes(): number {
+    return this.input.bytes;
+  }
+
   push(bytes: Uint8Array): void {
-    let text: string;
-    try {
-      text = this.decoder.decode(bytes, { stream: true });
-    } catch (e) {
-      throw this.fail('SDATA_E_ENCODING', `invalid UTF-8 in the result feed near byte ${this.bytes}`, e);
-    }
-    if (this.bytes === 0 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    this.bytes += bytes.length;
+    const text = this.input.decode(bytes);
     if (text) this.scan(this.buf.length === 0 ? text : this.buf + text, false);
   }
 
   end(): ResultTail {
-    let rest: string;
-    try {
-      rest = this.decoder.decode();
-    } catch (e) {
-      throw this.fail('SDATA_E_ENCODING', 'result feed ends inside a UTF-8 sequence', e);
-    }
-    this.scan(this.buf + rest, true);
+    this.scan(this.buf + this.input.end(), true);
     if (!this.sawRoot) throw this.fail('SDATA_E_PROTOCOL', 'empty result feed: no root element');
     if (!this.rootClosed) throw this.fail('SDATA_E_MALFORMED', `result feed is not well-formed XML: unexpected end of document inside <${this.names[this.names.length - 1]}>`);
     return { next: this.next, entries: this.count, diagnoses: this.feedDiagnoses };
@@ -145,7 +139,7 @@ export class ResultScanner {
       } else if (c === QMARK) {
         const end = s.indexOf('?>', lt + 2);
         if (end < 0) break;
-        if (s.startsWith('<?xml ', lt) && lt === 0) this.xmlDecl(s.slice(lt, end));
+        if (lt === 0 && this.atStart) this.xmlDecl(s.slice(0, end + 2));
         pos = end + 2;
       } else {
         const gt = tagEnd(s, lt + 1);
@@ -156,21 +150,20 @@ export class ResultScanner {
       }
     }
     if (final && pos < n) throw this.malformed(s, pos, `unexpected end of document in '${s.slice(pos, pos + 20)}'`);
+    if (pos > 0) this.atStart = false;
     for (let i = s.indexOf('\n'); i >= 0 && i < pos; i = s.indexOf('\n', i + 1)) this.line++;
     this.buf = pos < n ? s.slice(pos) : '';
   }
 
+  /** `decl` is a PI at the document's start: when it is the XML declaration, its encoding must be UTF-8. */
   private xmlDecl(decl: string): void {
-    const m = /encoding\s*=\s*["']([^"']*)["']/.exec(decl);
-    const enc = m?.[1]?.toLowerCase();
-    if (enc !== undefined && enc !== 'utf-8' && enc !== 'utf8' && enc !== 'us-ascii' && enc !== 'ascii') {
-      throw this.fail('SDATA_E_ENCODING', `declared encoding '${m![1]}' is not supported (only UTF-8)`);
-    }
+    const r = declarationRefusal(decl);
+    if (r) throw encodingError(this.source, r);
   }
 
   private onText(s: string, from: number, to: number): void {
     if (this.field !== F.None) {
-      this.text += decodeEntities(s.slice(from, to), () => this.malformed(s, from, 'unknown entity reference'));
+      this.text += decodeEntities(s.slice(from, to), (at, problem) => this.malformed(s, at, problem), from);
       return;
     }
     if (this.names.length === 0) {
@@ -219,7 +212,7 @@ export class ResultScanner {
         map ??= new Map(this.ns);
         map.set(name === 'xmlns' ? '' : name.slice(6), value);
       }
-    }, (at) => this.malformed(s, at, 'malformed attribute'));
+    }, (at, problem) => this.malformed(s, at, problem ?? 'malformed attribute'));
     if (map) {
       this.scopes.push({ depth, prev: this.ns });
       this.ns = map;
@@ -236,7 +229,7 @@ export class ResultScanner {
       } else if (name.slice(colon + 1) === local && this.ns.get(name.slice(0, colon)) === uri) {
         found = value;
       }
-    }, (at) => this.malformed(s, at, 'malformed attribute'));
+    }, (at, problem) => this.malformed(s, at, problem ?? 'malformed attribute'));
     return found;
   }
 
@@ -378,7 +371,7 @@ function tagEnd(s: string, from: number): number {
 }
 
 /** Calls `f(name, value)` for each attribute in `s[from, to)` (values entity-decoded). */
-function forEachAttr(s: string, from: number, to: number, f: (name: string, value: string) => void, bad: (at: number) => Error): void {
+function forEachAttr(s: string, from: number, to: number, f: (name: string, value: string) => void, bad: (at: number, problem?: string) => Error): void {
   let i = from;
   while (i < to) {
     while (i < to && isSpace(s.charCodeAt(i))) i++;
@@ -394,22 +387,7 @@ function forEachAttr(s: string, from: number, to: number, f: (name: string, valu
     if (q !== DQ && q !== SQ) throw bad(v);
     const end = s.indexOf(q === DQ ? '"' : "'", v + 1);
     if (end < 0 || end >= to) throw bad(v);
-    f(name, decodeEntities(s.slice(v + 1, end), () => bad(v)));
+    f(name, decodeEntities(s.slice(v + 1, end), (at, problem) => bad(at, problem), v + 1));
     i = end + 1;
   }
-}
-
-function decodeEntities(t: string, bad: () => Error): string {
-  if (t.indexOf('&') < 0) return t;
-  return t.replace(/&([^;&\s]*);?/g, (m, name: string) => {
-    if (!m.endsWith(';')) throw bad();
-    if (name.charCodeAt(0) === 35 /* # */) {
-      const code = name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
-      if (!Number.isInteger(code) || code < 1 || code > 0x10ffff) throw bad();
-      return String.fromCodePoint(code);
-    }
-    const v = PREDEFINED[name];
-    if (v === undefined) throw bad();
-    return v;
-  });
 }

@@ -1,4 +1,5 @@
-import { createParser } from './saxes.ts';
+import { documentText, encodingError } from './encoding.ts';
+import { createParser } from './saxes-adapter.ts';
 import { NS } from '../protocol/namespaces.ts';
 
 const XS = 'http://www.w3.org/2001/XMLSchema';
@@ -15,7 +16,9 @@ export interface SchemaKind {
  * `sme:syncOrder`, `sme:isSyncSource`, `sme:isSyncTarget`. Lenient: unknown content is skipped; an element is a
  * kind when it has any sme sync attribute or `sme:role="resourceKind"`.
  */
-export function parseSchemaKinds(xml: string): SchemaKind[] {
+export function parseSchemaKinds(xml: string, source = '$schema'): SchemaKind[] {
+  const text = documentText(xml);
+  if (typeof text !== 'string') throw encodingError(source, text);
   const out: SchemaKind[] = [];
   const p = createParser();
   p.on('doctype', () => {
@@ -47,7 +50,7 @@ export function parseSchemaKinds(xml: string): SchemaKind[] {
     }
     if (isKind) out.push({ name, syncOrder: order, isSyncSource: src, isSyncTarget: tgt });
   });
-  p.write(xml).close();
+  p.write(text).close();
   return out;
 }
 

@@ -1,4 +1,5 @@
-import { createParser } from './saxes.ts';
+import { documentText } from './encoding.ts';
+import { createParser } from './saxes-adapter.ts';
 import { parseSeverity, type Diagnosis } from '../protocol/diagnosis.ts';
 import { NS } from '../protocol/namespaces.ts';
 import { setTrackingField, type Tracking } from '../protocol/tracking.ts';
@@ -24,6 +25,9 @@ type Visitor = {
 };
 
 function walk(xml: string, v: Visitor): boolean {
+  // Lenient, but not about the encoding: a body in another one yields nothing (encoding.ts).
+  const text = documentText(xml);
+  if (typeof text !== 'string') return false;
   const p = createParser();
   let depth = 0;
   let failed = false;
@@ -43,7 +47,7 @@ function walk(xml: string, v: Visitor): boolean {
     depth--;
   });
   try {
-    p.write(xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml).close();
+    p.write(text).close();
   } catch {
     failed = true;
   }

@@ -14,7 +14,8 @@ import { serializeSyncState, type SyncState } from '../../src/protocol/sync-stat
 import { compareTicks, maxTick, nextTick, tickLess } from '../../src/protocol/ticks.ts';
 import { serializeTracking } from '../../src/protocol/tracking.ts';
 import { parseDigestDocument } from '../../src/xml/digest-document.ts';
-import { FeedReader, type EntryRecord, type FeedHead } from '../../src/xml/feed-reader.ts';
+import { FeedReader } from '../../src/xml/feed-reader.ts';
+import type { EntryRecord, FeedHead } from '../../src/xml/feed-types.ts';
 import { feedClose, feedOpen, resourceXml } from '../../src/xml/feed-writer.ts';
 
 export interface Resource {

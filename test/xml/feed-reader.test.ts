@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FeedReader, resourceScope, type EntryRecord, type FeedHead, type FeedTail } from '../../src/xml/feed-reader.ts';
+import { FeedReader } from '../../src/xml/feed-reader.ts';
+import { resourceScope, type EntryRecord, type FeedHead, type FeedTail } from '../../src/xml/feed-types.ts';
 import { resourceXml } from '../../src/xml/feed-writer.ts';
 import { SdataError } from '../../src/protocol/errors.ts';
+import { NS } from '../../src/protocol/namespaces.ts';
 import { PAGE_5_2_CORRECTED, PAGE_5_2_PUBLISHED, STRAY_LINE, EP } from '../helpers/spec-examples.ts';
 import { page, prng } from '../helpers/feeds.ts';
 
@@ -141,6 +143,18 @@ test('entries without syncState, with negative or non-integer ticks, or without 
     "sync:tick '-4' is not a non-negative integer",
     "sync:tick '1.5' is not a non-negative integer",
     'no sdata:uuid on the payload resource',
+  ]);
+});
+
+test('elements and attributes in no namespace are not sync:, sdata: or their meaning, even in the first entry', () => {
+  const feed = `<feed xmlns="http://www.w3.org/2005/Atom" xmlns:sdata="${NS.sdata}" xmlns:sync="${NS.sync}">`;
+  const entry = (state: string, resource: string): string => `<entry>${state}<sdata:payload>${resource}</sdata:payload></entry>`;
+  const plain = '<syncState xmlns=""><endpoint>http://a/x</endpoint><tick>1</tick></syncState>';
+  const good = '<sync:syncState><sync:endpoint>http://a/x</sync:endpoint><sync:tick>1</sync:tick></sync:syncState>';
+  const r = read(`${feed}${entry(plain, '<a xmlns="" sdata:uuid="u1"/>')}${entry(good, '<a xmlns="" uuid="u2" isDeleted="true"/>')}</feed>`, [], { requireSyncHead: false });
+  assert.deepEqual(r.entries.map((e) => [e.state, e.uuid, e.isDeleted, e.invalid]), [
+    [undefined, 'u1', false, 'no sync:syncState'],
+    [{ endpoint: 'http://a/x', tick: '1', stamp: '' }, undefined, false, 'no sdata:uuid on the payload resource'],
   ]);
 });
 

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FeedReader, type EntryRecord } from '../../src/xml/feed-reader.ts';
+import { FeedReader } from '../../src/xml/feed-reader.ts';
+import type { EntryRecord } from '../../src/xml/feed-types.ts';
 import { resourceXml } from '../../src/xml/feed-writer.ts';
 import { page } from '../helpers/feeds.ts';
 import { entriesMeaning, oracleCheck } from '../helpers/oracle.ts';

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isSdataError } from '../../src/protocol/errors.ts';
-import { ResultReader, type ResultEntry } from '../../src/xml/result-reader.ts';
+import type { ResultEntry } from '../../src/xml/result-types.ts';
+import { ResultReader } from '../helpers/result-reader.ts';
 import { parseDiagnoses, parseTracking } from '../../src/xml/tracking-reader.ts';
 
 const FEED = `<?xml version="1.0" encoding="utf-8"?>

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isSdataError } from '../../src/protocol/errors.ts';
-import { ResultReader, type ResultEntry, type ResultTail } from '../../src/xml/result-reader.ts';
+import type { ResultEntry, ResultTail } from '../../src/xml/result-types.ts';
+import { ResultReader } from '../helpers/result-reader.ts';
 import { ResultScanner } from '../../src/xml/result-scanner.ts';
 
 type Reader = { push(b: Uint8Array): void; end(): ResultTail };

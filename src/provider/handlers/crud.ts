@@ -1,8 +1,10 @@
+import { decodeDocument } from '../../xml/encoding.ts';
 import { NS, OUTPUT_ROOT_DECLS } from '../../protocol/namespaces.ts';
-import { FeedReader, type EntryRecord } from '../../xml/feed-reader.ts';
+import { FeedReader } from '../../xml/feed-reader.ts';
+import type { EntryRecord } from '../../xml/feed-types.ts';
 import { feedClose, feedOpen } from '../../xml/feed-writer.ts';
 import { TextSink } from '../../xml/text-sink.ts';
-import { ATOM_ENTRY, ATOM_FEED, bodyText, HttpProblem, methodNotAllowed, readBody, sendText } from '../http/http-io.ts';
+import { ATOM_ENTRY, ATOM_FEED, HttpProblem, methodNotAllowed, readBody, sendText } from '../http/http-io.ts';
 import { intParam } from '../http/routes.ts';
 import { storedFragment } from '../payload/fragment.ts';
 import type { ResourceRow } from '../store/repositories.ts';
@@ -29,7 +31,7 @@ export function localOps(c: Call): LocalOps {
  * synthetic feed element whose prefix binds nothing the body could inherit (positions on line 1 shift by its length).
  */
 export function parseSingleEntry(buf: Buffer, source: string, maxEntryBytes: number): EntryRecord {
-  const text = bodyText(buf, source).replace(/^\uFEFF?\s*<\?xml[^?]*\?>/, '');
+  const text = decodeDocument(buf, source).replace(/^\s*<\?xml[^?]*\?>/, '');
   const recs: EntryRecord[] = [];
   const r = new FeedReader({ head() {}, entry(e) { recs.push(e); }, end() {} }, { source, requireSyncHead: false, maxEntryBytes });
   r.pushText(`<sdataSyncWrap:feed xmlns:sdataSyncWrap="${NS.atom}">`);

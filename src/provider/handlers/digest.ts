@@ -1,6 +1,7 @@
+import { decodeDocument } from '../../xml/encoding.ts';
 import { serializeDigestEntry } from '../../protocol/digest.ts';
 import { parseDigestDocument } from '../../xml/digest-document.ts';
-import { ATOM_ENTRY, bodyText, methodNotAllowed, readBody, sendText } from '../http/http-io.ts';
+import { ATOM_ENTRY, methodNotAllowed, readBody, sendText } from '../http/http-io.ts';
 import type { Call } from './call.ts';
 
 /**
@@ -15,7 +16,7 @@ export async function handleDigest(c: Call): Promise<void> {
     return;
   }
   if (c.method === 'PUT' || c.method === 'POST') {
-    const text = bodyText(await readBody(c.req, c.core.maxBodyBytes), c.url.pathname);
+    const text = decodeDocument(await readBody(c.req, c.core.maxBodyBytes), c.url.pathname);
     const d = parseDigestDocument(text, c.url.pathname);
     store.digest.replace(c.kind, d);
     sendText(c.res, 200, serializeDigestEntry(store.digest.get(c.kind), self), ATOM_ENTRY);

@@ -1,7 +1,8 @@
 import type { Digest } from '../../protocol/digest.ts';
+import { decodeDocument } from '../../xml/encoding.ts';
 import { parseDigestDocument } from '../../xml/digest-document.ts';
 import { TextSink } from '../../xml/text-sink.ts';
-import { ATOM_FEED, bodyText, HttpProblem, readBody } from '../http/http-io.ts';
+import { ATOM_FEED, HttpProblem, readBody } from '../http/http-io.ts';
 import { intParam, queryParam } from '../http/routes.ts';
 import type { ContextRow } from '../store/contexts.ts';
 import type { Selection } from '../store/repositories.ts';
@@ -32,7 +33,7 @@ const SOURCE: AsyncOp = {
 
 export function handleSource(c: Call, context: string | undefined): Promise<void> {
   return handleAsync(c, context, SOURCE, async () => {
-    const text = bodyText(await readBody(c.req, c.core.maxBodyBytes), c.url.pathname);
+    const text = decodeDocument(await readBody(c.req, c.core.maxBodyBytes), c.url.pathname);
     const target = parseDigestDocument(text, c.url.pathname);
     const info: SourceInfo = {};
     const runName = queryParam(c.url, 'runName');

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serializeDiagnoses, type Diagnosis, type SdataCode } from '../../protocol/diagnosis.ts';
-import { ERROR_CODES, isSdataError, SdataError } from '../../protocol/errors.ts';
+import { ERROR_CODES, isSdataError } from '../../protocol/errors.ts';
 import { serializeTracking, type Tracking } from '../../protocol/tracking.ts';
 
 /** Request-level failure with its HTTP status; answered with an `sdata:diagnoses` body (core 3.10, A34). */
@@ -65,16 +65,8 @@ export function sendTracking(res: ServerResponse, location: string, t: Tracking)
   sendText(res, 202, serializeTracking(t), XML, { location });
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** A whole body as text; `where` names the request in the error when it is not UTF-8. */
-export function bodyText(buf: Uint8Array, where: string): string {
-  try {
-    return utf8.decode(buf);
-  } catch {
-    throw new SdataError('SDATA_E_ENCODING', `${where}: the body is not valid UTF-8`);
-  }
-}
 
 /** Reads a small body whole (digests, single entries), refusing more than `limit` bytes. */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
 import { SdataError } from '../../protocol/errors.ts';
-import { DEFAULT_MAX_ENTRY_BYTES } from '../../xml/feed-reader.ts';
+import { DEFAULT_MAX_ENTRY_BYTES } from '../../xml/feed-types.ts';
 import { handleChecksum, handleDatasetOp, health, type Health } from '../handlers/admin.ts';
 import { AppliedCounts } from '../handlers/async-context.ts';
 import { handleBatch } from '../handlers/batch.ts';

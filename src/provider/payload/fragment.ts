@@ -1,6 +1,7 @@
 import { escapeAttr } from '../../protocol/escape.ts';
 import { NS, OUTPUT_ROOT_BINDINGS } from '../../protocol/namespaces.ts';
-import type { EntryRecord } from '../../xml/feed-reader.ts';
+import type { EntryRecord } from '../../xml/feed-types.ts';
+import { decodeEntities } from '../../xml/entities.ts';
 import { resourceXml, usesPrefix } from '../../xml/feed-writer.ts';
 
 /**
@@ -59,15 +60,7 @@ export function scanRootTag(f: string): RootTag {
 }
 
 function unescapeAttr(v: string): string {
-  if (!v.includes('&')) return v;
-  return v.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);/g, (_m, e: string) => {
-    if (e === 'amp') return '&';
-    if (e === 'lt') return '<';
-    if (e === 'gt') return '>';
-    if (e === 'quot') return '"';
-    if (e === 'apos') return "'";
-    return String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
-  });
+  return decodeEntities(v, (at, problem) => new Error(`fragment attribute value, character ${at}: ${problem}`));
 }
 
 /** Namespace declarations on the root: prefix ('' = default) → URI. */

@@ -1,4 +1,4 @@
-import { createParser } from '../../xml/saxes.ts';
+import { createParser } from '../../xml/saxes-adapter.ts';
 import { escapeAttr } from '../../protocol/escape.ts';
 import { rootDeclarations, scanRootTag } from './fragment.ts';
 

@@ -1,5 +1,5 @@
 import type { Diagnosis } from '../../protocol/diagnosis.ts';
-import type { EntryRecord } from '../../xml/feed-reader.ts';
+import type { EntryRecord } from '../../xml/feed-types.ts';
 import { storedFragment } from '../payload/fragment.ts';
 import type { ResourceRow, ResultWriter } from '../store/repositories.ts';
 import type { BodyApplier } from './body-applier.ts';

@@ -1,4 +1,4 @@
-import type { FeedHandler } from '../../xml/feed-reader.ts';
+import type { FeedHandler } from '../../xml/feed-types.ts';
 import type { StoreWriter } from '../store/repositories.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { EntryRecord } from '../../xml/feed-reader.ts';
+import type { EntryRecord } from '../../xml/feed-types.ts';
 import { storedFragment } from '../payload/fragment.ts';
 import { MAX_TICK_DIGITS } from '../store/repositories.ts';
 

@@ -1,6 +1,6 @@
 import { emptyDigest, setDigestEntry, type Digest } from '../../protocol/digest.ts';
 import { escapeText } from '../../protocol/escape.ts';
-import type { FeedLink } from '../../xml/feed-reader.ts';
+import type { FeedLink } from '../../xml/feed-types.ts';
 import { feedClose, feedOpen } from '../../xml/feed-writer.ts';
 import type { TextSink } from '../../xml/text-sink.ts';
 import type { Cursor, DigestSnapshot, KindInfo, Selection, SyncStore } from '../store/repositories.ts';

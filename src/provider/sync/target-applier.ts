@@ -4,7 +4,7 @@ import { digestKey } from '../../protocol/digest.ts';
 import { SdataError } from '../../protocol/errors.ts';
 import type { SyncMode, SyncState } from '../../protocol/sync-state.ts';
 import { maxTick, nextTick, tickLess, type Tick } from '../../protocol/ticks.ts';
-import type { EntryRecord, FeedHead, FeedTail } from '../../xml/feed-reader.ts';
+import type { EntryRecord, FeedHead, FeedTail } from '../../xml/feed-types.ts';
 import { scanRootTag, tombstoneFragment } from '../payload/fragment.ts';
 import { MAX_TICK_DIGITS, type KindInfo, type ResultWriter, type StoreWriter, type SyncStore } from '../store/repositories.ts';
 import type { BodyApplier } from './body-applier.ts';

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NS } from '../../../src/protocol/namespaces.ts';
 import { normalizeFragment, rootUuid, rootDeclarations, scanRootTag, storedFragment, tombstoneFragment } from '../../../src/provider/payload/fragment.ts';
-import { FeedReader, type EntryRecord } from '../../../src/xml/feed-reader.ts';
+import { FeedReader } from '../../../src/xml/feed-reader.ts';
+import type { EntryRecord } from '../../../src/xml/feed-types.ts';
 import { resourceXml } from '../../../src/xml/feed-writer.ts';
 import { parseXml } from '../helpers.ts';
 

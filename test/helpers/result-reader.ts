@@ -1,45 +1,17 @@
 import type { SaxesTagNS } from 'saxes';
-import { createParser, drive, type NsParser } from './saxes.ts';
-import type { Diagnosis } from '../protocol/diagnosis.ts';
-import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
-import { NS } from '../protocol/namespaces.ts';
-import { toDiagnosis } from './tracking-reader.ts';
+import type { Diagnosis } from '../../src/protocol/diagnosis.ts';
+import { SdataError, type SdataErrorCode } from '../../src/protocol/errors.ts';
+import { NS } from '../../src/protocol/namespaces.ts';
+import { Utf8Stream } from '../../src/xml/encoding.ts';
+import type { ResultEntry, ResultScannerOptions, ResultTail } from '../../src/xml/result-types.ts';
+import { createParser, drive, setTextHandler, type NsParser } from '../../src/xml/saxes-adapter.ts';
+import { toDiagnosis } from '../../src/xml/tracking-reader.ts';
 
-/** What one entry of a target result feed (batch-response form, brief §2.6) says about one input entry. */
-export interface ResultEntry {
-  /** 0-based position in this result document. */
-  index: number;
-  atomId: string | undefined;
-  /** `sdata:uuid` of the resulting resource, when the target echoes a payload. */
-  uuid: string | undefined;
-  /** `http:httpStatus`; undefined when absent or not a number. */
-  status: number | undefined;
-  message: string | undefined;
-  /** `http:httpMethod`: the operation the target actually applied (POST created, PUT updated, DELETE deleted). */
-  method: string | undefined;
-  location: string | undefined;
-  diagnoses: Diagnosis[];
-}
-
-export interface ResultTail {
-  next: string | undefined;
-  entries: number;
-  /** Feed-level `sdata:diagnosis` elements (outside entries). */
-  diagnoses: Diagnosis[];
-}
-
-export interface ResultReaderOptions {
-  source?: string;
-}
+// The test oracle of ResultScanner (src/xml/result-scanner.ts): the same reading of a `$syncTarget` result feed,
+// done by a real XML parser (saxes, through the adapter). Production reads results with the scanner only.
 
 const SDATA_URIS: ReadonlySet<string> = new Set([NS.sdata, NS.sdataLegacy]);
 const DIAG_FIELDS: ReadonlySet<string> = new Set(['severity', 'sdataCode', 'applicationCode', 'message', 'payloadPath']);
-
-/** Where saxes 6 keeps the text and CDATA handlers (the version is pinned; see feed-reader.ts). */
-interface SaxesHandlerFields {
-  textHandler: ((text: string) => void) | undefined;
-  cdataHandler: ((text: string) => void) | undefined;
-}
 
 const F = { None: 0, Status: 1, Message: 2, Method: 3, Location: 4, Id: 5, Diag: 6 } as const;
 type F = (typeof F)[keyof typeof F];
@@ -51,8 +23,7 @@ type F = (typeof F)[keyof typeof F];
  */
 export class ResultReader {
   private readonly parser: NsParser;
-  private readonly hooks: SaxesHandlerFields;
-  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  private readonly input = new Utf8Stream((m, cause) => this.fail('SDATA_E_ENCODING', `result feed: ${m}`, cause));
   private readonly onEntry: (e: ResultEntry) => void;
   private readonly source: string;
   private depth = 0;
@@ -67,18 +38,12 @@ export class ResultReader {
   private text = '';
   private next: string | undefined;
   private readonly feedDiagnoses: Diagnosis[] = [];
-  bytes = 0;
 
-  constructor(onEntry: (e: ResultEntry) => void, opts: ResultReaderOptions = {}) {
+  constructor(onEntry: (e: ResultEntry) => void, opts: ResultScannerOptions = {}) {
     this.onEntry = onEntry;
     this.source = opts.source ?? '<result feed>';
     const p = createParser(this.source);
     this.parser = p;
-    this.hooks = p as unknown as SaxesHandlerFields;
-    p.on('text', this.onText);
-    p.on('cdata', this.onText);
-    this.hooks.textHandler = undefined;
-    this.hooks.cdataHandler = undefined;
     // No 'error' handler, as in FeedReader: with one, V8 stops inlining saxes' scanning paths (~3x slower).
     // saxes then throws from write()/close(), and parse() turns its errors into SdataErrors.
     p.on('doctype', () => {
@@ -88,14 +53,13 @@ export class ResultReader {
     p.on('closetag', (t) => this.onClose(t));
   }
 
+  /** Bytes pushed so far. */
+  get bytes(): number {
+    return this.input.bytes;
+  }
+
   push(bytes: Uint8Array): void {
-    let text: string;
-    try {
-      text = this.decoder.decode(bytes, { stream: true });
-    } catch (e) {
-      throw this.fail('SDATA_E_ENCODING', `invalid UTF-8 in the result feed near byte ${this.bytes}`, e);
-    }
-    this.bytes += bytes.length;
+    const text = this.input.decode(bytes);
     if (text) this.parse(text);
   }
 
@@ -107,12 +71,7 @@ export class ResultReader {
     this.fail('SDATA_E_MALFORMED', `result feed is not well-formed XML: ${message}`, cause);
 
   end(): ResultTail {
-    let rest: string;
-    try {
-      rest = this.decoder.decode();
-    } catch (e) {
-      throw this.fail('SDATA_E_ENCODING', 'result feed ends inside a UTF-8 sequence', e);
-    }
+    const rest = this.input.end();
     if (rest) this.parse(rest);
     if (!this.sawRoot) throw this.fail('SDATA_E_PROTOCOL', 'empty result feed: no root element');
     this.parse(null);
@@ -133,8 +92,7 @@ export class ResultReader {
     this.fieldName = name;
     this.text = '';
     // Text is wanted inside a few small elements only; saxes skips its text bookkeeping while no handler is set.
-    this.hooks.textHandler = this.onText;
-    this.hooks.cdataHandler = this.onText;
+    setTextHandler(this.parser, this.onText);
   }
 
   private onOpen(tag: SaxesTagNS): void {
@@ -230,7 +188,6 @@ export class ResultReader {
     }
     this.field = F.None;
     this.text = '';
-    this.hooks.textHandler = undefined;
-    this.hooks.cdataHandler = undefined;
+    setTextHandler(this.parser, undefined);
   }
 }

@@ -1,0 +1,71 @@
+import type { SaxesTagNS } from 'saxes';
+import { parseTick } from '../protocol/ticks.ts';
+import type { EntryRecord } from './feed-types.ts';
+
+/**
+ * An EntryRecord from its start tag to its end tag, and the rules that make an entry unforwardable (engine rules
+ * §1): what the reader found is checked here, where it is read is the reader's business.
+ */
+
+export const NO_DECLS: readonly string[] = Object.freeze([]);
+
+/** The prefixes an element declares itself ('' = default), or NO_DECLS (shared) when it declares none. */
+export function ownDeclarations(tag: SaxesTagNS): readonly string[] {
+  const own = tag.ns;
+  if (own) for (const _ in own) return Object.keys(own);
+  return NO_DECLS;
+}
+
+/** The record of an entry whose start tag `tag` was just read, at `line`:`column`, inside a feed binding `feed`. */
+export function newEntryRecord(index: number, line: number, column: number, tag: SaxesTagNS, feed: Readonly<Record<string, string>>): EntryRecord {
+  const ownDecls = ownDeclarations(tag);
+  return {
+    index,
+    line,
+    column,
+    atomId: undefined,
+    uuid: undefined,
+    isDeleted: false,
+    state: undefined,
+    httpMethod: undefined,
+    ifMatch: undefined,
+    text: undefined,
+    nameEnd: 1 + tag.name.length,
+    ownDecls,
+    resourceStart: -1,
+    resourceNameEnd: -1,
+    resourceEnd: -1,
+    scopes: ownDecls === NO_DECLS ? [feed] : [feed, tag.ns],
+    resourceOwnDecls: NO_DECLS,
+    resourceLocal: undefined,
+    resourceUri: undefined,
+    invalid: undefined,
+  };
+}
+
+/** At the end of `sync:syncState`: its tick (the raw text, undefined when absent) and endpoint must be there. */
+export function closeSyncState(rec: EntryRecord, tick: string | undefined): void {
+  const st = rec.state!;
+  if (tick === undefined) {
+    rec.invalid ??= 'sync:syncState has no sync:tick';
+  } else {
+    const t = parseTick(tick);
+    if (t === undefined) rec.invalid ??= `sync:tick '${tick.trim()}' is not a non-negative integer`;
+    else st.tick = t;
+  }
+  if (!st.endpoint) rec.invalid ??= 'sync:syncState has no sync:endpoint';
+}
+
+/** At the entry's end tag: its exact text (undefined: over the cap of `maxEntryBytes`), and the last rules. */
+export function closeEntry(rec: EntryRecord, text: string | undefined, maxEntryBytes: number): void {
+  if (text === undefined) {
+    rec.invalid = `entry is larger than the ${maxEntryBytes}-byte limit (--max-entry-bytes)`;
+    rec.resourceStart = rec.resourceEnd = rec.resourceNameEnd = -1;
+  } else {
+    rec.text = text;
+  }
+  if (rec.invalid === undefined) {
+    if (rec.state === undefined) rec.invalid = 'no sync:syncState';
+    else if (rec.uuid === undefined || rec.uuid === '') rec.invalid = 'no sdata:uuid on the payload resource';
+  }
+}

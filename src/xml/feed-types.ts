@@ -1,0 +1,112 @@
+import type { Digest } from '../protocol/digest.ts';
+import type { SyncMode, SyncState } from '../protocol/sync-state.ts';
+
+// The feed reader's public types: what it reports (FeedHead, EntryRecord, FeedTail) and how it is set up. Modules
+// that take records without reading feeds themselves import this, not the reader.
+
+export interface FeedLink {
+  rel: string;
+  href: string;
+}
+
+/** What the feed says before its first entry. */
+export interface FeedHead {
+  syncMode: SyncMode | undefined;
+  digest: Digest | undefined;
+  /** Namespace declarations on the feed element, prefix → URI ('' is the default namespace). */
+  bindings: Readonly<Record<string, string>>;
+  links: FeedLink[];
+  atomId: string | undefined;
+  totalResults: number | undefined;
+}
+
+/**
+ * Where a document can be resumed by another reader (see FeedReaderOptions.continuation): the text that puts a fresh
+ * parser in the state the document's own parser has between two entries, and the entry element's qname as written,
+ * whose end tag marks the places where that holds.
+ */
+export interface ResumePoint {
+  /** The XML declaration's version (if not 1.0) and the root start tag, white space inside it made spaces: one line. */
+  primer: string;
+  /** The primer's length as saxes counts columns (code points). */
+  primerColumns: number;
+  entryName: string;
+  /** The root's namespace declarations (FeedHead.bindings). */
+  bindings: Readonly<Record<string, string>>;
+}
+
+/** One `atom:entry`, decided on by the planner and forwarded as its exact source text. */
+export interface EntryRecord {
+  /** 0-based position of the entry in its document. */
+  index: number;
+  line: number;
+  column: number;
+  atomId: string | undefined;
+  uuid: string | undefined;
+  isDeleted: boolean;
+  state: SyncState | undefined;
+  /** `http:httpMethod` / `http:ifMatch` children (batch requests, the 5.3 seed). */
+  httpMethod: string | undefined;
+  ifMatch: string | undefined;
+  /** Exact source text of `<entry …>…</entry>`; undefined when the entry was over the size cap. */
+  text: string | undefined;
+  /** Offset in `text` just after the start tag's qname: where namespace declarations may be inserted. */
+  nameEnd: number;
+  /** Prefixes ('' = default) declared on the entry start tag itself. */
+  ownDecls: readonly string[];
+  /** Span of the resource element inside sdata:payload, as offsets in `text` (-1 when absent). */
+  resourceStart: number;
+  resourceNameEnd: number;
+  resourceEnd: number;
+  /**
+   * Declarations in force above the resource element, outermost first: the feed's, the entry's, the payload's
+   * (shared objects, never copied per entry; `resourceScope()` merges them when someone needs it).
+   */
+  scopes: ReadonlyArray<Readonly<Record<string, string>>>;
+  /** Prefixes ('' = default) the resource element declares itself. */
+  resourceOwnDecls: readonly string[];
+  resourceLocal: string | undefined;
+  resourceUri: string | undefined;
+  /** Why the entry cannot be forwarded (engine rules §1), if it cannot. */
+  invalid: string | undefined;
+}
+
+export interface FeedTail {
+  /** Every feed-level link, wherever it stood (Atom allows links after entries). */
+  links: FeedLink[];
+  next: string | undefined;
+  entries: number;
+}
+
+export interface FeedHandler {
+  head(head: FeedHead): void;
+  entry(entry: EntryRecord): void;
+  end(tail: FeedTail): void;
+}
+
+/** Entries larger than this many UTF-8 bytes are invalid unless the caller says otherwise (--max-entry-bytes). */
+export const DEFAULT_MAX_ENTRY_BYTES = 16 * 1024 * 1024;
+
+export interface FeedReaderOptions {
+  /** Name used in messages (file name or URL). */
+  source?: string;
+  /** Entries larger than this (UTF-8 bytes) are invalid and never held whole. Default 16 MiB. */
+  maxEntryBytes?: number;
+  /** Require sync:syncMode and sync:digest before the first entry (sync feeds). Default true. */
+  requireSyncHead?: boolean;
+  /**
+   * The input resumes a document after one of its entries: it starts with ResumePoint.primer (pushText it first),
+   * and the head has been read elsewhere, so no head event is sent and the head rules are those after an entry.
+   * Positions are then relative to the primer's start; whoever knows where the piece began translates them.
+   */
+  continuation?: boolean;
+  /** Offset of the first pushed byte in the whole input, for messages about bytes. */
+  byteOffset?: number;
+}
+
+/** The namespace bindings a resource element inherits (some may be re-declared by its `resourceOwnDecls`). */
+export function resourceScope(rec: EntryRecord): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const sc of rec.scopes) for (const k in sc) out[k] = sc[k]!;
+  return out;
+}
