@@ -7,7 +7,7 @@ export const SEED_HELP = `Usage: sdata-sync seed --db FILE --app NAME --contract
 
 Adds N generated resources (~1 KB each: nested elements, a child list, a reference, xsi:nil, non-ASCII text,
 entity references) to a provider store, created if missing. Each is a local change of the store's own
-endpoint with its own tick (brief §3.1), so the store's digest and syncStates are correct for a sync source.
+endpoint with its own tick (docs/protocol.md §3.1), so the store's digest and syncStates are correct for a sync source.
 The same --seed gives the same resources.
 
 Options:

@@ -6,7 +6,7 @@ import { TextSink } from '../xml/text-sink.ts';
 
 /**
  * A complete chunk, replayable: every POST attempt opens a fresh stream over the same bytes (a retry re-sends an
- * identical body, engine rules §5). In memory for ordinary chunk bounds, on disk when the bound is large.
+ * identical body, docs/engine-rules.md §5). In memory for ordinary chunk bounds, on disk when the bound is large.
  */
 export interface ChunkBody {
   readonly size: number;

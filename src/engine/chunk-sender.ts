@@ -28,7 +28,7 @@ export interface SpooledChunk {
 export interface ContextCounts {
   opened: number;
   deleted: number;
-  /** DELETE answered 410 (already gone): counts as done (brief §1.3 step 6). */
+  /** DELETE answered 410 (already gone): counts as done (docs/protocol.md §1.3 step 6). */
   gone: number;
   /** Synchronous answers: no context to delete. */
   synchronous: number;
@@ -47,7 +47,7 @@ export interface ChunkSenderOptions {
   /** Directory for result pages spooled for $syncResults or `onResultPage`. */
   resultDir?: string;
   log: Logger;
-  /** POST each result page to the source's `$syncResults` (brief §1.3 step 7). */
+  /** POST each result page to the source's `$syncResults` (docs/protocol.md §1.3 step 7). */
   results?: { client: HttpClient; url: string } | undefined;
   /** Receive each result page as a file (push's stdout). */
   onResultPage?: ((path: string) => Promise<void>) | undefined;
@@ -62,10 +62,10 @@ export interface ChunkSenderOptions {
 }
 
 /**
- * Sends spooled chunks to the target one at a time (engine rules §2): POST with a fresh trackingID (a retry
+ * Sends spooled chunks to the target one at a time (docs/engine-rules.md §2): POST with a fresh trackingID (a retry
  * re-sends the same file under the same trackingID), poll, page through the result feed counting outcomes,
  * DELETE the context. A 413 splits the chunk in two and sends the halves. Any other refusal of the whole chunk
- * is fatal for the pass (brief §0.4 rule 10); per-entry failures are only counted.
+ * is fatal for the pass (docs/protocol.md §0.4 rule 10); per-entry failures are only counted.
  */
 export class ChunkSender {
   readonly outcomes = new Outcomes();

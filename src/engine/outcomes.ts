@@ -8,7 +8,7 @@ export interface OutcomeCounts {
   updated: number;
   deleted: number;
   ignored: number;
-  /** Conflicts the target resolved in its own favour (brief §3.7): processed, target version kept. */
+  /** Conflicts the target resolved in its own favour (docs/protocol.md §3.7): processed, target version kept. */
   conflictsTargetWon: number;
   failed: number;
 }
@@ -38,9 +38,9 @@ export function addCounts(into: OutcomeCounts, from: OutcomeCounts): void {
 const TARGET_WON = /target.?win|target.?won|conflict.*target/i;
 
 /**
- * What the target did with one entry (brief §2.6, §3.5, §3.7): every 2xx is success (A33) and `http:httpMethod`
+ * What the target did with one entry (docs/protocol.md §2.6, §3.5, §3.7): every 2xx is success (docs/protocol.md A33) and `http:httpMethod`
  * names the operation actually applied, so a success without one changed nothing: ignored (R1/R3), unless its
- * diagnosis says the target won a conflict (the [Rec] code SyncConflictTargetWins), which the spec gives no
+ * diagnosis says the target won a conflict (the code SyncConflictTargetWins), which the spec gives no
  * status of its own. A 410 to a delete is success: nothing left to delete.
  */
 export function classify(e: ResultEntry): Outcome {

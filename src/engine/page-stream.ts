@@ -39,7 +39,7 @@ export interface StreamPageOptions {
 /**
  * Streams one source page into a sink as its bytes arrive; nothing of the page is buffered beyond the reader's
  * current entry. If the connection drops mid-body, the page is fetched again (`refetch`: the same context URL or
- * next link; the source serves a snapshot, brief §3.2) and the entries already delivered are skipped, so the sink
+ * next link; the source serves a snapshot, docs/protocol.md §3.2) and the entries already delivered are skipped, so the sink
  * sees every entry exactly once. A page whose head changed between attempts is a protocol error.
  */
 export async function streamPage(
@@ -146,7 +146,7 @@ export interface StreamPagesOptions {
 
 /**
  * Every page of a source feed, in order: page 1 from the context, then each `rel="next"` href exactly as given
- * (brief §1.3 step 8; a `next` page may answer 202 and is then polled), until a page has none.
+ * (docs/protocol.md §1.3 step 8; a `next` page may answer 202 and is then polled), until a page has none.
  */
 export async function streamPages(o: StreamPagesOptions): Promise<{ pages: number; resumed: number }> {
   let res = o.first;

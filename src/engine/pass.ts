@@ -75,7 +75,7 @@ class DiscardTarget implements ChunkTarget {
 }
 
 /**
- * One catch-up pass of one kind (brief §1.3): target digest → source context → each page streamed through the
+ * One catch-up pass of one kind (docs/protocol.md §1.3): target digest → source context → each page streamed through the
  * planner as it arrives → chunks spooled and POSTed one at a time → results counted → contexts deleted, the source
  * context last and always. Never throws: the result says what happened, including the error that ended it.
  */
@@ -227,7 +227,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
       stats.outcomes = sender.outcomes;
     }
     if (sourceOp) {
-      // Last, and always (engine rules §5): the source context outlives every chunk built from it.
+      // Last, and always (docs/engine-rules.md §5): the source context outlives every chunk built from it.
       const d = await sourceOp.delete();
       result.contexts.source = d;
       if (d === 'failed' || d === 'unknown') o.log.warn(`${o.kind}: DELETE of the source context ${redactUrl(sourceOp.location ?? '')}: ${d}; the source's context expiry will clean up`);

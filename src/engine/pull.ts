@@ -36,7 +36,7 @@ export interface PullResult {
 }
 
 /**
- * `pull`: every page of a source feed as ONE sync feed on a stream (brief issue 4 §3): the head (syncMode,
+ * `pull`: every page of a source feed as ONE sync feed on a stream (docs/architecture.md §2.2): the head (syncMode,
  * digest, totals) of page 1, every entry of every page as its exact text (re-declaring what a page bound
  * differently), no `next` link, so `pull | plan | push` hands the target one complete, final feed. Pages whose
  * digest or syncMode differ cannot be one feed: that is an error, not a silent merge.

@@ -28,7 +28,7 @@ export interface ResultsRead {
 }
 
 /**
- * Pages through a target result feed (brief §1.3 step 5: sequential paging, `next` as given), counting per-entry
+ * Pages through a target result feed (docs/protocol.md §1.3 step 5: sequential paging, `next` as given), counting per-entry
  * outcomes as the bytes arrive. A page's counts are committed only once the page is complete; a page cut off
  * mid-body is fetched again and counted from scratch, so nothing is counted twice.
  */

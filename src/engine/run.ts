@@ -20,7 +20,7 @@ export interface RunResult {
 }
 
 /**
- * A run: one pass per kind, in the given order, sharing runName/runStamp (brief §1.3 step 0). One at a time by
+ * A run: one pass per kind, in the given order, sharing runName/runStamp (docs/protocol.md §1.3 step 0). One at a time by
  * default, and then a failed pass stops the run, because later kinds may reference what it did not bring
  * (6.1); with --concurrency N the user declares the kinds independent and every pass runs.
  */
@@ -64,7 +64,7 @@ async function schemaOf(client: HttpClient, datasetBase: string): Promise<Schema
   }
 }
 
-/** Every kind both sides can sync, by `sme:syncOrder` from the providers' `$schema` (brief §2.7, spec 4.5). */
+/** Every kind both sides can sync, by `sme:syncOrder` from the providers' `$schema` (docs/protocol.md §2.7, spec 4.5). */
 export async function discoverKinds(source: HttpClient, sourceBase: string, target: HttpClient, targetBase: string): Promise<string[]> {
   const s = await schemaOf(source, sourceBase);
   let t: SchemaKind[] | undefined;

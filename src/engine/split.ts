@@ -26,9 +26,9 @@ async function eachEntry(body: ChunkBody, source: string, maxEntryBytes: number,
 
 /**
  * Splits a chunk the target refused as too large (413) into two complete sync feeds holding the first and second
- * half of its entries, with the same syncMode and digest (engine rules §2). The first part always carries a
+ * half of its entries, with the same syncMode and digest (docs/engine-rules.md §2). The first part always carries a
  * `next` link; the second carries one unless the chunk was the final one, so the target's end-of-feed merge still
- * happens exactly once, on the very last part. Entries are copied as their exact text (engine rules §3).
+ * happens exactly once, on the very last part. Entries are copied as their exact text (docs/engine-rules.md §3).
  * Whether the chunk was final is read from the chunk itself (no `next` link), so any sync feed can be split.
  * Returns undefined when there is nothing to split (fewer than two entries).
  */

@@ -5,7 +5,7 @@ import type { SpooledChunk } from './chunk-sender.ts';
 /**
  * The engine's ChunkTarget: the planner writes each chunk into a replayable body (memory, or a spool file for
  * large chunk bounds), and `close()` hands it to the sender queue. `close()` resolves only when the queue has room,
- * so at most `depth` chunks wait or travel while the next one is produced (engine rules §2: chunk k is POSTed
+ * so at most `depth` chunks wait or travel while the next one is produced (docs/engine-rules.md §2: chunk k is POSTed
  * while chunk k+1 is prepared): memory and disk stay within (depth + 1) chunk bounds, plus the start of the next
  * chunk (the planner awaits closes between input pieces, so up to one piece's entries). A body is released once
  * the target has answered for it, and it is what a retry re-sends, byte for byte.

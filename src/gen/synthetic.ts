@@ -196,7 +196,7 @@ function resourceHead(o: ResolvedOptions, i: number, p: Parts, rng: Rng, px: Pre
   s += `${ind}<${c}name>${p.name}</${c}name>\n`;
   s += `${ind}<${c}active>${(i & 1) === 0}</${c}active>\n`;
   s += `${ind}<${c}creditLimit>${(rng.int(10_000_000) / 100).toFixed(2)}</${c}creditLimit>\n`;
-  // Nulls (brief §3.3): xsi:nil, sometimes in a self-closing element, sometimes with an explicit end tag.
+  // Nulls (docs/protocol.md §3.3): xsi:nil, sometimes in a self-closing element, sometimes with an explicit end tag.
   s += (i & 2) === 0 ? `${ind}<${c}fax ${px.xsi}:nil="true"/>\n` : `${ind}<${c}fax ${px.xsi}:nil="true"></${c}fax>\n`;
   if ((i & 1) === 0) s += `${ind}<${c}memo>${rng.pick(WORDS_ESCAPED)} ${rng.pick(WORDS_INTL)} ${rng.pick(WORDS_ESCAPED)} &#233;&#xE9;&#x1F680; tab&#9;end</${c}memo>\n`;
   // CDATA, including a literal "]]>" split across two sections, markup-like text and non-ASCII.
@@ -205,7 +205,7 @@ function resourceHead(o: ResolvedOptions, i: number, p: Parts, rng: Rng, px: Pre
       ` 🙂 ${i}]]></${c}notes>\n`;
   }
   if (i % 5 === 0) s += `${ind}<!-- imported from legacy system, batch ${i % 97} -->\n`;
-  // A reference: an element carrying only a uuid (brief §3.3).
+  // A reference: an element carrying only a uuid (docs/protocol.md §3.3).
   s += `${ind}<${c}primaryContact ${sd}:uuid="${uniqueUuid(rng, 'contact', i, false)}"/>\n`;
   // A child list, complete, with children matched by uuid.
   const n = rng.int(4) === 0 ? 2 : 1;

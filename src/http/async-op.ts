@@ -25,14 +25,14 @@ export interface StartOptions extends Partial<PollOptions> {
   body: () => Readable | string | Buffer;
   contentType: string;
   contentLength?: number;
-  /** Reuse a trackingID (a retried POST); default: a fresh one (brief §0.4 rule 9). */
+  /** Reuse a trackingID (a retried POST); default: a fresh one (docs/protocol.md §0.4 rule 9). */
   trackingId?: string;
   /** Longer header wait for providers that answer synchronously after processing. */
   headersTimeoutMs?: number;
 }
 
 /**
- * GET a URL that may answer 202 while the provider prepares it (brief §1.3 step 8 [Rec]: a `next` page can be
+ * GET a URL that may answer 202 while the provider prepares it (docs/protocol.md §1.3 step 8: a `next` page can be
  * asynchronous too): polls it, or the Location a 202 names, until 200. The caller owns the context, if any.
  */
 export function getWhenReady(client: HttpClient, url: string, poll: Partial<PollOptions> = {}): Promise<HttpResponse> {
@@ -187,7 +187,7 @@ export class AsyncOperation {
   }
 
   /**
-   * DELETE the context, exactly once whatever the number of callers (engine rules §5). 410 counts as done. Never
+   * DELETE the context, exactly once whatever the number of callers (docs/engine-rules.md §5). 410 counts as done. Never
    * throws: cleanup runs on error paths and must not hide the error that caused it. Not tied to the run's abort
    * signal, so it still happens after SIGINT.
    */

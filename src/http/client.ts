@@ -47,7 +47,7 @@ export interface HttpRequest {
   /**
    * Once sent, let it finish even if the run is cancelled (checked before sending only). For POSTs that create a
    * context: cutting one off mid-way would leave a context on the provider whose Location we never learn, so it
-   * could not be deleted (engine rules §5).
+   * could not be deleted (docs/engine-rules.md §5).
    */
   uninterruptible?: boolean;
 }

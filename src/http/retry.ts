@@ -144,7 +144,7 @@ export interface RetryOptions<T> {
  * further attempts, each after a full-jitter exponential backoff or the peer's Retry-After. An abort is never
  * swallowed: an abort before an attempt, during a wait, or one that made an attempt fail ends the loop at once with
  * `aborted()`. An attempt is not raced against the signal: it is expected to honour the signal itself (undici
- * requests and bodies do) or to be one that must finish (a POST that creates a context, engine rules §5), and a
+ * requests and bodies do) or to be one that must finish (a POST that creates a context, docs/engine-rules.md §5), and a
  * value it returns is returned, so that the caller can clean up what it holds.
  */
 export async function withRetry<T>(attempt: (n: number) => Promise<T>, o: RetryOptions<T>): Promise<T> {

@@ -42,7 +42,7 @@ export function resolveHref(href: string, base: string): string {
   return new URL(h, base).href;
 }
 
-/** Appends query parameters, percent-encoded (brief §6 A31: runName/runStamp properly escaped). */
+/** Appends query parameters, percent-encoded (docs/protocol.md A31: runName/runStamp properly escaped). */
 export function withQuery(url: string, params: Record<string, string | undefined>): string {
   let s = url;
   for (const [k, v] of Object.entries(params)) {

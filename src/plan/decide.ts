@@ -9,7 +9,7 @@ export type Decision = 'forward' | 'skip' | 'invalid';
 const ABSENT = '';
 
 /**
- * The per-entry decision of engine rules §1. An entry (ep, tick) is skipped iff the target digest knows ep and
+ * The per-entry decision of docs/engine-rules.md §1. An entry (ep, tick) is skipped iff the target digest knows ep and
  * tick < T[ep].tick; invalid entries (rec.invalid) are never forwarded; everything else goes to the target,
  * which alone applies the conflict rules.
  */

@@ -46,7 +46,7 @@ export interface PlanStats {
 export interface PlannerOptions {
   /** The target's digest; undefined = empty target, forward everything. */
   target?: Digest | undefined;
-  /** Chunk bounds (engine rules §2). Infinity for one single feed. */
+  /** Chunk bounds (docs/engine-rules.md §2). Infinity for one single feed. */
   chunkEntries?: number;
   chunkBytes?: number;
   /** One output feed only: pages whose digest or syncMode differ are an error instead of a new chunk. */
@@ -66,7 +66,7 @@ const pad6 = (n: number): string => String(n).padStart(6, '0');
  * Reader records in, target chunks out. Implements FeedHandler so one FeedReader per source page can feed it;
  * call `beginPage()` before each page and `finish()` after the last.
  *
- * Chunk rules (engine rules §2): bounded by entries and bytes; an entry larger than the byte bound goes alone;
+ * Chunk rules (docs/engine-rules.md §2): bounded by entries and bytes; an entry larger than the byte bound goes alone;
  * a chunk never mixes pages whose digest or syncMode differ; every chunk but the final one carries `next`, and a
  * chunk is only closed as non-final once we know another chunk will follow. A pass always ends with a final chunk,
  * even an empty one, so the target performs its end-of-feed digest merge.
@@ -115,7 +115,7 @@ export class Planner implements FeedHandler {
           `${this.source}: this page's syncMode/digest differ from the first page's; one output feed cannot carry both (use --out-dir)`,
           { source: this.source });
       }
-      // Close first (engine rules §2): another chunk certainly follows, at least the final one.
+      // Close first (docs/engine-rules.md §2): another chunk certainly follows, at least the final one.
       if (this.writer) this.closeChunk(false);
     }
     this.sawHead = true;
@@ -196,7 +196,7 @@ export class Planner implements FeedHandler {
   }
 
   /**
-   * The writer for the next entry, cutting a chunk first when the entry does not fit (engine rules §2). `bytes` is
+   * The writer for the next entry, cutting a chunk first when the entry does not fit (docs/engine-rules.md §2). `bytes` is
    * the entry's UTF-8 size with its newline, or -1 when it is known to fit the byte bound without measuring.
    */
   private place(bytes: number): ChunkWriter {

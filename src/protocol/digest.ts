@@ -12,7 +12,7 @@ export interface DigestEntry {
   conflictPriority: number;
 }
 
-/** An endpoint's vector clock for one resource kind (brief §2.1). Keys are normalised endpoint URLs. */
+/** An endpoint's vector clock for one resource kind (docs/protocol.md §2.1). Keys are normalised endpoint URLs. */
 export interface Digest {
   origin?: string;
   entries: Map<string, DigestEntry>;
@@ -117,7 +117,7 @@ export function serializeDigest(d: Digest, prefix = 'sync'): string {
   return `${s}</${p}digest>`;
 }
 
-/** The `$syncDigest` Atom entry (brief §1.3 step 1). */
+/** The `$syncDigest` Atom entry (docs/protocol.md §1.3 step 1). */
 export function serializeDigestEntry(d: Digest, selfUrl: string, updated = new Date().toISOString()): string {
   return `<?xml version="1.0" encoding="utf-8"?>\n<entry xmlns="${NS.atom}" xmlns:sdata="${NS.sdata}" xmlns:sync="${NS.sync}">` +
     `<id>${escapeText(selfUrl)}</id><title>Synchronization digest</title><updated>${updated}</updated>` +

@@ -1,5 +1,5 @@
 /**
- * Endpoint identity (brief §6 A27, engine rules §1): compare collection URLs after lower-casing scheme and host,
+ * Endpoint identity (docs/protocol.md A27, docs/engine-rules.md §1): compare collection URLs after lower-casing scheme and host,
  * dropping query, fragment and trailing slashes. Path case is significant (core 2.13).
  */
 export function normalizeEndpoint(raw: string): string {

@@ -2,7 +2,7 @@
 export const NS = {
   atom: 'http://www.w3.org/2005/Atom',
   sdata: 'http://schemas.sage.com/sdata/2008/1',
-  /** The spec's own examples write the tracking namespace without `/1` (brief §6 A6); accept it on input. */
+  /** The spec's own examples write the tracking namespace without `/1` (docs/protocol.md A6); accept it on input. */
   sdataLegacy: 'http://schemas.sage.com/sdata/2008',
   sync: 'http://schemas.sage.com/sdata/sync/2008/1',
   http: 'http://schemas.sage.com/sdata/http/2008/1',

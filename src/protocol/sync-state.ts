@@ -11,7 +11,7 @@ export function parseSyncMode(text: string): SyncMode | undefined {
   return l === 'catchup' ? 'catchUp' : l === 'immediate' ? 'immediate' : undefined;
 }
 
-/** Per-resource sync state (brief §2.1, spec 4.3). `tick` is canonical; `endpoint` as written. */
+/** Per-resource sync state (docs/protocol.md §2.1, spec 4.3). `tick` is canonical; `endpoint` as written. */
 export interface SyncState {
   endpoint: string;
   tick: Tick;
@@ -26,7 +26,7 @@ export function serializeSyncState(s: SyncState, prefix = 'sync'): string {
     `<${p}stamp>${escapeText(s.stamp)}</${p}stamp>${user}</${p}syncState>`;
 }
 
-/** Stamps are compared as UTC instants; zone-less values are UTC (brief §6 A38). NaN when unparseable. */
+/** Stamps are compared as UTC instants; zone-less values are UTC (docs/protocol.md A38). NaN when unparseable. */
 export function stampMillis(stamp: string): number {
   const s = stamp.trim();
   if (!s) return Number.NaN;

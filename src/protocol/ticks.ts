@@ -1,5 +1,5 @@
 /**
- * Ticks are XML integers of any size (brief §2.1, engine rules §1). We keep them as canonical decimal strings
+ * Ticks are XML integers of any size (docs/protocol.md §2.1, docs/engine-rules.md §1). We keep them as canonical decimal strings
  * (no sign, no leading zeros) so that comparison is exact at any magnitude and costs no allocation.
  */
 export type Tick = string;

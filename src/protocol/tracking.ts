@@ -22,7 +22,7 @@ export function serializeTracking(t: Tracking): string {
   return `${s}</sdata:tracking>\n`;
 }
 
-/** Applies one tracking child (by local name) to a Tracking; unknown names and bad numbers are ignored (lenient, A6). */
+/** Applies one tracking child (by local name) to a Tracking; unknown names and bad numbers are ignored (lenient, docs/protocol.md A6). */
 export function setTrackingField(t: Tracking, local: string, text: string): void {
   const v = text.trim();
   if (local === 'phase') t.phase = v;

@@ -10,7 +10,7 @@ import { nowStamp, Store } from '../provider/store/store.ts';
  *
  * Deterministic seeding: resource i of seed s is always the same (uuid, values), ~1 KB of UTF-8 with nested
  * elements, a child list with uuids, a reference, xsi:nil, non-ASCII text (accents, CJK, emoji) and entity
- * references. Seeded resources are local changes of the store's own endpoint, ticked one by one (brief §3.1).
+ * references. Seeded resources are local changes of the store's own endpoint, ticked one by one (docs/protocol.md §3.1).
  */
 
 export interface SeedOptions {

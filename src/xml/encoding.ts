@@ -1,5 +1,5 @@
 /**
- * The one encoding policy of every reader (engine rules: one streaming UTF-8 decoder per document; another declared
+ * The one encoding policy of every reader (docs/engine-rules.md §4: one streaming UTF-8 decoder per document; another declared
  * encoding is refused):
  * - input is UTF-8, strictly: a byte sequence that is not UTF-8 is an error naming the bytes;
  * - a UTF-8 byte order mark is allowed (and is not part of the text); a UTF-16 or UTF-32 one, or the first

@@ -3,7 +3,7 @@ import { parseTick } from '../protocol/ticks.ts';
 import type { EntryRecord } from './feed-types.ts';
 
 /**
- * An EntryRecord from its start tag to its end tag, and the rules that make an entry unforwardable (engine rules
+ * An EntryRecord from its start tag to its end tag, and the rules that make an entry unforwardable (docs/engine-rules.md
  * §1): what the reader found is checked here, where it is read is the reader's business.
  */
 

@@ -14,7 +14,7 @@ export function feedLink(tag: SaxesTagNS): FeedLink | undefined {
   const href = tag.attributes['href']?.value;
   if (href === undefined) return undefined;
   const rel = tag.attributes['rel']?.value ?? 'alternate';
-  // A URL holds no raw white space; the spec's own example wraps one across lines (brief §6 A32).
+  // A URL holds no raw white space; the spec's own example wraps one across lines (docs/protocol.md A32).
   return { rel: rel.trim(), href: href.replace(/\s+/g, '') };
 }
 

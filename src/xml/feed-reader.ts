@@ -329,7 +329,7 @@ export class FeedReader {
         if (this.sdata.is(tag.uri)) {
           this.inPayload = true;
           const u = tag.attributes['sdata:uuid'];
-          // Fallback only (brief §6 A19): the resource element's own uuid wins.
+          // Fallback only (docs/protocol.md A19): the resource element's own uuid wins.
           if (u && this.sdata.is(u.uri) && rec.uuid === undefined) rec.uuid = u.value.trim();
           const ns = tag.ns;
           if (ns) for (const _ in ns) {

@@ -67,7 +67,7 @@ export interface EntryRecord {
   resourceOwnDecls: readonly string[];
   resourceLocal: string | undefined;
   resourceUri: string | undefined;
-  /** Why the entry cannot be forwarded (engine rules §1), if it cannot. */
+  /** Why the entry cannot be forwarded (docs/engine-rules.md §1), if it cannot. */
   invalid: string | undefined;
 }
 

@@ -46,7 +46,7 @@ export function feedClose(links?: readonly FeedLink[]): string {
 
 /**
  * The namespace declarations a forwarded entry needs so that it means in our output feed exactly what it meant in
- * its source page (engine rules §3): every binding of the source feed element that our root does not already make,
+ * its source page (docs/engine-rules.md §3): every binding of the source feed element that our root does not already make,
  * plus `xmlns=""` when the source had no default namespace but ours does. Computed once per page.
  */
 export type PageDecls = ReadonlyArray<readonly [prefix: string, decl: string]>;

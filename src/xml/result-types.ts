@@ -1,6 +1,6 @@
 import type { Diagnosis } from '../protocol/diagnosis.ts';
 
-// What a `$syncTarget` result feed says (batch-response form, brief §2.6), as ResultScanner reports it.
+// What a `$syncTarget` result feed says (batch-response form, docs/protocol.md §2.6), as ResultScanner reports it.
 
 /** What one entry of a target result feed says about one input entry. */
 export interface ResultEntry {

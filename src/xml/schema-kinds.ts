@@ -12,7 +12,7 @@ export interface SchemaKind {
 }
 
 /**
- * The resource kinds a provider's `$schema` declares (brief §2.7): `xs:element`s carrying sme attributes, with
+ * The resource kinds a provider's `$schema` declares (docs/protocol.md §2.7): `xs:element`s carrying sme attributes, with
  * `sme:syncOrder`, `sme:isSyncSource`, `sme:isSyncTarget`. Lenient: unknown content is skipped; an element is a
  * kind when it has any sme sync attribute or `sme:role="resourceKind"`.
  */

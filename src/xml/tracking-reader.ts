@@ -7,7 +7,7 @@ import { setTrackingField, type Tracking } from '../protocol/tracking.ts';
 /**
  * Readers for the small bodies of the asynchronous-operation dance: `sdata:tracking` (every 202) and
  * `sdata:diagnoses` (4xx/5xx). Both are lenient (Postel, core 1.2): the spec's own examples write the namespace as
- * `…/sdata/2008` (brief §6 A6), some providers use no namespace at all, and a body that is not XML (an HTML error
+ * `…/sdata/2008` (docs/protocol.md A6), some providers use no namespace at all, and a body that is not XML (an HTML error
  * page from a proxy) yields nothing rather than an exception. These bodies are capped by the caller, so the whole
  * text is parsed at once.
  */

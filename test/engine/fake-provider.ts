@@ -117,7 +117,7 @@ export class FakeProvider {
     return new Date(this.clock).toISOString();
   }
 
-  /** A local change: ticks it from the own digest entry (brief §3.1). */
+  /** A local change: ticks it from the own digest entry (docs/protocol.md §3.1). */
   edit(kind: string, uuid: string, body: string | undefined): void {
     const k = this.kind(kind);
     const own = k.digest.entries.get(normalizeEndpoint(this.endpoint(kind)))!;
@@ -301,7 +301,7 @@ export class FakeProvider {
     return head + slice.join('\n') + feedClose();
   }
 
-  /** Source selection (brief §3.2) as a snapshot of entry texts. */
+  /** Source selection (docs/protocol.md §3.2) as a snapshot of entry texts. */
   private select(ctx: Ctx, body: Buffer): void {
     const k = this.kind(ctx.kind);
     const t = parseDigestDocument(body.toString('utf8'), 'posted digest');

@@ -66,7 +66,7 @@ describe('a pass between two providers', () => {
     assert.equal(r.contexts.source, 'deleted');
     assert.equal(r.contexts.target.deleted, 6);
     appliedOnce(tgt);
-    // The run's name and stamp on every POST, properly encoded (A31).
+    // The run's name and stamp on every POST, properly encoded (docs/protocol.md A31).
     assert.ok(tgt.log.filter((l) => l.startsWith('POST')).every((l) => l.includes('runName=test%20run&runStamp=2024-01-01T00%3A00%3A00Z&trackingID=')));
 
     const r2 = await pass(src, tgt);

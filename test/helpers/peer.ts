@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * The independent SData peer (test/peer/sdata_peer.py): a sync source and target written in Python from the protocol
- * brief, parsing with expat, sharing no code with src/. This module starts and stops it and wraps its test API.
+ * spec (as docs/protocol.md explains it), parsing with expat, sharing no code with src/. This module starts and stops it and wraps its test API.
  */
 
 export const PEER_SCRIPT = fileURLToPath(new URL('../peer/sdata_peer.py', import.meta.url));
@@ -263,7 +263,7 @@ const EMPTY_DIGEST_ENTRY = `<entry xmlns="http://www.w3.org/2005/Atom"><id>urn:p
 
 /**
  * Every resource (tombstones included) of any provider's kind, read through the protocol itself: a $syncSource
- * pass against an empty digest (brief §3.2: an endpoint the target lacks selects everything), each page
+ * pass against an empty digest (docs/protocol.md §3.2: an endpoint the target lacks selects everything), each page
  * canonicalised by the peer, the context DELETEd. Polls are bounded.
  */
 export async function providerResources(collection: string, peer: Peer): Promise<ResourceMap> {

@@ -1,4 +1,4 @@
-// The spec's own examples (SData 1.1 sync 5.2), transcribed from ../shared/seeds with the HTML removed
+// The spec's own examples (SData 1.1 sync 5.2), transcribed from the spec page (http://sage.github.io/SData-2.0/pages/sync/0502/) with the HTML removed
 // (entities decoded, &nbsp; as spaces, the <a> links inside comments dropped). Small texts, kept in code.
 
 /** The 5.2 POST body: the target's `$syncDigest` entry (its digest is the 4.2 example's). */
@@ -128,7 +128,7 @@ const PAGE_TAIL = `  </entry>
 </feed>
 `;
 
-/** As published: the first entry closes `payload` twice (brief §6 A4). Must be rejected. */
+/** As published: the first entry closes `payload` twice (docs/protocol.md A4). Must be rejected. */
 export const PAGE_5_2_PUBLISHED = PAGE_HEAD + STRAY + PAGE_TAIL;
 /** With the stray end tag removed, as 4.4 shows it. */
 export const PAGE_5_2_CORRECTED = PAGE_HEAD + '\n' + PAGE_TAIL;

@@ -262,7 +262,7 @@ oracleSuite('our engine with the independent peer', ['expat'], { concurrency: tr
       await collect('peer ↔ peer, idle', c, d);
     });
 
-    test('todo check: posted feeds keep the source page\'s links: self and first present, every href absolute (brief §1.3 step 4)', { todo: 'interop issue: chunks carry a relative next href after the entries and no self/first links' }, () => {
+    test('todo check: posted feeds keep the source page\'s links: self and first present, every href absolute (docs/protocol.md §1.3 step 4)', { todo: 'interop issue: chunks carry a relative next href after the entries and no self/first links' }, () => {
       assert.ok(firstPosts?.length, 'needs the first peer → peer run above');
       for (const r of firstPosts) {
         assert.deepEqual(r.violations.filter((v) => v === 'missing-link' || v === 'relative-href'), [], `${r.feedId}: ${JSON.stringify(r.links)}`);

@@ -8,7 +8,7 @@ import { DIGEST_ENTRY_5_2, EP, PAGE_5_2_CORRECTED } from '../helpers/spec-exampl
 import { kid, kids, linkOf, parseXml, textOf, type El } from '../provider/helpers.ts';
 
 /**
- * The independent peer (test/peer/sdata_peer.py) against the brief's worked examples, over HTTP: if it did not
+ * The independent peer (test/peer/sdata_peer.py) against the spec's worked examples, over HTTP: if it did not
  * follow the spec, the interop tests run against it would prove nothing. Responses are read with saxes, not with
  * the peer's expat.
  */
@@ -73,7 +73,7 @@ function feedEntries(f: El): Array<[uuid: string, endpoint: string, tick: string
 const digestTicks = (f: El): Record<string, string> =>
   Object.fromEntries(kids(kid(f, NS.sync, 'digest'), NS.sync, 'digestEntry').map((d) => [textOf(d, NS.sync, 'endpoint')!, textOf(d, NS.sync, 'tick')!]));
 
-/** A target digest that knows no endpoint: the source selects everything (brief §3.2). */
+/** A target digest that knows no endpoint: the source selects everything (docs/protocol.md §3.2). */
 const EMPTY_DIGEST = `<entry xmlns="${NS.atom}"><id>urn:t</id><title/><updated>2020-01-01T00:00:00Z</updated><payload xmlns="${NS.sdata}"><digest xmlns="${NS.sync}"/></payload></entry>`;
 
 oracleTest('the peer starts on an ephemeral port, says where in one JSON line, serves, and exits 0 on SIGTERM', ['expat'], async () => {
@@ -120,7 +120,7 @@ oracleSuite('the peer as a source: spec 5.2 selection, paging, the context lifec
     const ctx = started.headers.get('location')!;
     assert.equal(ctx, `${p.url}/accounts/$syncSource('T-5-2')`);
     assert.equal(parseXml(started.text).local, 'tracking');
-    // A change after the POST belongs to the next pass (brief §3.2 snapshot): myApp1 tick 6, above the feed's digest.
+    // A change after the POST belongs to the next pass (docs/protocol.md §3.2 snapshot): myApp1 tick 6, above the feed's digest.
     assert.equal((await p.edit({ uuid: 'late', name: 'after the POST' })).state.tick, '6');
 
     const seen: ReturnType<typeof feedEntries> = [];
@@ -197,7 +197,7 @@ oracleSuite('the peer as a target: spec 5.5 digest, 5.8 contiguity, trackingID, 
     await p.reset();
     await p.load({ digest: TARGET_5_2 });
     const first = await req('POST', `${p.url}/accounts/$syncTarget?${RUN}`, PAGE_5_2_CORRECTED);
-    assert.equal(first.status, 200, first.text); // no trackingID: synchronous (spec A25)
+    assert.equal(first.status, 200, first.text); // no trackingID: synchronous (docs/protocol.md A25)
     assert.deepEqual(results(first.text).map((r) => [r.status, r.method, !!r.location]), [[201, 'POST', true], [201, 'POST', true]]);
     let s = await p.state();
     assert.deepEqual(ticks(s), { [MY2 + '/accounts']: '11', [EP.myApp1]: '6', [EP.sageApp3]: '9' }, 'the page has a next link: no merge yet');
@@ -238,7 +238,7 @@ oracleSuite('the peer as a target: spec 5.5 digest, 5.8 contiguity, trackingID, 
     }
   });
 
-  test('a failed entry holds its endpoint back (brief §3.9.4); ticks beyond 2^53 stay exact; spec A7/A8/A19 leniency', async () => {
+  test('a failed entry holds its endpoint back (docs/protocol.md §3.9.4); ticks beyond 2^53 stay exact; docs/protocol.md A7/A8/A19 leniency', async () => {
     const E = 'http://e.example/sdata/e/c/-/accounts';
     const F = 'http://f.example/sdata/f/c/-/accounts';
     await p.reset();
@@ -260,7 +260,7 @@ oracleSuite('the peer as a target: spec 5.5 digest, 5.8 contiguity, trackingID, 
     assert.deepEqual(resource(s, 'f-big')!.state.tick, '9007199254740993');
     assert.ok(s.violations.some((v) => v.code === 'invalid-entry'));
 
-    // Spec A19 (uuid on sdata:payload), A8 (sync:isDeleted), A7 (an http:httpMethod hint is not obeyed).
+    // docs/protocol.md A19 (uuid on sdata:payload), A8 (sync:isDeleted), A7 (an http:httpMethod hint is not obeyed).
     const odd = page({ digest: [[E, 10, 5]], entries: [{ endpoint: E, tick: 8, uuid: 'on-payload' }, { endpoint: E, tick: 9, uuid: 'e5' }] })
       .replace('<sdata:payload><account xmlns="urn:contract" sdata:uuid="on-payload"', '<sdata:payload sdata:uuid="on-payload"><account xmlns="urn:contract"')
       .replace('<title>e0</title>', '<title>e0</title><http:httpMethod xmlns:http="http://schemas.sage.com/sdata/http/2008/1">DELETE</http:httpMethod>')
@@ -368,7 +368,7 @@ oracleSuite('the peer as a target: spec 2.6 cases a-e and the 2.3 rows (conflict
     { name: 'b: R2, source digest N2=7 > 6', local: { endpoint: N(2), tick: 6 }, incoming: { endpoint: N(1), tick: 5 }, status: 200, method: 'PUT', applied: true },
     { name: 'c: R4, N1 priority 1 beats N2 priority 2', local: { endpoint: N(2), tick: 7 }, incoming: { endpoint: N(1), tick: 5 }, status: 200, method: 'PUT', code: 'SyncConflictSourceWins', applied: true },
     { name: 'd: R2, source digest N3=9 > 7', local: { endpoint: N(3), tick: 7 }, incoming: { endpoint: N(1), tick: 5 }, status: 200, method: 'PUT', applied: true },
-    { name: 'e: R4, N2 priority 2 beats N3 priority 3: the target wins (spec A12)', local: { endpoint: N(2), tick: 7 }, incoming: { endpoint: N(3), tick: 8 }, status: 200, method: 'PUT', code: 'SyncConflictTargetWins', applied: false },
+    { name: 'e: R4, N2 priority 2 beats N3 priority 3: the target wins (docs/protocol.md A12)', local: { endpoint: N(2), tick: 7 }, incoming: { endpoint: N(3), tick: 8 }, status: 200, method: 'PUT', code: 'SyncConflictTargetWins', applied: false },
     { name: 'R3: target digest N3=8 > 7', local: { endpoint: N(2), tick: 7 }, incoming: { endpoint: N(3), tick: 7 }, status: 200, method: 'PUT', code: 'SyncIgnored', applied: false },
     { name: '2.3 equal priorities, the source stamp newer', prios: [2, 2, 3], local: { endpoint: N(2), tick: 7, stamp: '2019-06-01T00:00:00Z' }, incoming: { endpoint: N(1), tick: 5 }, status: 200, method: 'PUT', code: 'SyncConflictSourceWins', applied: true },
     { name: '2.3 equal priorities, the target stamp newer', prios: [2, 2, 3], local: { endpoint: N(2), tick: 7, stamp: '2021-06-01T00:00:00Z' }, incoming: { endpoint: N(1), tick: 5 }, status: 200, method: 'PUT', code: 'SyncConflictTargetWins', applied: false },

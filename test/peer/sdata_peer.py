@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""sdata-peer: an SData 1.1 sync provider (source and target) written from the protocol brief alone, in another
+"""sdata-peer: an SData 1.1 sync provider (source and target) written from the spec alone (as docs/protocol.md explains it), in another
 language and with another XML parser (expat) than sdata-sync, so that tests can catch what our engine and our
 provider agree on but the spec does not say. Test oracle; standard library only.
 

@@ -28,7 +28,7 @@ async function selfTick(): Promise<number> {
   return Number(ticksOf(parseXml((await get(`${p.url}/accounts/$syncDigest`)).text))[SELF]);
 }
 
-test('POST creates with the next local tick (§3.1); GET gives the entry with an ETag equal to http:etag; PUT needs If-Match, merges properties', async (t) => {
+test('POST creates with the next local tick (docs/protocol.md §3.1); GET gives the entry with an ETag equal to http:etag; PUT needs If-Match, merges properties', async (t) => {
   const t0 = await selfTick();
   const created = await post(`${p.url}/accounts`, entry(`<account xmlns="${C}" sdata:uuid="C-1"><name>Ünïcødé &amp; Co</name><city>Bern</city></account>`));
   assert.equal(created.status, 201, created.text);
@@ -137,7 +137,7 @@ test('$syncResults stores a streamed result feed (200); a broken one is refused 
   assert.deepEqual(el.map((e) => [e.attrs.get('name'), e.attrs.get(`{${NS.sme}}isSyncSource`), e.attrs.get(`{${NS.sme}}syncOrder`)]), [['accounts', 'true', '1']]);
 });
 
-test('PUT $syncDigest replaces the digest (POST too, A3) but never lets the own tick fall back', async () => {
+test('PUT $syncDigest replaces the digest (POST too, docs/protocol.md A3) but never lets the own tick fall back', async () => {
   const own = await selfTick();
   const other = 'http://other.example/sdata/o/crm/-/accounts';
   const body = `<entry xmlns="${NS.atom}"><payload xmlns="${NS.sdata}"><digest xmlns="${NS.sync}"><digestEntry><endpoint>${other}</endpoint><tick>42</tick><stamp>2020-01-01T00:00:00Z</stamp><conflictPriority>3</conflictPriority></digestEntry>` +

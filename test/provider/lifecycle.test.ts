@@ -66,7 +66,7 @@ test('source lifecycle: 202 while selecting, 200 page 1, next links to the end, 
   // A page fetched again is the same page.
   const again = await get(loc);
   assert.equal(kids(parseXml(again.text), NS.atom, 'entry').length, 10);
-  // A repeated POST with the same trackingID (A1: any case of the parameter name) returns the same context.
+  // A repeated POST with the same trackingID (docs/protocol.md A1: any case of the parameter name) returns the same context.
   const rep = await post(`${src.url}/accounts/$syncSource?TRACKINGID=life-1`, digest.text);
   assert.equal(rep.status, 202);
   assert.equal(rep.headers.get('location'), loc);

@@ -10,7 +10,7 @@ import {
   setupStore, testDir, textOf, ticksOf, type TestDir,
 } from './helpers.ts';
 
-/** The spec's worked examples, over HTTP against running providers (brief §3.2, §3.6, §3.7, §3.9; spec 2.5, 2.6, 5.5, 5.8). */
+/** The spec's worked examples, over HTTP against running providers (docs/protocol.md §3.2, §3.6, §3.7, §3.9; spec 2.5, 2.6, 5.5, 5.8). */
 
 const base = (ep: string): string => ep.replace(/\/accounts$/, '');
 let dir: TestDir;
@@ -76,7 +76,7 @@ test('2.5 / 5.2 selection: for T = {5, 11, 8} and S = {6, 10, 10} the source sen
   assert.equal((await http('DELETE', r.headers.get('location')!)).status, 200);
 });
 
-test('2.6 cases a–e over HTTP: apply, apply, conflict won by the source, apply, conflict won by the TARGET (A12)', async () => {
+test('2.6 cases a–e over HTTP: apply, apply, conflict won by the source, apply, conflict won by the TARGET (docs/protocol.md A12)', async () => {
   const N = (n: number): string => `http://n${n}.example/sdata/app${n}/c/-/accounts`;
   setupStore(dir.db('n2'), {
     app: 'app2', contract: 'c', endpointBase: base(N(2)),
@@ -132,7 +132,7 @@ test('5.5 digest table: {5, 11, 8} + entries (myApp1 5), (sageApp3 8) gives {6, 
   // The spec's page 1 (with its next link): per-entry updates only.
   const r1 = await post(`${p.url}/accounts/$syncTarget?trackingId=B2419115-DD2E-4d5a-9E8E-90E012AFE89C&runName=Full%20CRM%20to%20ERP`, PAGE_5_2_CORRECTED);
   assert.equal(r1.status, 202, r1.text);
-  // trackingId spelled as 5.3 spells it (A1): the context is still found by its id.
+  // trackingId spelled as 5.3 spells it (docs/protocol.md A1): the context is still found by its id.
   const loc = r1.headers.get('location')!;
   assert.match(loc, /\$syncTarget\('B2419115-DD2E-4d5a-9E8E-90E012AFE89C'\)$/);
   const res = resultsOf(parseXml((await pollUntilDone(loc)).text));
@@ -149,7 +149,7 @@ test('5.5 digest table: {5, 11, 8} + entries (myApp1 5), (sageApp3 8) gives {6, 
   assert.deepEqual(d, { [EP.myApp1]: '6', [EP.myApp2]: '11', [EP.sageApp3]: '10' });
 });
 
-test('the published 5.2 page (stray </payload>, A4) is refused with 400 naming line and column', async () => {
+test('the published 5.2 page (stray </payload>, docs/protocol.md A4) is refused with 400 naming line and column', async () => {
   const p = await start('bad', 'myApp2');
   const r = await post(`${p.url}/accounts/$syncTarget?trackingID=bad-1`, PAGE_5_2_PUBLISHED);
   assert.equal(r.status, 400);
@@ -175,7 +175,7 @@ test('5.8 immediate: {6, 11, 10} + tick 7 is a gap (400, nothing applied); + tic
   // A valid first entry followed by a gap: the whole request is refused, the first entry is not applied either.
   const mixed = await post(`${p.url}/accounts/$syncTarget`, feed(6, [{ endpoint: EP.myApp1, tick: 9, uuid: 'imm-9' }]));
   assert.equal(mixed.status, 400);
-  // An endpoint the target has never recorded counts as a gap ([Rec]): a catch-up pass must come first.
+  // An endpoint the target has never recorded counts as a gap (docs/protocol.md §3.4): a catch-up pass must come first.
   const unknown = await post(`${p.url}/accounts/$syncTarget`, feed(6, [{ endpoint: 'http://other.example/sdata/x/c/-/accounts', tick: 1, uuid: 'imm-x' }]));
   assert.equal(unknown.status, 400);
   assert.match(diagnosisMessage(unknown.text), /has no entry for http:\/\/other\.example/);

@@ -54,7 +54,7 @@ test('5.2 corrected: head, links, both entries with their states and uuids', () 
   assert.equal(a.invalid, undefined);
   assert.equal(b.invalid, undefined);
   assert.ok(a.text?.startsWith('<entry>') && a.text.endsWith('</entry>'));
-  // The href the spec wraps across two lines (A32) comes back as one URL.
+  // The href the spec wraps across two lines (docs/protocol.md A32) comes back as one URL.
   assert.equal(r.tail?.next, "http://www.example.com/sdata/myApp1/myContract/-/accounts/$syncSource('DD052E5C-BFAD-4ffa-8D54-D696E4959497')?startIndex=11&count=10");
   // The resource fragment is self-contained: it keeps the sdata binding it uses.
   const res = resourceXml(b)!;

@@ -69,7 +69,7 @@ describe('result reader', () => {
 });
 
 describe('tracking and diagnoses bodies', () => {
-  it('reads tracking in the proper namespace, the spec typo namespace (A6), and none', () => {
+  it('reads tracking in the proper namespace, the spec typo namespace (docs/protocol.md A6), and none', () => {
     for (const ns of ['http://schemas.sage.com/sdata/2008/1', 'http://schemas.sage.com/sdata/2008']) {
       const t = parseTracking(`<?xml version="1.0"?><tracking xmlns="${ns}"><phase>Initialization</phase><phaseDetail>Starting batch</phaseDetail><progress>0.0</progress><elapsedSeconds>0</elapsedSeconds><remainingSeconds>20</remainingSeconds>\n<pollingMillis>500</pollingMillis></tracking>`);
       assert.deepEqual(t, { phase: 'Initialization', phaseDetail: 'Starting batch', progress: 0, elapsedSeconds: 0, remainingSeconds: 20, pollingMillis: 500 });

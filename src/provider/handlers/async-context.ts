@@ -14,7 +14,7 @@ import type { Call } from './call.ts';
  * The asynchronous-operation lifecycle (core 11.5, 11.6, 13.5), one for `$syncSource`, `$syncTarget` and `$batch`:
  *
  * - POST with a trackingID: a context named by it, `202` + `Location: …/{op}('{trackingID}')` + `sdata:tracking`.
- *   A repeated POST with the same trackingID (any case of the parameter name, A1) answers for the same context and
+ *   A repeated POST with the same trackingID (any case of the parameter name, docs/protocol.md A1) answers for the same context and
  *   never does the work twice (`410` if that context was deleted).
  * - GET `{op}('{id}')`: `202` while the work runs, then the operation's feed, paged; `500` with the stored error if
  *   it failed or its body broke off.

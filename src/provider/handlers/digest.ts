@@ -5,7 +5,7 @@ import { ATOM_ENTRY, methodNotAllowed, readBody, sendText } from '../http/http-i
 import type { Call } from './call.ts';
 
 /**
- * `{kind}/$syncDigest` (spec 4.1; A3): GET the digest; PUT replaces it (POST is a synonym). A replace never lowers
+ * `{kind}/$syncDigest` (spec 4.1; docs/protocol.md A3): GET the digest; PUT replaces it (POST is a synonym). A replace never lowers
  * the store's own tick below a tick it already gave.
  */
 export async function handleDigest(c: Call): Promise<void> {

@@ -11,7 +11,7 @@ import { handleAsync, startInBackground, type AsyncOp } from './async-context.ts
 import type { Call } from './call.ts';
 
 /**
- * `{kind}/$syncSource` (spec 5.2, 5.6; brief §3.2): POST the target's digest, and the selection (what the target
+ * `{kind}/$syncSource` (spec 5.2, 5.6; docs/protocol.md §3.2): POST the target's digest, and the selection (what the target
  * lacks) is made after the `202`; GET `$syncSource('{id}')` serves its pages, following `next` links whose `after`
  * parameter is a keyset cursor.
  */
@@ -44,7 +44,7 @@ export function handleSource(c: Call, context: string | undefined): Promise<void
   });
 }
 
-/** Brief §3.2: snapshot of the source digest, per-endpoint tick ranges, total count. */
+/** docs/protocol.md §3.2: snapshot of the source digest, per-endpoint tick ranges, total count. */
 function select(c: Call, row: ContextRow, target: Digest, info: SourceInfo): void {
   const { store, contexts } = c.core;
   const now = contexts.find(c.kind.id, 'source', row.tracking);

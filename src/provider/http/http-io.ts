@@ -3,7 +3,7 @@ import { serializeDiagnoses, type Diagnosis, type SdataCode } from '../../protoc
 import { ERROR_CODES, isSdataError } from '../../protocol/errors.ts';
 import { serializeTracking, type Tracking } from '../../protocol/tracking.ts';
 
-/** Request-level failure with its HTTP status; answered with an `sdata:diagnoses` body (core 3.10, A34). */
+/** Request-level failure with its HTTP status; answered with an `sdata:diagnoses` body (core 3.10; docs/protocol.md A34). */
 export class HttpProblem extends Error {
   readonly status: number;
   readonly sdataCode: SdataCode;

@@ -80,7 +80,7 @@ export function contextSelector(id: string): string {
   return `('${encodeURIComponent(id).replace(/'/g, '%27').replace(/\(/g, '%28').replace(/\)/g, '%29')}')`;
 }
 
-/** A query parameter matched case-insensitively by name (trackingID / trackingId, brief A1). */
+/** A query parameter matched case-insensitively by name (trackingID / trackingId, docs/protocol.md A1). */
 export function queryParam(url: URL, name: string): string | undefined {
   const want = name.toLowerCase();
   for (const [k, v] of url.searchParams) if (k.toLowerCase() === want) return v;

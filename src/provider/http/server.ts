@@ -33,7 +33,7 @@ export interface ProviderOptions {
   dataset?: string;
   /** Kinds served. Default: the kinds the store has, or ['accounts'] for a new store. */
   kinds?: string[];
-  /** conflictPriority of this endpoint in its own digest (default 5 for a new kind, brief A39; given = set). */
+  /** conflictPriority of this endpoint in its own digest (default 5 for a new kind, docs/protocol.md A39; given = set). */
   priority?: number;
   /** Entries per source-feed and result-feed page when the URL does not say (default 1000). */
   pageSize?: number;

@@ -94,7 +94,7 @@ export function rootUuid(rt: RootTag, decls: Map<string, string>): string | unde
  *   use (resourceXml's own test, usesPrefix) is declared on the fragment's own root, so a receiver's
  *   `resourceXml()` has nothing left to add;
  * - a prefixed root whose element is empty gets its own prefix declared (`resourceXml` looks only after the qname);
- * - the resource element carries `sdata:uuid` (the spec's 5.8 example puts it on `sdata:payload`, A19).
+ * - the resource element carries `sdata:uuid` (the spec's 5.8 example puts it on `sdata:payload`, docs/protocol.md A19).
  * Undefined when the entry has no resource element.
  */
 export function storedFragment(rec: EntryRecord, uuid: string): string | undefined {
@@ -165,7 +165,7 @@ function insertAt(s: string, at: number, ins: string): string {
 }
 
 /**
- * The deletion payload of a resource (brief §2.5): its element, `sdata:uuid` and `sdata:isDeleted="true"`, no
+ * The deletion payload of a resource (docs/protocol.md §2.5): its element, `sdata:uuid` and `sdata:isDeleted="true"`, no
  * children. Built from the live fragment so a local delete yields the same bytes on every store.
  */
 export function tombstoneFragment(live: string, uuid: string): string {

@@ -7,7 +7,7 @@ import { rootDeclarations, scanRootTag } from './fragment.ts';
  * children of the incoming resource replace the stored children of the same expanded name (all of them, at the
  * position of the first); new names are appended; everything else of the stored resource stays byte for byte.
  * Nested content is replaced whole: a PUT that sends a list sends the whole list. Sync never merges: its payloads
- * are always full (brief §3.3).
+ * are always full (docs/protocol.md §3.3).
  */
 
 interface Child {

@@ -6,7 +6,7 @@ import type { TxGuard } from './tx-guard.ts';
 
 /**
  * The `pass_failures` table: failed entries per (kind, pass), so that later pages of the same pass neither move that
- * endpoint's tick past them nor merge it at the end (brief §3.9 item 4). A pass is named by a hash of its source digest.
+ * endpoint's tick past them nor merge it at the end (docs/protocol.md §3.9 item 4). A pass is named by a hash of its source digest.
  */
 export class PassFailureRepo implements PassFailures {
   readonly #guard: TxGuard;

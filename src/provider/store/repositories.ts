@@ -56,7 +56,7 @@ export interface ResourceState {
   stamp: string;
 }
 
-/** The syncState a local change takes (brief §3.1). */
+/** The syncState a local change takes (docs/protocol.md §3.1). */
 export interface LocalState {
   ep: number;
   tick: Tick;
@@ -65,7 +65,7 @@ export interface LocalState {
 
 /** Kinds and endpoints. Endpoints are interned: resource rows and digests name them by a small integer. */
 export interface Catalog {
-  /** The id of an endpoint URL, interned on first sight (compared after normalisation, brief A27). */
+  /** The id of an endpoint URL, interned on first sight (compared after normalisation, docs/protocol.md A27). */
   endpointId(raw: string): number;
   /** The id of an endpoint if this store has ever seen it. */
   knownEndpointId(raw: string): number | undefined;
@@ -76,7 +76,7 @@ export interface Catalog {
 }
 
 export interface ResourceReads {
-  /** By uuid, matched in either case (brief §2.2). */
+  /** By uuid, matched in either case (docs/protocol.md §2.2). */
   byUuid(kind: number, uuid: string): ResourceRow | undefined;
   /** By local key (the row id, `accounts('42')`). */
   byId(kind: number, id: number): ResourceRow | undefined;
@@ -106,7 +106,7 @@ export interface DigestReads {
 export interface DigestWrites extends DigestReads {
   /** tick[ep] = max(tick[ep], next): 5.5's per-entry rule. A new row copies `prio`. */
   advance(kind: number, ep: number, next: Tick, prio: number, stamp?: string): void;
-  /** Gives a local change its state (brief §3.1): (self, tick, now), then the kind's own tick moves on. */
+  /** Gives a local change its state (docs/protocol.md §3.1): (self, tick, now), then the kind's own tick moves on. */
   localState(kind: KindInfo): LocalState;
 }
 
@@ -146,7 +146,7 @@ export interface PassFailures {
 }
 
 // -----------------------------------------------------------------------------------------------------------------
-// The source's selection (brief §3.2). Ranges and cursors hold tick keys: opaque outside the store.
+// The source's selection (docs/protocol.md §3.2). Ranges and cursors hold tick keys: opaque outside the store.
 
 export interface SourceRange {
   ep: number;

@@ -4,7 +4,7 @@ import type { ResourceRow, ResourceState, ResourceWrites } from './repositories.
 import { tickKey, tickOfKey } from './tick-key.ts';
 import type { TxGuard } from './tx-guard.ts';
 
-/** UUIDs match in either case (brief §2.2); rows keep them lower-cased, payloads keep them as written. */
+/** UUIDs match in either case (docs/protocol.md §2.2); rows keep them lower-cased, payloads keep them as written. */
 const uuidKey = (u: string): string => u.trim().toLowerCase();
 
 /** A resource row as SQLite returns it (ticks as tick keys, flags as integers). */

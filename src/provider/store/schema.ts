@@ -14,7 +14,7 @@
  *            building the entry, and DELETE of a context removes a few rows instead of one per entry.
  * staged:    immediate-mode entries held until the whole page has passed the contiguity check.
  * pass_failures: failed entries per (kind, pass), so later pages of the same pass neither move that endpoint's
- *            tick past them nor merge it at the end (brief §3.9 item 4).
+ *            tick past them nor merge it at the end (docs/protocol.md §3.9 item 4).
  * sync_results / sync_results_chunks: result feeds POSTed to $syncResults, stored as the byte chunks they arrived in.
  */
 

@@ -6,7 +6,7 @@ import type { Catalog, Cursor, DigestSnapshot, SelectionQueries, SourceRange, So
 import { tickKey, tickOfKey, TICK_KEY_MIN } from './tick-key.ts';
 
 /**
- * The source side's queries (spec 5.2, 5.6; brief §3.2). A selection is a list of per-endpoint tick ranges
+ * The source side's queries (spec 5.2, 5.6; docs/protocol.md §3.2). A selection is a list of per-endpoint tick ranges
  * `[lower, S[e].tick[` fixed when the context is created: anything changed while the engine pages gets a tick at
  * or above S[e].tick (or another endpoint's state) and belongs to the next pass, so the ranges are a stable snapshot
  * without copying a row. Pages are cut with keyset cursors (range, tick, id) carried in the `next` href.

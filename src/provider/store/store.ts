@@ -28,7 +28,7 @@ export interface StoreOptions {
   /** Identity URL base, fixed when the store is created (default http://localhost/sdata/{app}/{contract}/{dataset}). */
   endpointBase?: string;
   kinds?: readonly string[];
-  /** conflictPriority of this endpoint in its own digest; undefined = keep (5 for a new kind, brief A39). */
+  /** conflictPriority of this endpoint in its own digest; undefined = keep (5 for a new kind, docs/protocol.md A39). */
   priority?: number;
   /** SQLite page cache, MiB (default 8: part of the server's RSS; the OS page cache does the rest). */
   cacheMiB?: number;

@@ -2,7 +2,7 @@ import { SdataError } from '../../protocol/errors.ts';
 import type { Tick } from '../../protocol/ticks.ts';
 
 /**
- * How ticks are stored in SQLite. Ticks are XML integers of any size (brief §2.1) and SQLite INTEGER stops at
+ * How ticks are stored in SQLite. Ticks are XML integers of any size (docs/protocol.md §2.1) and SQLite INTEGER stops at
  * 2^63, so tick columns hold TEXT of the form `LL:digits`: the canonical decimal tick prefixed with its digit count
  * as two decimals (`5` → `01:5`, `12345` → `05:12345`). SQLite's default BINARY collation then orders keys exactly
  * as the numbers they encode (shorter numbers first, equal lengths digit by digit), so range scans, indexes and

@@ -2,7 +2,7 @@ import { stampMillis } from '../../protocol/sync-state.ts';
 import { tickLess, type Tick } from '../../protocol/ticks.ts';
 
 /**
- * The target's per-entry decision (spec 5.4; brief §3.6, §3.7), on interned endpoint ids. Pure: no I/O, so the
+ * The target's per-entry decision (spec 5.4; docs/protocol.md §3.6, §3.7), on interned endpoint ids. Pure: no I/O, so the
  * spec's worked examples are unit tests of this function.
  */
 
@@ -21,7 +21,7 @@ export interface Resolution {
   by: 'priority' | 'stamp' | 'endpoint';
   srcPrio: number;
   tgtPrio: number;
-  /** Priority lookups that found nothing in either digest (brief §3.7 [Rec]: 9 and a warning). */
+  /** Priority lookups that found nothing in either digest (docs/protocol.md §3.7: 9 and a warning). */
   warnings: string[];
 }
 
@@ -56,7 +56,7 @@ export function decide(incoming: StateRef, local: StateRef, src: DigestLookup, t
   return { apply: conflict.winner === 'source', rule: 'R4', conflict };
 }
 
-/** Lower priority wins; then the newer stamp; then the smaller normalised endpoint URL ([Rec], A37). */
+/** Lower priority wins; then the newer stamp; then the smaller normalised endpoint URL (docs/protocol.md A37). */
 export function resolve(incoming: StateRef, local: StateRef, src: DigestLookup, tgt: DigestLookup, norm: (ep: number) => string): Resolution {
   const warnings: string[] = [];
   // Each side's priority comes from the digest that side's state was made under; fall back to the other digest.

@@ -5,9 +5,9 @@ import type { KindInfo, ResourceRow, SyncStore } from '../store/repositories.ts'
 import { etagOf } from './etag.ts';
 
 /**
- * Local edits (plain SData CRUD and core $batch): every change takes the endpoint's own next tick (brief §3.1), in
+ * Local edits (plain SData CRUD and core $batch): every change takes the endpoint's own next tick (docs/protocol.md §3.1), in
  * the same transaction as the data, so local edits are registered the moment they happen and the target side's
- * "tick pending local changes first" step (§3.4 item 2) has nothing left to do.
+ * "tick pending local changes first" step (docs/protocol.md §3.4 item 2) has nothing left to do.
  */
 export class LocalOps {
   readonly store: SyncStore;

@@ -5,7 +5,7 @@ import type { Catalog, KindInfo } from '../store/repositories.ts';
 import { etagFrom, etagSeed } from './etag.ts';
 
 /**
- * Batch-style result entries (brief §2.6, core 13.4), serialised once when the entry is processed and stored with
+ * Batch-style result entries (docs/protocol.md §2.6, core 13.4), serialised once when the entry is processed and stored with
  * the context's results (store/results.ts); result feeds are then streamed from there.
  */
 
@@ -24,7 +24,7 @@ export interface ResultEntry {
   method?: string;
   location?: string;
   etag?: string;
-  /** `<sync:syncState>…` of the resulting state (brief A16 [Rec]). */
+  /** `<sync:syncState>…` of the resulting state (docs/protocol.md A16). */
   stateXml?: string;
   diagnoses?: readonly Diagnosis[];
   /** Resource fragment to include (GET results, conflicts the target won). */

@@ -7,7 +7,7 @@ import type { Cursor, DigestSnapshot, KindInfo, Selection, SyncStore } from '../
 import { streamRows } from './stream-rows.ts';
 
 /**
- * The source side of a pass (spec 5.2, 5.6; brief §3.2): the digest snapshot a selection is made against, and the
+ * The source side of a pass (spec 5.2, 5.6; docs/protocol.md §3.2): the digest snapshot a selection is made against, and the
  * pages of its feed. Entries carry `atom:id` (the resource's identity URL), `sync:syncState` and the stored payload;
  * deletions go out as their stored `sdata:isDeleted="true"` payloads with the tombstone's syncState.
  */

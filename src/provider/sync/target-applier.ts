@@ -14,7 +14,7 @@ import { toIncoming, type Incoming } from './incoming.ts';
 import { compactResult, resultEntryXml, stateXml, type ResultEntry } from './result-entry.ts';
 
 /**
- * The target side of a sync pass (spec 5.3–5.5, 5.8; brief §3.4–§3.9): a FeedHandler that applies a posted page
+ * The target side of a sync pass (spec 5.3–5.5, 5.8; docs/protocol.md §3.4–§3.9): a FeedHandler that applies a posted page
  * entry by entry as the reader produces them, and writes one result entry per input entry (its ResultWriter).
  *
  * Transactions belong to the caller: it wraps each `reader.push(chunk)` (and `reader.end()`) in `store.tx()`, calling
@@ -154,7 +154,7 @@ export class TargetApplier implements BodyApplier {
       return;
     }
     if (this.mode === 'catchUp' && tail.next === undefined) {
-      // End of a catchUp feed (brief §3.9 item 2): claim what the source digest says, except where an entry failed.
+      // End of a catchUp feed (docs/protocol.md §3.9 item 2): claim what the source digest says, except where an entry failed.
       const stamp = new Date().toISOString();
       for (const [ep, e] of this.src.rows) {
         if (this.failures.has(ep)) continue;
@@ -249,7 +249,7 @@ export class TargetApplier implements BodyApplier {
     let deleted: boolean;
     let verdict: Verdict | undefined;
     if (!local) {
-      // §3.5: unknown uuid. A delete records a tombstone with the incoming state; anything else creates.
+      // docs/protocol.md §3.5: unknown uuid. A delete records a tombstone with the incoming state; anything else creates.
       if (del) {
         id = resources.insert(k, uuid, true, ep, st.tick, st.stamp, user, deletionOf(inc.fragment!, uuid));
         status = 200;

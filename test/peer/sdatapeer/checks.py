@@ -1,6 +1,6 @@
 """Strict checks on what an engine sends. Each finding is recorded on the request's log record and in the peer's
 violation list (GET $peer/state); with config.strict the request is refused with 400 + diagnoses. Notes are
-things the spec allows but a test may want to see (an http:httpMethod hint, spec A7)."""
+things the spec allows but a test may want to see (an http:httpMethod hint, docs/protocol.md A7)."""
 import re
 from urllib.parse import urlsplit
 
@@ -14,11 +14,11 @@ def check_post(peer, rec, query, content_type, tracked=True):
     if media != 'application/atom+xml':
         peer.violate(rec, 'content-type', 'Content-Type %r, not application/atom+xml (spec 5.2, 5.3)' % content_type)
     if tracked and not query.get('trackingid'):
-        peer.note(rec, 'no-tracking-id', 'no trackingID: answered synchronously (core 11.5; spec A25)')
+        peer.note(rec, 'no-tracking-id', 'no trackingID: answered synchronously (core 11.5; docs/protocol.md A25)')
 
 
 def check_feed(peer, rec, k, feed, run):
-    """A sync feed POSTed to $syncTarget (spec 4.4, 5.3; brief §1.3 step 4, §2.5)."""
+    """A sync feed POSTed to $syncTarget (spec 4.4, 5.3; docs/protocol.md §1.3 step 4, §2.5)."""
     v = lambda code, msg: peer.violate(rec, code, msg)
     if not feed.entries:
         v('empty-feed', 'a $syncTarget feed with no entries (spec 4.4; checklist 16)')
@@ -36,7 +36,7 @@ def check_feed(peer, rec, k, feed, run):
             peer.note(rec, 'link-after-entries', '<link rel="%s"> comes after the entries' % rel)
     for rel in ('self', 'first'):
         if rel not in rels:
-            v('missing-link', 'no <link rel="%s"> (brief §1.3 step 4: the page as received, links included)' % rel)
+            v('missing-link', 'no <link rel="%s"> (docs/protocol.md §1.3 step 4: the page as received, links included)' % rel)
     last = {}
     for en in feed.entries:
         if en.error:
@@ -44,9 +44,9 @@ def check_feed(peer, rec, k, feed, run):
         if not en.updated:
             v('missing-updated', 'entry %d has no atom:updated (RFC 4287 4.1.2)' % en.index)
         if en.method_hint is not None:
-            peer.note(rec, 'httpmethod-hint', 'entry %d carries http:httpMethod %s; the target derives the operation itself (spec A7)' % (en.index, en.method_hint))
+            peer.note(rec, 'httpmethod-hint', 'entry %d carries http:httpMethod %s; the target derives the operation itself (docs/protocol.md A7)' % (en.index, en.method_hint))
         if en.uuid_on_payload:
-            peer.note(rec, 'uuid-on-payload', 'entry %d: sdata:uuid on sdata:payload, not on the resource element (spec A19)' % en.index)
+            peer.note(rec, 'uuid-on-payload', 'entry %d: sdata:uuid on sdata:payload, not on the resource element (docs/protocol.md A19)' % en.index)
         s = en.state
         if s is None:
             continue

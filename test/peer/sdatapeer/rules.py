@@ -1,6 +1,6 @@
 """The SData sync vocabulary and decision rules, with no I/O.
 
-Written from the protocol brief (docs: spec 2.x-5.x; brief §2, §3), not from the TypeScript implementation: this
+Written from the spec ( spec 2.x-5.x; docs/protocol.md §2, §3), not from the TypeScript implementation: this
 peer exists to catch the places where our reading of the spec and our code agree with each other but not with
 the spec.
 """
@@ -17,7 +17,7 @@ OPENSEARCH = 'http://a9.com/-/spec/opensearch/1.1/'
 SME = 'http://schemas.sage.com/sdata/sme/2007'
 XS = 'http://www.w3.org/2001/XMLSchema'
 
-# The weakest priority, used when no digest knows an endpoint (brief §3.7 [Rec]).
+# The weakest priority, used when no digest knows an endpoint (docs/protocol.md §3.7).
 WEAKEST = 9
 
 
@@ -35,13 +35,13 @@ def parse_tick(text):
 
 
 def norm_endpoint(url):
-    """Spec A27 [Rec]: lower-case scheme and host, no trailing slash, no query, no fragment."""
+    """docs/protocol.md A27: lower-case scheme and host, no trailing slash, no query, no fragment."""
     u = urlsplit((url or '').strip())
     return '%s://%s%s' % (u.scheme.lower(), u.netloc.lower(), u.path.rstrip('/'))
 
 
 def stamp_instant(text):
-    """Spec A38: stamps compare as UTC instants and zone-less values are UTC. None when unreadable."""
+    """docs/protocol.md A38: stamps compare as UTC instants and zone-less values are UTC. None when unreadable."""
     t = (text or '').strip()
     try:
         d = datetime.fromisoformat(t[:-1] + '+00:00' if t[-1:] in ('Z', 'z') else t)
@@ -92,7 +92,7 @@ def digest_json(digest):
 # Source side
 
 def select(source_digest, target_digest, resources):
-    """Spec 2.5/5.2 (brief §3.2): for each endpoint the source knows further than the target, every resource last
+    """Spec 2.5/5.2 (docs/protocol.md §3.2): for each endpoint the source knows further than the target, every resource last
     changed there at or after the target's tick, tombstones included; ascending tick per endpoint. An endpoint the
     target digest lacks selects everything from it."""
     chosen = []
@@ -110,7 +110,7 @@ def select(source_digest, target_digest, resources):
 # Target side
 
 def detect(source_digest, target_digest, s, t):
-    """Spec 5.4 (brief §3.6), strict '>' in R2 and R3. Returns (rule, 'apply' | 'ignore' | None for a conflict)."""
+    """Spec 5.4 (docs/protocol.md §3.6), strict '>' in R2 and R3. Returns (rule, 'apply' | 'ignore' | None for a conflict)."""
     if s.key == t.key:
         return 'R1', 'apply' if s.tick > t.tick else 'ignore'
     e = source_digest.get(t.key)
@@ -132,7 +132,7 @@ def _priority(first, second, key, warnings):
 
 
 def resolve(source_digest, target_digest, s, t):
-    """Spec 5.4 / 2.3 (brief §3.7): lower priority wins (each looked up in its own side's digest first), then the
+    """Spec 5.4 / 2.3 (docs/protocol.md §3.7): lower priority wins (each looked up in its own side's digest first), then the
     newer stamp, then the smaller normalised endpoint URL. Returns ('source' | 'target', why, warnings)."""
     warnings = []
     sp = _priority(source_digest, target_digest, s.key, warnings)
@@ -146,7 +146,7 @@ def resolve(source_digest, target_digest, s, t):
 
 
 def contiguity_gap(target_digest, states):
-    """Spec 5.8 (brief §3.4 step 3): the first (position, reason) where an immediate feed's ticks leave a gap after
+    """Spec 5.8 (docs/protocol.md §3.4 step 3): the first (position, reason) where an immediate feed's ticks leave a gap after
     the target digest, or None. A tick below the expected one is a duplicate, not a gap; an endpoint the target has
     no entry for counts as a gap (a catch-up pass must come first)."""
     expected = {k: e.tick for k, e in target_digest.items()}
@@ -160,7 +160,7 @@ def contiguity_gap(target_digest, states):
 
 
 class DigestKeeper:
-    """Spec 5.5 (brief §3.9) for one kind's digest across the pages of one feed: advance per processed entry, hold
+    """Spec 5.5 (docs/protocol.md §3.9) for one kind's digest across the pages of one feed: advance per processed entry, hold
     an endpoint back at its first failed tick, and merge with the source digest at the end of a catchUp feed only,
     except for held-back endpoints."""
 

@@ -110,7 +110,7 @@ class Handler(BaseHTTPRequestHandler):
         self.rec = None
         self.body_done = False
         path, _, query = self.path.partition('?')
-        self.query = {k.lower(): v for k, v in parse_qsl(query, keep_blank_values=True)}  # spec A1: names case-insensitive
+        self.query = {k.lower(): v for k, v in parse_qsl(query, keep_blank_values=True)}  # docs/protocol.md A1: names case-insensitive
         try:
             path = unquote(path)
             if not path.startswith(self.peer.base_path + '/'):
@@ -184,7 +184,7 @@ class Handler(BaseHTTPRequestHandler):
     def digest(self, method, k):
         p = self.peer
         url = '%s/$syncDigest' % p.collection(k.name)
-        if method in ('PUT', 'POST'):  # spec A3: whole-digest replace, for administration
+        if method in ('PUT', 'POST'):  # docs/protocol.md A3: whole-digest replace, for administration
             digest, _ = read_digest_document(self.body())
             with p.lock:
                 k.digest = digest
@@ -330,7 +330,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send(200, doc, ATOM_FEED, self.etag_header(doc))
 
     def result_page(self, ctx, start, count, self_url):
-        """Brief §2.6, paged with next links when longer than the result page size (spec 5.3: sequential paging)."""
+        """docs/protocol.md §2.6, paged with next links when longer than the result page size (spec 5.3: sequential paging)."""
         m = self.peer.cfg['misbehave']
         rs = ctx.results
         nxt = page_url(ctx.url, start + count, count, self.peer.cfg['indexedPaging']) if start - 1 + count < len(rs) else None

@@ -1,4 +1,4 @@
-"""Source side: the selection made when $syncSource is POSTed, and its pages (spec 5.2, 5.6; brief §3.2-§3.3)."""
+"""Source side: the selection made when $syncSource is POSTed, and its pages (spec 5.2, 5.6; docs/protocol.md §3.2-§3.3)."""
 import copy
 
 from .rules import select
@@ -7,7 +7,7 @@ from .xmlwrite import deletion_element, digest_xml, feed_open, resource_xml, syn
 
 
 def snapshot(peer, k, target_digest, ctx):
-    """Brief §3.2 [Rec]: selection, digest and payloads are all taken now, so a change made while the engine pages
+    """docs/protocol.md §3.2: selection, digest and payloads are all taken now, so a change made while the engine pages
     cannot put a tick above the feed's digest (4.3); it belongs to the next pass."""
     source_digest = {key: copy.copy(e) for key, e in k.digest.items()}
     chosen = select(source_digest, target_digest, list(k.resources.values()))
@@ -42,7 +42,7 @@ def parse_page(query, page_size, indexed):
 
 
 def source_page(peer, ctx, start, count, self_url, now):
-    """One page of the sync feed (brief §2.5): absolute self/first/next links, opensearch totals, syncMode, the digest
+    """One page of the sync feed (docs/protocol.md §2.5): absolute self/first/next links, opensearch totals, syncMode, the digest
     snapshot, then the entries."""
     total = len(ctx.entries)
     home = ctx.parent.url if ctx.parent is not None else ctx.url

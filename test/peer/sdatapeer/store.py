@@ -45,14 +45,14 @@ class Kind:
         return e
 
     def stamp_local_change(self, now):
-        """Spec 2.2 (brief §3.1): a local change takes the current tick of this endpoint, which then moves on."""
+        """Spec 2.2 (docs/protocol.md §3.1): a local change takes the current tick of this endpoint, which then moves on."""
         own = self.own_entry(now)
         s = SyncState(self.endpoint, own.tick, now)
         own.tick, own.stamp = own.tick + 1, now
         return s
 
     def stored_element(self, elem, uuid):
-        """The element kept for a resource: sdata:uuid on it (spec A19), without the deletion flag and without the
+        """The element kept for a resource: sdata:uuid on it (docs/protocol.md A19), without the deletion flag and without the
         sender's own key/url, which name its copy, not ours."""
         c = copy.deepcopy(elem)
         for a in ('isDeleted', 'key', 'url'):

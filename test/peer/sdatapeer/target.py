@@ -1,4 +1,4 @@
-"""Target side: one posted page of a sync feed applied entry by entry (spec 5.3-5.5; brief §3.5-§3.9)."""
+"""Target side: one posted page of a sync feed applied entry by entry (spec 5.3-5.5; docs/protocol.md §3.5-§3.9)."""
 import hashlib
 import uuid as uuidlib
 
@@ -18,7 +18,7 @@ def etag_of(res):
 
 def apply_page(peer, k, feed, held, now):
     """Returns one result per entry, in order (core 13.4). The end-of-feed merge happens only on a catchUp page
-    without a next link, which is how a target knows a feed ended (spec A10)."""
+    without a next link, which is how a target knows a feed ended (docs/protocol.md A10)."""
     keeper = DigestKeeper(k.digest, held)
     results = [_apply_entry(peer, k, en, feed.digest, keeper, now) for en in feed.entries]
     if feed.mode == 'catchUp' and feed.link('next') is None:
@@ -40,11 +40,11 @@ def _result(peer, k, uuid, status, message, method, diagnoses, res=None, created
 
 def _apply_entry(peer, k, en, source_digest, keeper, now):
     r = k.resources.get(en.uuid.lower()) if en.uuid else None
-    # Spec 3.5 / A7: the operation comes from isDeleted and whether the uuid is known, never from http:httpMethod.
+    # Spec 3.5 / docs/protocol.md A7: the operation comes from isDeleted and whether the uuid is known, never from http:httpMethod.
     method = 'DELETE' if en.deleted else ('PUT' if r is not None and not r.deleted else 'POST')
     if en.error:
         if en.state is not None:
-            keeper.failed(en.state)  # brief §3.9 item 4: the digest does not move past a failed entry
+            keeper.failed(en.state)  # docs/protocol.md §3.9 item 4: the digest does not move past a failed entry
         return _result(peer, k, en.uuid, 400, 'Bad Request', method, [('error', DIAG, 'entry %d: %s' % (en.index, en.error), 'InvalidEntry')])
     s = en.state
     diagnoses = []
@@ -63,7 +63,7 @@ def _apply_entry(peer, k, en, source_digest, keeper, now):
     if verdict != 'apply':
         return _result(peer, k, r.uuid, 200, 'OK', method, diagnoses, r)
     if en.deleted:
-        if r is None:  # brief §3.5: nothing to delete; keep a tombstone with the incoming state
+        if r is None:  # docs/protocol.md §3.5: nothing to delete; keep a tombstone with the incoming state
             r = k.resources[en.uuid.lower()] = Resource(en.uuid, True, s, None, en.elem.tag)
         r.deleted, r.elem, r.state = True, None, s
         return _result(peer, k, r.uuid, 200, 'OK', 'DELETE', diagnoses, r)
@@ -71,7 +71,7 @@ def _apply_entry(peer, k, en, source_digest, keeper, now):
     elem = k.stored_element(en.elem, en.uuid)
     if r is None:
         r = k.resources[en.uuid.lower()] = Resource(en.uuid, False, s, elem, elem.tag)
-    r.deleted, r.elem, r.state, r.tag = False, elem, s, elem.tag  # brief §3.8: the incoming syncState, unchanged
+    r.deleted, r.elem, r.state, r.tag = False, elem, s, elem.tag  # docs/protocol.md §3.8: the incoming syncState, unchanged
     if created:
         return _result(peer, k, r.uuid, 201, 'Created', 'POST', diagnoses, r, created=True)
     return _result(peer, k, r.uuid, 200, 'OK', 'PUT', diagnoses, r)

@@ -54,7 +54,7 @@ def text_of(el, ns, local):
 
 
 def read_digest(el):
-    """A sync:digest element -> ({normalised endpoint: DigestEntry}, origin). Spec A21: origin is optional on input."""
+    """A sync:digest element -> ({normalised endpoint: DigestEntry}, origin). docs/protocol.md A21: origin is optional on input."""
     digest = {}
     for i, de in enumerate(el.findall(q(SYNC, 'digestEntry')), 1):
         ep = text_of(de, SYNC, 'endpoint')
@@ -111,12 +111,12 @@ class Feed:
 
 
 def _flag(el, local):
-    """Spec A8: isDeleted may come in the sdata or (as 6.1 writes it) the sync namespace."""
+    """docs/protocol.md A8: isDeleted may come in the sdata or (as 6.1 writes it) the sync namespace."""
     return any((el.get(q(ns, local)) or '').strip() in ('true', '1') for ns in (SDATA, SYNC))
 
 
 def read_entry(el, index):
-    """One atom:entry of a sync feed (spec 4.3/4.4; brief §3.4 step 1), invalid entries kept with their reason."""
+    """One atom:entry of a sync feed (spec 4.3/4.4; docs/protocol.md §3.4 step 1), invalid entries kept with their reason."""
     e = Entry(index, text_of(el, ATOM, 'id'), text_of(el, ATOM, 'updated'))
     e.method_hint = text_of(el, HTTP, 'httpMethod')
     errors = []
@@ -144,7 +144,7 @@ def read_entry(el, index):
         e.elem = resources[0]
         e.uuid = (e.elem.get(q(SDATA, 'uuid')) or '').strip() or None
         if e.uuid is None and payload.get(q(SDATA, 'uuid')):
-            e.uuid, e.uuid_on_payload = payload.get(q(SDATA, 'uuid')).strip(), True  # spec A19
+            e.uuid, e.uuid_on_payload = payload.get(q(SDATA, 'uuid')).strip(), True  # docs/protocol.md A19
         e.deleted = _flag(e.elem, 'isDeleted')
         if e.uuid is None:
             errors.append('no sdata:uuid on the resource element')

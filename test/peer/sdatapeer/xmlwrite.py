@@ -43,7 +43,7 @@ def resource_xml(elem):
 
 
 def deletion_element(tag, uuid):
-    """Brief §2.5/§3.3: a deletion is the resource element with its uuid, isDeleted="true", and no children."""
+    """docs/protocol.md §2.5/§3.3: a deletion is the resource element with its uuid, isDeleted="true", and no children."""
     return ET.Element(tag, {q(SDATA, 'uuid'): uuid, q(SDATA, 'isDeleted'): 'true'})
 
 
@@ -63,7 +63,7 @@ def feed_open(feed_id, title, now, links, paging=None):
 
 
 def sync_entry_xml(url, uuid, state, etag, resource):
-    """Brief §2.5: one entry of a source feed, with a full payload (a deletion has no etag)."""
+    """docs/protocol.md §2.5: one entry of a source feed, with a full payload (a deletion has no etag)."""
     return '<entry>%s%s%s%s%s%s<sdata:payload>%s</sdata:payload></entry>' % (
         el('id', url), el('title', uuid), el('updated', state.stamp), link('self', url), el('http:etag', etag) if etag else '', state_xml(state), resource)
 
@@ -74,7 +74,7 @@ def diagnosis_xml(severity, code, message, app_code=None):
 
 
 def result_entry_xml(r, now, drop_status=False, drop_method=False):
-    """Brief §2.6: one result entry."""
+    """docs/protocol.md §2.6: one result entry."""
     parts = ['<entry>', el('id', r['id']), el('title', r.get('uuid') or ''), el('updated', now), link('self', r['id'])]
     if not drop_status:
         parts.append(el('http:httpStatus', r['status']))
@@ -95,7 +95,7 @@ def result_entry_xml(r, now, drop_status=False, drop_method=False):
 
 
 def tracking_xml(phase, polling_millis, elapsed):
-    """Core 3.11, in the sdata/2008/1 namespace (spec A6)."""
+    """Core 3.11, in the sdata/2008/1 namespace (docs/protocol.md A6)."""
     return (DECL + '<sdata:tracking xmlns:sdata="%s">%s%s%s%s%s%s</sdata:tracking>' % (
         SDATA, el('sdata:phase', phase), el('sdata:phaseDetail', ''), el('sdata:progress', 0), el('sdata:elapsedSeconds', elapsed),
         el('sdata:remainingSeconds', 1), el('sdata:pollingMillis', polling_millis)))
@@ -107,7 +107,7 @@ def diagnoses_xml(items):
 
 
 def schema_xml(contract_ns, kinds, indexed):
-    """Spec 4.5 / core 4.8 (brief §2.7): one xs:element per resource kind, named as its URL segment."""
+    """Spec 4.5 / core 4.8 (docs/protocol.md §2.7): one xs:element per resource kind, named as its URL segment."""
     parts = [DECL, '<xs:schema xmlns:xs="%s" xmlns:sme="%s" targetNamespace=%s elementFormDefault="qualified">' % (XS, SME, quoteattr(contract_ns))]
     for k in kinds:
         attrs = {

@@ -21,7 +21,7 @@ const OUR_ROOT = `<feed xmlns="${NS.atom}" xmlns:sdata="${NS.sdata}" xmlns:sync=
 
 test('a stored fragment is a fixpoint of relaying: embedded in our own feeds and read back, it is byte-identical', () => {
   const inputs = [
-    // prefixed payload, uuid only on sdata:payload (A19), a URL in the text, a prefixed root
+    // prefixed payload, uuid only on sdata:payload (docs/protocol.md A19), a URL in the text, a prefixed root
     `<feed xmlns="${NS.atom}" xmlns:s="${NS.sdata}" xmlns:c="urn:c"><entry><s:payload s:uuid="U-1"><c:account><c:web>http://x.example/</c:web></c:account></s:payload></entry></feed>`,
     // an empty prefixed root (a deletion) whose prefix is bound on the feed only
     `<feed xmlns="${NS.atom}" xmlns:s="${NS.sdata}" xmlns:c="urn:c"><entry><s:payload><c:account s:uuid="U-2" s:isDeleted="true"/></s:payload></entry></feed>`,
@@ -55,7 +55,7 @@ test('storedFragment skips rescanning what resourceXml tested, with the same res
     `${OUR_ROOT}<entry><sdata:payload><c:a xmlns:c="urn:c" sdata:uuid="U-1" x="sync:1"><http:b/>opensearch:q http://z</c:a></sdata:payload></entry></feed>`,
     // a declaration value that uses a receiver prefix; the resource redeclares an inherited prefix
     `<feed xmlns="${NS.atom}" xmlns:sdata="${NS.sdata}" xmlns:sync="urn:other" xmlns:k="urn:sync:k"><entry><sdata:payload><k:a sdata:uuid="U-2" xmlns:sync="urn:mine"><sync:x/></k:a></sdata:payload></entry></feed>`,
-    // prefix bound on the payload only, uuid on the payload (A19), an empty prefixed root
+    // prefix bound on the payload only, uuid on the payload (docs/protocol.md A19), an empty prefixed root
     `<feed xmlns="${NS.atom}" xmlns:s="${NS.sdata}"><entry><s:payload xmlns:c="urn:c" xmlns:http="urn:h" s:uuid="U-3"><c:a/></s:payload></entry></feed>`,
     // a root whose own prefix is bound only by the feed, 'sync:' straight after the qname
     `<feed xmlns="${NS.atom}" xmlns:sdata="${NS.sdata}" xmlns:c="urn:c" xmlns:sync="${NS.sync}"><entry><sdata:payload><c:a sync:t="1" sdata:uuid="U-4">opensearch:x</c:a></sdata:payload></entry></feed>`,

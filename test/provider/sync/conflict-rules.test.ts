@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decide, type DigestLookup } from '../../../src/provider/sync/conflict-rules.ts';
 
-/** 5.4 rules on the spec's worked examples (2.6, brief §3.7). Endpoints as ids: N1 = 1, N2 = 2, N3 = 3. */
+/** 5.4 rules on the spec's worked examples (2.6, docs/protocol.md §3.7). Endpoints as ids: N1 = 1, N2 = 2, N3 = 3. */
 
 const lookup = (rows: Array<[number, number, number]>): DigestLookup => {
   const m = new Map(rows.map(([ep, tick, prio]) => [ep, { tick: String(tick), prio }]));
@@ -34,7 +34,7 @@ test('2.6 case d: R2 via N3 (9 > 7) applies', () => {
   assert.deepEqual(decide(st(1, 5), st(3, 7), N1Digest, N2Digest, norm), { apply: true, rule: 'R2' });
 });
 
-test('2.6 case e: N3 (priority 3) against N2 (priority 2): the TARGET wins under 5.4 (brief A12)', () => {
+test('2.6 case e: N3 (priority 3) against N2 (priority 2): the TARGET wins under 5.4 (docs/protocol.md A12)', () => {
   const v = decide(st(3, 8), st(2, 7), N1Digest, N2Digest, norm);
   assert.equal(v.rule, 'R4');
   assert.equal(v.apply, false);
@@ -56,7 +56,7 @@ test('conflict tie-breaks: equal priorities, newer stamp wins; equal stamps, sma
   assert.deepEqual([newer.apply, newer.conflict?.by], [true, 'stamp']);
   const older = decide(st(2, 9, '2020-01-01T00:00:00Z'), st(1, 9, '2020-01-02T00:00:00+00:00'), both, both, norm);
   assert.deepEqual([older.apply, older.conflict?.by], [false, 'stamp']);
-  // Zone-less stamps are UTC (A38): these are the same instant, so the endpoint decides: n1 < n2, n1 wins.
+  // Zone-less stamps are UTC (docs/protocol.md A38): these are the same instant, so the endpoint decides: n1 < n2, n1 wins.
   const tie = decide(st(2, 9, '2020-01-01T00:00:00'), st(1, 9, '2020-01-01T00:00:00.000Z'), both, both, norm);
   assert.deepEqual([tie.apply, tie.conflict?.by, tie.conflict?.winner], [false, 'endpoint', 'target']);
   const tie2 = decide(st(1, 9), st(2, 9), both, both, norm);
