@@ -11,6 +11,7 @@ import { discoverKinds, runKinds } from '../engine/run.ts';
 import { isSdataError, SdataError } from '../protocol/errors.ts';
 import { parse, parseCount, parseEntryCap, parseSize } from './args.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
+import { handleSignals } from './signals.ts';
 
 export const RUN_HELP = `Usage: sdata-sync run --source URL --target URL (--kind KIND ... | --all-kinds) [options]
 
@@ -110,10 +111,13 @@ export function clientFor(side: 'source' | 'target', url: string, v: Values, log
   });
 }
 
-/** Ctrl-C once: stop at the next safe point and release every context. Twice: leave now. */
+/**
+ * Ctrl-C once: stop at the next safe point and release every context. Twice: leave now. A signal that came while
+ * the command loaded (held by the bin, signals.ts) counts as the first.
+ */
 export function onInterrupt(log: Logger, abort: () => void): () => void {
   let count = 0;
-  const handler = (sig: NodeJS.Signals): void => {
+  return handleSignals((sig) => {
     count++;
     if (count === 1) {
       log.warn(`${sig}: stopping; releasing the open contexts (press Ctrl-C again to quit at once)`);
@@ -121,13 +125,7 @@ export function onInterrupt(log: Logger, abort: () => void): () => void {
     } else {
       process.exit(EXIT.INTERRUPTED);
     }
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  return () => {
-    process.off('SIGINT', handler);
-    process.off('SIGTERM', handler);
-  };
+  });
 }
 
 export function progressMode(v: string | undefined, quiet: boolean): ProgressMode {
