@@ -4,16 +4,13 @@ import { rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { constants } from 'node:os';
 import { DatabaseSync } from 'node:sqlite';
-import { BIN, binFlags } from '../../bench/bin-flags.ts';
+import { BIN, BIN_FLAGS, NODE } from '../helpers/cli.ts';
 
 /**
  * The project's processes as users run them: `sdata-sync seed`, `serve` and `run` started with the bin's V8 flags
  * (bench/bin-flags.ts), observed only through their interfaces (exit code, stderr, the providers' HTTP admin
  * endpoints) and /proc. Nothing here imports the provider's modules.
  */
-
-const NODE = process.execPath;
-const BIN_FLAGS = binFlags();
 
 export interface Exit {
   /** The exit code as a shell reports it: 128 + signal number for a process ended by a signal. */
@@ -27,8 +24,8 @@ export interface Child {
   stdout(): string;
   stderr(): string;
   exited: Promise<Exit>;
-  /** Resolves when a line of stderr matches, rejects after `timeoutMs` or if the process ends first. */
-  stderrLine(re: RegExp, timeoutMs?: number): Promise<string>;
+  /** `exited`, or SIGKILL and a rejection naming `what` after `timeoutMs`. */
+  exitedWithin(timeoutMs: number, what: string): Promise<Exit>;
 }
 
 export interface SpawnOptions {
@@ -46,39 +43,27 @@ export function spawnBin(args: string[], o: SpawnOptions = {}): Child {
   });
   let out = '';
   let err = '';
-  const lineWaiters = new Set<(line: string) => void>();
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  createInterface({ input: child.stderr! }).on('line', (l) => {
-    err += `${l}\n`;
-    for (const w of lineWaiters) w(l);
-  });
-  if (o.fd3) {
-    const fd3 = o.fd3;
-    createInterface({ input: child.stdio[3] as NodeJS.ReadableStream }).on('line', fd3);
-  }
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  if (o.fd3) createInterface({ input: child.stdio[3] as NodeJS.ReadableStream }).on('line', o.fd3);
   const exited = new Promise<Exit>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code, signal) => resolve({ code: code ?? 128 + (signal ? constants.signals[signal] : 0), signal }));
   });
-  return {
-    child, pid: child.pid!, exited, stdout: () => out, stderr: () => err,
-    stderrLine: (re, timeoutMs = 20_000) => new Promise((resolve, reject) => {
-      const found = err.split('\n').find((l) => re.test(l));
-      if (found !== undefined) return resolve(found);
-      const timer = setTimeout(() => stop(new Error(`no stderr line matching ${re} within ${timeoutMs} ms; stderr:\n${err.slice(-2000)}`)), timeoutMs);
-      const w = (l: string): void => {
-        if (re.test(l)) stop(undefined, l);
-      };
-      const stop = (e: Error | undefined, l?: string): void => {
-        clearTimeout(timer);
-        lineWaiters.delete(w);
-        if (e) reject(e);
-        else resolve(l!);
-      };
-      lineWaiters.add(w);
-      void exited.then((x) => stop(new Error(`process ended (exit ${x.code}) before a stderr line matched ${re}; stderr:\n${err.slice(-2000)}`)));
-    }),
-  };
+  const exitedWithin = (timeoutMs: number, what: string): Promise<Exit> => within(exited, timeoutMs, what).catch((e: Error) => {
+    child.kill('SIGKILL');
+    throw new Error(`${e.message}; stderr:\n${err.slice(-3000)}`);
+  });
+  return { child, pid: child.pid!, exited, exitedWithin, stdout: () => out, stderr: () => err };
+}
+
+/** `p`, or a rejection naming `what` after `timeoutMs`: no wait in the harness is unbounded. */
+export function within<T>(p: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 /** A stack trace, or our last-resort "internal error" line: neither may ever reach a user. */
@@ -99,7 +84,7 @@ export interface SeedOptions {
 export async function seed(o: SeedOptions): Promise<void> {
   const c = spawnBin(['seed', '--db', o.db, '--app', o.app, '--contract', 'crm', '--kind', o.kind, '--endpoint-base', o.endpointBase,
     '--priority', String(o.priority ?? 5), '--seed', String(o.seed ?? 1), '--quiet', String(o.count)]);
-  const x = await c.exited;
+  const x = await c.exitedWithin(120_000, `seed ${o.db}`);
   if (x.code !== 0) throw new Error(`seed ${o.db} exited ${x.code}: ${c.stderr()}`);
 }
 
@@ -130,6 +115,9 @@ export interface Checksum {
   statesSha256: string;
 }
 
+/** Longest a provider may take to start or to stop. */
+const START_TIMEOUT_MS = 20_000;
+
 /** `sdata-sync serve` as a child process: started, stopped gracefully (SIGTERM), killed (SIGKILL), restarted. */
 export class Provider {
   readonly o: ProviderOptions;
@@ -154,12 +142,20 @@ export class Provider {
       '--polling-millis', String(o.pollingMillis ?? 10), ...(o.contextTtl === undefined ? [] : ['--context-ttl', String(o.contextTtl)])]);
     this.proc = p;
     const line = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        p.child.kill('SIGKILL');
+        reject(new Error(`serve ${o.name}: no URL on stdout within ${START_TIMEOUT_MS} ms: ${p.stderr()}`));
+      }, START_TIMEOUT_MS);
       const rl = createInterface({ input: p.child.stdout! });
       rl.once('line', (l) => {
+        clearTimeout(timer);
         rl.close();
         resolve(l.trim());
       });
-      void p.exited.then((x) => reject(new Error(`serve ${o.name} exited ${x.code} before listening: ${p.stderr()}`)));
+      void p.exited.then((x) => {
+        clearTimeout(timer);
+        reject(new Error(`serve ${o.name} exited ${x.code} before listening: ${p.stderr()}`));
+      });
     });
     this.url = line;
     this.port = Number(new URL(line).port);
@@ -175,7 +171,7 @@ export class Provider {
     const p = this.proc;
     if (!p || !this.running) return undefined;
     p.child.kill('SIGTERM');
-    const x = await p.exited;
+    const x = await p.exitedWithin(START_TIMEOUT_MS, `serve ${this.o.name} stopping`);
     if (x.code !== 0) throw new Error(`serve ${this.o.name} stopped with exit ${x.code}: ${p.stderr()}`);
     return x;
   }
