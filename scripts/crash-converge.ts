@@ -42,9 +42,9 @@ try {
   out(`crash-converge: ${values.entries} entries, pages of ${values['page-size']}, chunks of ${values['chunk-entries']}; a clean pass moves ` +
     `${cal.bytes.toLocaleString('en-US')} bytes through the proxies in ${cal.seconds.toFixed(1)} s (engine peak ${cal.peakRssMiB.toFixed(0)} MiB); ` +
     `${values.points} kill points by ${by}, seed ${values.seed}`);
-  for (const p of killPoints(cal, Number(values.points), Number(values.seed), by)) record(await engineKills(bed, [p]));
+  for (const f of killPoints(Number(values.points), Number(values.seed))) record(await engineKills(bed, cal, [f], by));
   const row = Number(values['in-a-row']);
-  if (row > 0) record(await engineKills(bed, killPoints(cal, row, Number(values.seed) + 1, by, 0.75), `engine SIGKILL ${row} times in a row, then a rerun`));
+  if (row > 0) record(await engineKills(bed, cal, killPoints(row, Number(values.seed) + 1, 0.75), by, `engine SIGKILL ${row} times in a row, then a rerun`));
   record(await providerKill(bed, 'target'));
   record(await providerKill(bed, 'source'));
   record(await sigterm(bed, 'startup'));

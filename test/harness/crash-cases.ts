@@ -161,51 +161,48 @@ export async function calibrate(bed: SyncBed): Promise<Calibration> {
   return { bytes: transferred(bed), seconds: r.seconds, peakRssMiB: r.peakRssMiB };
 }
 
-export interface KillPoint {
-  /** Kill once this many bytes have gone through the proxies… */
-  bytes?: number;
-  /** …or this long after the engine started. */
-  ms?: number;
-}
-
 /**
- * `points` moments within a pass, from a seeded PRNG: between 5% and `upTo` (95%) of its bytes or of its duration.
- * For kills in a row, stop before the last chunk (~75%): a pass killed after it has merged the target's digest
- * (engine rules: on the last page) leaves the next pass nothing to send.
+ * `points` moments of a pass as fractions of it, from a seeded PRNG: between 5% and `upTo` (95%). Kills in a row
+ * stop before the last chunk (75%): a pass killed once its last chunk is in leaves the next nothing to do.
  */
-export function killPoints(cal: Calibration, points: number, seed: number, by: 'bytes' | 'time', upTo = 0.95): KillPoint[] {
+export function killPoints(points: number, seed: number, upTo = 0.95): number[] {
   const rng = new Rng(seed);
-  return Array.from({ length: points }, () => {
-    const f = 0.05 + (upTo - 0.05) * (rng.next() / 2 ** 32);
-    return by === 'bytes' ? { bytes: Math.round(f * cal.bytes) } : { ms: Math.round(f * cal.seconds * 1000) };
-  });
+  return Array.from({ length: points }, () => 0.05 + (upTo - 0.05) * (rng.next() / 2 ** 32));
 }
 
-const describePoint = (p: KillPoint): string => (p.bytes !== undefined ? `after ${p.bytes.toLocaleString('en-US')} bytes` : `${p.ms} ms in`);
+type Moment = { bytes: number } | { ms: number };
 
-async function reach(bed: SyncBed, run: EngineRun, p: KillPoint): Promise<boolean> {
-  if (p.bytes !== undefined) {
-    const n = p.bytes;
-    return untilMoment(bed, run, `${n} bytes`, () => transferred(bed) >= n);
-  }
+const describeMoment = (m: Moment): string => ('bytes' in m ? `after ${m.bytes.toLocaleString('en-US')} bytes` : `${m.ms} ms in`);
+
+async function reach(bed: SyncBed, run: EngineRun, m: Moment): Promise<boolean> {
+  if ('bytes' in m) return untilMoment(bed, run, `${m.bytes} bytes`, () => transferred(bed) >= m.bytes);
   // A moment in time is the point here, not a wait for something to happen.
-  const ended = await Promise.race([new Promise<false>((r) => setTimeout(() => r(false), p.ms)), run.proc.exited.then(() => true)]);
+  const ended = await Promise.race([new Promise<false>((r) => setTimeout(() => r(false), m.ms)), run.proc.exited.then(() => true)]);
   return !ended;
 }
 
-/** The engine SIGKILLed at one or more moments of successive passes, then a rerun to convergence. */
-export async function engineKills(bed: SyncBed, points: KillPoint[], name?: string): Promise<KillOutcome> {
-  const c = new CaseRecorder(bed, name ?? `engine SIGKILL ${points.map(describePoint).join(', then ')}`);
+/**
+ * The engine SIGKILLed at each of `fractions` of successive passes (one fraction: one kill, then a rerun). A pass
+ * resumes where the target's digest says the last one got to, so each moment is a fraction of what is left (the
+ * target's resources against the source's), in bytes through the proxies or in time.
+ */
+export async function engineKills(bed: SyncBed, cal: Calibration, fractions: number[], by: 'bytes' | 'time', name?: string): Promise<KillOutcome> {
+  const c = new CaseRecorder(bed, name ?? '');
   await c.start();
-  for (const p of points) {
+  const moments: string[] = [];
+  for (const f of fractions) {
     bed.resetProxies();
+    const left = 1 - (await bed.target.checksum(bed.kind)).count / bed.o.entries;
+    const m: Moment = by === 'bytes' ? { bytes: Math.round(f * left * cal.bytes) } : { ms: Math.round(f * left * cal.seconds * 1000) };
+    moments.push(describeMoment(m));
     const run = bed.startEngine();
-    const reached = await reach(bed, run, p);
+    const reached = await reach(bed, run, m);
     run.proc.child.kill('SIGKILL');
     const r = c.engine(await bed.finishEngine(run));
-    if (!reached) c.o.notes.push(`the pass ended (exit ${r.exit.code}) before the kill point (${describePoint(p)})`);
+    if (!reached) c.o.notes.push(`the pass ended (exit ${r.exit.code}) before the kill point (${describeMoment(m)})`);
     await checkStores(bed, c.o.integrity, c.o.problems);
   }
+  c.o.name = name ?? `engine SIGKILL ${moments.join(', then ')}`;
   c.o.openAfterKill = await c.openNow();
   return c.converge();
 }

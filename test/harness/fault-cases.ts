@@ -109,11 +109,11 @@ export const FAULT_CASES: FaultCase[] = [
     side: 'target', rules: [{ method: 'POST', path: TARGET_POST, nth: 2, fault: { type: 'reset', when: 'after-upstream' } }], exit: 0,
   },
   {
-    name: 'target: result feed of chunk 1 reset mid-body',
+    name: 'target: result feed (the first page fetched) reset mid-body',
     side: 'target', rules: [{ method: 'GET', path: TARGET_CONTEXT, nth: 1, fault: { type: 'reset-mid-body', afterBytes: 1_500 } }], exit: 0,
   },
   {
-    name: 'target: result feed of chunk 2 cut off inside a well-framed response',
+    name: 'target: result feed (the second page fetched) cut off inside a well-framed response',
     short: true,
     side: 'target', rules: [{ method: 'GET', path: TARGET_CONTEXT, nth: 2, fault: { type: 'truncate', afterBytes: 1_500, framing: 'clean' } }],
     exit: 3, message: /\$syncTarget\(.*\d+:\d+/,

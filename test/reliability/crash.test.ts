@@ -29,7 +29,7 @@ function assertRecovered(o: KillOutcome): void {
 describe('the engine SIGKILLed at 5 moments, in 5 successive passes, then run again', () => {
   let o: KillOutcome;
   before(async () => {
-    o = await engineKills(bed, killPoints(cal, 5, 13, 'bytes', 0.75));
+    o = await engineKills(bed, cal, killPoints(5, 13, 0.75), 'bytes');
   }, { timeout: 120_000 });
 
   it('each store passes integrity_check after each kill, and the rerun converges', () => {
