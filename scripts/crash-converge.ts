@@ -1,16 +1,17 @@
 // Crash convergence (issue 13): kill points in a real pass between two `sdata-sync serve` processes, each behind a
 // loopback proxy that counts bytes (test/harness). The engine is SIGKILLed at --points random moments of a pass
 // (seeded; by bytes through the proxies or by time) and rerun; killed --in-a-row times in successive passes, then
-// rerun; the target SIGKILLed mid-chunk and the source mid-page, each restarted; the engine SIGTERMed at start-up
-// (as it loads the command, and at offsets up to 50 ms after), while the source selects, and mid-chunk (exit 130,
-// contexts released). After every kill both stores pass PRAGMA integrity_check; every case must converge (the
-// target's $checksum equals the source's). Prints per case the exits, time, retries, the engine's peak RSS
-// (sampled from /proc) and the contexts left open on both providers. `npm test` runs a short version
-// (test/reliability/crash.test.ts).
+// rerun; the target SIGKILLed mid-chunk and the source mid-pass, each restarted (while the engine retries, and after
+// it gave up); the engine SIGTERMed at start-up (as it loads the command, and up to 50 ms after), while the source
+// selects, and mid-chunk (exit 130, contexts released). After every kill both stores pass PRAGMA integrity_check;
+// every case must converge (the target's $checksum equals the source's). Prints per case the exits, time, retries,
+// the engine's peak RSS (sampled from /proc) and the contexts left open on both providers. `npm test` runs a short
+// version (test/reliability/crash.test.ts).
 //
 // Usage: node scripts/crash-converge.ts [--points 50] [--entries 3000] [--page-size 200] [--chunk-entries 250]
 //                                       [--seed 1] [--by bytes|time] [--in-a-row 5]
-// Exit 0 when every case converged with no problem; contexts left open are reported, not counted (see README).
+// Exit 0 when every case converged with no problem; contexts left open are reported, not counted (known bugs, see
+// the todo tests in test/reliability/crash.test.ts).
 import { parseArgs } from 'node:util';
 import { SyncBed } from '../test/harness/bed.ts';
 import { calibrate, engineKills, killLine, killPoints, providerKill, sigterm, type KillOutcome } from '../test/harness/crash-cases.ts';
@@ -47,6 +48,8 @@ try {
   if (row > 0) record(await engineKills(bed, cal, killPoints(row, Number(values.seed) + 1, 0.75), by, `engine SIGKILL ${row} times in a row, then a rerun`));
   record(await providerKill(bed, 'target'));
   record(await providerKill(bed, 'source'));
+  record(await providerKill(bed, 'target', true));
+  record(await providerKill(bed, 'source', true));
   record(await sigterm(bed, 'startup'));
   for (const ms of [0, 25, 50]) record(await sigterm(bed, 'startup', ms));
   record(await sigterm(bed, 'selecting'));

@@ -30,7 +30,7 @@ try {
   log(`faults: ${cases.length} cases, ${values.entries} entries, source pages of ${values['page-size']}, chunks of ${values['chunk-entries']}`);
   for (const c of cases) {
     const o = await runFaultCase(bed, c);
-    log(`${faultLine(o)}${c.todo ? `  [todo: ${c.todo}]` : ''}`);
+    log(`${faultLine(o)}${c.todo ? `  [todo${o.survived ? ', not seen at this size' : ''}: ${c.todo}]` : ''}`);
     if (values.verbose || !o.survived) for (const f of o.faults.slice(0, 5)) log(`       proxy: ${f}`);
     for (const p of o.problems) log(`       ${p}`);
     if (c.todo) continue;

@@ -8,7 +8,7 @@ import { BIN, BIN_FLAGS, NODE } from '../helpers/cli.ts';
 
 /**
  * The project's processes as users run them: `sdata-sync seed`, `serve` and `run` started with the bin's V8 flags
- * (bench/bin-flags.ts), observed only through their interfaces (exit code, stderr, the providers' HTTP admin
+ * (bench/bin-flags.ts, through test/helpers/cli.ts), observed only through their interfaces (exit code, stderr, the providers' HTTP admin
  * endpoints) and /proc. Nothing here imports the provider's modules.
  */
 
@@ -204,8 +204,8 @@ export async function removeStore(db: string): Promise<void> {
 }
 
 /**
- * `PRAGMA integrity_check` of a store whose provider is not running, read-only. A store left by a killed provider
- * still has its WAL: a read-only connection reads through it (SQLite rebuilds the WAL index in memory if needed).
+ * `PRAGMA integrity_check` of a store whose provider is not running, on a read-only connection: what a restarted
+ * provider will find, the WAL a killed one left behind included.
  */
 export function integrityCheck(db: string): string {
   const d = new DatabaseSync(db, { readOnly: true });
