@@ -7,6 +7,14 @@
 // at the same speed (+3% CPU at 64; bench/e2e.ts). 64 holds entries at the default 16 MiB cap (three such entries
 // pass through plan even at 48); larger --max-entry-bytes ask for a larger heap (cli/common.ts parseEntryCap).
 // npm scripts and the Dockerfile pass the same flags (test/packaging).
+// SIGINT/SIGTERM are held from this first line until the command takes them over (src/cli/signals.ts): loading a
+// command takes ~200 ms, and a signal meanwhile would end the process by the default action (exit 143), before a
+// run could release anything. A second one while holding quits at once, as it does once the command runs.
+const held = [];
+const hold = (sig) => {
+  if (held.push(sig) > 1) process.exit(130);
+};
+process.on('SIGINT', hold).on('SIGTERM', hold);
 // Node >= 24 runs our TypeScript sources directly (type stripping); older runtimes get a clear message, not a
 // syntax error. `npm ci` brings a pinned Node 24 (devDependency "node"), used by npm scripts.
 const [major] = process.versions.node.split('.').map(Number);
@@ -22,4 +30,4 @@ const { enableCompileCache } = await import('node:module');
 const cache = enableCompileCache?.(process.env.NODE_COMPILE_CACHE);
 if (cache?.directory && !process.env.NODE_COMPILE_CACHE) process.env.NODE_COMPILE_CACHE = cache.directory;
 const { run } = await import('../src/cli/main.ts');
-await run(process.argv.slice(2));
+await run(process.argv.slice(2), { held, stop: () => process.off('SIGINT', hold).off('SIGTERM', hold) });

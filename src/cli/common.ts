@@ -4,6 +4,7 @@
  * load: `plan` on a pipe imports it and should not pay for undici or SQLite (test/cli/common.test.ts), so the HTTP
  * client is only described here (`clientOptions`) and built by the commands that talk to a peer.
  */
+import { handleSignals } from './signals.ts';
 import { createReadStream } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -165,10 +166,13 @@ export function clientOptions(side: 'source' | 'target', url: string, v: Values,
   };
 }
 
-/** Ctrl-C once: stop at the next safe point and release every context. Twice: leave now. */
+/**
+ * Ctrl-C once: stop at the next safe point and release every context. Twice: leave now. A signal that came while
+ * the command loaded (held by the bin, signals.ts) counts as the first.
+ */
 export function onInterrupt(log: Logger, abort: () => void): () => void {
   let count = 0;
-  const handler = (sig: NodeJS.Signals): void => {
+  return handleSignals((sig) => {
     count++;
     if (count === 1) {
       log.warn(`${sig}: stopping; releasing the open contexts (press Ctrl-C again to quit at once)`);
@@ -176,13 +180,7 @@ export function onInterrupt(log: Logger, abort: () => void): () => void {
     } else {
       process.exit(EXIT.INTERRUPTED);
     }
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  return () => {
-    process.off('SIGINT', handler);
-    process.off('SIGTERM', handler);
-  };
+  });
 }
 
 export function progressMode(v: string | undefined, quiet: boolean): ProgressMode {

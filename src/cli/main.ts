@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isSdataError } from '../protocol/errors.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
+import { adoptHeldSignals, releaseHeldSignals, type HeldSignals } from './signals.ts';
 
 const HELP = `Usage: sdata-sync <command> [options]
 
@@ -20,17 +21,18 @@ Run 'sdata-sync <command> --help' for a command's options. Exit codes: see READM
 
 type Command = (argv: string[]) => Promise<number>;
 
-// Loaded lazily: `plan` on a pipe should not pay for undici or SQLite.
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  plan: async () => (await import('./plan.ts')).planCommand,
-  gen: async () => (await import('./gen.ts')).genCommand,
-  serve: async () => (await import('./serve.ts')).serveCommand,
-  seed: async () => (await import('./seed.ts')).seedCommand,
-  run: async () => (await import('./run.ts')).runCommand,
-  digest: async () => (await import('./digest.ts')).digestCommand,
-  pull: async () => (await import('./pull.ts')).pullCommand,
-  push: async () => (await import('./push.ts')).pushCommand,
-  demo: async () => (await import('./demo.ts')).demoCommand,
+// Loaded lazily: `plan` on a pipe should not pay for undici or SQLite. `signals`: the command handles SIGINT and
+// SIGTERM itself (signals.ts handleSignals); the others keep the default action.
+const COMMANDS: Record<string, { load: () => Promise<Command>; signals?: true }> = {
+  plan: { load: async () => (await import('./plan.ts')).planCommand },
+  gen: { load: async () => (await import('./gen.ts')).genCommand },
+  serve: { load: async () => (await import('./serve.ts')).serveCommand, signals: true },
+  seed: { load: async () => (await import('./seed.ts')).seedCommand },
+  run: { load: async () => (await import('./run.ts')).runCommand, signals: true },
+  digest: { load: async () => (await import('./digest.ts')).digestCommand },
+  pull: { load: async () => (await import('./pull.ts')).pullCommand, signals: true },
+  push: { load: async () => (await import('./push.ts')).pushCommand, signals: true },
+  demo: { load: async () => (await import('./demo.ts')).demoCommand, signals: true },
 };
 
 function version(): string {
@@ -48,16 +50,22 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`sdata-sync ${version()} (node ${process.versions.node})\n`);
     return EXIT.OK;
   }
-  const load = COMMANDS[cmd];
-  if (!load) {
+  const c = COMMANDS[cmd];
+  if (!c) {
     process.stderr.write(`sdata-sync: unknown command '${cmd}'\n\n${HELP}`);
     return EXIT.USAGE;
   }
-  return (await load())(rest);
+  const command = await c.load();
+  if (!c.signals) releaseHeldSignals();
+  return command(rest);
 }
 
-/** Entry point used by bin/sdata-sync.mjs: maps every failure to its documented exit code. */
-export async function run(argv: string[]): Promise<void> {
+/**
+ * Entry point used by bin/sdata-sync.mjs: maps every failure to its documented exit code. `held`: the signals the
+ * bin held while this loaded (signals.ts).
+ */
+export async function run(argv: string[], held?: HeldSignals): Promise<void> {
+  adoptHeldSignals(held);
   let stdoutBroken = false;
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') {

@@ -6,6 +6,7 @@ import type { ProviderOptions } from '../provider/http/server.ts';
 import type { WorkerFailed, WorkerReady } from '../provider/http/worker.ts';
 import { parse, parseCount, parseSize, stderrLine } from './common.ts';
 import { EXIT } from './exit-codes.ts';
+import { handleSignals } from './signals.ts';
 
 export const SERVE_HELP = `Usage: sdata-sync serve --db FILE [options]
 
@@ -108,16 +109,14 @@ export async function serveCommand(argv: string[]): Promise<number> {
     failure = e;
   });
   const stopped = new Promise<NodeJS.Signals | 'exit'>((resolve) => {
-    const stop = (s: NodeJS.Signals): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+    let stopping = false;
+    // Signals that came while the provider started are handled here (signals.ts): the store is closed cleanly.
+    handleSignals((s) => {
       // A second signal while closing: stop now.
-      process.once('SIGINT', () => process.exit(EXIT.INTERRUPTED));
-      process.once('SIGTERM', () => process.exit(EXIT.INTERRUPTED));
+      if (stopping) process.exit(EXIT.INTERRUPTED);
+      stopping = true;
       resolve(s);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    });
     worker.once('exit', () => resolve('exit'));
   });
   const why = await stopped;
