@@ -4,7 +4,6 @@
  * load: `plan` on a pipe imports it and should not pay for undici or SQLite (test/cli/common.test.ts), so the HTTP
  * client is only described here (`clientOptions`) and built by the commands that talk to a peer.
  */
-import { handleSignals } from './signals.ts';
 import { createReadStream } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -17,6 +16,7 @@ import type { ProgressMode } from '../engine/progress.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/feed-types.ts';
 import { EXIT } from './exit-codes.ts';
+import { handleSignals } from './signals.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
