@@ -9,6 +9,7 @@ Commands:
   gen      write a deterministic synthetic sync feed
   serve    run the reference SData sync provider on a SQLite store
   seed     fill a provider store with generated resources
+  hash-password  a users-file line for serve's Basic authentication (password from stdin or a prompt)
   run      one catch-up pass (or several kinds) from a source to a target over HTTP
   digest   print a target's $syncDigest entry
   pull     stream every page of a source feed to stdout as one feed
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   gen: async () => (await import('./gen.ts')).genCommand,
   serve: async () => (await import('./serve.ts')).serveCommand,
   seed: async () => (await import('./seed.ts')).seedCommand,
+  'hash-password': async () => (await import('./hash-password.ts')).hashPasswordCommand,
   run: async () => (await import('./run.ts')).runCommand,
   digest: async () => (await import('./digest.ts')).digestCommand,
   pull: async () => (await import('./pull.ts')).pullCommand,
