@@ -13,7 +13,7 @@ The password is read from the terminal (asked twice, not echoed) or, when stdin 
 line of stdin. It is never taken from the command line, where shell history and ps would keep it.
 
 Options:
-  --cost N     scrypt cost N, a power of two (default ${DEFAULT_SCRYPT.N}: 16 MiB and ~50-150 ms per verification)
+  --cost N     scrypt cost N, a power of two (default ${DEFAULT_SCRYPT.N}: 16 MiB and 50-300 ms per verification)
   -h, --help
 `;
 

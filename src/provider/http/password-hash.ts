@@ -9,8 +9,8 @@ import { randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
  * N (CPU/memory cost, a power of two), r (block size), p (parallelism) are decimal; SALT (16 random bytes) and
  * HASH (the 32-byte scrypt output) are standard base64 with padding. A line of the file is `user:hash`.
  *
- * The default cost, N=2^14 r=8 p=1, is Node's own scrypt default: 16 MiB of memory and 50–150 ms of one CPU on the
- * 2-core development VM (measured by test/provider/auth.test.ts's cache test and in the README). The provider
+ * The default cost, N=2^14 r=8 p=1, is Node's own scrypt default: 16 MiB of memory and 54 ms of one CPU at best on
+ * the 2-core development VM, up to 290 ms while other work loads it (test/provider/auth.test.ts prints it). The provider
  * verifies one password at a time (auth.ts) and caches successes, so a pass's thousands of requests pay it once.
  */
 
