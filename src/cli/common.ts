@@ -10,6 +10,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
 import { authorizationFromEnv } from '../http/auth.ts';
 import type { HttpClientOptions, Timeouts } from '../http/client.ts';
+import { readCaFile } from '../http/trust.ts';
 import { splitUrl } from '../http/url.ts';
 import { Logger, type LogLevel } from '../engine/log.ts';
 import type { ProgressMode } from '../engine/progress.ts';
@@ -106,6 +107,7 @@ export async function openInput(path: string): Promise<AsyncIterable<Uint8Array>
 }
 
 export const COMMON_HTTP_OPTIONS = {
+  ca: { type: 'string' },
   retries: { type: 'string' },
   'timeout-connect': { type: 'string' },
   'timeout-headers': { type: 'string' },
@@ -159,6 +161,7 @@ export function clientOptions(side: 'source' | 'target', url: string, v: Values,
   return {
     authorization: authorizationFromEnv(side),
     authOrigin: url,
+    ca: typeof v['ca'] === 'string' ? readCaFile(v['ca']) : undefined,
     timeouts: timeoutsFrom(v),
     retry: typeof v['retries'] === 'string' ? { retries: parseCount(v['retries'], '--retries', 0) } : {},
     signal,

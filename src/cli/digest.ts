@@ -11,7 +11,7 @@ export const DIGEST_HELP = `Usage: sdata-sync digest TARGET_COLLECTION_URL [opti
 Prints the target's $syncDigest entry (what the engine posts to a source) on stdout, as the target sent it.
 TARGET_COLLECTION_URL is a kind's collection, e.g. http://host/sdata/myApp/myContract/-/accounts
 
-Options: --retries N, --timeout-connect/-headers/-body MS, --verbose, --log-format text|json, -h
+Options: --retries N, --timeout-connect/-headers/-body MS, --ca FILE, --verbose, --log-format text|json, -h
 Credentials: SDATA_TARGET_TOKEN, or SDATA_TARGET_USER and SDATA_TARGET_PASSWORD.
 `;
 

@@ -10,6 +10,7 @@ Commands:
   gen      write a deterministic synthetic sync feed
   serve    run the reference SData sync provider on a SQLite store
   seed     fill a provider store with generated resources
+  hash-password  a users-file line for serve's Basic authentication (password from stdin or a prompt)
   run      one catch-up pass (or several kinds) from a source to a target over HTTP
   digest   print a target's $syncDigest entry
   pull     stream every page of a source feed to stdout as one feed
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; signals?: true }>
   gen: { load: async () => (await import('./gen.ts')).genCommand },
   serve: { load: async () => (await import('./serve.ts')).serveCommand, signals: true },
   seed: { load: async () => (await import('./seed.ts')).seedCommand },
+  'hash-password': { load: async () => (await import('./hash-password.ts')).hashPasswordCommand },
   run: { load: async () => (await import('./run.ts')).runCommand, signals: true },
   digest: { load: async () => (await import('./digest.ts')).digestCommand },
   pull: { load: async () => (await import('./pull.ts')).pullCommand, signals: true },

@@ -18,6 +18,7 @@ Options:
   --run-name NAME         runName (default "sdata-sync pull"); runStamp = now
   --max-entry-bytes SIZE  larger entries are not forwarded (default 16MiB)
   --retries N, --timeout-connect/-headers/-body/-poll MS, --poll-min/--poll-max MS
+  --ca FILE               trust these certificates (PEM) for an https:// source, besides the usual ones
   --quiet, --verbose, --log-format text|json, -h
 Credentials: SDATA_SOURCE_TOKEN, or SDATA_SOURCE_USER and SDATA_SOURCE_PASSWORD.
 `;

@@ -20,6 +20,7 @@ Options:
   --run-name NAME         runName (default "sdata-sync push"); runStamp = now
   --max-entry-bytes SIZE  (default 16MiB)
   --retries N, --timeout-connect/-headers/-body/-poll MS, --poll-min/--poll-max MS
+  --ca FILE               trust these certificates (PEM) for an https:// target, besides the usual ones
   --quiet, --verbose, --log-format text|json, -h
 Credentials: SDATA_TARGET_TOKEN, or SDATA_TARGET_USER and SDATA_TARGET_PASSWORD.
 Exit codes: 0 ok, 7 the target refused a feed, 8 some entries failed.

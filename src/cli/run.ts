@@ -31,6 +31,8 @@ Options:
   --concurrency N         passes at once when the kinds are independent (default 1)
   --retries N             retries of a failed request (default 6; jittered exponential backoff)
   --timeout-connect MS    connection timeout (default 10000)
+  --ca FILE               trust these certificates (PEM) for https:// peers, besides the usual ones (a provider
+                          with a self-signed certificate); NODE_EXTRA_CA_CERTS=FILE works as well
   --timeout-headers MS    wait for response headers (default 120000)
   --timeout-body MS       longest silence within a response body (default 120000)
   --timeout-poll MS       longest wait for an asynchronous operation (default 1800000)

@@ -6,6 +6,7 @@ import type { ProviderOptions } from '../provider/http/server.ts';
 import type { WorkerFailed, WorkerReady } from '../provider/http/worker.ts';
 import { parse, parseCount, parseSize, stderrLine } from './common.ts';
 import { EXIT } from './exit-codes.ts';
+import { SECURITY_HELP, SECURITY_OPTIONS, securityOptions, securitySummary } from './serve-security.ts';
 import { handleSignals } from './signals.ts';
 
 export const SERVE_HELP = `Usage: sdata-sync serve --db FILE [options]
@@ -21,7 +22,8 @@ Per kind it serves, under http://HOST:PORT/sdata/APP/CONTRACT/DATASET/KIND:
 Options:
   --db FILE              SQLite database file (':memory:' for a throw-away store)
   --port N               listening port (default 8080; 0 = any free port)
-  --host ADDR            listening address (default 127.0.0.1)
+  --host ADDR            listening address (default 127.0.0.1; another than loopback needs authentication or
+                         --insecure, below)
   --app NAME             application segment (default: the store's, or 'hub')
   --contract NAME        contract segment (default: the store's, or 'crm')
   --dataset NAME         dataset segment (default: the store's, or '-')
@@ -37,7 +39,7 @@ Options:
   --old-gen-mb N         V8 old generation bound of the provider thread, MiB (default 64)
   --cache-mb N           SQLite page cache, MiB (default 4)
   -h, --help
-`;
+${SECURITY_HELP}`;
 
 export async function serveCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
@@ -57,6 +59,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     'young-gen-mb': { type: 'string' },
     'old-gen-mb': { type: 'string' },
     'cache-mb': { type: 'string' },
+    ...SECURITY_OPTIONS,
     help: { type: 'boolean', short: 'h' },
   }, 'serve');
   if (values.help) {
@@ -83,6 +86,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     ...(values['max-body'] === undefined ? {} : { maxBodyBytes: parseSize(values['max-body'], '--max-body') }),
     ...(values['polling-millis'] === undefined ? {} : { pollingMillis: parseCount(values['polling-millis'], '--polling-millis', 0) }),
     cacheMiB: values['cache-mb'] === undefined ? DEFAULT_CACHE_MB : parseCount(values['cache-mb'], '--cache-mb'),
+    ...securityOptions(values),
   };
   const youngMb = values['young-gen-mb'] === undefined ? DEFAULT_YOUNG_GEN_MB : parseCount(values['young-gen-mb'], '--young-gen-mb');
   const oldMb = values['old-gen-mb'] === undefined ? DEFAULT_OLD_GEN_MB : parseCount(values['old-gen-mb'], '--old-gen-mb', 32);
@@ -103,7 +107,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   }
   process.stdout.write(`${first.url}\n`);
   for (const k of first.kinds) process.stdout.write(`  ${first.url}/${k.name}    endpoint ${k.endpoint}\n`);
-  stderrLine(`sdata-sync serve: store ${values.db}; Ctrl-C to stop`);
+  stderrLine(`sdata-sync serve: store ${values.db}; ${securitySummary(opts)}; Ctrl-C to stop`);
   let failure: NodeJS.ErrnoException | undefined;
   worker.on('error', (e: NodeJS.ErrnoException) => {
     failure = e;

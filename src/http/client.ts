@@ -5,6 +5,7 @@ import {
   DECLINED_STATUS, DEFAULT_RETRY, errorCode, isTransientError, isUnsentError, RETRYABLE_STATUS, retryAfterMs,
   SYSTEM_CLOCK, withRetry, type Clock, type RetryPolicy,
 } from './retry.ts';
+import { trustedWith } from './trust.ts';
 import { originOf, redactUrl, splitUrl } from './url.ts';
 
 export interface Timeouts {
@@ -73,6 +74,8 @@ export interface HttpClientOptions {
   onRetry?: (e: RetryEvent) => void;
   /** Share connections between clients (one Agent keeps one pool per origin). */
   agent?: Agent;
+  /** Certificates (PEM) trusted for https:// peers besides Node's defaults (`--ca`, trust.ts). */
+  ca?: readonly string[] | undefined;
   /** Backoff and polling waits, and the jitter (tests inject one that does not wait on real time). */
   clock?: Clock;
 }
@@ -109,7 +112,7 @@ export class HttpClient {
     this.clock = o.clock ?? SYSTEM_CLOCK;
     this.ownsAgent = o.agent === undefined;
     this.agent = o.agent ?? new Agent({
-      connect: { timeout: this.timeouts.connectMs },
+      connect: { timeout: this.timeouts.connectMs, ...(o.ca && o.ca.length > 0 ? { ca: trustedWith(o.ca) } : {}) },
       headersTimeout: this.timeouts.headersMs,
       bodyTimeout: this.timeouts.bodyMs,
       keepAliveTimeout: 10_000,

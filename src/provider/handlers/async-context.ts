@@ -20,6 +20,8 @@ import type { Call } from './call.ts';
  *   it failed or its body broke off.
  * - DELETE `{op}('{id}')`: `200`; then `410` until the marker expires, then `404`.
  * - POST without a trackingID: the work is done before answering, and the `200` response carries the feed.
+ * - A context belongs to the principal that created it (`Call.principal`, http/auth.ts): to any other, it does not
+ *   exist (GET and DELETE `404`), and the same trackingID names another context of that principal's own.
  *
  * The operations differ in when their work runs: a source selection after the `202` (startInBackground), a posted
  * body while it streams in, before the `202` (applyBody).
@@ -63,7 +65,7 @@ export function contextUrl(c: Call, op: AsyncOp, row: ContextRow): string {
 }
 
 function findContext(c: Call, type: ContextType, id: string): ContextRow {
-  const row = c.core.contexts.find(c.kind.id, type, id);
+  const row = c.core.contexts.find(c.kind.id, type, c.principal, id);
   if (!row) throw new HttpProblem(404, `${c.url.pathname}: no such context (never created, or expired after ${Math.round(c.core.contexts.ttlMs / 1000)} s idle)`);
   if (row.status === 'deleted') throw new HttpProblem(410, `${c.url.pathname}: this context was deleted`);
   return row;
@@ -120,7 +122,7 @@ export async function startInBackground(c: Call, op: AsyncOp, info: string, work
   const { contexts, store } = c.core;
   const trackingRaw = queryParam(c.url, 'trackingID');
   if (trackingRaw === undefined) {
-    const row = contexts.create(c.kind.id, op.type, randomUUID(), op.busy.status, info);
+    const row = contexts.create(c.kind.id, op.type, c.principal, randomUUID(), op.busy.status, info);
     try {
       work(row);
     } catch (e) {
@@ -130,9 +132,9 @@ export async function startInBackground(c: Call, op: AsyncOp, info: string, work
     return getContext(c, op, row.trackingRaw);
   }
   const tracking = checkTracking(trackingRaw);
-  const had = contexts.find(c.kind.id, op.type, tracking);
+  const had = contexts.find(c.kind.id, op.type, c.principal, tracking);
   if (had) return replyRepeated(c, op, had, tracking, 'repeated POST: same context');
-  const row = contexts.create(c.kind.id, op.type, tracking, op.busy.status, info);
+  const row = contexts.create(c.kind.id, op.type, c.principal, tracking, op.busy.status, info);
   const run = (): void => {
     try {
       if (store.isOpen) work(row);
@@ -167,7 +169,7 @@ export async function applyBody(c: Call, op: AsyncOp, work: (row: ContextRow) =>
     throw new HttpProblem(413, `request body of ${declared} bytes exceeds this provider's limit of ${c.core.maxBodyBytes} bytes (--max-body)`, 'ApplicationDiagnosis', { connection: 'close' });
   }
   if (trackingRaw === undefined) {
-    const row = contexts.create(c.kind.id, op.type, randomUUID(), op.busy.status);
+    const row = contexts.create(c.kind.id, op.type, c.principal, randomUUID(), op.busy.status);
     try {
       const r = await work(row);
       contexts.update(row, 'done', r.entries, r.info);
@@ -178,9 +180,9 @@ export async function applyBody(c: Call, op: AsyncOp, work: (row: ContextRow) =>
     return;
   }
   const tracking = checkTracking(trackingRaw);
-  let row = contexts.find(c.kind.id, op.type, tracking);
+  let row = contexts.find(c.kind.id, op.type, c.principal, tracking);
   if (row && row.status !== 'incomplete') {
-    await drain(c.req);
+    await drain(c.req, c.core.maxBodyBytes);
     return replyRepeated(c, op, row, tracking, 'repeated POST: same context, body not applied again');
   }
   if (row) {
@@ -188,7 +190,7 @@ export async function applyBody(c: Call, op: AsyncOp, work: (row: ContextRow) =>
     contexts.clearData(row.id);
     contexts.update(row, op.busy.status, 0, '{}');
   } else {
-    row = contexts.create(c.kind.id, op.type, tracking, op.busy.status);
+    row = contexts.create(c.kind.id, op.type, c.principal, tracking, op.busy.status);
   }
   let r: AppliedBody;
   try {

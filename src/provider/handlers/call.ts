@@ -31,4 +31,6 @@ export interface Call {
   kind: KindInfo;
   /** Serving URL of the kind's collection (what Location headers and next links use). */
   collection: string;
+  /** Who makes the request (http/auth.ts): a stable id, never a secret; '' without authentication. */
+  principal: string;
 }

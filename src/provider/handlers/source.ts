@@ -47,7 +47,7 @@ export function handleSource(c: Call, context: string | undefined): Promise<void
 /** docs/protocol.md §3.2: snapshot of the source digest, per-endpoint tick ranges, total count. */
 function select(c: Call, row: ContextRow, target: Digest, info: SourceInfo): void {
   const { store, contexts } = c.core;
-  const now = contexts.find(c.kind.id, 'source', row.tracking);
+  const now = contexts.find(c.kind.id, 'source', row.principal, row.tracking);
   if (!now || now.status !== 'selecting') return; // deleted (or expired) meanwhile
   const snapshot = snapshotDigest(store, c.kind);
   const ranges = store.selection.ranges(snapshot, target);

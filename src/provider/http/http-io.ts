@@ -97,10 +97,10 @@ function tooLarge(limit: number): HttpProblem {
   return new HttpProblem(413, `request body exceeds this provider's limit of ${limit} bytes (--max-body)`, 'ApplicationDiagnosis', { connection: 'close' });
 }
 
-/** Consumes and discards what is left of a body (a repeated POST whose work is already done). */
-export async function drain(req: IncomingMessage): Promise<void> {
+/** Consumes and discards what is left of a body (a repeated POST whose work is already done), within `limit`. */
+export async function drain(req: IncomingMessage, limit: number): Promise<void> {
   if (req.readableEnded) return;
-  for await (const _c of req) {
+  for await (const _c of bodyChunks(req, limit)) {
     // discard
   }
 }

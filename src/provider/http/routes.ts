@@ -1,3 +1,4 @@
+import { KIND_NAME } from '../store/store.ts';
 import { HttpProblem } from './http-io.ts';
 
 /**
@@ -8,7 +9,8 @@ import { HttpProblem } from './http-io.ts';
  *   /sdata/{app}/{contract}/{dataset}/{kind}('{key}')              one resource
  *   /sdata/{app}/{contract}/{dataset}/{kind}/$syncDigest | $syncSource | $syncTarget | $syncResults | $batch | $checksum
  *   /sdata/{app}/{contract}/{dataset}/{kind}/$syncSource('{id}') | $syncTarget('{id}') | $batch('{id}')   contexts
- * Segments are percent-decoded; selectors may be quoted or not (`('42')`, `(42)`).
+ * Segments are percent-decoded; selectors may be quoted or not (`('42')`, `(42)`). A segment with control characters,
+ * or a kind name no kind can have, is refused (`400`) before anything else is looked at.
  */
 
 export type Op = 'collection' | 'resource' | '$syncDigest' | '$syncSource' | '$syncTarget' | '$syncResults' | '$batch' | '$checksum';
@@ -32,11 +34,24 @@ function splitSelector(seg: string): { name: string; sel: string | undefined } {
   return { name: m[1]!, sel };
 }
 
+// C0 and C1 controls, DEL; U+FFFD (what a broken byte sequence became).
+const ODD = /[\u0000-\u001f\u007f-\u009f\ufffd]/u;
+
 function decode(seg: string, path: string): string {
+  let s: string;
   try {
-    return decodeURIComponent(seg);
+    s = decodeURIComponent(seg);
   } catch {
     throw new HttpProblem(400, `${path}: segment '${seg}' is not valid percent-encoding`, 'BadUrlSyntax');
+  }
+  if (ODD.test(s)) throw new HttpProblem(400, `${path}: segment '${seg}' holds control characters`, 'BadUrlSyntax');
+  return s;
+}
+
+/** A kind segment: a possible kind name (served or not: 404 later), or `$name` (an unknown service: 404 below). */
+function checkKindName(name: string, path: string): void {
+  if (!KIND_NAME.test(name.startsWith('$') ? name.slice(1) : name)) {
+    throw new HttpProblem(400, `${path}: '${name}' cannot be a resource kind (letters, digits, _ . -; a letter or _ first)`, 'BadUrlSyntax');
   }
 }
 
@@ -53,6 +68,7 @@ export function parseRoute(pathname: string, ds: DatasetId): Route {
   if (rest.length === 0) throw new HttpProblem(404, `${pathname}: no resource kind given`, 'ResourceKindNotFound');
   if (rest.length === 1 && (rest[0] === '$health' || rest[0] === '$schema')) return { kind: undefined, op: rest[0] };
   const head = splitSelector(rest[0]!);
+  checkKindName(head.name, pathname);
   if (rest.length === 1) {
     return head.sel === undefined ? { kind: head.name, op: 'collection' } : { kind: head.name, op: 'resource', key: head.sel };
   }

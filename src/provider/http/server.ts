@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
 import { SdataError } from '../../protocol/errors.ts';
@@ -17,7 +19,9 @@ import { attachCheckpointer } from '../store/checkpointer.ts';
 import type { Contexts } from '../store/contexts.ts';
 import type { KindInfo } from '../store/repositories.ts';
 import { Store } from '../store/store.ts';
+import { Authenticator, isLoopback, type AuthConfig } from './auth.ts';
 import { HttpProblem, sendProblem } from './http-io.ts';
+import { applyIdleTimeout, checkRequest, DEFAULT_LIMITS, overloaded, serverOptions, type Limits } from './limits.ts';
 import { parseRoute } from './routes.ts';
 
 export interface ProviderOptions {
@@ -58,6 +62,16 @@ export interface ProviderOptions {
    * it, commits checkpoint the WAL themselves, as SQLite does by default.
    */
   checkpointPort?: MessagePort;
+  /** Credentials every request must carry (auth.ts). None configured: no authentication. */
+  auth?: AuthConfig;
+  /** Listen on a non-loopback address without authentication (refused otherwise). */
+  insecure?: boolean;
+  /** HTTPS with this certificate chain and key (PEM). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Concurrency, header, URL and timeout limits (limits.ts; defaults DEFAULT_LIMITS). */
+  limits?: Partial<Limits>;
+  /** Where unexpected failures are logged, with their stack (default: stderr). Never given credentials. */
+  log?: (line: string) => void;
 }
 
 export interface RunningProvider {
@@ -71,6 +85,8 @@ export interface RunningProvider {
   health(): Health;
   checksum(kind: string): Checksum;
   readonly store: Store;
+  /** Authentication counters: scrypt verifications run, answers from the cache. */
+  readonly authStats: { verifications: number; cacheHits: number };
   /** Graceful: stops accepting, lets in-flight requests finish, closes the database. */
   close(): Promise<void>;
 }
@@ -85,6 +101,14 @@ const DEFAULTS = {
 };
 
 export async function startProvider(opts: ProviderOptions): Promise<RunningProvider> {
+  const host = opts.host ?? DEFAULTS.host;
+  const auth = new Authenticator(opts.auth);
+  if (!auth.required && !opts.insecure && !isLoopback(host)) {
+    throw new SdataError('SDATA_E_USAGE', `refusing to listen on ${host} without authentication: anyone who reaches it could read and rewrite the store. ` +
+      'Set SDATA_SERVE_TOKEN or SDATA_SERVE_USERS_FILE, listen on a loopback address, or pass --insecure');
+  }
+  const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const store = new Store({
     db: opts.db,
     ...(opts.app === undefined ? {} : { app: opts.app }),
@@ -118,7 +142,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     selectDelayMs: opts.selectDelayMs ?? 0,
   };
   const ds = { app: store.app, contract: store.contract, dataset: store.dataset };
-  const host = opts.host ?? DEFAULTS.host;
+  const scheme = opts.tls ? 'https' : 'http';
   let port = 0;
   let inFlight = 0;
   let closing: Promise<void> | undefined;
@@ -126,13 +150,15 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = (req.method ?? 'GET').toUpperCase();
     try {
+      checkRequest(req, limits, maxBodyBytes);
+      const principal = await auth.principal(req.headers.authorization);
       const url = new URL(req.url ?? '/', 'http://provider.invalid');
       const route = parseRoute(url.pathname, ds);
-      const serving = `http://${req.headers.host ?? hostPort(host, port)}/sdata/${ds.app}/${ds.contract}/${ds.dataset}`;
+      const serving = `${scheme}://${req.headers.host ?? hostPort(host, port)}/sdata/${ds.app}/${ds.contract}/${ds.dataset}`;
       if (route.kind === undefined) return handleDatasetOp(core, route.op, method, url.pathname, res, [...served.values()]);
       const kind = served.get(route.kind);
       if (!kind) throw new HttpProblem(404, `${url.pathname}: unknown resource kind '${route.kind}' (served: ${[...served.keys()].join(', ')})`, 'ResourceKindNotFound');
-      const c: Call = { req, res, method, url, core, kind, collection: `${serving}/${kind.name}` };
+      const c: Call = { req, res, method, url, core, kind, collection: `${serving}/${kind.name}`, principal };
       switch (route.op) {
         case 'collection': return await handleCollection(c);
         case 'resource': return await handleResource(c, route.key!);
@@ -144,21 +170,30 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
         case '$checksum': return handleChecksum(c);
       }
     } catch (e) {
+      let answer = e;
       if (!(e instanceof HttpProblem) && !(e instanceof SdataError) && !isClientGone(e)) {
-        process.emitWarning(`sdata-sync provider: ${method} ${req.url}: ${(e as Error)?.stack ?? String(e)}`);
+        // A bug or an unforeseen failure: its message and stack are for the operator, not the client.
+        const ref = randomBytes(4).toString('hex');
+        log(`sdata-sync provider: internal error ${ref}: ${method} ${logTarget(req)}: ${(e as Error)?.stack ?? String(e)}`);
+        answer = new HttpProblem(500, `internal error (reference ${ref}); the provider's log has the details`);
       }
-      if (!res.destroyed) sendProblem(res, e);
+      reply(req, res, answer);
     }
   };
 
-  const server: Server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     inFlight++;
     res.once('close', () => {
       inFlight--;
     });
+    if (inFlight > limits.maxConcurrent) return reply(req, res, overloaded(limits));
     void handle(req, res);
-  });
+  };
+  const server: Server = opts.tls
+    ? createTlsServer({ ...serverOptions(limits), cert: opts.tls.cert, key: opts.tls.key }, onRequest)
+    : createServer(serverOptions(limits), onRequest);
   server.keepAliveTimeout = 5_000;
+  applyIdleTimeout(server, limits);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, host, () => {
@@ -168,11 +203,12 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   });
   port = (server.address() as AddressInfo).port;
   contexts.startSweeping();
-  const url = `http://${hostPort(host, port)}/sdata/${ds.app}/${ds.contract}/${ds.dataset}`;
+  const url = `${scheme}://${hostPort(host, port)}/sdata/${ds.app}/${ds.contract}/${ds.dataset}`;
 
   return {
     url,
     store,
+    authStats: auth.stats,
     endpoint(kind: string): string {
       const k = store.kind(kind);
       if (!k) throw new SdataError('SDATA_E_USAGE', `this provider has no kind '${kind}'`);
@@ -208,6 +244,18 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
 function hostPort(host: string, port: number): string {
   const h = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
   return `${h}:${port}`;
+}
+
+/** An error answer; a body the request still has unread is not worth reading: the connection closes after it. */
+function reply(req: IncomingMessage, res: ServerResponse, e: unknown): void {
+  if (res.destroyed) return;
+  if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
+  sendProblem(res, e);
+}
+
+/** The request target for a log line, without its query (it may carry run names and cursors, not for logs). */
+function logTarget(req: IncomingMessage): string {
+  return (req.url ?? '/').split('?')[0]!;
 }
 
 function isClientGone(e: unknown): boolean {

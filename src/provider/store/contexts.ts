@@ -3,7 +3,8 @@ import type { PassFailureRepo } from './pass-failures.ts';
 
 /**
  * Asynchronous-operation contexts (core 11.5): `$syncSource('id')`, `$syncTarget('id')`, `$batch('id')`, keyed
- * by the consumer's trackingID (matched case-insensitively, as UUIDs are). Rows live in SQLite with their results,
+ * by the principal that created them (http/auth.ts; '' without authentication) and the consumer's trackingID
+ * (matched case-insensitively, as UUIDs are): another principal never finds a context that is not its own. Rows live in SQLite with their results,
  * so memory does not grow with the number or size of open contexts. A DELETEd context leaves a marker row so
  * that later requests get `410`; markers and idle contexts expire after the TTL (then `404`).
  */
@@ -20,6 +21,7 @@ export interface ContextRow {
   id: number;
   kind: number;
   type: ContextType;
+  principal: string;
   tracking: string;
   trackingRaw: string;
   status: ContextStatus;
@@ -33,6 +35,7 @@ interface RawContext {
   id: number;
   kind: number;
   type: string;
+  principal: string;
   tracking: string;
   tracking_raw: string;
   status: string;
@@ -45,7 +48,7 @@ interface RawContext {
 type Tx = <T>(fn: () => T) => T;
 
 const fromRaw = (r: RawContext): ContextRow => ({
-  id: r.id, kind: r.kind, type: r.type as ContextType, tracking: r.tracking, trackingRaw: r.tracking_raw,
+  id: r.id, kind: r.kind, type: r.type as ContextType, principal: r.principal, tracking: r.tracking, trackingRaw: r.tracking_raw,
   status: r.status as ContextStatus, created: r.created, touched: r.touched, total: r.total, info: r.info,
 });
 
@@ -77,8 +80,8 @@ export class Contexts {
     this.#idle = idle;
     this.#failures = failures;
     this.ttlMs = ttlMs;
-    this.#sFind = db.prepare('SELECT * FROM contexts WHERE kind = ? AND type = ? AND tracking = ?');
-    this.#sInsert = db.prepare('INSERT INTO contexts(kind, type, tracking, tracking_raw, status, created, touched, total, info) VALUES(?, ?, ?, ?, ?, ?, ?, 0, ?)');
+    this.#sFind = db.prepare('SELECT * FROM contexts WHERE kind = ? AND type = ? AND principal = ? AND tracking = ?');
+    this.#sInsert = db.prepare('INSERT INTO contexts(kind, type, principal, tracking, tracking_raw, status, created, touched, total, info) VALUES(?, ?, ?, ?, ?, ?, ?, ?, 0, ?)');
     this.#sStatus = db.prepare('UPDATE contexts SET status = ?, total = ?, info = ?, touched = ? WHERE id = ?');
     this.#sTouch = db.prepare('UPDATE contexts SET touched = ? WHERE id = ?');
     this.#sOpen = db.prepare("SELECT count(*) AS n FROM contexts WHERE status <> 'deleted' AND (status IN ('selecting', 'applying') OR touched >= ?)");
@@ -109,8 +112,9 @@ export class Contexts {
     this.#timer = undefined;
   }
 
-  find(kind: number, type: ContextType, tracking: string): ContextRow | undefined {
-    const r = this.#sFind.get(kind, type, trackingKey(tracking)) as RawContext | undefined;
+  /** `principal`'s context of this kind, type and trackingID; another principal's is not found. */
+  find(kind: number, type: ContextType, principal: string, tracking: string): ContextRow | undefined {
+    const r = this.#sFind.get(kind, type, principal, trackingKey(tracking)) as RawContext | undefined;
     if (!r) return undefined;
     const row = fromRaw(r);
     if (this.expired(row)) {
@@ -120,10 +124,10 @@ export class Contexts {
     return row;
   }
 
-  create(kind: number, type: ContextType, trackingRaw: string, status: ContextStatus, info = '{}'): ContextRow {
+  create(kind: number, type: ContextType, principal: string, trackingRaw: string, status: ContextStatus, info = '{}'): ContextRow {
     const now = Date.now();
-    const id = this.#tx(() => Number(this.#sInsert.run(kind, type, trackingKey(trackingRaw), trackingRaw, status, now, now, info).lastInsertRowid));
-    return { id, kind, type, tracking: trackingKey(trackingRaw), trackingRaw, status, created: now, touched: now, total: 0, info };
+    const id = this.#tx(() => Number(this.#sInsert.run(kind, type, principal, trackingKey(trackingRaw), trackingRaw, status, now, now, info).lastInsertRowid));
+    return { id, kind, type, principal, tracking: trackingKey(trackingRaw), trackingRaw, status, created: now, touched: now, total: 0, info };
   }
 
   update(row: ContextRow, status: ContextStatus, total = row.total, info = row.info): void {

@@ -14,7 +14,21 @@ export interface Migration {
   up: (db: DatabaseSync) => void;
 }
 
-export const MIGRATIONS: readonly Migration[] = [];
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 2,
+    why: 'async contexts belong to the principal that created them',
+    up: (db) => {
+      // '' is the principal of requests without authentication: contexts made before this step keep it.
+      db.exec("ALTER TABLE contexts ADD COLUMN principal TEXT NOT NULL DEFAULT ''");
+      // A trackingID names a context within one principal's contexts: another principal's POST with the same id
+      // gets a context of its own. The index keeps its name, so that SCHEMA's `CREATE UNIQUE INDEX IF NOT EXISTS
+      // contexts_tracking`, run at every open, finds it and leaves it as it is.
+      db.exec('DROP INDEX contexts_tracking');
+      db.exec('CREATE UNIQUE INDEX contexts_tracking ON contexts(kind, type, principal, tracking)');
+    },
+  },
+];
 
 export const SCHEMA_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 1);
 

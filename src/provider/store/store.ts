@@ -36,6 +36,9 @@ export interface StoreOptions {
 
 export const DEFAULT_PRIORITY = 5;
 
+/** What a resource kind may be called (the server refuses other names in URLs before any work: http/routes.ts). */
+export const KIND_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+
 export function defaultEndpointBase(app: string, contract: string, dataset: string): string {
   return `http://localhost/sdata/${app}/${contract}/${dataset}`;
 }
@@ -266,7 +269,7 @@ export class Store implements SyncStore {
   ensureKind(name: string, priority?: number): KindInfo {
     const have = this.#kindsByName.get(name);
     if (have) return have;
-    if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name)) throw new SdataError('SDATA_E_USAGE', `'${name}' is not a valid resource kind name`);
+    if (!KIND_NAME.test(name)) throw new SdataError('SDATA_E_USAGE', `'${name}' is not a valid resource kind name`);
     return this.tx(() => {
       const selfEp = this.endpointId(`${this.endpointBase}/${name}`);
       const id = Number(this.#sInsKind.run(name, selfEp).lastInsertRowid);
