@@ -35,6 +35,8 @@ Options:
   --young-gen-mb N       V8 young generation of the provider thread, MiB (default 16; keeps RSS flat)
   --old-gen-mb N         V8 old generation bound of the provider thread, MiB (default 64)
   --cache-mb N           SQLite page cache, MiB (default 4)
+  --max-db-mib N         store quota: writes that would grow the database file past N MiB are refused with
+                         507 Insufficient Storage, as on a full disk (the WAL beside it is not counted)
   -h, --help
 `;
 
@@ -56,6 +58,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     'young-gen-mb': { type: 'string' },
     'old-gen-mb': { type: 'string' },
     'cache-mb': { type: 'string' },
+    'max-db-mib': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   }, 'serve');
   if (values.help) {
@@ -82,6 +85,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     ...(values['max-body'] === undefined ? {} : { maxBodyBytes: parseSize(values['max-body'], '--max-body') }),
     ...(values['polling-millis'] === undefined ? {} : { pollingMillis: parseCount(values['polling-millis'], '--polling-millis', 0) }),
     cacheMiB: values['cache-mb'] === undefined ? DEFAULT_CACHE_MB : parseCount(values['cache-mb'], '--cache-mb'),
+    ...(values['max-db-mib'] === undefined ? {} : { maxDbMiB: parseCount(values['max-db-mib'], '--max-db-mib') }),
   };
   const youngMb = values['young-gen-mb'] === undefined ? DEFAULT_YOUNG_GEN_MB : parseCount(values['young-gen-mb'], '--young-gen-mb');
   const oldMb = values['old-gen-mb'] === undefined ? DEFAULT_OLD_GEN_MB : parseCount(values['old-gen-mb'], '--old-gen-mb', 32);

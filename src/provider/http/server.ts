@@ -53,6 +53,10 @@ export interface ProviderOptions {
   selectDelayMs?: number;
   /** SQLite page cache, MiB (default 8). */
   cacheMiB?: number;
+  /** Store quota, MiB: writes that would grow the database file past it answer 507, as on a full disk (--max-db-mib). */
+  maxDbMiB?: number;
+  /** Test hook: how long a write waits for another connection's lock before 503 (default 5000 ms). */
+  busyTimeoutMs?: number;
   /**
    * WAL checkpoints by another thread: serveCheckpoints() at the other end of this port (store/checkpointer.ts). Without
    * it, commits checkpoint the WAL themselves, as SQLite does by default.
@@ -93,6 +97,8 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     ...(opts.endpointBase === undefined ? {} : { endpointBase: opts.endpointBase }),
     ...(opts.priority === undefined ? {} : { priority: opts.priority }),
     ...(opts.cacheMiB === undefined ? {} : { cacheMiB: opts.cacheMiB }),
+    ...(opts.maxDbMiB === undefined ? {} : { maxDbMiB: opts.maxDbMiB }),
+    ...(opts.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: opts.busyTimeoutMs }),
     kinds: opts.kinds ?? [],
   });
   let served: Map<string, KindInfo>;
@@ -144,10 +150,17 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
         case '$checksum': return handleChecksum(c);
       }
     } catch (e) {
-      if (!(e instanceof HttpProblem) && !(e instanceof SdataError) && !isClientGone(e)) {
+      // A store fault raised outside a transaction (a read of a corrupt page, say) is classified here.
+      const fault = store.fault(e);
+      if (fault) {
+        // The operator's line names the file; the client's diagnosis does not.
+        process.emitWarning(`sdata-sync provider: ${method} ${req.url}: ${store.path}: ${fault.message}`);
+      } else if (!(e instanceof HttpProblem) && !(e instanceof SdataError) && !isClientGone(e)) {
         process.emitWarning(`sdata-sync provider: ${method} ${req.url}: ${(e as Error)?.stack ?? String(e)}`);
       }
-      if (!res.destroyed) sendProblem(res, e);
+      // An answer before the end of the body (a store fault, malformed XML): the connection closes after it. Kept
+      // open, the client's next request on it met a reset (seen: a POST after a 507 failed with ECONNRESET).
+      if (!res.destroyed) sendProblem(res, fault ?? e, req.complete ? {} : { connection: 'close' });
     }
   };
 
