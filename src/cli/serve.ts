@@ -102,7 +102,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   if (first.type === 'error') {
     await worker.terminate();
     ckpt?.port1.close();
-    throw new SdataError((first.code as SdataErrorCode | undefined) ?? 'SDATA_E_IO', `serve: ${first.message}`);
+    throw new SdataError((first.code as SdataErrorCode | undefined) ?? 'SDATA_E_IO', first.message);
   }
   process.stdout.write(`${first.url}\n`);
   for (const k of first.kinds) process.stdout.write(`  ${first.url}/${k.name}    endpoint ${k.endpoint}\n`);
@@ -126,7 +126,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   });
   const why = await stopped;
   if (why === 'exit') {
-    throw new SdataError('SDATA_E_IO', `serve: the provider stopped unexpectedly: ${failure?.message ?? 'no reason given'}${(failure as NodeJS.ErrnoException | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY' ? ' (see --old-gen-mb)' : ''}`);
+    throw new SdataError('SDATA_E_IO', `the provider stopped unexpectedly: ${failure?.message ?? 'no reason given'}${(failure as NodeJS.ErrnoException | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY' ? ' (see --old-gen-mb)' : ''}`);
   }
   stderrLine(`sdata-sync serve: ${why}: finishing in-flight requests`);
   const closed = once(worker, 'message');

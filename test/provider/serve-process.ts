@@ -28,7 +28,9 @@ function launch(args: string[], opts: SpawnOptions): { child: ChildProcess; out:
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<ServeExit>((resolve) => {
+  // Rejects if the process could not be started at all (spawn's EPERM, ENOENT).
+  const exited = new Promise<ServeExit>((resolve, reject) => {
+    child.once('error', reject);
     child.once('close', (code, signal) => resolve({ code, signal, stdout: out, stderr: err }));
   });
   return { child, out: () => out, err: () => err, exited };
@@ -51,9 +53,12 @@ export async function startServe(args: string[], opts: SpawnOptions = {}): Promi
       }
     };
     child.stdout!.on('data', onData);
-    void exited.then((r) => {
+    exited.then((r) => {
       clearTimeout(timer);
       reject(new Error(`serve exited (${r.code ?? r.signal}) before printing its URL; stderr: ${r.stderr}`));
+    }, (e: unknown) => {
+      clearTimeout(timer);
+      reject(e);
     });
   });
   return { child, url, stderr: err, exited: exited.then((r) => ({ code: r.code, signal: r.signal })) };
@@ -67,7 +72,9 @@ export async function serveFailure(args: string[], opts: SpawnOptions = {}): Pro
     if (out().startsWith('http')) child.kill('SIGTERM'); // it started: the caller's assertions will say so
   };
   child.stdout!.on('data', onData);
-  const r = await exited;
-  clearTimeout(timer);
-  return r;
+  try {
+    return await exited;
+  } finally {
+    clearTimeout(timer);
+  }
 }

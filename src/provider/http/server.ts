@@ -110,7 +110,8 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     contexts = store.openContexts(opts.contextTtlMs ?? DEFAULTS.contextTtlMs);
   } catch (e) {
     store.close();
-    throw e;
+    // The first writes happen here (kinds, restart recovery): a read-only or full store shows up now.
+    throw store.openingError(e);
   }
   const detachCheckpointer = opts.checkpointPort ? attachCheckpointer(store, opts.checkpointPort) : () => undefined;
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULTS.maxBodyBytes;

@@ -98,9 +98,12 @@ export class Contexts {
     this.#sDropResults = db.prepare('DELETE FROM result_rows WHERE ctx = ?');
     this.#sDropStaged = db.prepare('DELETE FROM staged WHERE ctx = ?');
     this.#sDelete = db.prepare('DELETE FROM contexts WHERE id = ?');
-    // Work that was in progress when the process stopped cannot resume: say so (410) instead of answering 202
-    // forever, for one TTL from now whatever the time the process was down; a POST with its trackingID redoes it.
+    // Work that was in progress when the process stopped cannot resume: its results and staged entries go, and a
+    // marker says so (410) instead of answering 202 forever, for one TTL from now whatever the time the process was
+    // down; a POST with its trackingID does the work again.
     tx(() => {
+      const dead = "(SELECT id FROM contexts WHERE status IN ('selecting', 'applying'))";
+      db.exec(`DELETE FROM result_rows WHERE ctx IN ${dead}; DELETE FROM staged WHERE ctx IN ${dead}`);
       db.prepare("UPDATE contexts SET status = 'interrupted', total = 0, info = ?, touched = ? WHERE status IN ('selecting', 'applying')")
         .run(JSON.stringify({ error: RESTARTED }), Date.now());
     });

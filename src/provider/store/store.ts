@@ -100,7 +100,7 @@ export class Store implements SyncStore {
     try {
       db = new DatabaseSync(o.db);
     } catch (e) {
-      throw this.#openingFault(e);
+      throw this.openingError(e);
     }
     this.#db = db;
     try {
@@ -163,12 +163,15 @@ export class Store implements SyncStore {
       if (o.priority !== undefined) for (const k of this.#kindsByName.values()) this.#digest.setOwnPriority(k, o.priority);
     } catch (e) {
       db.close();
-      throw this.#openingFault(e);
+      throw this.openingError(e);
     }
   }
 
-  /** A store fault met while opening, worded for the operator (the path leads); other errors unchanged. */
-  #openingFault(e: unknown): unknown {
+  /**
+   * A store fault met while opening the store or preparing to serve it, worded for the operator (the path leads);
+   * other errors unchanged.
+   */
+  openingError(e: unknown): unknown {
     const f = storeFault(e, { path: this.path, busyTimeoutMs: this.#busyTimeoutMs, txLost: false });
     return f ? startupFault(f, this.path) : e;
   }
