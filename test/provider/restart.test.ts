@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { DatabaseSync } from 'node:sqlite';
 import { after, before, test } from 'node:test';
 import { NS } from '../../src/protocol/namespaces.ts';
 import { seedStore } from '../../src/seeder/seed-store.ts';
 import { page } from '../helpers/feeds.ts';
-import { allResults, get, http, kid, kids, parseXml, pollUntilDone, post, provider, testDir, textOf, type TestDir } from './helpers.ts';
+import { allResults, firstDiagnosis, get, http, integrityCheck, kids, parseXml, pollUntilDone, post, provider, testDir, type TestDir } from './helpers.ts';
 import { startServe } from './serve-process.ts';
 
 /**
@@ -37,24 +36,11 @@ interface Health {
 
 const health = async (url: string): Promise<Health> => JSON.parse((await get(`${url}/$health`)).text) as Health;
 
-function integrity(path: string): string {
-  const raw = new DatabaseSync(path, { readOnly: true });
-  try {
-    return (raw.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check;
-  } finally {
-    raw.close();
-  }
-}
 
 /** Asks `probe` until it says yes; each try is a request to the server, so this waits on what the server does. */
 async function until(what: string, probe: () => Promise<boolean>, tries = 2000): Promise<void> {
   for (let i = 0; i < tries; i++) if (await probe()) return;
   throw new Error(`${what}: not seen after ${tries} requests`);
-}
-
-function diagnosisOf(text: string): { code: string; message: string } {
-  const d = kid(parseXml(text), NS.sdata, 'diagnosis');
-  return { code: textOf(d, NS.sdata, 'applicationCode')!, message: textOf(d, NS.sdata, 'message')! };
 }
 
 test('a target killed (SIGKILL) mid-POST: restarted on the same file, the context is 410 and not open, the data a committed prefix, and the same POST re-applies the body once', async () => {
@@ -85,7 +71,7 @@ test('a target killed (SIGKILL) mid-POST: restarted on the same file, the contex
   }
 
   // The file as the dead process left it: sound, and its digest exactly behind its data (a committed prefix).
-  assert.equal(integrity(db), 'ok');
+  assert.equal(integrityCheck(db), 'ok');
   const second = await startServe(['--db', db]);
   try {
     const h = await health(second.url);
@@ -97,7 +83,7 @@ test('a target killed (SIGKILL) mid-POST: restarted on the same file, the contex
     const ctx = `${second.url}/accounts/$syncTarget('Restart-1')`;
     const gone = await get(ctx);
     assert.equal(gone.status, 410, gone.text);
-    const d = diagnosisOf(gone.text);
+    const d = firstDiagnosis(gone.text);
     assert.equal(d.code, 'ContextInterrupted');
     assert.match(d.message, /the provider restarted while this operation ran, so it will never finish: .*POST the page again with the same trackingID/);
 
@@ -119,7 +105,7 @@ test('a target killed (SIGKILL) mid-POST: restarted on the same file, the contex
     second.child.kill('SIGTERM');
   }
   assert.equal((await second.exited).code, 0, second.stderr());
-  assert.equal(integrity(db), 'ok');
+  assert.equal(integrityCheck(db), 'ok');
 });
 
 test('a source whose process stopped while selecting: the context is 410 and not open after the restart; the same POST selects again', async () => {
@@ -138,8 +124,8 @@ test('a source whose process stopped while selecting: the context is 410 and not
     assert.equal(b.openContexts(), 0);
     const gone = await get(`${b.url}/accounts/$syncSource('sel-1')`);
     assert.equal(gone.status, 410, gone.text);
-    assert.equal(diagnosisOf(gone.text).code, 'ContextInterrupted');
-    assert.match(diagnosisOf(gone.text).message, /the provider restarted while this operation ran, so it will never finish: POST \$syncSource again/);
+    assert.equal(firstDiagnosis(gone.text).code, 'ContextInterrupted');
+    assert.match(firstDiagnosis(gone.text).message, /the provider restarted while this operation ran, so it will never finish: POST \$syncSource again/);
     const again = await post(`${b.url}/accounts/$syncSource?trackingID=sel-1`, digest);
     assert.equal(again.status, 202, again.text);
     const feed = await pollUntilDone(again.headers.get('location')!);

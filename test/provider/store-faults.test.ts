@@ -7,7 +7,7 @@ import type { RunningProvider } from '../../src/provider/http/server.ts';
 import { seedStore } from '../../src/seeder/seed-store.ts';
 import { page } from '../helpers/feeds.ts';
 import { runCli } from '../helpers/cli.ts';
-import { allResults, get, http, kid, parseXml, post, provider, testDir, textOf, type TestDir } from './helpers.ts';
+import { allResults, firstDiagnosis, get, http, integrityCheck, post, provider, testDir, type TestDir } from './helpers.ts';
 import { startServe } from './serve-process.ts';
 
 /**
@@ -30,25 +30,6 @@ const PAGE = page({
   entries: Array.from({ length: N }, (_, i) => ({ endpoint: SRC, tick: i + 1, uuid: uuidOf(i), body: `<name>${'n'.repeat(900)}${i}</name>` })),
 });
 
-interface Diag {
-  severity: string;
-  code: string;
-  message: string;
-}
-
-function diagnosis(text: string): Diag {
-  const d = kid(parseXml(text), NS.sdata, 'diagnosis');
-  return { severity: textOf(d, NS.sdata, 'severity')!, code: textOf(d, NS.sdata, 'applicationCode')!, message: textOf(d, NS.sdata, 'message')! };
-}
-
-function integrity(path: string): string {
-  const raw = new DatabaseSync(path, { readOnly: true });
-  try {
-    return (raw.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check;
-  } finally {
-    raw.close();
-  }
-}
 
 /** The target's digest tick for SRC, and its resources. */
 function state(p: RunningProvider): { tick: string | undefined; resources: number } {
@@ -70,7 +51,7 @@ test('a full store (507): the page applies up to the failed transaction, digest 
     const r = await post(url, PAGE, { 'content-type': 'application/atom+xml' });
     assert.equal(r.status, 507, r.text);
     assert.equal(r.headers.get('retry-after'), null, 'a full disk is not a matter of seconds');
-    const d = diagnosis(r.text);
+    const d = firstDiagnosis(r.text);
     assert.equal(d.severity, 'fatal');
     assert.equal(d.code, 'SDATA_E_STORE_FULL');
     assert.match(d.message, /^POST \/sdata\/spoke\/crm\/-\/accounts\/\$syncTarget: this provider's store is full \(SQLITE_FULL: database or disk is full\)/);
@@ -82,7 +63,7 @@ test('a full store (507): the page applies up to the failed transaction, digest 
     // Exactly the committed prefix, and the digest right behind it (never ahead): entries 1..applied, tick applied + 1.
     assert.deepEqual(state(p), { tick: String(applied + 1), resources: applied });
     assert.equal(p.checksum('accounts').count, applied);
-    assert.equal(integrity(path), 'ok');
+    assert.equal(integrityCheck(path), 'ok');
     // The context is released: nothing open, nothing to GET.
     assert.equal(p.openContexts(), 0);
     assert.equal((await get(`${p.url}/accounts/$syncTarget('full-1')`)).status, 404);
@@ -90,14 +71,14 @@ test('a full store (507): the page applies up to the failed transaction, digest 
     // Every other write path says the same; reads still work.
     const crud = await post(`${p.url}/accounts`, ENTRY.replace('<name>x</name>', `<name>${'c'.repeat(1_500_000)}</name>`));
     assert.equal(crud.status, 507, crud.text);
-    assert.equal(diagnosis(crud.text).code, 'SDATA_E_STORE_FULL');
+    assert.equal(firstDiagnosis(crud.text).code, 'SDATA_E_STORE_FULL');
     const batch = await post(`${p.url}/accounts/$batch`, BATCH);
     assert.equal(batch.status, 507, batch.text);
-    assert.match(diagnosis(batch.text).message, /^POST \S+\$batch: this provider's store is full/);
+    assert.match(firstDiagnosis(batch.text).message, /^POST \S+\$batch: this provider's store is full/);
     assert.equal((await get(`${p.url}/accounts?count=5`)).status, 200);
     assert.equal((await get(`${p.url}/$health`)).status, 200);
     assert.deepEqual(state(p), { tick: String(applied + 1), resources: applied });
-    assert.equal(integrity(path), 'ok');
+    assert.equal(integrityCheck(path), 'ok');
 
     // Space returns (the quota is lifted: a disk freed elsewhere), no restart: the same POST applies the rest.
     p.store.setMaxDbMiB(undefined);
@@ -111,11 +92,11 @@ test('a full store (507): the page applies up to the failed transaction, digest 
     assert.equal(p.health().appliedTrackingIds['full-1'], 1);
     assert.equal((await http('DELETE', again.headers.get('location')!)).status, 200);
     assert.equal(p.openContexts(), 0);
-    assert.equal(integrity(path), 'ok');
+    assert.equal(integrityCheck(path), 'ok');
   } finally {
     await p.close();
   }
-  assert.equal(integrity(path), 'ok');
+  assert.equal(integrityCheck(path), 'ok');
 });
 
 test('an entry the store has no room for fails the request as a full store, not as that entry (which would write on after the rollback)', async () => {
@@ -125,22 +106,22 @@ test('an entry the store has no room for fails the request as a full store, not 
     const big = `<name>${'g'.repeat(2_000_000)}</name>`;
     const sync = await post(`${p.url}/accounts/$syncTarget`, page({ digest: [[SRC, 3, 5]], entries: [{ endpoint: SRC, tick: 1, uuid: uuidOf(1) }, { endpoint: SRC, tick: 2, uuid: uuidOf(2), body: big }] }));
     assert.equal(sync.status, 507, sync.text);
-    assert.equal(diagnosis(sync.text).code, 'SDATA_E_STORE_FULL');
+    assert.equal(firstDiagnosis(sync.text).code, 'SDATA_E_STORE_FULL');
     // The first entry was committed with the body's first ~256 KiB; the big one fills the store in a later transaction.
-    assert.match(diagnosis(sync.text).message, /its first entry was applied and committed/);
+    assert.match(firstDiagnosis(sync.text).message, /its first entry was applied and committed/);
     const batch = await post(`${p.url}/accounts/$batch`, `<feed xmlns="${NS.atom}" xmlns:sdata="${NS.sdata}" xmlns:http="${NS.http}">` +
       `<entry><http:httpMethod>POST</http:httpMethod><sdata:payload><account xmlns="urn:c">${big}</account></sdata:payload></entry></feed>`);
     assert.equal(batch.status, 507, batch.text);
-    assert.equal(diagnosis(batch.text).code, 'SDATA_E_STORE_FULL');
+    assert.equal(firstDiagnosis(batch.text).code, 'SDATA_E_STORE_FULL');
     assert.deepEqual(state(p), { tick: '2', resources: 1 });
     assert.equal(p.openContexts(), 0);
   } finally {
     await p.close();
   }
-  assert.equal(integrity(path), 'ok');
+  assert.equal(integrityCheck(path), 'ok');
 });
 
-test('a store locked by another process (503 + Retry-After): nothing applied, context released; the retried POST applies once', async () => {
+test('a store locked by another process (503 + Retry-After): nothing applied, context released; the retried POST applies once; a DELETE holds', async () => {
   const path = dir.db('busy');
   const p = await provider(dir, 'busy', { app: 'spoke', kinds: ['accounts'], busyTimeoutMs: 30 });
   const other = new DatabaseSync(path);
@@ -151,7 +132,7 @@ test('a store locked by another process (503 + Retry-After): nothing applied, co
     const r = await post(url, body);
     assert.equal(r.status, 503, r.text);
     assert.equal(r.headers.get('retry-after'), '2');
-    const d = diagnosis(r.text);
+    const d = firstDiagnosis(r.text);
     assert.equal(d.severity, 'transient');
     assert.equal(d.code, 'SDATA_E_STORE_BUSY');
     assert.match(d.message, /^this provider's store is locked by another connection \(SQLITE_BUSY: database is locked\) beyond its 30 ms busy timeout: another process is writing to the database file; try again later$/);
@@ -162,6 +143,12 @@ test('a store locked by another process (503 + Retry-After): nothing applied, co
     assert.equal(again.status, 202, again.text);
     assert.equal((await allResults(again.headers.get('location')!)).filter((x) => x.status === 201).length, 10);
     assert.equal(p.health().appliedTrackingIds['busy-1'], 1);
+    // A DELETE the store cannot write now still deletes the context for its consumer (written by a later sweep).
+    other.exec('BEGIN IMMEDIATE');
+    assert.equal((await http('DELETE', again.headers.get('location')!)).status, 200);
+    assert.equal((await get(again.headers.get('location')!)).status, 410);
+    assert.equal(p.openContexts(), 0);
+    other.exec('ROLLBACK');
   } finally {
     other.close();
     await p.close();
@@ -182,7 +169,7 @@ test('a corrupt page met at run time answers 500 with SDATA_E_STORE_CORRUPT; the
   try {
     const r = await get(`${p.url}/accounts/$checksum`);
     assert.equal(r.status, 500, r.text);
-    const d = diagnosis(r.text);
+    const d = firstDiagnosis(r.text);
     assert.equal(d.code, 'SDATA_E_STORE_CORRUPT');
     assert.match(d.message, /this provider's store is corrupt \(SQLITE_CORRUPT\S*: database disk image is malformed\): restore it from a backup/);
     assert.equal((await get(`${p.url}/$schema`)).status, 200);
@@ -215,5 +202,5 @@ test('sdata-sync run against a target whose store fills up: exit 9, a message na
     await src.close();
     assert.equal(end.code, 0, tgt.stderr());
   }
-  assert.equal(integrity(tgtDb), 'ok');
+  assert.equal(integrityCheck(tgtDb), 'ok');
 });

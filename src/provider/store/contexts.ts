@@ -81,12 +81,23 @@ export class Contexts {
    * work: one killed meanwhile, or one that could not record the end (a full disk), leaves it behind.
    */
   readonly #live = new Set<number>();
+  /**
+   * Contexts DELETEd while the store could not write (a full disk: even a DELETE appends to the WAL). For consumers
+   * they are deleted (410, not open); the sweep writes the deletion once the store accepts writes again.
+   */
+  readonly #deletedUnwritten = new Set<number>();
+  readonly #isFault: (e: unknown) => boolean;
+  readonly #sById: StatementSync;
   #timer: NodeJS.Timeout | undefined;
 
-  /** `idle`: whether a sweep may run now (the store is open and no transaction is). */
-  constructor(db: DatabaseSync, tx: Tx, idle: () => boolean, failures: PassFailureRepo, ttlMs: number) {
+  /**
+   * `idle`: whether a sweep may run now (the store is open and no transaction is); `isFault`: whether an error is a
+   * store fault (Store.fault), after which a write is tried again later instead of failing what asked for it.
+   */
+  constructor(db: DatabaseSync, tx: Tx, idle: () => boolean, isFault: (e: unknown) => boolean, failures: PassFailureRepo, ttlMs: number) {
     this.#tx = tx;
     this.#idle = idle;
+    this.#isFault = isFault;
     this.#failures = failures;
     this.ttlMs = ttlMs;
     this.#sFind = db.prepare('SELECT * FROM contexts WHERE kind = ? AND type = ? AND tracking = ?');
@@ -98,6 +109,7 @@ export class Contexts {
     this.#sDropResults = db.prepare('DELETE FROM result_rows WHERE ctx = ?');
     this.#sDropStaged = db.prepare('DELETE FROM staged WHERE ctx = ?');
     this.#sDelete = db.prepare('DELETE FROM contexts WHERE id = ?');
+    this.#sById = db.prepare('SELECT * FROM contexts WHERE id = ?');
     // Work that was in progress when the process stopped cannot resume: its results and staged entries go, and a
     // marker says so (410) instead of answering 202 forever, for one TTL from now whatever the time the process was
     // down; a POST with its trackingID does the work again.
@@ -128,8 +140,9 @@ export class Contexts {
     const r = this.#sFind.get(kind, type, trackingKey(tracking)) as RawContext | undefined;
     if (!r) return undefined;
     const row = fromRaw(r);
+    if (this.#deletedUnwritten.has(row.id)) row.status = 'deleted';
     if (this.expired(row)) {
-      this.purge(row.id);
+      this.release(row.id);
       return undefined;
     }
     return row;
@@ -185,10 +198,21 @@ export class Contexts {
     });
   }
 
-  /** DELETE of a context: its data goes, a marker stays (410) until it expires. */
+  /**
+   * DELETE of a context: its data goes, a marker stays (410) until it expires. If the store cannot write now, the
+   * context is deleted for consumers all the same, and the sweep writes it later.
+   */
   markDeleted(row: ContextRow): void {
-    this.clearData(row.id);
-    this.update(row, 'deleted', 0, '{}');
+    try {
+      this.clearData(row.id);
+      this.update(row, 'deleted', 0, '{}');
+      this.#deletedUnwritten.delete(row.id);
+    } catch (e) {
+      if (!this.#isFault(e)) throw e;
+      row.status = 'deleted';
+      this.#live.delete(row.id);
+      this.#deletedUnwritten.add(row.id);
+    }
   }
 
   /** Removes a context entirely (expiry, or a synchronous operation's internal context). */
@@ -199,6 +223,7 @@ export class Contexts {
       this.#sDropStaged.run(id);
       this.#sDelete.run(id);
     });
+    this.#deletedUnwritten.delete(id);
   }
 
   /**
@@ -215,6 +240,23 @@ export class Contexts {
     }
   }
 
+  /** Writes the DELETEs the store could not take when they came (markDeleted); those it still cannot stay pending. */
+  #writeDeletions(now: number): void {
+    for (const id of this.#deletedUnwritten) {
+      try {
+        this.#tx(() => {
+          this.#sDropResults.run(id);
+          this.#sDropStaged.run(id);
+          this.#sStatus.run('deleted', 0, '{}', now, id);
+        });
+        this.#deletedUnwritten.delete(id);
+      } catch (e) {
+        if (!this.#isFault(e)) throw e;
+        return;
+      }
+    }
+  }
+
   expired(row: ContextRow, now = Date.now()): boolean {
     if (this.#live.has(row.id)) return false;
     return now - row.touched > this.ttlMs;
@@ -226,14 +268,27 @@ export class Contexts {
    * or the process that gave it is gone.
    */
   open(now = Date.now()): number {
-    return (this.#sOpen.get(now - this.ttlMs) as { n: number }).n + this.#live.size;
+    let n = (this.#sOpen.get(now - this.ttlMs) as { n: number }).n + this.#live.size;
+    // DELETEd, though the table does not say so yet.
+    for (const id of this.#deletedUnwritten) {
+      const r = this.#sById.get(id) as RawContext | undefined;
+      if (r && ['ready', 'done', 'failed'].includes(r.status) && r.touched >= now - this.ttlMs) n--;
+    }
+    return n;
   }
 
+  /** Expires idle contexts. A store that cannot write now (a full disk) is left alone until a later sweep. */
   sweep(now = Date.now()): number {
-    const rows = (this.#sIdle.all(now - this.ttlMs) as Array<{ id: number }>).filter((r) => !this.#live.has(r.id));
-    for (const r of rows) this.purge(r.id);
-    // Failure records of passes that never reached their last page.
-    this.#tx(() => this.#failures.expire(now - Math.max(this.ttlMs, 24 * 3600_000)));
-    return rows.length;
+    try {
+      this.#writeDeletions(now);
+      const rows = (this.#sIdle.all(now - this.ttlMs) as Array<{ id: number }>).filter((r) => !this.#live.has(r.id));
+      for (const r of rows) this.purge(r.id);
+      // Failure records of passes that never reached their last page.
+      this.#tx(() => this.#failures.expire(now - Math.max(this.ttlMs, 24 * 3600_000)));
+      return rows.length;
+    } catch (e) {
+      if (!this.#isFault(e)) throw e;
+      return 0;
+    }
   }
 }

@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import { isSdataError, SdataError } from '../../../src/protocol/errors.ts';
 import { isStoreFault, storeFault } from '../../../src/provider/store/faults.ts';
 import { Store } from '../../../src/provider/store/store.ts';
-import { testDir } from '../helpers.ts';
+import { integrityCheck, testDir } from '../helpers.ts';
 
 /**
  * Store faults (store/faults.ts): SQLite failures that are the store's, not an entry's, classified into one code
@@ -18,14 +18,6 @@ after(() => dir.cleanup());
 
 const PAYLOAD = `<a xmlns="urn:a">${'x'.repeat(3000)}</a>`;
 
-function integrity(path: string): string {
-  const raw = new DatabaseSync(path, { readOnly: true });
-  try {
-    return (raw.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check;
-  } finally {
-    raw.close();
-  }
-}
 
 function countRows(path: string): number {
   const raw = new DatabaseSync(path, { readOnly: true });
@@ -71,14 +63,14 @@ test('a transaction that fills the store (SQLITE_FULL) rolls back whole as SDATA
     assert.equal(countRows(path), 20);
     assert.equal(store.resources.byUuid(k.id, `u-${next}`), undefined);
     assert.equal(store.digest.rows(k.id).get(k.selfEp)!.tick, tickBefore);
-    assert.equal(integrity(path), 'ok');
+    assert.equal(integrityCheck(path), 'ok');
     // Smaller writes still fit; lifting the quota (space returns) lets the big one through, without reopening.
     next = insert(store, next, 5);
     store.setMaxDbMiB(undefined);
     next = insert(store, next, 400);
     assert.equal(countRows(path), 425);
     assert.equal(store.digest.rows(k.id).get(k.selfEp)!.tick, String(1 + 425));
-    assert.equal(integrity(path), 'ok');
+    assert.equal(integrityCheck(path), 'ok');
   } finally {
     store.close();
   }
@@ -111,7 +103,7 @@ test('a write after SQLite rolled the transaction back is refused, so nothing au
       e.message === "SQLite rolled back the store's transaction after an error (an error caught inside the transaction); nothing of it was written");
     assert.match(String(after), /after SQLite rolled the transaction back/);
     assert.equal(countRows(path), 0);
-    assert.equal(integrity(path), 'ok');
+    assert.equal(integrityCheck(path), 'ok');
   } finally {
     store.close();
   }
@@ -201,4 +193,37 @@ test('classification: each SQLite failure class has one code; entry-level failur
   assert.equal(storeFault(new Error('boom'), ctx), undefined);
   const f = storeFault(sqlite(13, 'database or disk is full'), ctx)!;
   assert.equal(storeFault(f, ctx), f, 'a classified fault passes through');
+});
+
+test('contexts on a store that cannot write: a DELETE holds for consumers and is written later; a sweep waits instead of throwing', () => {
+  const path = dir.db('ctx-locked');
+  const store = new Store({ db: path, kinds: ['accounts'], busyTimeoutMs: 20 });
+  const other = new DatabaseSync(path);
+  try {
+    const contexts = store.openContexts(60_000);
+    const k = store.kind('accounts')!;
+    const row = contexts.create(k.id, 'target', 'T-1', 'applying');
+    assert.equal(contexts.open(), 1);
+    contexts.update(row, 'done', 3, '{}');
+    const stale = contexts.create(k.id, 'target', 'T-2', 'done');
+    other.exec('BEGIN IMMEDIATE');
+    // The DELETE cannot be written: for consumers the context is deleted all the same.
+    contexts.markDeleted(contexts.find(k.id, 'target', 't-1')!);
+    assert.equal(contexts.find(k.id, 'target', 'T-1')!.status, 'deleted');
+    assert.equal(contexts.open(), 1, 'only T-2 is open');
+    // A sweep that cannot write leaves everything for later (it used to throw from its timer).
+    assert.equal(contexts.sweep(Date.now() + 120_000), 0);
+    other.exec('ROLLBACK');
+    const raw = (id: number): string => (other.prepare('SELECT status FROM contexts WHERE id = ?').get(id) as { status: string }).status;
+    assert.equal(raw(row.id), 'done', 'not written yet');
+    contexts.sweep();
+    assert.equal(raw(row.id), 'deleted', 'written by the next sweep');
+    assert.equal(raw(stale.id), 'done');
+    assert.equal(contexts.open(), 1);
+    assert.equal(contexts.sweep(Date.now() + 120_000), 2, 'both expire once idle past the TTL');
+    assert.equal(contexts.open(), 0);
+  } finally {
+    other.close();
+    store.close();
+  }
 });
