@@ -138,7 +138,7 @@ export async function startInBackground(c: Call, op: AsyncOp, info: string, work
     try {
       work(row);
     } catch (e) {
-      contexts.purge(row.id);
+      contexts.release(row.id);
       throw e;
     }
     return getContext(c, op, row.trackingRaw);
