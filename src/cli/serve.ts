@@ -38,6 +38,8 @@ Options:
   --young-gen-mb N       V8 young generation of the provider thread, MiB (default 16; keeps RSS flat)
   --old-gen-mb N         V8 old generation bound of the provider thread, MiB (default 64)
   --cache-mb N           SQLite page cache, MiB (default 4)
+  --max-db-mib N         store quota: writes that would grow the database file past N MiB are refused with
+                         507 Insufficient Storage, as on a full disk (the WAL beside it is not counted)
   -h, --help
 ${SECURITY_HELP}`;
 
@@ -60,6 +62,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     'old-gen-mb': { type: 'string' },
     'cache-mb': { type: 'string' },
     ...SECURITY_OPTIONS,
+    'max-db-mib': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   }, 'serve');
   if (values.help) {
@@ -87,6 +90,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     ...(values['polling-millis'] === undefined ? {} : { pollingMillis: parseCount(values['polling-millis'], '--polling-millis', 0) }),
     cacheMiB: values['cache-mb'] === undefined ? DEFAULT_CACHE_MB : parseCount(values['cache-mb'], '--cache-mb'),
     ...securityOptions(values),
+    ...(values['max-db-mib'] === undefined ? {} : { maxDbMiB: parseCount(values['max-db-mib'], '--max-db-mib') }),
   };
   const youngMb = values['young-gen-mb'] === undefined ? DEFAULT_YOUNG_GEN_MB : parseCount(values['young-gen-mb'], '--young-gen-mb');
   const oldMb = values['old-gen-mb'] === undefined ? DEFAULT_OLD_GEN_MB : parseCount(values['old-gen-mb'], '--old-gen-mb', 32);
@@ -103,7 +107,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   if (first.type === 'error') {
     await worker.terminate();
     ckpt?.port1.close();
-    throw new SdataError((first.code as SdataErrorCode | undefined) ?? 'SDATA_E_IO', `serve: ${first.message}`);
+    throw new SdataError((first.code as SdataErrorCode | undefined) ?? 'SDATA_E_IO', first.message);
   }
   process.stdout.write(`${first.url}\n`);
   for (const k of first.kinds) process.stdout.write(`  ${first.url}/${k.name}    endpoint ${k.endpoint}\n`);
@@ -125,7 +129,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   });
   const why = await stopped;
   if (why === 'exit') {
-    throw new SdataError('SDATA_E_IO', `serve: the provider stopped unexpectedly: ${failure?.message ?? 'no reason given'}${failure?.code === 'ERR_WORKER_OUT_OF_MEMORY' ? ' (see --old-gen-mb)' : ''}`);
+    throw new SdataError('SDATA_E_IO', `the provider stopped unexpectedly: ${failure?.message ?? 'no reason given'}${failure?.code === 'ERR_WORKER_OUT_OF_MEMORY' ? ' (see --old-gen-mb)' : ''}`);
   }
   stderrLine(`sdata-sync serve: ${why}: finishing in-flight requests`);
   const closed = once(worker, 'message');

@@ -206,6 +206,10 @@ export class ChunkSender {
   }
 
   private rejected(c: SpooledChunk, e: unknown): unknown {
+    if (e instanceof HttpStatusError && e.code === 'SDATA_E_STORE_FULL') {
+      return new SdataError('SDATA_E_STORE_FULL', `the target's disk is full: it could not store ${c.label}${c.entries === undefined ? '' : ` (${c.entries} entries)`} and no later chunk was sent: ${e.message}`,
+        { status: e.status, url: e.details.url, cause: e });
+    }
     if (e instanceof HttpStatusError) {
       return new SdataError('SDATA_E_TARGET_REJECTED', `target refused ${c.label}${c.entries === undefined ? '' : ` (${c.entries} entries)`}: ${e.message}`, { status: e.status, url: e.details.url, cause: e });
     }

@@ -47,6 +47,11 @@ export async function statusError(method: string, res: HttpResponse, what = 'une
   if (!said && text.trim()) said = text.trim().replace(/\s+/g, ' ').slice(0, 200);
   const hint = res.statusCode === 401 || res.statusCode === 403
     ? '; credentials come from SDATA_SOURCE_TOKEN or SDATA_SOURCE_USER/SDATA_SOURCE_PASSWORD (TARGET likewise)' : '';
+  if (res.statusCode === 507) {
+    // RFC 4918 11.5: the server cannot store what the request needs; not retried (a full disk rarely frees itself).
+    return new HttpStatusError('SDATA_E_STORE_FULL', `${method} ${redactUrl(res.url)}: ${what}: HTTP 507 Insufficient Storage: that provider's disk is full` +
+      `${said ? ` (${said})` : ''}; free space there (or raise its quota) and run again`, 507, res.url, diagnoses);
+  }
   return new HttpStatusError(code, `${method} ${redactUrl(res.url)}: ${what}: HTTP ${res.statusCode}${said ? ` (${said})` : ''}${hint}`,
     res.statusCode, res.url, diagnoses);
 }

@@ -12,6 +12,7 @@ export const EXIT = {
   PROTOCOL: 6,
   TARGET_REJECTED: 7,
   PARTIAL: 8,
+  STORE_FULL: 9,
   INTERRUPTED: 130,
   EPIPE: 141,
 } as const;
@@ -19,8 +20,9 @@ export const EXIT = {
 /**
  * Every failure that crosses a module boundary is an SdataError with a stable code (undici style). This is the one
  * map from a code to the CLI's exit code and to the HTTP status the provider answers with when a request fails
- * with it (bad input is the client's fault: 400; an entry over the size cap: 413; anything else: 500). The code
- * type is derived from its keys, so a new code cannot be thrown before it is mapped.
+ * with it (bad input is the client's fault: 400; an entry over the size cap: 413; a full store: 507; a busy one:
+ * 503; anything else: 500). The code type is derived from its keys, so a new code cannot be thrown before it is
+ * mapped.
  */
 export const ERROR_CODES = {
   SDATA_E_USAGE: { exit: EXIT.USAGE, http: 400 },                    // bad command line
@@ -38,6 +40,12 @@ export const ERROR_CODES = {
   SDATA_E_PROTOCOL: { exit: EXIT.PROTOCOL, http: 500 },              // a peer broke the protocol (missing Location, bad tracking, …)
   SDATA_E_TARGET_REJECTED: { exit: EXIT.TARGET_REJECTED, http: 400 }, // the target refused a whole page
   SDATA_E_ABORTED: { exit: EXIT.INTERRUPTED, http: 500 },            // SIGINT/SIGTERM
+  // A provider's SQLite store (provider/store/faults.ts); the engine meets the first as a peer's 507.
+  SDATA_E_STORE_FULL: { exit: EXIT.STORE_FULL, http: 507 },          // disk full, or the store's --max-db-mib quota
+  SDATA_E_STORE_BUSY: { exit: EXIT.IO, http: 503 },                  // another connection held the write lock beyond busy_timeout
+  SDATA_E_STORE_READONLY: { exit: EXIT.IO, http: 500 },              // read-only file, directory or mount
+  SDATA_E_STORE_CORRUPT: { exit: EXIT.IO, http: 500 },               // not a database, or a malformed page
+  SDATA_E_STORE_IO: { exit: EXIT.IO, http: 500 },                    // any other I/O failure under SQLite (SQLITE_IOERR, CANTOPEN, …)
 } as const satisfies Record<`SDATA_E_${string}`, { exit: number; http: number }>;
 
 export type SdataErrorCode = keyof typeof ERROR_CODES;

@@ -139,9 +139,15 @@ export const post = (url: string, body: string, headers: Record<string, string> 
 
 /** The message of the first diagnosis of an error body. */
 export function diagnosisMessage(text: string): string {
+  return firstDiagnosis(text).message;
+}
+
+/** The first diagnosis of an error body: severity, applicationCode ('' if none), message. */
+export function firstDiagnosis(text: string): { severity: string; code: string; message: string } {
   const d = parseXml(text);
   assert.equal(d.local, 'diagnoses', `expected sdata:diagnoses, got ${d.local}`);
-  return textOf(kid(d, NS.sdata, 'diagnosis'), NS.sdata, 'message') ?? '';
+  const first = kid(d, NS.sdata, 'diagnosis');
+  return { severity: textOf(first, NS.sdata, 'severity') ?? '', code: textOf(first, NS.sdata, 'applicationCode') ?? '', message: textOf(first, NS.sdata, 'message') ?? '' };
 }
 
 export async function pollUntilDone(url: string): Promise<Res> {
@@ -222,6 +228,16 @@ export function setupStore(path: string, s: SetupStore): void {
     db.exec('COMMIT');
   } finally {
     db.close();
+  }
+}
+
+/** `PRAGMA integrity_check` of a store file, read by a connection of its own ('ok' when sound). */
+export function integrityCheck(path: string): string {
+  const raw = new DatabaseSync(path, { readOnly: true });
+  try {
+    return (raw.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check;
+  } finally {
+    raw.close();
   }
 }
 

@@ -17,7 +17,7 @@ import type { Call } from './call.ts';
  *   A repeated POST with the same trackingID (any case of the parameter name, docs/protocol.md A1) answers for the same context and
  *   never does the work twice (`410` if that context was deleted).
  * - GET `{op}('{id}')`: `202` while the work runs, then the operation's feed, paged; `500` with the stored error if
- *   it failed or its body broke off.
+ *   it failed or its body broke off; `410` if the work was interrupted (the provider restarted while it ran).
  * - DELETE `{op}('{id}')`: `200`; then `410` until the marker expires, then `404`.
  * - POST without a trackingID: the work is done before answering, and the `200` response carries the feed.
  * - A context belongs to the principal that created it (`Call.principal`, http/auth.ts): to any other, it does not
@@ -83,7 +83,7 @@ function reply202(c: Call, location: string, row: ContextRow, phase: string, det
 /** A retried POST (11.6, 13.5): the same context, whose work is never done twice. */
 function replyRepeated(c: Call, op: AsyncOp, row: ContextRow, tracking: string, detail: string): void {
   if (row.status === 'deleted') throw new HttpProblem(410, `${c.url.pathname}: the context of trackingID ${tracking} was deleted`);
-  const busy = row.status === op.busy.status;
+  const busy = c.core.contexts.busy(row);
   reply202(c, contextUrl(c, op, row), row, busy ? op.busy.phase : op.donePhase, detail);
 }
 
@@ -95,9 +95,23 @@ function storedError(row: ContextRow): string {
   }
 }
 
+/** What a consumer can do about an interrupted context, per operation. */
+const AGAIN: Record<ContextType, string> = {
+  source: 'POST $syncSource again (the same trackingID selects again)',
+  target: 'what was committed before stays applied, each entry with its digest update; POST the page again with the same trackingID to apply it all (entries already applied are no-ops, 5.4 R1)',
+  batch: 'the entries processed before stay processed; a POST with the same trackingID processes every entry again',
+};
+
+/** GET of a context whose work stopped without finishing (Contexts.interrupted): gone for good. */
+function interruptedProblem(c: Call, op: AsyncOp, row: ContextRow): HttpProblem {
+  const why = row.status === 'interrupted' ? storedError(row) : 'the operation stopped without recording its outcome (the provider could not write to its store: see its log)';
+  return new HttpProblem(410, `${c.url.pathname}: ${why}, so it will never finish: ${AGAIN[op.type]}`, 'ApplicationDiagnosis', {}, 'ContextInterrupted');
+}
+
 export async function getContext(c: Call, op: AsyncOp, id: string): Promise<void> {
   const row = findContext(c, op.type, id);
   const url = contextUrl(c, op, row);
+  if (c.core.contexts.interrupted(row)) throw interruptedProblem(c, op, row);
   if (row.status === op.busy.status) return reply202(c, url, row, op.busy.phase, op.busy.detail);
   if (row.status === 'failed' || row.status === 'incomplete') throw new HttpProblem(500, `${c.url.pathname}: ${storedError(row)}`);
   c.core.contexts.touch(row);
@@ -126,25 +140,36 @@ export async function startInBackground(c: Call, op: AsyncOp, info: string, work
     try {
       work(row);
     } catch (e) {
-      contexts.purge(row.id);
+      contexts.release(row.id);
       throw e;
     }
     return getContext(c, op, row.trackingRaw);
   }
   const tracking = checkTracking(trackingRaw);
-  const had = contexts.find(c.kind.id, op.type, c.principal, tracking);
-  if (had) return replyRepeated(c, op, had, tracking, 'repeated POST: same context');
-  const row = contexts.create(c.kind.id, op.type, c.principal, tracking, op.busy.status, info);
+  let row = contexts.find(c.kind.id, op.type, c.principal, tracking);
+  if (row && !contexts.interrupted(row)) return replyRepeated(c, op, row, tracking, 'repeated POST: same context');
+  if (row) {
+    // The provider restarted while this context's work ran: it is done again, from this request.
+    contexts.clearData(row.id);
+    contexts.update(row, op.busy.status, 0, info);
+  } else {
+    row = contexts.create(c.kind.id, op.type, c.principal, tracking, op.busy.status, info);
+  }
+  const ctx = row;
   const run = (): void => {
     try {
-      if (store.isOpen) work(row);
+      if (store.isOpen) work(ctx);
     } catch (e) {
-      if (store.isOpen) contexts.update(row, 'failed', 0, JSON.stringify({ error: (e as Error).message }));
+      try {
+        if (store.isOpen) contexts.update(ctx, 'failed', 0, JSON.stringify({ error: (e as Error).message }));
+      } catch {
+        // Not even that could be written (a full disk): the context is no longer live, so GET says it stopped.
+      }
     }
   };
   if (c.core.selectDelayMs > 0) setTimeout(run, c.core.selectDelayMs).unref();
   else setImmediate(run);
-  reply202(c, contextUrl(c, op, row), row, op.busy.phase, op.busy.detail);
+  reply202(c, contextUrl(c, op, ctx), ctx, op.busy.phase, op.busy.detail);
 }
 
 // -----------------------------------------------------------------------------------------------------------------
@@ -158,8 +183,9 @@ export interface AppliedBody {
 
 /**
  * Applies the body with `work`. With a trackingID: once (a repeated POST drains its body and gets the same
- * context; only a POST whose body broke off is processed again), then `202`; GET serves the result feed. Without
- * one: the whole result feed in the `200` response, and the context is gone.
+ * context; only a POST whose body broke off, or whose processing a restart interrupted, is processed again), then
+ * `202`; GET serves the result feed. Without one: the whole result feed in the `200` response, and the context is
+ * gone. A request that fails as a whole (a store fault, a malformed body) leaves no context.
  */
 export async function applyBody(c: Call, op: AsyncOp, work: (row: ContextRow) => Promise<AppliedBody>): Promise<void> {
   const { contexts } = c.core;
@@ -175,18 +201,19 @@ export async function applyBody(c: Call, op: AsyncOp, work: (row: ContextRow) =>
       contexts.update(row, 'done', r.entries, r.info);
       await serveResultFeed(c, row, `${c.collection}/${op.op}`, 1, Math.max(1, r.entries), true);
     } finally {
-      contexts.purge(row.id);
+      contexts.release(row.id);
     }
     return;
   }
   const tracking = checkTracking(trackingRaw);
   let row = contexts.find(c.kind.id, op.type, c.principal, tracking);
-  if (row && row.status !== 'incomplete') {
+  if (row && row.status !== 'incomplete' && !contexts.interrupted(row)) {
     await drain(c.req, c.core.maxBodyBytes);
     return replyRepeated(c, op, row, tracking, 'repeated POST: same context, body not applied again');
   }
   if (row) {
-    // The first attempt's body broke off: what it applied stays applied (and R1 makes it a no-op now); redo it all.
+    // The first attempt's body broke off, or the provider restarted while applying it: what it applied stays applied
+    // (and R1 makes it a no-op now); redo it all.
     contexts.clearData(row.id);
     contexts.update(row, op.busy.status, 0, '{}');
   } else {
@@ -197,9 +224,13 @@ export async function applyBody(c: Call, op: AsyncOp, work: (row: ContextRow) =>
     r = await work(row);
   } catch (e) {
     if (!c.req.complete && !(e instanceof HttpProblem) && !(e instanceof SdataError)) {
-      contexts.update(row, 'incomplete', 0, JSON.stringify({ error: 'the request body broke off; POST it again with the same trackingID' }));
+      try {
+        contexts.update(row, 'incomplete', 0, JSON.stringify({ error: 'the request body broke off; POST it again with the same trackingID' }));
+      } catch {
+        // The store cannot write now: the context is no longer live, which a retried POST treats alike.
+      }
     } else {
-      contexts.purge(row.id);
+      contexts.release(row.id);
     }
     throw e;
   }
@@ -211,7 +242,14 @@ export async function applyBody(c: Call, op: AsyncOp, work: (row: ContextRow) =>
 /** Body bytes applied per transaction. */
 const TX_BYTES = 256 * 1024;
 
-/** Feeds the streamed body to `applier`, one store transaction per ~TX_BYTES of body. */
+/**
+ * Feeds the streamed body to `applier`, one store transaction per ~TX_BYTES of body. A store fault (a full disk, a
+ * lock held elsewhere) fails the request as a whole: its transaction rolls back whole, the ones committed before it
+ * stay, each entry with its digest update (the state a crash there would leave, which the next pass repairs), and
+ * the message says how many entries that is. Answering 200 with a 5xx result for each entry not applied (core
+ * 13.4) would need result rows, and failure records that hold the digest back on later pages, written to the store
+ * that just failed to write (docs/decisions/0012-store-faults.md).
+ */
 export async function applyStream(c: Call, row: ContextRow, applier: BodyApplier, requireSyncHead: boolean): Promise<void> {
   const { store, contexts } = c.core;
   const reader = new FeedReader(applier, { source: `${c.method} ${c.url.pathname}`, maxEntryBytes: c.core.maxEntryBytes, requireSyncHead });
@@ -222,6 +260,8 @@ export async function applyStream(c: Call, row: ContextRow, applier: BodyApplier
   // checkpoints). Memory stays bounded by the group.
   let group: Buffer[] = [];
   let groupBytes = 0;
+  /** Entries in committed transactions. */
+  let committed = 0;
   const run = (last: boolean): void => {
     const g = group;
     group = [];
@@ -235,8 +275,13 @@ export async function applyStream(c: Call, row: ContextRow, applier: BodyApplier
       });
     } catch (e) {
       applier.discard();
-      throw e;
+      const fault = store.fault(e);
+      if (!fault) throw e;
+      const done = committed === 0 ? 'nothing of this request was applied'
+        : `its first ${committed === 1 ? 'entry was' : `${committed} entries were`} applied and committed, each with its digest update (as after a crash there: the next pass skips them); none after them was`;
+      throw new SdataError(fault.code, `${c.method} ${c.url.pathname}: ${fault.message}; ${done}`, { ...fault.details, cause: fault });
     }
+    committed = applier.stats.entries;
   };
   for await (const chunk of bodyChunks(c.req, c.core.maxBodyBytes)) {
     group.push(chunk);

@@ -50,9 +50,13 @@ export function sendText(res: ServerResponse, status: number, body: string, cont
   res.end(buf);
 }
 
-export function sendProblem(res: ServerResponse, e: unknown): void {
+/** Seconds a 503 asks the client to wait (core 11.8 asks providers to say when): a lock held elsewhere, say. */
+const RETRY_AFTER_S = '2';
+
+export function sendProblem(res: ServerResponse, e: unknown, extra: Record<string, string> = {}): void {
   const status = statusOf(e);
-  const headers = e instanceof HttpProblem ? e.headers : {};
+  let headers = { ...extra, ...(e instanceof HttpProblem ? e.headers : {}) };
+  if (status === 503 && headers['retry-after'] === undefined) headers = { ...headers, 'retry-after': RETRY_AFTER_S };
   if (res.headersSent) {
     // Mid-stream: the status is gone; cut the body so the client cannot take a truncated feed for a whole one.
     res.destroy(e instanceof Error ? e : undefined);

@@ -57,6 +57,10 @@ export interface ProviderOptions {
   selectDelayMs?: number;
   /** SQLite page cache, MiB (default 8). */
   cacheMiB?: number;
+  /** Store quota, MiB: writes that would grow the database file past it answer 507, as on a full disk (--max-db-mib). */
+  maxDbMiB?: number;
+  /** Test hook: how long a write waits for another connection's lock before 503 (default 5000 ms). */
+  busyTimeoutMs?: number;
   /**
    * WAL checkpoints by another thread: serveCheckpoints() at the other end of this port (store/checkpointer.ts). Without
    * it, commits checkpoint the WAL themselves, as SQLite does by default.
@@ -117,6 +121,8 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     ...(opts.endpointBase === undefined ? {} : { endpointBase: opts.endpointBase }),
     ...(opts.priority === undefined ? {} : { priority: opts.priority }),
     ...(opts.cacheMiB === undefined ? {} : { cacheMiB: opts.cacheMiB }),
+    ...(opts.maxDbMiB === undefined ? {} : { maxDbMiB: opts.maxDbMiB }),
+    ...(opts.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: opts.busyTimeoutMs }),
     kinds: opts.kinds ?? [],
   });
   let served: Map<string, KindInfo>;
@@ -128,7 +134,8 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     contexts = store.openContexts(opts.contextTtlMs ?? DEFAULTS.contextTtlMs);
   } catch (e) {
     store.close();
-    throw e;
+    // The first writes happen here (kinds, restart recovery): a read-only or full store shows up now.
+    throw store.openingError(e);
   }
   const detachCheckpointer = opts.checkpointPort ? attachCheckpointer(store, opts.checkpointPort) : () => undefined;
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
@@ -170,13 +177,20 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
         case '$checksum': return handleChecksum(c);
       }
     } catch (e) {
-      let answer = e;
-      if (!(e instanceof HttpProblem) && !(e instanceof SdataError) && !isClientGone(e)) {
+      // A store fault raised outside a transaction (a read of a corrupt page, say) is classified here.
+      const fault = store.fault(e);
+      let answer = fault ?? e;
+      if (fault) {
+        // The operator's line names the file; the client's diagnosis does not.
+        log(`sdata-sync provider: ${method} ${logTarget(req)}: ${store.path}: ${fault.message}`);
+      } else if (!(e instanceof HttpProblem) && !(e instanceof SdataError) && !isClientGone(e)) {
         // A bug or an unforeseen failure: its message and stack are for the operator, not the client.
         const ref = randomBytes(4).toString('hex');
         log(`sdata-sync provider: internal error ${ref}: ${method} ${logTarget(req)}: ${(e as Error)?.stack ?? String(e)}`);
         answer = new HttpProblem(500, `internal error (reference ${ref}); the provider's log has the details`);
       }
+      // An answer before the end of the body (a store fault, malformed XML) closes the connection after it: kept
+      // open, the client's next request on it met a reset (seen: a POST after a 507 failed with ECONNRESET).
       reply(req, res, answer);
     }
   };

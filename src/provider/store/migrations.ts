@@ -45,7 +45,8 @@ export function migrate(db: DatabaseSync, from: number, path: string): void {
       db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES('schema', ?)").run(String(m.version));
       db.exec('COMMIT');
     } catch (e) {
-      db.exec('ROLLBACK');
+      // SQLite may have rolled back already (SQLITE_FULL does); a second ROLLBACK would fail and hide why.
+      if (db.isTransaction) db.exec('ROLLBACK');
       throw new SdataError('SDATA_E_IO', `${path}: schema migration to version ${m.version} (${m.why}) failed: ${(e as Error).message}`, { cause: e });
     }
   }

@@ -1,4 +1,5 @@
 import type { Digest } from '../../protocol/digest.ts';
+import type { SdataError } from '../../protocol/errors.ts';
 import type { Tick } from '../../protocol/ticks.ts';
 
 /**
@@ -226,4 +227,9 @@ export interface SyncStore extends Catalog {
    * the digest is never ahead of the data. No transaction may span an await.
    */
   tx<T>(fn: (w: StoreWriter) => T): T;
+  /**
+   * The store fault `e` is (full, busy, read-only, corrupt, I/O: store/faults.ts), or undefined for an ordinary
+   * error. A fault ends the transaction and the request: code that fails entries one by one rethrows it.
+   */
+  fault(e: unknown): SdataError | undefined;
 }

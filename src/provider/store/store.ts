@@ -5,6 +5,7 @@ import { escapeText } from '../../protocol/escape.ts';
 import { AdminQueries } from './admin.ts';
 import { Contexts } from './contexts.ts';
 import { DigestRepo, nowStamp } from './digest.ts';
+import { startupFault, storeFault } from './faults.ts';
 import { ListingQueries } from './listing.ts';
 import { PassFailureRepo } from './pass-failures.ts';
 import type { DigestReads, Endpoint, KindInfo, ResourceReads, StoreWriter, SyncStore } from './repositories.ts';
@@ -32,6 +33,10 @@ export interface StoreOptions {
   priority?: number;
   /** SQLite page cache, MiB (default 8: part of the server's RSS; the OS page cache does the rest). */
   cacheMiB?: number;
+  /** A quota: writes that would grow the database file past this many MiB fail as a full disk does (setMaxDbMiB). */
+  maxDbMiB?: number;
+  /** How long a write waits for another connection's lock before it fails with SDATA_E_STORE_BUSY (default 5000). */
+  busyTimeoutMs?: number;
 }
 
 export const DEFAULT_PRIORITY = 5;
@@ -45,6 +50,10 @@ export function defaultEndpointBase(app: string, contract: string, dataset: stri
 
 /** WAL pages after which a commit checkpoints (SQLite's default is 1000; larger coalesces rewrites of hot pages). */
 const WAL_AUTOCHECKPOINT = 8192;
+
+const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+/** SQLite's own ceiling for max_page_count (the value it starts with). */
+const NO_PAGE_LIMIT = 4294967294;
 
 /**
  * The provider store: one SQLite database (node:sqlite, WAL, synchronous=NORMAL), the only code that knows its
@@ -71,7 +80,9 @@ export class Store implements SyncStore {
   onCommit: (() => void) | undefined = undefined;
 
   readonly #db: DatabaseSync;
-  readonly #guard = new TxGuard();
+  readonly #busyTimeoutMs: number;
+  // Whether SQLite still has the transaction open: it rolls one back by itself after SQLITE_FULL and some I/O errors.
+  readonly #guard = new TxGuard(() => this.#db.isTransaction);
   readonly #digest: DigestRepo;
   readonly #failures: PassFailureRepo;
   readonly #writer: StoreWriter;
@@ -87,12 +98,21 @@ export class Store implements SyncStore {
 
   constructor(o: StoreOptions) {
     this.path = o.db;
-    const db = new DatabaseSync(o.db);
+    this.#busyTimeoutMs = o.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+    let db: DatabaseSync;
+    try {
+      db = new DatabaseSync(o.db);
+    } catch (e) {
+      throw this.openingError(e);
+    }
     this.#db = db;
     try {
+      // busy_timeout first: every later statement may meet another process's lock.
+      db.exec(`PRAGMA busy_timeout=${this.#busyTimeoutMs}`);
       if (o.db !== ':memory:') db.exec('PRAGMA journal_mode=WAL');
       const cacheKiB = Math.max(1, Math.round((o.cacheMiB ?? 8) * 1024));
-      db.exec(`PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA cache_size=-${cacheKiB}; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=${WAL_AUTOCHECKPOINT}`);
+      db.exec(`PRAGMA synchronous=NORMAL; PRAGMA cache_size=-${cacheKiB}; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=${WAL_AUTOCHECKPOINT}`);
+      if (o.maxDbMiB !== undefined) this.setMaxDbMiB(o.maxDbMiB);
       db.exec(SCHEMA);
       const meta = new Map<string, string>();
       for (const r of db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: string }>) meta.set(r.key, r.value);
@@ -146,8 +166,17 @@ export class Store implements SyncStore {
       if (o.priority !== undefined) for (const k of this.#kindsByName.values()) this.#digest.setOwnPriority(k, o.priority);
     } catch (e) {
       db.close();
-      throw e;
+      throw this.openingError(e);
     }
+  }
+
+  /**
+   * A store fault met while opening the store or preparing to serve it, worded for the operator (the path leads);
+   * other errors unchanged.
+   */
+  openingError(e: unknown): unknown {
+    const f = storeFault(e, { path: this.path, busyTimeoutMs: this.#busyTimeoutMs, txLost: false });
+    return f ? startupFault(f, this.path) : e;
   }
 
   close(): void {
@@ -155,6 +184,8 @@ export class Store implements SyncStore {
     this.#closed = true;
     try {
       if (this.path !== ':memory:') this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    } catch {
+      // A full disk or a lock elsewhere: the WAL stays beside the file, a valid state that the next open replays.
     } finally {
       this.#db.close();
     }
@@ -166,7 +197,7 @@ export class Store implements SyncStore {
 
   /** The context registry of a running provider: marks work a previous process left unfinished, expires idle contexts. */
   openContexts(ttlMs: number): Contexts {
-    return new Contexts(this.#db, (fn) => this.tx(fn), () => this.isOpen && !this.inTx, this.#failures, ttlMs);
+    return new Contexts(this.#db, (fn) => this.tx(fn), () => this.isOpen && !this.inTx, (e) => this.fault(e) !== undefined, this.#failures, ttlMs);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -175,24 +206,59 @@ export class Store implements SyncStore {
   tx<T>(fn: (w: StoreWriter) => T): T {
     const guard = this.#guard;
     if (guard.depth > 0) return fn(this.#writer);
-    this.#db.exec('BEGIN');
+    const db = this.#db;
+    try {
+      // A transaction left open by a ROLLBACK that failed (below) would make BEGIN fail for good.
+      if (db.isTransaction) db.exec('ROLLBACK');
+      // IMMEDIATE: the write lock is taken (or SQLITE_BUSY met) here, before any work, not by the first write.
+      db.exec('BEGIN IMMEDIATE');
+    } catch (e) {
+      throw this.fault(e) ?? e;
+    }
     guard.depth = 1;
     try {
       const r = fn(this.#writer);
+      // Gone if a statement failed in a way that makes SQLite roll back, and the error was caught inside fn.
+      if (!db.isTransaction) throw new Error('an error caught inside the transaction');
       this.#digest.flush();
-      this.#db.exec('COMMIT');
+      db.exec('COMMIT');
       this.onCommit?.();
       return r;
     } catch (e) {
+      const f = this.fault(e);
       try {
-        this.#db.exec('ROLLBACK');
-      } finally {
-        this.#reloadCaches();
+        // SQLite may have rolled the transaction back itself (SQLITE_FULL does): a second ROLLBACK would fail and
+        // hide why.
+        if (db.isTransaction) db.exec('ROLLBACK');
+      } catch {
+        // The error that got us here says more; BEGIN retries the rollback.
       }
-      throw e;
+      this.#reloadCaches();
+      throw f ?? e;
     } finally {
       guard.depth = 0;
     }
+  }
+
+  /**
+   * The store fault `e` is (faults.ts: full, busy, read-only, corrupt, I/O), or undefined when it is an ordinary
+   * error. Code that catches errors per entry asks this first and rethrows a fault: the transaction is over.
+   */
+  fault(e: unknown): SdataError | undefined {
+    const txLost = this.#guard.depth > 0 && !this.#closed && !this.#db.isTransaction;
+    return storeFault(e, { path: this.path, busyTimeoutMs: this.#busyTimeoutMs, txLost });
+  }
+
+  /**
+   * The store's quota: writes that need the database file to grow past `mib` MiB fail with SDATA_E_STORE_FULL (507),
+   * as on a full disk; undefined lifts it. Pages freed inside the file (deleted contexts and results) are reused
+   * first. A store already larger keeps its size: SQLite never sets the limit below the pages in use. The WAL is
+   * not counted.
+   */
+  setMaxDbMiB(mib: number | undefined): void {
+    const pageSize = (this.#db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size;
+    const pages = mib === undefined ? NO_PAGE_LIMIT : Math.max(1, Math.floor((mib * 1024 * 1024) / pageSize));
+    this.#db.exec(`PRAGMA max_page_count=${pages}`);
   }
 
   get inTx(): boolean {
@@ -204,7 +270,11 @@ export class Store implements SyncStore {
     this.#eps.clear();
     this.#epsByNorm.clear();
     this.#epsByRaw.clear();
-    this.#loadEndpoints();
+    try {
+      this.#loadEndpoints();
+    } catch {
+      // An unreadable store (the fault being thrown says so); endpoint() then fails loudly rather than guessing.
+    }
   }
 
   // ---------------------------------------------------------------------------------------------------------------

@@ -64,6 +64,9 @@ export class BatchApplier implements BodyApplier {
     try {
       r = this.process(rec);
     } catch (e) {
+      // A store fault (disk full, lock, I/O) is not this entry's: the transaction is over, and so is the request.
+      const fault = this.ops.store.fault(e);
+      if (fault) throw fault;
       r = this.failure(rec, 500, `could not be processed: ${(e as Error).message}`);
     }
     if (r.status >= 400) this.stats.failed++;

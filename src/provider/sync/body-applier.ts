@@ -7,6 +7,8 @@ import type { StoreWriter } from '../store/repositories.ts';
  * (handlers/async-context.ts applyStream): begin(w) first in each, flush() last, discard() after one rolled back.
  */
 export interface BodyApplier extends FeedHandler {
+  /** Entries processed so far (applied, ignored or failed one by one). */
+  readonly stats: { readonly entries: number };
   /** The transaction's writer, and a fresh stamp for result `updated` elements. */
   begin(w: StoreWriter): void;
   /** Writes this transaction's result entries (last, inside the transaction). */

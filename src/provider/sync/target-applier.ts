@@ -230,6 +230,9 @@ export class TargetApplier implements BodyApplier {
     try {
       this.applyValid(inc, st, ep);
     } catch (e) {
+      // A store fault (disk full, lock, I/O) is not this entry's: the transaction is over, and so is the request.
+      const fault = this.store.fault(e);
+      if (fault) throw fault;
       this.fail(inc, 500, `could not be applied: ${(e as Error).message}`, ep);
     }
   }
