@@ -98,7 +98,7 @@ export class Store implements SyncStore {
 
   constructor(o: StoreOptions) {
     this.path = o.db;
-    this.#busyTimeoutMs = o.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+    this.#busyTimeoutMs = Math.max(0, Math.floor(o.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS));
     let db: DatabaseSync;
     try {
       db = new DatabaseSync(o.db);

@@ -17,11 +17,14 @@ const STORE = fileURLToPath(new URL('../../../src/provider/store/', import.meta.
 const ALLOWED: Record<string, Record<string, string>> = {
   'listing.ts': { RESOURCE_COLUMNS: 'a constant list of column names (resources.ts)' },
   'resources.ts': { RESOURCE_COLUMNS: 'a constant list of column names, defined in this file' },
+  'contexts.ts': { dead: 'a string literal assigned just above (the subquery naming the contexts a dead process left busy)' },
   'selection.ts': { where: 'a string literal assigned just above, the same WHERE with ? parameters for three queries' },
   'store.ts': {
     SCHEMA: 'the constant schema text (schema.ts)',
     cacheKiB: 'a number computed by Math.round from the cacheMiB option (a PRAGMA takes no bound parameter)',
     WAL_AUTOCHECKPOINT: 'a numeric constant of this file',
+    'this.#busyTimeoutMs': 'a whole number (Math.floor of the busyTimeoutMs option) (a PRAGMA takes no bound parameter)',
+    pages: 'a whole number computed with Math.floor/Math.max from the --max-db-mib option and the page size',
     'on ? 4 * WAL_AUTOCHECKPOINT : WAL_AUTOCHECKPOINT': 'one of two numbers derived from a numeric constant',
   },
 };
