@@ -5,6 +5,7 @@ import { SdataError } from '../../protocol/errors.ts';
 import type { SyncMode, SyncState } from '../../protocol/sync-state.ts';
 import { maxTick, nextTick, tickLess, type Tick } from '../../protocol/ticks.ts';
 import type { EntryRecord, FeedHead, FeedTail } from '../../xml/feed-reader.ts';
+import { mergeChildLists } from '../payload/child-lists.ts';
 import { scanRootTag, tombstoneFragment } from '../payload/fragment.ts';
 import { MAX_TICK_DIGITS, type KindInfo, type ResultWriter, type StoreWriter, type SyncStore } from '../store/repositories.ts';
 import type { BodyApplier } from './body-applier.ts';
@@ -258,7 +259,7 @@ export class TargetApplier implements BodyApplier {
         diagnoses.push(info('SyncDeleteUnknown', 'nothing to delete: the resource was not known here; its deletion is recorded'));
         this.stats.deleted++;
       } else {
-        id = resources.insert(k, uuid, false, ep, st.tick, st.stamp, user, inc.fragment!);
+        id = resources.insert(k, uuid, false, ep, st.tick, st.stamp, user, inc.lists ? mergeChildLists(undefined, inc.fragment!) : inc.fragment!);
         status = 201;
         method = 'POST';
         deleted = false;
@@ -281,7 +282,9 @@ export class TargetApplier implements BodyApplier {
           deleted = true;
           this.stats.deleted++;
         } else {
-          resources.update(id, false, ep, st.tick, st.stamp, user, inc.fragment!);
+          // Child lists that are not complete merge with the stored ones (docs/protocol.md §3.3); else the payload is whole.
+          const f = inc.lists ? mergeChildLists(local.deleted ? undefined : resources.payloadOf(id), inc.fragment!) : inc.fragment!;
+          resources.update(id, false, ep, st.tick, st.stamp, user, f);
           status = local.deleted ? 201 : 200;
           method = local.deleted ? 'POST' : 'PUT';
           deleted = false;
