@@ -35,7 +35,7 @@ export interface Elem {
   list: boolean;
   /** Every element child carries `sdata:uuid` (vacuously true without children): children can be matched. */
   matchable: boolean;
-  /** This element or one inside it needs the child-list merge: a list that is not complete, or has deleted children. */
+  /** This element or one inside it needs the child-list merge (listRule). */
   work: boolean;
 }
 
@@ -177,13 +177,13 @@ export const WORK = 2;
  * The list rule (docs/protocol.md §3.3), on what both scanners count: an element is a child list when it carries no
  * `sdata:uuid` (an element with one is a resource, a child or a reference, never a list), has no character data of
  * its own, and either carries `sdata:deleteMissing` or has element children that all carry `sdata:uuid`. A list needs
- * work when it is not flagged complete and its children can be matched (a delta), or when it holds children flagged
- * deleted. Returns LIST | WORK bits.
+ * work when it is not flagged complete and its children can be matched (a delta: it merges with the stored list), or
+ * when it is flagged complete and holds children flagged deleted (they go). Returns LIST | WORK bits.
  */
 export function listRule(hasUuid: boolean, text: boolean, flagged: boolean, complete: boolean, children: number, uuidChildren: number, deletedChild: boolean): number {
   const matchable = uuidChildren === children;
   if (hasUuid || text || !(flagged || (children > 0 && matchable))) return 0;
-  return (matchable && !complete) || deletedChild ? LIST | WORK : LIST;
+  return (complete ? deletedChild : matchable) ? LIST | WORK : LIST;
 }
 
 function finish(e: Elem): void {

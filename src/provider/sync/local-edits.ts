@@ -38,7 +38,7 @@ export class LocalOps {
    */
   create(fragment: string, uuid: string): { row: ResourceRow; created: boolean } {
     // A new resource's lists are all it has: stored complete, without the children it marks deleted (§3.3).
-    if (hasListWork(fragment)) fragment = mergeChildLists(undefined, fragment);
+    if (hasListWork(fragment)) fragment = mergeChildLists(undefined, fragment, true);
     return this.store.tx((w) => {
       const had = w.resources.byUuid(this.kind.id, uuid);
       if (had && !had.deleted) return { row: had, created: false };
@@ -59,7 +59,7 @@ export class LocalOps {
    * merged with the stored ones (core 9.2: a list without `deleteMissing` is a delta).
    */
   update(row: ResourceRow, incoming: string): ResourceRow {
-    if (hasListWork(incoming)) incoming = mergeChildLists(row.payload, incoming);
+    if (hasListWork(incoming)) incoming = mergeChildLists(row.payload, incoming, true);
     return this.store.tx((w) => {
       const st = w.digest.localState(this.kind);
       w.resources.update(row.id, false, st.ep, st.tick, st.stamp, null, mergeFragment(row.payload, incoming));

@@ -7,6 +7,7 @@ import { hasListWork, mergeChildLists } from '../../../src/provider/payload/chil
 import { elementTree } from '../../../src/provider/payload/element-tree.ts';
 import { storedFragment } from '../../../src/provider/payload/fragment.ts';
 import { needsListMerge } from '../../../src/provider/payload/list-scan.ts';
+import { seedResource } from '../../../src/seeder/seed-store.ts';
 import { FeedReader, type EntryRecord } from '../../../src/xml/feed-reader.ts';
 import { entriesMeaning, hasPython, hasXmllint, xmllintErrors } from '../../helpers/oracle.ts';
 
@@ -85,9 +86,20 @@ test('empty lists: deleteMissing="true" empties, deleteMissing="false" changes n
   // A delta that deletes everything leaves an empty list, flagged complete.
   const gone = mergeChildLists(STORED, account('<addresses><address sdata:uuid="a1" sdata:isDeleted="true"/><address sdata:uuid="a2" sdata:isDeleted="true"/><address sdata:uuid="a3" sdata:isDeleted="true"/></addresses>'));
   assert.equal(gone, account('<addresses sdata:deleteMissing="true">\n  </addresses>'));
-  // Nothing stored (a create): the delta's children but the deleted ones, flagged complete.
-  assert.equal(mergeChildLists(undefined, account('<addresses><address sdata:uuid="a1" sdata:isDeleted="true"/><address sdata:uuid="a2"/></addresses>')),
-    account('<addresses sdata:deleteMissing="true"><address sdata:uuid="a2"/></addresses>'));
+});
+
+test('a delta with no complete list to apply to is kept as the delta it is (4.4 incomplete storage); a local edit is complete', () => {
+  const delta = account('<addresses><address sdata:uuid="a1" sdata:isDeleted="true"/><address sdata:uuid="a2"/></addresses>');
+  // A sync create: the list holds what the delta said, deleted marker included, unflagged; storing it again is a no-op.
+  assert.equal(mergeChildLists(undefined, delta), delta);
+  // Further deltas add to it, replace by uuid, keep what they do not mention; deletions stay markers.
+  const more = mergeChildLists(delta, account('<addresses><address sdata:uuid="A2"><n>2</n></address><address sdata:uuid="a3" sdata:isDeleted="true"/></addresses>'));
+  assert.equal(more, account('<addresses><address sdata:uuid="a1" sdata:isDeleted="true"/><address sdata:uuid="A2"><n>2</n></address><address sdata:uuid="a3" sdata:isDeleted="true"/></addresses>'));
+  // A complete list ends it.
+  assert.equal(mergeChildLists(more, account('<addresses sdata:deleteMissing="true"><address sdata:uuid="a4"/></addresses>')),
+    account('<addresses sdata:deleteMissing="true"><address sdata:uuid="a4"/></addresses>'));
+  // A local create holds all there is: complete, flagged, without the deleted child.
+  assert.equal(mergeChildLists(undefined, delta, true), account('<addresses sdata:deleteMissing="true"><address sdata:uuid="a2"/></addresses>'));
 });
 
 test('references and single children are never lists; text makes an element no list; lists of references merge by uuid', () => {
@@ -140,12 +152,12 @@ test('namespaces, CDATA, comments and references in copied children mean what th
 });
 
 test('deleteMissing goes on the list with a prefix bound to sdata there, or a declaration of its own', () => {
-  const m = mergeChildLists(undefined, `<a xmlns="urn:c" xmlns:q="${S}" q:uuid="A"><l><i q:uuid="1"/></l></a>`);
+  const m = mergeChildLists(undefined, `<a xmlns="urn:c" xmlns:q="${S}" q:uuid="A"><l><i q:uuid="1"/></l></a>`, true);
   assert.equal(m, `<a xmlns="urn:c" xmlns:q="${S}" q:uuid="A"><l q:deleteMissing="true"><i q:uuid="1"/></l></a>`);
   // No prefix binds sdata at the list (the root's is re-bound on the way, the children declare their own) and
   // `sdata` means something else there: the list gets a free prefix of its own. normalizeFragment then declares the
   // receivers' prefixes on the root, as for any stored fragment.
-  const m2 = mergeChildLists(undefined, `<a xmlns="urn:c" xmlns:sdata="urn:not-sdata" xmlns:u="${S}" u:uuid="A"><w xmlns:u="urn:u"><l><i xmlns:s="${S}" s:uuid="1"/></l></w></a>`);
+  const m2 = mergeChildLists(undefined, `<a xmlns="urn:c" xmlns:sdata="urn:not-sdata" xmlns:u="${S}" u:uuid="A"><w xmlns:u="urn:u"><l><i xmlns:s="${S}" s:uuid="1"/></l></w></a>`, true);
   const l = elementTree(m2).children[0]!.children[0]!;
   assert.equal(l.deleteMissing?.value, 'true');
   assert.match(m2, new RegExp(`<l xmlns:sdata1="${S}" sdata1:deleteMissing="true">`));
@@ -209,7 +221,7 @@ function randomFragment(r: Rng): string {
   return `<a xmlns="urn:c" xmlns:sdata="${S}" xmlns:sync="${NS.sync}" xmlns:s="${S}" xmlns:q="urn:q" xmlns:x="urn:x" sdata:uuid="A">${el(0)}${el(0)}</a>`;
 }
 
-test('the fast-path scanner agrees with the element tree on random payloads; merging always leaves nothing to merge', () => {
+test('the fast-path scanner agrees with the element tree on random payloads; merges are well-formed and settle', () => {
   const r = new Rng(7);
   let work = 0;
   for (let k = 0; k < 3000; k++) {
@@ -219,10 +231,23 @@ test('the fast-path scanner agrees with the element tree on random payloads; mer
     assert.equal(needsListMerge(f), w, f);
     if (!w) continue;
     work++;
-    const stored = k % 2 === 0 ? undefined : randomFragment(r);
-    if (stored !== undefined) xmlOk(stored);
-    const m = mergeChildLists(stored, f);
-    assert.equal(xmlOk(m, `${stored}\n+ ${f}\n→ `) && elementTree(m).work, false, `${stored}\n+ ${f}\n→ ${m}`);
+    // A local edit leaves nothing to merge; a sync create stores what a second pass would store again.
+    const local = mergeChildLists(undefined, f, true);
+    assert.equal(xmlOk(local, `${f}\n→ `) && elementTree(local).work, false, `${f}\n→ ${local}`);
+    const created = mergeChildLists(undefined, f);
+    xmlOk(created, `${f}\n→ `);
+    assert.equal(mergeChildLists(undefined, created), created, f);
+    const stored = randomFragment(r);
+    xmlOk(mergeChildLists(stored, f), `${stored}\n+ ${f}\n→ `);
   }
   assert.ok(work > 300, `only ${work} payloads needed a merge`);
+});
+
+test('seeded payloads are in the stored form: complete lists, nothing to merge (the delta-style ones included)', () => {
+  for (let i = 0; i < 400; i++) {
+    const p = seedResource(i, 3).payload;
+    assert.equal(hasListWork(p), false, p);
+    assert.match(p, /<contacts sdata:deleteMissing="true"><contact sdata:uuid=/);
+    assert.ok(!p.includes('isDeleted'));
+  }
 });
