@@ -592,9 +592,14 @@ export class FeedReader {
       } else if (local === 'payload') {
         if (this.isSdata(tag.uri)) {
           this.inPayload = true;
-          const u = tag.attributes['sdata:uuid'];
-          // Fallback only (brief §6 A19): the resource element's own uuid wins.
-          if (u && this.isSdata(u.uri) && rec.uuid === undefined) rec.uuid = u.value.trim();
+          // Fallback only (brief §6 A19): the resource element's own uuid wins. By namespace, whatever the prefix.
+          if (rec.uuid === undefined) {
+            const attrs = tag.attributes;
+            for (const k in attrs) {
+              const a = attrs[k]!;
+              if (a.local === 'uuid' && this.isSdata(a.uri)) rec.uuid = a.value.trim();
+            }
+          }
           const ns = tag.ns;
           if (ns) for (const _ in ns) {
             rec.scopes = [...rec.scopes, ns];

@@ -8,8 +8,8 @@ import { elementTree } from '../../../src/provider/payload/element-tree.ts';
 import { storedFragment } from '../../../src/provider/payload/fragment.ts';
 import { needsListMerge } from '../../../src/provider/payload/list-scan.ts';
 import { seedResource } from '../../../src/seeder/seed-store.ts';
-import { FeedReader, type EntryRecord } from '../../../src/xml/feed-reader.ts';
 import { entriesMeaning, hasPython, hasXmllint, xmllintErrors } from '../../helpers/oracle.ts';
+import { OUR_ROOT, recordsOf } from './records.ts';
 
 /** Child lists (docs/protocol.md §3.3, A9): the rule, the merge, and the fast-path test. */
 
@@ -163,16 +163,6 @@ test('deleteMissing goes on the list with a prefix bound to sdata there, or a de
   assert.match(m2, new RegExp(`<l xmlns:sdata1="${S}" sdata1:deleteMissing="true">`));
   assert.equal(hasListWork(m2), false);
 });
-
-function recordsOf(feed: string): EntryRecord[] {
-  const out: EntryRecord[] = [];
-  const r = new FeedReader({ head() {}, entry(e) { out.push(e); }, end() {} }, { requireSyncHead: false });
-  r.pushText(feed);
-  r.end();
-  return out;
-}
-
-const OUR_ROOT = `<feed xmlns="${NS.atom}" xmlns:sdata="${NS.sdata}" xmlns:sync="${NS.sync}" xmlns:http="${NS.http}" xmlns:opensearch="${NS.opensearch}">`;
 
 test('a merged fragment is complete and a fixpoint of relaying: our feeds carry it byte for byte', () => {
   const cases: Array<[string | undefined, string]> = [
