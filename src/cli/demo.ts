@@ -164,7 +164,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     };
     const at = async (p: DemoProvider, uuid: string): Promise<string> => `${p.url}/accounts('${await p.ask<number>('keyOf', uuid)}')`;
     const u = async (i: number): Promise<string> => crm!.ask<string>('uuidAt', i);
-    const [u1, u2, u3, u4, u5] = await Promise.all([u(1), u(2), u(3), u(4), u(5)]);
+    const [u1, u2, u3, u4, u5, u6] = await Promise.all([u(1), u(2), u(3), u(4), u(5), u(6)]);
     await send('PUT', await at(crm, u1), '<name>Renamed in crm</name><status>active</status>');
     out(`   crm: account ${u1} renamed`);
     await send('PUT', await at(crm, u2), '<name>crm says: Natural Goods Holding</name>');
@@ -176,6 +176,9 @@ export async function demoCommand(argv: string[]): Promise<number> {
     out(`   erp: account ${u4} credit limit changed`);
     await send('DELETE', await at(erp, u5));
     out(`   erp: account ${u5} deleted`);
+    // A child list sent as a change (no sdata:deleteMissing): the contacts it does not name stay (core 9.2).
+    await send('PUT', await at(erp, u6), '<contacts><contact sdata:uuid="ada10000-0000-4000-8000-000000000001"><firstName>Ada</firstName><lastName>Lovelace</lastName></contact></contacts>');
+    out(`   erp: a contact added to account ${u6} (the list sent as a change: its other contacts stay)`);
     await send('POST', `${crm.url}/accounts`, '<name>Brand-new customer (created in crm)</name><status>prospect</status>');
     out('   crm: one new account created');
 

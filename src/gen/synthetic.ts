@@ -207,9 +207,12 @@ function resourceHead(o: ResolvedOptions, i: number, p: Parts, rng: Rng, px: Pre
   if (i % 5 === 0) s += `${ind}<!-- imported from legacy system, batch ${i % 97} -->\n`;
   // A reference: an element carrying only a uuid (docs/protocol.md §3.3).
   s += `${ind}<${c}primaryContact ${sd}:uuid="${uniqueUuid(rng, 'contact', i, false)}"/>\n`;
-  // A child list, complete, with children matched by uuid.
+  // A child list with children matched by uuid (docs/protocol.md §3.3, A9), in the styles senders use: complete and
+  // flagged `deleteMissing` (half the entries, 4.4), or a delta without the flag (6.1), a quarter of them with a child
+  // flagged deleted. A target stores each as a complete list without the deleted child.
   const n = rng.int(4) === 0 ? 2 : 1;
-  s += `${ind}<${c}addresses ${sd}:deleteMissing="true">\n`;
+  const style = i % 4;
+  s += style < 2 ? `${ind}<${c}addresses ${sd}:deleteMissing="true">\n` : `${ind}<${c}addresses>\n`;
   for (let k = 0; k < n; k++) {
     s += `${ind}  <${c}address ${sd}:uuid="${uniqueUuid(rng, 'address', i * 4 + k, (i & 4) === 4)}">` +
       `<${c}street>${1 + rng.int(300)} ${rng.pick(WORDS_INTL)} Street</${c}street>` +
@@ -217,6 +220,7 @@ function resourceHead(o: ResolvedOptions, i: number, p: Parts, rng: Rng, px: Pre
       (k === 1 ? `<${c}postCode ${px.xsi}:nil="true"/>` : `<${c}postCode>${10000 + rng.int(89999)}</${c}postCode>`) +
       `</${c}address>\n`;
   }
+  if (style === 3) s += `${ind}  <${c}address ${sd}:uuid="${uniqueUuid(rng, 'address', i * 4 + 3, false)}" ${sd}:isDeleted="true"/>\n`;
   return `${s}${ind}</${c}addresses>\n`;
 }
 

@@ -1,6 +1,7 @@
 import { mix32, Rng } from '../gen/rng.ts';
 import { contractNamespace, NS } from '../protocol/namespaces.ts';
 import { nextTick, type Tick } from '../protocol/ticks.ts';
+import { mergeChildLists } from '../provider/payload/child-lists.ts';
 import { normalizeFragment } from '../provider/payload/fragment.ts';
 import { nowStamp, Store } from '../provider/store/store.ts';
 
@@ -9,7 +10,7 @@ import { nowStamp, Store } from '../provider/store/store.ts';
  * of its own above the provider: it draws from the generator's Rng and writes through the provider's store.
  *
  * Deterministic seeding: resource i of seed s is always the same (uuid, values), ~1 KB of UTF-8 with nested
- * elements, a child list with uuids, a reference, xsi:nil, non-ASCII text (accents, CJK, emoji) and entity
+ * elements, a child list with uuids (complete, or created from a delta), a single child, a reference, xsi:nil, non-ASCII text (accents, CJK, emoji) and entity
  * references. Seeded resources are local changes of the store's own endpoint, ticked one by one (docs/protocol.md §3.1).
  */
 
@@ -59,6 +60,8 @@ const WORDS = ['ledger', 'invoice', 'balance', 'naïve', 'façade', 'データ',
   'payment', 'terms', '😀', 'quarter', 'Ελλάδα', 'review', 'supply', 'İstanbul', 'credit', 'region'];
 const STATUS = ['active', 'prospect', 'inactive', 'on hold'];
 
+const COMPLETE_FLAG = ' sdata:deleteMissing="true"';
+
 export interface SeedResource {
   uuid: string;
   payload: string;
@@ -76,15 +79,22 @@ export function seedResource(i: number, seed = 1, contractNs = contractNamespace
   const c = r.int(CITIES.length);
   s += `<address sdata:uuid="${uuid(r)}"><street>${1 + r.int(300)} ${r.pick(WORDS)} Street</street><city>${CITIES[c]}</city>` +
     `<postCode>${10000 + r.int(89999)}</postCode><country>${COUNTRIES[c]}</country></address>`;
-  s += '<contacts sdata:deleteMissing="true">';
+  // A child list (docs/protocol.md §3.3): complete and flagged, or, for every fourth resource, written as a delta with
+  // a child flagged deleted, as a sender in the 6.1 style would create it; the store keeps what a local create keeps
+  // (the complete list, flagged, without the deleted child), which is the same bytes. Its uuid comes from a generator
+  // of its own, so that the resource's other values stay what they were.
+  const delta = i % 4 === 3;
+  s += delta ? '<contacts>' : `<contacts${COMPLETE_FLAG}>`;
   const n = 1 + r.int(2);
   for (let k = 0; k < n; k++) {
     const f = r.pick(FIRST);
     s += `<contact sdata:uuid="${uuid(r)}"><firstName>${f}</firstName><lastName>${r.pick(LAST)}</lastName>` +
       `<email>contact${k}.${i}@example.com</email><phone>+1 555 ${1000 + r.int(9000)}</phone></contact>`;
   }
-  s += '</contacts><notes>';
-  let size = Buffer.byteLength(s) + 20 + element.length;
+  const gone = delta ? `<contact sdata:uuid="${uuid(new Rng(hash(seed, i) ^ 0x5eed))}" sdata:isDeleted="true"/>` : '';
+  s += `${gone}</contacts><notes>`;
+  // Sized as stored: the flag in, the deleted child out.
+  let size = Buffer.byteLength(s) - gone.length + (delta ? COMPLETE_FLAG.length : 0) + 20 + element.length;
   for (let w = 0; w < 3 || size < bytes; w++) {
     const w = r.pick(WORDS);
     s += w;
@@ -92,7 +102,8 @@ export function seedResource(i: number, seed = 1, contractNs = contractNamespace
     size += Buffer.byteLength(w) + 1;
   }
   s += `</notes></${element}>`;
-  return { uuid: id, payload: normalizeFragment(s) };
+  const payload = normalizeFragment(s);
+  return { uuid: id, payload: delta ? mergeChildLists(undefined, payload, true) : payload };
 }
 
 /** Fills a store with `count` generated resources of one kind; returns how many and the kind's endpoint URL. */

@@ -328,9 +328,14 @@ export class FeedReader {
       } else if (local === 'payload') {
         if (this.sdata.is(tag.uri)) {
           this.inPayload = true;
-          const u = tag.attributes['sdata:uuid'];
-          // Fallback only (docs/protocol.md A19): the resource element's own uuid wins.
-          if (u && this.sdata.is(u.uri) && rec.uuid === undefined) rec.uuid = u.value.trim();
+          // Fallback only (docs/protocol.md A19): the resource element's own uuid wins. By namespace, whatever the prefix.
+          if (rec.uuid === undefined) {
+            const attrs = tag.attributes;
+            for (const k in attrs) {
+              const a = attrs[k]!;
+              if (a.local === 'uuid' && this.sdata.is(a.uri)) rec.uuid = a.value.trim();
+            }
+          }
           const ns = tag.ns;
           if (ns) for (const _ in ns) {
             rec.scopes = [...rec.scopes, ns];

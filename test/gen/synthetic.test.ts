@@ -206,7 +206,10 @@ test('content variety: deletions without children, CDATA, entities, accents, CJK
   assert.match(text, /&lt;/);
   assert.match(text, /&#x1F600;|&#x1F680;/);
   assert.match(text, /]]]]><!\[CDATA\[>/, 'a literal ]]> split across CDATA sections');
+  // Child lists in both styles (docs/protocol.md A9): complete and flagged, or a delta, some with a deleted child.
   assert.match(text, /<addresses sdata:deleteMissing="true">\s*<address sdata:uuid=/);
+  assert.match(text, /<addresses>\s*<address sdata:uuid=/, 'delta lists');
+  assert.match(text, /<address sdata:uuid="[^"]+" sdata:isDeleted="true"\/>\s*<\/addresses>/, 'a deleted child');
   assert.match(text, /<primaryContact sdata:uuid="[^"]+"\/>/, 'references carry only a uuid');
   const avg = Buffer.byteLength(text) / 400;
   assert.ok(avg > 700 && avg < 1600, `about 1 KB per entry by default (${avg.toFixed(0)})`);

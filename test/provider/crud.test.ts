@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { NS } from '../../src/protocol/namespaces.ts';
 import type { RunningProvider } from '../../src/provider/http/server.ts';
 import { oracleCheck, xmllintErrors } from '../helpers/oracle.ts';
-import { allResults, diagnosisMessage, get, http, kid, kids, linkOf, parseXml, post, provider, resultsOf, testDir, textOf, ticksOf, type TestDir } from './helpers.ts';
+import { allResults, diagnosisMessage, get, http, kid, kids, linkOf, parseXml, post, provider, resultsOf, testDir, textOf, ticksOf, type El, type TestDir } from './helpers.ts';
 
 /** Plain SData access (core 8–10, ETags 9.3), the core 13.3 batch, $syncResults, $schema. */
 
@@ -44,22 +44,26 @@ test('POST creates with the next local tick (docs/protocol.md §3.1); GET gives 
   assert.equal(await selfTick(), t0 + 1);
   const g = await get(loc);
   assert.equal(g.status, 200);
+  // RFC 9110 §8.8.3: the header is a quoted entity-tag; http:etag carries the same tag bare (docs/protocol.md §5.6).
   const etag = g.headers.get('etag')!;
-  assert.equal(textOf(parseXml(g.text), NS.http, 'etag'), etag);
+  assert.equal(`"${textOf(parseXml(g.text), NS.http, 'etag')}"`, etag);
   await oracleCheck(t, 'the GET entry is well-formed for libxml2', ['xmllint'], () => assert.equal(xmllintErrors(g.text), ''));
   const put = entry(`<account xmlns="${C}"><city>Zürich</city></account>`);
   assert.equal((await http('PUT', loc, put)).status, 400);
   const stale = await http('PUT', loc, put, { 'if-match': '"nope"' });
   assert.equal(stale.status, 412);
   assert.equal(stale.headers.get('etag'), etag);
-  const ok = await http('PUT', loc, put, { 'if-match': `"${etag}"` });
+  // If-Match compares strongly (RFC 9110 §13.1.1): the weak form of the current tag does not match.
+  assert.equal((await http('PUT', loc, put, { 'if-match': `W/${etag}` })).status, 412);
+  const ok = await http('PUT', loc, put, { 'if-match': `"other", ${etag}` });
   assert.equal(ok.status, 200, ok.text);
   const res = kid(kid(parseXml(ok.text), NS.sdata, 'payload'), C, 'account')!;
   assert.deepEqual([textOf(res, C, 'name'), textOf(res, C, 'city')], ['Ünïcødé & Co', 'Zürich']);
   assert.notEqual(ok.headers.get('etag'), etag);
   assert.equal(await selfTick(), t0 + 2);
-  // DELETE: a stale If-Match is refused, none is fine; then the resource is gone (410).
+  // DELETE: a stale If-Match is refused (quoted, or bare as copied from http:etag), none is fine; then 410.
   assert.equal((await http('DELETE', loc, undefined, { 'if-match': etag })).status, 412);
+  assert.equal((await http('DELETE', loc, undefined, { 'if-match': etag.slice(1, -1) })).status, 412);
   assert.equal((await http('DELETE', loc)).status, 200);
   assert.equal((await get(loc)).status, 410);
   assert.equal((await get(`${p.url}/accounts('999999')`)).status, 404);
@@ -87,6 +91,14 @@ test('the collection feed pages with next links; totals and entries are right', 
   }
   assert.equal(pages, 3);
   assert.deepEqual(names, ['n0', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6']);
+  // Indexed paging (core 6.4): the page that starts at a 1-based position, without a cursor.
+  const names2 = (f: El): string[] => kids(f, NS.atom, 'entry').map((e) => textOf(kid(kid(e, NS.sdata, 'payload'), C, 'account'), C, 'name')!);
+  const at4 = parseXml((await get(`${p.url}/accounts?startIndex=4&count=2`)).text);
+  assert.deepEqual([names2(at4), textOf(at4, NS.opensearch, 'startIndex'), textOf(at4, NS.opensearch, 'itemsPerPage')], [['n3', 'n4'], '4', '2']);
+  const next = parseXml((await get(linkOf(at4, 'next')!)).text);
+  assert.deepEqual([names2(next), textOf(next, NS.opensearch, 'startIndex')], [['n5', 'n6'], '6']);
+  const past = parseXml((await get(`${p.url}/accounts?startIndex=9&count=2`)).text);
+  assert.deepEqual([names2(past), linkOf(past, 'next')], [[], undefined]);
 });
 
 test('$batch: one result per entry, in order, with status, method, location and ETag; ifMatch mismatch gives 412', async () => {
@@ -135,6 +147,8 @@ test('$syncResults stores a streamed result feed (200); a broken one is refused 
   const schema = parseXml((await get(`${p.url}/$schema`)).text);
   const el = kids(schema, 'http://www.w3.org/2001/XMLSchema', 'element');
   assert.deepEqual(el.map((e) => [e.attrs.get('name'), e.attrs.get(`{${NS.sme}}isSyncSource`), e.attrs.get(`{${NS.sme}}syncOrder`)]), [['accounts', 'true', '1']]);
+  // The collection pages by index (X16); sync feeds page by their next links.
+  assert.deepEqual(el.map((e) => [e.attrs.get(`{${NS.sme}}canPageIndex`), e.attrs.get(`{${NS.sme}}supportsETag`)]), [['true', 'true']]);
 });
 
 test('PUT $syncDigest replaces the digest (POST too, docs/protocol.md A3) but never lets the own tick fall back', async () => {

@@ -42,6 +42,11 @@ test('source lifecycle: 202 while selecting, 200 page 1, next links to the end, 
   assert.equal(parseXml(poll.text).local, 'tracking');
   const first = await pollUntilDone(loc);
   assert.equal(first.status, 200);
+  // Core 9.3 (checklist 111): every entry carries http:etag, the tag the resource's own ETag header quotes.
+  const firstEntries = kids(parseXml(first.text), NS.atom, 'entry');
+  assert.ok(firstEntries.every((e) => /^[0-9a-z]{14}$/.test(textOf(e, NS.http, 'etag') ?? '')));
+  const key = /\('(\d+)'\)$/.exec(textOf(firstEntries[0], NS.atom, 'id')!)![1];
+  assert.equal((await get(`${src.url}/accounts('${key}')`)).headers.get('etag'), `"${textOf(firstEntries[0], NS.http, 'etag')}"`);
   const seen: string[] = [];
   let page = first;
   let pages = 0;
@@ -63,6 +68,11 @@ test('source lifecycle: 202 while selecting, 200 page 1, next links to the end, 
   }
   assert.equal(pages, 3);
   assert.deepEqual(seen, Array.from({ length: 25 }, (_, i) => String(i + 1)));
+  // Page 3 asked for by position alone: refused (X16), where it used to serve page 1 again.
+  const byIndex = await get(`${loc}?startIndex=21&count=10`);
+  assert.equal(byIndex.status, 400);
+  assert.match(diagnosisMessage(byIndex.text), /paged by the next links/);
+  assert.equal((await get(`${loc}?startIndex=1&count=10`)).status, 200);
   // A page fetched again is the same page.
   const again = await get(loc);
   assert.equal(kids(parseXml(again.text), NS.atom, 'entry').length, 10);

@@ -8,7 +8,7 @@ import { ATOM_ENTRY, ATOM_FEED, HttpProblem, methodNotAllowed, readBody, sendTex
 import { intParam } from '../http/routes.ts';
 import { storedFragment } from '../payload/fragment.ts';
 import type { ResourceRow } from '../store/repositories.ts';
-import { etagMatches } from '../sync/etag.ts';
+import { etagHeader, etagMatches } from '../sync/etag.ts';
 import { LocalOps, newUuid } from '../sync/local-edits.ts';
 import { resourceEntryXml } from '../sync/resource-entry.ts';
 import { streamRows } from '../sync/stream-rows.ts';
@@ -51,7 +51,7 @@ function entryDocument(c: Call, row: ResourceRow, etag: string): string {
 
 function sendEntry(c: Call, status: number, row: ResourceRow, extra: Record<string, string> = {}): void {
   const etag = localOps(c).etag(row);
-  sendText(c.res, status, entryDocument(c, row, etag), ATOM_ENTRY, { etag, ...extra });
+  sendText(c.res, status, entryDocument(c, row, etag), ATOM_ENTRY, { etag: etagHeader(etag), ...extra });
 }
 
 export async function handleCollection(c: Call): Promise<void> {
@@ -69,8 +69,11 @@ async function listCollection(c: Call): Promise<void> {
   const { store } = c.core;
   const k = c.kind.id;
   const count = intParam(c.url, 'count', 1, c.core.maxPageSize, c.core.pageSize);
-  const after = intParam(c.url, 'after', 1, Number.MAX_SAFE_INTEGER, 0);
-  const startIndex = after > 0 ? intParam(c.url, 'startIndex', 1, Number.MAX_SAFE_INTEGER, 1) : 1;
+  const startIndex = intParam(c.url, 'startIndex', 1, Number.MAX_SAFE_INTEGER, 1);
+  // Our next links carry the last key served (`after`); indexed paging (core 6.4) finds the key before the page's
+  // first row by walking startIndex - 1 live rows (a plain listing over live data: positions move as rows come and go).
+  const afterParam = intParam(c.url, 'after', 1, Number.MAX_SAFE_INTEGER, 0);
+  const after = afterParam > 0 || startIndex === 1 ? afterParam : store.listing.page(k, 0, startIndex - 1).end;
   const { end, more } = store.listing.page(k, after, count);
   const self = c.collection;
   const links = [{ rel: 'self', href: self }, { rel: 'first', href: self }];
@@ -104,7 +107,7 @@ export async function handleResource(c: Call, key: string): Promise<void> {
     if (ifMatch === undefined) throw new HttpProblem(400, `PUT ${c.url.pathname}: an If-Match header is required (core 9.3; "*" accepts any version)`);
     const current = o.etag(row);
     if (!etagMatches(ifMatch, current)) {
-      sendText(c.res, 412, entryDocument(c, row, current), ATOM_ENTRY, { etag: current });
+      sendText(c.res, 412, entryDocument(c, row, current), ATOM_ENTRY, { etag: etagHeader(current) });
       return;
     }
     const f = storedFragment(rec, row.uuid);
@@ -114,7 +117,7 @@ export async function handleResource(c: Call, key: string): Promise<void> {
   if (c.method === 'DELETE') {
     const row = find();
     if (ifMatch !== undefined && !etagMatches(ifMatch, o.etag(row))) {
-      throw new HttpProblem(412, `DELETE ${c.url.pathname}: If-Match ${ifMatch} does not match the current version ${o.etag(row)}`, 'ApplicationDiagnosis', { etag: o.etag(row) });
+      throw new HttpProblem(412, `DELETE ${c.url.pathname}: If-Match ${ifMatch} does not match the current version ${etagHeader(o.etag(row))}`, 'ApplicationDiagnosis', { etag: etagHeader(o.etag(row)) });
     }
     o.remove(row);
     sendText(c.res, 200, '', 'text/plain');

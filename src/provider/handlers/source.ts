@@ -13,7 +13,7 @@ import type { Call } from './call.ts';
 /**
  * `{kind}/$syncSource` (spec 5.2, 5.6; docs/protocol.md §3.2): POST the target's digest, and the selection (what the target
  * lacks) is made after the `202`; GET `$syncSource('{id}')` serves its pages, following `next` links whose `after`
- * parameter is a keyset cursor.
+ * parameter is a keyset cursor (their `startIndex` only labels the page); a `startIndex` without it is refused (X16).
  */
 
 /** What a source context's row holds (JSON). */
@@ -63,7 +63,12 @@ async function servePage(c: Call, row: ContextRow, url: string): Promise<void> {
   const after = core.store.selection.decodeCursor(afterParam);
   if (afterParam !== null && after === undefined) throw new HttpProblem(400, `${c.url.pathname}: 'after=${afterParam}' is not a page cursor of this provider (use the next links as given)`, 'BadQueryParameter');
   const count = intParam(c.url, 'count', 1, core.maxPageSize, core.pageSize);
-  const startIndex = after === undefined ? 1 : intParam(c.url, 'startIndex', 1, Number.MAX_SAFE_INTEGER, 1);
+  const startIndex = intParam(c.url, 'startIndex', 1, Number.MAX_SAFE_INTEGER, 1);
+  if (after === undefined && startIndex !== 1) {
+    // docs/protocol.md X16: a position in a selection over live data moves when a row changes (core 6.4), and a row
+    // skipped that way would be lost to the target at the end-of-feed merge; the cursor in our next links does not move.
+    throw new HttpProblem(400, `${c.url.pathname}: this feed is paged by the next links it gives (they carry a cursor), not by startIndex alone (sme:canPageIndex is false for sync feeds)`, 'BadQueryParameter');
+  }
   c.res.writeHead(200, { 'content-type': ATOM_FEED });
   const sink = new TextSink(c.res);
   await writeSourcePage({

@@ -17,24 +17,29 @@ export interface RootTag {
   /** Offset just after the start tag's `>`. */
   end: number;
   selfClosing: boolean;
-  /** Attributes in document order: qualified name and raw (still escaped) value. */
-  attrs: Array<readonly [name: string, value: string]>;
+  /** Attributes in document order: qualified name, raw (still escaped) value, and the value's offset. */
+  attrs: Array<readonly [name: string, value: string, at: number]>;
 }
 
 const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 13;
 
 /** Scans the root start tag of a well-formed fragment (which starts with `<`). */
 export function scanRootTag(f: string): RootTag {
-  let i = 1;
+  return scanStartTag(f, 0);
+}
+
+/** Scans the start tag that opens at `at` (the offset of its `<`) in well-formed XML. */
+export function scanStartTag(f: string, at: number): RootTag {
+  let i = at + 1;
   const n = f.length;
   while (i < n) {
     const c = f.charCodeAt(i);
     if (isSpace(c) || c === 47 /* / */ || c === 62 /* > */) break;
     i++;
   }
-  const qname = f.slice(1, i);
+  const qname = f.slice(at + 1, i);
   const nameEnd = i;
-  const attrs: Array<readonly [string, string]> = [];
+  const attrs: Array<readonly [string, string, number]> = [];
   for (;;) {
     while (i < n && isSpace(f.charCodeAt(i))) i++;
     const c = f.charCodeAt(i);
@@ -54,12 +59,12 @@ export function scanRootTag(f: string): RootTag {
     const q = f[i];
     const close = f.indexOf(q!, i + 1);
     if (close < 0) throw new Error('fragment attribute value is not closed');
-    attrs.push([name, f.slice(i + 1, close)]);
+    attrs.push([name, f.slice(i + 1, close), i + 1]);
     i = close + 1;
   }
 }
 
-function unescapeAttr(v: string): string {
+export function unescapeAttr(v: string): string {
   return decodeEntities(v, (at, problem) => new Error(`fragment attribute value, character ${at}: ${problem}`));
 }
 
@@ -73,7 +78,7 @@ export function rootDeclarations(rt: RootTag): Map<string, string> {
   return m;
 }
 
-function prefixOf(qname: string): string {
+export function prefixOf(qname: string): string {
   const c = qname.indexOf(':');
   return c < 0 ? '' : qname.slice(0, c);
 }

@@ -6,8 +6,9 @@ import { rootDeclarations, scanRootTag } from './fragment.ts';
  * Property-level merge for plain PUTs (core 9.1: an element absent from a PUT payload is unchanged). The top-level
  * children of the incoming resource replace the stored children of the same expanded name (all of them, at the
  * position of the first); new names are appended; everything else of the stored resource stays byte for byte.
- * Nested content is replaced whole: a PUT that sends a list sends the whole list. Sync never merges: its payloads
- * are always full (docs/protocol.md §3.3).
+ * Nested content is replaced whole; child lists that are not flagged complete were merged with the stored ones
+ * before (child-lists.ts, core 9.2), so what arrives here is the whole list. Sync payloads are always whole and
+ * never go through this merge (docs/protocol.md §3.3).
  */
 
 interface Child {

@@ -70,6 +70,13 @@ export class DigestRepo implements DigestWrites {
     }
   }
 
+  setPriority(kind: number, ep: number, prio: number): void {
+    const r = this.rows(kind).get(ep);
+    if (r === undefined || r.prio === prio) return;
+    this.#markDirty(kind, ep);
+    r.prio = prio;
+  }
+
   localState(k: KindInfo): LocalState {
     this.#markDirty(k.id, k.selfEp);
     const r = this.rows(k.id).get(k.selfEp)!;

@@ -109,6 +109,8 @@ export interface DigestWrites extends DigestReads {
   advance(kind: number, ep: number, next: Tick, prio: number, stamp?: string): void;
   /** Gives a local change its state (docs/protocol.md §3.1): (self, tick, now), then the kind's own tick moves on. */
   localState(kind: KindInfo): LocalState;
+  /** Takes a newer conflictPriority for a recorded endpoint (docs/protocol.md §3.7, dynamic priorities). */
+  setPriority(kind: number, ep: number, prio: number): void;
 }
 
 /**

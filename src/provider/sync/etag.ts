@@ -41,11 +41,44 @@ function fmix(h: number): number {
   return h ^ (h >>> 16);
 }
 
-/** ETags compare without quotes or a weak marker (clients quote them; we send them bare, as http:etag is). */
+/**
+ * The ETag header of a version: its tag as an RFC 9110 §8.8.3 entity-tag, quoted. `http:etag` elements carry the
+ * bare tag, as SData's examples write it (docs/protocol.md §5.6): the header is the element's text in quotes.
+ */
+export function etagHeader(etag: string): string {
+  return `"${etag}"`;
+}
+
+/**
+ * Whether an `If-Match` header (or an `http:ifMatch` element) accepts the current version (RFC 9110 §13.1.1):
+ * `*`, or a list of entity-tags compared strongly, so a weak `W/"…"` tag never matches. A bare tag (what a client
+ * copies from `http:etag`) is taken as the tag it spells.
+ */
 export function etagMatches(given: string, current: string): boolean {
-  let g = given.trim();
+  const g = given.trim();
   if (g === '*') return true;
-  if (g.startsWith('W/')) g = g.slice(2);
-  if (g.length >= 2 && g.startsWith('"') && g.endsWith('"')) g = g.slice(1, -1);
-  return g === current;
+  let i = 0;
+  while (i < g.length) {
+    const c = g[i]!;
+    if (c === ',' || c === ' ' || c === '\t') {
+      i++;
+      continue;
+    }
+    const weak = g.startsWith('W/', i);
+    if (weak) i += 2;
+    let tag: string;
+    if (g[i] === '"') {
+      const close = g.indexOf('"', i + 1);
+      if (close < 0) return false; // not an entity-tag: matches nothing
+      tag = g.slice(i + 1, close);
+      i = close + 1;
+    } else {
+      const comma = g.indexOf(',', i);
+      const end = comma < 0 ? g.length : comma;
+      tag = g.slice(i, end).trim();
+      i = end;
+    }
+    if (!weak && tag === current) return true;
+  }
+  return false;
 }

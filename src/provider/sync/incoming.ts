@@ -1,4 +1,5 @@
 import type { EntryRecord } from '../../xml/feed-types.ts';
+import { hasListWork } from '../payload/child-lists.ts';
 import { storedFragment } from '../payload/fragment.ts';
 import { MAX_TICK_DIGITS } from '../store/repositories.ts';
 
@@ -12,6 +13,8 @@ export type Incoming = Pick<EntryRecord, 'index' | 'line' | 'column' | 'atomId' 
   method: string | undefined;
   /** The resource element as stored: self-contained (storedFragment). */
   fragment: string | undefined;
+  /** The fragment has a child list that is not complete, or deleted children: it must be merged (child-lists.ts). */
+  lists: boolean;
 };
 
 /** The pure, store-independent half of applying an entry: validation and the fragment to store. */
@@ -28,8 +31,10 @@ export function toIncoming(rec: EntryRecord): Incoming {
   if (invalid === undefined && rec.httpMethod !== undefined && rec.httpMethod !== 'POST' && rec.httpMethod !== 'PUT' && rec.httpMethod !== 'DELETE') {
     invalid = `http:httpMethod ${rec.httpMethod} cannot be applied from a sync feed`;
   }
+  // A deletion keeps no children (spec 6.1), so its lists never matter.
+  const lists = fragment !== undefined && invalid === undefined && !rec.isDeleted && rec.httpMethod !== 'DELETE' && hasListWork(fragment);
   return {
     index: rec.index, line: rec.line, column: rec.column, atomId: rec.atomId, uuid: rec.uuid, isDeleted: rec.isDeleted,
-    method: rec.httpMethod, state: rec.state, invalid, fragment,
+    method: rec.httpMethod, state: rec.state, invalid, fragment, lists,
   };
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { hasListWork, mergeChildLists } from '../payload/child-lists.ts';
 import { tombstoneFragment } from '../payload/fragment.ts';
 import { mergeFragment } from '../payload/merge.ts';
 import type { KindInfo, ResourceRow, SyncStore } from '../store/repositories.ts';
@@ -36,6 +37,8 @@ export class LocalOps {
    * that uuid is returned unchanged (core 8.5: a repeated POST of a consumer-made uuid is not a conflict).
    */
   create(fragment: string, uuid: string): { row: ResourceRow; created: boolean } {
+    // A new resource's lists are all it has: stored complete, without the children it marks deleted (§3.3).
+    if (hasListWork(fragment)) fragment = mergeChildLists(undefined, fragment, true);
     return this.store.tx((w) => {
       const had = w.resources.byUuid(this.kind.id, uuid);
       if (had && !had.deleted) return { row: had, created: false };
@@ -51,8 +54,12 @@ export class LocalOps {
     });
   }
 
-  /** A PUT: property-level merge of the incoming fragment into the stored one. */
+  /**
+   * A PUT: property-level merge of the incoming fragment into the stored one (core 9.1), after its child lists were
+   * merged with the stored ones (core 9.2: a list without `deleteMissing` is a delta).
+   */
   update(row: ResourceRow, incoming: string): ResourceRow {
+    if (hasListWork(incoming)) incoming = mergeChildLists(row.payload, incoming, true);
     return this.store.tx((w) => {
       const st = w.digest.localState(this.kind);
       w.resources.update(row.id, false, st.ep, st.tick, st.stamp, null, mergeFragment(row.payload, incoming));

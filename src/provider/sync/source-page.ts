@@ -4,12 +4,14 @@ import type { FeedLink } from '../../xml/feed-types.ts';
 import { feedClose, feedOpen } from '../../xml/feed-writer.ts';
 import type { TextSink } from '../../xml/text-sink.ts';
 import type { Cursor, DigestSnapshot, KindInfo, Selection, SyncStore } from '../store/repositories.ts';
+import { etagFrom, etagSeed } from './etag.ts';
 import { streamRows } from './stream-rows.ts';
 
 /**
  * The source side of a pass (spec 5.2, 5.6; docs/protocol.md §3.2): the digest snapshot a selection is made against, and the
- * pages of its feed. Entries carry `atom:id` (the resource's identity URL), `sync:syncState` and the stored payload;
- * deletions go out as their stored `sdata:isDeleted="true"` payloads with the tombstone's syncState.
+ * pages of its feed. Entries carry `atom:id` (the resource's identity URL), `http:etag` (core 9.3), `sync:syncState`
+ * and the stored payload; deletions go out as their stored `sdata:isDeleted="true"` payloads with the tombstone's
+ * syncState.
  */
 
 export function snapshotDigest(store: SyncStore, kind: KindInfo): DigestSnapshot {
@@ -68,11 +70,18 @@ export async function writeSourcePage(p: PageRequest): Promise<number> {
   const identity = escapeText(kind.selfUrl);
   const title = `${escapeText(kind.name)} `;
   const pos = { ...p.after };
+  // Per endpoint: its syncState opening and its ETag hash state (core 9.3: with ETags on, every entry has one).
+  const eps = new Map<number, { state: string; a: number; b: number }>();
   const written = await streamRows(sink, () => queries.rows(kind.id, ranges, pos, end), (row) => {
-    const ep = store.endpoint(row.ep);
+    let ep = eps.get(row.ep);
+    if (ep === undefined) {
+      const e = store.endpoint(row.ep);
+      const [a, b] = etagSeed(e.norm);
+      eps.set(row.ep, (ep = { state: `<sync:syncState><sync:endpoint>${e.xml}</sync:endpoint><sync:tick>`, a, b }));
+    }
     const user = row.user === null ? '' : `<sync:user>${escapeText(row.user)}</sync:user>`;
     sink.write(`<entry><id>${identity}('${row.id}')</id><title>${title}${row.id}</title><updated>${row.stamp}</updated>` +
-      `<sync:syncState><sync:endpoint>${ep.xml}</sync:endpoint><sync:tick>${row.tick}</sync:tick>` +
+      `<http:etag>${etagFrom(ep.a, ep.b, row.tick)}</http:etag>${ep.state}${row.tick}</sync:tick>` +
       `<sync:stamp>${escapeText(row.stamp)}</sync:stamp>${user}</sync:syncState><sdata:payload>${row.payload}</sdata:payload></entry>\n`);
   });
   sink.write(feedClose());

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Diagnosis } from '../../protocol/diagnosis.ts';
 import { digestKey } from '../../protocol/digest.ts';
+import { normalizeEndpoint } from '../../protocol/endpoint.ts';
 import { SdataError } from '../../protocol/errors.ts';
 import type { SyncMode, SyncState } from '../../protocol/sync-state.ts';
 import { maxTick, nextTick, tickLess, type Tick } from '../../protocol/ticks.ts';
 import type { EntryRecord, FeedHead, FeedTail } from '../../xml/feed-types.ts';
+import { mergeChildLists } from '../payload/child-lists.ts';
 import { scanRootTag, tombstoneFragment } from '../payload/fragment.ts';
 import { MAX_TICK_DIGITS, type KindInfo, type ResultWriter, type StoreWriter, type SyncStore } from '../store/repositories.ts';
 import type { BodyApplier } from './body-applier.ts';
@@ -77,6 +79,8 @@ export class TargetApplier implements BodyApplier {
   /** Lowest failed tick per endpoint in this pass: the digest never moves past it. */
   private readonly failures = new Map<number, Tick>();
   private expected: Map<number, Tick> | undefined;
+  /** Newer conflictPriorities the source digest brings (head()), taken with the page's entries. */
+  private readonly priorities: Array<[ep: number, prio: number]> = [];
   private gap: string | undefined;
   private now = new Date().toISOString();
 
@@ -117,10 +121,22 @@ export class TargetApplier implements BodyApplier {
     // The reader (requireSyncHead) has already refused feeds without syncMode or digest.
     this.mode = h.syncMode!;
     const d = h.digest!;
-    for (const e of d.entries.values()) {
+    const stored = this.store.digest.rows(this.kind.id);
+    const origin = d.origin === undefined ? undefined : normalizeEndpoint(d.origin);
+    for (const [norm, e] of d.entries) {
       checkTickSize(e.tick, `sync:digest entry for ${e.endpoint}`, this.source);
-      this.src.rows.set(this.store.endpointId(e.endpoint), { tick: e.tick, prio: e.conflictPriority });
+      const ep = this.store.endpointId(e.endpoint);
+      this.src.rows.set(ep, { tick: e.tick, prio: e.conflictPriority });
+      // Dynamic priorities (spec 2.3; docs/protocol.md §3.7): take a recorded endpoint's priority from the source's
+      // digest when the source speaks for itself (the digest's origin), or knows later changes from that endpoint
+      // than this target does; a stale digest (a slow peer) never undoes a newer priority. Our own is ours to set.
+      const t = stored.get(ep);
+      if (t !== undefined && t.prio !== e.conflictPriority && ep !== this.kind.selfEp && (norm === origin || tickLess(t.tick, e.tick))) {
+        this.priorities.push([ep, e.conflictPriority]);
+      }
     }
+    // An immediate page takes them with its entries, once its contiguity check has passed (end()).
+    if (this.mode === 'catchUp') this.takePriorities();
     // Pages of one pass carry the same source digest (the source snapshots it): that groups them.
     this.passKey = createHash('sha1').update(`${this.mode}\u0003${digestKey(d)}`).digest('base64');
     for (const f of this.w.failures.lowest(this.kind.id, this.passKey)) this.failures.set(f.ep, f.tick);
@@ -149,6 +165,7 @@ export class TargetApplier implements BodyApplier {
       if (this.gap !== undefined) {
         throw new SdataError('SDATA_E_TARGET_REJECTED', `${this.source}: immediate feed rejected, nothing applied: ${this.gap}`);
       }
+      this.takePriorities();
       for (const data of this.w.staged.each(this.ctx)) this.apply(JSON.parse(data) as Incoming);
       this.w.staged.clear(this.ctx);
       return;
@@ -163,6 +180,11 @@ export class TargetApplier implements BodyApplier {
       this.w.failures.clear(this.kind.id, this.passKey);
       this.merged = true;
     }
+  }
+
+  private takePriorities(): void {
+    for (const [ep, prio] of this.priorities) this.w.digest.setPriority(this.kind.id, ep, prio);
+    this.priorities.length = 0;
   }
 
   /** Why an immediate page is refused, if it is. */
@@ -261,7 +283,7 @@ export class TargetApplier implements BodyApplier {
         diagnoses.push(info('SyncDeleteUnknown', 'nothing to delete: the resource was not known here; its deletion is recorded'));
         this.stats.deleted++;
       } else {
-        id = resources.insert(k, uuid, false, ep, st.tick, st.stamp, user, inc.fragment!);
+        id = resources.insert(k, uuid, false, ep, st.tick, st.stamp, user, inc.lists ? mergeChildLists(undefined, inc.fragment!) : inc.fragment!);
         status = 201;
         method = 'POST';
         deleted = false;
@@ -284,7 +306,9 @@ export class TargetApplier implements BodyApplier {
           deleted = true;
           this.stats.deleted++;
         } else {
-          resources.update(id, false, ep, st.tick, st.stamp, user, inc.fragment!);
+          // Child lists that are not complete merge with the stored ones (docs/protocol.md §3.3); else the payload is whole.
+          const f = inc.lists ? mergeChildLists(local.deleted ? undefined : resources.payloadOf(id), inc.fragment!) : inc.fragment!;
+          resources.update(id, false, ep, st.tick, st.stamp, user, f);
           status = local.deleted ? 201 : 200;
           method = local.deleted ? 'POST' : 'PUT';
           deleted = false;

@@ -2,22 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NS } from '../../../src/protocol/namespaces.ts';
 import { normalizeFragment, rootUuid, rootDeclarations, scanRootTag, storedFragment, tombstoneFragment } from '../../../src/provider/payload/fragment.ts';
-import { FeedReader } from '../../../src/xml/feed-reader.ts';
 import type { EntryRecord } from '../../../src/xml/feed-types.ts';
 import { resourceXml } from '../../../src/xml/feed-writer.ts';
 import { parseXml } from '../helpers.ts';
+import { OUR_ROOT, recordsOf } from './records.ts';
 
 /** Fragments */
-
-function recordsOf(feed: string): EntryRecord[] {
-  const out: EntryRecord[] = [];
-  const r = new FeedReader({ head() {}, entry(e) { out.push(e); }, end() {} }, { requireSyncHead: false });
-  r.pushText(feed);
-  r.end();
-  return out;
-}
-
-const OUR_ROOT = `<feed xmlns="${NS.atom}" xmlns:sdata="${NS.sdata}" xmlns:sync="${NS.sync}" xmlns:http="${NS.http}" xmlns:opensearch="${NS.opensearch}">`;
 
 test('a stored fragment is a fixpoint of relaying: embedded in our own feeds and read back, it is byte-identical', () => {
   const inputs = [
@@ -28,9 +18,10 @@ test('a stored fragment is a fixpoint of relaying: embedded in our own feeds and
     // no namespace at all for the resource
     `<feed xmlns="${NS.atom}" xmlns:sdata="${NS.sdata}"><entry><sdata:payload><account xmlns="" sdata:uuid="U-3"><n>a &amp; b &#233; 🚀</n></account></sdata:payload></entry></feed>`,
   ];
-  for (const input of inputs) {
+  for (const [i, input] of inputs.entries()) {
     const rec = recordsOf(input)[0]!;
-    const first = storedFragment(rec, rec.uuid!)!;
+    assert.equal(rec.uuid, `U-${i + 1}`);
+    const first = storedFragment(rec, rec.uuid)!;
     // Well-formed on its own, with the uuid on the resource element.
     const el = parseXml(first);
     assert.equal(el.attrs.get(`{${NS.sdata}}uuid`), rec.uuid);
@@ -84,4 +75,18 @@ test('normalizeFragment adds the uuid and the declarations a receiver would add;
   assert.deepEqual([t.uri, t.local, t.attrs.get(`{${NS.sdata}}uuid`), t.attrs.get(`{${NS.sdata}}isDeleted`), t.children.length], ['urn:c', 'a', 'u-9', 'true', 0]);
   const p = parseXml(tombstoneFragment(`<x:a xmlns:x="urn:x" xmlns:sdata="${NS.sdata}" sdata:uuid="Q"><x:b/></x:a>`, 'q'));
   assert.deepEqual([p.uri, p.local, p.attrs.get(`{${NS.sdata}}uuid`)], ['urn:x', 'a', 'Q']);
+});
+
+test('A19: a uuid on sdata:payload is found by namespace, whatever the prefix; a look-alike prefix is not sdata', () => {
+  const feed = (payload: string): string => `<feed xmlns="${NS.atom}"><entry>${payload}</entry></feed>`;
+  const r1 = recordsOf(feed(`<q:payload xmlns:q="${NS.sdata}" q:uuid=" U-9 "><account xmlns="urn:c"><n>1</n></account></q:payload>`))[0]!;
+  assert.equal(r1.uuid, 'U-9');
+  const f = storedFragment(r1, r1.uuid)!;
+  assert.equal(parseXml(f).attrs.get(`{${NS.sdata}}uuid`), 'U-9');
+  // `sdata` bound to something else: not the sdata namespace, so no uuid (the entry is then invalid).
+  const r2 = recordsOf(feed(`<q:payload xmlns:q="${NS.sdata}" xmlns:sdata="urn:not-sdata" sdata:uuid="U-10"><account xmlns="urn:c"/></q:payload>`))[0]!;
+  assert.equal(r2.uuid, undefined);
+  // The resource element's own uuid wins over the payload's.
+  const r3 = recordsOf(feed(`<q:payload xmlns:q="${NS.sdata}" q:uuid="U-11"><account xmlns="urn:c" q:uuid="U-12"/></q:payload>`))[0]!;
+  assert.equal(r3.uuid, 'U-12');
 });
