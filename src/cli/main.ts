@@ -9,6 +9,7 @@ Commands:
   plan     source feed (files or stdin) + target digest -> target feed / chunk files
   gen      write a deterministic synthetic sync feed
   serve    run the reference SData sync provider on a SQLite store
+  health   GET a provider's $health URL, exit 0 on 200 (a container's HEALTHCHECK)
   seed     fill a provider store with generated resources
   hash-password  a users-file line for serve's Basic authentication (password from stdin or a prompt)
   run      one catch-up pass (or several kinds) from a source to a target over HTTP
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; signals?: true }>
   plan: { load: async () => (await import('./plan.ts')).planCommand },
   gen: { load: async () => (await import('./gen.ts')).genCommand },
   serve: { load: async () => (await import('./serve.ts')).serveCommand, signals: true },
+  health: { load: async () => (await import('./health.ts')).healthCommand },
   seed: { load: async () => (await import('./seed.ts')).seedCommand },
   'hash-password': { load: async () => (await import('./hash-password.ts')).hashPasswordCommand },
   run: { load: async () => (await import('./run.ts')).runCommand, signals: true },

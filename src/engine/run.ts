@@ -12,6 +12,8 @@ export type RunOptions = Omit<PassOptions, 'kind' | 'stats'> & {
   concurrency: number;
   /** Called when a pass's stats exist (progress display). */
   onPass?: (stats: PassStats) => void;
+  /** Called as each pass ends, with its result (the library's events, run-sync.ts). */
+  onPassDone?: (result: PassResult) => void;
 };
 
 export interface RunResult {
@@ -27,25 +29,25 @@ export interface RunResult {
 export async function runKinds(o: RunOptions): Promise<RunResult> {
   const passes: PassResult[] = [];
   const notRun: string[] = [];
+  const pass = async (kind: string): Promise<PassResult> => {
+    const stats = newPassStats(kind);
+    o.onPass?.(stats);
+    const r = await runPass({ ...o, kind, stats });
+    o.onPassDone?.(r);
+    return r;
+  };
   if (o.concurrency <= 1) {
     for (const kind of o.kinds) {
       if (o.signal?.aborted || passes.some((p) => !p.ok)) {
         notRun.push(kind);
         continue;
       }
-      const stats = newPassStats(kind);
-      o.onPass?.(stats);
-      passes.push(await runPass({ ...o, kind, stats }));
+      passes.push(await pass(kind));
     }
     return { passes, notRun };
   }
   const limit = pLimit(o.concurrency);
-  const results = await Promise.all(o.kinds.map((kind) => limit(async () => {
-    if (o.signal?.aborted) return undefined;
-    const stats = newPassStats(kind);
-    o.onPass?.(stats);
-    return runPass({ ...o, kind, stats });
-  })));
+  const results = await Promise.all(o.kinds.map((kind) => limit(async () => (o.signal?.aborted ? undefined : pass(kind)))));
   results.forEach((r, i) => {
     if (r) passes.push(r);
     else notRun.push(o.kinds[i]!);
