@@ -11,7 +11,7 @@ import { HEAP_FLAGS } from '../../src/cli/heap-flags.ts';
 const root = new URL('../../', import.meta.url);
 const read = (p: string): string => readFileSync(new URL(p, root), 'utf8');
 
-test('npm start and the Dockerfile start node with the bin\'s heap flags', () => {
+test('npm start, the Dockerfile\'s ENTRYPOINT and its HEALTHCHECK start node with the bin\'s heap flags', () => {
   const flags = [...HEAP_FLAGS];
   assert.ok(flags.includes('--max-semi-space-size=8') && flags.some((f) => f.startsWith('--max-old-space-size=')), flags.join(' '));
   const start = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts['start']!;
@@ -19,4 +19,7 @@ test('npm start and the Dockerfile start node with the bin\'s heap flags', () =>
   const entry = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(read('Dockerfile'));
   assert.ok(entry, 'Dockerfile has an exec-form ENTRYPOINT');
   assert.deepEqual(JSON.parse(entry[1]!), ['node', ...flags, '/app/bin/sdata-sync.mjs']);
+  const health = /^HEALTHCHECK\s[^\n]*(?:\\\n[^\n]*)*?CMD\s+(\[.*\])\s*$/m.exec(read('Dockerfile'));
+  assert.ok(health, 'Dockerfile has an exec-form HEALTHCHECK');
+  assert.deepEqual((JSON.parse(health[1]!) as string[]).slice(0, flags.length + 3), ['node', ...flags, '/app/bin/sdata-sync.mjs', 'health']);
 });
