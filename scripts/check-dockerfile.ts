@@ -6,7 +6,8 @@
 // as the image's user, several containers on a private network: --help, --version, seed, serve until the
 // HEALTHCHECK passes, run both ways between two served stores until they converge, gen | plan, docker stop.
 // Needs root, or unprivileged user namespaces (then one uid stands for the image's users). Exit 0: it would work.
-// Usage: node scripts/check-dockerfile.ts [--keep]   (--keep leaves the image roots in the temp dir)
+// Usage: node scripts/check-dockerfile.ts [--keep] [--dockerfile FILE]
+//   --keep leaves the image roots in the temp dir; --dockerfile replays another file (the context stays this repo).
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +22,9 @@ import { IMAGE_NODE_IDS, mountNamespace, mountsUnder, resolveUser, sh } from './
 const SCRIPT = fileURLToPath(import.meta.url);
 const repo = resolve(dirname(SCRIPT), '..');
 const log = (s: string): void => void process.stderr.write(`check-dockerfile: ${s}\n`);
-const asRoot = process.getuid?.() === 0;
+/** The uid that started the replay (inside a user namespace we are 0, whoever we are). */
+const outerUid = (): number => Number(process.env['SDATA_REPLAY_UID'] ?? process.getuid?.() ?? 0);
+const asRoot = outerUid() === 0;
 
 /** Runs this script again as `argv` and takes its exit status. */
 function again(argv: string[]): Promise<number> {
@@ -36,7 +39,7 @@ function again(argv: string[]): Promise<number> {
 }
 
 /** Outside: a work directory, the replay in a mount namespace of its own, then the clean-up from out here. */
-async function outer(keep: boolean): Promise<number> {
+async function outer(keep: boolean, dockerfile: string): Promise<number> {
   const work = mkdtempSync(join(tmpdir(), 'sdata-docker-'));
   chmodSync(work, 0o755); // the image's user walks into it
   const probe = spawnSync('unshare', [...(asRoot ? [] : ['--map-root-user']), '--mount', 'true'], { encoding: 'utf8' });
@@ -44,7 +47,8 @@ async function outer(keep: boolean): Promise<number> {
     log(`FAIL: cannot make a mount namespace (unshare${asRoot ? '' : ' --map-root-user'}: ${probe.stderr.trim() || probe.error?.message}); the replay needs root or unprivileged user namespaces`);
     return 1;
   }
-  const code = await again(['unshare', ...(asRoot ? [] : ['--map-root-user']), '--mount', '--propagation', 'private', '--', process.execPath, SCRIPT, '--inner', work, String(process.pid)]);
+  process.env['SDATA_REPLAY_UID'] = String(process.getuid?.() ?? 0);
+  const code = await again(['unshare', ...(asRoot ? [] : ['--map-root-user']), '--mount', '--propagation', 'private', '--', process.execPath, SCRIPT, '--inner', work, mountNamespace(), dockerfile]);
   // The namespace is gone with its mounts; were one still here, removing the tree would reach into it.
   const left = mountsUnder(work);
   if (left.length > 0) {
@@ -108,15 +112,16 @@ function checkImage(st: Stage, node: ReturnType<typeof IMAGE_NODE_IDS>): Image {
 }
 
 /** In the mount namespace: build, check, then run the image in a network namespace of its own. */
-async function inner(work: string, outerPid: number): Promise<number> {
+async function inner(work: string, outerNamespace: string, dockerfile: string): Promise<number> {
   // Mounts below must never land in the machine's namespace.
-  if (mountNamespace() === mountNamespace(outerPid)) throw new Error('not in a mount namespace of our own: refusing to mount');
+  if (mountNamespace() === outerNamespace) throw new Error('not in a mount namespace of our own: refusing to mount');
   const started = Date.now();
   const node = IMAGE_NODE_IDS(asRoot);
   if (!asRoot) log('not root: the image\'s users are all this one uid here (ownership is not told apart); the read-only root still holds');
   const stages = replayBuild({
-    context: repo, dockerfile: join(repo, 'Dockerfile'), work, node, nodeVersion: process.versions.node, npmCache: npmCache(), network: network(),
-    layers: new LayerCache(join(tmpdir(), 'sdata-docker-layers')), log,
+    context: repo, dockerfile, work, node, asRoot, nodeVersion: process.versions.node, npmCache: npmCache(), network: network(),
+    // A layer cache per user: another's is not theirs to write.
+    layers: new LayerCache(join(tmpdir(), `sdata-docker-layers-${outerUid()}`)), log,
   });
   log(`built ${stages.length} stages in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   const image = { ...checkImage(stages.at(-1)!, node), work };
@@ -128,14 +133,15 @@ async function inner(work: string, outerPid: number): Promise<number> {
 async function main(): Promise<number> {
   const a = process.argv.slice(2);
   try {
-    if (a[0] === '--inner') return await inner(a[1]!, Number(a[2]));
+    if (a[0] === '--inner') return await inner(a[1]!, a[2]!, a[3]!);
     if (a[0] === '--run') {
       const image = JSON.parse(readFileSync(a[1]!, 'utf8')) as Image;
       await runImage(image, log);
       return 0;
     }
     const started = Date.now();
-    const code = await outer(a.includes('--keep'));
+    const d = a.indexOf('--dockerfile');
+    const code = await outer(a.includes('--keep'), d >= 0 ? resolve(a[d + 1]!) : join(repo, 'Dockerfile'));
     if (code === 0) log(`ok: the image builds and runs (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     return code;
   } catch (e) {

@@ -41,8 +41,10 @@ export interface BuildOptions {
   dockerfile: string;
   /** Where stage roots go (one directory each). */
   work: string;
-  /** Run as root: the image's users are real uids; else one uid stands for all (sandbox.ts IMAGE_NODE_IDS). */
+  /** The image's node user (sandbox.ts IMAGE_NODE_IDS). */
   node: Ids;
+  /** Root: processes take the image user's uid and groups. In a user namespace there is only ours: no switch. */
+  asRoot: boolean;
   /** The Node version the tests pin: the base image must be that one. */
   nodeVersion: string;
   /** Directory that a `RUN --mount=type=cache,target=/root/.npm` gets (the npm cache of whoever runs the replay). */
@@ -272,7 +274,7 @@ function run(i: Instruction, st: Stage, o: BuildOptions, fail: (m: string) => ne
   const ids = resolveUser(st.root, st.user);
   const env = new Map([['HOME', ids.home], ...Object.entries(o.network), ...st.env]);
   try {
-    const r = spawnSync('chroot', [`--userspec=${ids.uid}:${ids.gid}`, st.root, '/usr/bin/env', '-i', '-C', st.workdir, ...[...env].map(([k, v]) => `${k}=${v}`), ...argv], {
+    const r = spawnSync('chroot', [...(o.asRoot ? [`--userspec=${ids.uid}:${ids.gid}`] : []), st.root, '/usr/bin/env', '-i', '-C', st.workdir, ...[...env].map(([k, v]) => `${k}=${v}`), ...argv], {
       stdio: ['ignore', process.stderr, process.stderr],
     });
     if (r.error) fail(`cannot start: ${r.error.message}`);

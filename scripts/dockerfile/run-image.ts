@@ -54,7 +54,7 @@ class Containers {
     const vol = o.volume ?? this.volume(`anon${++this.n}`);
     const env = [['HOME', i.user.home], ...i.env, ...Object.entries(o.env ?? {})].map(([k, v]) => `${k}=${v}`);
     const argv = o.command ?? [...i.entrypoint, ...(args.length > 0 ? args : i.cmd)];
-    const user = [`--userspec=${i.user.uid}:${i.user.gid}`, ...(i.asRoot ? [`--groups=${i.user.gid}`] : [])];
+    const user = i.asRoot ? [`--userspec=${i.user.uid}:${i.user.gid}`, `--groups=${i.user.gid}`] : [];
     this.log(o.what ?? `docker run ${argv.slice(i.entrypoint.length).join(' ')}`);
     return spawn('unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec "$@"', 'container',
       vol, join(i.root, i.volume), 'chroot', ...user, i.root, '/usr/bin/env', '-i', '-C', i.workdir, ...env, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -22,7 +22,7 @@ export function sh(cmd: string, args: readonly string[]): string {
 export const mount = (...args: string[]): void => void sh('mount', args);
 
 /** This process's mount namespace (an inode), to make sure mounts happen in the replay's own, never the machine's. */
-export const mountNamespace = (pid: number | 'self' = 'self'): string => readlinkSync(`/proc/${pid}/ns/mnt`);
+export const mountNamespace = (): string => readlinkSync('/proc/self/ns/mnt');
 
 /** Mount points under `dir`, deepest first (from /proc/self/mountinfo; octal escapes undone). */
 export function mountsUnder(dir: string): string[] {
