@@ -61,25 +61,28 @@ class Containers {
   }
 
   async run(args: readonly string[], o: Parameters<Containers['start']>[1] & { input?: string; timeoutMs?: number } = {}): Promise<Ran> {
-    return collect(this.start(args, o), o.input ?? '', o.timeoutMs ?? 30_000);
+    return collect(this.start(args, o), { input: o.input ?? '', timeoutMs: o.timeoutMs ?? 30_000 });
   }
 
   /** The HEALTHCHECK's command in a running container (docker exec: its env and volume), bounded by --timeout. */
   async health(o: { volume: string; env: Record<string, string>; test?: string[] }): Promise<Ran> {
     const timeout = durationMs(this.img.healthcheck.options['timeout'] ?? '30s');
     const test = o.test ?? this.img.healthcheck.test;
-    return collect(this.start([], { ...o, command: test, what: `HEALTHCHECK ${test.at(-1)}` }), '', timeout);
+    return collect(this.start([], { ...o, command: test, what: `HEALTHCHECK ${test.at(-1)}` }), { input: '', timeoutMs: timeout });
   }
 }
 
-function collect(c: ChildProcess, input: string, timeoutMs: number): Promise<Ran> {
+/** A container's output and exit code; `input` (if given) is its stdin, and it is killed after `timeoutMs`. */
+function collect(c: ChildProcess, o: { input?: string; timeoutMs?: number } = {}): Promise<Ran> {
   let stdout = '';
   let stderr = '';
   c.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   c.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  c.stdin!.on('error', () => undefined);
-  c.stdin!.end(input);
-  const timer = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
+  if (o.input !== undefined) {
+    c.stdin!.on('error', () => undefined);
+    c.stdin!.end(o.input);
+  }
+  const timer = setTimeout(() => c.kill('SIGKILL'), o.timeoutMs ?? 30_000);
   return once(c, 'close').then(([code]) => {
     clearTimeout(timer);
     return { code: code as number | null, stdout, stderr };
@@ -201,20 +204,12 @@ export async function runImage(img: Image, log: (l: string) => void): Promise<vo
   const plan = c.start(['plan']);
   gen.stdout!.pipe(plan.stdin!);
   gen.stderr!.resume();
-  const planned = collectOutput(plan);
+  const planned = collect(plan, { timeoutMs: 60_000 });
   const [genCode] = await once(gen, 'close') as [number | null];
   const p = await planned;
   expect(genCode === 0 && p.code === 0, 'gen 2000 | plan', p);
   expect(/"read":2000,"forwarded":2000/.test(p.stderr) && (p.stdout.match(/<entry[\s>]/g)?.length ?? 0) === 2000, 'plan forwarded the 2000 entries', p);
   log(`gen | plan: 2000 entries; the containers ran in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-}
-
-function collectOutput(c: ChildProcess): Promise<Ran> {
-  let stdout = '';
-  let stderr = '';
-  c.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  c.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  return once(c, 'close').then(([code]) => ({ code: code as number | null, stdout, stderr }));
 }
 
 export { Check };
