@@ -16,11 +16,18 @@ let dir: TestDir;
 let src: RunningProvider;
 let tgt: RunningProvider;
 const HUB = 'http://localhost/sdata/hub/crm/-/accounts';
+/** Holds the source's selections in their 202 phase while set (the test releases it): no race with a timer. */
+let selecting: { promise: Promise<void>; resolve: () => void } | undefined;
+function hold(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
 
 before(async () => {
   dir = testDir();
   await seedStore({ db: dir.db('src'), app: 'hub', contract: 'crm', kind: 'accounts', count: 25 });
-  src = await provider(dir, 'src', { pageSize: 10, selectDelayMs: 60 });
+  src = await provider(dir, 'src', { pageSize: 10, selectGate: () => selecting?.promise ?? Promise.resolve() });
   tgt = await provider(dir, 'tgt', { app: 'spoke', pageSize: 4, maxBodyBytes: 200_000 });
 });
 after(async () => {
@@ -32,14 +39,17 @@ after(async () => {
 test('source lifecycle: 202 while selecting, 200 page 1, next links to the end, DELETE, then 410', async (t) => {
   const digest = await get(`${tgt.url}/accounts/$syncDigest`);
   const before = src.openContexts();
+  selecting = hold();
   const r = await post(`${src.url}/accounts/$syncSource?trackingID=life-1&runName=t&runStamp=2020-01-01T00:00:00&unknownParam=1`, digest.text);
   assert.equal(r.status, 202);
   const loc = r.headers.get('location')!;
   assert.equal(src.openContexts(), before + 1);
-  // The selection is still running (selectDelayMs): polling answers 202 with tracking and the same Location.
+  // The selection is still held: polling answers 202 with tracking and the same Location.
   const poll = await get(loc);
   assert.equal(poll.status, 202);
   assert.equal(parseXml(poll.text).local, 'tracking');
+  selecting.resolve();
+  selecting = undefined;
   const first = await pollUntilDone(loc);
   assert.equal(first.status, 200);
   // Core 9.3 (checklist 111): every entry carries http:etag, the tag the resource's own ETag header quotes.
@@ -213,14 +223,15 @@ test('entries that cannot be applied fail one by one (400 + diagnosis) and hold 
 });
 
 test('contexts expire after the idle TTL (404 afterwards) and the count drops', async () => {
-  const p = await provider(dir, 'ttl', { contextTtlMs: 150 });
+  let now = Date.now();
+  const p = await provider(dir, 'ttl', { contextTtlMs: 150, now: () => now });
   try {
     const d = (await get(`${p.url}/accounts/$syncDigest`)).text;
     const r = await post(`${p.url}/accounts/$syncSource?trackingID=exp`, d);
     const loc = r.headers.get('location')!;
     assert.equal((await pollUntilDone(loc)).status, 200);
     assert.equal(p.openContexts(), 1);
-    await new Promise((res) => setTimeout(res, 450));
+    now += 151;
     assert.equal(p.openContexts(), 0);
     assert.equal((await get(loc)).status, 404);
   } finally {

@@ -167,7 +167,8 @@ export async function startInBackground(c: Call, op: AsyncOp, info: string, work
       }
     }
   };
-  if (c.core.selectDelayMs > 0) setTimeout(run, c.core.selectDelayMs).unref();
+  const gate = c.core.selectGate;
+  if (gate) void gate().then(run, run);
   else setImmediate(run);
   reply202(c, contextUrl(c, op, ctx), ctx, op.busy.phase, op.busy.detail);
 }

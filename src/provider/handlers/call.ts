@@ -17,8 +17,8 @@ export interface ProviderCore {
   maxBodyBytes: number;
   maxEntryBytes: number;
   pollingMillis: number;
-  /** Test hook: how long a $syncSource selection stays in its 202 phase (default 0). */
-  selectDelayMs: number;
+  /** Test hook: a $syncSource selection stays in its 202 phase until this settles. */
+  selectGate: (() => Promise<void>) | undefined;
 }
 
 /** One request, routed to a kind. */

@@ -53,8 +53,10 @@ export interface ProviderOptions {
   maxEntryBytes?: number;
   /** pollingMillis advertised in tracking payloads (default 100). */
   pollingMillis?: number;
-  /** Test hook: a $syncSource context stays in its 202 "selecting" phase this long (default 0). */
-  selectDelayMs?: number;
+  /** Test hook: a $syncSource selection stays in its 202 "selecting" phase until this promise settles. */
+  selectGate?: () => Promise<void>;
+  /** Test hook: the clock of context expiry (default Date.now). */
+  now?: () => number;
   /** SQLite page cache, MiB (default 8). */
   cacheMiB?: number;
   /** Store quota, MiB: writes that would grow the database file past it answer 507, as on a full disk (--max-db-mib). */
@@ -131,7 +133,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     if (!opts.kinds && store.kinds.length === 0) store.ensureKind('accounts', opts.priority);
     const names = opts.kinds ?? store.kinds.map((k) => k.name);
     served = new Map(names.map((n) => [n, store.ensureKind(n, opts.priority)]));
-    contexts = store.openContexts(opts.contextTtlMs ?? DEFAULTS.contextTtlMs);
+    contexts = store.openContexts(opts.contextTtlMs ?? DEFAULTS.contextTtlMs, opts.now);
   } catch (e) {
     store.close();
     // The first writes happen here (kinds, restart recovery): a read-only or full store shows up now.
@@ -146,7 +148,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     maxBodyBytes,
     maxEntryBytes: opts.maxEntryBytes ?? Math.min(DEFAULT_MAX_ENTRY_BYTES, maxBodyBytes),
     pollingMillis: opts.pollingMillis ?? DEFAULTS.pollingMillis,
-    selectDelayMs: opts.selectDelayMs ?? 0,
+    selectGate: opts.selectGate,
   };
   const ds = { app: store.app, contract: store.contract, dataset: store.dataset };
   const scheme = opts.tls ? 'https' : 'http';

@@ -196,8 +196,8 @@ export class Store implements SyncStore {
   }
 
   /** The context registry of a running provider: marks work a previous process left unfinished, expires idle contexts. */
-  openContexts(ttlMs: number): Contexts {
-    return new Contexts(this.#db, (fn) => this.tx(fn), () => this.isOpen && !this.inTx, (e) => this.fault(e) !== undefined, this.#failures, ttlMs);
+  openContexts(ttlMs: number, now?: () => number): Contexts {
+    return new Contexts(this.#db, (fn) => this.tx(fn), () => this.isOpen && !this.inTx, (e) => this.fault(e) !== undefined, this.#failures, ttlMs, now);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
