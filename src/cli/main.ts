@@ -10,6 +10,7 @@ Commands:
   serve    run the reference SData sync provider on a SQLite store
   seed     fill a provider store with generated resources
   run      one catch-up pass (or several kinds) from a source to a target over HTTP
+  link     link the resources two applications already share, before their first sync ($linked)
   digest   print a target's $syncDigest entry
   pull     stream every page of a source feed to stdout as one feed
   push     POST feeds to a target's $syncTarget, result feed to stdout
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve.ts')).serveCommand,
   seed: async () => (await import('./seed.ts')).seedCommand,
   run: async () => (await import('./run.ts')).runCommand,
+  link: async () => (await import('./link.ts')).linkCommand,
   digest: async () => (await import('./digest.ts')).digestCommand,
   pull: async () => (await import('./pull.ts')).pullCommand,
   push: async () => (await import('./push.ts')).pushCommand,

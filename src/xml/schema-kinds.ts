@@ -8,6 +8,10 @@ export interface SchemaKind {
   syncOrder: number | undefined;
   isSyncSource: boolean;
   isSyncTarget: boolean;
+  /** `sme:supportsLinking` (ours, docs/protocol.md X16): the kind has `$linked` (spec 1.3). */
+  supportsLinking: boolean;
+  /** `sme:linkedBatchingMode` (ours, X16): how `$linked/$batch` may be called (`sme:batchingMode`'s values). */
+  linkedBatchingMode: string | undefined;
 }
 
 /**
@@ -29,6 +33,8 @@ export function parseSchemaKinds(xml: string): SchemaKind[] {
     let src = false;
     let tgt = false;
     let isKind = false;
+    let linking = false;
+    let linkedBatching: string | undefined;
     for (const k in t.attributes) {
       const a = t.attributes[k]!;
       if (a.uri !== NS.sme) continue;
@@ -44,8 +50,10 @@ export function parseSchemaKinds(xml: string): SchemaKind[] {
         tgt = v === 'true' || v === '1';
         isKind = true;
       } else if (a.local === 'role' && v === 'resourceKind') isKind = true;
+      else if (a.local === 'supportsLinking') linking = v === 'true' || v === '1';
+      else if (a.local === 'linkedBatchingMode') linkedBatching = v;
     }
-    if (isKind) out.push({ name, syncOrder: order, isSyncSource: src, isSyncTarget: tgt });
+    if (isKind) out.push({ name, syncOrder: order, isSyncSource: src, isSyncTarget: tgt, supportsLinking: linking, linkedBatchingMode: linkedBatching });
   });
   p.write(xml).close();
   return out;
