@@ -246,5 +246,10 @@ describe('link: edge cases on hand-made stores', () => {
     assert.match(bad.stderr, /--match/);
     const norm = await runCli(['link', '--source', s.url, '--target', t.url, '--kind', 'accounts', '--match', 'name', '--normalize', 'accents']);
     assert.equal(norm.code, 2);
+    // A side that cannot be reached: the network's exit code, a message naming it, no stack trace.
+    const down = await runCli(['link', '--source', s.url, '--target', 'http://127.0.0.1:1/sdata/erp/crm/-', '--kind', 'accounts', '--match', 'name', '--retries', '0']);
+    assert.equal(down.code, 5, down.stderr);
+    assert.match(down.stderr, /127\.0\.0\.1:1\/sdata\/erp\/crm\/-\/accounts\/\$syncDigest/);
+    assert.doesNotMatch(down.stderr, /\n\s+at /);
   });
 });

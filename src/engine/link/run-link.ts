@@ -81,6 +81,8 @@ export interface LinkResult {
 }
 
 const MAX_FAILURE_WARNINGS = 10;
+/** How often a long link says where it is (stderr). */
+const PROGRESS_MS = 10_000;
 
 const ACTIONS: readonly Action[] = ['already-linked', 'link-both', 'copy-to-target', 'copy-to-source', 'repoint-target', 'repoint-source',
   'uuid-taken', 'ambiguous', 'unmatched-source', 'unmatched-target', 'no-key-source', 'no-key-target'];
@@ -105,17 +107,27 @@ export async function runLink(o: LinkOptions): Promise<LinkResult> {
   const report = o.report === undefined ? undefined : new JsonlFile(o.report);
   let writers: [LinkWriter, LinkWriter] | undefined;
   try {
-    // 1. Both collections into the scratch file, side by side.
+    // 1. Both collections into the scratch file, side by side. If one side fails, the other stops at its next entry.
     const fields = o.match;
-    const reads: CollectionRead[] = await Promise.all(([0, 1] as const).map((side) => readCollection({
+    let failed: unknown;
+    const read = (side: 0 | 1): Promise<CollectionRead> => readCollection({
       client: clients[side], collection: colls[side], fields, pageSize: o.pageSize, maxEntryBytes: o.maxEntryBytes, poll: o.poll, signal: o.signal,
       onEntry: (f) => {
+        if (failed !== undefined) throw new SdataError('SDATA_E_ABORTED', `${colls[side]}: stopped: the other side failed`);
         counts.read[side]++;
         const url = f.url ?? f.self ?? f.atomId;
         if (url === undefined) throw new SdataError('SDATA_E_PROTOCOL', `${colls[side]}: an entry has neither sdata:url, a self link nor an id: it cannot be named in a link`);
         join.add(side, naturalKey(f.values, o.normalize), { url, uuid: f.uuid || undefined, key: f.key });
       },
-    })));
+    }).catch((e: unknown) => {
+      failed ??= e;
+      throw e;
+    });
+    const progress = setInterval(() => o.log.info(`${o.kind}: read ${counts.read[0]} source and ${counts.read[1]} target resources so far`), PROGRESS_MS);
+    progress.unref();
+    const settled = await Promise.allSettled([read(0), read(1)]).finally(() => clearInterval(progress));
+    if (failed !== undefined) throw failed;
+    const reads = settled.map((r) => (r as PromiseFulfilledResult<CollectionRead>).value);
     o.log.info(`${o.kind}: read ${reads[0]!.entries} source and ${reads[1]!.entries} target resources; matching on ${fields.join(', ')}`);
     join.finish();
 
@@ -134,16 +146,24 @@ export async function runLink(o: LinkOptions): Promise<LinkResult> {
       })) as [LinkWriter, LinkWriter];
     }
     const newUuid = o.newUuid ?? randomUUID;
-    for (const g of join.groups()) {
-      if (o.signal?.aborted) throw new SdataError('SDATA_E_ABORTED', `link ${o.kind}: interrupted`);
-      const d = decide(g, winner, newUuid);
-      takenCheck(d, join);
-      count(counts, d);
-      if (report) await report.line(reportLine(d));
-      if (writers) for (const op of d.ops) await writers[op.side].add(op);
-      while (report && refused.length > 0) await report.line(refused.shift());
+    let decided = 0;
+    const progress2 = setInterval(() => o.log.info(`${o.kind}: ${decided} keys decided${writers ? `, ${writers[0].ok + writers[1].ok} links written` : ''}`), PROGRESS_MS);
+    progress2.unref();
+    try {
+      for (const g of join.groups()) {
+        if (o.signal?.aborted) throw new SdataError('SDATA_E_ABORTED', `link ${o.kind}: interrupted`);
+        const d = decide(g, winner, newUuid);
+        takenCheck(d, join);
+        count(counts, d);
+        if (report) await report.line(reportLine(d));
+        if (writers) for (const op of d.ops) await writers[op.side].add(op);
+        while (report && refused.length > 0) await report.line(refused.shift());
+        decided++;
+      }
+      if (writers) await Promise.all(writers.map((w) => w.finish()));
+    } finally {
+      clearInterval(progress2);
     }
-    if (writers) await Promise.all(writers.map((w) => w.finish()));
     while (report && refused.length > 0) await report.line(refused.shift());
     return {
       apply: o.apply, kind: o.kind, sides, winner: SIDE_NAMES[winner], counts,
