@@ -84,7 +84,8 @@ export interface KeyNormalization {
 
 /**
  * The natural key of a resource from its field values (undefined if any is missing): each value normalised as
- * asked (trim the ends, lower-case, collapse inner white space to one space), joined by U+0001.
+ * asked (trim the ends, lower-case, collapse inner white space to one space), joined by U+0001, which XML 1.0 text
+ * cannot contain (so two different tuples never give one key).
  */
 export function naturalKey(values: ReadonlyArray<string | undefined>, n: KeyNormalization): string | undefined {
   let k = '';
