@@ -12,6 +12,7 @@ Commands:
   seed     fill a provider store with generated resources
   hash-password  a users-file line for serve's Basic authentication (password from stdin or a prompt)
   run      one catch-up pass (or several kinds) from a source to a target over HTTP
+  link     link the resources two applications already share, before their first sync ($linked)
   digest   print a target's $syncDigest entry
   pull     stream every page of a source feed to stdout as one feed
   push     POST feeds to a target's $syncTarget, result feed to stdout
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; signals?: true }>
   seed: { load: async () => (await import('./seed.ts')).seedCommand },
   'hash-password': { load: async () => (await import('./hash-password.ts')).hashPasswordCommand },
   run: { load: async () => (await import('./run.ts')).runCommand, signals: true },
+  link: { load: async () => (await import('./link.ts')).linkCommand, signals: true },
   digest: { load: async () => (await import('./digest.ts')).digestCommand },
   pull: { load: async () => (await import('./pull.ts')).pullCommand, signals: true },
   push: { load: async () => (await import('./push.ts')).pushCommand, signals: true },

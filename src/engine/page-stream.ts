@@ -34,6 +34,8 @@ export interface StreamPageOptions {
   onBytes?: (n: number) => void;
   /** Checked after every piece of the body: a failure elsewhere (the chunk sender) stops the read. */
   check?: () => void;
+  /** false: a plain SData feed (a collection), which has no syncMode or digest. Default true. */
+  syncFeed?: boolean;
 }
 
 /**
@@ -84,7 +86,7 @@ export async function streamPage(
           next = t.next;
           entries = t.entries;
         },
-      }, { source: o.source, ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }) });
+      }, { source: o.source, requireSyncHead: o.syncFeed ?? true, ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }) });
       try {
         for await (const chunk of res.body) {
           const b = chunk as Buffer;
@@ -139,6 +141,8 @@ export interface StreamPagesOptions {
   signal?: AbortSignal | undefined;
   onBytes?: (n: number) => void;
   check?: () => void;
+  /** false: pages of a plain SData feed (no syncMode, no digest). Default true. */
+  syncFeed?: boolean;
   /** Before each page is read (the planner wants to know which page its records come from). */
   beforePage?: (url: string) => void;
   afterPage?: (page: PageResult, n: number) => void;
@@ -161,6 +165,7 @@ export async function streamPages(o: StreamPagesOptions): Promise<{ pages: numbe
       ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }),
       ...(o.onBytes ? { onBytes: o.onBytes } : {}),
       ...(o.check ? { check: o.check } : {}),
+      ...(o.syncFeed === undefined ? {} : { syncFeed: o.syncFeed }),
     });
     pages++;
     resumed += page.resumed;

@@ -53,7 +53,7 @@ export async function runKinds(o: RunOptions): Promise<RunResult> {
   return { passes, notRun };
 }
 
-async function schemaOf(client: HttpClient, datasetBase: string): Promise<SchemaKind[]> {
+export async function schemaOf(client: HttpClient, datasetBase: string): Promise<SchemaKind[]> {
   const url = `${datasetBase.replace(/\/+$/, '')}/$schema`;
   const res = await client.request({ method: 'GET', url, headers: { accept: 'application/xml' } });
   if (res.statusCode !== 200) throw await statusError('GET', res, 'reading the schema');

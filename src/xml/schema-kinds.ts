@@ -9,6 +9,10 @@ export interface SchemaKind {
   syncOrder: number | undefined;
   isSyncSource: boolean;
   isSyncTarget: boolean;
+  /** `sme:supportsLinking` (ours, docs/protocol.md X17): the kind has `$linked` (spec 1.3). */
+  supportsLinking: boolean;
+  /** `sme:linkedBatchingMode` (ours, X17): how `$linked/$batch` may be called (`sme:batchingMode`'s values). */
+  linkedBatchingMode: string | undefined;
 }
 
 /**
@@ -32,6 +36,8 @@ export function parseSchemaKinds(xml: string, source = '$schema'): SchemaKind[] 
     let src = false;
     let tgt = false;
     let isKind = false;
+    let linking = false;
+    let linkedBatching: string | undefined;
     for (const k in t.attributes) {
       const a = t.attributes[k]!;
       if (a.uri !== NS.sme) continue;
@@ -47,8 +53,10 @@ export function parseSchemaKinds(xml: string, source = '$schema'): SchemaKind[] 
         tgt = v === 'true' || v === '1';
         isKind = true;
       } else if (a.local === 'role' && v === 'resourceKind') isKind = true;
+      else if (a.local === 'supportsLinking') linking = v === 'true' || v === '1';
+      else if (a.local === 'linkedBatchingMode') linkedBatching = v;
     }
-    if (isKind) out.push({ name, syncOrder: order, isSyncSource: src, isSyncTarget: tgt });
+    if (isKind) out.push({ name, syncOrder: order, isSyncSource: src, isSyncTarget: tgt, supportsLinking: linking, linkedBatchingMode: linkedBatching });
   });
   p.write(text).close();
   return out;

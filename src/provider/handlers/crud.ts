@@ -58,10 +58,10 @@ export async function handleCollection(c: Call): Promise<void> {
   if (c.method === 'GET') return listCollection(c);
   if (c.method !== 'POST') throw methodNotAllowed(c.method, c.url.pathname, 'GET, POST');
   const rec = parseSingleEntry(await readBody(c.req, c.core.maxBodyBytes), `POST ${c.url.pathname}`, c.core.maxEntryBytes);
-  const uuid = rec.uuid ?? newUuid();
-  const f = storedFragment(rec, uuid);
+  // Without a uuid the resource has no link yet (spec 1.2): it gets one from $linked, or when sync first sends it.
+  const f = storedFragment(rec, rec.uuid);
   if (f === undefined) throw new HttpProblem(400, `POST ${c.url.pathname}: sdata:payload has no resource element`);
-  const { row } = localOps(c).create(f, uuid);
+  const { row } = localOps(c).create(f, rec.uuid ?? newUuid(), rec.uuid !== undefined);
   sendEntry(c, 201, row, { location: `${c.collection}('${row.id}')` });
 }
 

@@ -6,6 +6,7 @@ import { ATOM_FEED, HttpProblem, readBody } from '../http/http-io.ts';
 import { intParam, queryParam } from '../http/routes.ts';
 import type { ContextRow } from '../store/contexts.ts';
 import type { Selection } from '../store/repositories.ts';
+import { LinkOps } from '../sync/links.ts';
 import { snapshotDigest, writeSourcePage } from '../sync/source-page.ts';
 import { handleAsync, startInBackground, type AsyncOp } from './async-context.ts';
 import type { Call } from './call.ts';
@@ -51,6 +52,8 @@ function select(c: Call, row: ContextRow, target: Digest, info: SourceInfo): voi
   if (!now || now.status !== 'selecting') return; // deleted (or expired) meanwhile
   const snapshot = snapshotDigest(store, c.kind);
   const ranges = store.selection.ranges(snapshot, target);
+  // Resources without a link get theirs now: every entry sent carries a uuid (spec 1.2: sync links what it sends).
+  new LinkOps(store, c.kind).linkForSync(ranges);
   const total = store.selection.count(c.kind.id, ranges);
   info.selection = { digest: snapshot, ranges, total };
   contexts.update(row, 'ready', total, JSON.stringify(info));

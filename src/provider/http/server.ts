@@ -11,6 +11,7 @@ import { handleBatch } from '../handlers/batch.ts';
 import type { Call, ProviderCore } from '../handlers/call.ts';
 import { handleCollection, handleResource } from '../handlers/crud.ts';
 import { handleDigest } from '../handlers/digest.ts';
+import { handleLinked, handleLinkedBatch } from '../handlers/linked.ts';
 import { handleResults } from '../handlers/results.ts';
 import { handleSource } from '../handlers/source.ts';
 import { handleTarget } from '../handlers/target.ts';
@@ -177,6 +178,8 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
         case '$syncResults': return await handleResults(c);
         case '$batch': return await handleBatch(c, route.context);
         case '$checksum': return handleChecksum(c);
+        case '$linked': return await handleLinked(c, route.key);
+        case '$linked/$batch': return await handleLinkedBatch(c, route.context);
       }
     } catch (e) {
       // A store fault raised outside a transaction (a read of a corrupt page, say) is classified here.

@@ -6,9 +6,10 @@ import { AdminQueries } from './admin.ts';
 import { Contexts } from './contexts.ts';
 import { DigestRepo, nowStamp } from './digest.ts';
 import { startupFault, storeFault } from './faults.ts';
+import { LinkRepo } from './links.ts';
 import { ListingQueries } from './listing.ts';
 import { PassFailureRepo } from './pass-failures.ts';
-import type { DigestReads, Endpoint, KindInfo, ResourceReads, StoreWriter, SyncStore } from './repositories.ts';
+import type { DigestReads, Endpoint, KindInfo, LinkReads, ResourceReads, StoreWriter, SyncStore } from './repositories.ts';
 import { ResourceRepo } from './resources.ts';
 import { ResultRepo } from './results.ts';
 import { migrate } from './migrations.ts';
@@ -74,6 +75,9 @@ export class Store implements SyncStore {
   readonly results: ResultRepo;
   readonly selection: Selections;
   readonly listing: ListingQueries;
+  /** The linked live resources, for `$linked` (spec 1.3). */
+  readonly linkedListing: ListingQueries;
+  readonly links: LinkReads;
   readonly admin: AdminQueries;
   readonly syncResults: SyncResultsRepo;
   /** Called after each committed transaction (a background checkpointer counts them: checkpointer.ts). */
@@ -151,12 +155,15 @@ export class Store implements SyncStore {
       const resources = new ResourceRepo(db, this.#guard);
       this.#digest = new DigestRepo(db, this, resources, this.#guard, tx);
       this.#failures = new PassFailureRepo(db, this.#guard);
-      this.#writer = Object.freeze({ resources, digest: this.#digest, staged: new StagedRepo(db, this.#guard), failures: this.#failures });
+      const links = new LinkRepo(db, this.#guard);
+      this.#writer = Object.freeze({ links, resources, digest: this.#digest, staged: new StagedRepo(db, this.#guard), failures: this.#failures });
       this.resources = resources;
+      this.links = links;
       this.digest = this.#digest;
       this.results = new ResultRepo(db, this.#guard);
       this.selection = new Selections(db, this);
       this.listing = new ListingQueries(db);
+      this.linkedListing = new ListingQueries(db, true);
       this.admin = new AdminQueries(db, this);
       this.syncResults = new SyncResultsRepo(db, tx);
 
