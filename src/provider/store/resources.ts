@@ -21,6 +21,8 @@ export interface RawResource {
 }
 
 export const RESOURCE_COLUMNS = 'id, uuid, deleted, ep, tick, stamp, user, payload, linked';
+/** The same columns of a resources row aliased `r` (queries that join it). */
+const R_RESOURCE_COLUMNS = RESOURCE_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ');
 
 /** A row as the rest of the provider sees it: the one place resource rows are decoded. */
 export function toResourceRow(r: RawResource): ResourceRow {
@@ -51,7 +53,7 @@ export class ResourceRepo implements ResourceWrites {
     this.#sById = db.prepare(`SELECT ${RESOURCE_COLUMNS} FROM resources WHERE kind = ? AND id = ?`);
     this.#sState = db.prepare('SELECT id, deleted, ep, tick, stamp FROM resources WHERE kind = ? AND uuid = ?');
     const alias = 'FROM uuid_aliases a JOIN resources r ON r.id = a.resource WHERE a.kind = ? AND a.uuid = ?';
-    this.#sByAlias = db.prepare(`SELECT ${RESOURCE_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')} ${alias}`);
+    this.#sByAlias = db.prepare(`SELECT ${R_RESOURCE_COLUMNS} ${alias}`);
     this.#sStateByAlias = db.prepare(`SELECT r.id, r.deleted, r.ep, r.tick, r.stamp, r.uuid AS "primary" ${alias}`);
     this.#sPayload = db.prepare('SELECT payload FROM resources WHERE id = ?');
     this.#sInsert = db.prepare('INSERT INTO resources(kind, uuid, deleted, ep, tick, stamp, user, payload, linked) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)');
