@@ -90,8 +90,11 @@ export async function planCommand(argv: string[]): Promise<number> {
     await segmented.close();
   }
   const s = planner.stats;
+  if (!outDir && s.invalid > 0 && !quiet) {
+    stderrLine(`sdata-sync plan: warning: the feed on stdout is final (no next link) although ${s.invalid} entr${s.invalid === 1 ? 'y was' : 'ies were'} dropped: a target merging its digest may pass over them (docs/protocol.md X3); use --out-dir or --strict`);
+  }
   const summary = {
-    read: s.read, forwarded: s.forwarded, skipped: s.skipped, invalid: s.invalid, chunks: s.chunks,
+    read: s.read, forwarded: s.forwarded, skipped: s.skipped, invalid: s.invalid, held: s.held, chunks: s.chunks, ending: s.ending,
     bytesIn, bytesOut: s.bytesOut, seconds: Number(process.hrtime.bigint() - started) / 1e9,
   };
   if (values.report) await writeReport(values.report, summary);

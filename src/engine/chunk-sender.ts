@@ -74,6 +74,8 @@ export class ChunkSender {
   entries = 0;
   splits = 0;
   resultCountMismatches = 0;
+  /** The target refused the pass's chunk without entries (sent only for its digest merge): see `send`. */
+  mergeRefused = false;
   private readonly o: ChunkSenderOptions;
   /** Contexts whose DELETE is still running, awaited by `settle()`. */
   private readonly live = new Set<AsyncOperation>();
@@ -113,6 +115,14 @@ export class ChunkSender {
       await this.release(op);
       if (e instanceof HttpStatusError && e.status === 413) {
         await this.split(c);
+        return;
+      }
+      if (e instanceof HttpStatusError && c.entries === 0 && c.final && (e.status === 400 || e.status === 422)) {
+        // A target that requires entries in every posted feed (spec 4.4, checklist 16) refuses the chunk that only
+        // carries the source digest for its merge (docs/protocol.md X2). Nothing is lost: every change is applied;
+        // its digest stays behind for endpoints that had nothing to send, and later passes offer the merge again.
+        this.mergeRefused = true;
+        this.o.log.warn(`${c.label}: the target refuses a feed without entries (${e.message}); it keeps its digest instead of merging the source's (docs/protocol.md X2)`);
         return;
       }
       throw this.rejected(c, e);

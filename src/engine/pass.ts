@@ -6,7 +6,7 @@ import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { collectionUrl, operationUrl, redactUrl, withQuery } from '../http/url.ts';
 import { SdataError, isSdataError } from '../protocol/errors.ts';
 import type { Digest } from '../protocol/digest.ts';
-import { Planner, type ChunkTarget, type ChunkWriter, type InvalidEntry, type PlanStats } from '../plan/planner.ts';
+import { Planner, type ChunkTarget, type ChunkWriter, type InvalidEntry, type PassEnding, type PlanStats } from '../plan/planner.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
 import { FileWriter, MemoryWriter, type BodyFactory } from './chunk-body.ts';
 import { ChunkSender, type ContextCounts } from './chunk-sender.ts';
@@ -63,6 +63,10 @@ export interface PassResult {
   contexts: { source: DeleteOutcome | 'none'; target: ContextCounts };
   invalid: InvalidEntry[];
   invalidNotKept: number;
+  /** How the pass ended for the target (PassEnding: final chunk, merge-only chunk, nothing, merge held back). */
+  ending: PassEnding | undefined;
+  /** The target refused the merge-only chunk (a target that wants entries in every feed): a warning, not a failure. */
+  mergeRefused: boolean;
 }
 
 /** The dry run's chunk target: counts what would be sent, keeps nothing. */
@@ -91,6 +95,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
   const result: PassResult = {
     kind: o.kind, ok: false, error: undefined, dryRun, stats, plan: undefined, targetDigest: undefined,
     contexts: { source: 'none', target: { opened: 0, deleted: 0, gone: 0, synchronous: 0, failed: 0 } }, invalid, invalidNotKept: 0,
+    ending: undefined, mergeRefused: false,
   };
   let sourceOp: AsyncOperation | undefined;
   let spoolDir: string | undefined;
@@ -159,13 +164,16 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
     }
     const planner = new Planner({
       target: digest, out, chunkEntries: o.chunkEntries, chunkBytes: o.chunkBytes, strict: o.strict ?? false,
+      // The posted chunks are pages of the source feed: its id, the context URL (docs/protocol.md X2).
+      ...(sourceOp.location === undefined ? {} : { feedId: sourceOp.location }),
       onInvalid: (e) => {
         if (invalid.length < keepInvalid) invalid.push(e);
         else result.invalidNotKept++;
         // A feed full of bad entries must not flood stderr: the first ones in full, then the count in the summary.
         const n = invalid.length + result.invalidNotKept;
         if (n <= MAX_INVALID_WARNINGS) {
-          o.log.warn(`${e.source}:${e.line}:${e.column}: entry #${e.index + 1}${e.atomId ? ` (${e.atomId})` : ''} not forwarded: ${e.reason}`);
+          const held = e.endpoint === undefined ? '' : `; later entries from ${e.endpoint} are held back in this pass (docs/protocol.md X3)`;
+          o.log.warn(`${e.source}:${e.line}:${e.column}: entry #${e.index + 1}${e.atomId ? ` (${e.atomId})` : ''} not forwarded: ${e.reason}${held}`);
           if (n === MAX_INVALID_WARNINGS) o.log.warn(`${o.kind}: further invalid entries are only counted (the summary and --report list them)`);
         }
       },
@@ -212,8 +220,12 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
     stats.phase = 'finishing';
     await planner.finish();
     sync();
+    result.ending = planner.stats.ending;
+    if (result.ending === 'merge-only') o.log.info(`${o.kind}: nothing to forward; a chunk without entries lets the target merge the source digest (docs/protocol.md X2)`);
+    else if (result.ending === 'held') o.log.warn(`${o.kind}: entries were dropped as invalid: the target is not let merge the source digest and later entries of their endpoints were held back, so the next pass starts from them again (docs/protocol.md X3)`);
     if (spool) await spool.drain();
     if (sender) await sender.settle();
+    result.mergeRefused = sender?.mergeRefused ?? false;
     stats.phase = 'done';
     result.ok = true;
   } catch (e) {

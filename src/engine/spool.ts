@@ -1,5 +1,5 @@
-import type { ChunkTarget, ChunkWriter, PlanStats } from '../plan/planner.ts';
-import type { BodyFactory, BodyWriter } from './chunk-body.ts';
+import type { ChunkFrame, ChunkTarget, ChunkWriter, PlanStats } from '../plan/planner.ts';
+import { FramedBody, type BodyFactory, type BodyWriter } from './chunk-body.ts';
 import type { SpooledChunk } from './chunk-sender.ts';
 
 /**
@@ -43,7 +43,7 @@ export class SpoolTarget implements ChunkTarget {
    * Never rejects: the planner keeps these promises, and one could otherwise reject unobserved. Failures are kept
    * in `error` and surface through `open()`, `check()` and `drain()`.
    */
-  async close(n: number, final: boolean): Promise<void> {
+  async close(n: number, final: boolean, frame: ChunkFrame | undefined): Promise<void> {
     // The planner counts an entry after writing it and closes a chunk before writing the next one's first entry.
     const forwarded = this.stats?.forwarded ?? 0;
     const entries = forwarded - this.lastForwarded;
@@ -52,7 +52,8 @@ export class SpoolTarget implements ChunkTarget {
     this.writers.delete(n);
     let chunk: SpooledChunk;
     try {
-      chunk = { n, body: await w.finish(), final, entries, label: `${this.labelPrefix}chunk ${n}` };
+      // The entries are spooled; the head (with or without `next`) and the tail go around them.
+      chunk = { n, body: new FramedBody(frame!.head, await w.finish(), frame!.tail), final, entries, label: `${this.labelPrefix}chunk ${n}` };
     } catch (e) {
       this.error ??= e;
       return;

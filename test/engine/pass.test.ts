@@ -6,6 +6,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { HttpClient } from '../../src/http/client.ts';
 import { silentLogger } from '../../src/engine/log.ts';
 import { runPass, type PassOptions } from '../../src/engine/pass.ts';
+import { setDigestEntry } from '../../src/protocol/digest.ts';
 import { FakeProvider } from './fake-provider.ts';
 
 const fast = { retries: 5, baseMs: 1, maxMs: 5, maxRetryAfterMs: 20 };
@@ -72,14 +73,32 @@ describe('a pass between two providers', () => {
     const r2 = await pass(src, tgt);
     assert.equal(r2.ok, true);
     assert.equal(r2.stats.forwarded, 0);
-    assert.equal(r2.plan!.chunks, 1, 'an empty final chunk still goes, for the end-of-feed merge');
-    assert.equal(tgt.merges, 2);
+    assert.equal(r2.plan!.chunks, 0, 'nothing to forward and nothing for the merge to move: nothing is POSTed');
+    assert.equal(r2.ending, 'none');
+    assert.equal(tgt.merges, 1);
+    assert.equal(tgt.log.filter((l) => l.startsWith('POST') && l.includes('$syncTarget')).length, 6);
     assert.equal(src.openContexts() + tgt.openContexts(), 0);
     // The other way: the target has nothing the source lacks.
     const r3 = await pass(tgt, src);
     assert.equal(r3.ok, true);
     assert.equal(r3.stats.forwarded, 0);
     assert.equal(src.checksum('accounts'), tgt.checksum('accounts'));
+  });
+
+  it('nothing to forward but the merge moves the target digest: one chunk without entries, then nothing (docs/protocol.md X2)', async () => {
+    src.seed('accounts', 12);
+    assert.equal((await pass(src, tgt)).ending, 'final');
+    // The source has seen changes of an endpoint that left no resource here (all overwritten or deleted elsewhere).
+    setDigestEntry(src.kind('accounts').digest, { endpoint: 'http://gone.example/sdata/x/c/-/accounts', tick: '40', stamp: '2024-01-01T00:00:00Z', conflictPriority: 7 });
+    const r = await pass(src, tgt);
+    assert.equal(r.ok, true, r.error?.message);
+    assert.deepEqual([r.stats.forwarded, r.plan!.chunks, r.ending, r.stats.outcomes.processed], [0, 1, 'merge-only', 0]);
+    assert.equal(tgt.merges, 2);
+    assert.equal(tgt.kind('accounts').digest.entries.get('http://gone.example/sdata/x/c/-/accounts')?.tick, '40');
+    assert.equal(src.openContexts() + tgt.openContexts(), 0);
+    const again = await pass(src, tgt);
+    assert.deepEqual([again.plan!.chunks, again.ending], [0, 'none']);
+    assert.equal(tgt.merges, 2);
   });
 
   it('re-chunks 10-entry pages into chunks of 1000 and one 10,000-entry page into chunks of 100, same end state', async () => {
@@ -216,5 +235,19 @@ describe('a pass between two providers', () => {
     assert.ok(r.invalid[0]!.line > 0);
     assert.equal(tgt.liveCount('accounts'), 12);
     assert.equal(src.openContexts() + tgt.openContexts(), 0);
+    // docs/protocol.md X3: the target was not let merge the source digest past the dropped entry…
+    assert.equal(r.ending, 'held');
+    assert.equal(tgt.merges, 0);
+    // …so the next pass asks for it again; later entries of its endpoint wait with it (here: a fix at the source).
+    src.edit('accounts', 'r0000003-0000-4000-8000-000000000000', '<name>edited after</name>');
+    const r2 = await pass(src, tgt);
+    assert.deepEqual([r2.stats.invalid, r2.plan!.held, r2.stats.forwarded, r2.ending], [1, 1, 0, 'held']);
+    k.resources.set('no-uuid', { ...k.resources.get('no-uuid')!, xml: '<account xmlns="urn:contract" xmlns:sdata="http://schemas.sage.com/sdata/2008/1" sdata:uuid="f1xed000-0000-4000-8000-000000000000"><name>fixed</name></account>' });
+    const r3 = await pass(src, tgt);
+    assert.deepEqual([r3.stats.invalid, r3.stats.forwarded, r3.ending], [0, 2, 'final']);
+    assert.equal(tgt.merges, 1);
+    assert.equal(tgt.liveCount('accounts'), 13);
+    assert.match(tgt.kind('accounts').resources.get('r0000003-0000-4000-8000-000000000000')!.xml!, /edited after/);
+    assert.ok(tgt.kind('accounts').resources.has('f1xed000-0000-4000-8000-000000000000'));
   });
 });
