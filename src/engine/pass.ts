@@ -37,7 +37,7 @@ export interface PassOptions {
   /** Parent directory of the pass's spool directory. */
   spoolDir: string;
   /**
-   * Where chunks wait between planning and sending: in memory (bounded by about (queueDepth + 2) × chunkBytes) or in
+   * Where chunks wait between planning and sending: in memory (bounded by about (queueDepth + 3) × chunkBytes) or in
    * files. `auto` (default): memory up to 32 MiB chunks, files above.
    */
   spool?: 'memory' | 'disk' | 'auto';
@@ -210,6 +210,10 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
       },
       ...(check ? { check } : {}),
       beforePage: (url) => planner.beginPage(url),
+      onMovedDeleted: (url, d) => {
+        if (d === 'failed' || d === 'unknown') o.log.warn(`${o.kind}: DELETE of the source context ${redactUrl(url)} (a next page's 202 opened it): ${d}; the source's context expiry will clean up`);
+        else o.log.debug(`${o.kind}: DELETE ${redactUrl(url)} (a next page's context): ${d}`);
+      },
       afterPage: (page, n) => {
         sync();
         stats.pages = n;

@@ -24,6 +24,17 @@ async function eachEntry(body: ChunkBody, source: string, maxEntryBytes: number,
   for (const r of pending.splice(0)) await onEntry(r);
 }
 
+/** Atom ids of the chunk's entries `from`, `from + 1`, … (at most `max`): to name posted entries a result feed left out. */
+export async function postedAtomIds(body: ChunkBody, name: string, from: number, max: number, maxEntryBytes: number): Promise<Array<string | undefined>> {
+  const out: Array<string | undefined> = [];
+  let i = 0;
+  await eachEntry(body, name, maxEntryBytes, () => undefined, (rec) => {
+    if (i >= from && out.length < max) out.push(rec.atomId);
+    i++;
+  });
+  return out;
+}
+
 /** The href of half `part` of a chunk whose own href is `href`: the chunk's fragment, extended. */
 const halfHref = (href: string, part: 'a' | 'b'): string => (href.includes('#') ? `${href}.${part}` : `${href}#${part}`);
 

@@ -404,38 +404,52 @@ oracleSuite('our engine with the independent peer', ['expat'], { concurrency: tr
     const { a, b } = sharedPair();
     const PROTOCOL = 6;
 
-    test('todo check: result entries without http:httpMethod are a protocol error (exit 6)', { todo: 'interop issue: result entries missing httpMethod are counted "ignored"' }, async () => {
+    test('result entries without http:httpMethod are a protocol error naming the entry (exit 6); both contexts are DELETEd', async () => {
       await fresh(a(), b(), {}, { misbehave: { resultNoMethod: true } });
       // The target already has older versions: the results are updates (200 PUT), whose method only httpMethod tells.
       const sa = await a().state();
       await b().load({ resources: sa.kinds.accounts!.resources.map((r) => ({ uuid: r.uuid, state: { ...r.state, tick: Number(r.state.tick) - 1 }, name: 'old' })) });
       const r = await sync(a().url, b().url, ['accounts']);
-      await collect('no httpMethod', a(), b());
-      assert.equal(r.code, PROTOCOL, `exit ${r.code}; outcomes ${JSON.stringify(r.passes[0]?.outcomes)}`);
+      const [sa2, sb] = await collect('no httpMethod', a(), b());
+      assert.equal(r.code, PROTOCOL, `exit ${r.code}; outcomes ${JSON.stringify(r.passes[0]?.outcomes)}; ${r.stderr}`);
+      assert.match(r.stderr, /accounts chunk 1: result entry 1 \(http:\/\/\S+\) of http:\/\/\S+\$syncTarget\S*: HTTP 200 without http:httpMethod or a diagnosis/);
+      assert.equal(r.passes[0]!.error!.code, 'SDATA_E_PROTOCOL');
+      assert.deepEqual([sa2!.openContexts, sb!.openContexts], [[], []]);
     });
 
-    test('todo check: result entries without http:httpStatus are a protocol error (exit 6)', { todo: 'interop issue: result entries missing httpStatus are counted failed (exit 8)' }, async () => {
+    test('result entries without http:httpStatus are a protocol error naming the entry (exit 6)', async () => {
       await fresh(a(), b(), {}, { misbehave: { resultNoStatus: true } });
       const r = await sync(a().url, b().url, ['accounts']);
-      await collect('no httpStatus', a(), b());
-      assert.equal(r.code, PROTOCOL, `exit ${r.code}; outcomes ${JSON.stringify(r.passes[0]?.outcomes)}`);
+      const [sa, sb] = await collect('no httpStatus', a(), b());
+      assert.equal(r.code, PROTOCOL, `exit ${r.code}; outcomes ${JSON.stringify(r.passes[0]?.outcomes)}; ${r.stderr}`);
+      assert.match(r.stderr, /accounts chunk 1: result entry 1 \(http:\/\/\S+\) of \S+: no http:httpStatus/);
+      assert.deepEqual([sa!.openContexts, sb!.openContexts], [[], []]);
     });
 
-    for (const [delta, what] of [[-1, 'fewer'], [1, 'more']] as const) {
-      test(`todo check: ${what} result entries than posted entries are a protocol error (exit 6; core 13.4)`, { todo: `interop issue: ${what} results than posted is only a warning` }, async () => {
+    for (const [delta, what, names] of [
+      [-1, 'fewer', /answered 2 result entries for 3 posted \(core 13\.4: one per entry, in order\): no result for posted entry 3 \(http:\/\/\S+accounts\S+\)\n/],
+      [1, 'more', /answered 4 result entries for 3 posted \(core 13\.4: one per entry, in order\): result entry 4 \(http:\/\/\S+\) answers no posted entry/],
+    ] as const) {
+      test(`${what} result entries than posted entries are a protocol error naming the ${what === 'fewer' ? 'posted entries without a result' : 'results without a posted entry'} (exit 6; core 13.4)`, async () => {
         await fresh(a(), b(), {}, { misbehave: { resultCountDelta: delta } });
         const r = await sync(a().url, b().url, ['accounts']);
-        await collect(`${what} results`, a(), b());
-        assert.equal(r.code, PROTOCOL, `exit ${r.code}; outcomes ${JSON.stringify(r.passes[0]?.outcomes)}`);
+        const [sa, sb] = await collect(`${what} results`, a(), b());
+        assert.equal(r.code, PROTOCOL, `exit ${r.code}; outcomes ${JSON.stringify(r.passes[0]?.outcomes)}; ${r.stderr}`);
+        assert.match(r.stderr, names);
+        assert.deepEqual([sa!.openContexts, sb!.openContexts], [[], []]);
       });
     }
 
-    test('todo check: a next page answered 202 + a new Location: that context is DELETEd too', { todo: 'interop issue: a 202 on a next page leaves that context undeleted' }, async () => {
+    test('a next page answered 202 + a new Location: polled there, and that context is DELETEd too, before the feed\'s own', async () => {
       await fresh(a(), b(), { misbehave: { nextPage202: true } }, {});
       const r = await sync(a().url, b().url, ['accounts']);
       assert.equal(r.code, 0, r.stderr);
       const [sa] = await converged(a(), b(), 'next page 202');
       assert.deepEqual(sa.openContexts.map((x) => x.url), []);
+      const deletes = sa.log.filter((x) => x.method === 'DELETE');
+      assert.equal(deletes.length, 3, 'pages 2 and 3 came from contexts of their own');
+      const own = posts(sa, '$syncSource')[0]!;
+      assert.ok(own.status === 202 && deletes.at(-1)!.path.includes(own.trackingID!), 'the feed\'s own context goes last');
     });
   });
 
