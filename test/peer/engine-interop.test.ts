@@ -312,6 +312,45 @@ oracleSuite('our engine with the independent peer', ['expat'], { concurrency: tr
       assert.ok(targetLog, 'needs the --all-kinds run above');
       assert.deepEqual(targetLog.flatMap((r) => r.violations.filter((v) => v === 'feed-id-reused')), []);
     });
+
+    test('--kind selects and the $schema orders (docs/protocol.md X17); --concurrency does not run kinds of different syncOrder at once', async () => {
+      for (const extra of [[], ['--concurrency', '2']]) {
+        const logged = (await e.state()).log.length;
+        for (const kind of ['contacts', 'accounts']) await e.edit({ kind, uuid: uuid(8 + extra.length), name: `${kind} again` });
+        const r = await sync(e.url, f.url, ['contacts', 'accounts'], ...extra);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(r.passes.map((p) => [p.kind, p.forwarded]), [['accounts', 1], ['contacts', 1]]);
+        const [se] = await collect('--kind, ordered by $schema', e, f);
+        // At the source: the accounts pass has released its context before the contacts pass asks for one.
+        const log = se!.log.slice(logged).filter((x) => x.op?.startsWith('$syncSource') && x.method !== 'GET').map((x) => `${x.method} ${x.kind}`);
+        assert.deepEqual(log, ['POST accounts', 'DELETE accounts', 'POST contacts', 'DELETE contacts']);
+      }
+    });
+  });
+
+  describe('our engine and two $schemas that disagree (docs/protocol.md X17)', { timeout: 60_000, concurrency: 1 }, () => {
+    let g: Peer;
+    let h: Peer;
+    before(async () => {
+      [g, h] = await Promise.all([
+        startPeer({ app: 'peerG', kinds: [{ name: 'leads', syncOrder: 1 }, { name: 'notes', syncOrder: 1 }, { name: 'tasks', syncOrder: 2 }] }),
+        startPeer({ app: 'peerH', kinds: [{ name: 'leads', syncOrder: 1 }, { name: 'notes', syncOrder: 1 }, { name: 'tasks', syncOrder: 0 }] }),
+      ]);
+    });
+    after(() => Promise.all([g?.stop(), h?.stop()]));
+
+    test('the target\'s order wins, said at info level; kinds of equal order form one wave', async () => {
+      for (const kind of ['leads', 'notes', 'tasks']) await g.edit({ kind, uuid: uuid(9), name: kind });
+      const r = await runCli(['run', '--source', g.url, '--target', h.url, '--kind', 'notes,leads,tasks', '--concurrency', '2', '--verbose', '--progress', 'none', ...BOUNDS]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /the source's \$schema orders leads before tasks, the target's tasks before leads: following the target's/);
+      assert.match(r.stderr, /kind order \(sme:syncOrder\): tasks, notes \+ leads \(given: notes, leads, tasks\)/);
+      const [sg, sh] = await collect('disagreeing $schemas', g, h);
+      for (const kind of ['leads', 'notes', 'tasks']) assert.deepEqual(peerResources(sh!, kind), peerResources(sg!, kind));
+      const posts = sh!.log.filter((x) => x.op === '$syncTarget' && x.method === 'POST').map((x) => x.kind);
+      assert.equal(posts[0], 'tasks');
+      assert.deepEqual(new Set(posts.slice(1)), new Set(['notes', 'leads']));
+    });
   });
 
   describe('our engine with peers that answer what the spec allows', { timeout: 60_000, concurrency: 1 }, () => {
