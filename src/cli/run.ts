@@ -4,6 +4,7 @@ import { capYoungGeneration } from '../engine/heap.ts';
 import { Progress } from '../engine/progress.ts';
 import { passReport, summaryTable, totals, type RunReport } from '../engine/report.ts';
 import { kindOrder, runKinds } from '../engine/run.ts';
+import { explainSet } from '../plan/explain.ts';
 import { isSdataError, SdataError } from '../protocol/errors.ts';
 import {
   clientOptions, COMMON_HTTP_OPTIONS, loggerFrom, onInterrupt, parse, parseCount, parseEntryCap, parseSize, pollFrom,
@@ -38,6 +39,8 @@ Options:
   --poll-min MS, --poll-max MS  bounds on the providers' pollingMillis (default 5, 5000)
   --spool-dir DIR         chunks wait in memory; in files here when --chunk-bytes exceeds 32MiB, and so do result
                           pages for --post-results (default: the temp dir)
+  --explain UUID          say why the entry with this uuid was forwarded or not, and what the target answered
+                          (repeat or comma-separate)
   --report FILE           write the run report as JSON
   --progress MODE         auto (default), tty, json or none
   --quiet                 errors, warnings and the exit code only
@@ -69,6 +72,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     'spool-dir': { type: 'string' },
     report: { type: 'string' },
     progress: { type: 'string' },
+    explain: { type: 'string', multiple: true },
     ...COMMON_HTTP_OPTIONS,
   }, 'run');
   if (v.help) {
@@ -107,7 +111,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       kinds, waves, concurrency, sourceBase: v.source, targetBase: v.target, source, target, runName, runStamp,
       chunkEntries, chunkBytes, maxEntryBytes, strict: v.strict ?? false, dryRun: v['dry-run'] ?? false,
       postResults: v['post-results'] ?? false, poll: pollFrom(v), spoolDir: v['spool-dir'] ?? tmpdir(),
-      signal: ac.signal, log, onPass: (s) => progress.add(s),
+      signal: ac.signal, log, onPass: (s) => progress.add(s), explain: explainSet(v.explain),
     });
     progress.stop();
     const passes = r.passes.map(passReport);

@@ -7,6 +7,7 @@ import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { redactUrl } from '../http/url.ts';
 import { SdataError } from '../protocol/errors.ts';
 import type { Tracking } from '../protocol/tracking.ts';
+import type { ResultEntry } from '../xml/result-types.ts';
 import type { Logger } from './log.ts';
 import { Outcomes } from './outcomes.ts';
 import { readResults } from './results.ts';
@@ -23,6 +24,8 @@ export interface SpooledChunk {
   entries: number | undefined;
   /** Human label ("chunk 3", "chunk 3.a.b"). */
   label: string;
+  /** Position of its first entry in chunk `n` as planned: 0, or where the second half of a split chunk begins. */
+  first?: number;
 }
 
 export interface ContextCounts {
@@ -55,6 +58,11 @@ export interface ChunkSenderOptions {
   onBytesOut?: (n: number) => void;
   /** A chunk's results are counted. */
   onChunkDone?: () => void;
+  /**
+   * Each result as it is read, with the planned chunk and position of the entry it answers (`--explain`; unset,
+   * it costs nothing per result).
+   */
+  onResult?: ((chunk: number, position: number, e: ResultEntry) => void) | undefined;
   /** Read a chunk's results while the next chunk is POSTed (default true). */
   overlapResults?: boolean;
   onResultBytes?: (n: number) => void;
@@ -167,6 +175,7 @@ export class ChunkSender {
         posted: c.entries,
         postedIds: (from, max) => postedAtomIds(c.body, c.label, from, max, this.o.maxEntryBytes),
         context: op.location,
+        ...(this.o.onResult ? { onResult: (e: ResultEntry) => this.o.onResult!(c.n, (c.first ?? 0) + e.index, e) } : {}),
         signal: this.o.signal,
         ...(this.o.onResultBytes ? { onBytes: this.o.onResultBytes } : {}),
         ...(this.o.results || this.o.onResultPage ? {
@@ -227,12 +236,12 @@ export class ChunkSender {
     this.o.log.info(`${c.label} (${parts[0].entries + parts[1].entries} entries) too large for the target (413): split into ${parts[0].entries} + ${parts[1].entries}`);
     // Each half is the sender's once sent (see send); the second only if the first went through.
     try {
-      await this.send({ n: c.n, body: parts[0].body, final: false, entries: parts[0].entries, label: `${c.label}.a` });
+      await this.send({ n: c.n, body: parts[0].body, final: false, entries: parts[0].entries, label: `${c.label}.a`, first: c.first ?? 0 });
     } catch (e) {
       await parts[1].body.release();
       throw e;
     }
-    await this.send({ n: c.n, body: parts[1].body, final: parts[1].final, entries: parts[1].entries, label: `${c.label}.b` });
+    await this.send({ n: c.n, body: parts[1].body, final: parts[1].final, entries: parts[1].entries, label: `${c.label}.b`, first: (c.first ?? 0) + parts[0].entries });
   }
 
   private rejected(c: SpooledChunk, e: unknown): unknown {

@@ -38,6 +38,8 @@ export interface PassReport {
   contexts: PassResult['contexts'];
   resumedPages: number;
   splits: number;
+  /** `--explain`: each entry asked about, why it was (not) forwarded and what the target answered. */
+  explained: PassResult['explained'];
 }
 
 export interface RunReport {
@@ -68,7 +70,7 @@ export function passReport(r: PassResult): PassReport {
     entriesPerSecond: seconds > 0 ? Math.round(s.read / seconds) : 0,
     wouldSend: r.dryRun && r.plan ? { entries: r.plan.forwarded, chunks: r.plan.chunks, bytes: r.plan.bytesOut } : null,
     outcomes: { ...s.outcomes.counts }, failures: s.outcomes.failures, failuresNotKept: s.outcomes.failuresNotKept,
-    invalidEntries: r.invalid, contexts: r.contexts, resumedPages: s.resumedPages, splits: s.splits,
+    invalidEntries: r.invalid, contexts: r.contexts, resumedPages: s.resumedPages, splits: s.splits, explained: r.explained,
   };
 }
 

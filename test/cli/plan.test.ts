@@ -110,6 +110,28 @@ test('plan: --threads 1 and the default (a helper thread on this 2-CPU machine) 
   assert.match(bad.stderr, /--threads must be 1 or 2/);
 });
 
+test('plan: --explain says why, on stderr and in the summary, and changes nothing in the output', async () => {
+  const dir = await tmp();
+  try {
+    await writeFile(join(dir, 'digest.xml'), DIGEST_ENTRY_5_2);
+    const stdin = page({ entries: Array.from({ length: 5 }, (_, i) => ({ endpoint: EP.myApp1, tick: 3 + i })) });
+    const u = (i: number): string => `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`;
+    const r = await runCli(['plan', '--digest', join(dir, 'digest.xml'), '--explain', u(0), '--explain', `${u(4)},${u(99)}`], { stdin });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('sdata-sync plan: explain'));
+    assert.equal(lines.length, 3, r.stderr);
+    assert.match(lines[0]!, /^sdata-sync plan: explain [0-]+: <stdin>:\d+:\d+: entry #1 \(urn:e:0\): syncState \(http:\/\/www\.example\.com\/sdata\/myApp1\/myContract\/-\/accounts, tick 3\); target digest entry \(\S+myApp1\S+, tick 5\); skipped: tick 3 < 5/);
+    assert.match(lines[1]!, /explain [0-]+4: .* forwarded: tick 7 ≥ 5.*; in chunk 1 as entry 3$/);
+    assert.match(lines[2]!, /explain [0-]+99: no entry of the input carries this uuid/);
+    const summary = JSON.parse(r.stderr.trim().split('\n').at(-1)!) as { explained: Array<{ uuid: string; decision: string }> };
+    assert.deepEqual(summary.explained.map((x) => x.decision), ['skip', 'forward']);
+    const plain = await runCli(['plan', '--digest', join(dir, 'digest.xml')], { stdin });
+    assert.equal(withoutClock(r.stdout), withoutClock(plain.stdout));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('plan: --strict turns an invalid entry into exit 3 naming it', async () => {
   const r = await runCli(['plan', '--strict'], { stdin: page({ entries: [{ endpoint: 'http://a/x', tick: 1 }, { endpoint: 'http://a/x', tick: 'x', id: 'urn:bad' }] }) });
   assert.equal(r.code, 3);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { HttpClient } from '../../src/http/client.ts';
-import { silentLogger } from '../../src/engine/log.ts';
+import { Logger, silentLogger } from '../../src/engine/log.ts';
 import { runPass, type PassOptions } from '../../src/engine/pass.ts';
 import { setDigestEntry } from '../../src/protocol/digest.ts';
 import { FakeProvider } from './fake-provider.ts';
@@ -214,6 +214,34 @@ describe('a pass between two providers', () => {
     assert.equal((r.error as { code?: string }).code, 'SDATA_E_ABORTED');
     assert.equal(src.openContexts() + tgt.openContexts(), 0);
     assert.equal(tgt.merges, 0);
+  });
+
+  it('--explain: each decision with the target digest entry met, and the target\'s answer for what was sent (a 413 split too)', async () => {
+    src.seed('accounts', 20);
+    await pass(src, tgt);
+    const id = (i: number): string => `r${String(i).padStart(7, '0')}-0000-4000-8000-000000000000`;
+    src.edit('accounts', id(3), '<name>edited</name>');
+    for (let i = 20; i < 26; i++) src.edit('accounts', id(i), `<name>new ${i}</name>`);
+    const lines: string[] = [];
+    const log = new Logger('error', 'text', (l) => lines.push(l));
+    tgt.o.maxBodyBytes = 2500; // a chunk of 7 entries is too large: halves of 4 and 3, then of 2
+    const r = await pass(src, tgt, { explain: new Set([id(3), id(5), id(24), 'nope'].map((u) => u.toLowerCase())), log });
+    assert.equal(r.ok, true, r.error?.message);
+    assert.ok(r.stats.splits >= 1);
+    const byUuid = new Map(r.explained.map((x) => [x.uuid, x]));
+    assert.deepEqual([...byUuid.keys()].sort(), [id(3), id(24)].sort(), 'the source sends only what the target lacks: no entry for r5');
+    assert.deepEqual([byUuid.get(id(3))!.result?.status, byUuid.get(id(3))!.result?.method], [200, 'PUT']);
+    assert.deepEqual([byUuid.get(id(24))!.result?.status, byUuid.get(id(24))!.result?.method], [201, 'POST']);
+    // Matched by position, through the split: the fake target echoes the posted entry's id.
+    for (const x of byUuid.values()) assert.equal(x.result?.atomId, x.atomId);
+    const text = lines.join('');
+    assert.match(text, new RegExp(`accounts: explain ${id(24)}: .*syncState \\(http://src\\.example/sdata/src/c/-/accounts, tick \\d+\\); target digest entry \\(http://src\\.example\\S+, tick \\d+\\); forwarded: .*; the target answered HTTP 201 POST`));
+    assert.match(text, /accounts: explain nope: no entry of the source feed carries this uuid/);
+    assert.match(text, new RegExp(`explain ${id(5)}: no entry`));
+    // Without --explain: nothing said, nothing kept.
+    const quiet: string[] = [];
+    const r2 = await pass(src, tgt, { log: new Logger('error', 'text', (l) => quiet.push(l)) });
+    assert.deepEqual([r2.explained, quiet], [[], []]);
   });
 
   it('does not forward an invalid source entry, reports where it was, and goes on', async () => {

@@ -8,7 +8,10 @@ import { SdataError } from '../../src/protocol/errors.ts';
 import { emptyDigest, setDigestEntry, type Digest } from '../../src/protocol/digest.ts';
 import { DIGEST_ENTRY_5_2, EP, PAGE_5_2_CORRECTED } from '../helpers/spec-examples.ts';
 import { page, splitStream, prng } from '../helpers/feeds.ts';
-import { planPages, withoutClock } from '../helpers/plan-text.ts';
+import { MemoryChunkTarget, planPages, withoutClock } from '../helpers/plan-text.ts';
+import { explainLine } from '../../src/plan/explain.ts';
+import { planPage } from '../../src/plan/pipeline.ts';
+import { Planner, type Explained } from '../../src/plan/planner.ts';
 import { entriesMeaning, oracleCheck, xmllintErrors } from '../helpers/oracle.ts';
 
 function digest(...entries: Array<[string, string | number]>): Digest {
@@ -185,6 +188,36 @@ test('an invalid entry holds the merge and its endpoint back for the rest of the
   // A single feed (stdout) has written its head as final before the invalid entry came: it stays final.
   const single = await planPages([page({ entries })], { singleFeed: true, chunkEntries: Infinity, chunkBytes: Infinity });
   assert.deepEqual([single.finals, single.stats.ending, single.stats.held], [[true], 'final', 2]);
+});
+
+test('--explain: the decision on the entries asked about, with the digest entry met and where a forwarded one went', async () => {
+  const A = 'http://a/x';
+  const u = (i: number): string => `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`;
+  const entries = [
+    { endpoint: A, tick: 3 }, { endpoint: A, tick: 7 }, { endpoint: 'http://b/y', tick: 1 }, { endpoint: A, tick: 8 },
+    { endpoint: A, tick: 9, uuid: '' }, { endpoint: A, tick: 10 }, { endpoint: 'http://b/y', tick: 2, uuid: u(6).toUpperCase() },
+  ];
+  const got: Explained[] = [];
+  const out = new MemoryChunkTarget();
+  const planner = new Planner({ target: digest([A, 5]), out, chunkEntries: 2, explain: new Set([0, 1, 2, 3, 5, 6].map(u)), onExplain: (x) => got.push(x) });
+  await planPage(Readable.from([Buffer.from(page({ entries }))]), planner, { source: 'p1' });
+  await planner.finish();
+  const decided = got.map((x) => [x.uuid.slice(-2), x.decision, x.digestEntry?.tick, x.chunk, x.position]);
+  assert.deepEqual(decided, [
+    ['00', 'skip', '5', undefined, undefined],
+    ['01', 'forward', '5', 1, 0],
+    ['02', 'forward', undefined, 1, 1],
+    ['03', 'forward', '5', 2, 0],
+    ['05', 'held', '5', undefined, undefined],
+    ['06', 'forward', undefined, 2, 1], // uuids compare case-insensitively
+  ]);
+  assert.match(got[0]!.rule, /^skipped: tick 3 < 5, the target's digest says it has this change/);
+  assert.match(got[2]!.rule, /^forwarded: the target's digest has no entry for http:\/\/b\/y/);
+  assert.match(got[4]!.rule, /^held back: an earlier entry of http:\/\/a\/x was dropped as invalid/);
+  assert.match(explainLine(got[1]!), /^explain 0{8}-0{4}-0{4}-0{4}-0{11}1: p1:\d+:\d+: entry #2 \(urn:e:1\): syncState \(http:\/\/a\/x, tick 7\); target digest entry \(http:\/\/a\/x, tick 5\); forwarded: tick 7 ≥ 5.*; in chunk 1 as entry 1$/);
+  // The same chunks as without --explain.
+  const plain = await planPages([page({ entries })], { target: digest([A, 5]), chunkEntries: 2 });
+  assert.deepEqual(out.chunks.map(withoutClock), plain.chunks.map(withoutClock));
 });
 
 test('--strict makes an invalid entry fatal, naming where and which', async () => {
