@@ -16,7 +16,8 @@ target digest, and writes the target feed: one feed on stdout, or chunk files wi
 
 Options:
   --digest FILE          target digest ($syncDigest entry or bare sync:digest); none = empty target
-  --out-dir DIR          write DIR/chunk-000001.xml, … instead of stdout
+  --out-dir DIR          write DIR/chunk-000001.xml, … instead of stdout; none when nothing is to be sent
+                         and the target's digest merge needs no chunk (summary "ending")
   --chunk-entries N      entries per chunk (default 1000; with --out-dir)
   --chunk-bytes SIZE     bytes per chunk (default 8MiB; with --out-dir)
   --max-entry-bytes SIZE larger entries are invalid (default 16MiB)
