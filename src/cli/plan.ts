@@ -1,8 +1,10 @@
 import { mkdir } from 'node:fs/promises';
 import { SdataError } from '../protocol/errors.ts';
 import type { Digest } from '../protocol/digest.ts';
+import { explainLine, explainSet, unexplained } from '../plan/explain.ts';
 import { SegmentedPlan } from '../plan/parallel.ts';
-import { Planner, type InvalidEntry } from '../plan/planner.ts';
+import { planPage } from '../plan/pipeline.ts';
+import { Planner, type Explained, type InvalidEntry } from '../plan/planner.ts';
 import { DirChunkTarget, StreamChunkTarget } from '../plan/targets.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
 import { fileStep, openInput, parse, parseCount, parseEntryCap, parseSize, readTextFile, stderrLine, writeReport } from './common.ts';
@@ -14,13 +16,16 @@ target digest, and writes the target feed: one feed on stdout, or chunk files wi
 
 Options:
   --digest FILE          target digest ($syncDigest entry or bare sync:digest); none = empty target
-  --out-dir DIR          write DIR/chunk-000001.xml, … instead of stdout
+  --out-dir DIR          write DIR/chunk-000001.xml, … instead of stdout; none when nothing is to be sent
+                         and the target's digest merge needs no chunk (summary "ending")
   --chunk-entries N      entries per chunk (default 1000; with --out-dir)
   --chunk-bytes SIZE     bytes per chunk (default 8MiB; with --out-dir)
   --max-entry-bytes SIZE larger entries are invalid (default 16MiB)
   --strict               an invalid entry is fatal (exit 3)
   --threads N            1 or 2: read each page with this many threads (default 2 where there are 2+ CPUs);
                          the output is the same either way
+  --explain UUID         say on stderr why the entry with this uuid was forwarded or not (repeat or
+                         comma-separate; reads with one thread)
   --report FILE          write the JSON summary to FILE instead of stderr
   --quiet                no per-entry warnings on stderr
   -h, --help
@@ -36,6 +41,7 @@ export async function planCommand(argv: string[]): Promise<number> {
     strict: { type: 'boolean' },
     threads: { type: 'string' },
     report: { type: 'string' },
+    explain: { type: 'string', multiple: true },
     quiet: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   }, 'plan');
@@ -62,7 +68,14 @@ export async function planCommand(argv: string[]): Promise<number> {
   const dirTarget = outDir ? new DirChunkTarget(outDir) : undefined;
   if (outDir) await fileStep(outDir, 'create', () => mkdir(outDir, { recursive: true }));
   const quiet = values.quiet ?? false;
+  const explain = explainSet(values.explain);
+  const explained: Explained[] = [];
   const planner = new Planner({
+    explain,
+    onExplain: (x) => {
+      explained.push(x);
+      stderrLine(`sdata-sync plan: ${explainLine(x)}`);
+    },
     target,
     out: dirTarget ?? new StreamChunkTarget(process.stdout),
     singleFeed: !outDir,
@@ -79,7 +92,9 @@ export async function planCommand(argv: string[]): Promise<number> {
     const pages = positionals.length > 0 ? positionals : ['-'];
     for (const page of pages) {
       const input = page === '-' ? process.stdin : await openInput(page);
-      const r = await segmented.page(input, planner, page === '-' ? '<stdin>' : page);
+      const source = page === '-' ? '<stdin>' : page;
+      // --explain needs the records, which the pieces read elsewhere do not bring back: one reader, same output.
+      const r = explain ? await planPage(input, planner, { source, maxEntryBytes }) : await segmented.page(input, planner, source);
       bytesIn += r.bytesIn;
     }
     await planner.finish();
@@ -90,9 +105,14 @@ export async function planCommand(argv: string[]): Promise<number> {
     await segmented.close();
   }
   const s = planner.stats;
+  if (!outDir && s.invalid > 0 && !quiet) {
+    stderrLine(`sdata-sync plan: warning: the feed on stdout is final (no next link) although ${s.invalid} entr${s.invalid === 1 ? 'y was' : 'ies were'} dropped: a target merging its digest may pass over them (docs/protocol.md X3); use --out-dir or --strict`);
+  }
+  if (explain) for (const u of unexplained(explain, explained)) stderrLine(`sdata-sync plan: explain ${u}: no entry of the input carries this uuid`);
   const summary = {
-    read: s.read, forwarded: s.forwarded, skipped: s.skipped, invalid: s.invalid, chunks: s.chunks,
+    read: s.read, forwarded: s.forwarded, skipped: s.skipped, invalid: s.invalid, held: s.held, chunks: s.chunks, ending: s.ending,
     bytesIn, bytesOut: s.bytesOut, seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    ...(explain ? { explained } : {}),
   };
   if (values.report) await writeReport(values.report, summary);
   else stderrLine(JSON.stringify(summary));

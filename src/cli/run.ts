@@ -3,7 +3,8 @@ import { HttpClient } from '../http/client.ts';
 import { capYoungGeneration } from '../engine/heap.ts';
 import { Progress } from '../engine/progress.ts';
 import { passReport, summaryTable, totals, type RunReport } from '../engine/report.ts';
-import { discoverKinds, runKinds } from '../engine/run.ts';
+import { kindOrder, runKinds } from '../engine/run.ts';
+import { explainSet } from '../plan/explain.ts';
 import { isSdataError, SdataError } from '../protocol/errors.ts';
 import {
   clientOptions, COMMON_HTTP_OPTIONS, loggerFrom, onInterrupt, parse, parseCount, parseEntryCap, parseSize, pollFrom,
@@ -19,7 +20,8 @@ URLs are dataset bases, e.g. http://host/sdata/myApp/myContract/-
 Options:
   --source URL            source dataset base URL
   --target URL            target dataset base URL
-  --kind KIND             resource kind (repeat or comma-separate); passes run in this order
+  --kind KIND             resource kind (repeat or comma-separate); passes run in the providers' sme:syncOrder
+                          (the target's first), in this order where $schema gives none
   --all-kinds             every kind both providers' $schema declare, in sme:syncOrder
   --run-name NAME         runName sent on every POST (default "sdata-sync"); runStamp = start time
   --dry-run               read and decide, write nothing to the target, report what would be sent
@@ -28,7 +30,7 @@ Options:
   --chunk-bytes SIZE      bytes per target chunk (default 8MiB); a 413 from the target splits a chunk
   --max-entry-bytes SIZE  larger entries are invalid (default 16MiB)
   --strict                an invalid source entry ends the pass (exit 3)
-  --concurrency N         passes at once when the kinds are independent (default 1)
+  --concurrency N         passes at once among kinds of equal sme:syncOrder (default 1)
   --retries N             retries of a failed request (default 6; jittered exponential backoff)
   --timeout-connect MS    connection timeout (default 10000)
   --ca FILE               trust these certificates (PEM) for https:// peers, besides the usual ones (a provider
@@ -39,6 +41,8 @@ Options:
   --poll-min MS, --poll-max MS  bounds on the providers' pollingMillis (default 5, 5000)
   --spool-dir DIR         chunks wait in memory; in files here when --chunk-bytes exceeds 32MiB, and so do result
                           pages for --post-results (default: the temp dir)
+  --explain UUID          say why the entry with this uuid was forwarded or not, and what the target answered
+                          (repeat or comma-separate)
   --report FILE           write the run report as JSON
   --progress MODE         auto (default), tty, json or none
   --quiet                 errors, warnings and the exit code only
@@ -70,6 +74,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     'spool-dir': { type: 'string' },
     report: { type: 'string' },
     progress: { type: 'string' },
+    explain: { type: 'string', multiple: true },
     ...COMMON_HTTP_OPTIONS,
   }, 'run');
   if (v.help) {
@@ -100,14 +105,15 @@ export async function runCommand(argv: string[]): Promise<number> {
   const runStamp = new Date(started).toISOString();
   const runName = v['run-name'] ?? 'sdata-sync';
   try {
-    const kinds = kindsGiven.length > 0 ? kindsGiven : await discoverKinds(source, v.source, target, v.target);
+    const waves = await kindOrder({ source, sourceBase: v.source, target, targetBase: v.target, given: kindsGiven.length > 0 ? kindsGiven : undefined, log });
+    const kinds = waves.flat();
     log.info(`${v['dry-run'] ? 'dry run' : 'run'} '${runName}' ${runStamp}: ${kinds.join(', ')} from ${v.source} to ${v.target}`);
     progress.start();
     const r = await runKinds({
-      kinds, concurrency, sourceBase: v.source, targetBase: v.target, source, target, runName, runStamp,
+      kinds, waves, concurrency, sourceBase: v.source, targetBase: v.target, source, target, runName, runStamp,
       chunkEntries, chunkBytes, maxEntryBytes, strict: v.strict ?? false, dryRun: v['dry-run'] ?? false,
       postResults: v['post-results'] ?? false, poll: pollFrom(v), spoolDir: v['spool-dir'] ?? tmpdir(),
-      signal: ac.signal, log, onPass: (s) => progress.add(s),
+      signal: ac.signal, log, onPass: (s) => progress.add(s), explain: explainSet(v.explain),
     });
     progress.stop();
     const passes = r.passes.map(passReport);

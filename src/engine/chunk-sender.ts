@@ -7,10 +7,11 @@ import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { redactUrl } from '../http/url.ts';
 import { SdataError } from '../protocol/errors.ts';
 import type { Tracking } from '../protocol/tracking.ts';
+import type { ResultEntry } from '../xml/result-types.ts';
 import type { Logger } from './log.ts';
 import { Outcomes } from './outcomes.ts';
 import { readResults } from './results.ts';
-import { splitChunk } from './split.ts';
+import { postedAtomIds, splitChunk } from './split.ts';
 
 export const FEED_TYPE = 'application/atom+xml; type=feed';
 
@@ -23,6 +24,8 @@ export interface SpooledChunk {
   entries: number | undefined;
   /** Human label ("chunk 3", "chunk 3.a.b"). */
   label: string;
+  /** Position of its first entry in chunk `n` as planned: 0, or where the second half of a split chunk begins. */
+  first?: number;
 }
 
 export interface ContextCounts {
@@ -55,6 +58,11 @@ export interface ChunkSenderOptions {
   onBytesOut?: (n: number) => void;
   /** A chunk's results are counted. */
   onChunkDone?: () => void;
+  /**
+   * Each result as it is read, with the planned chunk and position of the entry it answers (`--explain`; unset,
+   * it costs nothing per result).
+   */
+  onResult?: ((chunk: number, position: number, e: ResultEntry) => void) | undefined;
   /** Read a chunk's results while the next chunk is POSTed (default true). */
   overlapResults?: boolean;
   onResultBytes?: (n: number) => void;
@@ -73,7 +81,8 @@ export class ChunkSender {
   chunks = 0;
   entries = 0;
   splits = 0;
-  resultCountMismatches = 0;
+  /** The target refused the pass's chunk without entries (sent only for its digest merge): see `send`. */
+  mergeRefused = false;
   private readonly o: ChunkSenderOptions;
   /** Contexts whose DELETE is still running, awaited by `settle()`. */
   private readonly live = new Set<AsyncOperation>();
@@ -92,49 +101,69 @@ export class ChunkSender {
    * chunk, instead of idling for a round trip per chunk), but never more than one chunk behind: this resolves
    * only once the previous chunk's results are counted. A synchronous answer is read at once (repeating it
    * would need the body again). Failures surface here, in `settle()` or in `releaseAll()`.
+   *
+   * The chunk's body is this sender's from now on: it is released once the chunk's results are counted (a result
+   * count that does not match names the posted entries from it), or at once when the chunk goes no further.
    */
   async send(c: SpooledChunk): Promise<void> {
-    this.throwIfFailed();
-    const size = c.body.size;
-    const onTracking = this.o.onTracking;
-    const op = new AsyncOperation(this.o.target, {
-      ...this.o.poll,
-      url: this.o.targetUrl,
-      contentType: FEED_TYPE,
-      contentLength: size,
-      body: () => c.body.open(),
-      ...(onTracking ? { onTracking: (t: Tracking) => onTracking(t) } : {}),
-    });
-    this.live.add(op);
-    let res: HttpResponse;
+    let own = true;
     try {
-      res = await op.start();
-    } catch (e) {
-      await this.release(op);
-      if (e instanceof HttpStatusError && e.status === 413) {
-        await this.split(c);
+      this.throwIfFailed();
+      const size = c.body.size;
+      const onTracking = this.o.onTracking;
+      const op = new AsyncOperation(this.o.target, {
+        ...this.o.poll,
+        url: this.o.targetUrl,
+        contentType: FEED_TYPE,
+        contentLength: size,
+        body: () => c.body.open(),
+        ...(onTracking ? { onTracking: (t: Tracking) => onTracking(t) } : {}),
+      });
+      this.live.add(op);
+      let res: HttpResponse;
+      try {
+        res = await op.start();
+      } catch (e) {
+        await this.release(op);
+        if (e instanceof HttpStatusError && e.status === 413) {
+          own = false;
+          await this.split(c);
+          return;
+        }
+        if (e instanceof HttpStatusError && c.entries === 0 && c.final && (e.status === 400 || e.status === 422)) {
+          // A target that requires entries in every posted feed (spec 4.4, checklist 16) refuses the chunk that only
+          // carries the source digest for its merge (docs/protocol.md X2). Nothing is lost: every change is applied;
+          // its digest stays behind for endpoints that had nothing to send, and later passes offer the merge again.
+          this.mergeRefused = true;
+          this.o.log.warn(`${c.label}: the target refuses a feed without entries (${e.message}); it keeps its digest instead of merging the source's (docs/protocol.md X2)`);
+          return;
+        }
+        throw this.rejected(c, e);
+      }
+      if (op.location === undefined) this.contexts.synchronous++;
+      else this.contexts.opened++;
+      this.o.onBytesOut?.(size);
+      own = false;
+      if (op.location === undefined || this.o.overlapResults === false) {
+        await this.collect(c, op, res, size);
         return;
       }
-      throw this.rejected(c, e);
+      const prev = this.resultsTail;
+      this.resultsTail = prev.then(() => this.collect(c, op, res, size)).catch((e: unknown) => {
+        this.failure ??= e;
+        // Unread (an earlier failure) or already read: either way nobody listens to it any more.
+        res.body.on('error', () => undefined);
+        res.body.destroy();
+        return this.release(op);
+      });
+      await prev;
+      this.throwIfFailed();
+    } finally {
+      if (own) await c.body.release();
     }
-    if (op.location === undefined) this.contexts.synchronous++;
-    else this.contexts.opened++;
-    this.o.onBytesOut?.(size);
-    if (op.location === undefined || this.o.overlapResults === false) {
-      await this.collect(c, op, res, size);
-      return;
-    }
-    const prev = this.resultsTail;
-    this.resultsTail = prev.then(() => this.collect(c, op, res, size)).catch((e: unknown) => {
-      this.failure ??= e;
-      res.body.destroy();
-      return this.release(op);
-    });
-    await prev;
-    this.throwIfFailed();
   }
 
-  /** Reads one chunk's result feed to the end, counts it, and lets its context go. */
+  /** Reads one chunk's result feed to the end, counts it, and lets its context and body go. */
   private async collect(c: SpooledChunk, op: AsyncOperation, res: HttpResponse, size: number): Promise<void> {
     let read;
     try {
@@ -142,6 +171,11 @@ export class ChunkSender {
       read = await readResults(res, () => op.again(), {
         client: this.o.target,
         chunk: c.n,
+        label: c.label,
+        posted: c.entries,
+        postedIds: (from, max) => postedAtomIds(c.body, c.label, from, max, this.o.maxEntryBytes),
+        context: op.location,
+        ...(this.o.onResult ? { onResult: (e: ResultEntry) => this.o.onResult!(c.n, (c.first ?? 0) + e.index, e) } : {}),
         signal: this.o.signal,
         ...(this.o.onResultBytes ? { onBytes: this.o.onResultBytes } : {}),
         ...(this.o.results || this.o.onResultPage ? {
@@ -152,13 +186,11 @@ export class ChunkSender {
     } catch (e) {
       await this.release(op);
       throw e;
+    } finally {
+      await c.body.release();
     }
     // The DELETE need not hold up anything: it runs alongside what follows and settle() waits for it.
     this.releaseLater(op);
-    if (c.entries !== undefined && read.entries !== c.entries) {
-      this.resultCountMismatches++;
-      this.o.log.warn(`${c.label}: the target answered with ${read.entries} result entries for ${c.entries} posted (5.3: one per input entry)`);
-    }
     this.outcomes.merge(read.outcomes);
     this.chunks++;
     this.entries += read.entries;
@@ -187,8 +219,14 @@ export class ChunkSender {
     this.throwIfFailed();
   }
 
+  /** Sends the two halves of a chunk the target refused as too large (X13); the chunk's own body is let go first. */
   private async split(c: SpooledChunk): Promise<void> {
-    const parts = await splitChunk(c.body, c.label.replace(/[^\w.-]+/g, '_'), this.o.bodies, this.o.maxEntryBytes);
+    let parts;
+    try {
+      parts = await splitChunk(c.body, c.label.replace(/[^\w.-]+/g, '_'), this.o.bodies, this.o.maxEntryBytes);
+    } finally {
+      await c.body.release();
+    }
     if (!parts) {
       throw new SdataError('SDATA_E_TARGET_REJECTED',
         `${c.label}: the target refuses it as too large (413) and it holds a single entry, which cannot be split; raise the target's body limit (nothing of this chunk was applied; no later chunk was sent)`,
@@ -196,13 +234,14 @@ export class ChunkSender {
     }
     this.splits++;
     this.o.log.info(`${c.label} (${parts[0].entries + parts[1].entries} entries) too large for the target (413): split into ${parts[0].entries} + ${parts[1].entries}`);
+    // Each half is the sender's once sent (see send); the second only if the first went through.
     try {
-      await this.send({ n: c.n, body: parts[0].body, final: false, entries: parts[0].entries, label: `${c.label}.a` });
-      await this.send({ n: c.n, body: parts[1].body, final: parts[1].final, entries: parts[1].entries, label: `${c.label}.b` });
-    } finally {
-      await parts[0].body.release();
+      await this.send({ n: c.n, body: parts[0].body, final: false, entries: parts[0].entries, label: `${c.label}.a`, first: c.first ?? 0 });
+    } catch (e) {
       await parts[1].body.release();
+      throw e;
     }
+    await this.send({ n: c.n, body: parts[1].body, final: parts[1].final, entries: parts[1].entries, label: `${c.label}.b`, first: (c.first ?? 0) + parts[0].entries });
   }
 
   private rejected(c: SpooledChunk, e: unknown): unknown {

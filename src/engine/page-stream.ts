@@ -1,6 +1,6 @@
 import { digestKey } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
-import { getWhenReady, type PollOptions } from '../http/async-op.ts';
+import { getWhenReady, MovedContexts, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { isTransientError, withRetry, type Clock, type RetryPolicy } from '../http/retry.ts';
 import { redactUrl, resolveHref } from '../http/url.ts';
@@ -146,11 +146,15 @@ export interface StreamPagesOptions {
   /** Before each page is read (the planner wants to know which page its records come from). */
   beforePage?: (url: string) => void;
   afterPage?: (page: PageResult, n: number) => void;
+  /** A context a `next` page's 202 opened was DELETEd (or could not be). */
+  onMovedDeleted?: (url: string, outcome: DeleteOutcome) => void;
 }
 
 /**
  * Every page of a source feed, in order: page 1 from the context, then each `rel="next"` href exactly as given
- * (docs/protocol.md §1.3 step 8; a `next` page may answer 202 and is then polled), until a page has none.
+ * (docs/protocol.md §1.3 step 8), until a page has none. A `next` page may answer 202: it is polled, and when the
+ * 202 names a Location of its own, that is a context too, DELETEd once its page is read (core 11.5; also when
+ * paging stops early), before the caller deletes the feed's own context.
  */
 export async function streamPages(o: StreamPagesOptions): Promise<{ pages: number; resumed: number }> {
   let res = o.first;
@@ -158,22 +162,31 @@ export async function streamPages(o: StreamPagesOptions): Promise<{ pages: numbe
   let refetch = o.again;
   let pages = 0;
   let resumed = 0;
-  for (;;) {
-    o.beforePage?.(url);
-    const page = await streamPage(res, refetch, o.sink, {
-      source: url, retry: o.client.retry, clock: o.client.clock, signal: o.signal,
-      ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }),
-      ...(o.onBytes ? { onBytes: o.onBytes } : {}),
-      ...(o.check ? { check: o.check } : {}),
-      ...(o.syncFeed === undefined ? {} : { syncFeed: o.syncFeed }),
-    });
-    pages++;
-    resumed += page.resumed;
-    o.afterPage?.(page, pages);
-    if (page.next === undefined) return { pages, resumed };
-    const nextUrl = resolveHref(page.next, url);
-    refetch = () => getWhenReady(o.client, nextUrl, o.poll);
-    res = await refetch();
-    url = nextUrl;
+  const moved = new MovedContexts(o.client, [o.firstUrl]);
+  const release = async (): Promise<void> => {
+    for (const [u, d] of await moved.release()) o.onMovedDeleted?.(u, d);
+  };
+  try {
+    for (;;) {
+      o.beforePage?.(url);
+      const page = await streamPage(res, refetch, o.sink, {
+        source: url, retry: o.client.retry, clock: o.client.clock, signal: o.signal,
+        ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }),
+        ...(o.onBytes ? { onBytes: o.onBytes } : {}),
+        ...(o.check ? { check: o.check } : {}),
+        ...(o.syncFeed === undefined ? {} : { syncFeed: o.syncFeed }),
+      });
+      pages++;
+      resumed += page.resumed;
+      o.afterPage?.(page, pages);
+      await release();
+      if (page.next === undefined) return { pages, resumed };
+      const nextUrl = resolveHref(page.next, url);
+      refetch = () => getWhenReady(o.client, nextUrl, o.poll, moved.add);
+      res = await refetch();
+      url = nextUrl;
+    }
+  } finally {
+    await release();
   }
 }

@@ -6,7 +6,9 @@ import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { collectionUrl, operationUrl, redactUrl, withQuery } from '../http/url.ts';
 import { SdataError, isSdataError } from '../protocol/errors.ts';
 import type { Digest } from '../protocol/digest.ts';
-import { Planner, type ChunkTarget, type ChunkWriter, type InvalidEntry, type PlanStats } from '../plan/planner.ts';
+import { explainLine, unexplained } from '../plan/explain.ts';
+import { Planner, type ChunkTarget, type ChunkWriter, type Explained, type InvalidEntry, type PassEnding, type PlanStats } from '../plan/planner.ts';
+import { formatDiagnosis } from '../xml/tracking-reader.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
 import { FileWriter, MemoryWriter, type BodyFactory } from './chunk-body.ts';
 import { ChunkSender, type ContextCounts } from './chunk-sender.ts';
@@ -37,7 +39,7 @@ export interface PassOptions {
   /** Parent directory of the pass's spool directory. */
   spoolDir: string;
   /**
-   * Where chunks wait between planning and sending: in memory (bounded by about (queueDepth + 2) × chunkBytes) or in
+   * Where chunks wait between planning and sending: in memory (bounded by about (queueDepth + 3) × chunkBytes) or in
    * files. `auto` (default): memory up to 32 MiB chunks, files above.
    */
   spool?: 'memory' | 'disk' | 'auto';
@@ -48,6 +50,13 @@ export interface PassOptions {
   /** Pre-made stats object (so progress can watch it from the start). */
   stats?: PassStats;
   keepInvalid?: number;
+  /** `--explain`: lower-cased uuids whose decisions (and results) are reported (plan/explain.ts). */
+  explain?: ReadonlySet<string> | undefined;
+}
+
+/** An `--explain`ed entry, with what the target answered for it when it was sent. */
+export interface ExplainedEntry extends Explained {
+  result?: { atomId: string | undefined; status: number | undefined; method: string | undefined; message: string | undefined; diagnoses: string[] };
 }
 
 export interface PassResult {
@@ -63,6 +72,12 @@ export interface PassResult {
   contexts: { source: DeleteOutcome | 'none'; target: ContextCounts };
   invalid: InvalidEntry[];
   invalidNotKept: number;
+  /** How the pass ended for the target (PassEnding: final chunk, merge-only chunk, nothing, merge held back). */
+  ending: PassEnding | undefined;
+  /** The target refused the merge-only chunk (a target that wants entries in every feed): a warning, not a failure. */
+  mergeRefused: boolean;
+  /** `--explain`: each entry asked about, in source order. */
+  explained: ExplainedEntry[];
 }
 
 /** The dry run's chunk target: counts what would be sent, keeps nothing. */
@@ -91,7 +106,10 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
   const result: PassResult = {
     kind: o.kind, ok: false, error: undefined, dryRun, stats, plan: undefined, targetDigest: undefined,
     contexts: { source: 'none', target: { opened: 0, deleted: 0, gone: 0, synchronous: 0, failed: 0 } }, invalid, invalidNotKept: 0,
+    ending: undefined, mergeRefused: false, explained: [],
   };
+  // --explain: forwarded entries by planned chunk and position, to attach the target's result.
+  const sentExplained = new Map<string, ExplainedEntry>();
   let sourceOp: AsyncOperation | undefined;
   let spoolDir: string | undefined;
   let spool: SpoolTarget | undefined;
@@ -147,6 +165,10 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
           stats.entriesAcked = s.entries;
           stats.outcomes = s.outcomes;
         },
+        onResult: o.explain === undefined ? undefined : (chunk, position, e) => {
+          const x = sentExplained.get(`${chunk}:${position}`);
+          if (x) x.result = { atomId: e.atomId, status: e.status, method: e.method, message: e.message, diagnoses: e.diagnoses.map(formatDiagnosis) };
+        },
         results: o.postResults ? { client: o.source, url: withQuery(operationUrl(sourceColl, '$syncResults'), run) } : undefined,
         ...(o.poll ? { poll: o.poll } : {}),
       });
@@ -159,13 +181,21 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
     }
     const planner = new Planner({
       target: digest, out, chunkEntries: o.chunkEntries, chunkBytes: o.chunkBytes, strict: o.strict ?? false,
+      // The posted chunks are pages of the source feed: its id, the context URL (docs/protocol.md X2).
+      ...(sourceOp.location === undefined ? {} : { feedId: sourceOp.location }),
+      explain: o.explain,
+      onExplain: (x) => {
+        result.explained.push(x);
+        if (x.chunk !== undefined) sentExplained.set(`${x.chunk}:${x.position}`, x);
+      },
       onInvalid: (e) => {
         if (invalid.length < keepInvalid) invalid.push(e);
         else result.invalidNotKept++;
         // A feed full of bad entries must not flood stderr: the first ones in full, then the count in the summary.
         const n = invalid.length + result.invalidNotKept;
         if (n <= MAX_INVALID_WARNINGS) {
-          o.log.warn(`${e.source}:${e.line}:${e.column}: entry #${e.index + 1}${e.atomId ? ` (${e.atomId})` : ''} not forwarded: ${e.reason}`);
+          const held = e.endpoint === undefined ? '' : `; later entries from ${e.endpoint} are held back in this pass (docs/protocol.md X3)`;
+          o.log.warn(`${e.source}:${e.line}:${e.column}: entry #${e.index + 1}${e.atomId ? ` (${e.atomId})` : ''} not forwarded: ${e.reason}${held}`);
           if (n === MAX_INVALID_WARNINGS) o.log.warn(`${o.kind}: further invalid entries are only counted (the summary and --report list them)`);
         }
       },
@@ -202,6 +232,10 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
       },
       ...(check ? { check } : {}),
       beforePage: (url) => planner.beginPage(url),
+      onMovedDeleted: (url, d) => {
+        if (d === 'failed' || d === 'unknown') o.log.warn(`${o.kind}: DELETE of the source context ${redactUrl(url)} (a next page's 202 opened it): ${d}; the source's context expiry will clean up`);
+        else o.log.debug(`${o.kind}: DELETE ${redactUrl(url)} (a next page's context): ${d}`);
+      },
       afterPage: (page, n) => {
         sync();
         stats.pages = n;
@@ -212,8 +246,12 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
     stats.phase = 'finishing';
     await planner.finish();
     sync();
+    result.ending = planner.stats.ending;
+    if (result.ending === 'merge-only') o.log.info(`${o.kind}: nothing to forward; a chunk without entries lets the target merge the source digest (docs/protocol.md X2)`);
+    else if (result.ending === 'held') o.log.warn(`${o.kind}: entries were dropped as invalid: the target is not let merge the source digest and later entries of their endpoints were held back, so the next pass starts from them again (docs/protocol.md X3)`);
     if (spool) await spool.drain();
     if (sender) await sender.settle();
+    result.mergeRefused = sender?.mergeRefused ?? false;
     stats.phase = 'done';
     result.ok = true;
   } catch (e) {
@@ -235,7 +273,22 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
     if (spoolDir) await rm(spoolDir, { recursive: true, force: true }).catch(() => undefined);
     stats.endedMs = Date.now();
   }
+  if (o.explain) explainPass(o, result);
   return result;
+}
+
+/** `--explain`: each decision, with the target's answer for what was sent, and the uuids no entry carried. */
+function explainPass(o: PassOptions, r: PassResult): void {
+  for (const x of r.explained) {
+    let answer = '';
+    if (x.chunk !== undefined) {
+      const res = x.result;
+      answer = res ? `; the target answered HTTP ${res.status}${res.method ? ` ${res.method}` : ''}${res.diagnoses.length ? ` (${res.diagnoses.join('; ')})` : res.message ? ` ${res.message}` : ''}`
+        : r.dryRun ? '; dry run: not sent' : '; no answer from the target (the pass ended first)';
+    }
+    o.log.note(`${o.kind}: ${explainLine(x)}${answer}`);
+  }
+  for (const u of unexplained(o.explain!, r.explained)) o.log.note(`${o.kind}: explain ${u}: no entry of the source feed carries this uuid${r.ok ? '' : ' (as far as the pass read it)'}`);
 }
 
 function asSdataError(e: unknown, o: PassOptions): Error {

@@ -33,10 +33,59 @@ export interface StartOptions extends Partial<PollOptions> {
 
 /**
  * GET a URL that may answer 202 while the provider prepares it (docs/protocol.md §1.3 step 8: a `next` page can be
- * asynchronous too): polls it, or the Location a 202 names, until 200. The caller owns the context, if any.
+ * asynchronous too): polls it, or the Location a 202 names, until 200. A Location other than `url` is a context of
+ * its own, which the caller owns and must DELETE (core 11.5): `onMoved` names each (see MovedContexts).
  */
-export function getWhenReady(client: HttpClient, url: string, poll: Partial<PollOptions> = {}): Promise<HttpResponse> {
-  return pollWhileAccepted(client, url, { ...DEFAULT_POLL, ...poll }, { notReady: 'not ready' });
+export function getWhenReady(client: HttpClient, url: string, poll: Partial<PollOptions> = {}, onMoved?: (url: string) => void): Promise<HttpResponse> {
+  return pollWhileAccepted(client, url, { ...DEFAULT_POLL, ...poll }, { notReady: 'not ready', ...(onMoved ? { onMoved } : {}) });
+}
+
+/** A URL without its query and fragment: what a provider routes a DELETE by. */
+const pathOf = (url: string): string => url.replace(/[?#].*$/, '');
+
+/**
+ * The contexts that 202 answers to page GETs opened (a `next` page prepared asynchronously, docs/protocol.md §5.1):
+ * each gets one DELETE once its page is read, or at the latest when the caller stops paging. `owned` is the
+ * operation's own context, which its owner deletes last: a Location on its path (a page of it) is not another
+ * context, and deleting it would end the operation early.
+ */
+export class MovedContexts {
+  private readonly client: HttpClient;
+  private readonly owned: ReadonlySet<string>;
+  private readonly open = new Set<string>();
+  private readonly done = new Map<string, DeleteOutcome>();
+
+  constructor(client: HttpClient, owned: Iterable<string | undefined>) {
+    this.client = client;
+    this.owned = new Set([...owned].filter((u): u is string => u !== undefined).map(pathOf));
+  }
+
+  /** For getWhenReady's `onMoved`. */
+  readonly add = (url: string): void => {
+    if (!this.owned.has(pathOf(url)) && !this.done.has(url)) this.open.add(url);
+  };
+
+  /** DELETEs every context added so far; never throws. */
+  async release(): Promise<Array<[string, DeleteOutcome]>> {
+    const urls = [...this.open];
+    this.open.clear();
+    const out = await Promise.all(urls.map(async (u): Promise<[string, DeleteOutcome]> => [u, await deleteContext(this.client, u)]));
+    for (const [u, d] of out) this.done.set(u, d);
+    return out;
+  }
+}
+
+/** DELETE of a context (core 11.5): 410 counts as done, 404 as unknown. Never throws; outside the abort signal. */
+export async function deleteContext(client: HttpClient, url: string): Promise<DeleteOutcome> {
+  try {
+    const res = await client.request({ method: 'DELETE', url, cleanup: true });
+    await res.body.dump().catch(() => undefined);
+    if (res.statusCode === 410) return 'gone';
+    if (res.statusCode === 404) return 'unknown';
+    return res.statusCode >= 200 && res.statusCode < 300 ? 'deleted' : 'failed';
+  } catch {
+    return 'failed';
+  }
 }
 
 interface PollHooks {
@@ -78,8 +127,11 @@ async function pollWhileAccepted(client: HttpClient, url: string, o: PollOptions
     const loc = res.headers['location'];
     const l = Array.isArray(loc) ? loc[0] : loc;
     if (l) {
-      cur = resolveHref(l, cur);
-      h.onMoved?.(cur);
+      const moved = resolveHref(l, cur);
+      if (moved !== cur) {
+        cur = moved;
+        h.onMoved?.(cur);
+      }
     }
     const t = parseTracking(await readSmallBody(res));
     if (t) {
@@ -203,14 +255,6 @@ export class AsyncOperation {
   private async doDelete(): Promise<DeleteOutcome> {
     const url = this.location;
     if (url === undefined) return 'skipped';
-    try {
-      const res = await this.client.request({ method: 'DELETE', url, cleanup: true });
-      await res.body.dump().catch(() => undefined);
-      if (res.statusCode === 410) return 'gone';
-      if (res.statusCode === 404) return 'unknown';
-      return res.statusCode >= 200 && res.statusCode < 300 ? 'deleted' : 'failed';
-    } catch {
-      return 'failed';
-    }
+    return deleteContext(this.client, url);
   }
 }

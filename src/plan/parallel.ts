@@ -19,7 +19,10 @@ import { readSegment, segmentFailure, SegmentReaders, type SegmentBatch, type Se
  * CDATA section, or a payload element of that name. A piece is trusted only if the piece before it ended exactly
  * after an entry, directly inside the root (FeedReader.atBoundary) — otherwise this thread reads it again and goes on
  * with the same reader into the next pieces until that holds. Batches are committed to the planner in document
- * order; each reports lines, columns and entry numbers from its own start, translated here.
+ * order; each reports lines, columns and entry numbers from its own start, translated here. One decision depends on
+ * what came before: after an invalid entry, later entries of its endpoint are held back (docs/protocol.md X3). The
+ * committer applies that (Planner.commitBatch); a piece read before the hold began does not carry its entries'
+ * endpoints and is read again here (Planner.needsEndpoints), and pieces read afterwards carry them.
  *
  * Memory: a few pieces in flight (each `segmentBytes`, a cut is looked for within 4× that) and their batches.
  */
@@ -222,7 +225,8 @@ export class SegmentedPlan {
       }
       const m = main;
       this.counts.here++;
-      const b = m.reader.read(piece.bytes, piece.final);
+      // Everything before this piece is committed: whether an endpoint is held back is known (docs/protocol.md X3).
+      const b = m.reader.read(piece.bytes, piece.final, planner.holding);
       m.entries += b.kinds.length;
       commit(b, m.origin);
       if (b.state === 'clean') learn(b);
@@ -245,9 +249,10 @@ export class SegmentedPlan {
         queue.shift();
         if (q.error !== undefined && !(q.error instanceof HelperLost)) throw q.error;
         const b = q.batch;
-        if (b === undefined || b.state === 'open') {
-          // The cut after this piece was not right after an entry, or the helper is gone: read this piece and the
-          // queued ones here, in order, going on with one reader until a cut is good.
+        if (b === undefined || b.state === 'open' || planner.needsEndpoints(b)) {
+          // The cut after this piece was not right after an entry, or the helper is gone, or the piece was read
+          // before an endpoint was held back and lacks its entries' endpoints: read this piece and the queued ones
+          // here, in order, going on with one reader until a cut is good.
           if (b === undefined) this.lose(q.error!.message);
           const rest = queue.splice(0);
           this.counts.again += 1 + rest.length;
@@ -269,6 +274,7 @@ export class SegmentedPlan {
         } else {
           const job: SegmentJob = {
             source, bytes: piece.bytes, byteOffset: piece.byteOffset, resume, final: piece.final, maxEntryBytes: this.maxEntryBytes,
+            endpoints: planner.holding,
           };
           if (this.helpers > 0 && !this.helper && !this.helperLost) {
             try {

@@ -20,6 +20,8 @@ export interface SegmentJob {
   /** The document's last piece: the reader is ended after it. */
   final: boolean;
   maxEntryBytes: number;
+  /** Record the endpoint of every forwarded entry (the committer holds an endpoint back: Planner.needsEndpoints). */
+  endpoints: boolean;
 }
 
 export const Kind = { Skip: 0, Forward: 1, Invalid: 2 } as const;
@@ -47,6 +49,14 @@ export interface SegmentBatch {
   /** Byte length of each forwarded entry in `out`, its '\n' included. */
   lens: number[];
   invalid: InvalidAt[];
+  /**
+   * Endpoints (as written) of forwarded entries `epsFrom`, `epsFrom + 1`, … (counted among forwarded entries). A
+   * piece read with `endpoints` has them all (`epsFrom` 0); otherwise they start at its first invalid entry that
+   * names an endpoint, since the committer holds that endpoint back from there (docs/protocol.md X3), and
+   * `epsFrom` is the number of forwarded entries when none does.
+   */
+  eps: string[];
+  epsFrom: number;
   /** Feed-level links seen in the piece. */
   links: FeedLink[];
   /** Where the reader stands after the piece (relative to the piece's start, primer included). */
@@ -69,6 +79,9 @@ export class SegmentCollector implements FeedHandler {
   private kinds: number[] = [];
   private lens: number[] = [];
   private invalid: InvalidAt[] = [];
+  private eps: string[] = [];
+  /** Forwarded entries before `eps` began; -1 while they have not (see SegmentBatch.eps). */
+  private epsFrom = -1;
   private headSeen: FeedHead | undefined;
   private buf: Buffer;
   private off = 0;
@@ -85,6 +98,11 @@ export class SegmentCollector implements FeedHandler {
     this.headSeen = undefined;
   }
 
+  /** Whether the next batch records every forwarded entry's endpoint (set before each read). */
+  recordEndpoints(on: boolean): void {
+    this.epsFrom = on ? this.lens.length : -1;
+  }
+
   head(h: FeedHead): void {
     this.headSeen = h;
     this.decls = pageDecls(h.bindings);
@@ -96,9 +114,12 @@ export class SegmentCollector implements FeedHandler {
       this.kinds.push(Kind.Skip);
     } else if (d === 'invalid') {
       this.kinds.push(Kind.Invalid);
-      this.invalid.push({ index: rec.index, line: rec.line, column: rec.column, atomId: rec.atomId, reason: rec.invalid! });
+      const endpoint = rec.state?.endpoint;
+      this.invalid.push({ index: rec.index, line: rec.line, column: rec.column, atomId: rec.atomId, endpoint, reason: rec.invalid! });
+      if (endpoint !== undefined && this.epsFrom < 0) this.epsFrom = this.lens.length;
     } else {
       this.kinds.push(Kind.Forward);
+      if (this.epsFrom >= 0) this.eps.push(rec.state!.endpoint);
       const text = forwardText(rec, this.decls);
       // 3 bytes per UTF-16 unit bounds the UTF-8 size without measuring it.
       const need = text.length * 3 + 1;
@@ -124,13 +145,15 @@ export class SegmentCollector implements FeedHandler {
   take(reader: FeedReader, state: SegmentBatch['state'], error: SegmentError | undefined, links: FeedLink[]): SegmentBatch {
     const b: SegmentBatch = {
       head: this.headSeen, kinds: this.kinds, out: this.buf.subarray(0, this.off), lens: this.lens,
-      invalid: this.invalid, links, line: reader.line, column: reader.column,
-      state, resume: reader.resumePoint, error,
+      invalid: this.invalid, eps: this.eps, epsFrom: this.epsFrom < 0 ? this.lens.length : this.epsFrom,
+      links, line: reader.line, column: reader.column, state, resume: reader.resumePoint, error,
     };
     this.headSeen = undefined;
     this.kinds = [];
     this.lens = [];
     this.invalid = [];
+    this.eps = [];
+    this.epsFrom = -1;
     this.buf = Buffer.allocUnsafeSlow(Math.max(4096, this.buf.length));
     this.off = 0;
     return b;
@@ -166,8 +189,12 @@ export class SegmentReader {
     if (job.resume) this.reader.pushText(job.resume.primer);
   }
 
-  /** Reads one more piece; the batch holds what it produced. After an error, nothing more can be read. */
-  read(bytes: Uint8Array, final: boolean): SegmentBatch {
+  /**
+   * Reads one more piece; the batch holds what it produced. After an error, nothing more can be read. `endpoints`:
+   * record every forwarded entry's endpoint (SegmentJob.endpoints).
+   */
+  read(bytes: Uint8Array, final: boolean, endpoints = false): SegmentBatch {
+    this.collector.recordEndpoints(endpoints);
     let state: SegmentBatch['state'] = 'open';
     if (this.failed === undefined) {
       try {
@@ -210,7 +237,7 @@ export class SegmentReaders {
 export function readSegment(job: SegmentJob, readers: SegmentReaders): SegmentBatch {
   const r = readers.for(job.source, job.maxEntryBytes);
   r.start(job);
-  return r.read(job.bytes, job.final);
+  return r.read(job.bytes, job.final, job.endpoints);
 }
 
 function toSegmentError(e: unknown): SegmentError {

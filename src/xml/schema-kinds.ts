@@ -62,10 +62,48 @@ export function parseSchemaKinds(xml: string, source = '$schema'): SchemaKind[] 
   return out;
 }
 
-/** Kinds a pass can run on (source here, target there), in increasing syncOrder; unordered kinds last, by name. */
-export function orderKinds(source: SchemaKind[], target: SchemaKind[] | undefined): string[] {
+/** Kinds a pass can run on: a sync source here, a sync target there (when the target's schema is known); by name. */
+export function syncableKinds(source: SchemaKind[], target: SchemaKind[] | undefined): string[] {
   const tgt = target ? new Map(target.map((k) => [k.name, k])) : undefined;
-  const kinds = source.filter((k) => k.isSyncSource && (!tgt || tgt.get(k.name)?.isSyncTarget === true));
-  kinds.sort((a, b) => (a.syncOrder ?? Infinity) - (b.syncOrder ?? Infinity) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return kinds.map((k) => k.name);
+  return source.filter((k) => k.isSyncSource && (!tgt || tgt.get(k.name)?.isSyncTarget === true)).map((k) => k.name)
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+export interface KindWaves {
+  /** The kinds in order, grouped: a wave holds kinds with no order between them, waves go one after another. */
+  waves: string[][];
+  /** Pairs the source orders one way and the target the other (the target's order is followed). */
+  disagreements: Array<[before: string, after: string]>;
+}
+
+/**
+ * `names` (in the order given) ordered by `sme:syncOrder`, lowest first (spec 4.5, 6.1; docs/protocol.md X20): the
+ * target's order decides, since the target resolves references when it applies a kind; the source's orders what
+ * the target leaves equal or unordered; kinds neither orders come last, in the order given. Kinds whose orders are
+ * all equal form one wave (they may run at once); a kind named twice goes in another wave.
+ */
+export function kindWaves(names: string[], source: SchemaKind[] | undefined, target: SchemaKind[] | undefined): KindWaves {
+  const orderIn = (schema: SchemaKind[] | undefined): Map<string, number> =>
+    new Map((schema ?? []).filter((k) => k.syncOrder !== undefined).map((k) => [k.name, k.syncOrder!]));
+  const s = orderIn(source);
+  const t = orderIn(target);
+  const key = (n: string): [number, number] => [t.get(n) ?? Infinity, s.get(n) ?? Infinity];
+  const cmp = (x: number, y: number): number => (x < y ? -1 : x > y ? 1 : 0);
+  const sorted = names.map((n) => ({ n, k: key(n) })).sort((a, b) => cmp(a.k[0], b.k[0]) || cmp(a.k[1], b.k[1]));
+  const waves: string[][] = [];
+  let last: [number, number] | undefined;
+  for (const { n, k } of sorted) {
+    const wave = waves[waves.length - 1];
+    if (wave && last && last[0] === k[0] && last[1] === k[1] && !wave.includes(n)) wave.push(n);
+    else waves.push([n]);
+    last = k;
+  }
+  const disagreements: Array<[string, string]> = [];
+  for (const a of names) {
+    for (const b of names) {
+      const [sa, sb, ta, tb] = [s.get(a), s.get(b), t.get(a), t.get(b)];
+      if (sa !== undefined && sb !== undefined && ta !== undefined && tb !== undefined && sa < sb && ta > tb) disagreements.push([a, b]);
+    }
+  }
+  return { waves, disagreements };
 }

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { Digest } from '../../src/protocol/digest.ts';
 import { planPage } from '../../src/plan/pipeline.ts';
-import { Planner, type ChunkTarget, type ChunkWriter, type InvalidEntry, type PlanStats } from '../../src/plan/planner.ts';
+import { Planner, type ChunkFrame, type ChunkTarget, type ChunkWriter, type InvalidEntry, type PlanStats } from '../../src/plan/planner.ts';
 
 /** A chunk without our head's `<updated>` (the wall clock), for comparing two runs' output. */
 export const withoutClock = (chunk: string): string => chunk.replace(/<updated>[^<]*<\/updated>/, '');
@@ -21,8 +21,9 @@ export class MemoryChunkTarget implements ChunkTarget {
       drained: async () => {},
     };
   }
-  async close(n: number, final: boolean): Promise<void> {
+  async close(n: number, final: boolean, frame: ChunkFrame | undefined): Promise<void> {
     this.finals[n - 1] = final;
+    this.chunks[n - 1] = frame!.head + this.chunks[n - 1]! + frame!.tail;
   }
 }
 

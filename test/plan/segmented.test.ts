@@ -158,6 +158,24 @@ describe('segmented planning = one-pass planning', () => {
     assert.match(strict.error!, /^SDATA_E_INVALID_ENTRY page1:\d+:\d+: entry #4 /);
   });
 
+  it('endpoints held back after invalid entries (docs/protocol.md X3): the same entries held, on whichever thread a piece was read', async () => {
+    const eps = ['http://a.example/sdata/a/c/-/accounts', 'http://b.example/sdata/b/c/-/accounts', 'http://c.example/sdata/c/c/-/accounts'];
+    const entries = Array.from({ length: 120 }, (_, i) => ({
+      endpoint: eps[i % 3]!, tick: i, uuid: i === 40 || i === 95 ? '' : undefined, noState: i === 70,
+    }));
+    const text = page({ entries });
+    let again = 0;
+    for (const seed of [1, 2, 3]) {
+      const r = await same([text], { chunkEntries: 7 }, [{ segmentBytes: 300, helpers: 0 }, { segmentBytes: 300, helpers: 1 }, { segmentBytes: 2000, helpers: 1 }], seed);
+      const st = r.stats as { forwarded: number; invalid: number; held: number; ending: string };
+      // Entry 40 (b.example, no uuid) holds b back: its 25 valid entries after it; entry 95 (c.example) holds 8 of c;
+      // entry 70 (b, no syncState) names no endpoint.
+      assert.deepEqual([st.invalid, st.held, st.forwarded, st.ending], [3, 33, 84, 'held']);
+      again += r.counts!.again;
+    }
+    assert.ok(again > 0, 'pieces read before the hold began were read again');
+  });
+
   it('a feed on one line: every position is on the first line of its piece', async () => {
     const entries = Array.from({ length: 30 }, (_, i) => ({ endpoint: 'http://a.example/sdata/app/c/-/accounts', tick: i % 4 === 1 ? 'x' : i }));
     const text = page({ entries }).replaceAll('\n', '');
