@@ -5,20 +5,8 @@ import {
   DECLINED_STATUS, DEFAULT_RETRY, errorCode, isTransientError, isUnsentError, RETRYABLE_STATUS, retryAfterMs,
   SYSTEM_CLOCK, withRetry, type Clock, type RetryPolicy,
 } from './retry.ts';
+import { DEFAULT_TIMEOUTS, type Timeouts } from './defaults.ts';
 import { originOf, redactUrl, splitUrl } from './url.ts';
-
-export interface Timeouts {
-  /** TCP (and TLS) connection establishment. */
-  connectMs: number;
-  /** From the end of the request to the complete response headers. */
-  headersMs: number;
-  /** Longest silence between two pieces of a response body. */
-  bodyMs: number;
-  /** Longest wait for an asynchronous operation to finish, across all its polls. */
-  pollMs: number;
-}
-
-export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 10_000, headersMs: 120_000, bodyMs: 120_000, pollMs: 30 * 60_000 };
 
 /**
  * How a request may be repeated after a failure:

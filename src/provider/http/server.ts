@@ -16,7 +16,9 @@ import type { Checksum } from '../store/admin.ts';
 import { attachCheckpointer } from '../store/checkpointer.ts';
 import type { Contexts } from '../store/contexts.ts';
 import type { KindInfo } from '../store/repositories.ts';
+import { STORE_DEFAULTS } from '../store/defaults.ts';
 import { Store } from '../store/store.ts';
+import { PROVIDER_DEFAULTS as DEFAULTS } from './defaults.ts';
 import { HttpProblem, sendProblem } from './http-io.ts';
 import { parseRoute } from './routes.ts';
 
@@ -75,15 +77,6 @@ export interface RunningProvider {
   close(): Promise<void>;
 }
 
-const DEFAULTS = {
-  host: '127.0.0.1',
-  pageSize: 1000,
-  maxPageSize: 10_000,
-  contextTtlMs: 10 * 60_000,
-  maxBodyBytes: 64 * 1024 * 1024,
-  pollingMillis: 100,
-};
-
 export async function startProvider(opts: ProviderOptions): Promise<RunningProvider> {
   const store = new Store({
     db: opts.db,
@@ -98,7 +91,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   let served: Map<string, KindInfo>;
   let contexts: Contexts;
   try {
-    if (!opts.kinds && store.kinds.length === 0) store.ensureKind('accounts', opts.priority);
+    if (!opts.kinds && store.kinds.length === 0) store.ensureKind(STORE_DEFAULTS.kind, opts.priority);
     const names = opts.kinds ?? store.kinds.map((k) => k.name);
     served = new Map(names.map((n) => [n, store.ensureKind(n, opts.priority)]));
     contexts = store.openContexts(opts.contextTtlMs ?? DEFAULTS.contextTtlMs);

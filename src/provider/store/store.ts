@@ -4,6 +4,7 @@ import { SdataError } from '../../protocol/errors.ts';
 import { escapeText } from '../../protocol/escape.ts';
 import { AdminQueries } from './admin.ts';
 import { Contexts } from './contexts.ts';
+import { STORE_DEFAULTS } from './defaults.ts';
 import { DigestRepo, nowStamp } from './digest.ts';
 import { ListingQueries } from './listing.ts';
 import { PassFailureRepo } from './pass-failures.ts';
@@ -33,8 +34,6 @@ export interface StoreOptions {
   /** SQLite page cache, MiB (default 8: part of the server's RSS; the OS page cache does the rest). */
   cacheMiB?: number;
 }
-
-export const DEFAULT_PRIORITY = 5;
 
 export function defaultEndpointBase(app: string, contract: string, dataset: string): string {
   return `http://localhost/sdata/${app}/${contract}/${dataset}`;
@@ -88,14 +87,14 @@ export class Store implements SyncStore {
     this.#db = db;
     try {
       if (o.db !== ':memory:') db.exec('PRAGMA journal_mode=WAL');
-      const cacheKiB = Math.max(1, Math.round((o.cacheMiB ?? 8) * 1024));
+      const cacheKiB = Math.max(1, Math.round((o.cacheMiB ?? STORE_DEFAULTS.cacheMiB) * 1024));
       db.exec(`PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA cache_size=-${cacheKiB}; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=${WAL_AUTOCHECKPOINT}`);
       db.exec(SCHEMA);
       const meta = new Map<string, string>();
       for (const r of db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: string }>) meta.set(r.key, r.value);
-      const app = o.app ?? meta.get('app') ?? 'hub';
-      const contract = o.contract ?? meta.get('contract') ?? 'crm';
-      const dataset = o.dataset ?? meta.get('dataset') ?? '-';
+      const app = o.app ?? meta.get('app') ?? STORE_DEFAULTS.app;
+      const contract = o.contract ?? meta.get('contract') ?? STORE_DEFAULTS.contract;
+      const dataset = o.dataset ?? meta.get('dataset') ?? STORE_DEFAULTS.dataset;
       const storedBase = meta.get('endpoint_base');
       if (storedBase !== undefined && o.endpointBase !== undefined && normalizeEndpoint(o.endpointBase) !== normalizeEndpoint(storedBase)) {
         throw new SdataError('SDATA_E_USAGE', `${o.db}: this store's endpoint base is ${storedBase}; it was fixed when the store was created and cannot become ${o.endpointBase}`);
@@ -273,7 +272,7 @@ export class Store implements SyncStore {
       const k: KindInfo = { id, name, selfEp, selfUrl: this.endpoint(selfEp).url };
       this.#kindsByName.set(name, k);
       this.#kindsById.set(id, k);
-      this.#digest.init(k, priority ?? DEFAULT_PRIORITY);
+      this.#digest.init(k, priority ?? STORE_DEFAULTS.priority);
       return k;
     });
   }
