@@ -159,6 +159,7 @@ export function clientOptions(side: 'source' | 'target', url: string, v: Values,
   return {
     authorization: authorizationFromEnv(side),
     authOrigin: url,
+    side,
     timeouts: timeoutsFrom(v),
     retry: typeof v['retries'] === 'string' ? { retries: parseCount(v['retries'], '--retries', 0) } : {},
     signal,

@@ -137,6 +137,64 @@ describe('run as a process: credentials, SIGINT, kill -9', () => {
     assert.ok(!/s3cret|pa55|YW5uOnBhNTU/.test(r.stderr()));
   });
 
+  it('a 401 names the credential variables of the side that answered it', async () => {
+    tgt.hook = async (q, res, info) => {
+      if (info.op === '$syncTarget' && q.method === 'POST') {
+        res.writeHead(401).end();
+        return true;
+      }
+      return false;
+    };
+    try {
+      const refused = start([], { SDATA_TARGET_TOKEN: 'wrong-token' });
+      assert.equal(await refused.exit, 7, refused.stderr());
+      assert.match(refused.stderr(), /HTTP 401; the provider refused the target credentials from SDATA_TARGET_TOKEN or SDATA_TARGET_USER\/SDATA_TARGET_PASSWORD/);
+      assert.doesNotMatch(refused.stderr(), /SDATA_SOURCE_|wrong-token/);
+      const none = start([]);
+      assert.equal(await none.exit, 7, none.stderr());
+      assert.match(none.stderr(), /HTTP 401; no target credentials were sent: set SDATA_TARGET_TOKEN \(Bearer\), or SDATA_TARGET_USER and SDATA_TARGET_PASSWORD \(Basic\)/);
+    } finally {
+      tgt.hook = undefined;
+    }
+    src.hook = async (q, res, info) => {
+      if (info.op === '$syncSource' && q.method === 'POST') {
+        res.writeHead(401).end();
+        return true;
+      }
+      return false;
+    };
+    try {
+      const r = start([]);
+      assert.equal(await r.exit, 6, r.stderr());
+      assert.match(r.stderr(), /HTTP 401; no source credentials were sent: set SDATA_SOURCE_TOKEN/);
+      assert.doesNotMatch(r.stderr(), /SDATA_TARGET_/);
+    } finally {
+      src.hook = undefined;
+    }
+  });
+
+  it("a target digest tick that is not a non-negative integer: said once, with the digest's URL and line:column", async () => {
+    tgt.hook = async (q, res, info) => {
+      if (info.op === '$syncDigest' && q.method === 'GET') {
+        res.writeHead(200, { 'content-type': 'application/atom+xml; type=entry' }).end('<entry xmlns="http://www.w3.org/2005/Atom"><payload xmlns="http://schemas.sage.com/sdata/2008/1">\n' +
+          '<digest xmlns="http://schemas.sage.com/sdata/sync/2008/1"><origin>http://a/x</origin>\n<digestEntry><endpoint>http://a/x</endpoint><tick>-5</tick></digestEntry></digest></payload></entry>');
+        return true;
+      }
+      return false;
+    };
+    try {
+      for (const extra of [[], ['--quiet']]) {
+        const r = start(extra);
+        assert.equal(await r.exit, 3, r.stderr());
+        const said = r.stderr().split('\n').filter((l) => l.includes("tick '-5'"));
+        assert.equal(said.length, 1, r.stderr());
+        assert.match(said[0]!, /accounts\/\$syncDigest:3:50: sync:digest: digestEntry for http:\/\/a\/x: tick '-5' is not a non-negative integer$/);
+      }
+    } finally {
+      tgt.hook = undefined;
+    }
+  });
+
   it('SIGINT stops the pass, releases both contexts and exits 130', async () => {
     tgt.o.polls = 1_000_000;
     tgt.o.pollingMillis = 20;
