@@ -1,36 +1,25 @@
 import { readFileSync } from 'node:fs';
 import { isSdataError } from '../protocol/errors.ts';
+import type { CommandName, Runnable } from './commands.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 
-const HELP = `Usage: sdata-sync <command> [options]
+// Light on purpose: the command line (commander, the declarations, valibot) is loaded by main() below, and a
+// command's own modules only once it is known, so that `plan` on a pipe pays for neither undici nor SQLite and
+// anything the bin sets up first (signal handlers) is in place before the slower imports.
 
-Commands:
-  plan     source feed (files or stdin) + target digest -> target feed / chunk files
-  gen      write a deterministic synthetic sync feed
-  serve    run the reference SData sync provider on a SQLite store
-  seed     fill a provider store with generated resources
-  run      one catch-up pass (or several kinds) from a source to a target over HTTP
-  digest   print a target's $syncDigest entry
-  pull     stream every page of a source feed to stdout as one feed
-  push     POST feeds to a target's $syncTarget, result feed to stdout
-  demo     two local providers, a full catch-up, conflicts, convergence (npm start)
-
-Run 'sdata-sync <command> --help' for a command's options. Exit codes: see README.
-`;
-
-type Command = (argv: string[]) => Promise<number>;
-
-// Loaded lazily: `plan` on a pipe should not pay for undici or SQLite.
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  plan: async () => (await import('./plan.ts')).planCommand,
-  gen: async () => (await import('./gen.ts')).genCommand,
-  serve: async () => (await import('./serve.ts')).serveCommand,
-  seed: async () => (await import('./seed.ts')).seedCommand,
-  run: async () => (await import('./run.ts')).runCommand,
-  digest: async () => (await import('./digest.ts')).digestCommand,
-  pull: async () => (await import('./pull.ts')).pullCommand,
-  push: async () => (await import('./push.ts')).pushCommand,
-  demo: async () => (await import('./demo.ts')).demoCommand,
+/** Each command's module, loaded once the command line names it: `plan` on a pipe should not pay for undici or SQLite. */
+const LOADERS: Record<CommandName, () => Promise<Runnable>> = {
+  plan: () => import('./plan.ts'),
+  gen: () => import('./gen.ts'),
+  serve: () => import('./serve.ts'),
+  seed: () => import('./seed.ts'),
+  run: () => import('./run.ts'),
+  digest: () => import('./digest.ts'),
+  pull: () => import('./pull.ts'),
+  push: () => import('./push.ts'),
+  demo: () => import('./demo.ts'),
+  health: () => import('./health.ts'),
+  config: () => import('./config-print.ts'),
 };
 
 function version(): string {
@@ -38,22 +27,19 @@ function version(): string {
   return pkg.version;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
-    process.stdout.write(HELP);
-    return cmd === undefined ? EXIT.USAGE : EXIT.OK;
-  }
+/** Runs a command line; `onCommand` learns the command's name once known (the prefix of any later message). */
+export async function main(argv: string[], onCommand: (name: string) => void = () => undefined): Promise<number> {
+  const [cmd] = argv;
   if (cmd === '--version' || cmd === '-v') {
     process.stdout.write(`sdata-sync ${version()} (node ${process.versions.node})\n`);
     return EXIT.OK;
   }
-  const load = COMMANDS[cmd];
-  if (!load) {
-    process.stderr.write(`sdata-sync: unknown command '${cmd}'\n\n${HELP}`);
+  const program = await import('./program.ts');
+  if (cmd === undefined) {
+    process.stdout.write(await program.rootHelp());
     return EXIT.USAGE;
   }
-  return (await load())(rest);
+  return program.invoke(argv, onCommand, (name) => LOADERS[name]());
 }
 
 /** Entry point used by bin/sdata-sync.mjs: maps every failure to its documented exit code. */
@@ -67,19 +53,24 @@ export async function run(argv: string[]): Promise<void> {
     }
     throw e;
   });
+  let name: string | undefined;
   try {
-    const code = await main(argv);
+    const code = await main(argv, (n) => {
+      name = n;
+    });
     process.exitCode = code;
   } catch (e) {
     if (stdoutBroken) process.exit(EXIT.EPIPE);
-    const cmd = argv[0] ?? '';
+    const prefix = name === undefined ? 'sdata-sync' : `sdata-sync ${name}`;
     if (isSdataError(e)) {
-      process.stderr.write(`sdata-sync ${cmd}: ${e.message}\n`);
+      // A usage error is its line and where to look: no help text, no paragraph.
+      const see = e.code === 'SDATA_E_USAGE' ? `\nsee 'sdata-sync${name === undefined ? '' : ` ${name}`} --help'` : '';
+      process.stderr.write(`${prefix}: ${e.message}${see}\n`);
       process.exitCode = exitCodeFor(e.code);
     } else if ((e as NodeJS.ErrnoException)?.code === 'EPIPE') {
       process.exitCode = EXIT.EPIPE;
     } else {
-      process.stderr.write(`sdata-sync ${cmd}: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+      process.stderr.write(`${prefix}: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
       process.exitCode = EXIT.INTERNAL;
     }
   }

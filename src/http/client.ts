@@ -2,11 +2,11 @@ import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import { SdataError } from '../protocol/errors.ts';
 import {
-  DECLINED_STATUS, DEFAULT_RETRY, errorCode, isTransientError, isUnsentError, RETRYABLE_STATUS, retryAfterMs,
+  DECLINED_STATUS, errorCode, isTransientError, isUnsentError, RETRYABLE_STATUS, retryAfterMs,
   SYSTEM_CLOCK, withRetry, type Clock, type RetryPolicy,
 } from './retry.ts';
 import type { Side } from './auth.ts';
-import { DEFAULT_TIMEOUTS, type Timeouts } from './defaults.ts';
+import { DEFAULT_RETRY, DEFAULT_TIMEOUTS, type Timeouts } from './defaults.ts';
 import { originOf, redactUrl, splitUrl } from './url.ts';
 
 /**

@@ -103,7 +103,7 @@ test('plan: --threads 1 and the default (a helper thread on this 2-CPU machine) 
   assert.deepEqual(warnings(two.stderr), warnings(one.stderr));
   const bad = await runCli(['plan', '--threads', '3'], { stdin: '' });
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /--threads must be 1 or 2/);
+  assert.match(bad.stderr, /--threads: expected 1 or 2, got "3"/);
 });
 
 test('plan: --strict turns an invalid entry into exit 3 naming it', async () => {

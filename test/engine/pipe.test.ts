@@ -219,4 +219,23 @@ describe('run as a process: credentials, SIGINT, kill -9', () => {
     assert.equal(tgt.checksum('accounts'), src.checksum('accounts'));
     for (const [t, n] of tgt.applied) assert.equal(n, 1, `trackingID ${t} applied ${n} times`);
   });
+  it('a pass that finds nothing new says "up to date" (text), and the JSON summary has upToDate', async () => {
+    const first = start([]);
+    assert.equal(await first.exit, 0, first.stderr());
+    const again = start([]);
+    assert.equal(await again.exit, 0, again.stderr());
+    assert.match(again.stderr(), /^accounts: up to date \(the source had nothing new for the target\)$/m);
+    const summary = (s: string): { upToDate: boolean; kinds: Array<{ upToDate: boolean }> } =>
+      JSON.parse(s.split('\n').find((l) => l.includes('"type":"summary"'))!) as { upToDate: boolean; kinds: Array<{ upToDate: boolean }> };
+    const json = start(['--log-format', 'json']);
+    assert.equal(await json.exit, 0, json.stderr());
+    assert.deepEqual([summary(json.stderr()).upToDate, summary(json.stderr()).kinds[0]!.upToDate], [true, true]);
+    src.edit('accounts', 'r0000001-0000-4000-8000-000000000000', '<name>changed once more</name>');
+    const changed = start(['--log-format', 'json']);
+    assert.equal(await changed.exit, 0, changed.stderr());
+    assert.deepEqual([summary(changed.stderr()).upToDate, summary(changed.stderr()).kinds[0]!.upToDate], [false, false]);
+    const text = start([]);
+    assert.equal(await text.exit, 0, text.stderr());
+    assert.match(text.stderr(), /up to date/);
+  });
 });
