@@ -118,6 +118,13 @@ export async function parseCommand(name: CommandName, argv: readonly string[]): 
   return parsed ?? { flags: {}, args: [] };
 }
 
+/** A command's --help, as printed (without its trailing notes' wrapping to a terminal: 100 columns). */
+export function helpFor(name: CommandName): string {
+  const c = commandFor(name, () => undefined);
+  configure(c);
+  return `${c.helpInformation()}\n${wrap(c, commandNotes(name, COMMANDS[name]))}\n`;
+}
+
 /** `sdata-sync` alone: the commands, on stdout. */
 export function rootHelp(): string {
   const root = program(() => undefined);
