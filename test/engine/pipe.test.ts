@@ -138,13 +138,13 @@ describe('run as a process: credentials, SIGINT, kill -9', () => {
   });
 
   it('a 401 names the credential variables of the side that answered it', async () => {
-    tgt.hook = async (q, res, info) => {
-      if (info.op === '$syncTarget' && q.method === 'POST') {
-        res.writeHead(401).end();
-        return true;
-      }
-      return false;
+    /** A hook that answers every POST to `op` with 401. */
+    const unauthorized = (op: string) => async (q: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, info: { op: string }) => {
+      if (info.op !== op || q.method !== 'POST') return false;
+      res.writeHead(401).end();
+      return true;
     };
+    tgt.hook = unauthorized('$syncTarget');
     try {
       const refused = start([], { SDATA_TARGET_TOKEN: 'wrong-token' });
       assert.equal(await refused.exit, 7, refused.stderr());
@@ -156,13 +156,7 @@ describe('run as a process: credentials, SIGINT, kill -9', () => {
     } finally {
       tgt.hook = undefined;
     }
-    src.hook = async (q, res, info) => {
-      if (info.op === '$syncSource' && q.method === 'POST') {
-        res.writeHead(401).end();
-        return true;
-      }
-      return false;
-    };
+    src.hook = unauthorized('$syncSource');
     try {
       const r = start([]);
       assert.equal(await r.exit, 6, r.stderr());
