@@ -8,9 +8,11 @@ FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 
-# Runtime dependencies only: the base image brings Node 24, which runs our TypeScript sources directly.
+# Runtime dependencies only: the base image brings Node 24, which runs our TypeScript sources directly. --omit=optional
+# too: valibot names typescript as an optional peer, which our lockfile (where typescript is a dev dependency) would
+# otherwise install (23 MiB); no runtime dependency of ours has optional dependencies.
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 COPY bin ./bin
 COPY src ./src

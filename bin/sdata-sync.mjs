@@ -5,7 +5,7 @@
 // size, but with a large limit V8 lets the old generation (and its pool of freed pages) grow far beyond it before
 // collecting: `run` of 1M entries peaked at 189-199 MiB RSS by default, 178-192 with 128, 161 with 64, 180 with 96,
 // at the same speed (+3% CPU at 64; bench/e2e.ts). 64 holds entries at the default 16 MiB cap (three such entries
-// pass through plan even at 48); larger --max-entry-bytes ask for a larger heap (cli/common.ts parseEntryCap).
+// pass through plan even at 48); larger --max-entry-bytes ask for a larger heap (src/cli/commands.ts heapRoomFor).
 // npm scripts and the Dockerfile pass the same flags (test/packaging).
 // SIGINT/SIGTERM are held from this first line until the command takes them over (src/cli/signals.ts): loading a
 // command takes ~200 ms, and a signal meanwhile would end the process by the default action (exit 143), before a

@@ -54,6 +54,8 @@ export interface RunReport {
   /** Kinds not attempted because an earlier pass failed. */
   notRun: string[];
   totals: { read: number; forwarded: number; skipped: number; invalid: number; bytesIn: number; bytesOut: number; outcomes: OutcomeCounts };
+  /** Every kind ran and the source had nothing the target lacked: nothing was (or, dry, would be) sent. */
+  upToDate: boolean;
 }
 
 export function passReport(r: PassResult): PassReport {
@@ -72,6 +74,11 @@ export function passReport(r: PassResult): PassReport {
     outcomes: { ...s.outcomes.counts }, failures: s.outcomes.failures, failuresNotKept: s.outcomes.failuresNotKept,
     invalidEntries: r.invalid, contexts: r.contexts, resumedPages: s.resumedPages, splits: s.splits, explained: r.explained,
   };
+}
+
+/** Passes that all completed without forwarding anything, none left out: the target already had it all. */
+export function upToDate(passes: readonly PassReport[], notRun: readonly string[]): boolean {
+  return passes.length > 0 && notRun.length === 0 && passes.every((p) => p.ok && !p.error && p.forwarded === 0 && p.invalid === 0);
 }
 
 export function totals(passes: PassReport[]): RunReport['totals'] {
@@ -109,6 +116,7 @@ export function summaryTable(r: RunReport): string {
   const fmt = (cells: readonly string[]): string => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   const lines = [fmt(COLS), fmt(COLS.map((_, i) => '-'.repeat(widths[i]!))), ...rows.map(fmt)];
   for (const p of r.passes) {
+    if (upToDate([p], [])) lines.push(`${p.kind}: up to date (the source had nothing new for the target)`);
     if (p.wouldSend) lines.push(`${p.kind}: dry run: would send ${int(p.wouldSend.entries)} entries in ${int(p.wouldSend.chunks)} chunk(s), ${mb(p.wouldSend.bytes)}`);
     if (p.error) lines.push(`${p.kind}: ${p.error.message}`);
     for (const f of p.failures.slice(0, 10)) {

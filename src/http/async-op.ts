@@ -4,6 +4,7 @@ import { SdataError } from '../protocol/errors.ts';
 import type { Tracking } from '../protocol/tracking.ts';
 import { parseTracking } from '../xml/tracking-reader.ts';
 import { readSmallBody, statusError } from './body.ts';
+import { DEFAULT_POLL } from './defaults.ts';
 import type { HttpClient, HttpResponse } from './client.ts';
 import { retryAfterMs } from './retry.ts';
 import { redactUrl, resolveHref, withQuery } from './url.ts';
@@ -16,8 +17,6 @@ export interface PollOptions {
   pollDefaultMs: number;
   onTracking?: (t: Tracking, url: string) => void;
 }
-
-export const DEFAULT_POLL: PollOptions = { pollMinMs: 5, pollMaxMs: 5_000, pollDefaultMs: 100 };
 
 export interface StartOptions extends Partial<PollOptions> {
   /** The operation URL without the trackingID (runName/runStamp already added by the caller). */

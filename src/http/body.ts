@@ -1,6 +1,7 @@
 import type { Diagnosis } from '../protocol/diagnosis.ts';
 import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import { formatDiagnosis, parseDiagnoses } from '../xml/tracking-reader.ts';
+import { credentialHint } from './auth.ts';
 import type { HttpResponse } from './client.ts';
 import { redactUrl } from './url.ts';
 
@@ -45,8 +46,7 @@ export async function statusError(method: string, res: HttpResponse, what = 'une
   const diagnoses = parseDiagnoses(text);
   let said = diagnoses.map(formatDiagnosis).join('; ');
   if (!said && text.trim()) said = text.trim().replace(/\s+/g, ' ').slice(0, 200);
-  const hint = res.statusCode === 401 || res.statusCode === 403
-    ? '; credentials come from SDATA_SOURCE_TOKEN or SDATA_SOURCE_USER/SDATA_SOURCE_PASSWORD (TARGET likewise)' : '';
+  const hint = res.statusCode === 401 || res.statusCode === 403 ? `; ${credentialHint(res.side, res.authSent ?? false)}` : '';
   if (res.statusCode === 507) {
     // RFC 4918 11.5: the server cannot store what the request needs; not retried (a full disk rarely frees itself).
     return new HttpStatusError('SDATA_E_STORE_FULL', `${method} ${redactUrl(res.url)}: ${what}: HTTP 507 Insufficient Storage: that provider's disk is full` +

@@ -107,7 +107,7 @@ test('plan: --threads 1 and the default (a helper thread on this 2-CPU machine) 
   assert.deepEqual(warnings(two.stderr), warnings(one.stderr));
   const bad = await runCli(['plan', '--threads', '3'], { stdin: '' });
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /--threads must be 1 or 2/);
+  assert.match(bad.stderr, /--threads: expected 1 or 2, got "3"/);
 });
 
 test('plan: --explain says why, on stderr and in the summary, and changes nothing in the output', async () => {
@@ -179,6 +179,25 @@ test('entries at the default 16 MiB cap pass through plan with the heap the bin 
     assert.equal(r.code, 0, r.stderr);
     const summary = JSON.parse(r.stderr.trim().split('\n').pop()!) as { read: number; forwarded: number; invalid: number };
     assert.deepEqual([summary.read, summary.forwarded, summary.invalid], [3, 3, 0]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a digest tick that is not a non-negative integer: exit 3, said once, at its line:column (page digest and --digest file)', async () => {
+  const text = page({ digest: [['http://a/x', -5]], entries: [{ endpoint: 'http://a/x', tick: 1 }] });
+  const lines = text.split('\n');
+  const line = lines.findIndex((l) => l.includes('<sync:tick>-5')) + 1;
+  const column = lines[line - 1]!.indexOf('<sync:tick>-5') + '<sync:tick>'.length;
+  const r = await runCli(['plan'], { stdin: text });
+  assert.equal(r.code, 3, r.stderr);
+  assert.equal(r.stderr, `sdata-sync plan: <stdin>:${line}:${column}: sync:digest: digestEntry for http://a/x: tick '-5' is not a non-negative integer\n`);
+  const dir = await tmp();
+  try {
+    await writeFile(join(dir, 'digest.xml'), '<digest xmlns="http://schemas.sage.com/sdata/sync/2008/1">\n  <digestEntry><endpoint>http://a/x</endpoint>\n    <tick>-7</tick></digestEntry>\n</digest>\n');
+    const d = await runCli(['plan', '--digest', join(dir, 'digest.xml')], { stdin: page({ entries: [] }) });
+    assert.equal(d.code, 3, d.stderr);
+    assert.equal(d.stderr, `sdata-sync plan: ${join(dir, 'digest.xml')}:3:10: sync:digest: digestEntry for http://a/x: tick '-7' is not a non-negative integer\n`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -19,8 +19,10 @@ import type { Checksum } from '../store/admin.ts';
 import { attachCheckpointer } from '../store/checkpointer.ts';
 import type { Contexts } from '../store/contexts.ts';
 import type { KindInfo } from '../store/repositories.ts';
+import { STORE_DEFAULTS } from '../store/defaults.ts';
 import { Store } from '../store/store.ts';
 import { Authenticator, isLoopback, type AuthConfig } from './auth.ts';
+import { PROVIDER_DEFAULTS as DEFAULTS } from './defaults.ts';
 import { HttpProblem, sendProblem } from './http-io.ts';
 import { applyIdleTimeout, checkRequest, DEFAULT_LIMITS, overloaded, serverOptions, type Limits } from './limits.ts';
 import { parseRoute } from './routes.ts';
@@ -98,15 +100,6 @@ export interface RunningProvider {
   close(): Promise<void>;
 }
 
-const DEFAULTS = {
-  host: '127.0.0.1',
-  pageSize: 1000,
-  maxPageSize: 10_000,
-  contextTtlMs: 10 * 60_000,
-  maxBodyBytes: 64 * 1024 * 1024,
-  pollingMillis: 100,
-};
-
 export async function startProvider(opts: ProviderOptions): Promise<RunningProvider> {
   const host = opts.host ?? DEFAULTS.host;
   const auth = new Authenticator(opts.auth);
@@ -131,7 +124,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   let served: Map<string, KindInfo>;
   let contexts: Contexts;
   try {
-    if (!opts.kinds && store.kinds.length === 0) store.ensureKind('accounts', opts.priority);
+    if (!opts.kinds && store.kinds.length === 0) store.ensureKind(STORE_DEFAULTS.kind, opts.priority);
     const names = opts.kinds ?? store.kinds.map((k) => k.name);
     served = new Map(names.map((n) => [n, store.ensureKind(n, opts.priority)]));
     contexts = store.openContexts(opts.contextTtlMs ?? DEFAULTS.contextTtlMs, opts.now);
