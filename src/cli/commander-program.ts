@@ -8,7 +8,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { SdataError } from '../protocol/errors.ts';
-import { COMMAND_NAMES, COMMANDS, CONFIG_OPTION, type CommandDecl, type CommandName } from './commands.ts';
+import { COMMAND_NAMES, COMMANDS, CONFIG_OPTION, credentialsNote, type CommandDecl, type CommandName } from './commands.ts';
 import { commandNotes, defaultNote, ROOT_NOTE, usageLine } from './help-text.ts';
 import { flagOf, type ArgDecl, type Opt } from './option-types.ts';
 import { missingArgument, type Parsed } from './program.ts';
@@ -73,7 +73,7 @@ function configure(c: Command): void {
 function usageFrom(e: CommanderError, name: CommandName | undefined): SdataError {
   let m = e.message.replace(/^error: /, '').replace(/\n\(Did you mean (.*)\?\)$/, ' (did you mean $1?)');
   if (e.code === 'commander.unknownOption' && /token|passw|secret|user/i.test(m)) {
-    m += '; credentials are read from the environment only: SDATA_SOURCE_TOKEN, or SDATA_SOURCE_USER and SDATA_SOURCE_PASSWORD (the same with TARGET)';
+    m += `; ${credentialsNote(name)}`;
   }
   const missing = /^missing required argument '(.*)'$/.exec(m);
   if (missing && name) {

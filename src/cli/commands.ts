@@ -407,6 +407,17 @@ export const COMMANDS = {
 
 export type CommandName = keyof typeof COMMANDS;
 
+/**
+ * Said when a flag, a config key or a variable looks like a secret: where this command reads its credentials from
+ * (the environment, never a flag or a file), or, for a command that has none, that secrets never come from there.
+ */
+export function credentialsNote(name: CommandName | undefined): string {
+  const c: readonly string[] | undefined = name === undefined ? undefined : (COMMANDS[name] as CommandDecl).credentials;
+  return c !== undefined && c.length > 0
+    ? `credentials are read from the environment only: ${c.join(', ')}`
+    : 'secrets are never read from the command line or a config file';
+}
+
 export const COMMAND_NAMES = Object.keys(COMMANDS) as CommandName[];
 
 /** The one option every command has besides --help: where its --config file is (also SDATA_SYNC_CONFIG). */

@@ -11,7 +11,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { SdataError } from '../protocol/errors.ts';
-import { COMMAND_NAMES, COMMANDS, CONFIG_ENV, type CommandDecl, type CommandName } from './commands.ts';
+import { COMMAND_NAMES, COMMANDS, CONFIG_ENV, credentialsNote, type CommandDecl, type CommandName } from './commands.ts';
 import { fileStep } from './common.ts';
 import { ENV_PREFIX, envOf, flagOf, type Opt, type Valibot } from './option-types.ts';
 import { redactUrl } from '../http/url.ts';
@@ -64,7 +64,6 @@ export function labelOf(key: string, o: Origin | undefined, opt: Opt): string {
 }
 
 const CREDENTIAL_WORD = /token|passw|secret|user|credential|apikey|bearer/i;
-const CREDENTIALS_NOTE = 'credentials are read from the environment only: SDATA_SOURCE_TOKEN, or SDATA_SOURCE_USER and SDATA_SOURCE_PASSWORD (the same with TARGET)';
 
 function shown(raw: unknown, opt: Opt): string {
   const text = JSON.stringify(opt.type === 'url' && typeof raw === 'string' ? redactUrl(raw) : raw) ?? String(raw);
@@ -116,7 +115,7 @@ export async function readConfigFile(path: string, from = '--config'): Promise<C
       const known = COMMAND_NAMES.filter((n) => layeredKeys(COMMANDS[n]).length > 0);
       throw usage(`${at}: not a command with options${didYouMean(bad, known)}; sections are ${known.join(', ')}`);
     }
-    if (CREDENTIAL_WORD.test(bad)) throw usage(`${at}: ${CREDENTIALS_NOTE}, never from a file`);
+    if (CREDENTIAL_WORD.test(bad)) throw usage(`${at}: ${credentialsNote(keys[0] as CommandName)}, never from a file`);
     throw usage(`${at}: no such option of '${keys[0]}'${didYouMean(bad, layeredKeys(COMMANDS[keys[0] as CommandName]))}`);
   }
   if (keys.length === 1) throw usage(`${at}: expected an object of options, got ${JSON.stringify(issue.input)}`);
@@ -133,7 +132,7 @@ export async function checkEnvNames(env: NodeJS.ProcessEnv): Promise<void> {
   for (const name of COMMAND_NAMES) for (const k of layeredKeys(COMMANDS[name])) known.add(envOf(k));
   for (const name of ours) {
     if (known.has(name)) continue;
-    if (CREDENTIAL_WORD.test(name.slice(ENV_PREFIX.length))) throw usage(`${name}: ${CREDENTIALS_NOTE}`);
+    if (CREDENTIAL_WORD.test(name.slice(ENV_PREFIX.length))) throw usage(`${name}: credentials are read from their own variables (SDATA_SOURCE_*, SDATA_TARGET_*, SDATA_SERVE_*), never from SDATA_SYNC_*`);
     const { didYouMean } = await import('./suggest.ts');
     throw usage(`${name}: no command has this option${didYouMean(name, known)}`);
   }
