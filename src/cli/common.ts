@@ -14,7 +14,8 @@ import { splitUrl } from '../http/url.ts';
 import { Logger, type LogLevel } from '../engine/log.ts';
 import type { ProgressMode } from '../engine/progress.ts';
 import { SdataError } from '../protocol/errors.ts';
-import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/feed-types.ts';
+import { decodeDocument } from '../xml/encoding.ts';
+import { DEFAULT_LIMITS, DEFAULT_MAX_ENTRY_BYTES, LIMIT_FLAGS, MAX_DIGEST_BYTES, resolveLimits, type XmlLimits } from '../xml/limits.ts';
 import { EXIT } from './exit-codes.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -58,6 +59,36 @@ export function parseEntryCap(text: string | undefined): number {
   return n;
 }
 
+/** The limit flags (xml/limits.ts), as plan, run, pull, push and serve take them. */
+export const LIMIT_OPTIONS = {
+  'max-depth': { type: 'string' },
+  'max-attribute-bytes': { type: 'string' },
+  'max-attributes': { type: 'string' },
+  'max-name-bytes': { type: 'string' },
+  'max-text-between-entries': { type: 'string' },
+} as const;
+
+/** Help lines for LIMIT_OPTIONS (README "Limits"). */
+export const LIMITS_HELP = `Limits (crossing one ends the document, exit 3; README "Limits"):
+  --max-depth N                    elements open at once (default ${DEFAULT_LIMITS.maxDepth})
+  --max-attribute-bytes SIZE       one attribute value (default 1MiB)
+  --max-attributes N               attributes of one element (default ${DEFAULT_LIMITS.maxAttributes})
+  --max-name-bytes SIZE            one element or attribute name (default ${DEFAULT_LIMITS.maxNameBytes})
+  --max-text-between-entries SIZE  characters between two tags outside entries (default 1MiB)
+`;
+
+/** The limits the flags of LIMIT_OPTIONS set; the defaults for the others. */
+export function limitsFrom(v: Values): XmlLimits {
+  const out: Partial<XmlLimits> = {};
+  for (const key of Object.keys(LIMIT_FLAGS) as Array<keyof XmlLimits>) {
+    const flag = LIMIT_FLAGS[key];
+    const text = v[flag.slice(2)];
+    if (typeof text !== 'string') continue;
+    out[key] = key === 'maxDepth' || key === 'maxAttributes' ? parseCount(text, flag) : parseSize(text, flag);
+  }
+  return resolveLimits(out);
+}
+
 export function parseCount(text: string, flag: string, min = 1): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < min) throw new SdataError('SDATA_E_USAGE', `${flag}: '${text}' is not a whole number ≥ ${min}`);
@@ -83,9 +114,11 @@ export async function fileStep<T>(what: string, doing: 'read' | 'write' | 'creat
   }
 }
 
-/** A small text file read whole (a digest). */
-export function readTextFile(path: string): Promise<string> {
-  return fileStep(path, 'read', () => readFile(path, 'utf8'));
+/** A digest document file, read whole: at most MAX_DIGEST_BYTES, and UTF-8 (encoding.ts). */
+export async function readDigestFile(path: string): Promise<string> {
+  const size = await fileStep(path, 'read', async () => (await stat(path)).size);
+  if (size > MAX_DIGEST_BYTES) throw new SdataError('SDATA_E_TOO_LARGE', `${path}: the digest document is larger than ${MAX_DIGEST_BYTES} bytes, more than such a document ever needs`, { source: path });
+  return decodeDocument(await fileStep(path, 'read', () => readFile(path)), path);
 }
 
 /** `--report FILE`: the run's summary as one JSON document. */

@@ -1,4 +1,5 @@
-import { readSmallBody, statusError } from '../http/body.ts';
+import { readSmallDocument, statusError } from '../http/body.ts';
+import { MAX_DIGEST_BYTES } from '../xml/limits.ts';
 import { HttpClient } from '../http/client.ts';
 import { operationUrl } from '../http/url.ts';
 import { SdataError } from '../protocol/errors.ts';
@@ -28,7 +29,7 @@ export async function digestCommand(argv: string[]): Promise<number> {
     const url = operationUrl(positionals[0]!, '$syncDigest');
     const res = await client.request({ method: 'GET', url, headers: { accept: 'application/atom+xml; type=entry' } });
     if (res.statusCode !== 200) throw await statusError('GET', res, 'reading the digest');
-    const text = await readSmallBody(res);
+    const text = await readSmallDocument(res, MAX_DIGEST_BYTES);
     const d = parseDigestDocument(text, url); // refuse to print what a source would not accept
     log.debug(`${url}: ${d.entries.size} digest entr${d.entries.size === 1 ? 'y' : 'ies'}`);
     process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);

@@ -5,7 +5,9 @@ import { SegmentedPlan } from '../plan/parallel.ts';
 import { Planner, type InvalidEntry } from '../plan/planner.ts';
 import { DirChunkTarget, StreamChunkTarget } from '../plan/targets.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
-import { fileStep, openInput, parse, parseCount, parseEntryCap, parseSize, readTextFile, stderrLine, writeReport } from './common.ts';
+import {
+  fileStep, LIMIT_OPTIONS, LIMITS_HELP, limitsFrom, openInput, parse, parseCount, parseEntryCap, parseSize, readDigestFile, stderrLine, writeReport,
+} from './common.ts';
 
 export const PLAN_HELP = `Usage: sdata-sync plan [options] [PAGE.xml ...]
 
@@ -24,7 +26,8 @@ Options:
   --report FILE          write the JSON summary to FILE instead of stderr
   --quiet                no per-entry warnings on stderr
   -h, --help
-`;
+
+${LIMITS_HELP}`;
 
 export async function planCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
@@ -33,6 +36,7 @@ export async function planCommand(argv: string[]): Promise<number> {
     'chunk-entries': { type: 'string' },
     'chunk-bytes': { type: 'string' },
     'max-entry-bytes': { type: 'string' },
+    ...LIMIT_OPTIONS,
     strict: { type: 'boolean' },
     threads: { type: 'string' },
     report: { type: 'string' },
@@ -49,6 +53,7 @@ export async function planCommand(argv: string[]): Promise<number> {
     throw new SdataError('SDATA_E_USAGE', 'plan: --chunk-entries/--chunk-bytes need --out-dir (stdout carries one feed)');
   }
   const maxEntryBytes = parseEntryCap(values['max-entry-bytes']);
+  const limits = limitsFrom(values);
   let helpers: number | undefined;
   if (values.threads !== undefined) {
     const n = parseCount(values.threads, '--threads');
@@ -57,7 +62,7 @@ export async function planCommand(argv: string[]): Promise<number> {
   }
   let target: Digest | undefined;
   if (values.digest) {
-    target = parseDigestDocument(await readTextFile(values.digest), values.digest);
+    target = parseDigestDocument(await readDigestFile(values.digest), values.digest);
   }
   const dirTarget = outDir ? new DirChunkTarget(outDir) : undefined;
   if (outDir) await fileStep(outDir, 'create', () => mkdir(outDir, { recursive: true }));
@@ -74,7 +79,7 @@ export async function planCommand(argv: string[]): Promise<number> {
   });
   let bytesIn = 0;
   // Each page is read in pieces by this thread and a helper thread together (plan/parallel.ts): same output.
-  const segmented = new SegmentedPlan({ target, maxEntryBytes, helpers, onWarning: quiet ? undefined : (m) => stderrLine(`sdata-sync plan: warning: ${m}`) });
+  const segmented = new SegmentedPlan({ target, maxEntryBytes, limits, helpers, onWarning: quiet ? undefined : (m) => stderrLine(`sdata-sync plan: warning: ${m}`) });
   try {
     const pages = positionals.length > 0 ? positionals : ['-'];
     for (const page of pages) {

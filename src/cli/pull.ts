@@ -4,7 +4,9 @@ import { pullFeed } from '../engine/pull.ts';
 import { emptyDigest, serializeDigestEntry } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
-import { clientOptions, COMMON_HTTP_OPTIONS, loggerFrom, onInterrupt, parse, parseEntryCap, pollFrom, readTextFile } from './common.ts';
+import {
+  clientOptions, COMMON_HTTP_OPTIONS, LIMIT_OPTIONS, LIMITS_HELP, limitsFrom, loggerFrom, onInterrupt, parse, parseEntryCap, pollFrom, readDigestFile,
+} from './common.ts';
 import { EXIT } from './exit-codes.ts';
 
 export const PULL_HELP = `Usage: sdata-sync pull SOURCE_COLLECTION_URL [--digest FILE] [options]
@@ -20,7 +22,8 @@ Options:
   --retries N, --timeout-connect/-headers/-body/-poll MS, --poll-min/--poll-max MS
   --quiet, --verbose, --log-format text|json, -h
 Credentials: SDATA_SOURCE_TOKEN, or SDATA_SOURCE_USER and SDATA_SOURCE_PASSWORD.
-`;
+
+${LIMITS_HELP}`;
 
 /** The root element's local name, skipping the XML declaration, comments and processing instructions. */
 function rootLocal(xml: string): string | undefined {
@@ -33,6 +36,7 @@ export async function pullCommand(argv: string[]): Promise<number> {
     digest: { type: 'string' },
     'run-name': { type: 'string' },
     'max-entry-bytes': { type: 'string' },
+    ...LIMIT_OPTIONS,
     ...COMMON_HTTP_OPTIONS,
   }, 'pull');
   if (v.help) {
@@ -44,7 +48,7 @@ export async function pullCommand(argv: string[]): Promise<number> {
   const log = loggerFrom(v);
   let digestEntry: string;
   if (v.digest) {
-    const text = await readTextFile(v.digest);
+    const text = await readDigestFile(v.digest);
     const d = parseDigestDocument(text, v.digest);
     // A $syncDigest entry goes as it is (opaque to the engine); a bare digest is wrapped into one.
     digestEntry = rootLocal(text) === 'entry' ? text : serializeDigestEntry(d, operationUrl(collection, '$syncDigest'));
@@ -59,6 +63,7 @@ export async function pullCommand(argv: string[]): Promise<number> {
       client, collection, digestEntry, runName: v['run-name'] ?? 'sdata-sync pull', runStamp: new Date().toISOString(),
       out: process.stdout, log, poll: pollFrom(v), signal: ac.signal,
       maxEntryBytes: parseEntryCap(v['max-entry-bytes']),
+      limits: limitsFrom(v),
     });
     log.info(JSON.stringify({ pages: r.pages, entries: r.entries, notForwarded: r.notForwarded, bytesIn: r.bytesIn, bytesOut: r.bytesOut, sourceContext: r.sourceContext }));
     return r.notForwarded > 0 ? EXIT.PARTIAL : EXIT.OK;

@@ -6,7 +6,9 @@ import { pipeline } from 'node:stream/promises';
 import { HttpClient } from '../http/client.ts';
 import { pushFeeds } from '../engine/push.ts';
 import { SdataError } from '../protocol/errors.ts';
-import { clientOptions, COMMON_HTTP_OPTIONS, loggerFrom, onInterrupt, openInput, parse, parseEntryCap, pollFrom } from './common.ts';
+import {
+  clientOptions, COMMON_HTTP_OPTIONS, LIMIT_OPTIONS, LIMITS_HELP, limitsFrom, loggerFrom, onInterrupt, openInput, parse, parseEntryCap, pollFrom,
+} from './common.ts';
 import { EXIT } from './exit-codes.ts';
 
 export const PUSH_HELP = `Usage: sdata-sync push TARGET_COLLECTION_URL [FEED.xml ...] [options]
@@ -22,13 +24,16 @@ Options:
   --retries N, --timeout-connect/-headers/-body/-poll MS, --poll-min/--poll-max MS
   --quiet, --verbose, --log-format text|json, -h
 Credentials: SDATA_TARGET_TOKEN, or SDATA_TARGET_USER and SDATA_TARGET_PASSWORD.
-Exit codes: 0 ok, 7 the target refused a feed, 8 some entries failed.
-`;
+Exit codes: 0 ok, 3 a feed or result feed is not well-formed or breaks a limit, 7 the target refused a feed,
+8 some entries failed.
+
+${LIMITS_HELP}`;
 
 export async function pushCommand(argv: string[]): Promise<number> {
   const { values: v, positionals } = parse(argv, {
     'run-name': { type: 'string' },
     'max-entry-bytes': { type: 'string' },
+    ...LIMIT_OPTIONS,
     ...COMMON_HTTP_OPTIONS,
   }, 'push');
   if (v.help) {
@@ -64,6 +69,7 @@ export async function pushCommand(argv: string[]): Promise<number> {
       client, collection, files, runName: v['run-name'] ?? 'sdata-sync push', runStamp: new Date().toISOString(),
       out: process.stdout, log, poll: pollFrom(v), signal: ac.signal,
       maxEntryBytes: parseEntryCap(v['max-entry-bytes']),
+      limits: limitsFrom(v),
     });
     log.info(JSON.stringify({ feeds: files.length, chunks: r.chunks, entries: r.entries, splits: r.splits, outcomes: r.outcomes.counts, contexts: r.contexts }));
     for (const f of r.outcomes.failures.slice(0, 10)) {

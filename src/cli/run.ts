@@ -6,7 +6,7 @@ import { passReport, summaryTable, totals, type RunReport } from '../engine/repo
 import { discoverKinds, runKinds } from '../engine/run.ts';
 import { isSdataError, SdataError } from '../protocol/errors.ts';
 import {
-  clientOptions, COMMON_HTTP_OPTIONS, loggerFrom, onInterrupt, parse, parseCount, parseEntryCap, parseSize, pollFrom,
+  clientOptions, COMMON_HTTP_OPTIONS, LIMIT_OPTIONS, LIMITS_HELP, limitsFrom, loggerFrom, onInterrupt, parse, parseCount, parseEntryCap, parseSize, pollFrom,
   progressMode, writeReport,
 } from './common.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
@@ -44,6 +44,7 @@ Options:
   --log-format FORMAT     text (default) or json
   -h, --help
 
+${LIMITS_HELP}
 Credentials come from the environment only: SDATA_SOURCE_TOKEN (Bearer) or SDATA_SOURCE_USER and
 SDATA_SOURCE_PASSWORD (Basic); the same with TARGET. They are sent only to the origin of their URL.
 
@@ -63,6 +64,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     'chunk-entries': { type: 'string' },
     'chunk-bytes': { type: 'string' },
     'max-entry-bytes': { type: 'string' },
+    ...LIMIT_OPTIONS,
     strict: { type: 'boolean' },
     concurrency: { type: 'string' },
     'spool-dir': { type: 'string' },
@@ -87,6 +89,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const chunkEntries = v['chunk-entries'] ? parseCount(v['chunk-entries'], '--chunk-entries') : 1000;
   const chunkBytes = v['chunk-bytes'] ? parseSize(v['chunk-bytes'], '--chunk-bytes') : 8 * 1024 * 1024;
   const maxEntryBytes = parseEntryCap(v['max-entry-bytes']);
+  const limits = limitsFrom(v);
   const concurrency = v.concurrency ? parseCount(v.concurrency, '--concurrency') : 1;
   const mode = progressMode(v.progress, v.quiet ?? false);
   const ac = new AbortController();
@@ -103,7 +106,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     progress.start();
     const r = await runKinds({
       kinds, concurrency, sourceBase: v.source, targetBase: v.target, source, target, runName, runStamp,
-      chunkEntries, chunkBytes, maxEntryBytes, strict: v.strict ?? false, dryRun: v['dry-run'] ?? false,
+      chunkEntries, chunkBytes, maxEntryBytes, limits, strict: v.strict ?? false, dryRun: v['dry-run'] ?? false,
       postResults: v['post-results'] ?? false, poll: pollFrom(v), spoolDir: v['spool-dir'] ?? tmpdir(),
       signal: ac.signal, log, onPass: (s) => progress.add(s),
     });

@@ -4,7 +4,7 @@ import { serveCheckpoints } from '../provider/store/checkpointer.ts';
 import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import type { ProviderOptions } from '../provider/http/server.ts';
 import type { WorkerFailed, WorkerReady } from '../provider/http/worker.ts';
-import { parse, parseCount, parseSize, stderrLine } from './common.ts';
+import { LIMIT_OPTIONS, LIMITS_HELP, limitsFrom, parse, parseCount, parseSize, stderrLine } from './common.ts';
 import { EXIT } from './exit-codes.ts';
 
 export const SERVE_HELP = `Usage: sdata-sync serve --db FILE [options]
@@ -31,12 +31,15 @@ Options:
                          (default http://localhost/sdata/APP/CONTRACT/DATASET; never the listening port)
   --context-ttl SECONDS  idle time after which async contexts expire (default 600)
   --max-body SIZE        larger request bodies get 413 (default 64MiB)
+  --max-entry-bytes SIZE larger entries in posted feeds are refused one by one; a larger one-entry body gets 413
+                         (default 16MiB)
   --polling-millis N     pollingMillis advertised while work is in progress (default 100)
   --young-gen-mb N       V8 young generation of the provider thread, MiB (default 16; keeps RSS flat)
   --old-gen-mb N         V8 old generation bound of the provider thread, MiB (default 64)
   --cache-mb N           SQLite page cache, MiB (default 4)
   -h, --help
-`;
+
+${LIMITS_HELP.replace('exit 3', 'answered 400')}`;
 
 export async function serveCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
@@ -52,6 +55,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     'endpoint-base': { type: 'string' },
     'context-ttl': { type: 'string' },
     'max-body': { type: 'string' },
+    'max-entry-bytes': { type: 'string' },
+    ...LIMIT_OPTIONS,
     'polling-millis': { type: 'string' },
     'young-gen-mb': { type: 'string' },
     'old-gen-mb': { type: 'string' },
@@ -80,6 +85,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     ...(values['endpoint-base'] === undefined ? {} : { endpointBase: values['endpoint-base'] }),
     ...(values['context-ttl'] === undefined ? {} : { contextTtlMs: parseCount(values['context-ttl'], '--context-ttl') * 1000 }),
     ...(values['max-body'] === undefined ? {} : { maxBodyBytes: parseSize(values['max-body'], '--max-body') }),
+    ...(values['max-entry-bytes'] === undefined ? {} : { maxEntryBytes: parseSize(values['max-entry-bytes'], '--max-entry-bytes') }),
+    limits: limitsFrom(values),
     ...(values['polling-millis'] === undefined ? {} : { pollingMillis: parseCount(values['polling-millis'], '--polling-millis', 0) }),
     cacheMiB: values['cache-mb'] === undefined ? DEFAULT_CACHE_MB : parseCount(values['cache-mb'], '--cache-mb'),
   };

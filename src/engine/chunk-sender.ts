@@ -11,6 +11,7 @@ import type { Logger } from './log.ts';
 import { Outcomes } from './outcomes.ts';
 import { readResults } from './results.ts';
 import { splitChunk } from './split.ts';
+import type { XmlLimits } from '../xml/limits.ts';
 
 export const FEED_TYPE = 'application/atom+xml; type=feed';
 
@@ -42,6 +43,8 @@ export interface ChunkSenderOptions {
   targetUrl: string;
   poll?: Partial<PollOptions>;
   maxEntryBytes: number;
+  /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
+  limits?: XmlLimits | undefined;
   /** Where the halves of a split chunk are written. */
   bodies: BodyFactory;
   /** Directory for result pages spooled for $syncResults or `onResultPage`. */
@@ -143,6 +146,8 @@ export class ChunkSender {
         client: this.o.target,
         chunk: c.n,
         signal: this.o.signal,
+        limits: this.o.limits,
+        maxEntryBytes: this.o.maxEntryBytes,
         ...(this.o.onResultBytes ? { onBytes: this.o.onResultBytes } : {}),
         ...(this.o.results || this.o.onResultPage ? {
           spoolPage: (p: number) => `${this.o.resultDir ?? '.'}/${c.label.replace(/[^\w.-]+/g, '_')}.result-${p}.xml`,
@@ -188,7 +193,7 @@ export class ChunkSender {
   }
 
   private async split(c: SpooledChunk): Promise<void> {
-    const parts = await splitChunk(c.body, c.label.replace(/[^\w.-]+/g, '_'), this.o.bodies, this.o.maxEntryBytes);
+    const parts = await splitChunk(c.body, c.label.replace(/[^\w.-]+/g, '_'), this.o.bodies, this.o.maxEntryBytes, this.o.limits);
     if (!parts) {
       throw new SdataError('SDATA_E_TARGET_REJECTED',
         `${c.label}: the target refuses it as too large (413) and it holds a single entry, which cannot be split; raise the target's body limit (nothing of this chunk was applied; no later chunk was sent)`,

@@ -6,6 +6,7 @@ import { isTransientError, withRetry } from '../http/retry.ts';
 import { redactUrl, resolveHref } from '../http/url.ts';
 import { SdataError } from '../protocol/errors.ts';
 import type { ResultTail } from '../xml/result-types.ts';
+import type { XmlLimits } from '../xml/limits.ts';
 import { ResultScanner } from '../xml/result-scanner.ts';
 import { Outcomes } from './outcomes.ts';
 
@@ -19,6 +20,9 @@ export interface ReadResultsOptions {
   onPageFile?: (path: string) => Promise<void>;
   signal?: AbortSignal | undefined;
   onBytes?: (n: number) => void;
+  /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
+  limits?: XmlLimits | undefined;
+  maxEntryBytes?: number;
 }
 
 export interface ResultsRead {
@@ -53,7 +57,7 @@ export async function readResults(first: HttpResponse, again: () => Promise<Http
         const reader = new ResultScanner((e) => {
           e.index += offset;
           pageOutcomes.add(e, o.chunk);
-        }, { source: res.url });
+        }, { source: res.url, limits: o.limits, ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }) });
         let out: WriteStream | undefined;
         try {
           if (file) out = createWriteStream(file);

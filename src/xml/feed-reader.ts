@@ -7,12 +7,22 @@ import { declarationRefusal, Utf8Stream } from './encoding.ts';
 import type { BadReference } from './entities.ts';
 import { closeEntry, closeSyncState, newEntryRecord, ownDeclarations } from './entry-record.ts';
 import { feedLink, newFeedHead, syncHeadProblem, totalResults } from './feed-head.ts';
-import {
-  DEFAULT_MAX_ENTRY_BYTES, type EntryRecord, type FeedHandler, type FeedHead, type FeedLink, type FeedReaderOptions, type ResumePoint,
-} from './feed-types.ts';
+import type { EntryRecord, FeedHandler, FeedHead, FeedLink, FeedReaderOptions, ResumePoint } from './feed-types.ts';
+import { LimitGuard, limitMessage } from './limit-guard.ts';
+import { DEFAULT_MAX_ENTRY_BYTES, MAX_DIGEST_BYTES, MAX_FEED_LINKS, resolveLimits } from './limits.ts';
 import { rawToText } from './raw-text.ts';
 import { RetainedText } from './retained-text.ts';
-import { createParser, drive, inTextState, openElements, restartParser, setTagHandlers, setTextHandler, UriMatch, type NsParser } from './saxes-adapter.ts';
+import {
+  createParser, dropPendingText, drive, inTag, inTextState, openElements, restartParser, setTagHandlers, setTextHandler, UriMatch, type NsParser,
+} from './saxes-adapter.ts';
+
+/**
+ * Input reaches saxes in slices that end at multiples of this many bytes of the document (and wherever the caller's
+ * chunks end); the limits on what saxes accumulates are checked at those multiples only, so that a document gives
+ * the same errors at the same places however it is chunked — whole, or in pieces on two threads (plan/parallel.ts).
+ * What saxes accumulates can overshoot a limit by at most one slice before it is refused.
+ */
+const SLICE_BYTES = 64 * 1024;
 
 // What the text handler is collecting (plain numbers: enums are not erasable syntax).
 const Cap = {
@@ -27,8 +37,10 @@ type Cap = (typeof Cap)[keyof typeof Cap];
  *
  * A state machine over saxes events: the feed head, then per entry the few elements the planner needs (id,
  * syncState, payload and its resource element), each entry forwarded as its exact source text (RetainedText).
- * Checks on what may appear where (depth, counts, sizes) belong in onOpen/onClose, the one place each element
- * passes through; the entry's size cap is RetainedText's.
+ * Checks on what may appear where belong in onOpen/onClose, the one place each element outside entries passes
+ * through; the limits every element and attribute must keep (depth, names, attributes) are LimitGuard's; the
+ * entry's size cap is RetainedText's; both are also checked between slices of input (checkpoint()), where what
+ * saxes is still accumulating can be measured.
  */
 export class FeedReader {
   private readonly parser: NsParser;
@@ -38,6 +50,14 @@ export class FeedReader {
   private readonly source: string;
   private readonly maxEntryBytes: number;
   private readonly requireSyncHead: boolean;
+  private readonly guard: LimitGuard;
+  private readonly maxText: number;
+  /** Offset of the first pushed byte in the document (FeedReaderOptions.byteOffset). */
+  private byteOffset = 0;
+  /** Position just after the last tag outside entries: characters since then are text between entries. */
+  private lastTag = 0;
+  /** Position of the feed head's sync:digest start tag. */
+  private digestStart = 0;
   private depth = 0;
   private sawRoot = false;
   private ended = false;
@@ -78,10 +98,15 @@ export class FeedReader {
     this.maxEntryBytes = opts.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES;
     this.requireSyncHead = opts.requireSyncHead ?? true;
     if (opts.continuation) this.headSent = true;
-    this.input = new Utf8Stream((m, cause) => this.fail('SDATA_E_ENCODING', m, cause), opts.continuation === true, opts.byteOffset);
+    this.byteOffset = opts.byteOffset ?? 0;
+    this.input = new Utf8Stream((m, cause, atStart) => this.fail('SDATA_E_ENCODING', m, cause, atStart ? 1 : undefined, atStart ? 1 : undefined),
+      opts.continuation === true, opts.byteOffset);
     this.win = new RetainedText(this.maxEntryBytes);
     const p = createParser(this.source);
     this.parser = p;
+    const limits = resolveLimits(opts.limits);
+    this.maxText = limits.maxTextBetweenEntries;
+    this.guard = new LimitGuard(p, limits, (code, m) => this.fail(code, m));
     this.stopCapture();
     // No 'error' handler on purpose (see saxes-adapter.ts): saxes then throws from write(), and parse() turns its
     // errors into SdataErrors.
@@ -108,6 +133,8 @@ export class FeedReader {
   restart(opts: Pick<FeedReaderOptions, 'continuation' | 'byteOffset'>): void {
     restartParser(this.parser);
     this.input.reset(opts.continuation === true, opts.byteOffset);
+    this.byteOffset = opts.byteOffset ?? 0;
+    this.lastTag = this.digestStart = 0;
     this.win.reset();
     this.depth = 0;
     this.sawRoot = this.ended = false;
@@ -170,15 +197,80 @@ export class FeedReader {
   }
 
   push(bytes: Uint8Array): void {
-    const text = this.input.decode(bytes);
-    if (text.length > 0) this.pushText(text);
+    const n = bytes.length;
+    for (let i = 0; i < n;) {
+      // The next multiple of SLICE_BYTES in the document, or the chunk's end.
+      const at = this.byteOffset + this.input.bytes;
+      const j = Math.min(n, i + SLICE_BYTES - (at % SLICE_BYTES));
+      const text = this.input.decode(i === 0 && j === n ? bytes : bytes.subarray(i, j));
+      if (text.length > 0) this.read(text);
+      if (this.input.invalid) throw this.invalidBytes(text);
+      if ((at + j - i) % SLICE_BYTES === 0) this.checkpoint();
+      i = j;
+    }
   }
 
-  /** Text entry point (tests, already-decoded input). */
+  /** Text entry point (tests, already-decoded input), read in slices of SLICE_BYTES characters. */
   pushText(text: string): void {
+    for (let i = 0; i < text.length; i += SLICE_BYTES) {
+      this.read(i === 0 && text.length <= SLICE_BYTES ? text : text.slice(i, i + SLICE_BYTES));
+      this.checkpoint();
+    }
+  }
+
+  private read(text: string): void {
     this.win.next(text);
     this.parse(text);
     this.win.retain();
+  }
+
+  /**
+   * Between two slices: what saxes is accumulating is measured (LimitGuard), the current entry against its cap (a
+   * skipped entry's comments and CDATA sections are dropped as they come, not held to their end), and outside
+   * entries the text since the last tag and the size of the feed head's digest.
+   */
+  private checkpoint(): void {
+    const w = this.win;
+    if (this.inEntry) {
+      if (w.overflow) dropPendingText(this.parser);
+    } else {
+      const end = w.end;
+      if (end - this.lastTag > this.maxText) {
+        // Inside a tag, the text ended where the tag began.
+        const lt = inTag(this.parser) ? w.ltBefore(end) : end;
+        this.checkText(lt);
+      }
+      if (this.digestBuilder !== undefined) this.checkDigest(end);
+    }
+    this.guard.checkPending();
+  }
+
+  /** Outside entries: text from the last tag to `upTo` (a position, or -1 when unknown) must stay within the limit. */
+  private checkText(upTo: number): void {
+    if (upTo - this.lastTag > this.maxText) throw this.tooMuchText();
+  }
+
+  private tooMuchText(): SdataError {
+    return this.fail('SDATA_E_LIMIT', limitMessage('text between entries (or in the feed head)', 'maxTextBetweenEntries', this.maxText, ' characters'));
+  }
+
+  private checkDigest(pos: number): void {
+    if (pos - this.digestStart > MAX_DIGEST_BYTES) throw this.fail('SDATA_E_TOO_LARGE', `the feed's sync:digest is larger than ${MAX_DIGEST_BYTES} bytes`);
+  }
+
+  /** A tag outside entries has been read: the text before it is checked, and text starts again after it. */
+  private tagOutside(): void {
+    const pos = this.parser.position;
+    if (pos - this.lastTag > this.maxText) this.checkText(this.win.ltBefore(pos));
+    this.lastTag = pos;
+  }
+
+  /** Input that is not UTF-8: refused at the first invalid byte, once the text before it has been read. */
+  private invalidBytes(before: string): SdataError {
+    const { message, cause } = this.input.invalid!;
+    // saxes holds back a trailing CR until it sees what follows: the invalid byte starts the next line then.
+    if (before.endsWith('\r')) return this.fail('SDATA_E_ENCODING', message, cause, this.parser.line + 1, 1);
+    return this.fail('SDATA_E_ENCODING', message, cause, this.parser.line, this.parser.column + 1);
   }
 
   end(): void {
@@ -253,10 +345,11 @@ export class FeedReader {
 
   private readonly onText = (t: string): void => {
     if (this.cap === Cap.Digest) this.digestBuilder!.addText(t);
-    else this.capText += t;
+    else if ((this.capText += t).length > this.maxText) throw this.tooMuchText();
   };
 
   private onOpen(tag: SaxesTagNS): void {
+    if (!this.inEntry) this.tagOutside();
     const d = this.depth++;
     if (d === 0) {
       this.sawRoot = true;
@@ -273,6 +366,7 @@ export class FeedReader {
       return;
     }
     if (this.digestBuilder) {
+      this.checkDigest(this.parser.position);
       if (tag.uri === NS.sync) {
         this.digestBuilder.begin(tag.local);
         if (this.cap === Cap.None) this.capture(Cap.Digest);
@@ -286,7 +380,10 @@ export class FeedReader {
         this.startEntry(tag);
       } else if (local === 'link') {
         const link = feedLink(tag);
-        if (link) this.links.push(link);
+        if (link) {
+          if (this.links.length >= MAX_FEED_LINKS) throw this.fail('SDATA_E_LIMIT', `more than ${MAX_FEED_LINKS} feed-level atom:link elements`);
+          this.links.push(link);
+        }
       } else if (local === 'id') {
         this.capture(Cap.FeedId);
       }
@@ -296,6 +393,7 @@ export class FeedReader {
         if (local === 'digest') {
           this.digestBuilder = new DigestBuilder(`${this.source}: sync:digest`);
           this.digestDepth = this.depth;
+          this.digestStart = this.parser.position;
         } else this.capture(Cap.SyncMode);
       }
     } else if (uri === NS.opensearch && local === 'totalResults') {
@@ -395,6 +493,7 @@ export class FeedReader {
   };
 
   private onClose(tag: SaxesTagNS): void {
+    if (!this.inEntry) this.tagOutside();
     const d = --this.depth;
     if (this.cap !== Cap.None && d === this.capDepth - 1) this.endCapture(tag.name.length);
     if (this.digestBuilder) {
@@ -456,7 +555,7 @@ export class FeedReader {
     this.rec = undefined;
     this.inEntry = false;
     closeEntry(rec, this.win.endEntry(this.parser.position), this.maxEntryBytes);
-    this.entryEnd = this.parser.position;
+    this.entryEnd = this.lastTag = this.parser.position;
     this.handler.entry(rec);
   }
 }

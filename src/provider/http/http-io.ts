@@ -52,7 +52,10 @@ export function sendText(res: ServerResponse, status: number, body: string, cont
 
 export function sendProblem(res: ServerResponse, e: unknown): void {
   const status = statusOf(e);
-  const headers = e instanceof HttpProblem ? e.headers : {};
+  const headers = e instanceof HttpProblem ? { ...e.headers } : {};
+  // A body a reader refused before its end (malformed, over a limit) is not read on: the connection closes after
+  // the answer, rather than swallow the rest of a body that may be endless.
+  if (isSdataError(e) && !res.req.complete) headers['connection'] = 'close';
   if (res.headersSent) {
     // Mid-stream: the status is gone; cut the body so the client cannot take a truncated feed for a whole one.
     res.destroy(e instanceof Error ? e : undefined);
@@ -66,35 +69,36 @@ export function sendTracking(res: ServerResponse, location: string, t: Tracking)
 }
 
 
-/** A whole body as text; `where` names the request in the error when it is not UTF-8. */
-
-/** Reads a small body whole (digests, single entries), refusing more than `limit` bytes. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Reads a small body whole (digests, single entries), refusing more than `limit` bytes; `why` says which limit
+ * that is, for the 413 (default: --max-body).
+ */
+export async function readBody(req: IncomingMessage, limit: number, why?: string): Promise<Buffer> {
   const parts: Buffer[] = [];
   let n = 0;
-  for await (const c of bodyChunks(req, limit)) {
+  for await (const c of bodyChunks(req, limit, why)) {
     parts.push(c);
     n += c.length;
   }
   return Buffer.concat(parts, n);
 }
 
-/** The request body as chunks, with the size limit enforced as bytes arrive (413 beyond it). */
-export async function* bodyChunks(req: IncomingMessage, limit: number): AsyncGenerator<Buffer> {
+/** The request body as chunks, with the size limit enforced as bytes arrive (413 beyond it; `why`: see readBody). */
+export async function* bodyChunks(req: IncomingMessage, limit: number, why?: string): AsyncGenerator<Buffer> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit, why);
   let n = 0;
   for await (const c of req) {
     const b = c as Buffer;
     n += b.length;
-    if (n > limit) throw tooLarge(limit);
+    if (n > limit) throw tooLarge(limit, why);
     yield b;
   }
 }
 
-function tooLarge(limit: number): HttpProblem {
+function tooLarge(limit: number, why = '--max-body'): HttpProblem {
   // The rest of the body is not read: close the connection rather than swallow it.
-  return new HttpProblem(413, `request body exceeds this provider's limit of ${limit} bytes (--max-body)`, 'ApplicationDiagnosis', { connection: 'close' });
+  return new HttpProblem(413, `request body exceeds this provider's limit of ${limit} bytes (${why})`, 'ApplicationDiagnosis', { connection: 'close' });
 }
 
 /** Consumes and discards what is left of a body (a repeated POST whose work is already done). */

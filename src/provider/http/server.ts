@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
 import { SdataError } from '../../protocol/errors.ts';
-import { DEFAULT_MAX_ENTRY_BYTES } from '../../xml/feed-types.ts';
+import { DEFAULT_MAX_ENTRY_BYTES, resolveLimits, type XmlLimits } from '../../xml/limits.ts';
 import { handleChecksum, handleDatasetOp, health, type Health } from '../handlers/admin.ts';
 import { AppliedCounts } from '../handlers/async-context.ts';
 import { handleBatch } from '../handlers/batch.ts';
@@ -47,6 +47,8 @@ export interface ProviderOptions {
   maxBodyBytes?: number;
   /** Single entries above this fail (default 16 MiB or maxBodyBytes, whichever is smaller). */
   maxEntryBytes?: number;
+  /** Parsing limits for request bodies (xml/limits.ts): crossing one answers 400; default: the defaults. */
+  limits?: Partial<XmlLimits>;
   /** pollingMillis advertised in tracking payloads (default 100). */
   pollingMillis?: number;
   /** Test hook: a $syncSource context stays in its 202 "selecting" phase this long (default 0). */
@@ -114,6 +116,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     maxPageSize: Math.max(opts.maxPageSize ?? DEFAULTS.maxPageSize, opts.pageSize ?? 0),
     maxBodyBytes,
     maxEntryBytes: opts.maxEntryBytes ?? Math.min(DEFAULT_MAX_ENTRY_BYTES, maxBodyBytes),
+    limits: resolveLimits(opts.limits),
     pollingMillis: opts.pollingMillis ?? DEFAULTS.pollingMillis,
     selectDelayMs: opts.selectDelayMs ?? 0,
   };
