@@ -225,15 +225,16 @@ export class FeedReader {
   }
 
   /**
-   * Between two slices: what saxes is accumulating is measured (LimitGuard), the current entry against its cap (a
-   * skipped entry's comments and CDATA sections are dropped as they come, not held to their end), and outside
-   * entries the text since the last tag and the size of the feed head's digest.
+   * Between two slices: what saxes is accumulating is measured (LimitGuard) or dropped (the text of comments, CDATA
+   * sections and PIs nobody reads), and outside entries the text since the last tag and the size of the feed
+   * head's digest. (The entry cap is RetainedText's, after every chunk.)
    */
   private checkpoint(): void {
     const w = this.win;
-    if (this.inEntry) {
-      if (w.overflow) dropPendingText(this.parser);
-    } else {
+    // No handler of ours takes comments or PIs, nor CDATA but while the head's text is captured: saxes would hold
+    // a long one whole until its end, so what it holds is dropped as it comes.
+    if (this.inEntry || this.cap === Cap.None) dropPendingText(this.parser);
+    if (!this.inEntry) {
       const end = w.end;
       if (end - this.lastTag > this.maxText) {
         // Inside a tag, the text ended where the tag began.
@@ -277,6 +278,8 @@ export class FeedReader {
     if (this.ended) return;
     const rest = this.input.end();
     if (rest) this.pushText(rest);
+    // What came after the last slice's end (after the root, say) is checked like any slice.
+    else this.checkpoint();
     if (!this.sawRoot) throw this.fail('SDATA_E_NOT_SYNC_FEED', 'empty document: no root element');
     // saxes resets its position on close; messages about the head must still say where the document ended.
     this.endLine = this.parser.line;

@@ -42,6 +42,8 @@ export class LongMarkup {
   private quote = 0;
   private run = 0;
   private attributes = 0;
+  /** No white space seen yet: a name being read is the element's. */
+  private inName = true;
 
   /** `start`: the construct so far, from its '<' (its end is not in it). */
   constructor(start: string, bounds: LongMarkupBounds, fail: (code: SdataErrorCode, message: string) => Error) {
@@ -101,7 +103,7 @@ export class LongMarkup {
           q = 0;
           run = 0;
         } else if (++run > maxAttributeBytes) {
-          throw this.fail('SDATA_E_LIMIT', limitMessage(`an attribute value in a ${this.kind}`, 'maxAttributeBytes', maxAttributeBytes, ' bytes'));
+          throw this.fail('SDATA_E_LIMIT', limitMessage('an attribute value being read', 'maxAttributeBytes', maxAttributeBytes, ' bytes'));
         }
       } else if (c === GT || c === LT) {
         return c === GT ? i + 1 : i;
@@ -115,8 +117,10 @@ export class LongMarkup {
         }
       } else if (c === 32 || c === 9 || c === 10 || c === 13) {
         run = 0;
+        this.inName = false;
       } else if (++run > maxNameBytes) {
-        throw this.fail('SDATA_E_LIMIT', limitMessage(`a name in a ${this.kind}`, 'maxNameBytes', maxNameBytes, ' bytes'));
+        const which = this.kind === 'end tag' ? 'end tag' : this.inName ? 'element' : 'attribute';
+        throw this.fail('SDATA_E_LIMIT', limitMessage(`the ${which} name being read`, 'maxNameBytes', maxNameBytes, ' bytes'));
       }
     }
     this.quote = q;

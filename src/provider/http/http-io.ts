@@ -53,15 +53,35 @@ export function sendText(res: ServerResponse, status: number, body: string, cont
 export function sendProblem(res: ServerResponse, e: unknown): void {
   const status = statusOf(e);
   const headers = e instanceof HttpProblem ? { ...e.headers } : {};
-  // A body a reader refused before its end (malformed, over a limit) is not read on: the connection closes after
-  // the answer, rather than swallow the rest of a body that may be endless.
-  if (isSdataError(e) && !res.req.complete) headers['connection'] = 'close';
+  if (!res.req.complete && !res.headersSent) {
+    // A body refused before its end (over a limit, malformed) may be endless: it is not read on for long. But a
+    // connection closed at once, with the client still sending, is reset, and a client busy writing then loses
+    // the answer with it (seen in tests: EPIPE instead of the 413): the answer goes first, the rest of the body is
+    // read and dropped, and the connection is closed a little later unless the body has ended by then (then it
+    // serves the next request).
+    delete headers['connection'];
+    lingerThenClose(res);
+  }
   if (res.headersSent) {
     // Mid-stream: the status is gone; cut the body so the client cannot take a truncated feed for a whole one.
     res.destroy(e instanceof Error ? e : undefined);
     return;
   }
   sendText(res, status, serializeDiagnoses([diagnosisOf(e)]), XML, headers);
+}
+
+/** How long the rest of a refused body is read (and discarded) before its connection is closed. */
+const LINGER_MS = 1000;
+
+function lingerThenClose(res: ServerResponse): void {
+  const { req, socket } = res;
+  if (!socket) return;
+  req.resume();
+  const timer = setTimeout(() => {
+    if (!req.complete) socket.destroy();
+  }, LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 export function sendTracking(res: ServerResponse, location: string, t: Tracking): void {
@@ -88,7 +108,9 @@ export async function* bodyChunks(req: IncomingMessage, limit: number, why?: str
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit, why);
   let n = 0;
-  for await (const c of req) {
+  // A reader that stops early (an error) leaves the request alive: the answer is sent, and the rest of the body is
+  // read on for a while (sendProblem), which a destroyed request would cut off.
+  for await (const c of req.iterator({ destroyOnReturn: false })) {
     const b = c as Buffer;
     n += b.length;
     if (n > limit) throw tooLarge(limit, why);
