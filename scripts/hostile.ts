@@ -32,11 +32,15 @@ interface Row {
 }
 const rows: Row[] = [];
 
-/** The line of stderr that says what happened (the refusal, or the skipped entry's warning). */
-function said(stderr: string, want: RegExp): string {
-  const lines = stderr.split('\n');
-  return (lines.find((l) => want.test(l)) ?? lines.find((l) => /error|warning|sdata-sync \w+: /.test(l)) ?? '').trim();
+/** What the output says happened (the refusal, or the skipped entry's warning), from its position on. */
+function said(text: string, want: RegExp): string {
+  const lines = text.split('\n');
+  const line = (lines.find((l) => want.test(l)) ?? lines.find((l) => /error|warning|sdata-sync \w+: /.test(l)) ?? '').trim();
+  const at = line.search(/:\d+(:\d+)?: /);
+  return at > 0 ? `…${line.slice(at)}` : line;
 }
+
+const unescape = (s: string): string => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
 
 async function cli(h: Hostile, path: string, args: string[], exit: number, message: RegExp, stdin: Iterable<Buffer> = []): Promise<void> {
   const t0 = process.hrtime.bigint();
@@ -75,7 +79,7 @@ await writeFile(chunk, `${SYNC_FEED}${plainEntry(1)}</feed>\n`);
 
 try {
   for (const h of cases) {
-    for (const t of [1, 2]) await cli(h, `plan --threads ${t}`, ['plan', '--threads', String(t), '--quiet', ...(h.flags ?? [])], h.exit, h.message, h.feed(scale));
+    for (const t of [1, 2]) await cli(h, `plan --threads ${t}`, ['plan', '--threads', String(t), ...(h.flags ?? [])], h.exit, h.message, h.feed(scale));
     sourcePage = h;
     resultFeed = undefined;
     await cli(h, 'run (source page)', ['run', '--source', src.datasetBase(), '--target', tgt.datasetBase(), '--kind', 'accounts', '--progress', 'none', '--retries', '0', ...(h.flags ?? [])],
@@ -100,8 +104,10 @@ try {
     try {
       const r = await postStream(`${base}/accounts/$syncTarget`, h.feed(scale));
       outcome = `HTTP ${r.status}`;
-      message = (/<sdata:message>([^<]*)</.exec(r.text)?.[1] ?? /entry is larger than[^<]*/.exec(r.text)?.[0] ?? '').slice(0, 160);
-      clean = h.exit === 0 ? r.status === 200 && /entry is larger than/.test(r.text) : r.status === 400 && h.message.test(message);
+      // The diagnosis of a refused body; for a skipped entry, its result's.
+      message = unescape(h.exit === 0 ? /entry is larger than[^<]*/.exec(r.text)?.[0] ?? '' : /<sdata:message>([^<]*)</.exec(r.text)?.[1] ?? '');
+      clean = h.exit === 0 ? r.status === 200 && message !== '' : r.status === 400 && h.message.test(message);
+      if (h.exit !== 0) message = said(message, h.message);
     } catch (e) {
       outcome = (e as Error).message;
       clean = false;

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { spawnMeasured, type MeasuredChild } from '../helpers/cli.ts';
 import { HOSTILE, plainEntry, postStream, RSS_BOUND_KIB } from '../helpers/hostile.ts';
 import { until } from '../helpers/until.ts';
-import { diagnosisMessage, get, post, testDir, type TestDir } from './helpers.ts';
+import { diagnosisMessage, get, post, provider, testDir, type TestDir } from './helpers.ts';
 
 describe('serve refuses hostile request bodies and stays up, in bounded memory', () => {
   let dir: TestDir;
@@ -68,5 +68,35 @@ describe('serve refuses hostile request bodies and stays up, in bounded memory',
     const r = await server.done;
     assert.equal(r.code, 0, r.stderr);
     assert.ok(r.maxRssKiB < RSS_BOUND_KIB, `peak RSS ${r.maxRssKiB} KiB`);
+  });
+});
+
+describe('the provider takes its limits from its options (serve flags)', () => {
+  let dir: TestDir;
+  before(() => {
+    dir = testDir();
+  });
+  after(() => dir.cleanup());
+
+  it('--max-depth and --max-entry-bytes: posted feeds and one-entry bodies', async () => {
+    const p = await provider(dir, 'limits', { limits: { maxDepth: 10 }, maxEntryBytes: 100_000 });
+    try {
+      const nest = (n: number): string => '<d>'.repeat(n) + '</d>'.repeat(n);
+      const feed = (body: string): string => `<feed xmlns="http://www.w3.org/2005/Atom" xmlns:sync="http://schemas.sage.com/sdata/sync/2008/1" xmlns:sdata="http://schemas.sage.com/sdata/2008/1">` +
+        `<sync:syncMode>catchUp</sync:syncMode><sync:digest/>\n${plainEntry(1).replace('<name>n1</name>', body)}</feed>\n`;
+      // feed, entry, payload, account: 6 more levels are 10.
+      assert.equal((await post(`${p.url}/accounts/$syncTarget`, feed(nest(6)))).status, 200);
+      const deep = await post(`${p.url}/accounts/$syncTarget`, feed(nest(7)));
+      assert.equal(deep.status, 400);
+      assert.match(diagnosisMessage(deep.text), /nested 11 deep exceeds the limit of 10 levels \(raise it with --max-depth\)/);
+      const entry = (body: string): string => `<entry xmlns="http://www.w3.org/2005/Atom" xmlns:sdata="http://schemas.sage.com/sdata/2008/1"><sdata:payload><account xmlns="urn:c">${body}</account></sdata:payload></entry>`;
+      assert.equal((await post(`${p.url}/accounts`, entry(nest(5)))).status, 201);
+      assert.equal((await post(`${p.url}/accounts`, entry(nest(7)))).status, 400);
+      const big = await post(`${p.url}/accounts`, entry(`<n>${'x'.repeat(200_000)}</n>`));
+      assert.equal(big.status, 413);
+      assert.match(diagnosisMessage(big.text), /one entry: --max-entry-bytes 100000/);
+    } finally {
+      await p.close();
+    }
   });
 });
