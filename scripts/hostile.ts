@@ -9,12 +9,10 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { FakeProvider } from '../test/engine/fake-provider.ts';
 import { runCliMeasured, spawnMeasured } from '../test/helpers/cli.ts';
-import { HOSTILE, plainEntry, postStream, RSS_BOUND_KIB, type Hostile } from '../test/helpers/hostile.ts';
+import { HOSTILE, hostilePeers, plainFeed, postStream, RSS_BOUND_KIB, type Hostile } from '../test/helpers/hostile.ts';
 import { until } from '../test/helpers/until.ts';
 
 const { values } = parseArgs({ options: { scale: { type: 'string', default: '4' }, only: { type: 'string' } } });
@@ -53,42 +51,23 @@ async function cli(h: Hostile, path: string, args: string[], exit: number, messa
 
 const src = new FakeProvider({ app: 'src' });
 const tgt = new FakeProvider({ app: 'tgt', syncTarget: true });
-let sourcePage: Hostile | undefined;
-let resultFeed: Hostile | undefined;
-const stream = (res: import('node:http').ServerResponse, h: Hostile): void => {
-  res.writeHead(200, { 'content-type': 'application/atom+xml; type=feed' });
-  pipeline(Readable.from(h.feed(scale), { objectMode: false }), res).catch(() => undefined);
-};
-src.hook = (req, res, i) => {
-  if (sourcePage === undefined || i.op !== '$syncSource' || req.method !== 'POST') return false;
-  stream(res, sourcePage);
-  return true;
-};
-tgt.hook = (req, res, i) => {
-  if (resultFeed === undefined || i.op !== '$syncTarget' || req.method !== 'POST') return false;
-  stream(res, resultFeed);
-  return true;
-};
+const peers = hostilePeers(src, tgt, scale);
 await Promise.all([src.start(), tgt.start()]);
 src.seed('accounts', 1);
 const dir = await mkdtemp(join(tmpdir(), 'sdata-hostile-'));
-const SYNC_FEED = '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:sync="http://schemas.sage.com/sdata/sync/2008/1" xmlns:sdata="http://schemas.sage.com/sdata/2008/1">' +
-  '<sync:syncMode>catchUp</sync:syncMode><sync:digest/>\n';
 const chunk = join(dir, 'chunk.xml');
-await writeFile(chunk, `${SYNC_FEED}${plainEntry(1)}</feed>\n`);
+await writeFile(chunk, plainFeed(1));
 
 try {
   for (const h of cases) {
     for (const t of [1, 2]) await cli(h, `plan --threads ${t}`, ['plan', '--threads', String(t), ...(h.flags ?? [])], h.exit, h.message, h.feed(scale));
-    sourcePage = h;
-    resultFeed = undefined;
+    peers.set(h, undefined);
     await cli(h, 'run (source page)', ['run', '--source', src.datasetBase(), '--target', tgt.datasetBase(), '--kind', 'accounts', '--progress', 'none', '--retries', '0', ...(h.flags ?? [])],
       h.exit === 0 ? 8 : h.exit, h.message);
-    sourcePage = undefined;
-    resultFeed = h;
+    peers.set(undefined, h);
     const want = h.result ?? h;
     await cli(h, 'push (result feed)', ['push', `${tgt.datasetBase()}/accounts`, chunk, '--retries', '0', ...(h.flags ?? [])], want.exit, want.message);
-    resultFeed = undefined;
+    peers.set(undefined, undefined);
   }
 
   // One provider for every body: each answered, the next request served, its peak RSS over all of them.
@@ -113,7 +92,7 @@ try {
       clean = false;
     }
     // The next request is served.
-    const ok = await postStream(`${base}/accounts/$syncTarget`, [Buffer.from(`${SYNC_FEED}${plainEntry(++n)}</feed>\n`)]).catch(() => ({ status: 0, text: '' }));
+    const ok = await postStream(`${base}/accounts/$syncTarget`, [Buffer.from(plainFeed(++n))]).catch(() => ({ status: 0, text: '' }));
     clean &&= ok.status === 200;
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     rows.push({ input: h.name, path: 'serve ($syncTarget POST)', outcome, message, seconds, rssMiB: undefined, clean });

@@ -8,21 +8,11 @@ import type { BadReference } from './entities.ts';
 import { closeEntry, closeSyncState, newEntryRecord, ownDeclarations } from './entry-record.ts';
 import { feedLink, newFeedHead, syncHeadProblem, totalResults } from './feed-head.ts';
 import type { EntryRecord, FeedHandler, FeedHead, FeedLink, FeedReaderOptions, ResumePoint } from './feed-types.ts';
-import { LimitGuard, limitMessage } from './limit-guard.ts';
-import { DEFAULT_MAX_ENTRY_BYTES, MAX_DIGEST_BYTES, MAX_FEED_LINKS, resolveLimits } from './limits.ts';
+import { FeedLimits, SLICE_BYTES } from './feed-limits.ts';
+import { DEFAULT_MAX_ENTRY_BYTES, MAX_FEED_LINKS, resolveLimits } from './limits.ts';
 import { rawToText } from './raw-text.ts';
 import { RetainedText } from './retained-text.ts';
-import {
-  createParser, dropPendingText, drive, inTag, inTextState, openElements, restartParser, setTagHandlers, setTextHandler, UriMatch, type NsParser,
-} from './saxes-adapter.ts';
-
-/**
- * Input reaches saxes in slices that end at multiples of this many bytes of the document (and wherever the caller's
- * chunks end); the limits on what saxes accumulates are checked at those multiples only, so that a document gives
- * the same errors at the same places however it is chunked — whole, or in pieces on two threads (plan/parallel.ts).
- * What saxes accumulates can overshoot a limit by at most one slice before it is refused.
- */
-const SLICE_BYTES = 64 * 1024;
+import { createParser, drive, inTextState, openElements, restartParser, setTagHandlers, setTextHandler, UriMatch, type NsParser } from './saxes-adapter.ts';
 
 // What the text handler is collecting (plain numbers: enums are not erasable syntax).
 const Cap = {
@@ -38,9 +28,8 @@ type Cap = (typeof Cap)[keyof typeof Cap];
  * A state machine over saxes events: the feed head, then per entry the few elements the planner needs (id,
  * syncState, payload and its resource element), each entry forwarded as its exact source text (RetainedText).
  * Checks on what may appear where belong in onOpen/onClose, the one place each element outside entries passes
- * through; the limits every element and attribute must keep (depth, names, attributes) are LimitGuard's; the
- * entry's size cap is RetainedText's; both are also checked between slices of input (checkpoint()), where what
- * saxes is still accumulating can be measured.
+ * through; the limits (depth, names, attributes, text between entries) are FeedLimits', also checked between slices
+ * of input (checkpoint()), where what saxes is still accumulating can be measured; the entry cap is RetainedText's.
  */
 export class FeedReader {
   private readonly parser: NsParser;
@@ -50,14 +39,9 @@ export class FeedReader {
   private readonly source: string;
   private readonly maxEntryBytes: number;
   private readonly requireSyncHead: boolean;
-  private readonly guard: LimitGuard;
-  private readonly maxText: number;
+  private readonly limits: FeedLimits;
   /** Offset of the first pushed byte in the document (FeedReaderOptions.byteOffset). */
   private byteOffset = 0;
-  /** Position just after the last tag outside entries: characters since then are text between entries. */
-  private lastTag = 0;
-  /** Position of the feed head's sync:digest start tag. */
-  private digestStart = 0;
   private depth = 0;
   private sawRoot = false;
   private ended = false;
@@ -104,9 +88,7 @@ export class FeedReader {
     this.win = new RetainedText(this.maxEntryBytes);
     const p = createParser(this.source);
     this.parser = p;
-    const limits = resolveLimits(opts.limits);
-    this.maxText = limits.maxTextBetweenEntries;
-    this.guard = new LimitGuard(p, limits, (code, m) => this.fail(code, m));
+    this.limits = new FeedLimits(p, this.win, resolveLimits(opts.limits), (code, m) => this.fail(code, m));
     this.stopCapture();
     // No 'error' handler on purpose (see saxes-adapter.ts): saxes then throws from write(), and parse() turns its
     // errors into SdataErrors.
@@ -134,7 +116,7 @@ export class FeedReader {
     restartParser(this.parser);
     this.input.reset(opts.continuation === true, opts.byteOffset);
     this.byteOffset = opts.byteOffset ?? 0;
-    this.lastTag = this.digestStart = 0;
+    this.limits.reset();
     this.win.reset();
     this.depth = 0;
     this.sawRoot = this.ended = false;
@@ -224,46 +206,10 @@ export class FeedReader {
     this.win.retain();
   }
 
-  /**
-   * Between two slices: what saxes is accumulating is measured (LimitGuard) or dropped (the text of comments, CDATA
-   * sections and PIs nobody reads), and outside entries the text since the last tag and the size of the feed
-   * head's digest. (The entry cap is RetainedText's, after every chunk.)
-   */
+  /** Between two slices (FeedLimits; the entry cap is RetainedText's, after every chunk). */
   private checkpoint(): void {
-    const w = this.win;
-    // No handler of ours takes comments or PIs, nor CDATA but while the head's text is captured: saxes would hold
-    // a long one whole until its end, so what it holds is dropped as it comes.
-    if (this.inEntry || this.cap === Cap.None) dropPendingText(this.parser);
-    if (!this.inEntry) {
-      const end = w.end;
-      if (end - this.lastTag > this.maxText) {
-        // Inside a tag, the text ended where the tag began.
-        const lt = inTag(this.parser) ? w.ltBefore(end) : end;
-        this.checkText(lt);
-      }
-      if (this.digestBuilder !== undefined) this.checkDigest(end);
-    }
-    this.guard.checkPending();
-  }
-
-  /** Outside entries: text from the last tag to `upTo` (a position, or -1 when unknown) must stay within the limit. */
-  private checkText(upTo: number): void {
-    if (upTo - this.lastTag > this.maxText) throw this.tooMuchText();
-  }
-
-  private tooMuchText(): SdataError {
-    return this.fail('SDATA_E_LIMIT', limitMessage('text between entries (or in the feed head)', 'maxTextBetweenEntries', this.maxText, ' characters'));
-  }
-
-  private checkDigest(pos: number): void {
-    if (pos - this.digestStart > MAX_DIGEST_BYTES) throw this.fail('SDATA_E_TOO_LARGE', `the feed's sync:digest is larger than ${MAX_DIGEST_BYTES} bytes`);
-  }
-
-  /** A tag outside entries has been read: the text before it is checked, and text starts again after it. */
-  private tagOutside(): void {
-    const pos = this.parser.position;
-    if (pos - this.lastTag > this.maxText) this.checkText(this.win.ltBefore(pos));
-    this.lastTag = pos;
+    // No handler of ours takes comments or PIs, nor CDATA but while the head's text is captured.
+    this.limits.checkpoint(this.inEntry, this.inEntry || this.cap === Cap.None, this.digestBuilder !== undefined);
   }
 
   /** Input that is not UTF-8: refused at the first invalid byte, once the text before it has been read. */
@@ -348,11 +294,11 @@ export class FeedReader {
 
   private readonly onText = (t: string): void => {
     if (this.cap === Cap.Digest) this.digestBuilder!.addText(t);
-    else if ((this.capText += t).length > this.maxText) throw this.tooMuchText();
+    else this.limits.captured((this.capText += t).length);
   };
 
   private onOpen(tag: SaxesTagNS): void {
-    if (!this.inEntry) this.tagOutside();
+    if (!this.inEntry) this.limits.tagOutside();
     const d = this.depth++;
     if (d === 0) {
       this.sawRoot = true;
@@ -369,7 +315,7 @@ export class FeedReader {
       return;
     }
     if (this.digestBuilder) {
-      this.checkDigest(this.parser.position);
+      this.limits.digestAt(this.parser.position);
       if (tag.uri === NS.sync) {
         this.digestBuilder.begin(tag.local);
         if (this.cap === Cap.None) this.capture(Cap.Digest);
@@ -396,7 +342,7 @@ export class FeedReader {
         if (local === 'digest') {
           this.digestBuilder = new DigestBuilder(`${this.source}: sync:digest`);
           this.digestDepth = this.depth;
-          this.digestStart = this.parser.position;
+          this.limits.digestBegins(this.parser.position);
         } else this.capture(Cap.SyncMode);
       }
     } else if (uri === NS.opensearch && local === 'totalResults') {
@@ -496,7 +442,7 @@ export class FeedReader {
   };
 
   private onClose(tag: SaxesTagNS): void {
-    if (!this.inEntry) this.tagOutside();
+    if (!this.inEntry) this.limits.tagOutside();
     const d = --this.depth;
     if (this.cap !== Cap.None && d === this.capDepth - 1) this.endCapture(tag.name.length);
     if (this.digestBuilder) {
@@ -558,7 +504,8 @@ export class FeedReader {
     this.rec = undefined;
     this.inEntry = false;
     closeEntry(rec, this.win.endEntry(this.parser.position), this.maxEntryBytes);
-    this.entryEnd = this.lastTag = this.parser.position;
+    this.entryEnd = this.parser.position;
+    this.limits.entryEnded(this.entryEnd);
     this.handler.entry(rec);
   }
 }

@@ -1,7 +1,8 @@
-import { request } from 'node:http';
+import { request, type ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { NS } from '../../src/protocol/namespaces.ts';
+import type { FakeProvider } from '../engine/fake-provider.ts';
 
 /**
  * Hostile inputs, generated as they are read (never whole in memory): each a sync feed page or a result feed whose
@@ -35,7 +36,7 @@ const FEED_HEAD = `<feed xmlns="${NS.atom}" xmlns:sync="${NS.sync}" xmlns:sdata=
   `<id>urn:hostile</id><sync:syncMode>catchUp</sync:syncMode><sync:digest><sync:origin>http://a.example/x</sync:origin></sync:digest>\n`;
 
 /** One ordinary entry (n: its number), on one line. */
-export function plainEntry(n: number): string {
+function plainEntry(n: number): string {
   return `<entry><id>urn:e:${n}</id><sync:syncState><sync:endpoint>http://a.example/x</sync:endpoint><sync:tick>${n}</sync:tick>` +
     `<sync:stamp>2020-01-01T00:00:00Z</sync:stamp></sync:syncState><sdata:payload><account xmlns="urn:c" sdata:uuid="00000000-0000-0000-0000-${String(n).padStart(12, '0')}">` +
     `<name>n${n}</name></account></sdata:payload></entry>\n`;
@@ -174,4 +175,32 @@ export function postStream(url: string, body: Iterable<Uint8Array>): Promise<Ans
     });
     pipeline(Readable.from(body, { objectMode: false }), req).catch(() => undefined);
   });
+}
+
+/** A sync feed of one plain entry (a chunk for push to send). */
+export function plainFeed(n: number): string {
+  return `<feed xmlns="${NS.atom}" xmlns:sync="${NS.sync}" xmlns:sdata="${NS.sdata}"><sync:syncMode>catchUp</sync:syncMode><sync:digest/>\n${plainEntry(n)}</feed>\n`;
+}
+
+/**
+ * Makes `src` answer $syncSource POSTs with a hostile page, and `tgt` $syncTarget POSTs with a hostile result feed,
+ * whichever `set` last named (undefined: they behave). Each is streamed as the reader takes it; a reader that hangs
+ * up ends the stream and its generator.
+ */
+export function hostilePeers(src: FakeProvider, tgt: FakeProvider, scale: number): { set(sourcePage: Hostile | undefined, resultFeed: Hostile | undefined): void } {
+  let page: Hostile | undefined;
+  let results: Hostile | undefined;
+  const stream = (res: ServerResponse, h: Hostile): true => {
+    res.writeHead(200, { 'content-type': 'application/atom+xml; type=feed' });
+    pipeline(Readable.from(h.feed(scale), { objectMode: false }), res).catch(() => undefined);
+    return true;
+  };
+  src.hook = (req, res, i) => page !== undefined && i.op === '$syncSource' && req.method === 'POST' && stream(res, page);
+  tgt.hook = (req, res, i) => results !== undefined && i.op === '$syncTarget' && req.method === 'POST' && stream(res, results);
+  return {
+    set(sourcePage, resultFeed) {
+      page = sourcePage;
+      results = resultFeed;
+    },
+  };
 }

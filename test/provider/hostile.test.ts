@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { spawnMeasured, type MeasuredChild } from '../helpers/cli.ts';
-import { HOSTILE, plainEntry, postStream, RSS_BOUND_KIB } from '../helpers/hostile.ts';
+import { HOSTILE, plainFeed, postStream, RSS_BOUND_KIB } from '../helpers/hostile.ts';
 import { until } from '../helpers/until.ts';
 import { diagnosisMessage, get, post, provider, testDir, type TestDir } from './helpers.ts';
 
@@ -27,9 +27,7 @@ describe('serve refuses hostile request bodies and stays up, in bounded memory',
 
   let n = 10;
   const normalRequestWorks = async (): Promise<void> => {
-    const body = `<feed xmlns="http://www.w3.org/2005/Atom" xmlns:sync="http://schemas.sage.com/sdata/sync/2008/1" xmlns:sdata="http://schemas.sage.com/sdata/2008/1">` +
-      `<sync:syncMode>catchUp</sync:syncMode><sync:digest/>\n${plainEntry(++n)}</feed>\n`;
-    const ok = await post(`${base}/accounts/$syncTarget`, body);
+    const ok = await post(`${base}/accounts/$syncTarget`, plainFeed(++n));
     assert.equal(ok.status, 200, ok.text);
     assert.match(ok.text, /httpStatus>201</);
   };
@@ -82,8 +80,7 @@ describe('the provider takes its limits from its options (serve flags)', () => {
     const p = await provider(dir, 'limits', { limits: { maxDepth: 10 }, maxEntryBytes: 100_000 });
     try {
       const nest = (n: number): string => '<d>'.repeat(n) + '</d>'.repeat(n);
-      const feed = (body: string): string => `<feed xmlns="http://www.w3.org/2005/Atom" xmlns:sync="http://schemas.sage.com/sdata/sync/2008/1" xmlns:sdata="http://schemas.sage.com/sdata/2008/1">` +
-        `<sync:syncMode>catchUp</sync:syncMode><sync:digest/>\n${plainEntry(1).replace('<name>n1</name>', body)}</feed>\n`;
+      const feed = (body: string): string => plainFeed(1).replace('<name>n1</name>', body);
       // feed, entry, payload, account: 6 more levels are 10.
       assert.equal((await post(`${p.url}/accounts/$syncTarget`, feed(nest(6)))).status, 200);
       const deep = await post(`${p.url}/accounts/$syncTarget`, feed(nest(7)));
