@@ -4,7 +4,7 @@ import { pullFeed } from '../engine/pull.ts';
 import { emptyDigest, serializeDigestEntry } from '../protocol/digest.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
 import type { COMMANDS, Input } from './commands.ts';
-import { clientOptions, loggerFrom, onInterrupt, pollFrom, readTextFile } from './common.ts';
+import { clientOptions, limitsFrom, loggerFrom, onInterrupt, pollFrom, readDigestFile } from './common.ts';
 import { EXIT } from './exit-codes.ts';
 
 /** The root element's local name, skipping the XML declaration, comments and processing instructions. */
@@ -19,7 +19,7 @@ export async function run({ values: v, args }: Input<typeof COMMANDS.pull>): Pro
   const log = loggerFrom(v);
   let digestEntry: string;
   if (v.digest !== undefined) {
-    const text = await readTextFile(v.digest);
+    const text = await readDigestFile(v.digest);
     const d = parseDigestDocument(text, v.digest);
     // A $syncDigest entry goes as it is (opaque to the engine); a bare digest is wrapped into one.
     digestEntry = rootLocal(text) === 'entry' ? text : serializeDigestEntry(d, operationUrl(collection, '$syncDigest'));
@@ -33,7 +33,7 @@ export async function run({ values: v, args }: Input<typeof COMMANDS.pull>): Pro
     const r = await pullFeed({
       client, collection, digestEntry, runName: v.runName, runStamp: new Date().toISOString(),
       out: process.stdout, log, poll: pollFrom(v), signal: ac.signal,
-      maxEntryBytes: v.maxEntryBytes,
+      maxEntryBytes: v.maxEntryBytes, limits: limitsFrom(v),
     });
     log.info(JSON.stringify({ pages: r.pages, entries: r.entries, notForwarded: r.notForwarded, bytesIn: r.bytesIn, bytesOut: r.bytesOut, sourceContext: r.sourceContext }));
     return r.notForwarded > 0 ? EXIT.PARTIAL : EXIT.OK;

@@ -7,7 +7,7 @@ import { HttpClient } from '../http/client.ts';
 import { pushFeeds } from '../engine/push.ts';
 import { SdataError } from '../protocol/errors.ts';
 import type { COMMANDS, Input } from './commands.ts';
-import { clientOptions, loggerFrom, onInterrupt, openInput, pollFrom } from './common.ts';
+import { clientOptions, limitsFrom, loggerFrom, onInterrupt, openInput, pollFrom } from './common.ts';
 import { EXIT } from './exit-codes.ts';
 
 /** `sdata-sync push`: options and help in commands.ts. */
@@ -39,7 +39,7 @@ export async function run({ values: v, args }: Input<typeof COMMANDS.push>): Pro
     const r = await pushFeeds({
       client, collection, files, runName: v.runName, runStamp: new Date().toISOString(),
       out: process.stdout, log, poll: pollFrom(v), signal: ac.signal,
-      maxEntryBytes: v.maxEntryBytes,
+      maxEntryBytes: v.maxEntryBytes, limits: limitsFrom(v),
     });
     log.info(JSON.stringify({ feeds: files.length, chunks: r.chunks, entries: r.entries, splits: r.splits, outcomes: r.outcomes.counts, contexts: r.contexts }));
     for (const f of r.outcomes.failures.slice(0, 10)) {

@@ -7,7 +7,7 @@ import { kindOrder, runKinds } from '../engine/run.ts';
 import { explainSet } from '../plan/explain.ts';
 import { isSdataError, SdataError } from '../protocol/errors.ts';
 import type { COMMANDS, Input } from './commands.ts';
-import { clientOptions, loggerFrom, onInterrupt, pollFrom, progressMode, writeReport } from './common.ts';
+import { clientOptions, limitsFrom, loggerFrom, onInterrupt, pollFrom, progressMode, writeReport } from './common.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 
 /** `sdata-sync run`: options and help in commands.ts. */
@@ -32,7 +32,7 @@ export async function run({ values: v }: Input<typeof COMMANDS.run>): Promise<nu
     progress.start();
     const r = await runKinds({
       kinds, waves, concurrency: v.concurrency, sourceBase: v.source, targetBase: v.target, source, target, runName, runStamp,
-      chunkEntries: v.chunkEntries, chunkBytes: v.chunkBytes, maxEntryBytes: v.maxEntryBytes, strict: v.strict ?? false,
+      chunkEntries: v.chunkEntries, chunkBytes: v.chunkBytes, maxEntryBytes: v.maxEntryBytes, limits: limitsFrom(v), strict: v.strict ?? false,
       dryRun: v.dryRun ?? false, postResults: v.postResults ?? false, poll: pollFrom(v), spoolDir: v.spoolDir ?? tmpdir(),
       signal: ac.signal, log, onPass: (s) => progress.add(s), explain: explainSet(v.explain),
     });

@@ -12,6 +12,7 @@ import type { Logger } from './log.ts';
 import { Outcomes } from './outcomes.ts';
 import { readResults } from './results.ts';
 import { postedAtomIds, splitChunk } from './split.ts';
+import type { XmlLimits } from '../xml/limits.ts';
 
 export const FEED_TYPE = 'application/atom+xml; type=feed';
 
@@ -45,6 +46,8 @@ export interface ChunkSenderOptions {
   targetUrl: string;
   poll?: Partial<PollOptions>;
   maxEntryBytes: number;
+  /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
+  limits?: XmlLimits | undefined;
   /** Where the halves of a split chunk are written. */
   bodies: BodyFactory;
   /** Directory for result pages spooled for $syncResults or `onResultPage`. */
@@ -177,6 +180,8 @@ export class ChunkSender {
         context: op.location,
         ...(this.o.onResult ? { onResult: (e: ResultEntry) => this.o.onResult!(c.n, (c.first ?? 0) + e.index, e) } : {}),
         signal: this.o.signal,
+        limits: this.o.limits,
+        maxEntryBytes: this.o.maxEntryBytes,
         ...(this.o.onResultBytes ? { onBytes: this.o.onResultBytes } : {}),
         ...(this.o.results || this.o.onResultPage ? {
           spoolPage: (p: number) => `${this.o.resultDir ?? '.'}/${c.label.replace(/[^\w.-]+/g, '_')}.result-${p}.xml`,
@@ -223,7 +228,7 @@ export class ChunkSender {
   private async split(c: SpooledChunk): Promise<void> {
     let parts;
     try {
-      parts = await splitChunk(c.body, c.label.replace(/[^\w.-]+/g, '_'), this.o.bodies, this.o.maxEntryBytes);
+      parts = await splitChunk(c.body, c.label.replace(/[^\w.-]+/g, '_'), this.o.bodies, this.o.maxEntryBytes, this.o.limits);
     } finally {
       await c.body.release();
     }

@@ -6,6 +6,7 @@ import { isTransientError, withRetry, type Clock, type RetryPolicy } from '../ht
 import { redactUrl, resolveHref } from '../http/url.ts';
 import { FeedReader } from '../xml/feed-reader.ts';
 import type { EntryRecord, FeedHead } from '../xml/feed-types.ts';
+import type { XmlLimits } from '../xml/limits.ts';
 
 /** Where a source page's records go: the planner, or the concatenating writer of `pull`. */
 export interface PageSink {
@@ -27,6 +28,8 @@ export interface PageResult {
 export interface StreamPageOptions {
   source: string;
   maxEntryBytes?: number;
+  /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
+  limits?: XmlLimits | undefined;
   retry: RetryPolicy;
   clock?: Clock;
   signal?: AbortSignal | undefined;
@@ -86,7 +89,7 @@ export async function streamPage(
           next = t.next;
           entries = t.entries;
         },
-      }, { source: o.source, requireSyncHead: o.syncFeed ?? true, ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }) });
+      }, { source: o.source, requireSyncHead: o.syncFeed ?? true, limits: o.limits, ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }) });
       try {
         for await (const chunk of res.body) {
           const b = chunk as Buffer;
@@ -138,6 +141,8 @@ export interface StreamPagesOptions {
   sink: PageSink;
   poll?: Partial<PollOptions> | undefined;
   maxEntryBytes?: number;
+  /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
+  limits?: XmlLimits | undefined;
   signal?: AbortSignal | undefined;
   onBytes?: (n: number) => void;
   check?: () => void;
@@ -170,7 +175,7 @@ export async function streamPages(o: StreamPagesOptions): Promise<{ pages: numbe
     for (;;) {
       o.beforePage?.(url);
       const page = await streamPage(res, refetch, o.sink, {
-        source: url, retry: o.client.retry, clock: o.client.clock, signal: o.signal,
+        source: url, retry: o.client.retry, clock: o.client.clock, signal: o.signal, limits: o.limits,
         ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }),
         ...(o.onBytes ? { onBytes: o.onBytes } : {}),
         ...(o.check ? { check: o.check } : {}),

@@ -1,7 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AsyncOperation, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
-import { readSmallBody, statusError } from '../http/body.ts';
+import { readSmallDocument, statusError } from '../http/body.ts';
+import { MAX_DIGEST_BYTES, type XmlLimits } from '../xml/limits.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { collectionUrl, operationUrl, redactUrl, withQuery } from '../http/url.ts';
 import { SdataError, isSdataError } from '../protocol/errors.ts';
@@ -32,6 +33,8 @@ export interface PassOptions {
   chunkEntries: number;
   chunkBytes: number;
   maxEntryBytes: number;
+  /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
+  limits?: XmlLimits | undefined;
   strict?: boolean;
   dryRun?: boolean;
   postResults?: boolean;
@@ -119,7 +122,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
     const digestUrl = operationUrl(targetColl, '$syncDigest');
     const dres = await o.target.request({ method: 'GET', url: digestUrl, headers: { accept: ENTRY_TYPE } });
     if (dres.statusCode !== 200) throw await statusError('GET', dres, 'reading the target digest');
-    const digestText = await readSmallBody(dres);
+    const digestText = await readSmallDocument(dres, MAX_DIGEST_BYTES);
     const digest = parseDigestDocument(digestText, digestUrl);
     result.targetDigest = digest;
     o.log.debug(`${o.kind}: target digest has ${digest.entries.size} endpoint(s)`);
@@ -154,6 +157,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
         target: o.target,
         targetUrl: withQuery(operationUrl(targetColl, '$syncTarget'), run),
         maxEntryBytes: o.maxEntryBytes,
+        limits: o.limits,
         log: o.log,
         signal: o.signal,
         onTracking: trackingProgress,
@@ -225,7 +229,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
     const check = spool ? () => spool!.check() : undefined;
     await streamPages({
       client: o.source, first: res, again: () => op.again(), firstUrl: op.location ?? op.postUrl, sink, poll: o.poll,
-      maxEntryBytes: o.maxEntryBytes, signal: o.signal,
+      maxEntryBytes: o.maxEntryBytes, limits: o.limits, signal: o.signal,
       onBytes: (n) => {
         stats.bytesIn += n;
         sync();

@@ -10,6 +10,7 @@ import { TextSink } from '../xml/text-sink.ts';
 import type { Logger } from './log.ts';
 import { streamPages, type PageSink } from './page-stream.ts';
 import { ENTRY_TYPE } from './pass.ts';
+import type { XmlLimits } from '../xml/limits.ts';
 
 export interface PullOptions {
   client: HttpClient;
@@ -22,6 +23,8 @@ export interface PullOptions {
   out: Writable;
   log: Logger;
   maxEntryBytes?: number;
+  /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
+  limits?: XmlLimits | undefined;
   poll?: Partial<PollOptions>;
   signal?: AbortSignal | undefined;
 }
@@ -85,6 +88,7 @@ export async function pullFeed(o: PullOptions): Promise<PullResult> {
     const res: HttpResponse = await op.start();
     const r0 = await streamPages({
       client: o.client, first: res, again: () => op.again(), firstUrl: op.location ?? op.postUrl, sink: page, poll: o.poll, signal: o.signal,
+      limits: o.limits,
       ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }),
       beforePage: (u) => {
         url = u;

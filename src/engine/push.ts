@@ -14,6 +14,7 @@ import { FileBody, FileWriter } from './chunk-body.ts';
 import { ChunkSender, type ContextCounts } from './chunk-sender.ts';
 import type { Logger } from './log.ts';
 import type { Outcomes } from './outcomes.ts';
+import type { XmlLimits } from '../xml/limits.ts';
 
 export interface PushOptions {
   client: HttpClient;
@@ -27,6 +28,8 @@ export interface PushOptions {
   out: Writable;
   log: Logger;
   maxEntryBytes: number;
+  /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
+  limits?: XmlLimits | undefined;
   poll?: Partial<PollOptions>;
   signal?: AbortSignal | undefined;
 }
@@ -57,7 +60,7 @@ export async function pushFeeds(o: PushOptions): Promise<PushResult> {
       },
       entry: (rec) => pending.push(rec),
       end: () => undefined,
-    }, { source: file, requireSyncHead: false, maxEntryBytes: 1 << 30 });
+    }, { source: file, requireSyncHead: false, maxEntryBytes: 1 << 30, limits: o.limits });
     if (!opened) {
       opened = true;
       sink.write(feedOpen({ id: withQuery(operationUrl(o.collection, '$syncTarget'), { runName: o.runName, runStamp: o.runStamp }), title: 'Synchronization results' }));
@@ -84,6 +87,7 @@ export async function pushFeeds(o: PushOptions): Promise<PushResult> {
     target: o.client,
     targetUrl: withQuery(operationUrl(o.collection, '$syncTarget'), { runName: o.runName, runStamp: o.runStamp }),
     maxEntryBytes: o.maxEntryBytes,
+    limits: o.limits,
     log: o.log,
     signal: o.signal,
     onResultPage: forwardFile,

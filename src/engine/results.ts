@@ -6,6 +6,7 @@ import { isTransientError, withRetry } from '../http/retry.ts';
 import { redactUrl, resolveHref } from '../http/url.ts';
 import { SdataError } from '../protocol/errors.ts';
 import type { ResultEntry, ResultTail } from '../xml/result-types.ts';
+import type { XmlLimits } from '../xml/limits.ts';
 import { ResultScanner } from '../xml/result-scanner.ts';
 import { Outcomes, resultProblem } from './outcomes.ts';
 
@@ -30,6 +31,9 @@ export interface ReadResultsOptions {
   onPageFile?: (path: string) => Promise<void>;
   signal?: AbortSignal | undefined;
   onBytes?: (n: number) => void;
+  /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
+  limits?: XmlLimits | undefined;
+  maxEntryBytes?: number;
   /** The target context these results belong to (its owner DELETEs it); other contexts a page's 202 opens are DELETEd here. */
   context?: string | undefined;
 }
@@ -92,7 +96,7 @@ export async function readResults(first: HttpResponse, again: () => Promise<Http
             }
             pageOutcomes.add(e, o.chunk);
             o.onResult?.(e);
-          }, { source: url });
+          }, { source: url, limits: o.limits, ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }) });
           let out: WriteStream | undefined;
           try {
             if (file) out = createWriteStream(file);

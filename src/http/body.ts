@@ -1,15 +1,26 @@
 import type { Diagnosis } from '../protocol/diagnosis.ts';
 import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
+import { decodeDocument } from '../xml/encoding.ts';
+import { SMALL_BODY_LIMIT } from '../xml/limits.ts';
 import { formatDiagnosis, parseDiagnoses } from '../xml/tracking-reader.ts';
 import { credentialHint } from './auth.ts';
 import type { HttpResponse } from './client.ts';
 import { redactUrl } from './url.ts';
 
-/** Tracking payloads, digests and error bodies are small; anything bigger than this is not what we asked for. */
-export const SMALL_BODY_LIMIT = 4 * 1024 * 1024;
-
-/** Reads a small body whole, refusing (and discarding) one over `limit` bytes. */
+/**
+ * Reads a small body whole (tracking payloads, error bodies: lenient readers), refusing (and discarding) one over
+ * `limit` bytes (tracking payloads, digests and error bodies are small: anything bigger is not what we asked for).
+ */
 export async function readSmallBody(res: HttpResponse, limit = SMALL_BODY_LIMIT): Promise<string> {
+  return (await smallBytes(res, limit)).toString('utf8');
+}
+
+/** A small XML document whole (a digest, a schema): as readSmallBody, but its bytes must be UTF-8 (encoding.ts). */
+export async function readSmallDocument(res: HttpResponse, limit: number): Promise<string> {
+  return decodeDocument(await smallBytes(res, limit), redactUrl(res.url));
+}
+
+async function smallBytes(res: HttpResponse, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of res.body) {
@@ -21,7 +32,7 @@ export async function readSmallBody(res: HttpResponse, limit = SMALL_BODY_LIMIT)
     }
     chunks.push(b);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks, n);
 }
 
 /** A final non-success answer, with the provider's diagnoses (core 3.10, 11.8). */

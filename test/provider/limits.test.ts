@@ -20,7 +20,7 @@ let p: RunningProvider;
 
 before(async () => {
   dir = testDir();
-  p = await provider(dir, 'limits', { maxBodyBytes: MAX_BODY, limits: { maxConcurrent: 2, maxUrlBytes: 2048, maxHeaderBytes: 8192 } });
+  p = await provider(dir, 'limits', { maxBodyBytes: MAX_BODY, httpLimits: { maxConcurrent: 2, maxUrlBytes: 2048, maxHeaderBytes: 8192 } });
 });
 after(async () => {
   await p.close();
@@ -138,7 +138,7 @@ function rawUntilClosed(port: number, write: (s: Socket) => void): Promise<strin
 }
 
 test('slow clients are cut off: headers (slowloris), a whole request, a stalled body', { timeout: 20_000 }, async () => {
-  const slow = await provider(dir, 'slow', { limits: { headersTimeoutMs: 300, requestTimeoutMs: 800, idleTimeoutMs: 500 } });
+  const slow = await provider(dir, 'slow', { httpLimits: { headersTimeoutMs: 300, requestTimeoutMs: 800, idleTimeoutMs: 500 } });
   const port = Number(new URL(slow.url).port);
   const path = new URL(`${slow.url}/accounts/$syncDigest`).pathname;
   try {
