@@ -44,6 +44,6 @@ describe('the flag a refusal names raises its limit', () => {
     }
     const usage = await runCliMeasured(['plan', '--max-depth', 'deep'], []);
     assert.equal(usage.code, 2);
-    assert.match(usage.stderr, /--max-depth: 'deep' is not a whole number/);
+    assert.match(usage.stderr, /--max-depth: expected a whole number ≥ 1, got "deep"/);
   });
 });

@@ -32,14 +32,20 @@ const MiB = 1024 * 1024;
 /** The bar on peak RSS for every process that reads hostile input (issue 13), KiB. */
 export const RSS_BOUND_KIB = 200 * 1024;
 
-const FEED_HEAD = `<feed xmlns="${NS.atom}" xmlns:sync="${NS.sync}" xmlns:sdata="${NS.sdata}">\n` +
+const FEED_HEAD = `<feed xmlns="${NS.atom}" xmlns:sync="${NS.sync}" xmlns:sdata="${NS.sdata}" xmlns:http="${NS.http}">\n` +
   `<id>urn:hostile</id><sync:syncMode>catchUp</sync:syncMode><sync:digest><sync:origin>http://a.example/x</sync:origin></sync:digest>\n`;
+
+/**
+ * What makes an entry a complete result too (the engine refuses a result entry that does not say what happened to its
+ * entry, docs/protocol.md X19): after the payload, so that the hostile part keeps its line and column.
+ */
+const RESULT = '<http:httpStatus>201</http:httpStatus><http:httpMethod>POST</http:httpMethod>';
 
 /** One ordinary entry (n: its number), on one line. */
 function plainEntry(n: number): string {
   return `<entry><id>urn:e:${n}</id><sync:syncState><sync:endpoint>http://a.example/x</sync:endpoint><sync:tick>${n}</sync:tick>` +
     `<sync:stamp>2020-01-01T00:00:00Z</sync:stamp></sync:syncState><sdata:payload><account xmlns="urn:c" sdata:uuid="00000000-0000-0000-0000-${String(n).padStart(12, '0')}">` +
-    `<name>n${n}</name></account></sdata:payload></entry>\n`;
+    `<name>n${n}</name></account></sdata:payload>${RESULT}</entry>\n`;
 }
 
 /** The start of an entry whose resource element's content follows (the line the bad part starts on is line 4). */
@@ -47,7 +53,7 @@ function openEntry(n: number): string {
   return `<entry><id>urn:e:${n}</id><sync:syncState><sync:endpoint>http://a.example/x</sync:endpoint><sync:tick>${n}</sync:tick>` +
     `<sync:stamp>2020-01-01T00:00:00Z</sync:stamp></sync:syncState><sdata:payload><account xmlns="urn:c" sdata:uuid="00000000-0000-0000-0000-${String(n).padStart(12, '0')}">`;
 }
-const CLOSE_ENTRY = '</account></sdata:payload></entry>\n';
+const CLOSE_ENTRY = `</account></sdata:payload>${RESULT}</entry>\n`;
 
 /** `n` bytes of `unit` (a one-byte character), in chunks of 1 MiB at most. */
 function* repeat(unit: string, n: number): Generator<Buffer> {
