@@ -185,7 +185,7 @@ export function postStream(url: string, body: Iterable<Uint8Array>): Promise<Ans
 
 /** A sync feed of one plain entry (a chunk for push to send). */
 export function plainFeed(n: number): string {
-  return `<feed xmlns="${NS.atom}" xmlns:sync="${NS.sync}" xmlns:sdata="${NS.sdata}"><sync:syncMode>catchUp</sync:syncMode><sync:digest/>\n${plainEntry(n)}</feed>\n`;
+  return `<feed xmlns="${NS.atom}" xmlns:sync="${NS.sync}" xmlns:sdata="${NS.sdata}" xmlns:http="${NS.http}"><sync:syncMode>catchUp</sync:syncMode><sync:digest/>\n${plainEntry(n)}</feed>\n`;
 }
 
 /**
