@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import type { BodyFactory, ChunkBody } from './chunk-body.ts';
 import { AsyncOperation, type PollOptions } from '../http/async-op.ts';
-import { HttpStatusError, statusError } from '../http/body.ts';
+import { discardBody, HttpStatusError, statusError } from '../http/body.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { redactUrl } from '../http/url.ts';
 import { SdataError } from '../protocol/errors.ts';
@@ -151,9 +151,8 @@ export class ChunkSender {
       const prev = this.resultsTail;
       this.resultsTail = prev.then(() => this.collect(c, op, res, size)).catch((e: unknown) => {
         this.failure ??= e;
-        // Unread (an earlier failure) or already read: either way nobody listens to it any more.
-        res.body.on('error', () => undefined);
-        res.body.destroy();
+        // Unread (an earlier failure) or already read: either way nobody reads it any more.
+        discardBody(res);
         return this.release(op);
       });
       await prev;
@@ -184,6 +183,8 @@ export class ChunkSender {
         } : {}),
       });
     } catch (e) {
+      // Unread if the pass failed before this chunk's turn (a synchronous answer is collected at once).
+      discardBody(res);
       await this.release(op);
       throw e;
     } finally {
@@ -248,6 +249,10 @@ export class ChunkSender {
     if (e instanceof HttpStatusError && e.code === 'SDATA_E_STORE_FULL') {
       return new SdataError('SDATA_E_STORE_FULL', `the target's disk is full: it could not store ${c.label}${c.entries === undefined ? '' : ` (${c.entries} entries)`} and no later chunk was sent: ${e.message}`,
         { status: e.status, url: e.details.url, cause: e });
+    }
+    if (e instanceof HttpStatusError && e.code === 'SDATA_E_NETWORK') {
+      // Unavailable (429/502/503/504) through every retry: not a refusal of the chunk, which was never applied.
+      return new SdataError('SDATA_E_NETWORK', `the target did not take ${c.label}${c.entries === undefined ? '' : ` (${c.entries} entries)`}: ${e.message}`, { status: e.status, url: e.details.url, cause: e });
     }
     if (e instanceof HttpStatusError) {
       return new SdataError('SDATA_E_TARGET_REJECTED', `target refused ${c.label}${c.entries === undefined ? '' : ` (${c.entries} entries)`}: ${e.message}`, { status: e.status, url: e.details.url, cause: e });

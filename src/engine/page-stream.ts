@@ -1,6 +1,7 @@
 import { digestKey } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { getWhenReady, MovedContexts, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
+import { discardBody, statusError } from '../http/body.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { isTransientError, withRetry, type Clock, type RetryPolicy } from '../http/retry.ts';
 import { redactUrl, resolveHref } from '../http/url.ts';
@@ -58,10 +59,7 @@ export async function streamPage(
   const interrupted = (): SdataError => new SdataError('SDATA_E_ABORTED', `${o.source}: interrupted`, { url: o.source });
   try {
     return await withRetry(async (attempt) => {
-      if (res.statusCode !== 200) {
-        await res.body.dump().catch(() => undefined);
-        throw new SdataError('SDATA_E_HTTP', `GET ${redactUrl(res.url)}: expected 200 with a feed page, got HTTP ${res.statusCode}`, { url: res.url, status: res.statusCode });
-      }
+      if (res.statusCode !== 200) throw await statusError('GET', res, 'expected 200 with a feed page');
       const skip = delivered;
       let seen = 0;
       let next: string | undefined;
@@ -101,7 +99,7 @@ export async function streamPage(
         const w = sink.ready();
         if (w) await w;
       } catch (e) {
-        res.body.destroy();
+        discardBody(res);
         throw e;
       }
       if (entries < skip) {
@@ -122,8 +120,9 @@ export async function streamPage(
       },
     });
   } catch (e) {
-    // Whatever ended the loop, the body in hand is not read further (an abort before the first attempt, too).
-    res.body.destroy();
+    // Whatever ended the loop, the body in hand is not read further: an abort right after a re-fetch leaves one that
+    // was never read at all.
+    discardBody(res);
     throw e;
   }
 }

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AsyncOperation, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
-import { readSmallBody, statusError } from '../http/body.ts';
+import { discardBody, readSmallBody, statusError } from '../http/body.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { collectionUrl, operationUrl, redactUrl, withQuery } from '../http/url.ts';
 import { SdataError, isSdataError } from '../protocol/errors.ts';
@@ -114,6 +114,8 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
   let spoolDir: string | undefined;
   let spool: SpoolTarget | undefined;
   let sender: ChunkSender | undefined;
+  /** Page 1's answer until streamPages takes it: a failure before that must still let its body go. */
+  let unread: HttpResponse | undefined;
   try {
     stats.phase = 'digest';
     const digestUrl = operationUrl(targetColl, '$syncDigest');
@@ -138,6 +140,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
       onTracking: trackingProgress,
     });
     const res: HttpResponse = await sourceOp.start();
+    unread = res;
     stats.trackingProgress = undefined;
     stats.phase = 'transferring';
 
@@ -223,6 +226,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
     };
     const op = sourceOp;
     const check = spool ? () => spool!.check() : undefined;
+    unread = undefined;
     await streamPages({
       client: o.source, first: res, again: () => op.again(), firstUrl: op.location ?? op.postUrl, sink, poll: o.poll,
       maxEntryBytes: o.maxEntryBytes, signal: o.signal,
@@ -257,6 +261,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
   } catch (e) {
     stats.phase = 'failed';
     result.error = asSdataError(e, o);
+    if (unread) discardBody(unread);
     if (spool) await spool.abort().catch(() => undefined);
   } finally {
     if (sender) {

@@ -1,6 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { getWhenReady, MovedContexts } from '../http/async-op.ts';
+import { discardBody, statusError } from '../http/body.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { isTransientError, withRetry } from '../http/retry.ts';
 import { redactUrl, resolveHref } from '../http/url.ts';
@@ -70,10 +71,7 @@ export async function readResults(first: HttpResponse, again: () => Promise<Http
       let tail: ResultTail;
       try {
         tail = await withRetry(async () => {
-          if (res.statusCode !== 200) {
-            await res.body.dump().catch(() => undefined);
-            throw new SdataError('SDATA_E_HTTP', `GET ${redactUrl(res.url)}: expected 200 with a result feed page, got HTTP ${res.statusCode}`, { url: res.url, status: res.statusCode });
-          }
+          if (res.statusCode !== 200) throw await statusError('GET', res, 'expected 200 with a result feed page');
           // Counted from scratch on every attempt: a page's counts are committed only once it is complete.
           pageOutcomes = new Outcomes();
           pageExtra = [];
@@ -106,7 +104,7 @@ export async function readResults(first: HttpResponse, again: () => Promise<Http
             if (out) await new Promise<void>((resolve, reject) => out!.end((err?: Error | null) => (err ? reject(err) : resolve())));
             return t;
           } catch (e) {
-            res.body.destroy();
+            discardBody(res);
             out?.destroy();
             throw e;
           }
@@ -116,15 +114,16 @@ export async function readResults(first: HttpResponse, again: () => Promise<Http
           clock: o.client.clock,
           aborted: () => new SdataError('SDATA_E_ABORTED', `${redactUrl(res.url)}: interrupted`, { url: res.url }),
           classify: (e) => (isTransientError(e) ? { reason: `result page cut off: ${(e as Error).message}` } : undefined),
-          giveUp: (e) => (isTransientError(e)
-            ? new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(res.url)}: result page cut off: ${(e as Error).message}`, { url: res.url, cause: e })
+          giveUp: (e, retries) => (isTransientError(e)
+            ? new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(res.url)}: result page cut off: ${(e as Error).message} (after ${retries} retries)`, { url: res.url, cause: e })
             : e),
           beforeRetry: async () => {
             res = await refetch();
           },
         });
       } catch (e) {
-        res.body.destroy();
+        // Possibly never read: an abort right after a re-fetch.
+        discardBody(res);
         throw e;
       }
       total.merge(pageOutcomes);

@@ -117,7 +117,6 @@ export const FAULT_CASES: FaultCase[] = [
     short: true,
     side: 'target', rules: [{ method: 'GET', path: TARGET_CONTEXT, nth: 2, fault: { type: 'truncate', afterBytes: 1_500, framing: 'clean' } }],
     exit: 3, message: /\$syncTarget\(.*\d+:\d+/,
-    todo: 'the engine crashes (exit 1, unhandled UND_ERR_ABORTED from destroying the next chunk\'s unread result body, chunk-sender.ts) and leaves the source context open',
   },
   {
     name: 'target: 202 whose Location names a new context alias, three times',
@@ -143,8 +142,7 @@ export const FAULT_CASES: FaultCase[] = [
     name: 'target: digest answers 503 whatever the retries, --retries 2',
     short: true,
     side: 'target', rules: [{ method: 'GET', path: TARGET_DIGEST, times: Infinity, fault: { type: 'status', status: 503, retryAfter: '0' } }],
-    engineArgs: ['--retries', '2'], exit: 5, message: /\$syncDigest.*503/,
-    todo: 'a 503 that outlasts the retries exits 6 (protocol) instead of 5 (network: unavailable after retries)',
+    engineArgs: ['--retries', '2'], exit: 5, message: /\$syncDigest.*HTTP 503.*\(after 2 retries\)/,
   },
 ];
 
