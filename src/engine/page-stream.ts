@@ -2,6 +2,7 @@ import { digestKey } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { getWhenReady, MovedContexts, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
 import { discardBody, statusError } from '../http/body.ts';
+import { EndedEarly, endOfDocument } from './ended-early.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { isTransientError, withRetry, type Clock, type RetryPolicy } from '../http/retry.ts';
 import { redactUrl, resolveHref } from '../http/url.ts';
@@ -43,7 +44,8 @@ export interface StreamPageOptions {
  * Streams one source page into a sink as its bytes arrive; nothing of the page is buffered beyond the reader's
  * current entry. If the connection drops mid-body, the page is fetched again (`refetch`: the same context URL or
  * next link; the source serves a snapshot, docs/protocol.md §3.2) and the entries already delivered are skipped, so the sink
- * sees every entry exactly once. A page whose head changed between attempts is a protocol error.
+ * sees every entry exactly once. So is a page whose document stops early in a response framed as complete (EndedEarly).
+ * A page whose head changed between attempts is a protocol error.
  */
 export async function streamPage(
   first: HttpResponse,
@@ -95,7 +97,7 @@ export async function streamPage(
           const w = sink.ready();
           if (w) await w;
         }
-        reader.end();
+        endOfDocument(() => reader.end());
         const w = sink.ready();
         if (w) await w;
       } catch (e) {
@@ -111,10 +113,11 @@ export async function streamPage(
       signal: o.signal,
       ...(o.clock ? { clock: o.clock } : {}),
       aborted: interrupted,
-      classify: (e) => (isTransientError(e) ? { reason: `page body cut off: ${(e as Error).message}` } : undefined),
+      classify: (e) => (isTransientError(e) ? { reason: `page body cut off: ${(e as Error).message}` }
+        : e instanceof EndedEarly ? { reason: `page ended early: ${e.message}` } : undefined),
       giveUp: (e, retries) => (isTransientError(e)
         ? new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(o.source)}: page body cut off: ${(e as Error).message} (after ${retries} retries)`, { url: o.source, cause: e })
-        : e),
+        : e instanceof EndedEarly ? e.final(retries) : e),
       beforeRetry: async () => {
         res = await refetch();
       },

@@ -2,6 +2,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { getWhenReady, MovedContexts } from '../http/async-op.ts';
 import { discardBody, statusError } from '../http/body.ts';
+import { EndedEarly, endOfDocument } from './ended-early.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { isTransientError, withRetry } from '../http/retry.ts';
 import { redactUrl, resolveHref } from '../http/url.ts';
@@ -47,8 +48,8 @@ const NAMED = 5;
 /**
  * Pages through a target result feed (docs/protocol.md §1.3 step 5: sequential paging, `next` as given; a page's 202
  * with a Location of its own is DELETEd once read), counting per-entry outcomes as the bytes arrive. A page's counts
- * are committed only once the page is complete; a page cut off mid-body is fetched again and counted from scratch,
- * so nothing is counted twice.
+ * are committed only once the page is complete; a page cut off mid-body, or whose document stops early in a response
+ * framed as complete (EndedEarly), is fetched again and counted from scratch, so nothing is counted twice.
  *
  * Strict (docs/protocol.md §5.5): a result entry that does not say what happened (`resultProblem`) is a protocol
  * error naming it; so is a result feed with fewer or more entries than were posted (core 13.4: one per entry, in
@@ -100,7 +101,7 @@ export async function readResults(first: HttpResponse, again: () => Promise<Http
               reader.push(b);
               if (out && !out.write(b)) await once(out, 'drain');
             }
-            const t = reader.end();
+            const t = endOfDocument(() => reader.end());
             if (out) await new Promise<void>((resolve, reject) => out!.end((err?: Error | null) => (err ? reject(err) : resolve())));
             return t;
           } catch (e) {
@@ -113,10 +114,11 @@ export async function readResults(first: HttpResponse, again: () => Promise<Http
           signal: o.signal,
           clock: o.client.clock,
           aborted: () => new SdataError('SDATA_E_ABORTED', `${redactUrl(res.url)}: interrupted`, { url: res.url }),
-          classify: (e) => (isTransientError(e) ? { reason: `result page cut off: ${(e as Error).message}` } : undefined),
+          classify: (e) => (isTransientError(e) ? { reason: `result page cut off: ${(e as Error).message}` }
+            : e instanceof EndedEarly ? { reason: `result page ended early: ${e.message}` } : undefined),
           giveUp: (e, retries) => (isTransientError(e)
             ? new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(res.url)}: result page cut off: ${(e as Error).message} (after ${retries} retries)`, { url: res.url, cause: e })
-            : e),
+            : e instanceof EndedEarly ? e.final(retries) : e),
           beforeRetry: async () => {
             res = await refetch();
           },
