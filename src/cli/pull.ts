@@ -1,5 +1,7 @@
 import { HttpClient } from '../http/client.ts';
 import { operationUrl } from '../http/url.ts';
+import type { ContextJournal } from '../engine/journal.ts';
+import { startJournal } from '../engine/leftover-contexts.ts';
 import { pullFeed } from '../engine/pull.ts';
 import { emptyDigest, serializeDigestEntry } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
@@ -17,6 +19,8 @@ Options:
   --digest FILE           the target digest ($syncDigest entry, or a bare sync:digest)
   --run-name NAME         runName (default "sdata-sync pull"); runStamp = now
   --max-entry-bytes SIZE  larger entries are not forwarded (default 16MiB)
+  --state-dir DIR         the journal of open contexts, so that the next run deletes those a killed one left
+                          (default $XDG_STATE_HOME/sdata-sync, else ~/.local/state/sdata-sync)
   --retries N, --timeout-connect/-headers/-body/-poll MS, --poll-min/--poll-max MS
   --ca FILE               trust these certificates (PEM) for an https:// source, besides the usual ones
   --quiet, --verbose, --log-format text|json, -h
@@ -34,6 +38,7 @@ export async function pullCommand(argv: string[]): Promise<number> {
     digest: { type: 'string' },
     'run-name': { type: 'string' },
     'max-entry-bytes': { type: 'string' },
+    'state-dir': { type: 'string' },
     ...COMMON_HTTP_OPTIONS,
   }, 'pull');
   if (v.help) {
@@ -55,15 +60,19 @@ export async function pullCommand(argv: string[]): Promise<number> {
   const ac = new AbortController();
   const client = new HttpClient(clientOptions('source', collection, v, log, ac.signal));
   const stop = onInterrupt(log, () => ac.abort());
+  const runStamp = new Date().toISOString();
+  let journal: ContextJournal | undefined;
   try {
+    journal = await startJournal({ stateDir: v['state-dir'], runStamp, log, sides: [{ side: 'source', url: collection, client }] });
     const r = await pullFeed({
-      client, collection, digestEntry, runName: v['run-name'] ?? 'sdata-sync pull', runStamp: new Date().toISOString(),
+      client, collection, digestEntry, runName: v['run-name'] ?? 'sdata-sync pull', runStamp,
       out: process.stdout, log, poll: pollFrom(v), signal: ac.signal,
-      maxEntryBytes: parseEntryCap(v['max-entry-bytes']),
+      maxEntryBytes: parseEntryCap(v['max-entry-bytes']), contexts: journal?.recorder('source'),
     });
     log.info(JSON.stringify({ pages: r.pages, entries: r.entries, notForwarded: r.notForwarded, bytesIn: r.bytesIn, bytesOut: r.bytesOut, sourceContext: r.sourceContext }));
     return r.notForwarded > 0 ? EXIT.PARTIAL : EXIT.OK;
   } finally {
+    journal?.close();
     stop();
     await client.close();
   }

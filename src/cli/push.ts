@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { HttpClient } from '../http/client.ts';
+import type { ContextJournal } from '../engine/journal.ts';
+import { startJournal } from '../engine/leftover-contexts.ts';
 import { pushFeeds } from '../engine/push.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { clientOptions, COMMON_HTTP_OPTIONS, loggerFrom, onInterrupt, openInput, parse, parseEntryCap, pollFrom } from './common.ts';
@@ -19,6 +21,8 @@ a 413 splits a feed in two.
 Options:
   --run-name NAME         runName (default "sdata-sync push"); runStamp = now
   --max-entry-bytes SIZE  (default 16MiB)
+  --state-dir DIR         the journal of open contexts, so that the next run deletes those a killed one left
+                          (default $XDG_STATE_HOME/sdata-sync, else ~/.local/state/sdata-sync)
   --retries N, --timeout-connect/-headers/-body/-poll MS, --poll-min/--poll-max MS
   --ca FILE               trust these certificates (PEM) for an https:// target, besides the usual ones
   --quiet, --verbose, --log-format text|json, -h
@@ -30,6 +34,7 @@ export async function pushCommand(argv: string[]): Promise<number> {
   const { values: v, positionals } = parse(argv, {
     'run-name': { type: 'string' },
     'max-entry-bytes': { type: 'string' },
+    'state-dir': { type: 'string' },
     ...COMMON_HTTP_OPTIONS,
   }, 'push');
   if (v.help) {
@@ -43,6 +48,8 @@ export async function pushCommand(argv: string[]): Promise<number> {
   const client = new HttpClient(clientOptions('target', collection, v, log, ac.signal));
   const stop = onInterrupt(log, () => ac.abort());
   let tmp: string | undefined;
+  let journal: ContextJournal | undefined;
+  const runStamp = new Date().toISOString();
   try {
     const files: string[] = [];
     for (const f of inputs.length > 0 ? inputs : ['-']) {
@@ -61,10 +68,11 @@ export async function pushCommand(argv: string[]): Promise<number> {
       }
       files.push(path);
     }
+    journal = await startJournal({ stateDir: v['state-dir'], runStamp, log, sides: [{ side: 'target', url: collection, client }] });
     const r = await pushFeeds({
-      client, collection, files, runName: v['run-name'] ?? 'sdata-sync push', runStamp: new Date().toISOString(),
+      client, collection, files, runName: v['run-name'] ?? 'sdata-sync push', runStamp,
       out: process.stdout, log, poll: pollFrom(v), signal: ac.signal,
-      maxEntryBytes: parseEntryCap(v['max-entry-bytes']),
+      maxEntryBytes: parseEntryCap(v['max-entry-bytes']), contexts: journal?.recorder('target'),
     });
     log.info(JSON.stringify({ feeds: files.length, chunks: r.chunks, entries: r.entries, splits: r.splits, outcomes: r.outcomes.counts, contexts: r.contexts }));
     for (const f of r.outcomes.failures.slice(0, 10)) {
@@ -72,6 +80,7 @@ export async function pushCommand(argv: string[]): Promise<number> {
     }
     return r.outcomes.counts.failed > 0 ? EXIT.PARTIAL : EXIT.OK;
   } finally {
+    journal?.close();
     stop();
     await client.close();
     if (tmp) await rm(tmp, { recursive: true, force: true });

@@ -3,6 +3,8 @@ import { HttpClient } from '../http/client.ts';
 import { capYoungGeneration } from '../engine/heap.ts';
 import { Progress } from '../engine/progress.ts';
 import { passReport, summaryTable, totals, type RunReport } from '../engine/report.ts';
+import type { ContextJournal } from '../engine/journal.ts';
+import { startJournal } from '../engine/leftover-contexts.ts';
 import { kindOrder, runKinds } from '../engine/run.ts';
 import { explainSet } from '../plan/explain.ts';
 import { isSdataError, SdataError } from '../protocol/errors.ts';
@@ -41,6 +43,8 @@ Options:
   --poll-min MS, --poll-max MS  bounds on the providers' pollingMillis (default 5, 5000)
   --spool-dir DIR         chunks wait in memory; in files here when --chunk-bytes exceeds 32MiB, and so do result
                           pages for --post-results (default: the temp dir)
+  --state-dir DIR         where the journal of open contexts is kept, so that the next run deletes those a killed
+                          run left open (default $XDG_STATE_HOME/sdata-sync, else ~/.local/state/sdata-sync)
   --explain UUID          say why the entry with this uuid was forwarded or not, and what the target answered
                           (repeat or comma-separate)
   --report FILE           write the run report as JSON
@@ -72,6 +76,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     strict: { type: 'boolean' },
     concurrency: { type: 'string' },
     'spool-dir': { type: 'string' },
+    'state-dir': { type: 'string' },
     report: { type: 'string' },
     progress: { type: 'string' },
     explain: { type: 'string', multiple: true },
@@ -104,7 +109,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   const started = Date.now();
   const runStamp = new Date(started).toISOString();
   const runName = v['run-name'] ?? 'sdata-sync';
+  let journal: ContextJournal | undefined;
   try {
+    journal = await startJournal({ stateDir: v['state-dir'], runStamp, log, sides: [{ side: 'source', url: v.source, client: source }, { side: 'target', url: v.target, client: target }] });
     const waves = await kindOrder({ source, sourceBase: v.source, target, targetBase: v.target, given: kindsGiven.length > 0 ? kindsGiven : undefined, log });
     const kinds = waves.flat();
     log.info(`${v['dry-run'] ? 'dry run' : 'run'} '${runName}' ${runStamp}: ${kinds.join(', ')} from ${v.source} to ${v.target}`);
@@ -114,6 +121,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       chunkEntries, chunkBytes, maxEntryBytes, strict: v.strict ?? false, dryRun: v['dry-run'] ?? false,
       postResults: v['post-results'] ?? false, poll: pollFrom(v), spoolDir: v['spool-dir'] ?? tmpdir(),
       signal: ac.signal, log, onPass: (s) => progress.add(s), explain: explainSet(v.explain),
+      contexts: journal ? { source: journal.recorder('source'), target: journal.recorder('target') } : undefined,
     });
     progress.stop();
     const passes = r.passes.map(passReport);
@@ -132,6 +140,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     else for (const p of passes) if (p.error) log.error(`${p.kind}: ${p.error.message}`);
     return exitCode;
   } finally {
+    journal?.close();
     stopHeapWatch();
     progress.stop();
     stopSignals();

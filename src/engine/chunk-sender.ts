@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import type { BodyFactory, ChunkBody } from './chunk-body.ts';
-import { AsyncOperation, type PollOptions } from '../http/async-op.ts';
+import { AsyncOperation, type ContextRecorder, type PollOptions } from '../http/async-op.ts';
 import { discardBody, HttpStatusError, statusError } from '../http/body.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { redactUrl } from '../http/url.ts';
@@ -35,7 +35,7 @@ export interface ContextCounts {
   gone: number;
   /** Synchronous answers: no context to delete. */
   synchronous: number;
-  /** DELETE failed or answered 404: the provider's expiry will have to clean up. */
+  /** DELETE failed or answered 404: left to the next run (the journal) or the provider's expiry. */
   failed: number;
 }
 
@@ -67,6 +67,8 @@ export interface ChunkSenderOptions {
   overlapResults?: boolean;
   onResultBytes?: (n: number) => void;
   signal?: AbortSignal | undefined;
+  /** Records every chunk context until its DELETE is done (the journal, docs/engine-rules.md §5). */
+  contexts?: ContextRecorder | undefined;
 }
 
 /**
@@ -117,6 +119,9 @@ export class ChunkSender {
         contentType: FEED_TYPE,
         contentLength: size,
         body: () => c.body.open(),
+        // The target applies the chunk before its 202: a run killed meanwhile knows the context by its POST only.
+        contexts: this.o.contexts,
+        recordPost: true,
         ...(onTracking ? { onTracking: (t: Tracking) => onTracking(t) } : {}),
       });
       this.live.add(op);
@@ -174,6 +179,7 @@ export class ChunkSender {
         posted: c.entries,
         postedIds: (from, max) => postedAtomIds(c.body, c.label, from, max, this.o.maxEntryBytes),
         context: op.location,
+        contexts: this.o.contexts,
         ...(this.o.onResult ? { onResult: (e: ResultEntry) => this.o.onResult!(c.n, (c.first ?? 0) + e.index, e) } : {}),
         signal: this.o.signal,
         ...(this.o.onResultBytes ? { onBytes: this.o.onResultBytes } : {}),
@@ -298,7 +304,7 @@ export class ChunkSender {
     else if (r === 'gone') this.contexts.gone++;
     else if (r === 'unknown' || r === 'failed') {
       this.contexts.failed++;
-      this.o.log.warn(`DELETE ${redactUrl(op.location)}: ${r === 'unknown' ? '404, the context was already gone' : 'failed'}; the target's context expiry will clean up`);
+      this.o.log.warn(`DELETE ${redactUrl(op.location)}: ${r === 'unknown' ? '404, the context was already gone' : 'failed; the next run deletes it (the journal of open contexts), or the target\'s context expiry'}`);
     }
   }
 

@@ -1,6 +1,6 @@
 import { digestKey } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
-import { getWhenReady, MovedContexts, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
+import { getWhenReady, MovedContexts, type ContextRecorder, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
 import { discardBody, statusError } from '../http/body.ts';
 import { EndedEarly, endOfDocument } from './ended-early.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
@@ -150,6 +150,8 @@ export interface StreamPagesOptions {
   afterPage?: (page: PageResult, n: number) => void;
   /** A context a `next` page's 202 opened was DELETEd (or could not be). */
   onMovedDeleted?: (url: string, outcome: DeleteOutcome) => void;
+  /** Records the contexts `next` pages' 202s open until their DELETE (the journal). */
+  contexts?: ContextRecorder | undefined;
 }
 
 /**
@@ -164,7 +166,7 @@ export async function streamPages(o: StreamPagesOptions): Promise<{ pages: numbe
   let refetch = o.again;
   let pages = 0;
   let resumed = 0;
-  const moved = new MovedContexts(o.client, [o.firstUrl]);
+  const moved = new MovedContexts(o.client, [o.firstUrl], o.contexts);
   const release = async (): Promise<void> => {
     for (const [u, d] of await moved.release()) o.onMovedDeleted?.(u, d);
   };

@@ -1,6 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AsyncOperation, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
+import { AsyncOperation, type ContextRecorder, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
 import { discardBody, readSmallBody, statusError } from '../http/body.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { collectionUrl, operationUrl, redactUrl, withQuery } from '../http/url.ts';
@@ -52,6 +52,8 @@ export interface PassOptions {
   keepInvalid?: number;
   /** `--explain`: lower-cased uuids whose decisions (and results) are reported (plan/explain.ts). */
   explain?: ReadonlySet<string> | undefined;
+  /** Records each side's contexts until their DELETE is done (the journal, docs/engine-rules.md §5). */
+  contexts?: { source: ContextRecorder; target: ContextRecorder } | undefined;
 }
 
 /** An `--explain`ed entry, with what the target answered for it when it was sent. */
@@ -138,6 +140,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
       contentType: ENTRY_TYPE,
       contentLength: digestBody.length,
       onTracking: trackingProgress,
+      contexts: o.contexts?.source,
     });
     const res: HttpResponse = await sourceOp.start();
     unread = res;
@@ -173,6 +176,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
           if (x) x.result = { atomId: e.atomId, status: e.status, method: e.method, message: e.message, diagnoses: e.diagnoses.map(formatDiagnosis) };
         },
         results: o.postResults ? { client: o.source, url: withQuery(operationUrl(sourceColl, '$syncResults'), run) } : undefined,
+        contexts: o.contexts?.target,
         ...(o.poll ? { poll: o.poll } : {}),
       });
       sender = s;
@@ -229,7 +233,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
     unread = undefined;
     await streamPages({
       client: o.source, first: res, again: () => op.again(), firstUrl: op.location ?? op.postUrl, sink, poll: o.poll,
-      maxEntryBytes: o.maxEntryBytes, signal: o.signal,
+      maxEntryBytes: o.maxEntryBytes, signal: o.signal, contexts: o.contexts?.source,
       onBytes: (n) => {
         stats.bytesIn += n;
         sync();
@@ -273,7 +277,8 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
       // Last, and always (docs/engine-rules.md §5): the source context outlives every chunk built from it.
       const d = await sourceOp.delete();
       result.contexts.source = d;
-      if (d === 'failed' || d === 'unknown') o.log.warn(`${o.kind}: DELETE of the source context ${redactUrl(sourceOp.location ?? '')}: ${d}; the source's context expiry will clean up`);
+      if (d === 'failed') o.log.warn(`${o.kind}: DELETE of the source context ${redactUrl(sourceOp.location ?? '')} failed; the next run deletes it (the journal of open contexts), or the source's context expiry`);
+      else if (d === 'unknown') o.log.warn(`${o.kind}: DELETE of the source context ${redactUrl(sourceOp.location ?? '')}: 404, the context was already gone`);
     }
     if (spoolDir) await rm(spoolDir, { recursive: true, force: true }).catch(() => undefined);
     stats.endedMs = Date.now();

@@ -1,6 +1,6 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { getWhenReady, MovedContexts } from '../http/async-op.ts';
+import { getWhenReady, MovedContexts, type ContextRecorder } from '../http/async-op.ts';
 import { discardBody, statusError } from '../http/body.ts';
 import { EndedEarly, endOfDocument } from './ended-early.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
@@ -34,6 +34,8 @@ export interface ReadResultsOptions {
   onBytes?: (n: number) => void;
   /** The target context these results belong to (its owner DELETEs it); other contexts a page's 202 opens are DELETEd here. */
   context?: string | undefined;
+  /** Records those other contexts until their DELETE (the journal). */
+  contexts?: ContextRecorder | undefined;
 }
 
 export interface ResultsRead {
@@ -62,7 +64,7 @@ export async function readResults(first: HttpResponse, again: () => Promise<Http
   let entries = 0;
   let res = first;
   let refetch = again;
-  const moved = new MovedContexts(o.client, [o.context, first.url]);
+  const moved = new MovedContexts(o.client, [o.context, first.url], o.contexts);
   let extra: Array<string | undefined> = [];
   try {
     for (let page = 1; ; page++) {

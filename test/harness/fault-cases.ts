@@ -195,6 +195,8 @@ export async function runFaultCase(bed: SyncBed, c: FaultCase): Promise<FaultOut
   const after = await bed.openContexts();
   const contexts = { source: after.source - before.source, target: after.target - before.target };
   if (contexts.source + contexts.target > 0) problems.push(`contexts left open: source ${contexts.source}, target ${contexts.target}`);
+  const journals = await bed.journals();
+  if (journals.length > 0) problems.push(`the engine's journal still holds open contexts: ${journals.join(', ')}`);
   const applied = (await bed.target.health()).appliedTrackingIds;
   const appliedTwice = Object.entries(applied).filter(([, n]) => n > 1).map(([t, n]) => `${t} x${n}`);
   if (appliedTwice.length > 0) problems.push(`chunks applied more than once: ${appliedTwice.join(', ')}`);
