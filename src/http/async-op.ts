@@ -124,12 +124,16 @@ export async function deleteContext(client: HttpClient, url: string): Promise<De
   }
 }
 
+/** Answers to a repeated POST that say nothing about the context: not let in, or not now. */
+const LATER: ReadonlySet<number> = new Set([401, 403, 407, 408, 429]);
+
 /**
  * Finds the context a POST opened whose 202 never arrived, and DELETEs it: the same POST (URL and trackingID)
  * repeated with an empty body. A provider recognises a repeated trackingID and answers with the context it opened
  * (core 11.6) without applying the body again; where the first POST left nothing (it never arrived, or its body
  * broke off), the empty body is not a feed and cannot be applied: it is refused (4xx), which says there is nothing
- * to release. So it reveals a context and never creates work. 'failed': no answer, or 5xx; try again later.
+ * to release. So it reveals a context and never creates work. 'failed': no answer, 5xx, or not let in (LATER):
+ * try again later.
  * Never throws; outside the abort signal.
  */
 export async function releaseByTrackingId(client: HttpClient, postUrl: string, contentType: string): Promise<DeleteOutcome> {
@@ -143,7 +147,9 @@ export async function releaseByTrackingId(client: HttpClient, postUrl: string, c
     const l = Array.isArray(loc) ? loc[0] : loc;
     if (res.statusCode === 202 && l) return deleteContext(client, resolveHref(l, postUrl));
     if (res.statusCode === 410) return 'gone';
-    return res.statusCode >= 500 ? 'failed' : 'unknown';
+    if (res.statusCode >= 500 || LATER.has(res.statusCode)) return 'failed';
+    // The empty body refused (no context of that trackingID), or an answer without a context to address.
+    return 'unknown';
   } catch {
     return 'failed';
   }

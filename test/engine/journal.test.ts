@@ -23,6 +23,7 @@ function provider() {
   /** trackingID → whether a context exists for it. */
   const contexts = new Set<string>();
   const deleteStatus = new Map<string, number>();
+  const postStatus = new Map<string, number>();
   let drop = false;
   const srv = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -42,6 +43,10 @@ function provider() {
         return;
       }
       const tracking = /trackingID=([^&]+)/.exec(url)?.[1];
+      if (req.method === 'POST' && tracking && postStatus.has(tracking)) {
+        res.writeHead(postStatus.get(tracking)!).end();
+        return;
+      }
       if (req.method === 'POST' && tracking) {
         // A known trackingID answers with its context whatever the body (core 11.6); a new one needs a feed.
         if (body.length === 0 && !contexts.has(tracking)) {
@@ -60,7 +65,7 @@ function provider() {
     });
   });
   const base = (): string => `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
-  return { srv, seen, contexts, deleteStatus, base, setDrop: (d: boolean) => void (drop = d) };
+  return { srv, seen, contexts, deleteStatus, postStatus, base, setDrop: (d: boolean) => void (drop = d) };
 }
 
 const p = provider();
@@ -81,6 +86,7 @@ beforeEach(() => {
   lines.length = 0;
   p.seen.length = 0;
   p.deleteStatus.clear();
+  p.postStatus.clear();
   p.setDrop(false);
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -236,24 +242,26 @@ describe('the next run and the contexts a dead run left open', () => {
     me.close();
   });
 
-  it('keeps what it cannot do now for a later run: another provider\'s or side\'s contexts, a DELETE that fails; drops a day-old one', async () => {
+  it('keeps what it cannot do now for a later run: another provider\'s or side\'s contexts, a DELETE that fails, a POST not let in; drops a day-old one', async () => {
     p.contexts.add('fails');
     p.deleteStatus.set('fails', 503);
+    p.postStatus.set('unauthorized', 401);
     const dead = await deadRun([
       { side: 'target', url: 'http://other.example/c/$syncTarget(\'x\')' },
       { side: 'source', url: `${p.base()}/c/$syncSource('s')` },
       { side: 'target', url: ctxUrl('fails') },
+      { side: 'target', post: postUrl('unauthorized') },
     ]);
     // A day-old entry, as an old journal holds it.
     appendFileSync(dead, `${JSON.stringify({ n: 9, side: 'target', url: ctxUrl('old'), at: Date.now() - 25 * 3_600_000 })}\n`);
     const me = journal();
     const r = await deleteLeftovers(me, target(), log);
-    assert.deepEqual({ ...r }, { runs: 1, deleted: 0, gone: 0, unknown: 0, failed: 1, kept: 2, expired: 1 });
-    assert.equal(me.openCount, 3);
-    assert.equal(me.close(), 3);
+    assert.deepEqual({ ...r }, { runs: 1, deleted: 0, gone: 0, unknown: 0, failed: 2, kept: 2, expired: 1 });
+    assert.equal(me.openCount, 4);
+    assert.equal(me.close(), 4);
     // The next run, after this one is gone, has them all again (this run's journal is "dead" from its point of view).
-    const left = readJournal(join(dir, 'contexts', files()[0]!)).open.map((e) => e.url).sort();
-    assert.deepEqual(left, ['http://other.example/c/$syncTarget(\'x\')', `${p.base()}/c/$syncSource('s')`, ctxUrl('fails')].sort());
+    const left = readJournal(join(dir, 'contexts', files()[0]!)).open.map((e) => e.url ?? e.post).sort();
+    assert.deepEqual(left, ['http://other.example/c/$syncTarget(\'x\')', `${p.base()}/c/$syncSource('s')`, ctxUrl('fails'), postUrl('unauthorized')].sort());
   });
 
   it('begins no DELETE after its time budget: the rest waits for a later run', async () => {
