@@ -37,20 +37,26 @@ ENV NODE_ENV=production \
     NODE_DISABLE_COMPILE_CACHE=1
 WORKDIR /app
 COPY package.json package-lock.json LICENSE ./
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+# --omit=optional too: valibot names typescript as an optional peer, which our lockfile (where typescript is a dev
+# dependency) would otherwise install (23 MiB); no runtime dependency of ours has optional dependencies.
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
 COPY bin ./bin
 COPY --from=build /src/dist ./dist
 
-# Everything a container writes goes here (provider stores, --spool-dir, --report): mount a volume. The rest of the
-# image can be read-only (docker run --read-only): no command writes elsewhere unless told to (README).
+# Everything a container writes goes here (provider stores, --spool-dir, --report, the engine's state directory):
+# mount a volume. The rest of the image can be read-only (docker run --read-only): no command writes elsewhere unless
+# told to (README). The state directory (README "State directory") holds the journal of a run's open contexts: a
+# killed run's journal must outlive its container for the next run to DELETE them.
 RUN mkdir -p /data && chown node:node /data
+ENV XDG_STATE_HOME=/data/state
 VOLUME ["/data"]
 USER node
 EXPOSE 8080
 # For `serve` on the default port and store names (app hub, contract crm); another serve overrides it
-# (docker run --health-cmd, or healthcheck: in compose/k8s). With SDATA_SERVE_TOKEN set, its first token is sent.
+# (docker run --health-cmd, or healthcheck: in compose/k8s). --auth serve: the first of SDATA_SERVE_TOKEN's tokens,
+# when set (serve on 0.0.0.0 needs one, and then $health too).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=64", "/app/bin/sdata-sync.mjs", "health", "http://127.0.0.1:8080/sdata/hub/crm/-/$health"]
+    CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=64", "/app/bin/sdata-sync.mjs", "health", "--auth", "serve", "http://127.0.0.1:8080/sdata/hub/crm/-/$health"]
 # The bin's heap bounds (src/cli/heap-flags.ts) on node's command line: the bin would otherwise start itself again
 # to get them. Exec form: node is PID 1 and receives docker stop's SIGTERM itself.
 ENTRYPOINT ["node", "--max-semi-space-size=8", "--max-old-space-size=64", "/app/bin/sdata-sync.mjs"]

@@ -6,15 +6,13 @@
 //
 // ./node_modules/.bin/node bench/provider.ts [--sizes 100000,1000000] [--page-size 1000] [--keep DIR]
 // Prints a table and, last, one line of JSON.
-import { BIN, binFlags } from './bin-flags.ts';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { kill, serve as serveWith, stop } from './servers.ts';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { seedStore } from '../src/seeder/seed-store.ts';
 
@@ -27,62 +25,7 @@ const { values } = parseArgs({
 });
 const sizes = values.sizes.split(',').map((s) => Number(s.replace(/_/g, '')));
 const pageSize = Number(values['page-size']);
-const MAXRSS = fileURLToPath(new URL('./maxrss.ts', import.meta.url));
-const BIN_FLAGS = binFlags();
-
-interface Server {
-  child: ChildProcess;
-  url: string;
-  rssFile: string;
-  sampledPeakKiB: number;
-  /** Peak anonymous (heap, SQLite cache) and file-backed (binary, mapped files) parts of the RSS. */
-  anonPeakKiB: number;
-  filePeakKiB: number;
-  timer: NodeJS.Timeout;
-}
-
-function vmRssKiB(pid: number): { rss: number; anon: number; file: number } {
-  try {
-    const st = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kib = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(st)?.[1] ?? 0);
-    return { rss: kib('VmRSS'), anon: kib('RssAnon'), file: kib('RssFile') };
-  } catch {
-    return { rss: 0, anon: 0, file: 0 };
-  }
-}
-
-async function serve(dir: string, name: string, args: string[]): Promise<Server> {
-  const rssFile = join(dir, `${name}.rss.json`);
-  // BENCH_NODE_FLAGS: extra runtime flags for the servers (e.g. --cpu-prof --cpu-prof-dir=DIR when profiling).
-  const flags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
-  // BENCH_SERVE_ARGS: extra `serve` options (e.g. --young-gen-mb 32).
-  const extra = (process.env['BENCH_SERVE_ARGS'] ?? '').split(' ').filter((f) => f !== '');
-  const child = spawn(process.execPath, [...BIN_FLAGS, ...flags, '--import', MAXRSS, BIN, 'serve', '--port', '0', '--page-size', String(pageSize), ...extra, ...args],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  for (let i = 0; i < 400 && !out.includes('\n'); i++) await new Promise((r) => setTimeout(r, 25));
-  const url = out.split('\n')[0]!.trim();
-  if (!url.startsWith('http')) throw new Error(`${name}: serve did not start: ${out}`);
-  const s: Server = { child, url, rssFile, sampledPeakKiB: 0, anonPeakKiB: 0, filePeakKiB: 0, timer: setInterval(() => {
-    const v = vmRssKiB(child.pid!);
-    s.sampledPeakKiB = Math.max(s.sampledPeakKiB, v.rss);
-    s.anonPeakKiB = Math.max(s.anonPeakKiB, v.anon);
-    s.filePeakKiB = Math.max(s.filePeakKiB, v.file);
-  }, 250) };
-  return s;
-}
-
-async function stop(s: Server): Promise<{ peakMiB: number; sampledPeakMiB: number; anonPeakMiB: number; filePeakMiB: number; cpuSeconds: number }> {
-  clearInterval(s.timer);
-  s.child.kill('SIGTERM');
-  await once(s.child, 'close');
-  const r = JSON.parse(readFileSync(s.rssFile, 'utf8')) as { maxRssKiB: number; userMs: number; systemMs: number };
-  return {
-    peakMiB: r.maxRssKiB / 1024, sampledPeakMiB: s.sampledPeakKiB / 1024, anonPeakMiB: s.anonPeakKiB / 1024, filePeakMiB: s.filePeakKiB / 1024,
-    cpuSeconds: (r.userMs + r.systemMs) / 1000,
-  };
-}
+const serve = (dir: string, name: string, args: string[]) => serveWith(dir, name, ['--page-size', String(pageSize), ...args]);
 
 async function fetchOk(url: string, init: RequestInit = {}, expect: number[] = [200]): Promise<Response> {
   const r = await fetch(url, init);
@@ -234,11 +177,8 @@ async function runSize(n: number): Promise<Figures> {
         storeBytes: statSync(srcDb).size,
       };
     } catch (e) {
-      src.child.kill('SIGKILL');
-      // (samples stop with the timers below)
-      tgt.child.kill('SIGKILL');
-      clearInterval(src.timer);
-      clearInterval(tgt.timer);
+      kill(src);
+      kill(tgt);
       throw e;
     }
   } finally {

@@ -1,12 +1,13 @@
 // `npm run bench [-- plan|provider|e2e|all] [options passed to the bench]`
 // plan     bench/plan.ts: bare saxes vs `sdata-sync plan` on a ~250 MB and a 10× feed, plus the tinybench hot path
 // provider bench/provider.ts, e2e bench/e2e.ts: run when present
+// link     bench/link.ts: `link --apply`, then `run`, on two stores sharing 60% of their resources (100k and 1M)
 // all      every bench present, one after the other (never concurrently: the machine has 2 cores)
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const BENCHES = { plan: 'plan.ts', provider: 'provider.ts', e2e: 'e2e.ts' } as const;
+const BENCHES = { plan: 'plan.ts', provider: 'provider.ts', e2e: 'e2e.ts', link: 'link.ts' } as const;
 type Name = keyof typeof BENCHES;
 const isName = (s: string | undefined): s is Name => s !== undefined && s in BENCHES;
 
@@ -14,7 +15,7 @@ const [first, ...rest] = process.argv.slice(2);
 const which: Name[] = first === 'all' ? (Object.keys(BENCHES) as Name[]) : isName(first) ? [first] : ['plan'];
 const args = first === 'all' || isName(first) ? rest : process.argv.slice(2);
 if (first !== undefined && !first.startsWith('-') && first !== 'all' && !isName(first)) {
-  process.stderr.write(`bench: unknown bench '${first}' (plan, provider, e2e or all)\n`);
+  process.stderr.write(`bench: unknown bench '${first}' (plan, provider, e2e, link or all)\n`);
   process.exit(2);
 }
 

@@ -50,8 +50,10 @@ if (cache?.directory && !process.env.NODE_COMPILE_CACHE) process.env.NODE_COMPIL
 
 // The V8 heap bounds (src/cli/heap-flags.ts) hold however this was started: without them, start again with them.
 const heap = await load('cli/heap-flags');
+// Read (and cleared) whether flags are missing or not: the mark must not reach the command or its children.
+const restarted = heap.wasRestarted();
 const missing = heap.missingHeapFlags();
-if (missing.length > 0 && !heap.wasRestarted()) {
+if (missing.length > 0 && !restarted) {
   // Nothing is open yet: a signal that came meanwhile ends this start, as it would have a moment later.
   if (held.length > 0) process.exit(130);
   await heap.restartWithHeapFlags(missing, process.argv[1] ?? self, process.argv.slice(2), stop);

@@ -161,7 +161,9 @@ export async function runImage(img: Image, log: (l: string) => void): Promise<vo
       for (;;) {
         const h = await c.health({ volume: s.vol, env: s.env, ...(test ? { test } : {}) });
         if (h.code === 0) {
-          expect((JSON.parse(h.stdout) as { app: string }).app === name, `${name}: $health names the app`, h);
+          expect(/\$health: 200 in \d+ ms\n$/.test(h.stdout), `${name}: the HEALTHCHECK says what answered`, h);
+          const res = await fetch(`http://127.0.0.1:${s.port}/sdata/${name}/crm/-/$health`, { headers: { authorization: `Bearer ${TOKENS[name as 'hub' | 'erp']}` } });
+          expect(res.status === 200 && ((await res.json()) as { app: string }).app === name, `${name}: $health names the app`);
           break;
         }
         expect(p.exitCode === null, `serve ${name} exited ${p.exitCode}: ${err}`);

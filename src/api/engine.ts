@@ -6,7 +6,7 @@ export {
   runSync, SyncRun, type PassProgress, type SyncEndpoint, type SyncEvent, type SyncEvents, type SyncOptions, type SyncResult,
 } from '../engine/run-sync.ts';
 export type { Credentials } from '../http/auth.ts';
-export type { Timeouts } from '../http/client.ts';
+export type { Timeouts } from '../http/defaults.ts';
 export type { LogLevel } from '../engine/log.ts';
 export type { FailedEntry, OutcomeCounts } from '../engine/outcomes.ts';
 export type { PassResult } from '../engine/pass.ts';

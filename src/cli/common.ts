@@ -1,70 +1,27 @@
 /**
- * What more than one command needs: argument parsing, sizes and counts, files in and out with clear errors, the
- * logger, progress and interrupt set-up, and the HTTP options of the networked commands. It must stay cheap to
- * load: `plan` on a pipe imports it and should not pay for undici or SQLite (test/cli/common.test.ts), so the HTTP
- * client is only described here (`clientOptions`) and built by the commands that talk to a peer.
+ * What more than one command needs: files in and out with clear errors, the logger, progress and interrupt set-up,
+ * and the HTTP options of the networked commands. Options are declared, parsed and validated in commands.ts,
+ * program.ts and config.ts; here they arrive as typed values. It must stay cheap to load: `plan` on a pipe imports
+ * it and should not pay for undici or SQLite (test/cli/common.test.ts), so the HTTP client is only described here
+ * (`clientOptions`) and built by the commands that talk to a peer.
  */
 import { createReadStream } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { getHeapStatistics } from 'node:v8';
 import { authorizationFromEnv } from '../http/auth.ts';
-import type { HttpClientOptions, Timeouts } from '../http/client.ts';
+import type { HttpClientOptions } from '../http/client.ts';
 import { readCaFile } from '../http/trust.ts';
 import { splitUrl } from '../http/url.ts';
+import { SdataError } from '../protocol/errors.ts';
+import { decodeDocument } from '../xml/encoding.ts';
+import { MAX_DIGEST_BYTES, type XmlLimits } from '../xml/limits.ts';
 import { Logger, type LogLevel } from '../engine/log.ts';
 import type { ProgressMode } from '../engine/progress.ts';
-import { SdataError } from '../protocol/errors.ts';
-import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/feed-types.ts';
+import type { COMMANDS, Input } from './commands.ts';
 import { EXIT } from './exit-codes.ts';
 import { handleSignals } from './signals.ts';
 
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-/** node:util parseArgs with our error type, so a bad flag exits with the usage code and a clear message. */
-export function parse<O extends Options>(argv: string[], options: O, command: string) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new SdataError('SDATA_E_USAGE', `${command}: ${(e as Error).message} (see 'sdata-sync ${command} --help')`);
-  }
-}
-
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1000, kib: 1024, m: 1024 ** 2, mb: 1000 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1000 ** 3, gib: 1024 ** 3 };
-
-/** `8MiB`, `16MB`, `65536` → bytes. */
-export function parseSize(text: string, flag: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
-  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
-  if (!m || unit === undefined) throw new SdataError('SDATA_E_USAGE', `${flag}: '${text}' is not a size (e.g. 8MiB, 65536)`);
-  const n = Math.floor(Number(m[1]) * unit);
-  if (n < 1) throw new SdataError('SDATA_E_USAGE', `${flag}: must be at least 1 byte`);
-  return n;
-}
-
-/**
- * `--max-entry-bytes`, checked against this process's V8 heap. The reader holds one entry at a time (its pieces,
- * then the joined text: up to twice the bytes as UTF-16), so the need is ~3x the cap plus a working set. Measured:
- * three 16 MiB entries (two-byte text) pass through plan with the old generation capped at 48 MiB; the bin caps it
- * at 64 (bin/sdata-sync.mjs) so that memory stays flat. Larger caps need a larger heap, asked for by running node
- * with --max-old-space-size.
- */
-export function parseEntryCap(text: string | undefined): number {
-  const n = text === undefined ? DEFAULT_MAX_ENTRY_BYTES : parseSize(text, '--max-entry-bytes');
-  const limitMiB = Math.floor(getHeapStatistics().heap_size_limit / 2 ** 20);
-  const needMiB = Math.ceil((3 * n) / 2 ** 20) + 32;
-  if (needMiB > limitMiB) {
-    throw new SdataError('SDATA_E_USAGE', `--max-entry-bytes ${text ?? `${n} (the default)`}: entries that large need about ${needMiB} MiB of heap and this process has ${limitMiB} MiB; ` +
-      `run it with a larger one: node --max-old-space-size=${needMiB} "$(command -v sdata-sync)" …`);
-  }
-  return n;
-}
-
-export function parseCount(text: string, flag: string, min = 1): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < min) throw new SdataError('SDATA_E_USAGE', `${flag}: '${text}' is not a whole number ≥ ${min}`);
-  return n;
-}
+/** The options every command that talks to a provider has (commands.ts HTTP): `digest` has exactly those. */
+type HttpValues = Input<typeof COMMANDS.digest>['values'];
 
 /** Write a diagnostic line to stderr (stdout carries data only). */
 export function stderrLine(line: string): void {
@@ -85,9 +42,19 @@ export async function fileStep<T>(what: string, doing: 'read' | 'write' | 'creat
   }
 }
 
-/** A small text file read whole (a digest). */
-export function readTextFile(path: string): Promise<string> {
-  return fileStep(path, 'read', () => readFile(path, 'utf8'));
+/** A digest document file, read whole: at most MAX_DIGEST_BYTES, and UTF-8 (encoding.ts). */
+export async function readDigestFile(path: string): Promise<string> {
+  const size = await fileStep(path, 'read', async () => (await stat(path)).size);
+  if (size > MAX_DIGEST_BYTES) throw new SdataError('SDATA_E_TOO_LARGE', `${path}: the digest document is larger than ${MAX_DIGEST_BYTES} bytes, more than such a document ever needs`, { source: path });
+  return decodeDocument(await fileStep(path, 'read', () => readFile(path)), path);
+}
+
+/** The parsing limits a command's values set (commands.ts LIMITS; xml/limits.ts). */
+export function limitsFrom(v: Pick<Input<typeof COMMANDS.plan>['values'], keyof XmlLimits>): XmlLimits {
+  return {
+    maxDepth: v.maxDepth, maxAttributeBytes: v.maxAttributeBytes, maxAttributes: v.maxAttributes,
+    maxNameBytes: v.maxNameBytes, maxTextBetweenEntries: v.maxTextBetweenEntries,
+  };
 }
 
 /** `--report FILE`: the run's summary as one JSON document. */
@@ -106,64 +73,29 @@ export async function openInput(path: string): Promise<AsyncIterable<Uint8Array>
   return createReadStream(path, { highWaterMark: 64 * 1024 });
 }
 
-export const COMMON_HTTP_OPTIONS = {
-  ca: { type: 'string' },
-  retries: { type: 'string' },
-  'timeout-connect': { type: 'string' },
-  'timeout-headers': { type: 'string' },
-  'timeout-body': { type: 'string' },
-  'timeout-poll': { type: 'string' },
-  'poll-min': { type: 'string' },
-  'poll-max': { type: 'string' },
-  quiet: { type: 'boolean' },
-  verbose: { type: 'boolean' },
-  'log-format': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
-
-export function timeoutsFrom(v: Values): Partial<Timeouts> {
-  const t: Partial<Timeouts> = {};
-  const ms = (k: string): number | undefined => (typeof v[k] === 'string' ? parseCount(v[k], `--${k}`) : undefined);
-  const c = ms('timeout-connect');
-  if (c !== undefined) t.connectMs = c;
-  const h = ms('timeout-headers');
-  if (h !== undefined) t.headersMs = h;
-  const b = ms('timeout-body');
-  if (b !== undefined) t.bodyMs = b;
-  const p = ms('timeout-poll');
-  if (p !== undefined) t.pollMs = p;
-  return t;
+export function loggerFrom(v: Pick<HttpValues, 'quiet' | 'verbose' | 'logFormat'>): Logger {
+  const level: LogLevel = v.quiet ? 'warn' : v.verbose ? 'debug' : 'info';
+  return new Logger(level, v.logFormat);
 }
 
-export function pollFrom(v: Values): { pollMinMs?: number; pollMaxMs?: number } {
-  const o: { pollMinMs?: number; pollMaxMs?: number } = {};
-  if (typeof v['poll-min'] === 'string') o.pollMinMs = parseCount(v['poll-min'], '--poll-min', 0);
-  if (typeof v['poll-max'] === 'string') o.pollMaxMs = parseCount(v['poll-max'], '--poll-max', 1);
-  return o;
-}
-
-export function loggerFrom(v: Values): Logger {
-  const fmt = (v['log-format'] as string | undefined) ?? 'text';
-  if (fmt !== 'text' && fmt !== 'json') throw new SdataError('SDATA_E_USAGE', `--log-format: '${fmt}' is neither text nor json`);
-  if (v['quiet'] && v['verbose']) throw new SdataError('SDATA_E_USAGE', '--quiet and --verbose exclude each other');
-  const level: LogLevel = v['quiet'] ? 'warn' : v['verbose'] ? 'debug' : 'info';
-  return new Logger(level, fmt);
+/** Bounds on the providers' pollingMillis. */
+export function pollFrom(v: Pick<HttpValues, 'pollMin' | 'pollMax'>): { pollMinMs: number; pollMaxMs: number } {
+  return { pollMinMs: v.pollMin, pollMaxMs: v.pollMax };
 }
 
 /**
  * One client per side: its own pool, its own credentials (sent to its own origin only). The options only, for
  * `new HttpClient(…)` in the command: see the top of this file.
  */
-export function clientOptions(side: 'source' | 'target', url: string, v: Values, log: Logger, signal?: AbortSignal): HttpClientOptions {
+export function clientOptions(side: 'source' | 'target', url: string, v: HttpValues, log: Logger, signal?: AbortSignal): HttpClientOptions {
   splitUrl(url); // validates early, refuses credentials in the URL
   return {
     authorization: authorizationFromEnv(side),
     authOrigin: url,
-    ca: typeof v['ca'] === 'string' ? readCaFile(v['ca']) : undefined,
-    timeouts: timeoutsFrom(v),
-    retry: typeof v['retries'] === 'string' ? { retries: parseCount(v['retries'], '--retries', 0) } : {},
+    side,
+    ca: v.ca === undefined ? undefined : readCaFile(v.ca),
+    timeouts: { connectMs: v.timeoutConnect, headersMs: v.timeoutHeaders, bodyMs: v.timeoutBody, pollMs: v.timeoutPoll },
+    retry: { retries: v.retries },
     signal,
     onRetry: (e) => log.debug(`${side}: ${e.method} ${e.url}: ${e.reason}; retry ${e.attempt} in ${e.delayMs} ms`),
   };
@@ -186,10 +118,8 @@ export function onInterrupt(log: Logger, abort: () => void): () => void {
   });
 }
 
-export function progressMode(v: string | undefined, quiet: boolean): ProgressMode {
+/** `--progress auto`: a live line on a terminal, else `otherwise` (JSON lines for log collectors, or nothing). */
+export function progressMode(m: ProgressMode | 'auto', quiet: boolean, otherwise: ProgressMode = 'json'): ProgressMode {
   if (quiet) return 'none';
-  const m = v ?? 'auto';
-  if (m === 'auto') return process.stderr.isTTY ? 'tty' : 'json';
-  if (m === 'tty' || m === 'json' || m === 'none') return m;
-  throw new SdataError('SDATA_E_USAGE', `--progress: '${m}' is not one of auto, tty, json, none`);
+  return m === 'auto' ? (process.stderr.isTTY ? 'tty' : otherwise) : m;
 }

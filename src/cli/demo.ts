@@ -6,28 +6,16 @@ import { HttpClient } from '../http/client.ts';
 import { int } from '../engine/format.ts';
 import { Logger } from '../engine/log.ts';
 import { Progress } from '../engine/progress.ts';
-import { passReport, summaryTable, totals, type RunReport } from '../engine/report.ts';
+import { passReport, summaryTable, totals, upToDate, type RunReport } from '../engine/report.ts';
 import { runKinds } from '../engine/run.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { seedStore } from '../seeder/seed-store.ts';
 import { contractNamespace } from '../protocol/namespaces.ts';
 import { runnable } from '../runtime/module-url.ts';
-import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/feed-types.ts';
-import { onInterrupt, parse, parseCount, progressMode } from './common.ts';
+import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/limits.ts';
+import { COMMANDS, type Input } from './commands.ts';
+import { onInterrupt, progressMode } from './common.ts';
 import { EXIT } from './exit-codes.ts';
-
-export const DEMO_HELP = `Usage: sdata-sync demo [--count N] [--chunk-entries N] [--keep DIR] [--progress MODE]
-
-Two reference SData providers on loopback ("crm" and "erp", temporary SQLite stores), crm seeded with N generated
-accounts (default 100,000): a full catch-up pass crm -> erp with progress and summary, then edits on both sides
-including a real conflict, passes both ways until both hold the same data, and a last pass that sends nothing.
-This is what 'npm start' runs.
-
-  --count N            accounts to seed (default 100000)
-  --chunk-entries N    entries per target chunk (default 1000)
-  --keep DIR           keep the two stores in DIR (default: a temporary directory, removed at the end)
-  --progress MODE      auto (default), tty, json or none
-`;
 
 interface Checksum { count: number; sha256: string; tombstones: number }
 
@@ -81,21 +69,10 @@ class DemoProvider {
   }
 }
 
-export async function demoCommand(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parse(argv, {
-    count: { type: 'string' },
-    'chunk-entries': { type: 'string' },
-    keep: { type: 'string' },
-    progress: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  }, 'demo');
-  if (v.help) {
-    process.stdout.write(DEMO_HELP);
-    return EXIT.OK;
-  }
-  if (positionals.length > 0) throw new SdataError('SDATA_E_USAGE', `demo: unexpected argument '${positionals[0]}'`);
-  const count = v.count ? parseCount(v.count, '--count') : 100_000;
-  const chunkEntries = v['chunk-entries'] ? parseCount(v['chunk-entries'], '--chunk-entries') : 1000;
+/** `sdata-sync demo` (npm start): options and help in commands.ts. */
+export async function run({ values: v }: Input<typeof COMMANDS.demo>): Promise<number> {
+  const count = v.count;
+  const chunkEntries = v.chunkEntries;
   const out = (s = ''): void => void process.stdout.write(`${s}\n`);
   const log = new Logger('info');
   const dir = v.keep ?? await mkdtemp(join(tmpdir(), 'sdata-sync-demo-'));
@@ -117,7 +94,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     out(`  crm serves ${crm.url}`);
     out(`  erp serves ${erp.url}`);
     // The demo prints its own summaries: a live line on a terminal, nothing more in a log file.
-    const mode = progressMode(v.progress ?? (process.stderr.isTTY ? 'tty' : 'none'), false);
+    const mode = progressMode(v.progress, false, 'none');
     const runStamp = new Date().toISOString();
     let n = 0;
 
@@ -131,7 +108,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
       const stamp = new Date(Date.parse(runStamp) + n * 1000).toISOString();
       const r = await runKinds({
         kinds: ['accounts'], concurrency: 1, sourceBase: from.url, targetBase: to.url, source: client, target: client,
-        runName: `sdata-sync demo ${from.name} to ${to.name}`, runStamp: stamp, chunkEntries, chunkBytes: 8 * 1024 * 1024,
+        runName: `sdata-sync demo ${from.name} to ${to.name}`, runStamp: stamp, chunkEntries, chunkBytes: COMMANDS.run.options.chunkBytes.default,
         maxEntryBytes: DEFAULT_MAX_ENTRY_BYTES, spoolDir: dir, log, signal: ac.signal, onPass: (s) => progress.add(s),
       });
       progress.stop();
@@ -139,7 +116,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
       const failed = r.passes.find((p) => p.error);
       const rep: RunReport = {
         runName: 'demo', runStamp: stamp, source: from.url, target: to.url, ok: !failed, exitCode: failed ? 1 : 0,
-        seconds: (Date.now() - t) / 1000, passes, notRun: r.notRun, totals: totals(passes),
+        seconds: (Date.now() - t) / 1000, passes, notRun: r.notRun, totals: totals(passes), upToDate: upToDate(passes, r.notRun),
       };
       out(summaryTable(rep).trimEnd());
       if (failed) throw failed.error;

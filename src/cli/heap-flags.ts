@@ -9,7 +9,7 @@ import { constants } from 'node:os';
  * size, but with a large limit V8 lets the old generation (and its pool of freed pages) grow far beyond it before
  * collecting: `run` of 1M entries peaked at 189-199 MiB RSS by default, 178-192 with 128, 161 with 64, 180 with 96,
  * at the same speed (+3% CPU at 64; bench/e2e.ts). 64 holds entries at the default 16 MiB cap (three such entries
- * pass through plan even at 48); larger --max-entry-bytes ask for a larger heap (cli/common.ts parseEntryCap).
+ * pass through plan even at 48); larger --max-entry-bytes ask for a larger heap (cli/commands.ts heapRoomFor).
  * npm start and the Dockerfile's ENTRYPOINT pass the same flags (test/packaging/runtime-flags.test.ts).
  */
 export const HEAP_FLAGS = ['--max-semi-space-size=8', '--max-old-space-size=64'] as const;
@@ -26,8 +26,11 @@ export function missingHeapFlags(execArgv: readonly string[] = process.execArgv,
   return HEAP_FLAGS.filter((f) => !given.some((g) => g.startsWith(name(f))));
 }
 
-/** Set in the environment of a restarted process only (and removed by it at once): one restart, never a loop. */
-const RESTARTED = 'SDATA_SYNC_HEAP_RESTART';
+/**
+ * Set in the environment of a restarted process only (and removed by it at once): one restart, never a loop. Not an
+ * SDATA_SYNC_* name: those are options (cli/config.ts refuses one that no command has).
+ */
+const RESTARTED = 'SDATA_HEAP_RESTART';
 
 /** True in a process that restartWithHeapFlags started; clears the mark so that no child of ours inherits it. */
 export function wasRestarted(): boolean {

@@ -1,67 +1,58 @@
 import { readFileSync } from 'node:fs';
 import { isSdataError } from '../protocol/errors.ts';
+import type { CommandName, Runnable } from './commands.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 import { adoptHeldSignals, releaseHeldSignals, type HeldSignals } from './signals.ts';
 
-const HELP = `Usage: sdata-sync <command> [options]
+// Light on purpose: the command line (commander, the declarations, valibot) is loaded by main() below, and a
+// command's own modules only once it is known, so that `plan` on a pipe pays for neither undici nor SQLite and
+// anything the bin sets up first (signal handlers) is in place before the slower imports.
 
-Commands:
-  plan     source feed (files or stdin) + target digest -> target feed / chunk files
-  gen      write a deterministic synthetic sync feed
-  serve    run the reference SData sync provider on a SQLite store
-  health   GET a provider's $health URL, exit 0 on 200 (a container's HEALTHCHECK)
-  seed     fill a provider store with generated resources
-  hash-password  a users-file line for serve's Basic authentication (password from stdin or a prompt)
-  run      one catch-up pass (or several kinds) from a source to a target over HTTP
-  digest   print a target's $syncDigest entry
-  pull     stream every page of a source feed to stdout as one feed
-  push     POST feeds to a target's $syncTarget, result feed to stdout
-  demo     two local providers, a full catch-up, conflicts, convergence (npm start)
-
-Run 'sdata-sync <command> --help' for a command's options. Exit codes: see README.
-`;
-
-type Command = (argv: string[]) => Promise<number>;
-
-// Loaded lazily: `plan` on a pipe should not pay for undici or SQLite. `signals`: the command handles SIGINT and
-// SIGTERM itself (signals.ts handleSignals); the others keep the default action.
-const COMMANDS: Record<string, { load: () => Promise<Command>; signals?: true }> = {
-  plan: { load: async () => (await import('./plan.ts')).planCommand },
-  gen: { load: async () => (await import('./gen.ts')).genCommand },
-  serve: { load: async () => (await import('./serve.ts')).serveCommand, signals: true },
-  health: { load: async () => (await import('./health.ts')).healthCommand },
-  seed: { load: async () => (await import('./seed.ts')).seedCommand },
-  'hash-password': { load: async () => (await import('./hash-password.ts')).hashPasswordCommand },
-  run: { load: async () => (await import('./run.ts')).runCommand, signals: true },
-  digest: { load: async () => (await import('./digest.ts')).digestCommand },
-  pull: { load: async () => (await import('./pull.ts')).pullCommand, signals: true },
-  push: { load: async () => (await import('./push.ts')).pushCommand, signals: true },
-  demo: { load: async () => (await import('./demo.ts')).demoCommand, signals: true },
+/** Each command's module, loaded once the command line names it: `plan` on a pipe should not pay for undici or SQLite. */
+const LOADERS: Record<CommandName, () => Promise<Runnable>> = {
+  plan: () => import('./plan.ts'),
+  gen: () => import('./gen.ts'),
+  serve: () => import('./serve.ts'),
+  seed: () => import('./seed.ts'),
+  'hash-password': () => import('./hash-password.ts'),
+  run: () => import('./run.ts'),
+  link: () => import('./link.ts'),
+  digest: () => import('./digest.ts'),
+  pull: () => import('./pull.ts'),
+  push: () => import('./push.ts'),
+  demo: () => import('./demo.ts'),
+  health: () => import('./health.ts'),
+  config: () => import('./config-print.ts'),
 };
+
+/**
+ * The commands that handle SIGINT and SIGTERM themselves (signals.ts handleSignals: contexts released, stores closed);
+ * the others get the default action, also for a signal that came while they loaded.
+ */
+const HANDLES_SIGNALS: ReadonlySet<CommandName> = new Set(['serve', 'run', 'link', 'pull', 'push', 'demo']);
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
-    process.stdout.write(HELP);
-    return cmd === undefined ? EXIT.USAGE : EXIT.OK;
-  }
+/** Runs a command line; `onCommand` learns the command's name once known (the prefix of any later message). */
+export async function main(argv: string[], onCommand: (name: string) => void = () => undefined): Promise<number> {
+  const [cmd] = argv;
   if (cmd === '--version' || cmd === '-v') {
     process.stdout.write(`sdata-sync ${version()} (node ${process.versions.node})\n`);
     return EXIT.OK;
   }
-  const c = COMMANDS[cmd];
-  if (!c) {
-    process.stderr.write(`sdata-sync: unknown command '${cmd}'\n\n${HELP}`);
+  const program = await import('./program.ts');
+  if (cmd === undefined) {
+    process.stdout.write(await program.rootHelp());
     return EXIT.USAGE;
   }
-  const command = await c.load();
-  if (!c.signals) releaseHeldSignals();
-  return command(rest);
+  return program.invoke(argv, onCommand, async (name) => {
+    const mod = await LOADERS[name]();
+    if (!HANDLES_SIGNALS.has(name)) releaseHeldSignals();
+    return mod;
+  });
 }
 
 /**
@@ -79,19 +70,24 @@ export async function run(argv: string[], held?: HeldSignals): Promise<void> {
     }
     throw e;
   });
+  let name: string | undefined;
   try {
-    const code = await main(argv);
+    const code = await main(argv, (n) => {
+      name = n;
+    });
     process.exitCode = code;
   } catch (e) {
     if (stdoutBroken) process.exit(EXIT.EPIPE);
-    const cmd = argv[0] ?? '';
+    const prefix = name === undefined ? 'sdata-sync' : `sdata-sync ${name}`;
     if (isSdataError(e)) {
-      process.stderr.write(`sdata-sync ${cmd}: ${e.message}\n`);
+      // A usage error is its line and where to look: no help text, no paragraph.
+      const see = e.code === 'SDATA_E_USAGE' ? `\nsee 'sdata-sync${name === undefined ? '' : ` ${name}`} --help'` : '';
+      process.stderr.write(`${prefix}: ${e.message}${see}\n`);
       process.exitCode = exitCodeFor(e.code);
     } else if ((e as NodeJS.ErrnoException)?.code === 'EPIPE') {
       process.exitCode = EXIT.EPIPE;
     } else {
-      process.stderr.write(`sdata-sync ${cmd}: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+      process.stderr.write(`${prefix}: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
       process.exitCode = EXIT.INTERNAL;
     }
   }

@@ -4,46 +4,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { HttpClient } from '../http/client.ts';
+import type { ContextJournal } from '../engine/journal.ts';
+import { startJournal } from '../engine/leftover-contexts.ts';
 import { pushFeeds } from '../engine/push.ts';
 import { SdataError } from '../protocol/errors.ts';
-import { clientOptions, COMMON_HTTP_OPTIONS, loggerFrom, onInterrupt, openInput, parse, parseEntryCap, pollFrom } from './common.ts';
+import type { COMMANDS, Input } from './commands.ts';
+import { clientOptions, limitsFrom, loggerFrom, onInterrupt, openInput, pollFrom } from './common.ts';
 import { EXIT } from './exit-codes.ts';
 
-export const PUSH_HELP = `Usage: sdata-sync push TARGET_COLLECTION_URL [FEED.xml ...] [options]
-
-POSTs sync feeds (chunk files in order, or stdin) to the target's $syncTarget, one at a time, and writes the
-target's results to stdout as one result feed. Each feed goes as it is: its next link tells the target whether
-it is the last one (the end-of-feed digest merge). Retries re-send the identical body under the same trackingID;
-a 413 splits a feed in two.
-
-Options:
-  --run-name NAME         runName (default "sdata-sync push"); runStamp = now
-  --max-entry-bytes SIZE  (default 16MiB)
-  --retries N, --timeout-connect/-headers/-body/-poll MS, --poll-min/--poll-max MS
-  --ca FILE               trust these certificates (PEM) for an https:// target, besides the usual ones
-  --quiet, --verbose, --log-format text|json, -h
-Credentials: SDATA_TARGET_TOKEN, or SDATA_TARGET_USER and SDATA_TARGET_PASSWORD.
-Exit codes: 0 ok, 7 the target refused a feed, 8 some entries failed.
-`;
-
-export async function pushCommand(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parse(argv, {
-    'run-name': { type: 'string' },
-    'max-entry-bytes': { type: 'string' },
-    ...COMMON_HTTP_OPTIONS,
-  }, 'push');
-  if (v.help) {
-    process.stdout.write(PUSH_HELP);
-    return EXIT.OK;
-  }
-  if (positionals.length < 1) throw new SdataError('SDATA_E_USAGE', "push: give the TARGET_COLLECTION_URL (see 'sdata-sync push --help')");
-  const [collection, ...inputs] = positionals as [string, ...string[]];
+/** `sdata-sync push`: options and help in commands.ts. */
+export async function run({ values: v, args }: Input<typeof COMMANDS.push>): Promise<number> {
+  const { collection, feeds: inputs } = args;
   const log = loggerFrom(v);
   const ac = new AbortController();
   const client = new HttpClient(clientOptions('target', collection, v, log, ac.signal));
   const stop = onInterrupt(log, () => ac.abort());
   let tmp: string | undefined;
+  const runStamp = new Date().toISOString();
+  let journal: ContextJournal | undefined;
   try {
+    journal = await startJournal({ stateDir: v.stateDir, runStamp, log, sides: [{ side: 'target', url: collection, client }] });
     const files: string[] = [];
     for (const f of inputs.length > 0 ? inputs : ['-']) {
       if (f !== '-') {
@@ -62,9 +42,9 @@ export async function pushCommand(argv: string[]): Promise<number> {
       files.push(path);
     }
     const r = await pushFeeds({
-      client, collection, files, runName: v['run-name'] ?? 'sdata-sync push', runStamp: new Date().toISOString(),
+      client, collection, files, runName: v.runName, runStamp, contexts: journal?.recorder('target'),
       out: process.stdout, log, poll: pollFrom(v), signal: ac.signal,
-      maxEntryBytes: parseEntryCap(v['max-entry-bytes']),
+      maxEntryBytes: v.maxEntryBytes, limits: limitsFrom(v),
     });
     log.info(JSON.stringify({ feeds: files.length, chunks: r.chunks, entries: r.entries, splits: r.splits, outcomes: r.outcomes.counts, contexts: r.contexts }));
     for (const f of r.outcomes.failures.slice(0, 10)) {
@@ -72,6 +52,7 @@ export async function pushCommand(argv: string[]): Promise<number> {
     }
     return r.outcomes.counts.failed > 0 ? EXIT.PARTIAL : EXIT.OK;
   } finally {
+    journal?.close();
     stop();
     await client.close();
     if (tmp) await rm(tmp, { recursive: true, force: true });

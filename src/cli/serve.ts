@@ -5,96 +5,37 @@ import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import type { ProviderOptions } from '../provider/http/server.ts';
 import type { WorkerFailed, WorkerReady } from '../provider/http/worker.ts';
 import { runnable } from '../runtime/module-url.ts';
-import { parse, parseCount, parseSize, stderrLine } from './common.ts';
+import type { COMMANDS, Input } from './commands.ts';
+import { limitsFrom, stderrLine } from './common.ts';
 import { EXIT } from './exit-codes.ts';
-import { SECURITY_HELP, SECURITY_OPTIONS, securityOptions, securitySummary } from './serve-security.ts';
+import { securityOptions, securitySummary } from './serve-security.ts';
 import { handleSignals } from './signals.ts';
 
-export const SERVE_HELP = `Usage: sdata-sync serve --db FILE [options]
-
-Runs the reference SData sync provider on a SQLite store (created if missing) until SIGINT/SIGTERM, then
-finishes in-flight requests and closes the database. Prints the URLs it serves on stdout.
-
-Per kind it serves, under http://HOST:PORT/sdata/APP/CONTRACT/DATASET/KIND:
-  \$syncDigest (GET, PUT), \$syncSource, \$syncTarget (async with trackingID), \$syncResults, \$batch,
-  the collection and single resources (GET, POST, PUT with If-Match, DELETE), \$checksum (JSON);
-  and per dataset \$schema and \$health (JSON).
-
-Options:
-  --db FILE              SQLite database file (':memory:' for a throw-away store)
-  --port N               listening port (default 8080; 0 = any free port)
-  --host ADDR            listening address (default 127.0.0.1; another than loopback needs authentication or
-                         --insecure, below)
-  --app NAME             application segment (default: the store's, or 'hub')
-  --contract NAME        contract segment (default: the store's, or 'crm')
-  --dataset NAME         dataset segment (default: the store's, or '-')
-  --kinds LIST           kinds served, comma-separated, in sync order (default: the store's, or 'accounts')
-  --priority N           this endpoint's conflictPriority in its own digest, 1..9 (default 5 for new kinds)
-  --page-size N          entries per source and result page (default 1000)
-  --endpoint-base URL    identity of this endpoint in digests and syncStates; fixed when the store is created
-                         (default http://localhost/sdata/APP/CONTRACT/DATASET; never the listening port)
-  --context-ttl SECONDS  idle time after which async contexts expire (default 600)
-  --max-body SIZE        larger request bodies get 413 (default 64MiB)
-  --polling-millis N     pollingMillis advertised while work is in progress (default 100)
-  --young-gen-mb N       V8 young generation of the provider thread, MiB (default 16; keeps RSS flat)
-  --old-gen-mb N         V8 old generation bound of the provider thread, MiB (default 64)
-  --cache-mb N           SQLite page cache, MiB (default 4)
-  --max-db-mib N         store quota: writes that would grow the database file past N MiB are refused with
-                         507 Insufficient Storage, as on a full disk (the WAL beside it is not counted)
-  -h, --help
-${SECURITY_HELP}`;
-
-export async function serveCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    db: { type: 'string' },
-    port: { type: 'string' },
-    host: { type: 'string' },
-    app: { type: 'string' },
-    contract: { type: 'string' },
-    dataset: { type: 'string' },
-    kinds: { type: 'string' },
-    priority: { type: 'string' },
-    'page-size': { type: 'string' },
-    'endpoint-base': { type: 'string' },
-    'context-ttl': { type: 'string' },
-    'max-body': { type: 'string' },
-    'polling-millis': { type: 'string' },
-    'young-gen-mb': { type: 'string' },
-    'old-gen-mb': { type: 'string' },
-    'cache-mb': { type: 'string' },
-    ...SECURITY_OPTIONS,
-    'max-db-mib': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  }, 'serve');
-  if (values.help) {
-    process.stdout.write(SERVE_HELP);
-    return EXIT.OK;
-  }
-  if (positionals.length > 0) throw new SdataError('SDATA_E_USAGE', `serve: unexpected argument '${positionals[0]}'`);
-  if (!values.db) throw new SdataError('SDATA_E_USAGE', "serve: --db FILE is required (see 'sdata-sync serve --help')");
-  const priority = values.priority === undefined ? undefined : parseCount(values.priority, '--priority');
-  if (priority !== undefined && priority > 9) throw new SdataError('SDATA_E_USAGE', '--priority: conflict priorities are 1..9');
-  const kinds = values.kinds?.split(',').map((k) => k.trim()).filter((k) => k !== '');
+/** `sdata-sync serve`: options and help in commands.ts. */
+export async function run({ values }: Input<typeof COMMANDS.serve>): Promise<number> {
   const opts: ProviderOptions = {
     db: values.db,
-    port: values.port === undefined ? 8080 : parseCount(values.port, '--port', 0),
-    host: values.host ?? '127.0.0.1',
+    port: values.port,
+    host: values.host,
     ...(values.app === undefined ? {} : { app: values.app }),
     ...(values.contract === undefined ? {} : { contract: values.contract }),
     ...(values.dataset === undefined ? {} : { dataset: values.dataset }),
-    ...(kinds === undefined ? {} : { kinds }),
-    ...(priority === undefined ? {} : { priority }),
-    ...(values['page-size'] === undefined ? {} : { pageSize: parseCount(values['page-size'], '--page-size') }),
-    ...(values['endpoint-base'] === undefined ? {} : { endpointBase: values['endpoint-base'] }),
-    ...(values['context-ttl'] === undefined ? {} : { contextTtlMs: parseCount(values['context-ttl'], '--context-ttl') * 1000 }),
-    ...(values['max-body'] === undefined ? {} : { maxBodyBytes: parseSize(values['max-body'], '--max-body') }),
-    ...(values['polling-millis'] === undefined ? {} : { pollingMillis: parseCount(values['polling-millis'], '--polling-millis', 0) }),
-    cacheMiB: values['cache-mb'] === undefined ? DEFAULT_CACHE_MB : parseCount(values['cache-mb'], '--cache-mb'),
+    ...(values.kinds === undefined ? {} : { kinds: values.kinds }),
+    ...(values.priority === undefined ? {} : { priority: values.priority }),
+    ...(values.endpointBase === undefined ? {} : { endpointBase: values.endpointBase }),
+    pageSize: values.pageSize,
+    contextTtlMs: values.contextTtl,
+    maxBodyBytes: values.maxBody,
+    pollingMillis: values.pollingMillis,
+    cacheMiB: values.cacheMb,
+    maxEntryBytes: values.maxEntryBytes,
+    limits: limitsFrom(values),
     ...securityOptions(values),
-    ...(values['max-db-mib'] === undefined ? {} : { maxDbMiB: parseCount(values['max-db-mib'], '--max-db-mib') }),
+    ...(values.maxDbMib === undefined ? {} : { maxDbMiB: values.maxDbMib }),
   };
-  const youngMb = values['young-gen-mb'] === undefined ? DEFAULT_YOUNG_GEN_MB : parseCount(values['young-gen-mb'], '--young-gen-mb');
-  const oldMb = values['old-gen-mb'] === undefined ? DEFAULT_OLD_GEN_MB : parseCount(values['old-gen-mb'], '--old-gen-mb', 32);
+  // The provider thread's heap is bounded (commands.ts: --young-gen-mb, --old-gen-mb, measured there).
+  const youngMb = values.youngGenMb;
+  const oldMb = values.oldGenMb;
   // This thread only waits for signals: it also checkpoints the store's WAL, so that the provider's commits never
   // stop for it (checkpointer.ts; 1M entries applied: 25k instead of 21k entries/s).
   const ckpt = opts.db === ':memory:' ? undefined : new MessageChannel();
@@ -142,21 +83,3 @@ export async function serveCommand(argv: string[]): Promise<number> {
   return EXIT.OK;
 }
 
-/**
- * The provider thread's V8 heap bounds, in MiB. Under a steady request load V8 grows the young generation to
- * 64 MiB and lets the old one reach 80–125 MiB around a live set of ~20 MiB. Bounded, the server's RSS stays
- * within its 200 MiB budget and flat with the store size, at the price of more GC. Measured by bench/provider.ts,
- * target applying (peak RSS MiB, CPU-s): 300k entries unbounded 280 / 13.4, 16/96 193 / 14.8, 32/96 209 / 12.2;
- * 1M entries 32/96 214 / 44.3, 32/64 193 / 50.4 (--old-gen-mb 96 trades ~15 MiB for ~12% less CPU). A larger young
- * generation lets more per-entry garbage die young: 48/64 (then the default) measured 12.2 CPU-s at 300k (32/64: 13.6)
- * and 194 / 46.0 at 1M with the same RSS; 64/64 was worse (fuller old space, longer major GCs).
- * Since WAL checkpoints moved off the provider thread (checkpointer.ts) the young size no longer shows in the
- * throughput: 16/64 (now the default) applied 26.6k / 26.3k / 24.2k entries/s at 100k / 250k / 1M with a target
- * peak of 169 / 167 / 170 MiB; 48/64 gave 25.6k / 24.3k at 100k / 1M but reached its steady RSS only in longer
- * runs (144-171 MiB at 100k, 167-175 at 1M). The old bound leaves room for entries at the 16 MiB size cap (three
- * 15 MiB non-ASCII entries in one page apply with 64). Exceeding it ends the worker, and `serve` with it, with a
- * clear message.
- */
-const DEFAULT_YOUNG_GEN_MB = 16;
-const DEFAULT_OLD_GEN_MB = 64;
-const DEFAULT_CACHE_MB = 4;

@@ -69,6 +69,34 @@ export class FileBody implements ChunkBody {
   }
 }
 
+/**
+ * A chunk body between a head and a tail decided after its entries were written (the head says whether the chunk is
+ * the last, docs/engine-rules.md §2). Each `open()` streams the same bytes: head, inner body, tail.
+ */
+export class FramedBody implements ChunkBody {
+  readonly size: number;
+  private readonly head: Buffer;
+  private readonly inner: ChunkBody;
+  private readonly tail: Buffer;
+  constructor(head: string, inner: ChunkBody, tail: string) {
+    this.head = Buffer.from(head, 'utf8');
+    this.inner = inner;
+    this.tail = Buffer.from(tail, 'utf8');
+    this.size = this.head.length + inner.size + this.tail.length;
+  }
+  open(): Readable {
+    const { head, inner, tail } = this;
+    return Readable.from((async function* () {
+      yield head;
+      yield* inner.open();
+      yield tail;
+    })(), { objectMode: false });
+  }
+  release(): Promise<void> {
+    return this.inner.release();
+  }
+}
+
 /** Where a chunk is written while it is produced; `finish()` seals it into a ChunkBody. */
 export interface BodyWriter extends ChunkWriter {
   finish(): Promise<ChunkBody>;

@@ -29,7 +29,10 @@ export class Logger {
   }
 
   log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
-    if (!this.enabled(level)) return;
+    if (this.enabled(level)) this.emit(level, msg, fields);
+  }
+
+  private emit(level: LogLevel, msg: string, fields: Record<string, unknown>): void {
     this.beforeWrite?.();
     if (this.format === 'json') {
       this.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: redactUrl(msg), ...fields })}\n`);
@@ -44,6 +47,11 @@ export class Logger {
   warn(msg: string, fields?: Record<string, unknown>): void { this.log('warn', msg, fields); }
   info(msg: string, fields?: Record<string, unknown>): void { this.log('info', msg, fields); }
   debug(msg: string, fields?: Record<string, unknown>): void { this.log('debug', msg, fields); }
+
+  /** What the user asked to see (`--explain`): written whatever the level, as info. */
+  note(msg: string, fields: Record<string, unknown> = {}): void {
+    this.emit('info', msg, fields);
+  }
 
   /** Raw line (JSON progress, summary table) through the same clearing hooks. */
   raw(line: string): void {

@@ -1,11 +1,14 @@
 import { digestKey } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
-import { getWhenReady, type PollOptions } from '../http/async-op.ts';
+import { getWhenReady, MovedContexts, type ContextRecorder, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
+import { discardBody, statusError } from '../http/body.ts';
+import { EndedEarly, endOfDocument } from './ended-early.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { isTransientError, withRetry, type Clock, type RetryPolicy } from '../http/retry.ts';
 import { redactUrl, resolveHref } from '../http/url.ts';
 import { FeedReader } from '../xml/feed-reader.ts';
 import type { EntryRecord, FeedHead } from '../xml/feed-types.ts';
+import type { XmlLimits } from '../xml/limits.ts';
 
 /** Where a source page's records go: the planner, or the concatenating writer of `pull`. */
 export interface PageSink {
@@ -27,6 +30,8 @@ export interface PageResult {
 export interface StreamPageOptions {
   source: string;
   maxEntryBytes?: number;
+  /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
+  limits?: XmlLimits | undefined;
   retry: RetryPolicy;
   clock?: Clock;
   signal?: AbortSignal | undefined;
@@ -34,13 +39,16 @@ export interface StreamPageOptions {
   onBytes?: (n: number) => void;
   /** Checked after every piece of the body: a failure elsewhere (the chunk sender) stops the read. */
   check?: () => void;
+  /** false: a plain SData feed (a collection), which has no syncMode or digest. Default true. */
+  syncFeed?: boolean;
 }
 
 /**
  * Streams one source page into a sink as its bytes arrive; nothing of the page is buffered beyond the reader's
  * current entry. If the connection drops mid-body, the page is fetched again (`refetch`: the same context URL or
  * next link; the source serves a snapshot, docs/protocol.md §3.2) and the entries already delivered are skipped, so the sink
- * sees every entry exactly once. A page whose head changed between attempts is a protocol error.
+ * sees every entry exactly once. So is a page whose document stops early in a response framed as complete (EndedEarly).
+ * A page whose head changed between attempts is a protocol error.
  */
 export async function streamPage(
   first: HttpResponse,
@@ -56,10 +64,7 @@ export async function streamPage(
   const interrupted = (): SdataError => new SdataError('SDATA_E_ABORTED', `${o.source}: interrupted`, { url: o.source });
   try {
     return await withRetry(async (attempt) => {
-      if (res.statusCode !== 200) {
-        await res.body.dump().catch(() => undefined);
-        throw new SdataError('SDATA_E_HTTP', `GET ${redactUrl(res.url)}: expected 200 with a feed page, got HTTP ${res.statusCode}`, { url: res.url, status: res.statusCode });
-      }
+      if (res.statusCode !== 200) throw await statusError('GET', res, 'expected 200 with a feed page');
       const skip = delivered;
       let seen = 0;
       let next: string | undefined;
@@ -84,7 +89,7 @@ export async function streamPage(
           next = t.next;
           entries = t.entries;
         },
-      }, { source: o.source, ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }) });
+      }, { source: o.source, requireSyncHead: o.syncFeed ?? true, limits: o.limits, ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }) });
       try {
         for await (const chunk of res.body) {
           const b = chunk as Buffer;
@@ -95,11 +100,11 @@ export async function streamPage(
           const w = sink.ready();
           if (w) await w;
         }
-        reader.end();
+        endOfDocument(() => reader.end());
         const w = sink.ready();
         if (w) await w;
       } catch (e) {
-        res.body.destroy();
+        discardBody(res);
         throw e;
       }
       if (entries < skip) {
@@ -111,17 +116,19 @@ export async function streamPage(
       signal: o.signal,
       ...(o.clock ? { clock: o.clock } : {}),
       aborted: interrupted,
-      classify: (e) => (isTransientError(e) ? { reason: `page body cut off: ${(e as Error).message}` } : undefined),
+      classify: (e) => (isTransientError(e) ? { reason: `page body cut off: ${(e as Error).message}` }
+        : e instanceof EndedEarly ? { reason: `page ended early: ${e.message}` } : undefined),
       giveUp: (e, retries) => (isTransientError(e)
         ? new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(o.source)}: page body cut off: ${(e as Error).message} (after ${retries} retries)`, { url: o.source, cause: e })
-        : e),
+        : e instanceof EndedEarly ? e.final(retries) : e),
       beforeRetry: async () => {
         res = await refetch();
       },
     });
   } catch (e) {
-    // Whatever ended the loop, the body in hand is not read further (an abort before the first attempt, too).
-    res.body.destroy();
+    // Whatever ended the loop, the body in hand is not read further: an abort right after a re-fetch leaves one that
+    // was never read at all.
+    discardBody(res);
     throw e;
   }
 }
@@ -136,17 +143,27 @@ export interface StreamPagesOptions {
   sink: PageSink;
   poll?: Partial<PollOptions> | undefined;
   maxEntryBytes?: number;
+  /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
+  limits?: XmlLimits | undefined;
   signal?: AbortSignal | undefined;
   onBytes?: (n: number) => void;
   check?: () => void;
+  /** false: pages of a plain SData feed (no syncMode, no digest). Default true. */
+  syncFeed?: boolean;
   /** Before each page is read (the planner wants to know which page its records come from). */
   beforePage?: (url: string) => void;
   afterPage?: (page: PageResult, n: number) => void;
+  /** A context a `next` page's 202 opened was DELETEd (or could not be). */
+  onMovedDeleted?: (url: string, outcome: DeleteOutcome) => void;
+  /** Records the contexts `next` pages' 202s open until their DELETE (the journal). */
+  contexts?: ContextRecorder | undefined;
 }
 
 /**
  * Every page of a source feed, in order: page 1 from the context, then each `rel="next"` href exactly as given
- * (docs/protocol.md §1.3 step 8; a `next` page may answer 202 and is then polled), until a page has none.
+ * (docs/protocol.md §1.3 step 8), until a page has none. A `next` page may answer 202: it is polled, and when the
+ * 202 names a Location of its own, that is a context too, DELETEd once its page is read (core 11.5; also when
+ * paging stops early), before the caller deletes the feed's own context.
  */
 export async function streamPages(o: StreamPagesOptions): Promise<{ pages: number; resumed: number }> {
   let res = o.first;
@@ -154,21 +171,31 @@ export async function streamPages(o: StreamPagesOptions): Promise<{ pages: numbe
   let refetch = o.again;
   let pages = 0;
   let resumed = 0;
-  for (;;) {
-    o.beforePage?.(url);
-    const page = await streamPage(res, refetch, o.sink, {
-      source: url, retry: o.client.retry, clock: o.client.clock, signal: o.signal,
-      ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }),
-      ...(o.onBytes ? { onBytes: o.onBytes } : {}),
-      ...(o.check ? { check: o.check } : {}),
-    });
-    pages++;
-    resumed += page.resumed;
-    o.afterPage?.(page, pages);
-    if (page.next === undefined) return { pages, resumed };
-    const nextUrl = resolveHref(page.next, url);
-    refetch = () => getWhenReady(o.client, nextUrl, o.poll);
-    res = await refetch();
-    url = nextUrl;
+  const moved = new MovedContexts(o.client, [o.firstUrl], o.contexts);
+  const release = async (): Promise<void> => {
+    for (const [u, d] of await moved.release()) o.onMovedDeleted?.(u, d);
+  };
+  try {
+    for (;;) {
+      o.beforePage?.(url);
+      const page = await streamPage(res, refetch, o.sink, {
+        source: url, retry: o.client.retry, clock: o.client.clock, signal: o.signal, limits: o.limits,
+        ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }),
+        ...(o.onBytes ? { onBytes: o.onBytes } : {}),
+        ...(o.check ? { check: o.check } : {}),
+        ...(o.syncFeed === undefined ? {} : { syncFeed: o.syncFeed }),
+      });
+      pages++;
+      resumed += page.resumed;
+      o.afterPage?.(page, pages);
+      await release();
+      if (page.next === undefined) return { pages, resumed };
+      const nextUrl = resolveHref(page.next, url);
+      refetch = () => getWhenReady(o.client, nextUrl, o.poll, moved.add);
+      res = await refetch();
+      url = nextUrl;
+    }
+  } finally {
+    await release();
   }
 }

@@ -1,12 +1,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AsyncOperation, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
-import { readSmallBody, statusError } from '../http/body.ts';
+import { AsyncOperation, type ContextRecorder, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
+import { discardBody, readSmallDocument, statusError } from '../http/body.ts';
+import { MAX_DIGEST_BYTES, type XmlLimits } from '../xml/limits.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { collectionUrl, operationUrl, redactUrl, withQuery } from '../http/url.ts';
 import { SdataError, isSdataError } from '../protocol/errors.ts';
 import type { Digest } from '../protocol/digest.ts';
-import { Planner, type ChunkTarget, type ChunkWriter, type InvalidEntry, type PlanStats } from '../plan/planner.ts';
+import { explainLine, unexplained } from '../plan/explain.ts';
+import { Planner, type ChunkTarget, type ChunkWriter, type Explained, type InvalidEntry, type PassEnding, type PlanStats } from '../plan/planner.ts';
+import { formatDiagnosis } from '../xml/tracking-reader.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
 import { FileWriter, MemoryWriter, type BodyFactory } from './chunk-body.ts';
 import { ChunkSender, type ContextCounts } from './chunk-sender.ts';
@@ -30,6 +33,8 @@ export interface PassOptions {
   chunkEntries: number;
   chunkBytes: number;
   maxEntryBytes: number;
+  /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
+  limits?: XmlLimits | undefined;
   strict?: boolean;
   dryRun?: boolean;
   postResults?: boolean;
@@ -37,7 +42,7 @@ export interface PassOptions {
   /** Parent directory of the pass's spool directory. */
   spoolDir: string;
   /**
-   * Where chunks wait between planning and sending: in memory (bounded by about (queueDepth + 2) × chunkBytes) or in
+   * Where chunks wait between planning and sending: in memory (bounded by about (queueDepth + 3) × chunkBytes) or in
    * files. `auto` (default): memory up to 32 MiB chunks, files above.
    */
   spool?: 'memory' | 'disk' | 'auto';
@@ -48,6 +53,15 @@ export interface PassOptions {
   /** Pre-made stats object (so progress can watch it from the start). */
   stats?: PassStats;
   keepInvalid?: number;
+  /** `--explain`: lower-cased uuids whose decisions (and results) are reported (plan/explain.ts). */
+  explain?: ReadonlySet<string> | undefined;
+  /** Records each side's contexts until their DELETE is done (the journal, docs/engine-rules.md §5). */
+  contexts?: { source: ContextRecorder; target: ContextRecorder } | undefined;
+}
+
+/** An `--explain`ed entry, with what the target answered for it when it was sent. */
+export interface ExplainedEntry extends Explained {
+  result?: { atomId: string | undefined; status: number | undefined; method: string | undefined; message: string | undefined; diagnoses: string[] };
 }
 
 export interface PassResult {
@@ -63,6 +77,12 @@ export interface PassResult {
   contexts: { source: DeleteOutcome | 'none'; target: ContextCounts };
   invalid: InvalidEntry[];
   invalidNotKept: number;
+  /** How the pass ended for the target (PassEnding: final chunk, merge-only chunk, nothing, merge held back). */
+  ending: PassEnding | undefined;
+  /** The target refused the merge-only chunk (a target that wants entries in every feed): a warning, not a failure. */
+  mergeRefused: boolean;
+  /** `--explain`: each entry asked about, in source order. */
+  explained: ExplainedEntry[];
 }
 
 /** The dry run's chunk target: counts what would be sent, keeps nothing. */
@@ -91,17 +111,22 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
   const result: PassResult = {
     kind: o.kind, ok: false, error: undefined, dryRun, stats, plan: undefined, targetDigest: undefined,
     contexts: { source: 'none', target: { opened: 0, deleted: 0, gone: 0, synchronous: 0, failed: 0 } }, invalid, invalidNotKept: 0,
+    ending: undefined, mergeRefused: false, explained: [],
   };
+  // --explain: forwarded entries by planned chunk and position, to attach the target's result.
+  const sentExplained = new Map<string, ExplainedEntry>();
   let sourceOp: AsyncOperation | undefined;
   let spoolDir: string | undefined;
   let spool: SpoolTarget | undefined;
   let sender: ChunkSender | undefined;
+  /** Page 1's answer until streamPages takes it: a failure before that must still let its body go. */
+  let unread: HttpResponse | undefined;
   try {
     stats.phase = 'digest';
     const digestUrl = operationUrl(targetColl, '$syncDigest');
     const dres = await o.target.request({ method: 'GET', url: digestUrl, headers: { accept: ENTRY_TYPE } });
     if (dres.statusCode !== 200) throw await statusError('GET', dres, 'reading the target digest');
-    const digestText = await readSmallBody(dres);
+    const digestText = await readSmallDocument(dres, MAX_DIGEST_BYTES);
     const digest = parseDigestDocument(digestText, digestUrl);
     result.targetDigest = digest;
     o.log.debug(`${o.kind}: target digest has ${digest.entries.size} endpoint(s)`);
@@ -118,8 +143,10 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
       contentType: ENTRY_TYPE,
       contentLength: digestBody.length,
       onTracking: trackingProgress,
+      contexts: o.contexts?.source,
     });
     const res: HttpResponse = await sourceOp.start();
+    unread = res;
     stats.trackingProgress = undefined;
     stats.phase = 'transferring';
 
@@ -136,6 +163,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
         target: o.target,
         targetUrl: withQuery(operationUrl(targetColl, '$syncTarget'), run),
         maxEntryBytes: o.maxEntryBytes,
+        limits: o.limits,
         log: o.log,
         signal: o.signal,
         onTracking: trackingProgress,
@@ -147,7 +175,12 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
           stats.entriesAcked = s.entries;
           stats.outcomes = s.outcomes;
         },
+        onResult: o.explain === undefined ? undefined : (chunk, position, e) => {
+          const x = sentExplained.get(`${chunk}:${position}`);
+          if (x) x.result = { atomId: e.atomId, status: e.status, method: e.method, message: e.message, diagnoses: e.diagnoses.map(formatDiagnosis) };
+        },
         results: o.postResults ? { client: o.source, url: withQuery(operationUrl(sourceColl, '$syncResults'), run) } : undefined,
+        contexts: o.contexts?.target,
         ...(o.poll ? { poll: o.poll } : {}),
       });
       sender = s;
@@ -159,13 +192,21 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
     }
     const planner = new Planner({
       target: digest, out, chunkEntries: o.chunkEntries, chunkBytes: o.chunkBytes, strict: o.strict ?? false,
+      // The posted chunks are pages of the source feed: its id, the context URL (docs/protocol.md X2).
+      ...(sourceOp.location === undefined ? {} : { feedId: sourceOp.location }),
+      explain: o.explain,
+      onExplain: (x) => {
+        result.explained.push(x);
+        if (x.chunk !== undefined) sentExplained.set(`${x.chunk}:${x.position}`, x);
+      },
       onInvalid: (e) => {
         if (invalid.length < keepInvalid) invalid.push(e);
         else result.invalidNotKept++;
         // A feed full of bad entries must not flood stderr: the first ones in full, then the count in the summary.
         const n = invalid.length + result.invalidNotKept;
         if (n <= MAX_INVALID_WARNINGS) {
-          o.log.warn(`${e.source}:${e.line}:${e.column}: entry #${e.index + 1}${e.atomId ? ` (${e.atomId})` : ''} not forwarded: ${e.reason}`);
+          const held = e.endpoint === undefined ? '' : `; later entries from ${e.endpoint} are held back in this pass (docs/protocol.md X3)`;
+          o.log.warn(`${e.source}:${e.line}:${e.column}: entry #${e.index + 1}${e.atomId ? ` (${e.atomId})` : ''} not forwarded: ${e.reason}${held}`);
           if (n === MAX_INVALID_WARNINGS) o.log.warn(`${o.kind}: further invalid entries are only counted (the summary and --report list them)`);
         }
       },
@@ -193,15 +234,20 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
     };
     const op = sourceOp;
     const check = spool ? () => spool!.check() : undefined;
+    unread = undefined;
     await streamPages({
       client: o.source, first: res, again: () => op.again(), firstUrl: op.location ?? op.postUrl, sink, poll: o.poll,
-      maxEntryBytes: o.maxEntryBytes, signal: o.signal,
+      maxEntryBytes: o.maxEntryBytes, limits: o.limits, signal: o.signal, contexts: o.contexts?.source,
       onBytes: (n) => {
         stats.bytesIn += n;
         sync();
       },
       ...(check ? { check } : {}),
       beforePage: (url) => planner.beginPage(url),
+      onMovedDeleted: (url, d) => {
+        if (d === 'failed' || d === 'unknown') o.log.warn(`${o.kind}: DELETE of the source context ${redactUrl(url)} (a next page's 202 opened it): ${d}; the source's context expiry will clean up`);
+        else o.log.debug(`${o.kind}: DELETE ${redactUrl(url)} (a next page's context): ${d}`);
+      },
       afterPage: (page, n) => {
         sync();
         stats.pages = n;
@@ -212,13 +258,18 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
     stats.phase = 'finishing';
     await planner.finish();
     sync();
+    result.ending = planner.stats.ending;
+    if (result.ending === 'merge-only') o.log.info(`${o.kind}: nothing to forward; a chunk without entries lets the target merge the source digest (docs/protocol.md X2)`);
+    else if (result.ending === 'held') o.log.warn(`${o.kind}: entries were dropped as invalid: the target is not let merge the source digest and later entries of their endpoints were held back, so the next pass starts from them again (docs/protocol.md X3)`);
     if (spool) await spool.drain();
     if (sender) await sender.settle();
+    result.mergeRefused = sender?.mergeRefused ?? false;
     stats.phase = 'done';
     result.ok = true;
   } catch (e) {
     stats.phase = 'failed';
     result.error = asSdataError(e, o);
+    if (unread) discardBody(unread);
     if (spool) await spool.abort().catch(() => undefined);
   } finally {
     if (sender) {
@@ -230,12 +281,28 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
       // Last, and always (docs/engine-rules.md §5): the source context outlives every chunk built from it.
       const d = await sourceOp.delete();
       result.contexts.source = d;
-      if (d === 'failed' || d === 'unknown') o.log.warn(`${o.kind}: DELETE of the source context ${redactUrl(sourceOp.location ?? '')}: ${d}; the source's context expiry will clean up`);
+      if (d === 'failed') o.log.warn(`${o.kind}: DELETE of the source context ${redactUrl(sourceOp.location ?? '')} failed; the next run deletes it (the journal of open contexts), or the source's context expiry`);
+      else if (d === 'unknown') o.log.warn(`${o.kind}: DELETE of the source context ${redactUrl(sourceOp.location ?? '')}: 404, the context was already gone`);
     }
     if (spoolDir) await rm(spoolDir, { recursive: true, force: true }).catch(() => undefined);
     stats.endedMs = Date.now();
   }
+  if (o.explain) explainPass(o, result);
   return result;
+}
+
+/** `--explain`: each decision, with the target's answer for what was sent, and the uuids no entry carried. */
+function explainPass(o: PassOptions, r: PassResult): void {
+  for (const x of r.explained) {
+    let answer = '';
+    if (x.chunk !== undefined) {
+      const res = x.result;
+      answer = res ? `; the target answered HTTP ${res.status}${res.method ? ` ${res.method}` : ''}${res.diagnoses.length ? ` (${res.diagnoses.join('; ')})` : res.message ? ` ${res.message}` : ''}`
+        : r.dryRun ? '; dry run: not sent' : '; no answer from the target (the pass ended first)';
+    }
+    o.log.note(`${o.kind}: ${explainLine(x)}${answer}`);
+  }
+  for (const u of unexplained(o.explain!, r.explained)) o.log.note(`${o.kind}: explain ${u}: no entry of the source feed carries this uuid${r.ok ? '' : ' (as far as the pass read it)'}`);
 }
 
 function asSdataError(e: unknown, o: PassOptions): Error {

@@ -14,6 +14,16 @@ export interface PassReport {
   forwarded: number;
   skipped: number;
   invalid: number;
+  /** Valid entries held back after an invalid entry of their endpoint (docs/protocol.md X3). */
+  held: number;
+  /** Nothing was forwarded and the target's digest needed no merge: nothing was POSTed to the target. */
+  upToDate: boolean;
+  /** Nothing was forwarded, but a chunk without entries was POSTed so that the target merges the source digest. */
+  mergeOnly: boolean;
+  /** … and the target refused it (it wants entries in every feed): its digest did not move (a warning). */
+  mergeRefused: boolean;
+  /** Entries were dropped as invalid: the target was not let merge the source digest (docs/protocol.md X3). */
+  mergeHeld: boolean;
   pages: number;
   chunks: number;
   bytesIn: number;
@@ -28,6 +38,8 @@ export interface PassReport {
   contexts: PassResult['contexts'];
   resumedPages: number;
   splits: number;
+  /** `--explain`: each entry asked about, why it was (not) forwarded and what the target answered. */
+  explained: PassResult['explained'];
 }
 
 export interface RunReport {
@@ -42,6 +54,8 @@ export interface RunReport {
   /** Kinds not attempted because an earlier pass failed. */
   notRun: string[];
   totals: { read: number; forwarded: number; skipped: number; invalid: number; bytesIn: number; bytesOut: number; outcomes: OutcomeCounts };
+  /** Every kind ran and the source had nothing the target lacked: nothing was (or, dry, would be) sent. */
+  upToDate: boolean;
 }
 
 export function passReport(r: PassResult): PassReport {
@@ -51,13 +65,20 @@ export function passReport(r: PassResult): PassReport {
   return {
     kind: r.kind, ok: r.ok, dryRun: r.dryRun,
     error: e ? { code: isSdataError(e) ? e.code : 'INTERNAL', message: e.message } : null,
-    seconds, read: s.read, forwarded: s.forwarded, skipped: s.skipped, invalid: s.invalid, pages: s.pages,
+    seconds, read: s.read, forwarded: s.forwarded, skipped: s.skipped, invalid: s.invalid, held: r.plan?.held ?? 0,
+    upToDate: r.ok && r.ending === 'none' && (r.plan?.chunks ?? 0) === 0, mergeOnly: r.ending === 'merge-only', mergeRefused: r.mergeRefused, mergeHeld: r.ending === 'held',
+    pages: s.pages,
     chunks: r.dryRun ? 0 : s.chunksSent, bytesIn: s.bytesIn, bytesOut: s.bytesOut,
     entriesPerSecond: seconds > 0 ? Math.round(s.read / seconds) : 0,
     wouldSend: r.dryRun && r.plan ? { entries: r.plan.forwarded, chunks: r.plan.chunks, bytes: r.plan.bytesOut } : null,
     outcomes: { ...s.outcomes.counts }, failures: s.outcomes.failures, failuresNotKept: s.outcomes.failuresNotKept,
-    invalidEntries: r.invalid, contexts: r.contexts, resumedPages: s.resumedPages, splits: s.splits,
+    invalidEntries: r.invalid, contexts: r.contexts, resumedPages: s.resumedPages, splits: s.splits, explained: r.explained,
   };
+}
+
+/** Passes that all completed without forwarding anything, none left out: the target already had it all. */
+export function upToDate(passes: readonly PassReport[], notRun: readonly string[]): boolean {
+  return passes.length > 0 && notRun.length === 0 && passes.every((p) => p.ok && !p.error && p.forwarded === 0 && p.invalid === 0);
 }
 
 export function totals(passes: PassReport[]): RunReport['totals'] {
@@ -85,7 +106,8 @@ export function summaryTable(r: RunReport): string {
     `${secs.toFixed(1)} s`, secs > 0 ? int(p.read / secs) : '-', status,
   ];
   for (const p of r.passes) {
-    const status = p.error ? `FAILED (${p.error.code.replace('SDATA_E_', '').toLowerCase()})` : p.dryRun ? 'dry run' : p.outcomes.failed > 0 || p.invalid > 0 ? 'partial' : 'ok';
+    const status = p.error ? `FAILED (${p.error.code.replace('SDATA_E_', '').toLowerCase()})` : p.dryRun ? 'dry run' : p.outcomes.failed > 0 || p.invalid > 0 ? 'partial'
+      : p.upToDate ? 'up to date' : p.mergeRefused ? 'digest merge refused' : p.mergeOnly ? 'digest merge only' : 'ok';
     rows.push(row(p.kind, p, p.seconds, status));
   }
   for (const k of r.notRun) rows.push([k, '', '', '', '', '', '', '', '', '', '', '', '', '', 'not run']);
@@ -94,6 +116,7 @@ export function summaryTable(r: RunReport): string {
   const fmt = (cells: readonly string[]): string => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   const lines = [fmt(COLS), fmt(COLS.map((_, i) => '-'.repeat(widths[i]!))), ...rows.map(fmt)];
   for (const p of r.passes) {
+    if (upToDate([p], [])) lines.push(`${p.kind}: up to date (the source had nothing new for the target)`);
     if (p.wouldSend) lines.push(`${p.kind}: dry run: would send ${int(p.wouldSend.entries)} entries in ${int(p.wouldSend.chunks)} chunk(s), ${mb(p.wouldSend.bytes)}`);
     if (p.error) lines.push(`${p.kind}: ${p.error.message}`);
     for (const f of p.failures.slice(0, 10)) {

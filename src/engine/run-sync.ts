@@ -2,14 +2,18 @@ import { EventEmitter } from 'node:events';
 import { tmpdir } from 'node:os';
 import type { PollOptions } from '../http/async-op.ts';
 import { authorizationFor, type Credentials } from '../http/auth.ts';
-import { HttpClient, type Timeouts } from '../http/client.ts';
+import { HttpClient } from '../http/client.ts';
+import type { Timeouts } from '../http/defaults.ts';
 import { splitUrl } from '../http/url.ts';
-import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/feed-types.ts';
+import { DEFAULT_CHUNK } from '../plan/defaults.ts';
+import { DEFAULT_MAX_ENTRY_BYTES, resolveLimits, type XmlLimits } from '../xml/limits.ts';
+import type { ContextJournal } from './journal.ts';
+import { startJournal } from './leftover-contexts.ts';
 import { Logger, type LogLevel } from './log.ts';
 import type { OutcomeCounts } from './outcomes.ts';
 import type { PassResult } from './pass.ts';
 import { passReport, totals, type PassReport, type RunReport } from './report.ts';
-import { discoverKinds, runKinds } from './run.ts';
+import { kindOrder, runKinds } from './run.ts';
 import type { PassStats } from './stats.ts';
 
 /** One side of a sync: its dataset base URL (`http://host/sdata/app/contract/-`) and how to reach it. */
@@ -24,7 +28,10 @@ export interface SyncEndpoint {
 export interface SyncOptions {
   source: string | SyncEndpoint;
   target: string | SyncEndpoint;
-  /** Kinds in pass order. Default: every kind both providers' `$schema` declare, in sme:syncOrder. */
+  /**
+   * Kinds to sync. Default: every kind both providers' `$schema` declare. Either way they run in sme:syncOrder waves
+   * where the schemas give one (docs/protocol.md X20), else in the order given.
+   */
   kinds?: readonly string[];
   /** Sent on every POST (default "sdata-sync"); the run stamp is the start time. */
   runName?: string;
@@ -38,10 +45,17 @@ export interface SyncOptions {
   chunkEntries?: number;
   chunkBytes?: number;
   maxEntryBytes?: number;
-  /** Passes at once, when the kinds are independent (default 1: a failed pass stops the run). */
+  /** Parsing limits on what the providers send (depth, attributes, names, …); the defaults for those not given. */
+  limits?: Partial<XmlLimits>;
+  /** Passes at once within a wave of kinds of equal syncOrder (default 1: a failed pass stops the run). */
   concurrency?: number;
   /** Where chunks above 32 MiB and result pages wait (default the temp dir). */
   spoolDir?: string;
+  /**
+   * Keep the journal of open contexts here, and DELETE at the start the contexts a killed run with the same directory
+   * left open (docs/engine-rules.md §5; the CLI's --state-dir). Default: no journal.
+   */
+  stateDir?: string;
   /** Retries of a failed request (default 6). */
   retries?: number;
   timeouts?: Partial<Timeouts>;
@@ -162,6 +176,7 @@ export class SyncRun extends EventEmitter<SyncEvents> implements PromiseLike<Syn
     });
     const sc = client('source', source);
     const tc = client('target', target);
+    let journal: ContextJournal | undefined;
     const live: PassStats[] = [];
     const interval = o.progressIntervalMs ?? 1000;
     const timer = interval > 0 ? setInterval(() => {
@@ -171,13 +186,18 @@ export class SyncRun extends EventEmitter<SyncEvents> implements PromiseLike<Syn
     try {
       const runName = o.runName ?? 'sdata-sync';
       const runStamp = new Date().toISOString();
-      const kinds = o.kinds ? [...o.kinds] : await discoverKinds(sc, source.url, tc, target.url);
+      if (o.stateDir !== undefined) {
+        journal = await startJournal({ stateDir: o.stateDir, runStamp, log, sides: [{ side: 'source', url: source.url, client: sc }, { side: 'target', url: target.url, client: tc }] });
+      }
+      const waves = await kindOrder({ source: sc, sourceBase: source.url, target: tc, targetBase: target.url, given: o.kinds ? [...o.kinds] : undefined, log });
+      const kinds = waves.flat();
       this.emit('start', { runName, runStamp, kinds });
       const r = await runKinds({
-        kinds, concurrency: o.concurrency ?? 1, sourceBase: source.url, targetBase: target.url, source: sc, target: tc,
-        runName, runStamp, chunkEntries: o.chunkEntries ?? 1000, chunkBytes: o.chunkBytes ?? 8 * 1024 * 1024,
-        maxEntryBytes: o.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES, strict: o.strict ?? false, dryRun: o.dryRun ?? false,
+        kinds, waves, concurrency: o.concurrency ?? 1, sourceBase: source.url, targetBase: target.url, source: sc, target: tc,
+        runName, runStamp, chunkEntries: o.chunkEntries ?? DEFAULT_CHUNK.entries, chunkBytes: o.chunkBytes ?? DEFAULT_CHUNK.bytes,
+        maxEntryBytes: o.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES, limits: resolveLimits(o.limits), strict: o.strict ?? false, dryRun: o.dryRun ?? false,
         postResults: o.postResults ?? false, poll: o.poll ?? {}, spoolDir: o.spoolDir ?? tmpdir(), signal, log,
+        contexts: journal ? { source: journal.recorder('source'), target: journal.recorder('target') } : undefined,
         onPass: (s) => {
           live.push(s);
           this.emit('pass', { kind: s.kind });
@@ -193,6 +213,7 @@ export class SyncRun extends EventEmitter<SyncEvents> implements PromiseLike<Syn
       this.emit('done', { result });
       return result;
     } finally {
+      journal?.close();
       clearInterval(timer);
       await sc.close();
       await tc.close();

@@ -1,5 +1,5 @@
-import type { ChunkTarget, ChunkWriter, PlanStats } from '../plan/planner.ts';
-import type { BodyFactory, BodyWriter } from './chunk-body.ts';
+import type { ChunkFrame, ChunkTarget, ChunkWriter, PlanStats } from '../plan/planner.ts';
+import { FramedBody, type BodyFactory, type BodyWriter } from './chunk-body.ts';
 import type { SpooledChunk } from './chunk-sender.ts';
 
 /**
@@ -7,8 +7,9 @@ import type { SpooledChunk } from './chunk-sender.ts';
  * large chunk bounds), and `close()` hands it to the sender queue. `close()` resolves only when the queue has room,
  * so at most `depth` chunks wait or travel while the next one is produced (docs/engine-rules.md §2: chunk k is POSTed
  * while chunk k+1 is prepared): memory and disk stay within (depth + 1) chunk bounds, plus the start of the next
- * chunk (the planner awaits closes between input pieces, so up to one piece's entries). A body is released once
- * the target has answered for it, and it is what a retry re-sends, byte for byte.
+ * chunk (the planner awaits closes between input pieces, so up to one piece's entries), plus the chunk whose
+ * results are still being read (the sender keeps its body until they are counted: a result count that does not
+ * match names the posted entries from it). A body is what a retry re-sends, byte for byte.
  */
 export class SpoolTarget implements ChunkTarget {
   private readonly make: BodyFactory;
@@ -43,7 +44,7 @@ export class SpoolTarget implements ChunkTarget {
    * Never rejects: the planner keeps these promises, and one could otherwise reject unobserved. Failures are kept
    * in `error` and surface through `open()`, `check()` and `drain()`.
    */
-  async close(n: number, final: boolean): Promise<void> {
+  async close(n: number, final: boolean, frame: ChunkFrame | undefined): Promise<void> {
     // The planner counts an entry after writing it and closes a chunk before writing the next one's first entry.
     const forwarded = this.stats?.forwarded ?? 0;
     const entries = forwarded - this.lastForwarded;
@@ -52,7 +53,8 @@ export class SpoolTarget implements ChunkTarget {
     this.writers.delete(n);
     let chunk: SpooledChunk;
     try {
-      chunk = { n, body: await w.finish(), final, entries, label: `${this.labelPrefix}chunk ${n}` };
+      // The entries are spooled; the head (with or without `next`) and the tail go around them.
+      chunk = { n, body: new FramedBody(frame!.head, await w.finish(), frame!.tail), final, entries, label: `${this.labelPrefix}chunk ${n}` };
     } catch (e) {
       this.error ??= e;
       return;
@@ -62,13 +64,13 @@ export class SpoolTarget implements ChunkTarget {
       await chunk.body.release();
       return;
     }
-    const p = this.tail.then(() => (this.error === undefined ? this.send(chunk) : undefined))
+    // A chunk handed to `send` is the sender's to release (after its results are counted); one never sent is ours.
+    const p = this.tail.then(() => (this.error === undefined ? this.send(chunk) : chunk.body.release()))
       .catch((e: unknown) => {
         this.error ??= e;
       })
       .finally(() => {
         void this.queue.shift(); // p itself: its failure is kept by the catch above
-        return chunk.body.release().catch(() => undefined);
       });
     this.tail = p;
     this.queue.push(p);

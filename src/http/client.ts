@@ -2,24 +2,13 @@ import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import { SdataError } from '../protocol/errors.ts';
 import {
-  DECLINED_STATUS, DEFAULT_RETRY, errorCode, isTransientError, isUnsentError, RETRYABLE_STATUS, retryAfterMs,
+  DECLINED_STATUS, errorCode, isTransientError, isUnsentError, RETRYABLE_STATUS, retryAfterMs,
   SYSTEM_CLOCK, withRetry, type Clock, type RetryPolicy,
 } from './retry.ts';
 import { trustedWith } from './trust.ts';
+import type { Side } from './auth.ts';
+import { DEFAULT_RETRY, DEFAULT_TIMEOUTS, type Timeouts } from './defaults.ts';
 import { originOf, redactUrl, splitUrl } from './url.ts';
-
-export interface Timeouts {
-  /** TCP (and TLS) connection establishment. */
-  connectMs: number;
-  /** From the end of the request to the complete response headers. */
-  headersMs: number;
-  /** Longest silence between two pieces of a response body. */
-  bodyMs: number;
-  /** Longest wait for an asynchronous operation to finish, across all its polls. */
-  pollMs: number;
-}
-
-export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 10_000, headersMs: 120_000, bodyMs: 120_000, pollMs: 30 * 60_000 };
 
 /**
  * How a request may be repeated after a failure:
@@ -53,7 +42,14 @@ export interface HttpRequest {
   uninterruptible?: boolean;
 }
 
-export type HttpResponse = Dispatcher.ResponseData & { url: string };
+/** An answer, with its URL and how many times the request was tried again before it (statusError says so). */
+export type HttpResponse = Dispatcher.ResponseData & {
+  url: string;
+  retries?: number;
+  /** Whose credentials the client carries, and whether this request carried them: a 401 names the right variables. */
+  side?: Side | undefined;
+  authSent?: boolean;
+};
 
 export interface RetryEvent {
   method: string;
@@ -67,6 +63,8 @@ export interface HttpClientOptions {
   /** Authorization header value; sent only to `authOrigin`, never to another host a Location points at. */
   authorization?: string | undefined;
   authOrigin?: string | undefined;
+  /** The side this client talks to, named in the hint a 401 or 403 gets (statusError). */
+  side?: Side;
   timeouts?: Partial<Timeouts>;
   retry?: Partial<RetryPolicy>;
   signal?: AbortSignal | undefined;
@@ -95,6 +93,7 @@ export class HttpClient {
   private readonly ownsAgent: boolean;
   private readonly authorization: string | undefined;
   private readonly authOrigin: string | undefined;
+  private readonly side: Side | undefined;
   private readonly userAgent: string;
   private readonly onRetry: ((e: RetryEvent) => void) | undefined;
   /** Requests sent, retries made (for reports and tests). */
@@ -107,6 +106,7 @@ export class HttpClient {
     this.signal = o.signal;
     this.authorization = o.authorization;
     this.authOrigin = o.authOrigin === undefined ? undefined : originOf(o.authOrigin);
+    this.side = o.side;
     this.userAgent = o.userAgent ?? 'sdata-sync';
     this.onRetry = o.onRetry;
     this.clock = o.clock ?? SYSTEM_CLOCK;
@@ -123,14 +123,15 @@ export class HttpClient {
     const { origin, path } = splitUrl(req.url);
     const mode = req.retry ?? (req.method === 'GET' || req.method === 'DELETE' ? 'idempotent' : 'never');
     const headers: Record<string, string> = { 'user-agent': this.userAgent, ...req.headers };
-    if (this.authorization !== undefined && origin === this.authOrigin) headers['authorization'] = this.authorization;
+    const authSent = this.authorization !== undefined && origin === this.authOrigin;
+    if (authSent) headers['authorization'] = this.authorization!;
     const cleanup = req.cleanup === true;
     // A cleanup is quick to give up: at most 2 retries, waits of at most a second.
     const policy = cleanup
       ? { retries: Math.min(2, this.retry.retries), baseMs: this.retry.baseMs, maxMs: Math.min(1000, this.retry.maxMs), maxRetryAfterMs: Math.min(1000, this.retry.maxRetryAfterMs) }
       : this.retry;
     const signal = cleanup ? AbortSignal.timeout(CLEANUP_TIMEOUT_MS) : req.uninterruptible ? undefined : this.signal;
-    return withRetry(async () => {
+    return withRetry(async (n) => {
       this.requests++;
       const res = await this.agent.request({
         origin, path, method: req.method, headers,
@@ -139,7 +140,7 @@ export class HttpClient {
         headersTimeout: cleanup ? Math.min(CLEANUP_TIMEOUT_MS, this.timeouts.headersMs) : req.headersTimeoutMs ?? this.timeouts.headersMs,
         bodyTimeout: this.timeouts.bodyMs,
       });
-      return Object.assign(res, { url: req.url });
+      return Object.assign(res, { url: req.url, retries: n, side: this.side, authSent });
     }, {
       policy,
       // The run's signal: checked before every attempt and cuts every wait, but a cleanup ignores it.

@@ -14,8 +14,6 @@ export interface RetryPolicy {
   maxRetryAfterMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { retries: 6, baseMs: 100, maxMs: 10_000, maxRetryAfterMs: 120_000 };
-
 export const RETRYABLE_STATUS: ReadonlySet<number> = new Set([429, 502, 503, 504]);
 /** Statuses that prove the server declined the request without acting on it. */
 export const DECLINED_STATUS: ReadonlySet<number> = new Set([429, 503]);

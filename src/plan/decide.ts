@@ -6,6 +6,16 @@ import type { EntryRecord } from '../xml/feed-types.ts';
 
 export type Decision = 'forward' | 'skip' | 'invalid';
 
+/** Why an entry was decided as it was (`--explain`): its state, the target digest entry it met, the rule applied. */
+export interface Explanation {
+  decision: Decision | 'held';
+  /** The entry's syncState, as far as it has one. */
+  state: { endpoint: string; tick: string } | undefined;
+  /** The target digest's entry for that endpoint; undefined when the target does not know it (or there is no digest). */
+  digestEntry: { endpoint: string; tick: string } | undefined;
+  rule: string;
+}
+
 const ABSENT = '';
 
 /**
@@ -35,5 +45,22 @@ export class Decider {
       this.ticks.set(st.endpoint, t);
     }
     return t !== ABSENT && tickLess(st.tick, t) ? 'skip' : 'forward';
+  }
+
+  /** The same decision as `decide`, spelt out (off the hot path: only for entries someone asked about). */
+  explain(rec: EntryRecord): Explanation {
+    const st = rec.state;
+    const state = st ? { endpoint: st.endpoint, tick: st.tick } : undefined;
+    const d = st && this.target ? this.target.entries.get(normalizeEndpoint(st.endpoint)) : undefined;
+    const digestEntry = d ? { endpoint: d.endpoint, tick: d.tick } : undefined;
+    const decision = this.decide(rec);
+    const rules = 'docs/engine-rules.md §1';
+    let rule: string;
+    if (decision === 'invalid') rule = `invalid, not forwarded: ${rec.invalid} (${rules})`;
+    else if (decision === 'skip') rule = `skipped: tick ${st!.tick} < ${d!.tick}, the target's digest says it has this change or a later one from ${st!.endpoint} (${rules})`;
+    else if (this.target === undefined) rule = `forwarded: no target digest, the target is taken to be empty (${rules})`;
+    else if (d === undefined) rule = `forwarded: the target's digest has no entry for ${st!.endpoint} (${rules}); the target applies the conflict rules`;
+    else rule = `forwarded: tick ${st!.tick} ≥ ${d.tick}, the target lacks this change (${rules}); the target applies the conflict rules`;
+    return { decision, state, digestEntry, rule };
   }
 }

@@ -4,6 +4,7 @@ import type { Digest } from '../protocol/digest.ts';
 import { runnable } from '../runtime/module-url.ts';
 import type { FeedLink, ResumePoint } from '../xml/feed-types.ts';
 import { pageDecls, type PageDecls } from '../xml/feed-writer.ts';
+import { resolveLimits, type XmlLimits } from '../xml/limits.ts';
 import { Decider } from './decide.ts';
 import { GcSchedule } from './gc-schedule.ts';
 import type { Planner } from './planner.ts';
@@ -20,7 +21,10 @@ import { readSegment, segmentFailure, SegmentReaders, type SegmentBatch, type Se
  * CDATA section, or a payload element of that name. A piece is trusted only if the piece before it ended exactly
  * after an entry, directly inside the root (FeedReader.atBoundary) — otherwise this thread reads it again and goes on
  * with the same reader into the next pieces until that holds. Batches are committed to the planner in document
- * order; each reports lines, columns and entry numbers from its own start, translated here.
+ * order; each reports lines, columns and entry numbers from its own start, translated here. One decision depends on
+ * what came before: after an invalid entry, later entries of its endpoint are held back (docs/protocol.md X3). The
+ * committer applies that (Planner.commitBatch); a piece read before the hold began does not carry its entries'
+ * endpoints and is read again here (Planner.needsEndpoints), and pieces read afterwards carry them.
  *
  * Memory: a few pieces in flight (each `segmentBytes`, a cut is looked for within 4× that) and their batches.
  */
@@ -29,6 +33,8 @@ export interface SegmentedOptions {
   /** Target digest the entries are decided against (undefined = empty target). */
   target: Digest | undefined;
   maxEntryBytes: number;
+  /** Parsing limits (xml/limits.ts), the same on every thread; default: the defaults. */
+  limits?: XmlLimits;
   /** Piece size (a piece ends at the last cut in the first this-many bytes). Default 64 KiB. */
   segmentBytes?: number;
   /** Helper threads, 0 or 1: default 1 when the machine has more than one CPU, else 0 (everything on this thread). */
@@ -153,6 +159,7 @@ async function* pieces(input: AsyncIterable<Uint8Array>, size: number, pattern: 
 export class SegmentedPlan {
   private readonly target: Digest | undefined;
   private readonly maxEntryBytes: number;
+  private readonly limits: XmlLimits;
   private readonly size: number;
   private readonly helpers: number;
   private readonly readers: SegmentReaders;
@@ -166,6 +173,7 @@ export class SegmentedPlan {
   constructor(o: SegmentedOptions) {
     this.target = o.target;
     this.maxEntryBytes = o.maxEntryBytes;
+    this.limits = resolveLimits(o.limits);
     this.size = o.segmentBytes ?? 64 * 1024;
     this.helpers = o.helpers ?? (availableParallelism() > 1 ? 1 : 0);
     this.readers = new SegmentReaders(new Decider(o.target));
@@ -217,13 +225,14 @@ export class SegmentedPlan {
       if (!main) {
         // Only here, where a reader starts, is nothing of an earlier piece alive (gc-schedule.ts).
         this.gc.betweenPieces();
-        const reader = this.readers.for(source, this.maxEntryBytes);
+        const reader = this.readers.for(source, this.maxEntryBytes, this.limits);
         reader.start({ byteOffset: piece.byteOffset, resume });
         main = { reader, origin, entries: 0 };
       }
       const m = main;
       this.counts.here++;
-      const b = m.reader.read(piece.bytes, piece.final);
+      // Everything before this piece is committed: whether an endpoint is held back is known (docs/protocol.md X3).
+      const b = m.reader.read(piece.bytes, piece.final, planner.holding);
       m.entries += b.kinds.length;
       commit(b, m.origin);
       if (b.state === 'clean') learn(b);
@@ -246,9 +255,10 @@ export class SegmentedPlan {
         queue.shift();
         if (q.error !== undefined && !(q.error instanceof HelperLost)) throw q.error;
         const b = q.batch;
-        if (b === undefined || b.state === 'open') {
-          // The cut after this piece was not right after an entry, or the helper is gone: read this piece and the
-          // queued ones here, in order, going on with one reader until a cut is good.
+        if (b === undefined || b.state === 'open' || planner.needsEndpoints(b)) {
+          // The cut after this piece was not right after an entry, or the helper is gone, or the piece was read
+          // before an endpoint was held back and lacks its entries' endpoints: read this piece and the queued ones
+          // here, in order, going on with one reader until a cut is good.
           if (b === undefined) this.lose(q.error!.message);
           const rest = queue.splice(0);
           this.counts.again += 1 + rest.length;
@@ -270,6 +280,8 @@ export class SegmentedPlan {
         } else {
           const job: SegmentJob = {
             source, bytes: piece.bytes, byteOffset: piece.byteOffset, resume, final: piece.final, maxEntryBytes: this.maxEntryBytes,
+            endpoints: planner.holding,
+            limits: this.limits,
           };
           if (this.helpers > 0 && !this.helper && !this.helperLost) {
             try {

@@ -1,9 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { digestKey, type Digest } from '../protocol/digest.ts';
+import { normalizeEndpoint } from '../protocol/endpoint.ts';
 import { SdataError } from '../protocol/errors.ts';
 import type { SyncMode } from '../protocol/sync-state.ts';
+import { tickLess } from '../protocol/ticks.ts';
 import type { EntryRecord, FeedHandler, FeedHead, FeedTail } from '../xml/feed-types.ts';
 import { feedClose, feedOpen, forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
-import { Decider } from './decide.ts';
+import { DEFAULT_CHUNK } from './defaults.ts';
+import { Decider, type Decision, type Explanation } from './decide.ts';
 import { Kind, type SegmentBatch } from './segment.ts';
 
 /** Where chunk text goes. `write` returns false when the consumer wants us to wait for `drained()`. */
@@ -17,11 +21,31 @@ export interface ChunkWriter {
   drained(): Promise<void>;
 }
 
+/**
+ * A chunk's feed head (XML declaration, root start tag, id, links, syncMode, digest) and its closing tag. The head
+ * says whether the chunk is the last (no `next` link), which is known only when the chunk is closed: the entries
+ * are written first and the consumer puts the head before them (docs/engine-rules.md §2).
+ */
+export interface ChunkFrame {
+  head: string;
+  tail: string;
+}
+
 /** The consumer of chunks: a directory of files, stdout, or the engine's spool + POST queue. */
 export interface ChunkTarget {
+  /**
+   * A stream that cannot put a head before what it already wrote (stdout): the planner then writes head and tail
+   * through the writer itself, and only in single-feed mode, where the one chunk is final from the start.
+   */
+  readonly streams?: boolean;
+  /** Where chunk n's entries go. */
   open(n: number): ChunkWriter;
-  /** Chunk n is complete. `final` = no chunk follows. Resolves when the consumer has taken it (bounded overlap). */
-  close(n: number, final: boolean): Promise<void>;
+  /**
+   * Chunk n is complete: `final` = no chunk follows (its head has no `next` link). `frame` is what goes around the
+   * entries written so far (undefined for a streaming target: it already has them). Resolves when the consumer has
+   * taken the chunk (bounded overlap).
+   */
+  close(n: number, final: boolean, frame: ChunkFrame | undefined): Promise<void>;
 }
 
 export interface InvalidEntry {
@@ -30,17 +54,32 @@ export interface InvalidEntry {
   line: number;
   column: number;
   atomId: string | undefined;
+  /** The endpoint its syncState names, when it names one: later entries of that endpoint are held back (X3). */
+  endpoint: string | undefined;
   reason: string;
 }
+
+/**
+ * How the pass ends for the target (docs/protocol.md X2, X3): `final` — the last chunk with entries has no `next`,
+ * so the target merges the source digest; `merge-only` — nothing was left to forward but the merge moves the
+ * target's digest, so a chunk without entries was written for it; `none` — no final chunk, because the merge would
+ * move nothing (with no chunk at all, the target is up to date); `held` — an entry was dropped as invalid, so the
+ * target must not merge: the last chunk keeps a `next` link, and no chunk is written for the merge alone.
+ */
+export type PassEnding = 'final' | 'merge-only' | 'none' | 'held';
 
 export interface PlanStats {
   read: number;
   forwarded: number;
   skipped: number;
   invalid: number;
+  /** Valid entries not forwarded because an earlier entry of their endpoint was invalid (docs/protocol.md X3). */
+  held: number;
   chunks: number;
   /** Bytes of chunk text produced (UTF-8). */
   bytesOut: number;
+  /** Set by `finish()`. */
+  ending: PassEnding | undefined;
 }
 
 export interface PlannerOptions {
@@ -54,13 +93,50 @@ export interface PlannerOptions {
   strict?: boolean;
   out: ChunkTarget;
   onInvalid?: (e: InvalidEntry) => void;
-  /** atom:id of chunk n. */
-  chunkId?: (n: number) => string;
-  /** The href of chunk n's `next` link (a marker for the target; nobody dereferences it). */
-  nextHref?: (n: number) => string;
+  /**
+   * The chunks' atom:id (docs/protocol.md X2): the engine gives the source context URL. Default: the first source
+   * page's atom:id when it is an absolute URI, else a fresh `urn:uuid:`.
+   */
+  feedId?: string;
+  /** Lower-cased uuids whose decision `onExplain` is told (`--explain`); undefined costs nothing per entry. */
+  explain?: ReadonlySet<string> | undefined;
+  onExplain?: (x: Explained) => void;
+}
+
+/** An `--explain`ed entry: why it was forwarded or not, and where it went. */
+export interface Explained extends Explanation {
+  source: string;
+  index: number;
+  line: number;
+  column: number;
+  atomId: string | undefined;
+  uuid: string;
+  /** Forwarded: its chunk and 0-based position there (where its result is). */
+  chunk: number | undefined;
+  position: number | undefined;
 }
 
 const pad6 = (n: number): string => String(n).padStart(6, '0');
+const ABSOLUTE_URI = /^[A-Za-z][A-Za-z0-9+.-]*:\S+$/;
+
+/**
+ * The `self` href of chunk n of feed `id` (and the `next` href of chunk n-1): the feed's id with a fragment naming
+ * the chunk. Absolute like the provider's own links, unique in the run, and never dereferenced (docs/protocol.md X2).
+ */
+function chunkHref(id: string, n: number): string {
+  const hash = id.indexOf('#');
+  return `${hash < 0 ? id : id.slice(0, hash)}#chunk-${pad6(n)}`;
+}
+
+/** Whether merging source digest `s` into target digest `t` would raise any tick of `t` (docs/protocol.md §3.9 item 2). */
+function mergeMoves(t: Digest | undefined, s: Digest | undefined): boolean {
+  if (s === undefined) return false;
+  for (const [ep, e] of s.entries) {
+    const have = t?.entries.get(ep);
+    if (have === undefined || tickLess(have.tick, e.tick)) return true;
+  }
+  return false;
+}
 
 /**
  * Reader records in, target chunks out. Implements FeedHandler so one FeedReader per source page can feed it;
@@ -68,13 +144,16 @@ const pad6 = (n: number): string => String(n).padStart(6, '0');
  *
  * Chunk rules (docs/engine-rules.md §2): bounded by entries and bytes; an entry larger than the byte bound goes alone;
  * a chunk never mixes pages whose digest or syncMode differ; every chunk but the final one carries `next`, and a
- * chunk is only closed as non-final once we know another chunk will follow. A pass always ends with a final chunk,
- * even an empty one, so the target performs its end-of-feed digest merge.
+ * chunk is only closed as non-final once we know another chunk will follow. A chunk's head (with its `next` link)
+ * is made when the chunk is closed and goes before its entries. How the pass ends is `PassEnding`: a final chunk
+ * without entries is written only when the target's end-of-feed merge would move its digest, and never after an
+ * invalid entry (docs/protocol.md X2, X3).
  */
 export class Planner implements FeedHandler {
   private readonly decider: Decider;
-  private readonly o: Required<Omit<PlannerOptions, 'target' | 'onInvalid'>> & Pick<PlannerOptions, 'onInvalid'>;
-  readonly stats: PlanStats = { read: 0, forwarded: 0, skipped: 0, invalid: 0, chunks: 0, bytesOut: 0 };
+  private readonly o: Required<Omit<PlannerOptions, 'target' | 'onInvalid' | 'feedId' | 'explain' | 'onExplain'>> &
+    Pick<PlannerOptions, 'target' | 'onInvalid' | 'explain' | 'onExplain'>;
+  readonly stats: PlanStats = { read: 0, forwarded: 0, skipped: 0, invalid: 0, held: 0, chunks: 0, bytesOut: 0, ending: undefined };
 
   private source = '<input>';
   private mode: SyncMode | undefined;
@@ -82,25 +161,33 @@ export class Planner implements FeedHandler {
   private key: string | undefined;
   private decls: PageDecls = [];
   private sawHead = false;
+  private feedId: string | undefined;
+  /** Normalised endpoints whose later entries are held back after one of theirs was invalid (X3). */
+  private held: Set<string> | undefined;
 
   private writer: ChunkWriter | undefined;
   private chunkEntries = 0;
   private chunkBytes = 0;
+  /** `<updated>` of the open chunk: the time it was begun. */
+  private chunkUpdated = '';
   private pending: Promise<void>[] = [];
   private finished = false;
 
   constructor(opts: PlannerOptions) {
     this.decider = new Decider(opts.target);
     this.o = {
-      chunkEntries: opts.chunkEntries ?? 1000,
-      chunkBytes: opts.chunkBytes ?? 8 * 1024 * 1024,
+      target: opts.target,
+      chunkEntries: opts.chunkEntries ?? DEFAULT_CHUNK.entries,
+      chunkBytes: opts.chunkBytes ?? DEFAULT_CHUNK.bytes,
       singleFeed: opts.singleFeed ?? false,
       strict: opts.strict ?? false,
       out: opts.out,
       onInvalid: opts.onInvalid,
-      chunkId: opts.chunkId ?? ((n) => `urn:sdata-sync:chunk:${pad6(n)}`),
-      nextHref: opts.nextHref ?? ((n) => `chunk-${pad6(n)}.xml`),
+      explain: opts.explain !== undefined && opts.explain.size > 0 ? opts.explain : undefined,
+      onExplain: opts.onExplain,
     };
+    this.feedId = opts.feedId;
+    if (opts.out.streams && !this.o.singleFeed) throw new Error('a streaming chunk target needs singleFeed (its one chunk is final from the start)');
   }
 
   beginPage(source: string): void {
@@ -115,9 +202,10 @@ export class Planner implements FeedHandler {
           `${this.source}: this page's syncMode/digest differ from the first page's; one output feed cannot carry both (use --out-dir)`,
           { source: this.source });
       }
-      // Close first (docs/engine-rules.md §2): another chunk certainly follows, at least the final one.
+      // Close first (docs/engine-rules.md §2); a final chunk follows if the merge with this page's digest needs one.
       if (this.writer) this.closeChunk(false);
     }
+    if (!this.sawHead) this.feedId ??= h.atomId !== undefined && ABSOLUTE_URI.test(h.atomId) ? h.atomId : `urn:uuid:${randomUUID()}`;
     this.sawHead = true;
     this.key = key;
     this.mode = h.syncMode;
@@ -130,10 +218,17 @@ export class Planner implements FeedHandler {
     const d = this.decider.decide(rec);
     if (d === 'skip') {
       this.stats.skipped++;
+      if (this.o.explain !== undefined) this.explain(rec, d);
       return;
     }
     if (d === 'invalid') {
-      this.reject({ source: this.source, index: rec.index, line: rec.line, column: rec.column, atomId: rec.atomId, reason: rec.invalid! });
+      if (this.o.explain !== undefined) this.explain(rec, d);
+      this.reject({ source: this.source, index: rec.index, line: rec.line, column: rec.column, atomId: rec.atomId, endpoint: rec.state?.endpoint, reason: rec.invalid! });
+      return;
+    }
+    if (this.held !== undefined && this.held.has(normalizeEndpoint(rec.state!.endpoint))) {
+      this.stats.held++;
+      if (this.o.explain !== undefined) this.explain(rec, 'held');
       return;
     }
     const text = forwardText(rec, this.decls);
@@ -153,13 +248,36 @@ export class Planner implements FeedHandler {
     }
     w.write('\n');
     this.count(bytes);
+    if (this.o.explain !== undefined) this.explain(rec, d);
+  }
+
+  /**
+   * `--explain`: the decision on an entry whose uuid was asked about (the common path pays one comparison with
+   * undefined). Called after a forwarded entry is written, so its chunk and position are the current ones.
+   */
+  private explain(rec: EntryRecord, d: Decision | 'held'): void {
+    const uuid = rec.uuid?.trim().toLowerCase();
+    if (uuid === undefined || !this.o.explain!.has(uuid)) return;
+    const x = this.decider.explain(rec);
+    if (d === 'held') {
+      x.decision = 'held';
+      x.rule = `held back: an earlier entry of ${rec.state!.endpoint} was dropped as invalid, and the target's digest must not move past it (docs/protocol.md X3)`;
+    }
+    const forwarded = d === 'forward';
+    this.o.onExplain?.({
+      ...x, source: this.source, index: rec.index, line: rec.line, column: rec.column, atomId: rec.atomId, uuid,
+      chunk: forwarded ? this.stats.chunks : undefined, position: forwarded ? this.chunkEntries - 1 : undefined,
+    });
   }
 
   /**
    * Entries read and decided elsewhere (a piece of the document, see segment.ts), committed here in document order.
    * `at` turns the piece's line:column into the document's; `indexBase` is the number of entries before the piece.
+   * A batch read before this planner held an endpoint back must carry the endpoints of its forwarded entries
+   * (`needsEndpoints`); the caller reads such a piece again.
    */
   commitBatch(b: SegmentBatch, indexBase: number, at: (line: number, column: number) => [number, number]): void {
+    if (this.needsEndpoints(b)) throw new Error('internal: a batch without endpoints committed while an endpoint is held back');
     const { kinds, lens, out } = b;
     let f = 0;
     let off = 0;
@@ -172,17 +290,35 @@ export class Planner implements FeedHandler {
       } else if (k === Kind.Invalid) {
         const e = b.invalid[inv++]!;
         const [line, column] = at(e.line, e.column);
-        this.reject({ source: this.source, index: indexBase + e.index, line, column, atomId: e.atomId, reason: e.reason });
+        this.reject({ source: this.source, index: indexBase + e.index, line, column, atomId: e.atomId, endpoint: e.endpoint, reason: e.reason });
       } else {
-        const n = lens[f++]!;
-        const w = this.place(n);
+        const fi = f++;
+        const n = lens[fi]!;
         const bytes = out.subarray(off, off + n);
         off += n;
+        if (this.held !== undefined && this.held.has(normalizeEndpoint(b.eps[fi - b.epsFrom]!))) {
+          this.stats.held++;
+          continue;
+        }
+        const w = this.place(n);
         if (w.writeBytes !== undefined) w.writeBytes(bytes);
         else w.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'));
         this.count(n);
       }
     }
+  }
+
+  /**
+   * Whether `b` cannot be committed as it is: an endpoint is held back, and `b` has forwarded entries whose endpoint
+   * it does not carry (it was read before the hold began, without them).
+   */
+  needsEndpoints(b: SegmentBatch): boolean {
+    return this.held !== undefined && b.epsFrom > 0;
+  }
+
+  /** Whether an endpoint is held back: pieces read from now on should carry their entries' endpoints. */
+  get holding(): boolean {
+    return this.held !== undefined;
   }
 
   private reject(inv: InvalidEntry): void {
@@ -192,6 +328,9 @@ export class Planner implements FeedHandler {
         `${inv.source}:${inv.line}:${inv.column}: entry #${inv.index + 1}${inv.atomId ? ` (${inv.atomId})` : ''}: ${inv.reason}`,
         { source: inv.source, line: inv.line, column: inv.column, entryId: inv.atomId });
     }
+    // docs/protocol.md X3: the target moves its digest per processed entry (§3.9 item 1), so a later entry of the
+    // same endpoint would carry its tick past the dropped one, which would then never be sent again.
+    if (inv.endpoint !== undefined && inv.endpoint.trim() !== '') (this.held ??= new Set()).add(normalizeEndpoint(inv.endpoint));
     this.o.onInvalid?.(inv);
   }
 
@@ -234,35 +373,75 @@ export class Planner implements FeedHandler {
     if (this.writer?.needsDrain) await this.writer.drained();
   }
 
+  /**
+   * Ends the pass (docs/protocol.md X2, X3): the open chunk becomes the final one, unless an entry was dropped as
+   * invalid (then it keeps its `next` link). With no chunk open, a chunk without entries is written only when the
+   * target's merge with the current source digest would raise one of its ticks; a single feed is always written.
+   */
   async finish(): Promise<PlanStats> {
     if (this.finished) return this.stats;
     this.finished = true;
-    if (!this.writer) {
-      if (!this.sawHead) throw new SdataError('SDATA_E_NOT_SYNC_FEED', 'no source page was read');
+    if (!this.sawHead) throw new SdataError('SDATA_E_NOT_SYNC_FEED', 'no source page was read');
+    const hold = this.stats.invalid > 0;
+    let ending: PassEnding;
+    if (this.writer) {
+      // A single feed streamed its head first, as final: plan's stdout warns about the held merge it cannot show.
+      ending = hold && !this.o.singleFeed ? 'held' : 'final';
+      this.closeChunk(ending === 'final');
+    } else if (this.o.singleFeed) {
       this.openChunk();
+      this.closeChunk(true);
+      ending = 'final';
+    } else if (hold) {
+      ending = 'held';
+    } else if (mergeMoves(this.o.target, this.digest)) {
+      this.openChunk();
+      this.closeChunk(true);
+      ending = 'merge-only';
+    } else {
+      ending = 'none';
     }
-    this.closeChunk(true);
+    this.stats.ending = ending;
     await this.settle();
     return this.stats;
   }
 
+  private frame(n: number, final: boolean): ChunkFrame {
+    const id = this.feedId!;
+    const links = [{ rel: 'self', href: chunkHref(id, n) }, { rel: 'first', href: chunkHref(id, 1) }];
+    if (!final) links.push({ rel: 'next', href: chunkHref(id, n + 1) });
+    const head = feedOpen({ id, title: `Synchronization feed, chunk ${n}`, updated: this.chunkUpdated, links, syncMode: this.mode, digest: this.digest });
+    return { head, tail: feedClose() };
+  }
+
   private openChunk(): void {
     const n = this.stats.chunks + 1;
-    const head = feedOpen({ id: this.o.chunkId(n), title: `Synchronization feed chunk ${n}`, syncMode: this.mode, digest: this.digest });
+    this.chunkUpdated = new Date().toISOString();
     this.writer = this.o.out.open(n);
-    this.writer.write(head);
     this.stats.chunks = n;
     this.chunkEntries = 0;
-    this.chunkBytes = Buffer.byteLength(head) + 256; // + the closing part, with room for a next link
-    this.stats.bytesOut += this.chunkBytes - 256;
+    // The bound counts the frame too, with its `next` link (the largest the frame can be).
+    const f = this.frame(n, false);
+    this.chunkBytes = Buffer.byteLength(f.head) + Buffer.byteLength(f.tail);
+    if (this.o.out.streams) {
+      const head = this.frame(n, true).head;
+      this.writer.write(head);
+      this.stats.bytesOut += Buffer.byteLength(head);
+    }
   }
 
   private closeChunk(final: boolean): void {
     const n = this.stats.chunks;
-    const tail = feedClose(final ? undefined : [{ rel: 'next', href: this.o.nextHref(n + 1) }]);
-    this.writer!.write(tail);
-    this.stats.bytesOut += Buffer.byteLength(tail);
+    const f = this.frame(n, final);
+    let frame: ChunkFrame | undefined = f;
+    if (this.o.out.streams) {
+      this.writer!.write(f.tail);
+      frame = undefined;
+    } else {
+      this.stats.bytesOut += Buffer.byteLength(f.head);
+    }
+    this.stats.bytesOut += Buffer.byteLength(f.tail);
     this.writer = undefined;
-    this.pending.push(this.o.out.close(n, final));
+    this.pending.push(this.o.out.close(n, final, frame));
   }
 }

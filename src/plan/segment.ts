@@ -2,6 +2,7 @@ import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import { FeedReader } from '../xml/feed-reader.ts';
 import type { EntryRecord, FeedHandler, FeedHead, FeedLink, FeedTail, ResumePoint } from '../xml/feed-types.ts';
 import { forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
+import type { XmlLimits } from '../xml/limits.ts';
 import { Decider } from './decide.ts';
 import type { InvalidEntry } from './planner.ts';
 
@@ -20,6 +21,9 @@ export interface SegmentJob {
   /** The document's last piece: the reader is ended after it. */
   final: boolean;
   maxEntryBytes: number;
+  /** Record the endpoint of every forwarded entry (the committer holds an endpoint back: Planner.needsEndpoints). */
+  endpoints: boolean;
+  limits: XmlLimits;
 }
 
 export const Kind = { Skip: 0, Forward: 1, Invalid: 2 } as const;
@@ -47,6 +51,14 @@ export interface SegmentBatch {
   /** Byte length of each forwarded entry in `out`, its '\n' included. */
   lens: number[];
   invalid: InvalidAt[];
+  /**
+   * Endpoints (as written) of forwarded entries `epsFrom`, `epsFrom + 1`, … (counted among forwarded entries). A
+   * piece read with `endpoints` has them all (`epsFrom` 0); otherwise they start at its first invalid entry that
+   * names an endpoint, since the committer holds that endpoint back from there (docs/protocol.md X3), and
+   * `epsFrom` is the number of forwarded entries when none does.
+   */
+  eps: string[];
+  epsFrom: number;
   /** Feed-level links seen in the piece. */
   links: FeedLink[];
   /** Where the reader stands after the piece (relative to the piece's start, primer included). */
@@ -69,6 +81,9 @@ export class SegmentCollector implements FeedHandler {
   private kinds: number[] = [];
   private lens: number[] = [];
   private invalid: InvalidAt[] = [];
+  private eps: string[] = [];
+  /** Forwarded entries before `eps` began; -1 while they have not (see SegmentBatch.eps). */
+  private epsFrom = -1;
   private headSeen: FeedHead | undefined;
   private buf: Buffer;
   private off = 0;
@@ -85,6 +100,11 @@ export class SegmentCollector implements FeedHandler {
     this.headSeen = undefined;
   }
 
+  /** Whether the next batch records every forwarded entry's endpoint (set before each read). */
+  recordEndpoints(on: boolean): void {
+    this.epsFrom = on ? this.lens.length : -1;
+  }
+
   head(h: FeedHead): void {
     this.headSeen = h;
     this.decls = pageDecls(h.bindings);
@@ -96,9 +116,12 @@ export class SegmentCollector implements FeedHandler {
       this.kinds.push(Kind.Skip);
     } else if (d === 'invalid') {
       this.kinds.push(Kind.Invalid);
-      this.invalid.push({ index: rec.index, line: rec.line, column: rec.column, atomId: rec.atomId, reason: rec.invalid! });
+      const endpoint = rec.state?.endpoint;
+      this.invalid.push({ index: rec.index, line: rec.line, column: rec.column, atomId: rec.atomId, endpoint, reason: rec.invalid! });
+      if (endpoint !== undefined && this.epsFrom < 0) this.epsFrom = this.lens.length;
     } else {
       this.kinds.push(Kind.Forward);
+      if (this.epsFrom >= 0) this.eps.push(rec.state!.endpoint);
       const text = forwardText(rec, this.decls);
       // 3 bytes per UTF-16 unit bounds the UTF-8 size without measuring it.
       const need = text.length * 3 + 1;
@@ -124,13 +147,15 @@ export class SegmentCollector implements FeedHandler {
   take(reader: FeedReader, state: SegmentBatch['state'], error: SegmentError | undefined, links: FeedLink[]): SegmentBatch {
     const b: SegmentBatch = {
       head: this.headSeen, kinds: this.kinds, out: this.buf.subarray(0, this.off), lens: this.lens,
-      invalid: this.invalid, links, line: reader.line, column: reader.column,
-      state, resume: reader.resumePoint, error,
+      invalid: this.invalid, eps: this.eps, epsFrom: this.epsFrom < 0 ? this.lens.length : this.epsFrom,
+      links, line: reader.line, column: reader.column, state, resume: reader.resumePoint, error,
     };
     this.headSeen = undefined;
     this.kinds = [];
     this.lens = [];
     this.invalid = [];
+    this.eps = [];
+    this.epsFrom = -1;
     this.buf = Buffer.allocUnsafeSlow(Math.max(4096, this.buf.length));
     this.off = 0;
     return b;
@@ -151,10 +176,10 @@ export class SegmentReader {
   private failed: SegmentError | undefined;
   private linksTaken = 0;
 
-  constructor(source: string, maxEntryBytes: number, decider: Decider) {
+  constructor(source: string, maxEntryBytes: number, limits: XmlLimits, decider: Decider) {
     this.source = source;
     this.collector = new SegmentCollector(decider);
-    this.reader = new FeedReader(this.collector, { source, maxEntryBytes });
+    this.reader = new FeedReader(this.collector, { source, maxEntryBytes, limits });
   }
 
   /** Starts reading at a document start (no resume) or a resume point. */
@@ -166,8 +191,12 @@ export class SegmentReader {
     if (job.resume) this.reader.pushText(job.resume.primer);
   }
 
-  /** Reads one more piece; the batch holds what it produced. After an error, nothing more can be read. */
-  read(bytes: Uint8Array, final: boolean): SegmentBatch {
+  /**
+   * Reads one more piece; the batch holds what it produced. After an error, nothing more can be read. `endpoints`:
+   * record every forwarded entry's endpoint (SegmentJob.endpoints).
+   */
+  read(bytes: Uint8Array, final: boolean, endpoints = false): SegmentBatch {
+    this.collector.recordEndpoints(endpoints);
     let state: SegmentBatch['state'] = 'open';
     if (this.failed === undefined) {
       try {
@@ -200,17 +229,17 @@ export class SegmentReaders {
   constructor(decider: Decider) {
     this.decider = decider;
   }
-  for(source: string, maxEntryBytes: number): SegmentReader {
-    if (this.current?.source !== source) this.current = new SegmentReader(source, maxEntryBytes, this.decider);
+  for(source: string, maxEntryBytes: number, limits: XmlLimits): SegmentReader {
+    if (this.current?.source !== source) this.current = new SegmentReader(source, maxEntryBytes, limits, this.decider);
     return this.current;
   }
 }
 
 /** Reads one whole piece from its start (a helper thread's job, or the main thread's). */
 export function readSegment(job: SegmentJob, readers: SegmentReaders): SegmentBatch {
-  const r = readers.for(job.source, job.maxEntryBytes);
+  const r = readers.for(job.source, job.maxEntryBytes, job.limits);
   r.start(job);
-  return r.read(job.bytes, job.final);
+  return r.read(job.bytes, job.final, job.endpoints);
 }
 
 function toSegmentError(e: unknown): SegmentError {

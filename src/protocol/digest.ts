@@ -39,24 +39,45 @@ export function digestKey(d: Digest | undefined): string {
   return `${d.origin ?? ''}\u0001${parts.join('\u0001')}`;
 }
 
+/** Where a parser is: line and column (1-based) just after what it read last. */
+export interface Position {
+  line: number;
+  column: number;
+}
+
 /**
  * Builds a Digest from the element events inside `sync:digest`, whichever parser produces them.
  * Feed `begin(local)` / `text` / `end(local)` for sync-namespace children; call `finish()` at `</digest>`.
+ * `source` names the document; with `at` (the parser's position) an error points at the element that is wrong:
+ * `page.xml:14:99: sync:digest: digestEntry for …: tick '-5' is not a non-negative integer`.
  */
 export class DigestBuilder {
   private readonly digest: Digest = emptyDigest();
   private cur: Partial<DigestEntry> & { tickText?: string; prioText?: string } | undefined;
   private field = '';
   private text = '';
-  private readonly where: string;
+  private readonly source: string;
+  private readonly at: (() => Position) | undefined;
+  /** Where the current digestEntry and its fields began. */
+  private readonly began = new Map<string, Position>();
 
-  constructor(where = 'sync:digest') {
-    this.where = where;
+  constructor(source = '', at?: () => Position) {
+    this.source = source;
+    this.at = at;
+  }
+
+  private fail(code: 'SDATA_E_DIGEST' | 'SDATA_E_TICK', element: string, message: string): SdataError {
+    const p = this.began.get(element) ?? this.began.get('digestEntry');
+    if (!p) return new SdataError(code, `${this.source ? `${this.source}: ` : ''}sync:digest: ${message}`, this.source ? { source: this.source } : {});
+    return new SdataError(code, `${this.source}:${p.line}:${p.column}: sync:digest: ${message}`, { source: this.source, line: p.line, column: p.column });
   }
 
   begin(local: string): void {
-    if (local === 'digestEntry') this.cur = {};
-    else this.field = local;
+    if (local === 'digestEntry') {
+      this.cur = {};
+      this.began.clear();
+    } else this.field = local;
+    if (this.at) this.began.set(local, this.at());
     this.text = '';
   }
 
@@ -69,17 +90,17 @@ export class DigestBuilder {
       const c = this.cur;
       this.cur = undefined;
       if (!c) return;
-      if (!c.endpoint) throw new SdataError('SDATA_E_DIGEST', `${this.where}: digestEntry without endpoint`);
-      if (c.tickText === undefined) throw new SdataError('SDATA_E_DIGEST', `${this.where}: digestEntry for ${c.endpoint} has no tick`);
+      if (!c.endpoint) throw this.fail('SDATA_E_DIGEST', 'digestEntry', 'digestEntry without endpoint');
+      if (c.tickText === undefined) throw this.fail('SDATA_E_DIGEST', 'digestEntry', `digestEntry for ${c.endpoint} has no tick`);
       const tick = parseTick(c.tickText);
       if (tick === undefined) {
-        throw new SdataError('SDATA_E_TICK', `${this.where}: digestEntry for ${c.endpoint}: tick '${c.tickText.trim()}' is not a non-negative integer`);
+        throw this.fail('SDATA_E_TICK', 'tick', `digestEntry for ${c.endpoint}: tick '${c.tickText.trim()}' is not a non-negative integer`);
       }
       let prio = 9;
       if (c.prioText !== undefined && c.prioText.trim() !== '') {
         prio = Number(c.prioText.trim());
         if (!Number.isInteger(prio)) {
-          throw new SdataError('SDATA_E_DIGEST', `${this.where}: digestEntry for ${c.endpoint}: conflictPriority '${c.prioText.trim()}' is not an integer`);
+          throw this.fail('SDATA_E_DIGEST', 'conflictPriority', `digestEntry for ${c.endpoint}: conflictPriority '${c.prioText.trim()}' is not an integer`);
         }
       }
       setDigestEntry(this.digest, { endpoint: c.endpoint, tick, stamp: c.stamp ?? '', conflictPriority: prio });

@@ -3,6 +3,7 @@ import { contractNamespace, NS } from '../protocol/namespaces.ts';
 import { nextTick, type Tick } from '../protocol/ticks.ts';
 import { mergeChildLists } from '../provider/payload/child-lists.ts';
 import { normalizeFragment } from '../provider/payload/fragment.ts';
+import type { KindInfo } from '../provider/store/repositories.ts';
 import { nowStamp, Store } from '../provider/store/store.ts';
 
 /**
@@ -119,29 +120,42 @@ export async function seedStore(o: SeedOptions): Promise<{ count: number; endpoi
     const element = o.kind.endsWith('s') ? o.kind.slice(0, -1) : o.kind;
     const have = store.admin.counts(kind.id);
     const base = have.resources + have.tombstones;
-    const batch = 5000;
-    let done = 0;
-    while (done < o.count) {
-      const end = Math.min(o.count, done + batch);
-      store.tx((w) => {
-        // Ticks straight from the digest row: one local state per resource, the digest moved once per batch.
-        const self = w.digest.rows(kind.id).get(kind.selfEp)!;
-        let tick: Tick = self.tick;
-        const stamp = nowStamp();
-        for (let i = done; i < end; i++) {
-          const r = seedResource(base + i, o.seed ?? 1, ns, element, o.payloadBytes ?? 1024);
-          w.resources.insert(kind.id, r.uuid, false, kind.selfEp, tick, stamp, null, r.payload);
-          tick = nextTick(tick);
-        }
-        w.digest.advance(kind.id, kind.selfEp, tick, self.prio, stamp);
-      });
-      done = end;
-      if (done % 10_000 === 0 || done === o.count) o.onProgress?.(done);
-      // Let the event loop breathe between batches (signals, progress output).
-      await new Promise((r) => setImmediate(r));
-    }
+    await fillStore(store, kind, o.count, (i) => seedResource(base + i, o.seed ?? 1, ns, element, o.payloadBytes ?? 1024), o.onProgress);
     return { count: o.count, endpoint: kind.selfUrl };
   } finally {
     store.close();
+  }
+}
+
+/** A resource to seed; `linked: false` makes one without a link (spec 1.2): `uuid` is then its unseen one. */
+export interface SeedRow extends SeedResource {
+  linked?: boolean;
+}
+
+/**
+ * Writes `count` resources made by `make(i)` as local changes of the store's own endpoint, ticked one by one
+ * (docs/protocol.md §3.1), in transactions of a few thousand.
+ */
+export async function fillStore(store: Store, kind: KindInfo, count: number, make: (i: number) => SeedRow, onProgress?: (done: number) => void): Promise<void> {
+  const batch = 5000;
+  let done = 0;
+  while (done < count) {
+    const end = Math.min(count, done + batch);
+    store.tx((w) => {
+      // Ticks straight from the digest row: one local state per resource, the digest moved once per batch.
+      const self = w.digest.rows(kind.id).get(kind.selfEp)!;
+      let tick: Tick = self.tick;
+      const stamp = nowStamp();
+      for (let i = done; i < end; i++) {
+        const r = make(i);
+        w.resources.insert(kind.id, r.uuid, false, kind.selfEp, tick, stamp, null, r.payload, r.linked ?? true);
+        tick = nextTick(tick);
+      }
+      w.digest.advance(kind.id, kind.selfEp, tick, self.prio, stamp);
+    });
+    done = end;
+    if (done % 10_000 === 0 || done === count) onProgress?.(done);
+    // Let the event loop breathe between batches (signals, progress output).
+    await new Promise((r) => setImmediate(r));
   }
 }

@@ -46,7 +46,7 @@ test('sdata-sync/plan: entries the target knows are skipped, the rest become one
   const planner = new Planner({ target: digest, out: new StreamChunkTarget(sink), singleFeed: true, chunkEntries: Infinity, chunkBytes: Infinity, onInvalid: (e) => invalid.push(e) });
   await planPage(Readable.from([Buffer.from(feed)]), planner, { source: 'page1.xml' });
   await planner.finish();
-  assert.deepEqual({ ...planner.stats, bytesOut: 0 }, { read: 4, forwarded: 3, skipped: 1, invalid: 0, chunks: 1, bytesOut: 0 });
+  assert.deepEqual({ ...planner.stats, bytesOut: 0 }, { read: 4, forwarded: 3, skipped: 1, invalid: 0, held: 0, chunks: 1, bytesOut: 0, ending: 'final' });
   assert.equal(out.match(/<entry>/g)?.length, 3);
   assert.deepEqual(invalid, []);
 

@@ -62,3 +62,17 @@ test('every docs/ reference names a file that exists and a section or decision i
   assert.ok(seen > 50, `found the references (${seen})`);
   assert.deepEqual(bad, []);
 });
+
+test('docs/compliance.md: 117 items, and its summary line counts the table as it is', () => {
+  const text = readFileSync(join(ROOT, 'docs/compliance.md'), 'utf8');
+  const counts = new Map<string, number>();
+  const items = new Set<number>();
+  for (const m of text.matchAll(/^\|\s*(\d+)\s*\|[^|]*\|[^|]*\|[^|]*\|\s*(done|partial|not done|n\/a)\s*\|/gm)) {
+    items.add(Number(m[1]));
+    counts.set(m[2]!, (counts.get(m[2]!) ?? 0) + 1);
+  }
+  assert.deepEqual([...items].sort((a, b) => a - b), Array.from({ length: 117 }, (_, i) => i + 1));
+  const summary = /^\*\*Summary:\*\* (\d+) done, (\d+) partial, (\d+) not done, (\d+) n\/a/m.exec(text);
+  assert.ok(summary, 'the summary line is there');
+  assert.deepEqual(summary.slice(1).map(Number), ['done', 'partial', 'not done', 'n/a'].map((k) => counts.get(k) ?? 0));
+});

@@ -22,11 +22,16 @@ async function moduleGraph(file: string): Promise<string[]> {
 }
 
 test('plan, and the helpers every command shares, load neither undici nor SQLite', async () => {
-  for (const f of ['cli/main.ts', 'cli/plan.ts']) {
+  for (const f of ['cli/main.ts', 'cli/program.ts', 'cli/plan.ts', 'cli/health.ts']) {
     const graph = await moduleGraph(join(SRC, f));
     assert.deepEqual(graph.filter((u) => u.includes('/undici/') || u === 'node:sqlite'), [], f);
     if (f === 'cli/plan.ts') assert.ok(graph.some((u) => u.endsWith('/src/cli/common.ts')), 'plan imports common.ts');
+    // Start-up: commander (help, errors) and valibot (values to check) are loaded when needed, not up front.
+    assert.deepEqual(graph.filter((u) => u.includes('/commander/') || u.includes('/valibot/')), [], f);
   }
+  assert.ok((await moduleGraph(join(SRC, 'cli/program.ts'))).some((u) => u.endsWith('/src/cli/commands.ts')), 'program.ts reads the declarations');
+  // The check can fail: the help module does load commander.
+  assert.ok((await moduleGraph(join(SRC, 'cli/commander-program.ts'))).some((u) => u.includes('/commander/')));
   // The check can fail: a networked command does load undici.
   assert.ok((await moduleGraph(join(SRC, 'cli/pull.ts'))).some((u) => u.includes('/undici/')));
 });

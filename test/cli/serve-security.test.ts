@@ -60,7 +60,7 @@ test('bad security settings stop serve before it listens: exit 2 for a setting, 
     [['--tls-cert', garbage], {}, 2, /--tls-cert and --tls-key go together/],
     [['--tls-cert', join(dir.dir, 'none.pem'), '--tls-key', garbage], {}, 4, /--tls-cert .*none\.pem: cannot read: ENOENT/],
     [['--tls-cert', garbage, '--tls-key', garbage], {}, 2, /not a usable certificate and private key/],
-    [['--max-concurrent', '0'], {}, 2, /--max-concurrent: '0' is not a whole number ≥ 1/],
+    [['--max-concurrent', '0'], {}, 2, /--max-concurrent: expected a whole number ≥ 1, got "0"/],
   ] as const) {
     const r = await runCli(['serve', '--db', db, '--port', '0', ...args], { env });
     assert.equal(r.code, code, `${args.join(' ')} ${JSON.stringify(env)}: ${r.stderr}`);

@@ -3,7 +3,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { FileWriter, MemoryWriter, type BodyWriter, type ChunkBody } from '../../src/engine/chunk-body.ts';
+import { FileWriter, FramedBody, MemoryWriter, type BodyWriter, type ChunkBody } from '../../src/engine/chunk-body.ts';
 
 async function bytesOf(b: ChunkBody): Promise<Buffer> {
   const out: Buffer[] = [];
@@ -30,7 +30,13 @@ describe('chunk bodies', () => {
         assert.equal(body.size, want.length);
         assert.ok((await bytesOf(body)).equals(want));
         assert.ok((await bytesOf(body)).equals(want), 'a retry re-sends the identical body');
-        await body.release();
+        // A head decided after the entries (it says whether the chunk is the last) goes before them, every time.
+        const framed = new FramedBody('<feed>😀<link rel="next" href="x#chunk-000002"/>\n', body, '</feed>\n');
+        const whole = Buffer.concat([Buffer.from('<feed>😀<link rel="next" href="x#chunk-000002"/>\n'), want, Buffer.from('</feed>\n')]);
+        assert.equal(framed.size, whole.length);
+        assert.ok((await bytesOf(framed)).equals(whole));
+        assert.ok((await bytesOf(framed)).equals(whole), 'and on a retry');
+        await framed.release();
         if (name === 'file') await assert.rejects(stat(join(dir, 'c.xml')), /ENOENT/);
       } finally {
         await rm(dir, { recursive: true, force: true });

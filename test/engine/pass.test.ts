@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { HttpClient } from '../../src/http/client.ts';
-import { silentLogger } from '../../src/engine/log.ts';
+import { Logger, silentLogger } from '../../src/engine/log.ts';
 import { runPass, type PassOptions } from '../../src/engine/pass.ts';
+import { setDigestEntry } from '../../src/protocol/digest.ts';
 import { FakeProvider } from './fake-provider.ts';
 
 const fast = { retries: 5, baseMs: 1, maxMs: 5, maxRetryAfterMs: 20 };
@@ -72,14 +73,32 @@ describe('a pass between two providers', () => {
     const r2 = await pass(src, tgt);
     assert.equal(r2.ok, true);
     assert.equal(r2.stats.forwarded, 0);
-    assert.equal(r2.plan!.chunks, 1, 'an empty final chunk still goes, for the end-of-feed merge');
-    assert.equal(tgt.merges, 2);
+    assert.equal(r2.plan!.chunks, 0, 'nothing to forward and nothing for the merge to move: nothing is POSTed');
+    assert.equal(r2.ending, 'none');
+    assert.equal(tgt.merges, 1);
+    assert.equal(tgt.log.filter((l) => l.startsWith('POST') && l.includes('$syncTarget')).length, 6);
     assert.equal(src.openContexts() + tgt.openContexts(), 0);
     // The other way: the target has nothing the source lacks.
     const r3 = await pass(tgt, src);
     assert.equal(r3.ok, true);
     assert.equal(r3.stats.forwarded, 0);
     assert.equal(src.checksum('accounts'), tgt.checksum('accounts'));
+  });
+
+  it('nothing to forward but the merge moves the target digest: one chunk without entries, then nothing (docs/protocol.md X2)', async () => {
+    src.seed('accounts', 12);
+    assert.equal((await pass(src, tgt)).ending, 'final');
+    // The source has seen changes of an endpoint that left no resource here (all overwritten or deleted elsewhere).
+    setDigestEntry(src.kind('accounts').digest, { endpoint: 'http://gone.example/sdata/x/c/-/accounts', tick: '40', stamp: '2024-01-01T00:00:00Z', conflictPriority: 7 });
+    const r = await pass(src, tgt);
+    assert.equal(r.ok, true, r.error?.message);
+    assert.deepEqual([r.stats.forwarded, r.plan!.chunks, r.ending, r.stats.outcomes.processed], [0, 1, 'merge-only', 0]);
+    assert.equal(tgt.merges, 2);
+    assert.equal(tgt.kind('accounts').digest.entries.get('http://gone.example/sdata/x/c/-/accounts')?.tick, '40');
+    assert.equal(src.openContexts() + tgt.openContexts(), 0);
+    const again = await pass(src, tgt);
+    assert.deepEqual([again.plan!.chunks, again.ending], [0, 'none']);
+    assert.equal(tgt.merges, 2);
   });
 
   it('re-chunks 10-entry pages into chunks of 1000 and one 10,000-entry page into chunks of 100, same end state', async () => {
@@ -197,6 +216,34 @@ describe('a pass between two providers', () => {
     assert.equal(tgt.merges, 0);
   });
 
+  it('--explain: each decision with the target digest entry met, and the target\'s answer for what was sent (a 413 split too)', async () => {
+    src.seed('accounts', 20);
+    await pass(src, tgt);
+    const id = (i: number): string => `r${String(i).padStart(7, '0')}-0000-4000-8000-000000000000`;
+    src.edit('accounts', id(3), '<name>edited</name>');
+    for (let i = 20; i < 26; i++) src.edit('accounts', id(i), `<name>new ${i}</name>`);
+    const lines: string[] = [];
+    const log = new Logger('error', 'text', (l) => lines.push(l));
+    tgt.o.maxBodyBytes = 2500; // a chunk of 7 entries is too large: halves of 4 and 3, then of 2
+    const r = await pass(src, tgt, { explain: new Set([id(3), id(5), id(24), 'nope'].map((u) => u.toLowerCase())), log });
+    assert.equal(r.ok, true, r.error?.message);
+    assert.ok(r.stats.splits >= 1);
+    const byUuid = new Map(r.explained.map((x) => [x.uuid, x]));
+    assert.deepEqual([...byUuid.keys()].sort(), [id(3), id(24)].sort(), 'the source sends only what the target lacks: no entry for r5');
+    assert.deepEqual([byUuid.get(id(3))!.result?.status, byUuid.get(id(3))!.result?.method], [200, 'PUT']);
+    assert.deepEqual([byUuid.get(id(24))!.result?.status, byUuid.get(id(24))!.result?.method], [201, 'POST']);
+    // Matched by position, through the split: the fake target echoes the posted entry's id.
+    for (const x of byUuid.values()) assert.equal(x.result?.atomId, x.atomId);
+    const text = lines.join('');
+    assert.match(text, new RegExp(`accounts: explain ${id(24)}: .*syncState \\(http://src\\.example/sdata/src/c/-/accounts, tick \\d+\\); target digest entry \\(http://src\\.example\\S+, tick \\d+\\); forwarded: .*; the target answered HTTP 201 POST`));
+    assert.match(text, /accounts: explain nope: no entry of the source feed carries this uuid/);
+    assert.match(text, new RegExp(`explain ${id(5)}: no entry`));
+    // Without --explain: nothing said, nothing kept.
+    const quiet: string[] = [];
+    const r2 = await pass(src, tgt, { log: new Logger('error', 'text', (l) => quiet.push(l)) });
+    assert.deepEqual([r2.explained, quiet], [[], []]);
+  });
+
   it('does not forward an invalid source entry, reports where it was, and goes on', async () => {
     src.seed('accounts', 12);
     const k = src.kind('accounts');
@@ -216,5 +263,19 @@ describe('a pass between two providers', () => {
     assert.ok(r.invalid[0]!.line > 0);
     assert.equal(tgt.liveCount('accounts'), 12);
     assert.equal(src.openContexts() + tgt.openContexts(), 0);
+    // docs/protocol.md X3: the target was not let merge the source digest past the dropped entry…
+    assert.equal(r.ending, 'held');
+    assert.equal(tgt.merges, 0);
+    // …so the next pass asks for it again; later entries of its endpoint wait with it (here: a fix at the source).
+    src.edit('accounts', 'r0000003-0000-4000-8000-000000000000', '<name>edited after</name>');
+    const r2 = await pass(src, tgt);
+    assert.deepEqual([r2.stats.invalid, r2.plan!.held, r2.stats.forwarded, r2.ending], [1, 1, 0, 'held']);
+    k.resources.set('no-uuid', { ...k.resources.get('no-uuid')!, xml: '<account xmlns="urn:contract" xmlns:sdata="http://schemas.sage.com/sdata/2008/1" sdata:uuid="f1xed000-0000-4000-8000-000000000000"><name>fixed</name></account>' });
+    const r3 = await pass(src, tgt);
+    assert.deepEqual([r3.stats.invalid, r3.stats.forwarded, r3.ending], [0, 2, 'final']);
+    assert.equal(tgt.merges, 1);
+    assert.equal(tgt.liveCount('accounts'), 13);
+    assert.match(tgt.kind('accounts').resources.get('r0000003-0000-4000-8000-000000000000')!.xml!, /edited after/);
+    assert.ok(tgt.kind('accounts').resources.has('f1xed000-0000-4000-8000-000000000000'));
   });
 });

@@ -9,7 +9,7 @@ import { digestKey } from '../../src/protocol/digest.ts';
 import { FakeProvider } from './fake-provider.ts';
 
 const run = promisify(execFile);
-import { BIN, BIN_FLAGS, NODE } from '../helpers/cli.ts';
+import { BIN, BIN_FLAGS, NODE, TEST_ENV } from '../helpers/cli.ts';
 import { until } from '../helpers/until.ts';
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -112,7 +112,7 @@ describe('run as a process: credentials, SIGINT, kill -9', () => {
 
   const start = (extra: string[], env: Record<string, string> = {}) => {
     const child = spawn(NODE, [...BIN_FLAGS, BIN, 'run', '--source', src.datasetBase(), '--target', tgt.datasetBase(), '--kind', 'accounts', '--chunk-entries', '50', '--progress', 'none', ...extra],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_ENV, ...env } });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const exit = new Promise<number | null>((r) => child.on('close', (c, sig) => r(c ?? (sig ? 128 : null))));
@@ -135,6 +135,58 @@ describe('run as a process: credentials, SIGINT, kill -9', () => {
     const basic = `Basic ${Buffer.from('ann:pa55').toString('base64')}`;
     for (const x of seen) assert.ok(x === 'source Bearer s3cret-token' || x === `target ${basic}`, x);
     assert.ok(!/s3cret|pa55|YW5uOnBhNTU/.test(r.stderr()));
+  });
+
+  it('a 401 names the credential variables of the side that answered it', async () => {
+    /** A hook that answers every POST to `op` with 401. */
+    const unauthorized = (op: string) => async (q: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, info: { op: string }) => {
+      if (info.op !== op || q.method !== 'POST') return false;
+      res.writeHead(401).end();
+      return true;
+    };
+    tgt.hook = unauthorized('$syncTarget');
+    try {
+      const refused = start([], { SDATA_TARGET_TOKEN: 'wrong-token' });
+      assert.equal(await refused.exit, 7, refused.stderr());
+      assert.match(refused.stderr(), /HTTP 401; the provider refused the target credentials from SDATA_TARGET_TOKEN or SDATA_TARGET_USER\/SDATA_TARGET_PASSWORD/);
+      assert.doesNotMatch(refused.stderr(), /SDATA_SOURCE_|wrong-token/);
+      const none = start([]);
+      assert.equal(await none.exit, 7, none.stderr());
+      assert.match(none.stderr(), /HTTP 401; no target credentials were sent: set SDATA_TARGET_TOKEN \(Bearer\), or SDATA_TARGET_USER and SDATA_TARGET_PASSWORD \(Basic\)/);
+    } finally {
+      tgt.hook = undefined;
+    }
+    src.hook = unauthorized('$syncSource');
+    try {
+      const r = start([]);
+      assert.equal(await r.exit, 6, r.stderr());
+      assert.match(r.stderr(), /HTTP 401; no source credentials were sent: set SDATA_SOURCE_TOKEN/);
+      assert.doesNotMatch(r.stderr(), /SDATA_TARGET_/);
+    } finally {
+      src.hook = undefined;
+    }
+  });
+
+  it("a target digest tick that is not a non-negative integer: said once, with the digest's URL and line:column", async () => {
+    tgt.hook = async (q, res, info) => {
+      if (info.op === '$syncDigest' && q.method === 'GET') {
+        res.writeHead(200, { 'content-type': 'application/atom+xml; type=entry' }).end('<entry xmlns="http://www.w3.org/2005/Atom"><payload xmlns="http://schemas.sage.com/sdata/2008/1">\n' +
+          '<digest xmlns="http://schemas.sage.com/sdata/sync/2008/1"><origin>http://a/x</origin>\n<digestEntry><endpoint>http://a/x</endpoint><tick>-5</tick></digestEntry></digest></payload></entry>');
+        return true;
+      }
+      return false;
+    };
+    try {
+      for (const extra of [[], ['--quiet']]) {
+        const r = start(extra);
+        assert.equal(await r.exit, 3, r.stderr());
+        const said = r.stderr().split('\n').filter((l) => l.includes("tick '-5'"));
+        assert.equal(said.length, 1, r.stderr());
+        assert.match(said[0]!, /accounts\/\$syncDigest:3:50: sync:digest: digestEntry for http:\/\/a\/x: tick '-5' is not a non-negative integer$/);
+      }
+    } finally {
+      tgt.hook = undefined;
+    }
   });
 
   it('SIGINT stops the pass, releases both contexts and exits 130', async () => {
@@ -160,5 +212,27 @@ describe('run as a process: credentials, SIGINT, kill -9', () => {
     assert.equal(await again.exit, 0, again.stderr());
     assert.equal(tgt.checksum('accounts'), src.checksum('accounts'));
     for (const [t, n] of tgt.applied) assert.equal(n, 1, `trackingID ${t} applied ${n} times`);
+    // What the killed run left open, the rerun DELETEd (its journal, src/engine/journal.ts).
+    assert.match(again.stderr(), /contexts left open by 1 earlier run/);
+    assert.equal(src.openContexts() + tgt.openContexts(), 0);
+  });
+  it('a pass that finds nothing new says "up to date" (text), and the JSON summary has upToDate', async () => {
+    const first = start([]);
+    assert.equal(await first.exit, 0, first.stderr());
+    const again = start([]);
+    assert.equal(await again.exit, 0, again.stderr());
+    assert.match(again.stderr(), /^accounts: up to date \(the source had nothing new for the target\)$/m);
+    const summary = (s: string): { upToDate: boolean; kinds: Array<{ upToDate: boolean }> } =>
+      JSON.parse(s.split('\n').find((l) => l.includes('"type":"summary"'))!) as { upToDate: boolean; kinds: Array<{ upToDate: boolean }> };
+    const json = start(['--log-format', 'json']);
+    assert.equal(await json.exit, 0, json.stderr());
+    assert.deepEqual([summary(json.stderr()).upToDate, summary(json.stderr()).kinds[0]!.upToDate], [true, true]);
+    src.edit('accounts', 'r0000001-0000-4000-8000-000000000000', '<name>changed once more</name>');
+    const changed = start(['--log-format', 'json']);
+    assert.equal(await changed.exit, 0, changed.stderr());
+    assert.deepEqual([summary(changed.stderr()).upToDate, summary(changed.stderr()).kinds[0]!.upToDate], [false, false]);
+    const text = start([]);
+    assert.equal(await text.exit, 0, text.stderr());
+    assert.match(text.stderr(), /up to date/);
   });
 });

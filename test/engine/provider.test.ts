@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { HttpClient } from '../../src/http/client.ts';
 import { silentLogger } from '../../src/engine/log.ts';
 import { runPass, type PassOptions } from '../../src/engine/pass.ts';
-import { discoverKinds, runKinds } from '../../src/engine/run.ts';
+import { kindOrder, runKinds } from '../../src/engine/run.ts';
 import { startProvider, type RunningProvider } from '../../src/provider/http/server.ts';
 import { seedStore } from '../../src/seeder/seed-store.ts';
 import { contractNamespace } from '../../src/protocol/namespaces.ts';
@@ -135,7 +135,7 @@ describe('passes between two reference providers', () => {
 });
 
 describe('a run of several kinds between reference providers', () => {
-  it('finds the kinds in $schema (sme:syncOrder) and runs them, concurrently when allowed', async () => {
+  it('finds the kinds in $schema (sme:syncOrder) and runs them in that order, one after another however many may run at once', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sdata-kinds-'));
     const client = new HttpClient();
     const base = { app: 'crm', contract: 'crm', priority: 1, endpointBase: 'http://crm.example/sdata/crm/crm/-' };
@@ -144,13 +144,16 @@ describe('a run of several kinds between reference providers', () => {
     const a = await startProvider({ db: join(dir, 'a.db'), kinds: ['contacts', 'accounts'] });
     const b = await startProvider({ db: join(dir, 'b.db'), app: 'erp', contract: 'crm', kinds: ['contacts', 'accounts'], endpointBase: 'http://erp.example/sdata/erp/crm/-' });
     try {
-      const kinds = await discoverKinds(client, a.url, client, b.url);
-      assert.deepEqual(kinds, ['contacts', 'accounts']);
+      const waves = await kindOrder({ source: client, sourceBase: a.url, target: client, targetBase: b.url, log: silentLogger() });
+      assert.deepEqual(waves, [['contacts'], ['accounts']]);
+      // --kind selects, the schemas order.
+      assert.deepEqual(await kindOrder({ source: client, sourceBase: a.url, target: client, targetBase: b.url, given: ['accounts', 'contacts'], log: silentLogger() }), waves);
       const r = await runKinds({
-        kinds, concurrency: 2, sourceBase: a.url, targetBase: b.url, source: client, target: client, runName: 'kinds',
+        kinds: waves.flat(), waves, concurrency: 2, sourceBase: a.url, targetBase: b.url, source: client, target: client, runName: 'kinds',
         runStamp: new Date().toISOString(), chunkEntries: 50, chunkBytes: 1 << 20, maxEntryBytes: 1 << 20, spoolDir: dir, log: silentLogger(),
       });
       assert.deepEqual(r.passes.map((p) => [p.kind, p.ok, p.stats.forwarded]), [['contacts', true, 120], ['accounts', true, 80]]);
+      assert.ok(r.passes[0]!.stats.endedMs! <= r.passes[1]!.stats.startedMs, 'accounts began after contacts ended');
       assert.deepEqual(b.checksum('contacts'), a.checksum('contacts'));
       assert.deepEqual(b.checksum('accounts'), a.checksum('accounts'));
       assert.equal(a.openContexts() + b.openContexts(), 0);

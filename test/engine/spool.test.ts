@@ -47,6 +47,8 @@ describe('spool target', () => {
       await new Promise((r) => setTimeout(r, 2));
       sent.push(c);
       inFlight--;
+      // A chunk handed over is the sender's to release (ChunkSender does once its results are counted).
+      await c.body.release();
     });
     const planner = new Planner({ out: spool, chunkEntries: 10, chunkBytes: 1 << 20 });
     spool.stats = planner.stats;

@@ -251,7 +251,9 @@ test('the target digest makes plan skip exactly the announced share, entry by en
     assert.equal(r.stats.skipped, plan.skipped, `ratio ${ratio}`);
     assert.equal(r.stats.forwarded, plan.forwarded);
     // Which entries: exactly those whose tick is below the digest's tick for their endpoint.
-    const forwardedUuids = new Set(scan(r.chunks.join('')).entries.map((e) => e.uuid));
+    // Everything skipped, and the digest already covers the source's: nothing is written (docs/protocol.md X2).
+    if (plan.forwarded === 0) assert.deepEqual([r.chunks.length, r.stats.ending], [0, 'none']);
+    const forwardedUuids = new Set(r.chunks.length === 0 ? [] : scan(r.chunks.join('')).entries.map((e) => e.uuid));
     for (let i = 0; i < 400; i++) {
       const res = syntheticResource(i, o);
       const t = digest.entries.get(normalizeEndpoint(res.endpoint))?.tick;

@@ -48,9 +48,9 @@ test('missingHeapFlags: a flag the user set, on the command line or in NODE_OPTI
 
 test('a restarted process knows it (one restart, never a loop) and clears the mark, so that no child of it inherits it', () => {
   assert.equal(wasRestarted(), false);
-  process.env['SDATA_SYNC_HEAP_RESTART'] = '1';
+  process.env['SDATA_HEAP_RESTART'] = '1';
   assert.equal(wasRestarted(), true);
-  assert.equal(process.env['SDATA_SYNC_HEAP_RESTART'], undefined);
+  assert.equal(process.env['SDATA_HEAP_RESTART'], undefined);
   assert.equal(wasRestarted(), false);
 });
 
@@ -65,6 +65,10 @@ test('`node bin/sdata-sync.mjs` without flags runs with the bin\'s heap bounds, 
   assert.deepEqual(r.reports[0]!.execArgv.filter((a) => a.startsWith('--max')), [...HEAP_FLAGS]);
   assert.equal(r.reports[0]!.heapLimitMiB, limitWith(HEAP_FLAGS));
   assert.ok(r.reports[0]!.heapLimitMiB < 100, `${r.reports[0]!.heapLimitMiB} MiB`);
+  // The restart's mark is gone before the command reads its SDATA_SYNC_* environment (where a stray name is an error).
+  const c = await start([], ['config', '--print', '--command', 'plan'], REPORT).done;
+  assert.equal(c.code, 0, c.stderr);
+  assert.doesNotMatch(c.stdout + c.stderr, /HEAP_RESTART/);
 });
 
 test('a heap size the user chose is kept (for a large --max-entry-bytes): only the missing flag is added', async () => {

@@ -8,7 +8,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { HEAP_FLAGS } from '../../src/cli/heap-flags.ts';
 import { until } from '../helpers/until.ts';
-import { node22, npm, Offline, run, userEnv } from './npm.ts';
+import { node22, npm, run, userEnv } from './npm.ts';
 
 /**
  * The package as users get it: `npm pack` (which builds dist/ at prepack), installed into an empty project and
@@ -24,13 +24,6 @@ let work = '';
 let tarball = '';
 let packed: { size: number; entryCount: number; files: Array<{ path: string }> } | undefined;
 let project = '';
-let offline: string | undefined;
-
-/** A skip is only for a registry out of reach, and says so; anything else fails. */
-function unlessOffline(t: TestContext): boolean {
-  if (offline !== undefined) t.skip(`offline: ${offline.split('\n', 1)[0]}`);
-  return offline === undefined;
-}
 
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'sdata-pkg-'));
@@ -42,12 +35,7 @@ before(async () => {
   project = join(work, 'project');
   await mkdir(project);
   await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'user-project', private: true, type: 'module' }));
-  try {
-    await npm(['install', '--prefer-offline', tarball], { cwd: project, env });
-  } catch (e) {
-    if (!(e instanceof Offline)) throw e;
-    offline = e.message;
-  }
+  await npm(['install', '--prefer-offline', tarball], { cwd: project, env });
 });
 
 after(() => rm(work, { recursive: true, force: true }));
@@ -84,7 +72,8 @@ async function commandLine(t: TestContext, node: string, binDir: string, major: 
     const url = /^(http:\/\/\S+)/.exec(out)![1]!;
     const health = await run('sdata-sync', ['health', `${url}/$health`], { env, cwd: work });
     assert.equal(health.code, 0, health.stderr);
-    assert.equal((JSON.parse(health.stdout) as { app: string }).app, 'hub');
+    assert.match(health.stdout, /\/\$health: 200 in \d+ ms\n$/);
+    assert.equal(((await (await fetch(`${url}/$health`)).json()) as { app: string }).app, 'hub');
     t.diagnostic(`node ${major}: serve answered GET ${url}/$health with 200`);
   } finally {
     serve.kill('SIGTERM');
@@ -105,31 +94,20 @@ describe('the packed package, installed as users install it', () => {
   });
 
   test('installed in an empty project, on Node 24: --version, gen | plan, serve until $health answers, SIGTERM', async (t) => {
-    if (!unlessOffline(t)) return;
     await commandLine(t, process.execPath, join(project, 'node_modules', '.bin'), '24');
   });
 
   test('installed in an empty project, on Node 22 (from the registry, cached): the same', async (t) => {
-    if (!unlessOffline(t)) return;
-    let node: string;
-    try {
-      node = await node22(base);
-    } catch (e) {
-      if (e instanceof Offline) return void t.skip(`offline: no Node 22 cached and the registry cannot be reached`);
-      throw e;
-    }
-    await commandLine(t, node, join(project, 'node_modules', '.bin'), '22');
+    await commandLine(t, await node22(base), join(project, 'node_modules', '.bin'), '22');
   });
 
   test('installed globally (npm i -g --prefix): the same', async (t) => {
-    if (!unlessOffline(t)) return;
     const prefix = join(work, 'global');
     await npm(['install', '--global', '--prefer-offline', '--prefix', prefix, tarball], { cwd: work, env: userEnv([dirname(process.execPath)]) });
     await commandLine(t, process.execPath, join(prefix, 'bin'), '24');
   });
 
-  test('the library: every subpath type-checks against the shipped .d.ts, and the docs/library.md examples run on 24 and 22', async (t) => {
-    if (!unlessOffline(t)) return;
+  test('the library: every subpath type-checks against the shipped .d.ts, and the docs/library.md examples run on 24 and 22', async () => {
     const doc = await readFile(join(ROOT, 'docs', 'library.md'), 'utf8');
     const examples = [...doc.matchAll(/```ts\n\/\/ example: (\w+)\n([\s\S]*?)```/g)].map((m) => ({ name: m[1]!, code: m[2]! }));
     assert.deepEqual(examples.map((e) => e.name), ['sync', 'plan', 'read']);
@@ -150,14 +128,8 @@ describe('the packed package, installed as users install it', () => {
     const gen = await run(process.execPath, [join(project, 'node_modules', 'sdata-sync', 'bin', 'sdata-sync.mjs'), 'gen', '1000'], { cwd: project, env: base });
     assert.equal(gen.code, 0, gen.stderr);
     await writeFile(join(project, 'source.xml'), gen.stdout);
-    let n22: string | undefined;
-    try {
-      n22 = await node22(base);
-    } catch (e) {
-      if (!(e instanceof Offline)) throw e;
-      t.diagnostic('offline: the examples ran on Node 24 only');
-    }
-    for (const node of [process.execPath, ...(n22 ? [n22] : [])]) {
+    const n22 = await node22(base);
+    for (const node of [process.execPath, n22]) {
       const go = (name: string, ...args: string[]) => run(node, [join(project, 'out', `${name}.js`), ...args], { cwd: project, env: base });
       const types = await go('types');
       assert.equal(types.code, 0, types.stderr);
@@ -166,7 +138,7 @@ describe('the packed package, installed as users install it', () => {
       assert.equal(sync.stdout, 'accounts: 1 read, 1 created\nin sync\n');
       const plan = await go('plan', 'source.xml', join(work, `chunks-${n22 === node ? 22 : 24}`));
       assert.equal(plan.code, 0, plan.stderr);
-      assert.match(plan.stdout, /"read":1000,"forwarded":1000,"skipped":0,"invalid":0,"chunks":2,/);
+      assert.match(plan.stdout, /"read":1000,"forwarded":1000,"skipped":0,"invalid":0,"held":0,"chunks":2,/);
       const read = await go('read', 'source.xml');
       assert.equal(read.code, 0, read.stderr);
       assert.match(read.stdout, /^syncMode catchUp, \d+ digest entries\n1000 entries\n/);
@@ -185,7 +157,7 @@ import { FeedReader, parseDigestDocument, SdataError, type Digest, type EntryRec
 const handler: FeedHandler = { head() {}, entry(_e: EntryRecord) {}, end() {} };
 const reader = new FeedReader(handler, { source: 'x', maxEntryBytes: all.DEFAULT_MAX_ENTRY_BYTES });
 const digest: Digest | undefined = undefined;
-const stats: PlanStats = new Planner({ target: digest, out: new StreamChunkTarget(process.stdout) }).stats;
+const stats: PlanStats = new Planner({ target: digest, out: new StreamChunkTarget(process.stdout), singleFeed: true }).stats;
 const target: ChunkTarget = new DirChunkTarget('.');
 const options: SyncOptions = { source: { url: 'http://a/sdata/a/c/-', credentials: { token: 't' } }, target: 'http://b/sdata/b/c/-', kinds: ['accounts'] };
 const provider: ProviderOptions = { db: ':memory:', port: 0 };

@@ -49,23 +49,24 @@ export function run(cmd: string, args: readonly string[], o: { cwd?: string; env
 /** npm's words for "the registry cannot be reached" (as opposed to a package or a test that is wrong). */
 export const OFFLINE = /\b(ENOTFOUND|EAI_AGAIN|ENETUNREACH|ECONNREFUSED|ETIMEDOUT|ECONNRESET)\b|network (request|connectivity)|request to https?:\/\/\S+ failed/;
 
-/** An npm command that must succeed; `offline(reason)` is told instead of a failure when the registry is out of reach. */
+/**
+ * An npm command that must succeed. A registry out of reach fails too (no skip: the packaging tests need it for the
+ * dependencies and Node 22), with a message that says so rather than npm's last lines alone.
+ */
 export async function npm(args: readonly string[], o: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<Ran> {
   const r = await run('npm', args, { ...o, timeoutMs: o.timeoutMs ?? 180_000 });
   if (r.code !== 0) {
     const tail = `${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-15).join('\n');
-    if (OFFLINE.test(r.stderr)) throw new Offline(`npm ${args.join(' ')}: the registry cannot be reached:\n${tail}`);
+    if (OFFLINE.test(r.stderr)) throw new Error(`npm ${args.join(' ')} (in ${o.cwd}): the registry cannot be reached, and the packaging tests need it (dependencies, Node 22):\n${tail}`);
     throw new Error(`npm ${args.join(' ')} (in ${o.cwd}) exited ${r.code}:\n${tail}`);
   }
   return r;
 }
 
-export class Offline extends Error {}
-
 /**
  * A Node.js 22 binary, from the registry's `node` package (`npm i node@22`: its install script fetches the official
  * build for this platform), kept under the OS temp dir between runs so that only the first run downloads it
- * (~12 s, ~30 MB). Throws Offline when it is not there and cannot be had.
+ * (~12 s, ~30 MB). Throws when it is not there and cannot be had: a test that needs Node 22 fails without it.
  */
 export async function node22(env: NodeJS.ProcessEnv): Promise<string> {
   const home = join(tmpdir(), 'sdata-sync-test-runtimes');

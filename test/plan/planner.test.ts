@@ -8,7 +8,10 @@ import { SdataError } from '../../src/protocol/errors.ts';
 import { emptyDigest, setDigestEntry, type Digest } from '../../src/protocol/digest.ts';
 import { DIGEST_ENTRY_5_2, EP, PAGE_5_2_CORRECTED } from '../helpers/spec-examples.ts';
 import { page, splitStream, prng } from '../helpers/feeds.ts';
-import { planPages, withoutClock } from '../helpers/plan-text.ts';
+import { MemoryChunkTarget, planPages, withoutClock } from '../helpers/plan-text.ts';
+import { explainLine } from '../../src/plan/explain.ts';
+import { planPage } from '../../src/plan/pipeline.ts';
+import { Planner, type Explained } from '../../src/plan/planner.ts';
 import { entriesMeaning, oracleCheck, xmllintErrors } from '../helpers/oracle.ts';
 
 function digest(...entries: Array<[string, string | number]>): Digest {
@@ -118,13 +121,103 @@ test('chunks never mix pages whose digest or syncMode differ', async () => {
     (e: unknown) => e instanceof SdataError && /page2.*differ/.test(e.message));
 });
 
-test('an empty pass still produces one final chunk, so the target merges the digest', async () => {
-  const target = digest(['http://a/x', 100]);
-  const r = await planPages([page({ entries: [{ endpoint: 'http://a/x', tick: 5 }] })], { target });
+test('nothing to forward: a chunk without entries only when the merge moves the target digest (docs/protocol.md X2)', async () => {
+  // The page's digest knows a.example at 100; this target does not know it: the merge adds it.
+  const behind = digest(['http://a/x', 100]);
+  const r = await planPages([page({ entries: [{ endpoint: 'http://a/x', tick: 5 }] })], { target: behind });
   assert.equal(r.chunks.length, 1);
   assert.deepEqual(r.finals, [true]);
+  assert.equal(r.stats.ending, 'merge-only');
   assert.equal(entriesOf(r.chunks[0]!).length, 0);
   assert.doesNotMatch(r.chunks[0]!, /rel="next"/);
+  // A target at or past every tick of the source digest: no chunk at all (a strict target refuses empty feeds).
+  for (const tick of [100, 250]) {
+    const level = digest(['http://a/x', 100], ['http://a.example/sdata/app/c/-/accounts', tick]);
+    const r2 = await planPages([page({ entries: [{ endpoint: 'http://a/x', tick: 5 }] })], { target: level });
+    assert.deepEqual([r2.chunks.length, r2.stats.ending, r2.stats.skipped], [0, 'none', 1]);
+  }
+  // One tick behind: the merge moves it.
+  const one = digest(['http://a.example/sdata/app/c/-/accounts', 99]);
+  assert.equal((await planPages([page({ entries: [] })], { target: one })).stats.ending, 'merge-only');
+  // A single feed (stdout) is always written, empty or not.
+  const single = await planPages([page({ entries: [] })], { target: digest(['http://a.example/sdata/app/c/-/accounts', 100]), singleFeed: true, chunkEntries: Infinity, chunkBytes: Infinity });
+  assert.deepEqual([single.chunks.length, single.finals, single.stats.ending], [1, [true], 'final']);
+});
+
+test('chunk heads: the source feed\'s atom:id, absolute self/first/next links before the first entry (docs/protocol.md X2)', async () => {
+  const entries = Array.from({ length: 5 }, (_, i) => ({ endpoint: 'http://a/x', tick: i }));
+  const p = page({ entries }).replace('<id>urn:test</id>', '<id>http://src.example/sdata/app/c/-/accounts/$syncSource(\'7\')</id>');
+  const r = await planPages([p], { chunkEntries: 2 });
+  const id = "http://src.example/sdata/app/c/-/accounts/$syncSource('7')";
+  assert.equal(r.chunks.length, 3);
+  r.chunks.forEach((c, i) => {
+    const head = c.slice(0, c.indexOf('<entry'));
+    assert.ok(head.includes(`<id>${id}</id>`), head);
+    const links = [...head.matchAll(/<link rel="(\w+)" type="[^"]*" href="([^"]*)"\/>/g)].map((m) => `${m[1]} ${m[2]}`);
+    const want = [`self ${id}#chunk-00000${i + 1}`, `first ${id}#chunk-000001`];
+    if (i < 2) want.push(`next ${id}#chunk-00000${i + 2}`);
+    assert.deepEqual(links, want);
+    assert.doesNotMatch(c.slice(c.indexOf('<entry')), /<link/, 'no link after the entries');
+    assert.match(head, /<updated>\d{4}-\d\d-\d\dT[^<]+Z<\/updated>/);
+  });
+  // A source page without a usable id: one fresh urn:uuid for the whole pass.
+  const anon = await planPages([p.replace(`<id>${id}</id>`, '<id/>')], { chunkEntries: 2 });
+  const ids = new Set(anon.chunks.map((c) => /<id>([^<]*)<\/id>/.exec(c)![1]));
+  assert.equal(ids.size, 1);
+  assert.match([...ids][0]!, /^urn:uuid:[0-9a-f-]{36}$/);
+});
+
+test('an invalid entry holds the merge and its endpoint back for the rest of the pass (docs/protocol.md X3)', async () => {
+  const A = 'http://a/x';
+  const B = 'http://b/y';
+  const entries = [
+    { endpoint: A, tick: 1 }, { endpoint: B, tick: 1 },
+    { endpoint: A, tick: 2, uuid: '' }, // no uuid: invalid, and A is held back from here
+    { endpoint: B, tick: 2 }, { endpoint: A, tick: 3 }, { endpoint: B, tick: 3 }, { endpoint: A, tick: 4 },
+  ];
+  const r = await planPages([page({ entries })], { chunkEntries: 10 });
+  assert.deepEqual(statesOf(r.chunks), ['a:1', 'b:1', 'b:2', 'b:3']);
+  assert.deepEqual([r.stats.forwarded, r.stats.invalid, r.stats.held, r.stats.ending], [4, 1, 2, 'held']);
+  assert.equal(r.invalid[0]!.endpoint, A);
+  // The last chunk keeps its next link: the target does not merge the source digest.
+  assert.deepEqual(r.finals, [false]);
+  assert.match(r.chunks[0]!, /<link rel="next"/);
+  // No state at all: nothing to hold back but the merge; nothing forwarded: nothing written.
+  const none = await planPages([page({ entries: [{ endpoint: A, tick: 1, noState: true }] })]);
+  assert.deepEqual([none.chunks.length, none.stats.ending, none.invalid[0]!.endpoint], [0, 'held', undefined]);
+  // A single feed (stdout) has written its head as final before the invalid entry came: it stays final.
+  const single = await planPages([page({ entries })], { singleFeed: true, chunkEntries: Infinity, chunkBytes: Infinity });
+  assert.deepEqual([single.finals, single.stats.ending, single.stats.held], [[true], 'final', 2]);
+});
+
+test('--explain: the decision on the entries asked about, with the digest entry met and where a forwarded one went', async () => {
+  const A = 'http://a/x';
+  const u = (i: number): string => `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`;
+  const entries = [
+    { endpoint: A, tick: 3 }, { endpoint: A, tick: 7 }, { endpoint: 'http://b/y', tick: 1 }, { endpoint: A, tick: 8 },
+    { endpoint: A, tick: 9, uuid: '' }, { endpoint: A, tick: 10 }, { endpoint: 'http://b/y', tick: 2, uuid: u(6).toUpperCase() },
+  ];
+  const got: Explained[] = [];
+  const out = new MemoryChunkTarget();
+  const planner = new Planner({ target: digest([A, 5]), out, chunkEntries: 2, explain: new Set([0, 1, 2, 3, 5, 6].map(u)), onExplain: (x) => got.push(x) });
+  await planPage(Readable.from([Buffer.from(page({ entries }))]), planner, { source: 'p1' });
+  await planner.finish();
+  const decided = got.map((x) => [x.uuid.slice(-2), x.decision, x.digestEntry?.tick, x.chunk, x.position]);
+  assert.deepEqual(decided, [
+    ['00', 'skip', '5', undefined, undefined],
+    ['01', 'forward', '5', 1, 0],
+    ['02', 'forward', undefined, 1, 1],
+    ['03', 'forward', '5', 2, 0],
+    ['05', 'held', '5', undefined, undefined],
+    ['06', 'forward', undefined, 2, 1], // uuids compare case-insensitively
+  ]);
+  assert.match(got[0]!.rule, /^skipped: tick 3 < 5, the target's digest says it has this change/);
+  assert.match(got[2]!.rule, /^forwarded: the target's digest has no entry for http:\/\/b\/y/);
+  assert.match(got[4]!.rule, /^held back: an earlier entry of http:\/\/a\/x was dropped as invalid/);
+  assert.match(explainLine(got[1]!), /^explain 0{8}-0{4}-0{4}-0{4}-0{11}1: p1:\d+:\d+: entry #2 \(urn:e:1\): syncState \(http:\/\/a\/x, tick 7\); target digest entry \(http:\/\/a\/x, tick 5\); forwarded: tick 7 ≥ 5.*; in chunk 1 as entry 1$/);
+  // The same chunks as without --explain.
+  const plain = await planPages([page({ entries })], { target: digest([A, 5]), chunkEntries: 2 });
+  assert.deepEqual(out.chunks.map(withoutClock), plain.chunks.map(withoutClock));
 });
 
 test('--strict makes an invalid entry fatal, naming where and which', async () => {

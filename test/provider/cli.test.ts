@@ -63,6 +63,9 @@ test('serve prints its URLs, answers, and stops cleanly on SIGTERM', async () =>
     const h = JSON.parse((await get(`${base}/$health`)).text) as { kinds: Record<string, { digest: Array<{ conflictPriority: number }> }> };
     assert.deepEqual(Object.keys(h.kinds), ['accounts', 'contacts']);
     assert.equal(h.kinds['accounts']!.digest[0]!.conflictPriority, 2);
+    const probe = await runCli(['health', `${base}/$health`]);
+    assert.equal(probe.code, 0, probe.stderr);
+    assert.match(probe.stdout, /\/\$health: 200 in \d+ ms\n$/);
     const created = await post(`${base}/contacts`, '<entry xmlns="http://www.w3.org/2005/Atom" xmlns:sdata="http://schemas.sage.com/sdata/2008/1"><sdata:payload><contact xmlns="urn:c"><n>1</n></contact></sdata:payload></entry>');
     assert.equal(created.status, 201);
   } finally {

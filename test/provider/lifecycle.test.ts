@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import { NS } from '../../src/protocol/namespaces.ts';
 import type { RunningProvider } from '../../src/provider/http/server.ts';
 import { seedStore } from '../../src/seeder/seed-store.ts';
 import { page as testPage } from '../helpers/feeds.ts';
 import { oracleCheck, xmllintErrors } from '../helpers/oracle.ts';
+import { until } from '../helpers/until.ts';
 import {
   diagnosisMessage, get, http, kid, kids, linkOf, parseXml, pollUntilDone, post, provider, resultsOf, testDir, textOf, ticksOf,
   type TestDir,
@@ -16,11 +18,18 @@ let dir: TestDir;
 let src: RunningProvider;
 let tgt: RunningProvider;
 const HUB = 'http://localhost/sdata/hub/crm/-/accounts';
+/** Holds the source's selections in their 202 phase while set (the test releases it): no race with a timer. */
+let selecting: { promise: Promise<void>; resolve: () => void } | undefined;
+function hold(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
 
 before(async () => {
   dir = testDir();
   await seedStore({ db: dir.db('src'), app: 'hub', contract: 'crm', kind: 'accounts', count: 25 });
-  src = await provider(dir, 'src', { pageSize: 10, selectDelayMs: 60 });
+  src = await provider(dir, 'src', { pageSize: 10, selectGate: () => selecting?.promise ?? Promise.resolve() });
   tgt = await provider(dir, 'tgt', { app: 'spoke', pageSize: 4, maxBodyBytes: 200_000 });
 });
 after(async () => {
@@ -32,14 +41,17 @@ after(async () => {
 test('source lifecycle: 202 while selecting, 200 page 1, next links to the end, DELETE, then 410', async (t) => {
   const digest = await get(`${tgt.url}/accounts/$syncDigest`);
   const before = src.openContexts();
+  selecting = hold();
   const r = await post(`${src.url}/accounts/$syncSource?trackingID=life-1&runName=t&runStamp=2020-01-01T00:00:00&unknownParam=1`, digest.text);
   assert.equal(r.status, 202);
   const loc = r.headers.get('location')!;
   assert.equal(src.openContexts(), before + 1);
-  // The selection is still running (selectDelayMs): polling answers 202 with tracking and the same Location.
+  // The selection is still held: polling answers 202 with tracking and the same Location.
   const poll = await get(loc);
   assert.equal(poll.status, 202);
   assert.equal(parseXml(poll.text).local, 'tracking');
+  selecting.resolve();
+  selecting = undefined;
   const first = await pollUntilDone(loc);
   assert.equal(first.status, 200);
   // Core 9.3 (checklist 111): every entry carries http:etag, the tag the resource's own ETag header quotes.
@@ -146,6 +158,39 @@ test('target lifecycle: 202 + Location, results paged in input order, DELETE, 41
   assert.deepEqual(ticksOf(parseXml((await get(`${tgt.url}/accounts/$syncDigest`)).text)), ticksOf(parseXml(digestBefore)));
 });
 
+test('a chunk context found by its trackingID while it applies (an empty-body POST) and DELETEd stays deleted once the chunk is applied', async () => {
+  const pageText = (await post(`${src.url}/accounts/$syncSource`, (await get(`${tgt.url}/accounts/$syncDigest`)).text)).text;
+  const url = `${tgt.url}/accounts/$syncTarget?trackingID=T-HELD&runName=t`;
+  const before = tgt.openContexts();
+  // The chunk's first half only: the provider holds the context applying while the rest is awaited.
+  const body = Buffer.from(pageText);
+  const req = request(url, { method: 'POST', headers: { 'content-type': 'application/atom+xml; type=feed', 'content-length': String(body.length) } });
+  const answered = new Promise<number>((resolve, reject) => {
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    });
+    req.on('error', reject);
+  });
+  req.write(body.subarray(0, body.length >> 1));
+  await until(() => tgt.openContexts() === before + 1, { what: 'the chunk context applying' });
+  // What the next run of a killed engine does (http/async-op.ts releaseByTrackingId): the same POST, an empty body.
+  const probe = await post(url, '');
+  assert.equal(probe.status, 202);
+  const loc = probe.headers.get('location')!;
+  assert.match(loc, /\$syncTarget\('T-HELD'\)$/);
+  assert.equal((await http('DELETE', loc)).status, 200);
+  req.end(body.subarray(body.length >> 1));
+  assert.equal(await answered, 202);
+  assert.equal((await get(loc)).status, 410);
+  assert.equal(tgt.openContexts(), before);
+  // Where no POST of that trackingID left a context, the empty body is refused and nothing is created.
+  const none = await post(`${tgt.url}/accounts/$syncTarget?trackingID=T-NEVER`, '');
+  assert.equal(none.status, 400);
+  assert.equal((await get(`${tgt.url}/accounts/$syncTarget('T-NEVER')`)).status, 404);
+  assert.equal(tgt.openContexts(), before);
+});
+
 test('request-level errors: 404 unknown app/kind/context, 405 with Allow, 413 over the limit, 400 bad digest; unknown parameters ignored', async () => {
   const kind404 = await get(`${tgt.url}/widgets/$syncDigest`);
   assert.equal(kind404.status, 404);
@@ -213,14 +258,15 @@ test('entries that cannot be applied fail one by one (400 + diagnosis) and hold 
 });
 
 test('contexts expire after the idle TTL (404 afterwards) and the count drops', async () => {
-  const p = await provider(dir, 'ttl', { contextTtlMs: 150 });
+  let now = Date.now();
+  const p = await provider(dir, 'ttl', { contextTtlMs: 150, now: () => now });
   try {
     const d = (await get(`${p.url}/accounts/$syncDigest`)).text;
     const r = await post(`${p.url}/accounts/$syncSource?trackingID=exp`, d);
     const loc = r.headers.get('location')!;
     assert.equal((await pollUntilDone(loc)).status, 200);
     assert.equal(p.openContexts(), 1);
-    await new Promise((res) => setTimeout(res, 450));
+    now += 151;
     assert.equal(p.openContexts(), 0);
     assert.equal((await get(loc)).status, 404);
   } finally {

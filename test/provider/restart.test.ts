@@ -112,8 +112,8 @@ test('a source whose process stopped while selecting: the context is 410 and not
   await seedStore({ db: dir.db('src'), app: 'hub', contract: 'crm', kind: 'accounts', count: 30 });
   const digest = `<entry xmlns="${NS.atom}"><id>urn:x</id><title/><updated>2020-01-01T00:00:00Z</updated>` +
     `<payload xmlns="${NS.sdata}"><digest xmlns="${NS.sync}"><origin>http://x/accounts</origin></digest></payload></entry>`;
-  // The selection is held in its 202 phase (selectDelayMs) when the provider stops: its row stays 'selecting'.
-  const a = await provider(dir, 'src', { selectDelayMs: 3_600_000 });
+  // The selection is held in its 202 phase (a gate that never opens) when the provider stops: its row stays 'selecting'.
+  const a = await provider(dir, 'src', { selectGate: () => new Promise<void>(() => undefined) });
   const r = await post(`${a.url}/accounts/$syncSource?trackingID=sel-1`, digest);
   assert.equal(r.status, 202);
   assert.equal(a.openContexts(), 1);

@@ -68,6 +68,8 @@ export function health(core: ProviderCore): Health {
  * served, named by its collection segment, with sme:isSyncSource/isSyncTarget, sme:syncOrder (the order the kinds
  * were configured in), sme:syncConflictPriority and the paging/batching/ETag capabilities. `canPageIndex` describes the
  * kind's collection (core 4.8), which pages by index; its sync feeds page only by their next links (X16).
+ * SME has no attribute for linking; ours (docs/protocol.md X17) say that `{kind}/$linked` exists
+ * (`sme:supportsLinking`) and how its `$linked/$batch` may be called (`sme:linkedBatchingMode`, with `sme:batchingMode`'s values).
  */
 export function schemaXml(store: Store, kinds: readonly KindInfo[], contractNs: string): string {
   let s = `<?xml version="1.0" encoding="utf-8"?>\n<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:sme="${NS.sme}"` +
@@ -77,7 +79,8 @@ export function schemaXml(store: Store, kinds: readonly KindInfo[], contractNs: 
     s += `  <xs:element name="${escapeAttr(k.name)}" type="xs:anyType" sme:role="resourceKind" sme:pluralName="${escapeAttr(k.name)}"` +
       ` sme:isSyncSource="true" sme:isSyncTarget="true" sme:syncOrder="${i + 1}" sme:syncConflictPriority="${prio}"` +
       ' sme:hasUuid="true" sme:supportsETag="true" sme:batchingMode="syncOrAsync" sme:canPageNext="true"' +
-      ' sme:canPagePrevious="false" sme:canPageIndex="true"/>\n';
+      ' sme:canPagePrevious="false" sme:canPageIndex="true"' +
+      ' sme:supportsLinking="true" sme:linkedBatchingMode="syncOrAsync"/>\n';
   });
   return `${s}</xs:schema>\n`;
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerOptions } from 'node:http';
+import { LIMIT_DEFAULTS } from './defaults.ts';
 import { HttpProblem } from './http-io.ts';
 
 /**
@@ -24,20 +25,7 @@ export interface Limits {
   idleTimeoutMs: number;
 }
 
-/**
- * 32 concurrent requests: on the 2-core machine the provider thread does the work of one at a time (SQLite is
- * synchronous); the rest are waiting for their bodies or their readers. An engine pass keeps 2–8 requests open, so
- * 32 serves several engines at once, and the per-request memory (a ~256 KiB transaction group, a page being
- * written) stays far below the 200 MiB budget.
- */
-export const DEFAULT_LIMITS: Limits = {
-  maxConcurrent: 32,
-  maxHeaderBytes: 16 * 1024,
-  maxUrlBytes: 8 * 1024,
-  headersTimeoutMs: 20_000,
-  requestTimeoutMs: 300_000,
-  idleTimeoutMs: 60_000,
-};
+export const DEFAULT_LIMITS: Limits = LIMIT_DEFAULTS;
 
 /** The node:http / node:https server options for these limits. */
 export function serverOptions(l: Limits): ServerOptions {

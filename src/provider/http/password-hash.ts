@@ -1,4 +1,5 @@
 import { randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+import { SCRYPT_DEFAULT_N } from './defaults.ts';
 
 /**
  * Password hashes of the provider's users file (`SDATA_SERVE_USERS_FILE`, made by `sdata-sync hash-password`), in a
@@ -25,7 +26,7 @@ export interface PasswordHash extends ScryptParams {
   hash: Buffer;
 }
 
-export const DEFAULT_SCRYPT: ScryptParams = { N: 2 ** 14, r: 8, p: 1 };
+export const DEFAULT_SCRYPT: ScryptParams = { N: SCRYPT_DEFAULT_N, r: 8, p: 1 };
 
 const KEY_BYTES = 32;
 const SALT_BYTES = 16;

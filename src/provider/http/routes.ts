@@ -9,14 +9,17 @@ import { HttpProblem } from './http-io.ts';
  *   /sdata/{app}/{contract}/{dataset}/{kind}('{key}')              one resource
  *   /sdata/{app}/{contract}/{dataset}/{kind}/$syncDigest | $syncSource | $syncTarget | $syncResults | $batch | $checksum
  *   /sdata/{app}/{contract}/{dataset}/{kind}/$syncSource('{id}') | $syncTarget('{id}') | $batch('{id}')   contexts
+ *   /sdata/{app}/{contract}/{dataset}/{kind}/$linked | $linked('{uuid}') | $linked/$batch | $linked/$batch('{id}')
  * Segments are percent-decoded; selectors may be quoted or not (`('42')`, `(42)`). A segment with control characters,
  * or a kind name no kind can have, is refused (`400`) before anything else is looked at.
  */
 
-export type Op = 'collection' | 'resource' | '$syncDigest' | '$syncSource' | '$syncTarget' | '$syncResults' | '$batch' | '$checksum';
+export type Op = 'collection' | 'resource' | '$syncDigest' | '$syncSource' | '$syncTarget' | '$syncResults' | '$batch' | '$checksum'
+  | '$linked' | '$linked/$batch';
 
 export type Route =
   | { kind: undefined; op: '$health' | '$schema' }
+  /** key: the resource's local key, or the uuid of `$linked('{uuid}')`; context: an asynchronous operation's id. */
   | { kind: string; op: Op; key?: string; context?: string };
 
 export interface DatasetId {
@@ -84,9 +87,15 @@ export function parseRoute(pathname: string, ds: DatasetId): Route {
       case '$checksum':
         if (svc.sel === undefined) return { kind: head.name, op: svc.name };
         break;
+      case '$linked':
+        return svc.sel === undefined ? { kind: head.name, op: '$linked' } : { kind: head.name, op: '$linked', key: svc.sel };
       default:
         break;
     }
+  }
+  if (rest.length === 3 && head.sel === undefined && rest[1] === '$linked') {
+    const svc = splitSelector(rest[2]!);
+    if (svc.name === '$batch') return svc.sel === undefined ? { kind: head.name, op: '$linked/$batch' } : { kind: head.name, op: '$linked/$batch', context: svc.sel };
   }
   throw new HttpProblem(404, `${pathname}: no such resource or service`, 'BadUrlSyntax');
 }

@@ -4,13 +4,14 @@ import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
 import { SdataError } from '../../protocol/errors.ts';
-import { DEFAULT_MAX_ENTRY_BYTES } from '../../xml/feed-types.ts';
+import { DEFAULT_MAX_ENTRY_BYTES, resolveLimits, type XmlLimits } from '../../xml/limits.ts';
 import { handleChecksum, handleDatasetOp, health, type Health } from '../handlers/admin.ts';
 import { AppliedCounts } from '../handlers/async-context.ts';
 import { handleBatch } from '../handlers/batch.ts';
 import type { Call, ProviderCore } from '../handlers/call.ts';
 import { handleCollection, handleResource } from '../handlers/crud.ts';
 import { handleDigest } from '../handlers/digest.ts';
+import { handleLinked, handleLinkedBatch } from '../handlers/linked.ts';
 import { handleResults } from '../handlers/results.ts';
 import { handleSource } from '../handlers/source.ts';
 import { handleTarget } from '../handlers/target.ts';
@@ -18,8 +19,10 @@ import type { Checksum } from '../store/admin.ts';
 import { attachCheckpointer } from '../store/checkpointer.ts';
 import type { Contexts } from '../store/contexts.ts';
 import type { KindInfo } from '../store/repositories.ts';
+import { STORE_DEFAULTS } from '../store/defaults.ts';
 import { Store } from '../store/store.ts';
 import { Authenticator, isLoopback, type AuthConfig } from './auth.ts';
+import { PROVIDER_DEFAULTS as DEFAULTS } from './defaults.ts';
 import { HttpProblem, sendProblem } from './http-io.ts';
 import { applyIdleTimeout, checkRequest, DEFAULT_LIMITS, overloaded, serverOptions, type Limits } from './limits.ts';
 import { parseRoute } from './routes.ts';
@@ -51,10 +54,14 @@ export interface ProviderOptions {
   maxBodyBytes?: number;
   /** Single entries above this fail (default 16 MiB or maxBodyBytes, whichever is smaller). */
   maxEntryBytes?: number;
+  /** Parsing limits for request bodies (xml/limits.ts): crossing one answers 400; default: the defaults. */
+  limits?: Partial<XmlLimits>;
   /** pollingMillis advertised in tracking payloads (default 100). */
   pollingMillis?: number;
-  /** Test hook: a $syncSource context stays in its 202 "selecting" phase this long (default 0). */
-  selectDelayMs?: number;
+  /** Test hook: a $syncSource selection stays in its 202 "selecting" phase until this promise settles. */
+  selectGate?: () => Promise<void>;
+  /** Test hook: the clock of context expiry (default Date.now). */
+  now?: () => number;
   /** SQLite page cache, MiB (default 8). */
   cacheMiB?: number;
   /** Store quota, MiB: writes that would grow the database file past it answer 507, as on a full disk (--max-db-mib). */
@@ -72,8 +79,8 @@ export interface ProviderOptions {
   insecure?: boolean;
   /** HTTPS with this certificate chain and key (PEM). */
   tls?: { cert: string | Buffer; key: string | Buffer };
-  /** Concurrency, header, URL and timeout limits (limits.ts; defaults DEFAULT_LIMITS). */
-  limits?: Partial<Limits>;
+  /** Concurrency, header, URL and timeout limits of the HTTP server (limits.ts; defaults DEFAULT_LIMITS). */
+  httpLimits?: Partial<Limits>;
   /** Where unexpected failures are logged, with their stack (default: stderr). Never given credentials. */
   log?: (line: string) => void;
 }
@@ -95,15 +102,6 @@ export interface RunningProvider {
   close(): Promise<void>;
 }
 
-const DEFAULTS = {
-  host: '127.0.0.1',
-  pageSize: 1000,
-  maxPageSize: 10_000,
-  contextTtlMs: 10 * 60_000,
-  maxBodyBytes: 64 * 1024 * 1024,
-  pollingMillis: 100,
-};
-
 export async function startProvider(opts: ProviderOptions): Promise<RunningProvider> {
   const host = opts.host ?? DEFAULTS.host;
   const auth = new Authenticator(opts.auth);
@@ -111,7 +109,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     throw new SdataError('SDATA_E_USAGE', `refusing to listen on ${host} without authentication: anyone who reaches it could read and rewrite the store. ` +
       'Set SDATA_SERVE_TOKEN or SDATA_SERVE_USERS_FILE, listen on a loopback address, or pass --insecure');
   }
-  const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const limits: Limits = { ...DEFAULT_LIMITS, ...opts.httpLimits };
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const store = new Store({
     db: opts.db,
@@ -128,10 +126,10 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   let served: Map<string, KindInfo>;
   let contexts: Contexts;
   try {
-    if (!opts.kinds && store.kinds.length === 0) store.ensureKind('accounts', opts.priority);
+    if (!opts.kinds && store.kinds.length === 0) store.ensureKind(STORE_DEFAULTS.kind, opts.priority);
     const names = opts.kinds ?? store.kinds.map((k) => k.name);
     served = new Map(names.map((n) => [n, store.ensureKind(n, opts.priority)]));
-    contexts = store.openContexts(opts.contextTtlMs ?? DEFAULTS.contextTtlMs);
+    contexts = store.openContexts(opts.contextTtlMs ?? DEFAULTS.contextTtlMs, opts.now);
   } catch (e) {
     store.close();
     // The first writes happen here (kinds, restart recovery): a read-only or full store shows up now.
@@ -145,8 +143,9 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     maxPageSize: Math.max(opts.maxPageSize ?? DEFAULTS.maxPageSize, opts.pageSize ?? 0),
     maxBodyBytes,
     maxEntryBytes: opts.maxEntryBytes ?? Math.min(DEFAULT_MAX_ENTRY_BYTES, maxBodyBytes),
+    limits: resolveLimits(opts.limits),
     pollingMillis: opts.pollingMillis ?? DEFAULTS.pollingMillis,
-    selectDelayMs: opts.selectDelayMs ?? 0,
+    selectGate: opts.selectGate,
   };
   const ds = { app: store.app, contract: store.contract, dataset: store.dataset };
   const scheme = opts.tls ? 'https' : 'http';
@@ -175,6 +174,8 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
         case '$syncResults': return await handleResults(c);
         case '$batch': return await handleBatch(c, route.context);
         case '$checksum': return handleChecksum(c);
+        case '$linked': return await handleLinked(c, route.key);
+        case '$linked/$batch': return await handleLinkedBatch(c, route.context);
       }
     } catch (e) {
       // A store fault raised outside a transaction (a read of a corrupt page, say) is classified here.
@@ -191,7 +192,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
       }
       // An answer before the end of the body (a store fault, malformed XML) closes the connection after it: kept
       // open, the client's next request on it met a reset (seen: a POST after a 507 failed with ECONNRESET).
-      reply(req, res, answer);
+      reply(res, answer);
     }
   };
 
@@ -200,7 +201,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     res.once('close', () => {
       inFlight--;
     });
-    if (inFlight > limits.maxConcurrent) return reply(req, res, overloaded(limits));
+    if (inFlight > limits.maxConcurrent) return reply(res, overloaded(limits));
     void handle(req, res);
   };
   const server: Server = opts.tls
@@ -261,9 +262,8 @@ function hostPort(host: string, port: number): string {
 }
 
 /** An error answer; a body the request still has unread is not worth reading: the connection closes after it. */
-function reply(req: IncomingMessage, res: ServerResponse, e: unknown): void {
+function reply(res: ServerResponse, e: unknown): void {
   if (res.destroyed) return;
-  if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
   sendProblem(res, e);
 }
 

@@ -83,13 +83,18 @@ export function prefixOf(qname: string): string {
   return c < 0 ? '' : qname.slice(0, c);
 }
 
-/** The root's `sdata:uuid` value (unescaped), whatever prefix binds the sdata namespace; undefined if absent. */
-export function rootUuid(rt: RootTag, decls: Map<string, string>): string | undefined {
+/** The root's `sdata:{local}` value (unescaped, trimmed), whatever prefix binds the sdata namespace; undefined if absent. */
+export function rootSdataAttr(rt: RootTag, decls: Map<string, string>, local: string): string | undefined {
   for (const [name, value] of rt.attrs) {
     const c = name.indexOf(':');
-    if (c > 0 && name.slice(c + 1) === 'uuid' && decls.get(name.slice(0, c)) === NS.sdata) return unescapeAttr(value).trim();
+    if (c > 0 && name.slice(c + 1) === local && decls.get(name.slice(0, c)) === NS.sdata) return unescapeAttr(value).trim();
   }
   return undefined;
+}
+
+/** The root's `sdata:uuid` value; undefined if absent. */
+export function rootUuid(rt: RootTag, decls: Map<string, string>): string | undefined {
+  return rootSdataAttr(rt, decls, 'uuid');
 }
 
 /**
@@ -99,10 +104,11 @@ export function rootUuid(rt: RootTag, decls: Map<string, string>): string | unde
  *   use (resourceXml's own test, usesPrefix) is declared on the fragment's own root, so a receiver's
  *   `resourceXml()` has nothing left to add;
  * - a prefixed root whose element is empty gets its own prefix declared (`resourceXml` looks only after the qname);
- * - the resource element carries `sdata:uuid` (the spec's 5.8 example puts it on `sdata:payload`, docs/protocol.md A19).
+ * - the resource element carries `sdata:uuid` (the spec's 5.8 example puts it on `sdata:payload`, docs/protocol.md A19), unless
+ *   `uuid` is undefined (a local creation without one: a resource without a link, spec 1.2).
  * Undefined when the entry has no resource element.
  */
-export function storedFragment(rec: EntryRecord, uuid: string): string | undefined {
+export function storedFragment(rec: EntryRecord, uuid: string | undefined): string | undefined {
   let f = resourceXml(rec);
   if (f === undefined) return undefined;
   let rt = scanRootTag(f);

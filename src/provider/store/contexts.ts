@@ -67,6 +67,8 @@ export const trackingKey = (t: string): string => t.trim().toLowerCase();
  */
 export class Contexts {
   readonly ttlMs: number;
+  /** The clock of every expiry decision (Date.now; tests pass one they move). */
+  readonly #now: () => number;
   readonly #tx: Tx;
   readonly #idle: () => boolean;
   readonly #failures: PassFailureRepo;
@@ -97,7 +99,8 @@ export class Contexts {
    * `idle`: whether a sweep may run now (the store is open and no transaction is); `isFault`: whether an error is a
    * store fault (Store.fault), after which a write is tried again later instead of failing what asked for it.
    */
-  constructor(db: DatabaseSync, tx: Tx, idle: () => boolean, isFault: (e: unknown) => boolean, failures: PassFailureRepo, ttlMs: number) {
+  constructor(db: DatabaseSync, tx: Tx, idle: () => boolean, isFault: (e: unknown) => boolean, failures: PassFailureRepo, ttlMs: number, now: () => number = Date.now) {
+    this.#now = now;
     this.#tx = tx;
     this.#idle = idle;
     this.#isFault = isFault;
@@ -105,7 +108,8 @@ export class Contexts {
     this.ttlMs = ttlMs;
     this.#sFind = db.prepare('SELECT * FROM contexts WHERE kind = ? AND type = ? AND principal = ? AND tracking = ?');
     this.#sInsert = db.prepare('INSERT INTO contexts(kind, type, principal, tracking, tracking_raw, status, created, touched, total, info) VALUES(?, ?, ?, ?, ?, ?, ?, ?, 0, ?)');
-    this.#sStatus = db.prepare('UPDATE contexts SET status = ?, total = ?, info = ?, touched = ? WHERE id = ?');
+    // Never out of 'deleted': a context DELETEd while its work ran stays deleted when the work ends (see update).
+    this.#sStatus = db.prepare("UPDATE contexts SET status = ?, total = ?, info = ?, touched = ? WHERE id = ? AND status != 'deleted'");
     this.#sTouch = db.prepare('UPDATE contexts SET touched = ? WHERE id = ?');
     this.#sOpen = db.prepare("SELECT count(*) AS n FROM contexts WHERE status IN ('ready', 'done', 'failed') AND touched >= ?");
     this.#sIdle = db.prepare('SELECT id FROM contexts WHERE touched < ?');
@@ -120,7 +124,7 @@ export class Contexts {
       const dead = "(SELECT id FROM contexts WHERE status IN ('selecting', 'applying'))";
       db.exec(`DELETE FROM result_rows WHERE ctx IN ${dead}; DELETE FROM staged WHERE ctx IN ${dead}`);
       db.prepare("UPDATE contexts SET status = 'interrupted', total = 0, info = ?, touched = ? WHERE status IN ('selecting', 'applying')")
-        .run(JSON.stringify({ error: RESTARTED }), Date.now());
+        .run(JSON.stringify({ error: RESTARTED }), now());
     });
   }
 
@@ -153,18 +157,27 @@ export class Contexts {
   }
 
   create(kind: number, type: ContextType, principal: string, trackingRaw: string, status: ContextStatus, info = '{}'): ContextRow {
-    const now = Date.now();
+    const now = this.#now();
     const id = this.#tx(() => Number(this.#sInsert.run(kind, type, principal, trackingKey(trackingRaw), trackingRaw, status, now, now, info).lastInsertRowid));
     if (BUSY.has(status)) this.#live.add(id);
     return { id, kind, type, principal, tracking: trackingKey(trackingRaw), trackingRaw, status, created: now, touched: now, total: 0, info };
   }
 
-  /** Moves a context to `status`; a busy status means its work runs in this process from now on. */
+  /**
+   * Moves a context to `status`; a busy status means its work runs in this process from now on. A context DELETEd
+   * meanwhile (a consumer that gave up polling a selection, or a next run releasing what a killed one left applying)
+   * stays deleted: the work's last word would otherwise bring it back, open until its TTL.
+   */
   update(row: ContextRow, status: ContextStatus, total = row.total, info = row.info): void {
+    if (status !== 'deleted' && this.#deletedUnwritten.has(row.id)) {
+      row.status = 'deleted';
+      this.#live.delete(row.id);
+      return;
+    }
     row.status = status;
     row.total = total;
     row.info = info;
-    row.touched = Date.now();
+    row.touched = this.#now();
     // Memory first: if the row cannot be written (a full disk), the context is still known to have stopped.
     if (BUSY.has(status)) this.#live.add(row.id);
     else this.#live.delete(row.id);
@@ -173,7 +186,7 @@ export class Contexts {
 
   /** Keeps an idle context from expiring. Best effort: a store that cannot write now only shortens its life. */
   touch(row: ContextRow): void {
-    row.touched = Date.now();
+    row.touched = this.#now();
     try {
       this.#tx(() => this.#sTouch.run(row.touched, row.id));
     } catch {
@@ -261,7 +274,7 @@ export class Contexts {
     }
   }
 
-  expired(row: ContextRow, now = Date.now()): boolean {
+  expired(row: ContextRow, now = this.#now()): boolean {
     if (this.#live.has(row.id)) return false;
     return now - row.touched > this.ttlMs;
   }
@@ -271,7 +284,7 @@ export class Contexts {
    * deleted, not expired). Interrupted and incomplete ones are not counted: no consumer was given their Location,
    * or the process that gave it is gone.
    */
-  open(now = Date.now()): number {
+  open(now = this.#now()): number {
     let n = (this.#sOpen.get(now - this.ttlMs) as { n: number }).n + this.#live.size;
     // DELETEd, though the table does not say so yet.
     for (const id of this.#deletedUnwritten) {
@@ -282,7 +295,7 @@ export class Contexts {
   }
 
   /** Expires idle contexts. A store that cannot write now (a full disk) is left alone until a later sweep. */
-  sweep(now = Date.now()): number {
+  sweep(now = this.#now()): number {
     try {
       this.#writeDeletions(now);
       const rows = (this.#sIdle.all(now - this.ttlMs) as Array<{ id: number }>).filter((r) => !this.#live.has(r.id));

@@ -28,6 +28,23 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec('CREATE UNIQUE INDEX contexts_tracking ON contexts(kind, type, principal, tracking)');
     },
   },
+  /**
+   * resources.linked: 0 for a resource that has no link yet (spec 1.2: no uuid until linked). Such a row still holds
+   * a uuid, a random one nobody has seen, which its first link may adopt; its payload carries none. The partial
+   * index holds only those rows, so updates of linked rows never touch it.
+   * uuid_aliases: uuids a resource held before it was re-pointed (spec 1.2, A24): sync and `$linked` still resolve
+   * them to it. Looked up only when the uuid index misses, so applying entries pays nothing for them.
+   */
+  {
+    version: 3,
+    why: 'UUID linking: resources without a link, and old uuids kept as aliases (spec 1.2, 1.3)',
+    up: (db) => db.exec(`
+      ALTER TABLE resources ADD COLUMN linked INTEGER NOT NULL DEFAULT 1;
+      CREATE INDEX resources_unlinked ON resources(kind, id) WHERE linked = 0;
+      CREATE TABLE uuid_aliases(kind INTEGER NOT NULL, uuid TEXT NOT NULL, resource INTEGER NOT NULL, created TEXT NOT NULL,
+        PRIMARY KEY(kind, uuid)) WITHOUT ROWID;
+      CREATE INDEX uuid_aliases_resource ON uuid_aliases(resource);`),
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 1);

@@ -46,6 +46,11 @@ export interface ResourceRow {
   stamp: string;
   user: string | null;
   payload: string;
+  /**
+   * false: the resource has no link yet (spec 1.2). `uuid` is then a random one nobody has seen, kept for its first
+   * link, and the payload carries none (sync/links.ts).
+   */
+  linked: boolean;
 }
 
 /** A stored resource's state without its payload: what the target's per-entry decision reads. */
@@ -55,6 +60,8 @@ export interface ResourceState {
   ep: number;
   tick: Tick;
   stamp: string;
+  /** Set when the uuid looked up is an alias of the resource (a uuid it held before a re-point): its current one. */
+  primary?: string;
 }
 
 /** The syncState a local change takes (docs/protocol.md §3.1). */
@@ -77,18 +84,18 @@ export interface Catalog {
 }
 
 export interface ResourceReads {
-  /** By uuid, matched in either case (docs/protocol.md §2.2). */
+  /** By uuid, matched in either case (docs/protocol.md §2.2), the resource's own or an alias it kept (LinkReads). */
   byUuid(kind: number, uuid: string): ResourceRow | undefined;
   /** By local key (the row id, `accounts('42')`). */
   byId(kind: number, id: number): ResourceRow | undefined;
-  /** The state alone, by uuid: one indexed lookup per applied entry. */
+  /** The state alone, by uuid: one indexed lookup per applied entry (a second one, of the aliases, on a miss). */
   stateOf(kind: number, uuid: string): ResourceState | undefined;
   payloadOf(id: number): string | undefined;
 }
 
 export interface ResourceWrites extends ResourceReads {
-  /** A new row (live, or a tombstone when `deleted`); returns its local key. */
-  insert(kind: number, uuid: string, deleted: boolean, ep: number, tick: Tick, stamp: string, user: string | null, payload: string): number;
+  /** A new row (live, or a tombstone when `deleted`; `linked` false: not linked yet); returns its local key. */
+  insert(kind: number, uuid: string, deleted: boolean, ep: number, tick: Tick, stamp: string, user: string | null, payload: string, linked?: boolean): number;
   update(id: number, deleted: boolean, ep: number, tick: Tick, stamp: string, user: string | null, payload: string): void;
 }
 
@@ -209,9 +216,42 @@ export interface SelectionQueries {
 }
 
 // -----------------------------------------------------------------------------------------------------------------
+// Links (spec 1.2, 1.3): which uuid a resource answers to, and the older ones it still answers to (aliases).
+
+/** A row as the link operations see it (no state: linking is not a change of the resource, spec 1.3). */
+export interface LinkRow {
+  id: number;
+  uuid: string;
+  deleted: boolean;
+  linked: boolean;
+  payload: string;
+}
+
+export interface LinkReads {
+  /** The resource holding `uuid` as an alias, if one does. */
+  aliasOwner(kind: number, uuid: string): number | undefined;
+  /** The aliases of a resource, oldest first. */
+  aliasesOf(id: number): string[];
+  /**
+   * Up to `limit` rows without a link whose state falls in the source ranges (they are about to be sent: sync links
+   * them first). Rows leave this set as they are linked, so asking again gives the next ones.
+   */
+  unlinkedIn(kind: number, ranges: readonly SourceRange[], limit: number): LinkRow[];
+}
+
+export interface LinkWrites extends LinkReads {
+  /** Gives the row its uuid and link flag, with the payload that goes with them; its state does not change. */
+  setUuid(id: number, uuid: string, linked: boolean, payload: string): void;
+  addAlias(kind: number, uuid: string, id: number): void;
+  removeAlias(kind: number, uuid: string): void;
+  dropAliases(id: number): void;
+}
+
+// -----------------------------------------------------------------------------------------------------------------
 
 /** What may be written, and only inside `Store.tx()`. */
 export interface StoreWriter {
+  readonly links: LinkWrites;
   readonly resources: ResourceWrites;
   readonly digest: DigestWrites;
   readonly staged: StagedEntries;
@@ -221,6 +261,7 @@ export interface StoreWriter {
 /** The store as protocol code sees it. */
 export interface SyncStore extends Catalog {
   readonly resources: ResourceReads;
+  readonly links: LinkReads;
   readonly digest: DigestReads;
   readonly results: ResultStore;
   readonly selection: SelectionQueries;

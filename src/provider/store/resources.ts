@@ -5,7 +5,7 @@ import { tickKey, tickOfKey } from './tick-key.ts';
 import type { TxGuard } from './tx-guard.ts';
 
 /** UUIDs match in either case (docs/protocol.md §2.2); rows keep them lower-cased, payloads keep them as written. */
-const uuidKey = (u: string): string => u.trim().toLowerCase();
+export const uuidKey = (u: string): string => u.trim().toLowerCase();
 
 /** A resource row as SQLite returns it (ticks as tick keys, flags as integers). */
 export interface RawResource {
@@ -17,24 +17,31 @@ export interface RawResource {
   stamp: string;
   user: string | null;
   payload: string;
+  linked: number;
 }
 
-export const RESOURCE_COLUMNS = 'id, uuid, deleted, ep, tick, stamp, user, payload';
+export const RESOURCE_COLUMNS = 'id, uuid, deleted, ep, tick, stamp, user, payload, linked';
+/** The same columns of a resources row aliased `r` (queries that join it). */
+const R_RESOURCE_COLUMNS = RESOURCE_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ');
 
 /** A row as the rest of the provider sees it: the one place resource rows are decoded. */
 export function toResourceRow(r: RawResource): ResourceRow {
-  return { id: r.id, uuid: r.uuid, deleted: r.deleted !== 0, ep: r.ep, tick: tickOfKey(r.tick), stamp: r.stamp, user: r.user, payload: r.payload };
+  return { id: r.id, uuid: r.uuid, deleted: r.deleted !== 0, ep: r.ep, tick: tickOfKey(r.tick), stamp: r.stamp, user: r.user, payload: r.payload, linked: r.linked !== 0 };
 }
 
 /**
  * The `resources` table: live resources and tombstones, one row per uuid, the row id being the local key. The one
- * INSERT and the one UPDATE of resource rows are here; both need an open transaction (Store.tx).
+ * INSERT and the one UPDATE of resource rows are here; both need an open transaction (Store.tx). A uuid names a
+ * resource whether it is the one the row holds or an alias it kept from before a re-point (store/links.ts): lookups
+ * by uuid try the row's own first (the uuid index) and the aliases only when that misses.
  */
 export class ResourceRepo implements ResourceWrites {
   readonly #guard: TxGuard;
   readonly #sByUuid: StatementSync;
   readonly #sById: StatementSync;
   readonly #sState: StatementSync;
+  readonly #sByAlias: StatementSync;
+  readonly #sStateByAlias: StatementSync;
   readonly #sPayload: StatementSync;
   readonly #sInsert: StatementSync;
   readonly #sUpdate: StatementSync;
@@ -45,14 +52,18 @@ export class ResourceRepo implements ResourceWrites {
     this.#sByUuid = db.prepare(`SELECT ${RESOURCE_COLUMNS} FROM resources WHERE kind = ? AND uuid = ?`);
     this.#sById = db.prepare(`SELECT ${RESOURCE_COLUMNS} FROM resources WHERE kind = ? AND id = ?`);
     this.#sState = db.prepare('SELECT id, deleted, ep, tick, stamp FROM resources WHERE kind = ? AND uuid = ?');
+    const alias = 'FROM uuid_aliases a JOIN resources r ON r.id = a.resource WHERE a.kind = ? AND a.uuid = ?';
+    this.#sByAlias = db.prepare(`SELECT ${R_RESOURCE_COLUMNS} ${alias}`);
+    this.#sStateByAlias = db.prepare(`SELECT r.id, r.deleted, r.ep, r.tick, r.stamp, r.uuid AS "primary" ${alias}`);
     this.#sPayload = db.prepare('SELECT payload FROM resources WHERE id = ?');
-    this.#sInsert = db.prepare('INSERT INTO resources(kind, uuid, deleted, ep, tick, stamp, user, payload) VALUES(?, ?, ?, ?, ?, ?, ?, ?)');
+    this.#sInsert = db.prepare('INSERT INTO resources(kind, uuid, deleted, ep, tick, stamp, user, payload, linked) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)');
     this.#sUpdate = db.prepare('UPDATE resources SET deleted = ?, ep = ?, tick = ?, stamp = ?, user = ?, payload = ? WHERE id = ?');
     this.#sMaxTick = db.prepare('SELECT max(tick) AS t FROM resources WHERE kind = ? AND ep = ?');
   }
 
   byUuid(kind: number, uuid: string): ResourceRow | undefined {
-    const r = this.#sByUuid.get(kind, uuidKey(uuid)) as RawResource | undefined;
+    const u = uuidKey(uuid);
+    const r = (this.#sByUuid.get(kind, u) ?? this.#sByAlias.get(kind, u)) as RawResource | undefined;
     return r ? toResourceRow(r) : undefined;
   }
 
@@ -63,7 +74,9 @@ export class ResourceRepo implements ResourceWrites {
 
   stateOf(kind: number, uuid: string): ResourceState | undefined {
     // Decoded in place: the per-entry lookup of a target pass allocates nothing beyond what SQLite returns.
-    const r = this.#sState.get(kind, uuidKey(uuid)) as { id: number; deleted: number | boolean; ep: number; tick: string; stamp: string } | undefined;
+    const u = uuidKey(uuid);
+    type Raw = { id: number; deleted: number | boolean; ep: number; tick: string; stamp: string; primary?: string };
+    const r = (this.#sState.get(kind, u) ?? this.#sStateByAlias.get(kind, u)) as Raw | undefined;
     if (r === undefined) return undefined;
     r.deleted = r.deleted !== 0;
     r.tick = tickOfKey(r.tick);
@@ -80,9 +93,9 @@ export class ResourceRepo implements ResourceWrites {
     return t === null ? undefined : tickOfKey(t);
   }
 
-  insert(kind: number, uuid: string, deleted: boolean, ep: number, tick: Tick, stamp: string, user: string | null, payload: string): number {
+  insert(kind: number, uuid: string, deleted: boolean, ep: number, tick: Tick, stamp: string, user: string | null, payload: string, linked = true): number {
     this.#guard.check('resources.insert');
-    return Number(this.#sInsert.run(kind, uuidKey(uuid), deleted ? 1 : 0, ep, tickKey(tick), stamp, user, payload).lastInsertRowid);
+    return Number(this.#sInsert.run(kind, uuidKey(uuid), deleted ? 1 : 0, ep, tickKey(tick), stamp, user, payload, linked ? 1 : 0).lastInsertRowid);
   }
 
   update(id: number, deleted: boolean, ep: number, tick: Tick, stamp: string, user: string | null, payload: string): void {

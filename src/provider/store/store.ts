@@ -4,11 +4,13 @@ import { SdataError } from '../../protocol/errors.ts';
 import { escapeText } from '../../protocol/escape.ts';
 import { AdminQueries } from './admin.ts';
 import { Contexts } from './contexts.ts';
+import { STORE_DEFAULTS } from './defaults.ts';
 import { DigestRepo, nowStamp } from './digest.ts';
 import { startupFault, storeFault } from './faults.ts';
+import { LinkRepo } from './links.ts';
 import { ListingQueries } from './listing.ts';
 import { PassFailureRepo } from './pass-failures.ts';
-import type { DigestReads, Endpoint, KindInfo, ResourceReads, StoreWriter, SyncStore } from './repositories.ts';
+import type { DigestReads, Endpoint, KindInfo, LinkReads, ResourceReads, StoreWriter, SyncStore } from './repositories.ts';
 import { ResourceRepo } from './resources.ts';
 import { ResultRepo } from './results.ts';
 import { migrate } from './migrations.ts';
@@ -38,8 +40,6 @@ export interface StoreOptions {
   /** How long a write waits for another connection's lock before it fails with SDATA_E_STORE_BUSY (default 5000). */
   busyTimeoutMs?: number;
 }
-
-export const DEFAULT_PRIORITY = 5;
 
 /** What a resource kind may be called (the server refuses other names in URLs before any work: http/routes.ts). */
 export const KIND_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
@@ -74,6 +74,9 @@ export class Store implements SyncStore {
   readonly results: ResultRepo;
   readonly selection: Selections;
   readonly listing: ListingQueries;
+  /** The linked live resources, for `$linked` (spec 1.3). */
+  readonly linkedListing: ListingQueries;
+  readonly links: LinkReads;
   readonly admin: AdminQueries;
   readonly syncResults: SyncResultsRepo;
   /** Called after each committed transaction (a background checkpointer counts them: checkpointer.ts). */
@@ -110,15 +113,15 @@ export class Store implements SyncStore {
       // busy_timeout first: every later statement may meet another process's lock.
       db.exec(`PRAGMA busy_timeout=${this.#busyTimeoutMs}`);
       if (o.db !== ':memory:') db.exec('PRAGMA journal_mode=WAL');
-      const cacheKiB = Math.max(1, Math.round((o.cacheMiB ?? 8) * 1024));
+      const cacheKiB = Math.max(1, Math.round((o.cacheMiB ?? STORE_DEFAULTS.cacheMiB) * 1024));
       db.exec(`PRAGMA synchronous=NORMAL; PRAGMA cache_size=-${cacheKiB}; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=${WAL_AUTOCHECKPOINT}`);
       if (o.maxDbMiB !== undefined) this.setMaxDbMiB(o.maxDbMiB);
       db.exec(SCHEMA);
       const meta = new Map<string, string>();
       for (const r of db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: string }>) meta.set(r.key, r.value);
-      const app = o.app ?? meta.get('app') ?? 'hub';
-      const contract = o.contract ?? meta.get('contract') ?? 'crm';
-      const dataset = o.dataset ?? meta.get('dataset') ?? '-';
+      const app = o.app ?? meta.get('app') ?? STORE_DEFAULTS.app;
+      const contract = o.contract ?? meta.get('contract') ?? STORE_DEFAULTS.contract;
+      const dataset = o.dataset ?? meta.get('dataset') ?? STORE_DEFAULTS.dataset;
       const storedBase = meta.get('endpoint_base');
       if (storedBase !== undefined && o.endpointBase !== undefined && normalizeEndpoint(o.endpointBase) !== normalizeEndpoint(storedBase)) {
         throw new SdataError('SDATA_E_USAGE', `${o.db}: this store's endpoint base is ${storedBase}; it was fixed when the store was created and cannot become ${o.endpointBase}`);
@@ -151,12 +154,15 @@ export class Store implements SyncStore {
       const resources = new ResourceRepo(db, this.#guard);
       this.#digest = new DigestRepo(db, this, resources, this.#guard, tx);
       this.#failures = new PassFailureRepo(db, this.#guard);
-      this.#writer = Object.freeze({ resources, digest: this.#digest, staged: new StagedRepo(db, this.#guard), failures: this.#failures });
+      const links = new LinkRepo(db, this.#guard);
+      this.#writer = Object.freeze({ links, resources, digest: this.#digest, staged: new StagedRepo(db, this.#guard), failures: this.#failures });
       this.resources = resources;
+      this.links = links;
       this.digest = this.#digest;
       this.results = new ResultRepo(db, this.#guard);
       this.selection = new Selections(db, this);
       this.listing = new ListingQueries(db);
+      this.linkedListing = new ListingQueries(db, true);
       this.admin = new AdminQueries(db, this);
       this.syncResults = new SyncResultsRepo(db, tx);
 
@@ -196,8 +202,8 @@ export class Store implements SyncStore {
   }
 
   /** The context registry of a running provider: marks work a previous process left unfinished, expires idle contexts. */
-  openContexts(ttlMs: number): Contexts {
-    return new Contexts(this.#db, (fn) => this.tx(fn), () => this.isOpen && !this.inTx, (e) => this.fault(e) !== undefined, this.#failures, ttlMs);
+  openContexts(ttlMs: number, now?: () => number): Contexts {
+    return new Contexts(this.#db, (fn) => this.tx(fn), () => this.isOpen && !this.inTx, (e) => this.fault(e) !== undefined, this.#failures, ttlMs, now);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -346,7 +352,7 @@ export class Store implements SyncStore {
       const k: KindInfo = { id, name, selfEp, selfUrl: this.endpoint(selfEp).url };
       this.#kindsByName.set(name, k);
       this.#kindsById.set(id, k);
-      this.#digest.init(k, priority ?? DEFAULT_PRIORITY);
+      this.#digest.init(k, priority ?? STORE_DEFAULTS.priority);
       return k;
     });
   }

@@ -1,7 +1,7 @@
 import type { Diagnosis } from '../../protocol/diagnosis.ts';
 import type { EntryRecord } from '../../xml/feed-types.ts';
 import { storedFragment } from '../payload/fragment.ts';
-import type { ResourceRow, ResultWriter } from '../store/repositories.ts';
+import type { ResourceRow, ResultWriter, SyncStore } from '../store/repositories.ts';
 import type { BodyApplier } from './body-applier.ts';
 import { etagMatches } from './etag.ts';
 import { newUuid, type LocalOps } from './local-edits.ts';
@@ -26,22 +26,29 @@ export function keyOfId(id: string | undefined): string | undefined {
   return m ? (m[1] ?? m[2] ?? m[3]) : undefined;
 }
 
-export class BatchApplier implements BodyApplier {
+/**
+ * What every core 13.3 batch shares ($batch, $linked/$batch): one result entry per request entry, in order (13.4),
+ * written through the context's ResultWriter inside the caller's transactions; an entry that throws fails alone.
+ * Subclasses say what an entry does (`process`).
+ */
+export abstract class EntryBatch implements BodyApplier {
   readonly stats: BatchStats = { entries: 0, ok: 0, failed: 0 };
-  private readonly ops: LocalOps;
-  private readonly serving: string;
-  private readonly source: string;
+  protected readonly source: string;
+  protected now = new Date().toISOString();
   private readonly results: ResultWriter;
-  private now = new Date().toISOString();
+  /** The application code of a failed entry's diagnosis. */
+  private readonly failureCode: (status: number) => string;
+  /** The store's classification of an error as a fault of its own (disk full, lock, I/O), if it is one. */
+  private readonly fault: (e: unknown) => Error | undefined;
 
-  constructor(ops: LocalOps, ctx: number, servingCollection: string, source: string) {
-    this.ops = ops;
-    this.serving = servingCollection;
+  constructor(store: Pick<SyncStore, 'fault'>, results: ResultWriter, source: string, failureCode: (status: number) => string) {
+    this.fault = (e) => store.fault(e);
+    this.results = results;
     this.source = source;
-    this.results = ops.store.results.writer(ctx);
+    this.failureCode = failureCode;
   }
 
-  /** Call first inside each transaction (local edits take their own writer: they join it). */
+  /** Call first inside each transaction (the operations take their own writer: they join it). */
   begin(): void {
     this.now = new Date().toISOString();
   }
@@ -65,21 +72,41 @@ export class BatchApplier implements BodyApplier {
       r = this.process(rec);
     } catch (e) {
       // A store fault (disk full, lock, I/O) is not this entry's: the transaction is over, and so is the request.
-      const fault = this.ops.store.fault(e);
+      const fault = this.fault(e);
       if (fault) throw fault;
-      r = this.failure(rec, 500, `could not be processed: ${(e as Error).message}`);
+      const refused = this.refusal(e);
+      r = refused ? this.failure(rec, refused.status, refused.message) : this.failure(rec, 500, `could not be processed: ${(e as Error).message}`);
     }
     if (r.status >= 400) this.stats.failed++;
     else this.stats.ok++;
     this.results.add(resultEntryXml(r));
   }
 
-  private failure(rec: EntryRecord, status: number, message: string, extra: Partial<ResultEntry> = {}): ResultEntry {
+  /** The result of one request entry; throwing fails the entry (with `refusal`'s status, else 500). */
+  protected abstract process(rec: EntryRecord): ResultEntry;
+
+  /** An error that is an answer about the entry (its status and message), not an accident. */
+  protected refusal(_e: unknown): { status: number; message: string } | undefined {
+    return undefined;
+  }
+
+  protected failure(rec: EntryRecord, status: number, message: string, extra: Partial<ResultEntry> = {}): ResultEntry {
     const d: Diagnosis = {
-      severity: status >= 500 ? 'transient' : 'error', sdataCode: 'ApplicationDiagnosis', applicationCode: 'BatchEntryFailed',
+      severity: status >= 500 ? 'transient' : 'error', sdataCode: 'ApplicationDiagnosis', applicationCode: this.failureCode(status),
       message: `${this.source}:${rec.line}:${rec.column}: entry #${rec.index + 1}${rec.atomId ? ` (${rec.atomId})` : ''}: ${message}`,
     };
     return { id: rec.atomId || `urn:sdata-sync:entry:${rec.index + 1}`, status, updated: this.now, diagnoses: [d], ...extra };
+  }
+}
+
+export class BatchApplier extends EntryBatch {
+  private readonly ops: LocalOps;
+  private readonly serving: string;
+
+  constructor(ops: LocalOps, ctx: number, servingCollection: string, source: string) {
+    super(ops.store, ops.store.results.writer(ctx), source, () => 'BatchEntryFailed');
+    this.ops = ops;
+    this.serving = servingCollection;
   }
 
   private ok(row: ResourceRow, status: number, method: string, withPayload: boolean): ResultEntry {
@@ -90,7 +117,7 @@ export class BatchApplier implements BodyApplier {
     };
   }
 
-  private process(rec: EntryRecord): ResultEntry {
+  protected process(rec: EntryRecord): ResultEntry {
     if (rec.text === undefined) return this.failure(rec, 413, rec.invalid ?? 'entry too large');
     const method = rec.httpMethod;
     if (method === undefined) return this.failure(rec, 400, 'no http:httpMethod (core 13.3)');
@@ -98,10 +125,10 @@ export class BatchApplier implements BodyApplier {
     const key = keyOfId(rec.atomId);
     switch (method) {
       case 'POST': {
-        const uuid = rec.uuid ?? newUuid();
-        const f = storedFragment(rec, uuid);
+        // Without a uuid: a resource without a link (spec 1.2), as for a plain POST.
+        const f = storedFragment(rec, rec.uuid);
         if (f === undefined) return this.failure(rec, 400, 'sdata:payload has no resource element');
-        const { row } = ops.create(f, uuid);
+        const { row } = ops.create(f, rec.uuid ?? newUuid(), rec.uuid !== undefined);
         return this.ok(row, 201, 'POST', true);
       }
       case 'GET': {

@@ -24,7 +24,7 @@ export function toIncoming(rec: EntryRecord): Incoming {
   if (invalid === undefined) {
     if (rec.state!.tick.length > MAX_TICK_DIGITS) invalid = `sync:tick has more than ${MAX_TICK_DIGITS} digits`;
     else {
-      fragment = storedFragment(rec, rec.uuid!);
+      fragment = storedFragment(rec, rec.uuid);
       if (fragment === undefined) invalid = 'sdata:payload has no resource element';
     }
   }

@@ -35,8 +35,9 @@ export class LocalOps {
   /**
    * Creates a resource from a fragment that carries `sdata:uuid` (see normalizeFragment). A live resource with
    * that uuid is returned unchanged (core 8.5: a repeated POST of a consumer-made uuid is not a conflict).
+   * `linked` false: a resource without a link (spec 1.2); `uuid` is then a random one its payload does not carry.
    */
-  create(fragment: string, uuid: string): { row: ResourceRow; created: boolean } {
+  create(fragment: string, uuid: string, linked = true): { row: ResourceRow; created: boolean } {
     // A new resource's lists are all it has: stored complete, without the children it marks deleted (§3.3).
     if (hasListWork(fragment)) fragment = mergeChildLists(undefined, fragment, true);
     return this.store.tx((w) => {
@@ -48,7 +49,7 @@ export class LocalOps {
         id = had.id;
         w.resources.update(id, false, st.ep, st.tick, st.stamp, null, fragment);
       } else {
-        id = w.resources.insert(this.kind.id, uuid, false, st.ep, st.tick, st.stamp, null, fragment);
+        id = w.resources.insert(this.kind.id, uuid, false, st.ep, st.tick, st.stamp, null, fragment, linked);
       }
       return { row: w.resources.byId(this.kind.id, id)!, created: true };
     });

@@ -8,6 +8,7 @@ import { maxTick, nextTick, tickLess, type Tick } from '../../protocol/ticks.ts'
 import type { EntryRecord, FeedHead, FeedTail } from '../../xml/feed-types.ts';
 import { mergeChildLists } from '../payload/child-lists.ts';
 import { scanRootTag, tombstoneFragment } from '../payload/fragment.ts';
+import { withRootUuid } from '../payload/link-attrs.ts';
 import { MAX_TICK_DIGITS, type KindInfo, type ResultWriter, type StoreWriter, type SyncStore } from '../store/repositories.ts';
 import type { BodyApplier } from './body-applier.ts';
 import { decide, type DigestLookup, type Verdict } from './conflict-rules.ts';
@@ -266,6 +267,9 @@ export class TargetApplier implements BodyApplier {
     const uuid = inc.uuid!;
     const del = inc.isDeleted || inc.method === 'DELETE';
     const local = resources.stateOf(k, uuid);
+    // The uuid may be an alias, one the resource held before a re-point (docs/protocol.md §3.11): the entry is
+    // about that resource, and its payload is stored under the resource's current uuid, which the source sends.
+    const fragment = local?.primary === undefined ? inc.fragment! : withRootUuid(inc.fragment!, local.primary);
     const user = st.user ?? null;
     const diagnoses: Diagnosis[] = [];
     let status: number;
@@ -299,7 +303,7 @@ export class TargetApplier implements BodyApplier {
       }
       if (verdict.apply) {
         if (del) {
-          resources.update(id, true, ep, st.tick, st.stamp, user, deletionOf(inc.fragment!, uuid));
+          resources.update(id, true, ep, st.tick, st.stamp, user, deletionOf(fragment, uuid));
           if (local.deleted) diagnoses.push(info('SyncAlreadyDeleted', 'already deleted here; the deletion state is updated'));
           status = 200;
           method = 'DELETE';
@@ -307,7 +311,7 @@ export class TargetApplier implements BodyApplier {
           this.stats.deleted++;
         } else {
           // Child lists that are not complete merge with the stored ones (docs/protocol.md §3.3); else the payload is whole.
-          const f = inc.lists ? mergeChildLists(local.deleted ? undefined : resources.payloadOf(id), inc.fragment!) : inc.fragment!;
+          const f = inc.lists ? mergeChildLists(local.deleted ? undefined : resources.payloadOf(id), fragment) : fragment;
           resources.update(id, false, ep, st.tick, st.stamp, user, f);
           status = local.deleted ? 201 : 200;
           method = local.deleted ? 'POST' : 'PUT';

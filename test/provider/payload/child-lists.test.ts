@@ -176,7 +176,7 @@ test('a merged fragment is complete and a fixpoint of relaying: our feeds carry 
     const merged = mergeChildLists(stored, incoming);
     assert.equal(hasListWork(merged), false, merged);
     const rec = recordsOf(`${OUR_ROOT}<entry><sdata:payload>${merged}</sdata:payload></entry></feed>`)[0]!;
-    assert.equal(storedFragment(rec, rec.uuid!), merged);
+    assert.equal(storedFragment(rec, rec.uuid), merged);
   }
 });
 

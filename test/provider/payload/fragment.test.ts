@@ -26,7 +26,7 @@ test('a stored fragment is a fixpoint of relaying: embedded in our own feeds and
     const el = parseXml(first);
     assert.equal(el.attrs.get(`{${NS.sdata}}uuid`), rec.uuid);
     const relayed = recordsOf(`${OUR_ROOT}<entry><sdata:payload>${first}</sdata:payload></entry></feed>`)[0]!;
-    assert.equal(storedFragment(relayed, relayed.uuid!), first, input);
+    assert.equal(storedFragment(relayed, relayed.uuid), first, input);
   }
 });
 
@@ -58,7 +58,7 @@ test('storedFragment skips rescanning what resourceXml tested, with the same res
   ];
   for (const feed of feeds) {
     const rec = recordsOf(feed)[0]!;
-    assert.equal(storedFragment(rec, rec.uuid!), reference(rec), feed);
+    assert.equal(storedFragment(rec, rec.uuid), reference(rec), feed);
   }
 });
 

@@ -15,8 +15,15 @@ const STORE = fileURLToPath(new URL('../../../src/provider/store/', import.meta.
 
 /** file → interpolations or bare arguments allowed there, each with why it is safe. */
 const ALLOWED: Record<string, Record<string, string>> = {
-  'listing.ts': { RESOURCE_COLUMNS: 'a constant list of column names (resources.ts)' },
-  'resources.ts': { RESOURCE_COLUMNS: 'a constant list of column names, defined in this file' },
+  'listing.ts': {
+    RESOURCE_COLUMNS: 'a constant list of column names (resources.ts)',
+    live: 'one of two string literals chosen just above (all live rows, or linked ones only)',
+  },
+  'resources.ts': {
+    RESOURCE_COLUMNS: 'a constant list of column names, defined in this file',
+    R_RESOURCE_COLUMNS: 'the same constant list with an `r.` alias, computed once from it in this file',
+    alias: 'a string literal assigned just above (the join of uuid_aliases and resources, with ? parameters)',
+  },
   'contexts.ts': { dead: 'a string literal assigned just above (the subquery naming the contexts a dead process left busy)' },
   'selection.ts': { where: 'a string literal assigned just above, the same WHERE with ? parameters for three queries' },
   'store.ts': {

@@ -1,0 +1,51 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { SdataError } from '../../protocol/errors.ts';
+
+/** A JSON Lines file written with backpressure: `line()` waits while the stream's buffer is full. */
+export class JsonlFile {
+  readonly path: string;
+  readonly #ws: WriteStream;
+  #error: NodeJS.ErrnoException | undefined;
+
+  constructor(path: string) {
+    this.path = path;
+    this.#ws = createWriteStream(path);
+    this.#ws.on('error', (e) => {
+      this.#error ??= e;
+    });
+  }
+
+  async line(value: unknown): Promise<void> {
+    this.#check();
+    if (!this.#ws.write(`${JSON.stringify(value)}\n`)) {
+      await this.#settled('drain');
+      this.#check();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.#ws.writableEnded) {
+      this.#ws.end();
+      await this.#settled('finish');
+    }
+    this.#check();
+  }
+
+  /** Until `event`, or an error (which #check then reports); no listener outlives the wait. */
+  #settled(event: 'drain' | 'finish'): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.#ws.off(event, done);
+        this.#ws.off('error', done);
+        resolve();
+      };
+      this.#ws.on(event, done);
+      this.#ws.on('error', done);
+    });
+  }
+
+  #check(): void {
+    const e = this.#error;
+    if (e) throw new SdataError('SDATA_E_IO', `--report ${this.path}: cannot write: ${e.code ?? e.message}`, { cause: e });
+  }
+}
