@@ -68,7 +68,14 @@ export async function npm(args: readonly string[], o: { cwd: string; env: NodeJS
  * build for this platform), kept under the OS temp dir between runs so that only the first run downloads it
  * (~12 s, ~30 MB). Throws when it is not there and cannot be had: a test that needs Node 22 fails without it.
  */
-export async function node22(env: NodeJS.ProcessEnv): Promise<string> {
+export function node22(env: NodeJS.ProcessEnv): Promise<string> {
+  // One fetch per test file, whichever test asks first.
+  fetching ??= fetchNode22(env);
+  return fetching;
+}
+let fetching: Promise<string> | undefined;
+
+async function fetchNode22(env: NodeJS.ProcessEnv): Promise<string> {
   const home = join(tmpdir(), 'sdata-sync-test-runtimes');
   const dir = join(home, 'node22');
   const bin = join(dir, 'node_modules', 'node', 'bin', 'node');
