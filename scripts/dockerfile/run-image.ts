@@ -174,12 +174,17 @@ export async function runImage(img: Image, log: (l: string) => void): Promise<vo
     }
 
     const base = (name: 'hub' | 'erp'): string => `http://127.0.0.1:${serves[name].port}/sdata/${name}/crm/-`;
+    // One volume for the runs' state directory (the image's XDG_STATE_HOME=/data/state), as a CronJob would keep it.
+    const stateVol = c.volume('sync-state');
     for (const [from, to] of [['hub', 'erp'], ['erp', 'hub']] as const) {
       const r = await c.run(['run', '--source', base(from), '--target', base(to), '--kind', 'accounts', '--progress', 'none', '--quiet'], {
-        env: { SDATA_SOURCE_TOKEN: TOKENS[from], SDATA_TARGET_TOKEN: TOKENS[to] }, timeoutMs: 60_000,
+        volume: stateVol, env: { SDATA_SOURCE_TOKEN: TOKENS[from], SDATA_TARGET_TOKEN: TOKENS[to] }, timeoutMs: 60_000,
       });
       expect(r.code === 0, `run ${from} → ${to}`, r);
+      expect(!/state dir|cannot keep the journal/.test(r.stderr), `run ${from} → ${to}: the journal of open contexts has a place to go`, r);
     }
+    const journal = join(stateVol, 'state', 'sdata-sync', 'contexts');
+    expect(existsSync(journal) && statSync(journal).uid === img.user.uid, `the runs kept their journal in the volume (${journal}), as the image's user`);
     const checksum = async (name: 'hub' | 'erp'): Promise<unknown> => {
       const res = await fetch(`${base(name)}/accounts/$checksum`, { headers: { authorization: `Bearer ${TOKENS[name]}` } });
       expect(res.status === 200, `GET ${name} $checksum: ${res.status}`);
@@ -188,7 +193,7 @@ export async function runImage(img: Image, log: (l: string) => void): Promise<vo
     const [hub, erp] = [await checksum('hub'), await checksum('erp')];
     expect(JSON.stringify(hub) === JSON.stringify(erp), `the two stores converged: ${JSON.stringify(hub)} vs ${JSON.stringify(erp)}`);
     expect((hub as { count: number }).count === 420, `420 accounts on both sides, not ${(hub as { count: number }).count}`);
-    log('run hub → erp → hub: converged, 420 accounts each');
+    log('run hub → erp → hub: converged, 420 accounts each; their journal of open contexts on the volume');
   } finally {
     for (const r of running) r.p.kill('SIGTERM');
     for (const r of running) {
