@@ -133,7 +133,8 @@ test("README's other sh blocks are the quick start or say they are illustrations
 });
 
 test("README's configuration example is a file the CLI reads", async () => {
-  const section = README.slice(README.indexOf('## Configuration'), README.indexOf('## Exit codes'));
+  const from = README.indexOf('\n## Configuration\n');
+  const section = README.slice(from, README.indexOf('\n## ', from + 1));
   const json = /^```json\n([\s\S]*?)^```$/m.exec(section);
   assert.ok(json, 'Configuration has a json block');
   const dir = mkdtempSync(join(tmpdir(), 'sdata-readme-'));
