@@ -9,6 +9,7 @@ import { parseAllDocuments } from 'yaml';
 import { COMMAND_NAMES, type CommandName } from '../../src/cli/commands.ts';
 import { checkEnvNames, readConfigFile } from '../../src/cli/config.ts';
 import { parseFor, settle } from '../../src/cli/program.ts';
+import { defaultStateDir } from '../../src/engine/journal.ts';
 import { EXIT } from '../../src/protocol/errors.ts';
 import { parseTokens } from '../../src/provider/http/auth.ts';
 
@@ -132,6 +133,9 @@ const expand = (s: string, env: Record<string, string>): string =>
 /** The bin the image's ENTRYPOINT starts, from the Dockerfile (its shebang has the same V8 flags: runtime-flags.test.ts). */
 const entrypoint = JSON.parse(/^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(read(new URL('Dockerfile', ROOT)))![1]!) as string[];
 const BIN = entrypoint.at(-1)!;
+
+/** The image's ENV lines (the container's own env is added on top, as Kubernetes does). */
+const IMAGE_ENV = Object.fromEntries([...read(new URL('Dockerfile', ROOT)).matchAll(/^ENV\s+(\w+)=(\S+)\s*$/gm)].map((m) => [m[1]!, m[2]!]));
 
 /** A stand-in for the image's bin: prints its arguments, NUL-separated. */
 const STUB = join(tmp, 'sdata-sync-stub');
@@ -261,6 +265,19 @@ test('credentials come only from Secrets, which hold placeholders', () => {
   assert.throws(() => parseTokens('CHANGE-ME'), /SDATA_SERVE_TOKEN/);
 });
 
+/** The volume under `path` in this container (the deepest mount), which must be mounted writable. */
+function volumeAt(pod: PodSpec, c: Container, path: string, label: string): Volume {
+  const mount = (c.volumeMounts ?? []).filter((vm) => path === vm.mountPath || path.startsWith(`${vm.mountPath}/`)).sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+  assert.ok(mount, `${label}: ${path} is on a volume`);
+  assert.ok(!mount.readOnly, `${label}: ${path} is on a writable mount (${mount.name})`);
+  const vol = pod.volumes?.find((v) => v.name === mount.name);
+  assert.ok(vol, `${label}: volume ${mount.name} is declared`);
+  return vol;
+}
+
+/** The commands that keep a journal of open contexts in the state directory (README "State directory"). */
+const STATE_DIR_COMMANDS: CommandName[] = ['run', 'pull', 'push'];
+
 test('every pod: non-root, read-only root file system, writable volumes for every path its command writes', async () => {
   /** What each command writes, by option (a store: its directory, for SQLite's -wal and -shm beside it). */
   const WRITES: Partial<Record<CommandName, string[]>> = { run: ['spoolDir', 'report'], serve: ['db'], link: ['tempDir', 'report'], plan: ['outDir', 'report'] };
@@ -278,10 +295,19 @@ test('every pod: non-root, read-only root file system, writable volumes for ever
       return k === 'db' ? [posix.dirname(v)] : [v];
     })];
     for (const path of writes) {
-      const mount = (c.volumeMounts ?? []).filter((vm) => path === vm.mountPath || path.startsWith(`${vm.mountPath}/`)).sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
-      assert.ok(mount, `${label}: ${path} is on a volume`);
-      const vol = pod.volumes?.find((v) => v.name === mount.name);
-      assert.ok(!mount.readOnly && (vol?.emptyDir || vol?.persistentVolumeClaim), `${label}: ${path} is on a writable emptyDir or PVC (${mount.name})`);
+      const vol = volumeAt(pod, c, path, label);
+      assert.ok(vol.emptyDir || vol.persistentVolumeClaim, `${label}: ${path} is on a writable emptyDir or PVC (${vol.name})`);
+    }
+    // The journal of open contexts (run, pull, push): where the engine itself puts it, from --state-dir or the
+    // image's XDG_STATE_HOME; on a claim, so that the next pod finds what a killed one left open.
+    if (STATE_DIR_COMMANDS.includes(s.name)) {
+      const dir = typeof s.values['stateDir'] === 'string' ? s.values['stateDir'] : defaultStateDir({ ...IMAGE_ENV, ...s.env });
+      const claim = volumeAt(pod, c, dir, label).persistentVolumeClaim?.claimName;
+      const pvc = ofKind('PersistentVolumeClaim').find((p) => p.metadata.name === claim);
+      assert.ok(pvc, `${label}: the state directory ${dir} is on a PersistentVolumeClaim of docs/kubernetes (it must outlive the pod)`);
+      // Pods of a wave run at once, on any node; the CronJob's one at a time (concurrencyPolicy: Forbid).
+      const together = (s.m.kind === 'Job' && (s.m.spec?.parallelism ?? 1) > 1) ? 'ReadWriteMany' : 'ReadWriteOnce';
+      assert.ok(pvc.spec?.accessModes?.includes(together) || pvc.spec?.accessModes?.includes('ReadWriteMany'), `${label}: ${claim} is ${together}`);
     }
     const mem = (q: string | number | undefined): number => {
       const m = /^(\d+)(Mi|Gi|M|G)?$/.exec(String(q));
