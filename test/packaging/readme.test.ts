@@ -9,9 +9,9 @@ import { readConfigFile } from '../../src/cli/config.ts';
 import { REFERENCE_END, REFERENCE_START } from '../../src/cli/reference.ts';
 
 /**
- * README's tutorial runs as written: every ```sh block between its markers, in order, in one bash, from the checkout
- * (where `npx sdata-sync` finds this package's own bin), with the repository's node_modules/.bin on PATH as under
- * `npm test`. Strict: `set -euo pipefail` (an undefined variable fails, as `$S` did), and job control on (`set -m`),
+ * README's tutorial runs as written: every ```sh block between its markers, in order, in one bash, from the checkout,
+ * with the PATH of a user's shell: `npm test` puts node_modules/.bin (and its Node 24) first, a reader's shell does
+ * not, so those entries are taken out and the tutorial must bring the pinned Node itself. Strict: `set -euo pipefail` (an undefined variable fails, as `$S` did), and job control on (`set -m`),
  * as in the interactive shell the tutorial is written for. The other sh blocks are the quick start (the CI itself)
  * or say that they are illustrations.
  */
@@ -72,7 +72,7 @@ test("README's tutorial runs as written, block after block, in one shell", async
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
-      PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env['PATH']}`,
+      PATH: (process.env['PATH'] ?? '').split(':').filter((d) => !/node_modules[\\/]\.bin[\\/]?$/.test(d)).join(':'),
       TMPDIR: dir, // mktemp -d: inside the directory this test removes
       npm_config_update_notifier: 'false',
     },
