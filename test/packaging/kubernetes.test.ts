@@ -393,7 +393,7 @@ test('the hub: one replica replaced by Recreate, its store on a PVC, probes thro
       ['127.0.0.1', v['port'], `/sdata/${String(v['app'])}/${String(v['contract'])}/${String(v['dataset'])}/$health`], `${kind}: serve's own $health`);
     // With authentication on, $health needs credentials: the probe sends a side's token, the same Secret as serve's.
     const side = String(h.values['auth']).toUpperCase();
-    assert.notEqual(side, 'NONE', `${kind}: --auth source|target`);
+    assert.notEqual(side, 'NONE', `${kind}: --auth serve|source|target`);
     assert.deepEqual(c.env?.find((e) => e.name === `SDATA_${side}_TOKEN`)?.valueFrom?.secretKeyRef, serveToken, `${kind}: SDATA_${side}_TOKEN is serve's token`);
     assert.ok((probe.timeoutSeconds ?? 1) * 1000 > (h.values['timeout'] as number), `${kind}: the probe outlasts health's own --timeout`);
   }
