@@ -81,6 +81,8 @@ const outDir = path({ arg: 'DIR', help: 'write chunk files DIR/chunk-000001.xml,
 const chunkEntries = int({ min: 1, default: 1000, help: 'entries per target chunk' });
 const chunkBytes = size({ default: 8 * MiB, help: 'bytes per target chunk; a 413 from the target splits a chunk' });
 const strict = bool({ help: 'an invalid source entry is fatal (exit 3)' });
+/** Where a command's scratch files go (run, push, link): checked writable before anything starts. */
+const spoolDir = path({ arg: 'DIR', defaultText: 'the system temp directory', help: 'scratch files go here' });
 const runName = string({ default: 'sdata-sync', help: 'runName sent on every POST; runStamp is the start time' });
 const seed = int({ arg: 'S', min: 0, default: 1, help: 'generator seed: the same seed gives the same data' });
 const priority = int({ min: 1, max: 9, help: "this endpoint's conflictPriority in its own digest" });
@@ -282,7 +284,7 @@ export const COMMANDS = {
       maxEntryBytes,
       strict: { ...strict, help: 'an invalid source entry ends the pass (exit 3)' },
       concurrency: int({ min: 1, default: 1, help: 'passes at once among kinds of equal sme:syncOrder' }),
-      spoolDir: path({ arg: 'DIR', defaultText: 'the system temp directory', help: 'chunks wait in memory; in files here when --chunk-bytes exceeds 32MiB, and so do result pages for --post-results' }),
+      spoolDir: { ...spoolDir, help: 'chunks wait in memory; in files here when --chunk-bytes exceeds 32MiB, and so do result pages for --post-results' },
       report: { ...report, help: 'write the run report as JSON' },
       progress: choice(['auto', 'tty', 'json', 'none'] as const, { default: 'auto', help: 'live progress on stderr: auto = tty on a terminal, json lines otherwise' }),
       explain,
@@ -344,19 +346,28 @@ export const COMMANDS = {
     credentials: [SOURCE.token, SOURCE.user, SOURCE.password],
   },
   push: {
-    summary: "POST feeds to a target's $syncTarget, result feed to stdout",
-    description: "POSTs sync feeds (chunk files in order, or stdin) to the target's $syncTarget, one at a time, and writes the " +
-      "target's results to stdout as one result feed. Each feed goes as it is: its next link tells the target whether " +
-      'it is the last one (the end-of-feed digest merge). Retries re-send the identical body under the same trackingID; ' +
-      'a 413 splits a feed in two.',
-    notes: `${credentialNote('target')}\nExit codes: 0 ok, 7 the target refused a feed, 8 some entries failed.`,
+    summary: "POST sync feeds to a target's $syncTarget in chunks, result feed to stdout",
+    description: "Posts a sync feed (files in order, or stdin) to the target's $syncTarget in chunks the engine cuts as 'run' " +
+      'does (--chunk-entries, --chunk-bytes; each chunk a spec-shaped page of the feed, the last without a next link), and ' +
+      "writes the target's results to stdout as one result feed. The input is streamed and checked as it is read: a " +
+      'chunk is posted only once all its bytes were read and found well-formed, so malformed input stops the push with ' +
+      'exit 3 (file:line:column) before anything after it is sent.\n\n' +
+      'Several files are the pages of one feed, in order: a file with a next link goes on into the next file, one ' +
+      'without ends the feed (the target merges its digest) and the next file begins another. When the last file has a ' +
+      'next link, so does the last chunk: the target merges when the rest is pushed. Retries re-send the identical ' +
+      'chunk under the same trackingID; a 413 splits a chunk in two.',
+    notes: `${credentialNote('target')}\nExit codes: 0 ok, 3 malformed input (or an invalid entry with --strict), 7 the target refused a chunk, 8 some entries failed or were invalid.`,
     args: {
       collection: arg(url({ help: "the target kind's collection URL" }), { name: 'TARGET_COLLECTION_URL', required: true }),
-      feeds: arg(path({ help: 'feeds to post, in order (none or - = stdin)' }), { name: 'FEED.xml', variadic: true }),
+      feeds: arg(path({ help: 'the pages of the feed(s) to post, in order (none or - = stdin)' }), { name: 'FEED.xml', variadic: true }),
     },
     options: {
       runName: { ...runName, default: 'sdata-sync push', help: 'runName; runStamp is now' },
+      chunkEntries,
+      chunkBytes,
       maxEntryBytes,
+      strict: { ...strict, help: 'an invalid entry in the input ends the push (exit 3)' },
+      spoolDir: { ...spoolDir, help: 'result pages wait here before they go to stdout, and chunks when --chunk-bytes exceeds 32MiB' },
       ...HTTP,
     },
     exclusive: HTTP_RULES,

@@ -50,14 +50,19 @@ export function writeReport(path: string, report: unknown, indent?: number): Pro
   return fileStep(`--report ${path}`, 'write', () => writeFile(path, `${JSON.stringify(report, null, indent)}\n`));
 }
 
-/** A file as a byte stream, with a clear SDATA_E_IO error naming the file if it cannot be opened. */
-export async function openInput(path: string): Promise<AsyncIterable<Uint8Array>> {
+/** A clear SDATA_E_IO error naming the file if it is missing or a directory (checked before anything is sent). */
+export async function checkInput(path: string): Promise<void> {
   try {
     const s = await stat(path);
     if (s.isDirectory()) throw new Error('is a directory');
   } catch (e) {
     throw new SdataError('SDATA_E_IO', `${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { source: path, cause: e });
   }
+}
+
+/** A file as a byte stream, with a clear SDATA_E_IO error naming the file if it cannot be opened. */
+export async function openInput(path: string): Promise<AsyncIterable<Uint8Array>> {
+  await checkInput(path);
   return createReadStream(path, { highWaterMark: 64 * 1024 });
 }
 
