@@ -74,7 +74,7 @@ const TARGET = credentialVariables('target');
 
 const quiet = bool({ short: 'q', help: 'errors, warnings and the exit code only' });
 const verbose = bool({ help: 'detail per page, chunk and retry' });
-const logFormat = choice(['text', 'json'] as const, { default: 'text', help: 'log lines as text or as JSON objects' });
+const logFormat = choice(['auto', 'text', 'json'] as const, { default: 'auto', help: 'stderr as text, or as JSON lines of one schema (README "Logs"); auto = text on a terminal, JSON otherwise' });
 const report = path({ help: 'write the summary as a JSON document to FILE' });
 const digest = path({ help: 'the target digest ($syncDigest entry, or a bare sync:digest); none = an empty target' });
 const outDir = path({ arg: 'DIR', help: 'write chunk files DIR/chunk-000001.xml, … instead of stdout' });
@@ -229,6 +229,7 @@ export const COMMANDS = {
       headersTimeout: duration({ bare: 's', default: LIMIT_DEFAULTS.headersTimeoutMs, help: "time for a request's headers to arrive (408 beyond: slowloris)" }),
       requestTimeout: duration({ bare: 's', default: LIMIT_DEFAULTS.requestTimeoutMs, help: 'time for a whole request, body included' }),
       idleTimeout: duration({ bare: 's', default: LIMIT_DEFAULTS.idleTimeoutMs, help: 'time a connection may stay silent mid-request or mid-response' }),
+      logFormat,
     },
     notes: 'Authentication is on when SDATA_SERVE_TOKEN (Bearer tokens, comma-separated, at least 16 characters each) or\n' +
       "SDATA_SERVE_USERS_FILE (a file of 'user:hash' lines from 'sdata-sync hash-password') is set: every URL then needs\n" +
@@ -286,7 +287,7 @@ export const COMMANDS = {
       concurrency: int({ min: 1, default: 1, help: 'passes at once among kinds of equal sme:syncOrder' }),
       spoolDir: { ...spoolDir, help: 'chunks wait in memory; in files here when --chunk-bytes exceeds 32MiB, and so do result pages for --post-results' },
       report: { ...report, help: 'write the run report as JSON' },
-      progress: choice(['auto', 'tty', 'json', 'none'] as const, { default: 'auto', help: 'live progress on stderr: auto = tty on a terminal, json lines otherwise' }),
+      progress: choice(['auto', 'tty', 'json', 'none'] as const, { default: 'auto', help: 'live progress on stderr: auto = a live line on a terminal, JSON lines (every 5 s) with JSON logs, none otherwise' }),
       explain,
       ...HTTP,
     },
@@ -313,7 +314,7 @@ export const COMMANDS = {
       report: { ...report, help: "one JSON line per decision (key, both sides' url and uuid, action) and per refusal" },
       batch: int({ min: 0, default: 500, help: 'links per $linked/$batch request where the provider offers it (0: never)' }),
       pageSize: int({ min: 1, defaultText: "the provider's", help: 'entries asked per collection page' }),
-      tempDir: path({ arg: 'DIR', defaultText: 'the system temp directory', help: 'where the scratch file of the matching goes' }),
+      spoolDir: { ...spoolDir, help: 'where the scratch file of the matching goes' },
       maxEntryBytes: { ...maxEntryBytes, help: 'larger entries are refused' },
       ...HTTP,
     },

@@ -11,11 +11,11 @@ import { authorizationFromEnv } from '../http/auth.ts';
 import type { HttpClientOptions } from '../http/client.ts';
 import { readCaFile } from '../http/trust.ts';
 import { splitUrl } from '../http/url.ts';
-import { SdataError } from '../protocol/errors.ts';
-import { Logger, type LogLevel } from '../engine/log.ts';
+import { isSdataError, SdataError } from '../protocol/errors.ts';
+import { Logger, logFormatOf, type LogFormat, type LogLevel } from '../engine/log.ts';
 import type { ProgressMode } from '../engine/progress.ts';
 import type { COMMANDS, Input } from './commands.ts';
-import { EXIT } from './exit-codes.ts';
+import { EXIT, exitCodeFor } from './exit-codes.ts';
 import { handleSignals } from './signals.ts';
 
 /** The options every command that talks to a provider has (commands.ts HTTP): `digest` has exactly those. */
@@ -66,9 +66,31 @@ export async function openInput(path: string): Promise<AsyncIterable<Uint8Array>
   return createReadStream(path, { highWaterMark: 64 * 1024 });
 }
 
-export function loggerFrom(v: Pick<HttpValues, 'quiet' | 'verbose' | 'logFormat'>): Logger {
+export function loggerFrom(v: Partial<Pick<HttpValues, 'quiet' | 'verbose'>> & Pick<HttpValues, 'logFormat'>): Logger {
   const level: LogLevel = v.quiet ? 'warn' : v.verbose ? 'debug' : 'info';
-  return new Logger(level, v.logFormat);
+  return new Logger(level, logFormatOf(v.logFormat));
+}
+
+/**
+ * The end of a command that moves data (run, push, pull, link): a failure is said as one line (text: `sdata-sync
+ * NAME: message`, as main.ts says it; JSON: `event: "error"` with its code and exit code), then `summary` writes the
+ * command's last line with the exit code and the counts so far. A closed stdout goes on to main.ts (exit 141,
+ * nothing said).
+ */
+export async function withSummary(name: string, log: Logger, body: () => Promise<number>, summary: (exitCode: number) => void): Promise<number> {
+  let code: number;
+  try {
+    code = await body();
+  } catch (e) {
+    const errno = (e as NodeJS.ErrnoException)?.code;
+    if (errno === 'EPIPE' || errno === 'ERR_STREAM_DESTROYED') throw e;
+    code = isSdataError(e) ? exitCodeFor(e.code) : EXIT.INTERNAL;
+    const message = isSdataError(e) ? e.message : `internal error: ${(e as Error)?.stack ?? String(e)}`;
+    if (log.format === 'json') log.record('error', message, { event: 'error', ...(isSdataError(e) ? { error: e.code } : {}), exitCode: code });
+    else log.raw(`sdata-sync ${name}: ${message}\n`);
+  }
+  summary(code);
+  return code;
 }
 
 /** Bounds on the providers' pollingMillis. */
@@ -111,8 +133,12 @@ export function onInterrupt(log: Logger, abort: () => void): () => void {
   });
 }
 
-/** `--progress auto`: a live line on a terminal, else `otherwise` (JSON lines for log collectors, or nothing). */
-export function progressMode(m: ProgressMode | 'auto', quiet: boolean, otherwise: ProgressMode = 'json'): ProgressMode {
+/**
+ * `--progress auto`: a live line on a terminal where the log is text, JSON lines where the log is (one schema for
+ * log collectors), else `otherwise`.
+ */
+export function progressMode(m: ProgressMode | 'auto', quiet: boolean, log: LogFormat, otherwise: ProgressMode = 'none'): ProgressMode {
   if (quiet) return 'none';
-  return m === 'auto' ? (process.stderr.isTTY ? 'tty' : otherwise) : m;
+  if (m !== 'auto') return m;
+  return log === 'json' ? 'json' : process.stderr.isTTY ? 'tty' : otherwise;
 }
