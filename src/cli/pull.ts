@@ -1,12 +1,14 @@
 import { HttpClient } from '../http/client.ts';
 import { operationUrl } from '../http/url.ts';
 import { int, mb } from '../engine/format.ts';
+import type { ContextJournal } from '../engine/journal.ts';
+import { startJournal } from '../engine/leftover-contexts.ts';
 import { levelOfExit } from '../engine/log.ts';
 import { newPullResult, pullFeed } from '../engine/pull.ts';
 import { emptyDigest, serializeDigestEntry } from '../protocol/digest.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
 import type { COMMANDS, Input } from './commands.ts';
-import { clientOptions, loggerFrom, onInterrupt, pollFrom, readTextFile, withSummary } from './common.ts';
+import { clientOptions, limitsFrom, loggerFrom, onInterrupt, pollFrom, readDigestFile, withSummary } from './common.ts';
 import { EXIT } from './exit-codes.ts';
 
 /** The root element's local name, skipping the XML declaration, comments and processing instructions. */
@@ -24,21 +26,24 @@ export async function run({ values: v, args }: Input<typeof COMMANDS.pull>): Pro
   const stop = onInterrupt(log, () => ac.abort());
   const r = newPullResult();
   const started = Date.now();
+  const runStamp = new Date(started).toISOString();
+  let journal: ContextJournal | undefined;
   try {
     return await withSummary('pull', log, async () => {
       let digestEntry: string;
       if (v.digest !== undefined) {
-        const text = await readTextFile(v.digest);
+        const text = await readDigestFile(v.digest);
         const d = parseDigestDocument(text, v.digest);
         // A $syncDigest entry goes as it is (opaque to the engine); a bare digest is wrapped into one.
         digestEntry = rootLocal(text) === 'entry' ? text : serializeDigestEntry(d, operationUrl(collection, '$syncDigest'));
       } else {
         digestEntry = serializeDigestEntry(emptyDigest(), operationUrl(collection, '$syncDigest'));
       }
+      journal = await startJournal({ stateDir: v.stateDir, runStamp, log, sides: [{ side: 'source', url: collection, client }] });
       await pullFeed({
-        client, collection, digestEntry, runName: v.runName, runStamp: new Date(started).toISOString(),
+        client, collection, digestEntry, runName: v.runName, runStamp, contexts: journal?.recorder('source'),
         out: process.stdout, log, poll: pollFrom(v), signal: ac.signal,
-        maxEntryBytes: v.maxEntryBytes,
+        maxEntryBytes: v.maxEntryBytes, limits: limitsFrom(v),
       }, r);
       return r.notForwarded > 0 ? EXIT.PARTIAL : EXIT.OK;
     }, (exitCode) => {
@@ -49,6 +54,7 @@ export async function run({ values: v, args }: Input<typeof COMMANDS.pull>): Pro
       });
     });
   } finally {
+    journal?.close();
     stop();
     await client.close();
   }

@@ -2,11 +2,13 @@ import { tmpdir } from 'node:os';
 import { addAbortSignal } from 'node:stream';
 import { HttpClient } from '../http/client.ts';
 import { int } from '../engine/format.ts';
+import type { ContextJournal } from '../engine/journal.ts';
+import { startJournal } from '../engine/leftover-contexts.ts';
 import { levelOfExit } from '../engine/log.ts';
 import { newPushResult, pushFeeds, type PushInput } from '../engine/push.ts';
 import { SdataError } from '../protocol/errors.ts';
 import type { COMMANDS, Input } from './commands.ts';
-import { checkInput, clientOptions, loggerFrom, onInterrupt, openInput, pollFrom, withSummary } from './common.ts';
+import { checkInput, clientOptions, limitsFrom, loggerFrom, onInterrupt, openInput, pollFrom, withSummary } from './common.ts';
 import { EXIT } from './exit-codes.ts';
 
 /** `sdata-sync push`: options and help in commands.ts. */
@@ -24,14 +26,17 @@ export async function run({ values: v, args }: Input<typeof COMMANDS.push>): Pro
     : { name: f, open: () => openInput(f) });
   const r = newPushResult();
   const started = Date.now();
+  const runStamp = new Date(started).toISOString();
+  let journal: ContextJournal | undefined;
   try {
     return await withSummary('push', log, async () => {
       // A missing file is said before anything is sent.
       for (const f of names) if (f !== '-') await checkInput(f);
+      journal = await startJournal({ stateDir: v.stateDir, runStamp, log, sides: [{ side: 'target', url: collection, client }] });
       await pushFeeds({
-        client, collection, inputs, runName: v.runName, runStamp: new Date(started).toISOString(),
+        client, collection, inputs, runName: v.runName, runStamp, contexts: journal?.recorder('target'),
         out: process.stdout, log, poll: pollFrom(v), signal: ac.signal, chunkEntries: v.chunkEntries, chunkBytes: v.chunkBytes,
-        maxEntryBytes: v.maxEntryBytes, strict: v.strict ?? false, spoolDir: v.spoolDir ?? tmpdir(),
+        maxEntryBytes: v.maxEntryBytes, limits: limitsFrom(v), strict: v.strict ?? false, spoolDir: v.spoolDir ?? tmpdir(),
       }, r);
       return r.outcomes.counts.failed > 0 || r.invalid > 0 ? EXIT.PARTIAL : EXIT.OK;
     }, (exitCode) => {
@@ -48,6 +53,7 @@ export async function run({ values: v, args }: Input<typeof COMMANDS.push>): Pro
       });
     });
   } finally {
+    journal?.close();
     stop();
     await client.close();
   }

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { AsyncOperation, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
+import { AsyncOperation, type ContextRecorder, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { operationUrl, withQuery } from '../http/url.ts';
 import { digestKey } from '../protocol/digest.ts';
@@ -10,6 +10,7 @@ import { TextSink } from '../xml/text-sink.ts';
 import type { Logger } from './log.ts';
 import { streamPages, type PageSink } from './page-stream.ts';
 import { ENTRY_TYPE } from './pass.ts';
+import type { XmlLimits } from '../xml/limits.ts';
 
 export interface PullOptions {
   client: HttpClient;
@@ -22,8 +23,12 @@ export interface PullOptions {
   out: Writable;
   log: Logger;
   maxEntryBytes?: number;
+  /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
+  limits?: XmlLimits | undefined;
   poll?: Partial<PollOptions>;
   signal?: AbortSignal | undefined;
+  /** Records the source context (and those of `next` pages) until their DELETE (the journal). */
+  contexts?: ContextRecorder | undefined;
 }
 
 export interface PullResult {
@@ -52,6 +57,7 @@ export async function pullFeed(o: PullOptions, r: PullResult = newPullResult()):
     body: () => o.digestEntry,
     contentType: ENTRY_TYPE,
     contentLength: Buffer.byteLength(o.digestEntry),
+    contexts: o.contexts,
   });
   let key: string | undefined;
   let decls: PageDecls = [];
@@ -86,7 +92,8 @@ export async function pullFeed(o: PullOptions, r: PullResult = newPullResult()):
   try {
     const res: HttpResponse = await op.start();
     const r0 = await streamPages({
-      client: o.client, first: res, again: () => op.again(), firstUrl: op.location ?? op.postUrl, sink: page, poll: o.poll, signal: o.signal,
+      client: o.client, first: res, again: () => op.again(), firstUrl: op.location ?? op.postUrl, sink: page, poll: o.poll, signal: o.signal, contexts: o.contexts,
+      limits: o.limits,
       ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }),
       beforePage: (u) => {
         url = u;

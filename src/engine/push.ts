@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import type { PollOptions } from '../http/async-op.ts';
+import type { ContextRecorder, PollOptions } from '../http/async-op.ts';
 import type { HttpClient } from '../http/client.ts';
 import { operationUrl, withQuery } from '../http/url.ts';
 import { planPage } from '../plan/pipeline.ts';
@@ -25,6 +25,7 @@ export interface PushInput {
   name: string;
   open(): Promise<AsyncIterable<Uint8Array>>;
 }
+import type { XmlLimits } from '../xml/limits.ts';
 
 export interface PushOptions {
   client: HttpClient;
@@ -43,8 +44,12 @@ export interface PushOptions {
   strict?: boolean;
   /** Parent of the directory where result pages (and chunks above 32 MiB, and split halves of those) wait. */
   spoolDir: string;
+  /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
+  limits?: XmlLimits | undefined;
   poll?: Partial<PollOptions>;
   signal?: AbortSignal | undefined;
+  /** Records each chunk context until its DELETE (the journal). */
+  contexts?: ContextRecorder | undefined;
 }
 
 /** What `push` did, filled in as it goes: after a failure it holds the figures up to it (the summary's counts). */
@@ -108,7 +113,7 @@ export async function pushFeeds(o: PushOptions, r: PushResult = newPushResult())
       },
       entry: (rec) => pending.push(rec),
       end: () => undefined,
-    }, { source: file, requireSyncHead: false, maxEntryBytes: 1 << 30 });
+    }, { source: file, requireSyncHead: false, maxEntryBytes: 1 << 30, limits: o.limits });
     openResults();
     const flush = async (): Promise<void> => {
       for (const rec of pending.splice(0)) {
@@ -133,6 +138,7 @@ export async function pushFeeds(o: PushOptions, r: PushResult = newPushResult())
     target: o.client,
     targetUrl,
     maxEntryBytes: o.maxEntryBytes,
+    limits: o.limits,
     log: o.log,
     signal: o.signal,
     onResultPage: forwardResultPage,
@@ -140,6 +146,7 @@ export async function pushFeeds(o: PushOptions, r: PushResult = newPushResult())
       r.chunks = sender.chunks;
       r.entries = sender.entries;
     },
+    contexts: o.contexts,
     ...(o.poll ? { poll: o.poll } : {}),
   });
   let feed: { planner: Planner; spool: SpoolTarget; label: string } | undefined;
@@ -186,7 +193,7 @@ export async function pushFeeds(o: PushOptions, r: PushResult = newPushResult())
         count(f, before);
         if (o.signal?.aborted) throw new SdataError('SDATA_E_ABORTED', `${input.name}: interrupted`);
       };
-      const page = await planPage(await input.open(), f.planner, { source: input.name, maxEntryBytes: o.maxEntryBytes, check });
+      const page = await planPage(await input.open(), f.planner, { source: input.name, maxEntryBytes: o.maxEntryBytes, limits: o.limits, check });
       count(f, before);
       if (page.next === undefined || i === o.inputs.length - 1) {
         await end(f, page.next === undefined);
