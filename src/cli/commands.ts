@@ -109,6 +109,13 @@ const maxEntryBytes = size({ default: DEFAULT_MAX_ENTRY_BYTES, check: heapRoomFo
 /** The journal of open contexts (engine/journal.ts): the next run DELETEs those a killed run left open. */
 const stateDir = path({ arg: 'DIR', defaultText: '$XDG_STATE_HOME/sdata-sync, else ~/.local/state/sdata-sync', help: 'where the journal of open contexts is kept, so that the next run deletes those a killed one left open' });
 
+/**
+ * The bound on an interrupted command (SIGINT, SIGTERM): it stops at once and releases its contexts, which takes a
+ * DELETE per open context; a peer that does not answer cannot hold it beyond this. 20 s leaves room within the 30 s
+ * a container runtime gives before SIGKILL (Kubernetes' terminationGracePeriodSeconds default).
+ */
+const stopTimeout = duration({ bare: 's', default: 20_000, help: 'after SIGINT or SIGTERM, time to release the open contexts before leaving anyway (exit 130; the next run deletes what is left, --state-dir)' });
+
 /** Limits every reader enforces while it parses (xml/limits.ts, README "Limits"): crossing one ends the document. */
 const LIMITS = {
   maxDepth: int({ min: 1, default: DEFAULT_LIMITS.maxDepth, help: 'elements open at once' }),
@@ -306,6 +313,7 @@ export const COMMANDS = {
       progress: choice(['auto', 'tty', 'json', 'none'] as const, { default: 'auto', help: 'live progress on stderr: auto = a live line on a terminal, JSON lines (every 5 s) with JSON logs, none otherwise' }),
       explain,
       stateDir,
+      stopTimeout,
       ...HTTP,
     },
     exclusive: [['kind', 'allKinds'], ...HTTP_RULES],
@@ -332,6 +340,7 @@ export const COMMANDS = {
       batch: int({ min: 0, default: 500, help: 'links per $linked/$batch request where the provider offers it (0: never)' }),
       pageSize: int({ min: 1, defaultText: "the provider's", help: 'entries asked per collection page' }),
       spoolDir: { ...spoolDir, help: 'where the scratch file of the matching goes' },
+      stopTimeout,
       maxEntryBytes: { ...maxEntryBytes, help: 'larger entries are refused' },
       ...HTTP,
     },
@@ -360,6 +369,7 @@ export const COMMANDS = {
       maxEntryBytes: { ...maxEntryBytes, help: 'larger entries are not forwarded' },
       ...LIMITS,
       stateDir,
+      stopTimeout,
       ...HTTP,
     },
     exclusive: HTTP_RULES,
@@ -390,6 +400,7 @@ export const COMMANDS = {
       spoolDir: { ...spoolDir, help: 'result pages wait here before they go to stdout, and chunks when --chunk-bytes exceeds 32MiB' },
       ...LIMITS,
       stateDir,
+      stopTimeout,
       ...HTTP,
     },
     exclusive: HTTP_RULES,

@@ -6,7 +6,8 @@
  * (`clientOptions`) and built by the commands that talk to a peer.
  */
 import { createReadStream } from 'node:fs';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { authorizationFromEnv } from '../http/auth.ts';
 import type { HttpClientOptions } from '../http/client.ts';
 import { readCaFile } from '../http/trust.ts';
@@ -60,6 +61,41 @@ export function limitsFrom(v: Pick<Input<typeof COMMANDS.plan>['values'], keyof 
 /** `--report FILE`: the run's summary as one JSON document. */
 export function writeReport(path: string, report: unknown, indent?: number): Promise<void> {
   return fileStep(`--report ${path}`, 'write', () => writeFile(path, `${JSON.stringify(report, null, indent)}\n`));
+}
+
+/**
+ * Every output path of a command, tried before its work starts, so that a long pass never ends with exit 4 and its
+ * summary lost: a file is opened for appending (and removed again if it was not there), a directory is created if
+ * need be and a scratch directory made and removed in it. The first that fails is SDATA_E_IO (exit 4) naming it.
+ * `what` names each as the user gave it: `--report FILE`, `--spool-dir DIR`, or the default it stands for.
+ */
+export async function checkOutputs(o: { files?: Array<[what: string, path: string | undefined]>; dirs?: Array<[what: string, path: string | undefined]> }): Promise<void> {
+  for (const [what, path] of o.files ?? []) {
+    if (path === undefined) continue;
+    await fileStep(what, 'write', async () => {
+      const existed = await stat(path).then((s) => {
+        if (s.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+        return true;
+      }, (e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return false;
+        throw e;
+      });
+      await (await open(path, 'a')).close();
+      if (!existed) await rm(path, { force: true });
+    });
+  }
+  for (const [what, dir] of o.dirs ?? []) {
+    if (dir === undefined) continue;
+    await fileStep(what, 'write', async () => {
+      await mkdir(dir, { recursive: true });
+      await rm(await mkdtemp(join(dir, '.sdata-sync-check-')), { recursive: true, force: true });
+    });
+  }
+}
+
+/** `--spool-dir`'s value, or the default it stands for, as messages name it. */
+export function spoolDirOf(v: { spoolDir?: string | undefined }, tmp: string): [what: string, path: string] {
+  return v.spoolDir === undefined ? [`the temp directory ${tmp} (--spool-dir DIR chooses another)`, tmp] : [`--spool-dir ${v.spoolDir}`, v.spoolDir];
 }
 
 /** A clear SDATA_E_IO error naming the file if it is missing or a directory (checked before anything is sent). */
@@ -129,20 +165,34 @@ export function clientOptions(side: 'source' | 'target', url: string, v: HttpVal
 }
 
 /**
- * Ctrl-C once: stop at the next safe point and release every context. Twice: leave now. A signal that came while
- * the command loaded (held by the bin, signals.ts) counts as the first.
+ * Ctrl-C (or SIGTERM) once: stop at the next safe point and release every context, within `stopTimeoutMs` (--stop-timeout):
+ * past it, leave anyway with exit 130, what is still open left to the journal (the next run deletes it). Twice:
+ * leave now. A signal that came while the command loaded (held by the bin, signals.ts) counts as the first.
  */
-export function onInterrupt(log: Logger, abort: () => void): () => void {
+export function onInterrupt(log: Logger, abort: () => void, stopTimeoutMs?: number): () => void {
   let count = 0;
-  return handleSignals((sig) => {
+  let bound: NodeJS.Timeout | undefined;
+  const stopHandling = handleSignals((sig) => {
     count++;
     if (count === 1) {
       log.warn(`${sig}: stopping; releasing the open contexts (press Ctrl-C again to quit at once)`);
       abort();
+      if (stopTimeoutMs !== undefined) {
+        bound = setTimeout(() => {
+          log.error(`${sig}: the open contexts were not all released within ${stopTimeoutMs / 1000} s (--stop-timeout): leaving; the next run deletes those left open`,
+            { event: 'error', error: 'SDATA_E_ABORTED', exitCode: EXIT.INTERRUPTED });
+          process.exit(EXIT.INTERRUPTED);
+        }, stopTimeoutMs);
+        bound.unref();
+      }
     } else {
       process.exit(EXIT.INTERRUPTED);
     }
   });
+  return () => {
+    clearTimeout(bound);
+    stopHandling();
+  };
 }
 
 /**

@@ -3,7 +3,7 @@ import { HttpClient } from '../http/client.ts';
 import type { KeyNormalization } from '../engine/link/decide.ts';
 import { runLink, type LinkResult } from '../engine/link/run-link.ts';
 import type { COMMANDS, Input } from './commands.ts';
-import { clientOptions, loggerFrom, onInterrupt, pollFrom, withSummary } from './common.ts';
+import { checkOutputs, clientOptions, loggerFrom, onInterrupt, pollFrom, spoolDirOf, withSummary } from './common.ts';
 import { levelOfExit, type LogFields } from '../engine/log.ts';
 import { EXIT } from './exit-codes.ts';
 
@@ -16,10 +16,12 @@ export async function run({ values: v }: Input<typeof COMMANDS.link>): Promise<n
   const ac = new AbortController();
   const source = new HttpClient(clientOptions('source', v.source, v, log, ac.signal));
   const target = new HttpClient(clientOptions('target', v.target, v, log, ac.signal));
-  const stopSignals = onInterrupt(log, () => ac.abort());
+  const stopSignals = onInterrupt(log, () => ac.abort(), v.stopTimeout);
   let r: LinkResult | undefined;
   try {
     return await withSummary('link', log, async () => {
+      // Before anything is read: the report's file and the directory of the matching's scratch file.
+      await checkOutputs({ files: [[`--report ${v.report}`, v.report]], dirs: [spoolDirOf(v, tmpdir())] });
       r = await runLink({
         source, target, sourceBase: v.source, targetBase: v.target, kind: v.kind, match, normalize, apply: v.apply ?? false,
         report: v.report, tempDir: v.spoolDir ?? tmpdir(), batchSize: v.batch, pageSize: v.pageSize,

@@ -23,7 +23,7 @@ export async function run({ values: v, args }: Input<typeof COMMANDS.pull>): Pro
   const log = loggerFrom(v);
   const ac = new AbortController();
   const client = new HttpClient(clientOptions('source', collection, v, log, ac.signal));
-  const stop = onInterrupt(log, () => ac.abort());
+  const stop = onInterrupt(log, () => ac.abort(), v.stopTimeout);
   const r = newPullResult();
   const started = Date.now();
   const runStamp = new Date(started).toISOString();

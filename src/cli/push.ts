@@ -8,7 +8,7 @@ import { levelOfExit } from '../engine/log.ts';
 import { newPushResult, pushFeeds, type PushInput } from '../engine/push.ts';
 import { SdataError } from '../protocol/errors.ts';
 import type { COMMANDS, Input } from './commands.ts';
-import { checkInput, clientOptions, limitsFrom, loggerFrom, onInterrupt, openInput, pollFrom, withSummary } from './common.ts';
+import { checkInput, checkOutputs, clientOptions, limitsFrom, loggerFrom, onInterrupt, openInput, pollFrom, spoolDirOf, withSummary } from './common.ts';
 import { EXIT } from './exit-codes.ts';
 
 /** `sdata-sync push`: options and help in commands.ts. */
@@ -19,7 +19,7 @@ export async function run({ values: v, args }: Input<typeof COMMANDS.push>): Pro
   const log = loggerFrom(v);
   const ac = new AbortController();
   const client = new HttpClient(clientOptions('target', collection, v, log, ac.signal));
-  const stop = onInterrupt(log, () => ac.abort());
+  const stop = onInterrupt(log, () => ac.abort(), v.stopTimeout);
   const inputs: PushInput[] = names.map((f) => f === '-'
     // Read once, as it comes: an interrupt ends a read that waits for more.
     ? { name: '<stdin>', open: async () => addAbortSignal(ac.signal, process.stdin) }
@@ -32,6 +32,8 @@ export async function run({ values: v, args }: Input<typeof COMMANDS.push>): Pro
     return await withSummary('push', log, async () => {
       // A missing file is said before anything is sent.
       for (const f of names) if (f !== '-') await checkInput(f);
+      // Result pages wait in the spool directory before they go to stdout: writable, or nothing is read or sent.
+      await checkOutputs({ dirs: [spoolDirOf(v, tmpdir())] });
       journal = await startJournal({ stateDir: v.stateDir, runStamp, log, sides: [{ side: 'target', url: collection, client }] });
       await pushFeeds({
         client, collection, inputs, runName: v.runName, runStamp, contexts: journal?.recorder('target'),

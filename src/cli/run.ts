@@ -9,7 +9,8 @@ import { kindOrder, runKinds } from '../engine/run.ts';
 import { explainSet } from '../plan/explain.ts';
 import { isSdataError, SdataError } from '../protocol/errors.ts';
 import type { COMMANDS, Input } from './commands.ts';
-import { clientOptions, limitsFrom, loggerFrom, onInterrupt, pollFrom, progressMode, withSummary, writeReport } from './common.ts';
+import { checkOutputs, clientOptions, limitsFrom, loggerFrom, onInterrupt, pollFrom, progressMode, spoolDirOf, withSummary, writeReport } from './common.ts';
+import { MEMORY_SPOOL_MAX } from '../engine/spool.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 
 /** `sdata-sync run`: options and help in commands.ts. */
@@ -22,7 +23,7 @@ export async function run({ values: v }: Input<typeof COMMANDS.run>): Promise<nu
   const ac = new AbortController();
   const source = new HttpClient(clientOptions('source', v.source, v, log, ac.signal));
   const target = new HttpClient(clientOptions('target', v.target, v, log, ac.signal));
-  const stopSignals = onInterrupt(log, () => ac.abort());
+  const stopSignals = onInterrupt(log, () => ac.abort(), v.stopTimeout);
   const progress = new Progress(mode, process.stderr, log);
   const started = Date.now();
   const runStamp = new Date(started).toISOString();
@@ -32,6 +33,9 @@ export async function run({ values: v }: Input<typeof COMMANDS.run>): Promise<nu
   let journal: ContextJournal | undefined;
   try {
     return await withSummary('run', log, async () => {
+      // Before anything is read or sent: the report's file, and the spool directory where the pass will use one.
+      const spools = v.chunkBytes > MEMORY_SPOOL_MAX || (v.postResults ?? false);
+      await checkOutputs({ files: [[`--report ${v.report}`, v.report]], dirs: spools ? [spoolDirOf(v, tmpdir())] : [] });
       journal = await startJournal({ stateDir: v.stateDir, runStamp, log, sides: [{ side: 'source', url: v.source, client: source }, { side: 'target', url: v.target, client: target }] });
       const waves = await kindOrder({ source, sourceBase: v.source, target, targetBase: v.target, given: kindsGiven.length > 0 ? kindsGiven : undefined, log });
       const kinds = waves.flat();

@@ -129,7 +129,9 @@ export async function pushFeeds(o: PushOptions, r: PushResult = newPushResult())
     reader.end();
     await flush();
   };
-  const dir = await mkdtemp(join(o.spoolDir, 'sdata-sync-push-'));
+  const dir = await mkdtemp(join(o.spoolDir, 'sdata-sync-push-')).catch((e: NodeJS.ErrnoException) => {
+    throw new SdataError('SDATA_E_IO', `spool directory ${o.spoolDir}: cannot write: ${e.code ?? e.message}`, { cause: e });
+  });
   // In memory for ordinary chunk bounds, as `run` (docs/decisions/0010-chunks-spooled-in-memory.md).
   const bodiesFor = (prefix: string): BodyFactory => (o.chunkBytes <= MEMORY_SPOOL_MAX ? () => new MemoryWriter() : (name) => new FileWriter(join(dir, `${prefix}${name}.xml`)));
   const sender = new ChunkSender({
