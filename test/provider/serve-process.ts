@@ -66,7 +66,8 @@ export async function startServe(args: string[], opts: SpawnOptions = {}): Promi
 
 /** Runs `serve ARGS` expecting it to fail at startup; resolves with how it ended (killed if it starts instead). */
 export async function serveFailure(args: string[], opts: SpawnOptions = {}): Promise<ServeExit> {
-  const { child, out, exited } = launch(['--port', '0', ...args], opts);
+  // Its one line as text, as on a terminal (off one, the default is a JSON log line: README "Logs").
+  const { child, out, exited } = launch(['--port', '0', '--log-format', 'text', ...args], opts);
   const timer = setTimeout(() => child.kill('SIGKILL'), START_TIMEOUT_MS);
   const onData = (): void => {
     if (out().startsWith('http')) child.kill('SIGTERM'); // it started: the caller's assertions will say so
