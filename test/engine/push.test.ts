@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { BIN, BIN_FLAGS, NODE, runCli } from '../helpers/cli.ts';
+import { BIN, BIN_FLAGS, NODE, runCli, TEST_ENV } from '../helpers/cli.ts';
 import { page, type TestEntry } from '../helpers/feeds.ts';
 import { oracleCheck, xmllintErrors } from '../helpers/oracle.ts';
 import { until } from '../helpers/until.ts';
@@ -72,7 +72,7 @@ describe('push re-chunks its input with the engine planner', () => {
   it('streams: the first chunk is posted while stdin is still open; a bad byte later stops it (exit 3, <stdin>:line:col) and nothing after it is sent', async () => {
     const feed = page({ entries: entries(300) });
     const cut = feed.split('<entry').slice(0, 251).join('<entry').length; // entries 0..249, then stop
-    const child = spawn(NODE, [...BIN_FLAGS, BIN, 'push', url(), '--chunk-entries', '100', '--quiet'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(NODE, [...BIN_FLAGS, BIN, 'push', url(), '--chunk-entries', '100', '--quiet'], { env: { ...process.env, ...TEST_ENV }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -157,5 +157,27 @@ describe('push re-chunks its input with the engine planner', () => {
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, /missing\.xml: cannot read: ENOENT/);
     assert.equal(posted.length, 0);
+  });
+
+  it('SIGTERM while a chunk is being applied: its context is DELETEd, exit 130', async () => {
+    tgt.o.polls = 1_000_000;
+    tgt.o.pollingMillis = 20;
+    try {
+      const f = join(dir, 'term.xml');
+      await writeFile(f, page({ entries: entries(5) }));
+      const seen = tgt.log.length;
+      const child = spawn(NODE, [...BIN_FLAGS, BIN, 'push', url(), f, '--log-format', 'text'], { env: { ...process.env, ...TEST_ENV }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const exit = new Promise<number | null>((resolve) => child.on('close', resolve));
+      await until(() => tgt.log.slice(seen).some((l) => l.startsWith('GET') && l.includes('$syncTarget(')), { what: () => `push to poll its chunk's context (stderr: ${stderr})` });
+      child.kill('SIGTERM');
+      assert.equal(await exit, 130, stderr);
+      assert.match(stderr, /SIGTERM: stopping; releasing the open contexts/);
+      assert.equal(tgt.openContexts(), 0);
+    } finally {
+      tgt.o.polls = 1;
+      tgt.o.pollingMillis = 1;
+    }
   });
 });
