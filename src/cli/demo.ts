@@ -94,7 +94,7 @@ export async function run({ values: v }: Input<typeof COMMANDS.demo>): Promise<n
     out(`  crm serves ${crm.url}`);
     out(`  erp serves ${erp.url}`);
     // The demo prints its own summaries: a live line on a terminal, nothing more in a log file.
-    const mode = progressMode(v.progress, false, 'none');
+    const mode = progressMode(v.progress, false, log.format);
     const runStamp = new Date().toISOString();
     let n = 0;
 

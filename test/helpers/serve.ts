@@ -72,8 +72,10 @@ export async function startServe(args: string[], opts: SpawnOptions = {}): Promi
   return { child, url, stderr: err, exited: exited.then((r) => ({ code: r.code, signal: r.signal })) };
 }
 
+export type Served = ServeProcess & { stop(): Promise<number | null> };
+
 /** `startServe` with extra environment, and a `stop()` that sends SIGTERM and resolves with the exit code. */
-export async function serveProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess & { stop(): Promise<number | null> }> {
+export async function serveProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Served> {
   const s = await startServe(args, { env: { ...process.env, ...env } });
   return {
     ...s,
@@ -86,7 +88,8 @@ export async function serveProcess(args: string[], env: NodeJS.ProcessEnv = {}):
 
 /** Runs `serve ARGS` expecting it to fail at startup; resolves with how it ended (killed if it starts instead). */
 export async function serveFailure(args: string[], opts: SpawnOptions = {}): Promise<ServeExit> {
-  const { child, out, exited } = launch(['--port', '0', ...args], opts);
+  // Its one line as text, as on a terminal (off one, the default is a JSON log line: README "Logs").
+  const { child, out, exited } = launch(['--port', '0', '--log-format', 'text', ...args], opts);
   const timer = setTimeout(() => child.kill('SIGKILL'), START_TIMEOUT_MS);
   const onData = (): void => {
     if (out().startsWith('http')) child.kill('SIGTERM'); // it started: the caller's assertions will say so
