@@ -10,19 +10,22 @@
 // 5. end to end at a smaller size: every process's peak RSS must not grow with the feed (flat: within 10%).
 //
 // Usage: node bench/e2e.ts [--count 1000000] [--small 250000] [--chunk-entries 1000] [--page-size 1000]
-//                          [--no-small] [--no-plan] [--no-anchor]      (also: npm run bench -- e2e …)
+//                          [--no-small] [--no-plan] [--no-anchor] [--profile]   (also: npm run bench -- e2e …)
+// --profile: afterwards, one more end-to-end pass at the small size with every process under --cpu-prof (not one of
+// the measured runs: the profiler costs time), and where each one's CPU goes.
 // Figures on stderr, one JSON line on stdout. BENCH_ENGINE_NODE_ARGS adds node flags to the engine, BENCH_NODE_FLAGS
 // to the providers (profiling: --cpu-prof --cpu-prof-dir=DIR).
 import { BIN, binFlags } from './bin-flags.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { seedStore } from '../src/seeder/seed-store.ts';
+import { busyMicros, summarise, type CpuProfile } from './cpu-profile.ts';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 const MAXRSS = here('./maxrss.ts');
@@ -38,6 +41,7 @@ const { values } = parseArgs({
     'no-small': { type: 'boolean', default: false },
     'no-plan': { type: 'boolean', default: false },
     'no-anchor': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
   },
 });
 
@@ -61,7 +65,7 @@ interface Provider { url: string; child: ChildProcess; rssFile: string }
 /** A reference provider as `sdata-sync serve` in its own process. */
 async function provider(name: string, db: string, dir: string): Promise<Provider> {
   const rssFile = join(dir, `rss-${name}-${process.hrtime.bigint()}.json`);
-  const flags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean).map((f) => f.replace('{name}', name));
+  const flags = [...(process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean), ...profileFlags(name)];
   const child = spawn(NODE, [...BIN_FLAGS, ...flags, '--import', MAXRSS, BIN, 'serve', '--db', db, '--port', '0', '--app', name, '--contract', 'crm',
     '--kinds', 'accounts', '--priority', name === 'source' ? '1' : '5', '--endpoint-base', `http://${name}.example/sdata/${name}/crm/-`,
     '--page-size', values['page-size']], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
@@ -83,6 +87,23 @@ async function stopProvider(p: Provider): Promise<Usage> {
 }
 
 interface ChildRun extends Usage { wall: number }
+
+/** Where --cpu-prof writes, per process, while the profiled pass runs. */
+let profileDir: string | undefined;
+const profileFlags = (name: string): string[] => (profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`]);
+
+/** The busiest thread's profile of each process, as tables. */
+async function profileTables(): Promise<string> {
+  let out = '';
+  for (const name of ['engine', 'source', 'target']) {
+    const d = join(profileDir!, name);
+    const files = existsSync(d) ? (await readdir(d)).filter((f) => f.endsWith('.cpuprofile')) : [];
+    const profs = await Promise.all(files.map(async (f) => JSON.parse(await readFile(join(d, f), 'utf8')) as CpuProfile));
+    const busiest = profs.sort((a, b) => busyMicros(b) - busyMicros(a))[0];
+    if (busiest) out += `\n== ${name} (busiest of ${profs.length} threads) ==\n${summarise(busiest, 25, here('..'))}`;
+  }
+  return out;
+}
 
 async function runChild(args: string[], dir: string, stdoutFile?: string, nodeArgs: string[] = [], wrap: string[] = []): Promise<ChildRun> {
   const rssFile = join(dir, `rss-${process.hrtime.bigint()}.json`);
@@ -184,7 +205,7 @@ async function once(count: number, dir: string, withPlan: boolean): Promise<Size
     try {
       const report = join(dir, `report-${count}.json`);
       run = await runChild(['run', '--source', src.url, '--target', tgt.url, '--kind', 'accounts', '--chunk-entries', values['chunk-entries'],
-        '--report', report, '--progress', 'none', '--quiet', '--state-dir', dir], dir, undefined, (process.env['BENCH_ENGINE_NODE_ARGS'] ?? '').split(' ').filter(Boolean));
+        '--report', report, '--progress', 'none', '--quiet', '--state-dir', dir], dir, undefined, [...(process.env['BENCH_ENGINE_NODE_ARGS'] ?? '').split(' ').filter(Boolean), ...profileFlags('engine')]);
       p = (JSON.parse(await readFile(report, 'utf8')) as { passes: { read: number; bytesIn: number }[] }).passes[0]!;
       const [cs, ct] = await Promise.all([getJson<Checksum>(`${src.url}/accounts/$checksum`), getJson<Checksum>(`${tgt.url}/accounts/$checksum`)]);
       converged = cs.count === count && ct.count === count && cs.sha256 === ct.sha256 && cs.statesSha256 === ct.statesSha256;
@@ -305,6 +326,14 @@ try {
   log(`target apply rate / anchor insert rate: ${f2(figures.targetVsAnchorRate)} (bar ≥ 0.6: ${verdict(bars.targetAtLeast0_6xAnchorRate)})`);
   log(`source serve rate / target rate: ${f2(figures.serveVsTarget)} (bar ≥ 1.5: ${verdict(bars.serveAtLeast1_5xTarget)})`);
   log(`bytes written per entry: target ${fmt(figures.writeBytesPerEntry.target)}, anchor ${figures.writeBytesPerEntry.anchor === null ? 'n/a' : fmt(figures.writeBytesPerEntry.anchor)}`);
+  if (values.profile) {
+    profileDir = join(dir, 'profiles');
+    const n = sm ? small : count;
+    log(`profiling: one more pass at ${fmt(n)} entries, every process under --cpu-prof`);
+    await once(n, dir, false);
+    process.stderr.write(`${await profileTables()}\n`);
+    profileDir = undefined;
+  }
   process.stdout.write(`${JSON.stringify({
     bench: 'e2e', count, chunkEntries: Number(values['chunk-entries']), pageSize: Number(values['page-size']), anchor: anc, big, small: sm ?? null,
     rssRatio, figures, bars,
