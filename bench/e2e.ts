@@ -1,25 +1,31 @@
-// The end-to-end bench (issue 4 "Performance"): N generated ~1 KB resources from a source provider to an empty
-// target on loopback. Three processes: two `sdata-sync serve` and the engine (`sdata-sync run`), each measured by
-// the maxrss preload, so the engine's peak RSS and CPU are its own. Reports entries/s and MB/s end to end, and —
-// in the same run, on the same feed (pulled to a file) — `sdata-sync plan` throughput, for the ratio. Then the
-// same at a smaller size, to show that the engine's memory does not grow with the feed (flat: within 10%).
-// The pipe commands on the same data, each into a fresh target of its own, timed side by side with `run`:
-// `pull | plan | push` (the whole pipe: what replaces `run`) and `plan FILE | push` (the feed pulled to a file
-// beforehand, as "plan | push of the 1M feed"), each with its ratio to `run` and the bar (within 1.3x).
+// The end-to-end bench (issues 4 and 15): N generated ~1 KB resources from a source provider to an empty target on
+// loopback. Three processes: two `sdata-sync serve` and the engine (`sdata-sync run`), each measured by the maxrss
+// preload, so each one's peak RSS, CPU and bytes written are its own. In the same run, in this order:
+// 1. the anchor (bench/anchor.ts): bare node:sqlite inserting N rows of the same shape into the same filesystem;
+// 2. end to end at N: wall and the three processes' CPU against the anchor's, target equal to source (checksums);
+// 3. the source serving the same feed alone (`pull` to a file): its rate against the target's apply rate;
+// 4. the engine alone (issue 15 item 2): `run` from a source that streams that file to a null-sink target
+//    (bench/null-peers.ts, its own process), against `plan --threads 1` on the same file, both on one core
+//    (taskset -c 0, the peers on the other core) where taskset exists;
+// 5. end to end at a smaller size: every process's peak RSS must not grow with the feed (flat: within 10%).
 //
 // Usage: node bench/e2e.ts [--count 1000000] [--small 250000] [--chunk-entries 1000] [--page-size 1000]
-//                          [--no-small] [--no-plan] [--no-pipe]      (also: npm run bench -- e2e …)
-// Figures on stderr, one JSON line on stdout. BENCH_ENGINE_NODE_ARGS adds node flags to the engine (profiling).
+//                          [--no-small] [--no-plan] [--no-anchor] [--profile]   (also: npm run bench -- e2e …)
+// --profile: afterwards, one more end-to-end pass at the small size with every process under --cpu-prof (not one of
+// the measured runs: the profiler costs time), and where each one's CPU goes.
+// Figures on stderr, one JSON line on stdout. BENCH_ENGINE_NODE_ARGS adds node flags to the engine, BENCH_NODE_FLAGS
+// to the providers (profiling: --cpu-prof --cpu-prof-dir=DIR).
 import { BIN, binFlags } from './bin-flags.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { seedStore } from '../src/seeder/seed-store.ts';
+import { busyMicros, summarise, type CpuProfile } from './cpu-profile.ts';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 const MAXRSS = here('./maxrss.ts');
@@ -34,27 +40,33 @@ const { values } = parseArgs({
     'page-size': { type: 'string', default: '1000' },
     'no-small': { type: 'boolean', default: false },
     'no-plan': { type: 'boolean', default: false },
-    'no-pipe': { type: 'boolean', default: false },
+    'no-anchor': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
   },
 });
 
 const log = (s: string): void => void process.stderr.write(`[bench e2e] ${s}\n`);
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
-interface Usage { cpuSeconds: number; maxRssMiB: number }
+interface Usage { cpuSeconds: number; maxRssMiB: number; writeBytes: number }
 
 async function usageFrom(file: string): Promise<Usage> {
-  const u = JSON.parse(await readFile(file, 'utf8')) as { maxRssKiB: number; userMs: number; systemMs: number };
+  const u = JSON.parse(await readFile(file, 'utf8')) as { maxRssKiB: number; userMs: number; systemMs: number; writeBytes?: number };
   await rm(file, { force: true });
-  return { cpuSeconds: (u.userMs + u.systemMs) / 1000, maxRssMiB: u.maxRssKiB / 1024 };
+  return { cpuSeconds: (u.userMs + u.systemMs) / 1000, maxRssMiB: u.maxRssKiB / 1024, writeBytes: u.writeBytes ?? 0 };
 }
+
+/** One core for the engine (and plan) where taskset exists and there is a second core for its peers. */
+const PIN = existsSync('/usr/bin/taskset') && cpus().length >= 2;
+const onCore = (core: number): string[] => (PIN ? ['/usr/bin/taskset', '-c', String(core)] : []);
 
 interface Provider { url: string; child: ChildProcess; rssFile: string }
 
 /** A reference provider as `sdata-sync serve` in its own process. */
 async function provider(name: string, db: string, dir: string): Promise<Provider> {
   const rssFile = join(dir, `rss-${name}-${process.hrtime.bigint()}.json`);
-  const child = spawn(NODE, [...BIN_FLAGS, '--import', MAXRSS, BIN, 'serve', '--db', db, '--port', '0', '--app', name, '--contract', 'crm',
+  const flags = [...(process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean), ...profileFlags(name)];
+  const child = spawn(NODE, [...BIN_FLAGS, ...flags, '--import', MAXRSS, BIN, 'serve', '--db', db, '--port', '0', '--app', name, '--contract', 'crm',
     '--kinds', 'accounts', '--priority', name === 'source' ? '1' : '5', '--endpoint-base', `http://${name}.example/sdata/${name}/crm/-`,
     '--page-size', values['page-size']], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
   let err = '';
@@ -76,12 +88,30 @@ async function stopProvider(p: Provider): Promise<Usage> {
 
 interface ChildRun extends Usage { wall: number }
 
-async function runChild(args: string[], dir: string, stdoutFile?: string, nodeArgs: string[] = []): Promise<ChildRun> {
+/** Where --cpu-prof writes, per process, while the profiled pass runs. */
+let profileDir: string | undefined;
+const profileFlags = (name: string): string[] => (profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`]);
+
+/** The busiest thread's profile of each process, as tables. */
+async function profileTables(): Promise<string> {
+  let out = '';
+  for (const name of ['engine', 'source', 'target']) {
+    const d = join(profileDir!, name);
+    const files = existsSync(d) ? (await readdir(d)).filter((f) => f.endsWith('.cpuprofile')) : [];
+    const profs = await Promise.all(files.map(async (f) => JSON.parse(await readFile(join(d, f), 'utf8')) as CpuProfile));
+    const busiest = profs.sort((a, b) => busyMicros(b) - busyMicros(a))[0];
+    if (busiest) out += `\n== ${name} (busiest of ${profs.length} threads) ==\n${summarise(busiest, 25, here('..'))}`;
+  }
+  return out;
+}
+
+async function runChild(args: string[], dir: string, stdoutFile?: string, nodeArgs: string[] = [], wrap: string[] = []): Promise<ChildRun> {
   const rssFile = join(dir, `rss-${process.hrtime.bigint()}.json`);
   const out = openSync(stdoutFile ?? process.env['BENCH_ENGINE_STDOUT'] ?? '/dev/null', 'w');
   try {
     const t0 = process.hrtime.bigint();
-    const child = spawn(NODE, [...BIN_FLAGS, ...nodeArgs, '--import', MAXRSS, BIN, ...args], { stdio: ['ignore', out, 'pipe'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
+    const cmd = [...wrap, NODE, ...BIN_FLAGS, ...nodeArgs, '--import', MAXRSS, BIN, ...args];
+    const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', out, 'pipe'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
     let err = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
     const code = await new Promise<number | null>((resolve, reject) => {
@@ -94,40 +124,6 @@ async function runChild(args: string[], dir: string, stdoutFile?: string, nodeAr
   } finally {
     closeSync(out);
     await rm(rssFile, { force: true });
-  }
-}
-
-interface PipeRun { wall: number; stages: Array<Usage & { command: string }> }
-
-const shq = (x: string): string => `'${x.replace(/'/g, `'\\''`)}'`;
-
-/**
- * Commands connected stdout to stdin by the shell (real pipes, nothing passes through this process), each measured
- * by the maxrss preload: the wall time of the whole, and each stage's CPU and peak RSS. The last stage's stdout goes
- * to /dev/null.
- */
-async function runPipe(commands: string[][], dir: string): Promise<PipeRun> {
-  const tag = process.hrtime.bigint();
-  const rss = commands.map((_, i) => join(dir, `rss-pipe-${i}-${tag}.json`));
-  const errs = commands.map((_, i) => join(dir, `stderr-pipe-${i}-${tag}.txt`));
-  const script = commands.map((args, i) => `BENCH_RSS_OUT=${shq(rss[i]!)} ${[NODE, ...BIN_FLAGS, '--import', MAXRSS, BIN, ...args].map(shq).join(' ')} 2> ${shq(errs[i]!)}`)
-    .join(' | ');
-  try {
-    const t0 = process.hrtime.bigint();
-    const child = spawn('bash', ['-o', 'pipefail', '-c', `${script} > /dev/null`], { stdio: 'ignore' });
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', resolve);
-    });
-    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-    if (code !== 0) {
-      const said = await Promise.all(errs.map((f) => readFile(f, 'utf8').catch(() => '')));
-      throw new Error(`${commands.map((c) => c[0]).join(' | ')} exited ${code}: ${said.map((x) => x.slice(-1000)).join('\n')}`);
-    }
-    const stages = await Promise.all(rss.map(async (f, i) => ({ command: commands[i]![0]!, ...(await usageFrom(f)) })));
-    return { wall, stages };
-  } finally {
-    for (const f of [...rss, ...errs]) await rm(f, { force: true });
   }
 }
 
@@ -146,129 +142,201 @@ interface SizeResult {
   mbPerSecond: number;
   feedMB: number;
   engine: Usage;
-  source: Usage | null;
-  target: Usage | null;
+  source: Usage;
+  target: Usage;
   converged: boolean;
-  plan: { seconds: number; entriesPerSecond: number; mbPerSecond: number; maxRssMiB: number; cpuSeconds: number } | null;
-  /** The pipe commands into fresh targets, each with its wall time over `run`'s (the bar: within 1.3x). */
-  pipes: PipeFigures[] | null;
   load: number;
+  /** The source serving the same feed alone (`pull` to a file), and what runs on that file. */
+  serve: { seconds: number; entriesPerSecond: number; sourceCpuSeconds: number } | null;
+  alone: EngineAlone | null;
 }
 
-interface PipeFigures {
-  pipe: string;
-  seconds: number;
-  /** Wall time over `run`'s, on the same data. */
-  ratio: number;
-  withinBar: boolean;
-  converged: boolean;
-  stages: Array<Usage & { command: string }>;
-  load: number;
+interface EngineAlone {
+  feedMB: number;
+  pinned: boolean;
+  engine: { seconds: number; mbPerSecond: number; cpuSeconds: number; maxRssMiB: number };
+  plan1: { seconds: number; mbPerSecond: number; cpuSeconds: number; maxRssMiB: number };
 }
 
-const PIPE_BAR = 1.3;
+const seededSource = (dir: string, count: number): string => join(dir, `source-${count}.db`);
 
-async function once(count: number, dir: string, withPlan: boolean, withPipe: boolean): Promise<SizeResult> {
-  const srcDb = join(dir, `source-${count}.db`);
+/** The engine between peers that cost nothing, against `plan --threads 1`, on the same file and the same core. */
+async function engineAlone(feed: string, count: number, dir: string): Promise<EngineAlone> {
+  const cmd = [...onCore(1), NODE, here('./null-peers.ts'), '--feed', feed];
+  const peers = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const base = (await new Promise<string>((resolve, reject) => {
+      peers.once('exit', (c) => reject(new Error(`null-peers exited ${c}`)));
+      createInterface({ input: peers.stdout }).once('line', resolve);
+    })).trim();
+    const size = (await stat(feed)).size;
+    const report = join(dir, `report-alone-${count}.json`);
+    const run = await runChild(['run', '--source', `${base}/sdata/source/crm/-/accounts`, '--target', `${base}/sdata/sink/crm/-/accounts`, '--kind', 'accounts',
+      '--chunk-entries', values['chunk-entries'], '--report', report, '--progress', 'none', '--quiet', '--state-dir', dir], dir, undefined, [], onCore(0));
+    const rep = JSON.parse(await readFile(report, 'utf8')) as { passes: { read: number; forwarded: number }[] };
+    if (rep.passes[0]!.forwarded !== count) throw new Error(`engine alone forwarded ${rep.passes[0]!.forwarded} of ${count} entries`);
+    const plan = await runChild(['plan', feed, '--quiet', '--threads', '1'], dir, undefined, [], onCore(0));
+    const mb = size / 1e6;
+    return {
+      feedMB: mb, pinned: PIN,
+      engine: { seconds: run.wall, mbPerSecond: mb / run.wall, cpuSeconds: run.cpuSeconds, maxRssMiB: run.maxRssMiB },
+      plan1: { seconds: plan.wall, mbPerSecond: mb / plan.wall, cpuSeconds: plan.cpuSeconds, maxRssMiB: plan.maxRssMiB },
+    };
+  } finally {
+    peers.kill('SIGTERM');
+  }
+}
+
+async function once(count: number, dir: string, withPlan: boolean): Promise<SizeResult> {
+  const srcDb = seededSource(dir, count);
   const tgtDb = join(dir, `target-${count}.db`);
   const t0 = Date.now();
   await seedStore({ db: srcDb, app: 'source', contract: 'crm', kind: 'accounts', count, priority: 1, endpointBase: 'http://source.example/sdata/source/crm/-' });
   log(`seeded ${fmt(count)} resources in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  const src = await provider('source', srcDb, dir);
-  const tgt = await provider('target', tgtDb, dir);
-  let r: SizeResult | undefined;
   try {
-    const report = join(dir, `report-${count}.json`);
+    const src = await provider('source', srcDb, dir);
+    const tgt = await provider('target', tgtDb, dir);
+    let run!: ChildRun;
+    let p!: { read: number; bytesIn: number };
+    let us!: Usage;
+    let ut!: Usage;
+    let converged = false;
     const load = loadavg()[0]!;
-    const run = await runChild(['run', '--source', src.url, '--target', tgt.url, '--kind', 'accounts', '--chunk-entries', values['chunk-entries'],
-      '--report', report, '--progress', 'none', '--quiet'], dir, undefined, (process.env['BENCH_ENGINE_NODE_ARGS'] ?? '').split(' ').filter(Boolean));
-    const rep = JSON.parse(await readFile(report, 'utf8')) as { passes: { read: number; bytesIn: number }[] };
-    const p = rep.passes[0]!;
-    const [cs, ct] = await Promise.all([getJson<Checksum>(`${src.url}/accounts/$checksum`), getJson<Checksum>(`${tgt.url}/accounts/$checksum`)]);
-    const converged = cs.count === count && ct.count === count && cs.sha256 === ct.sha256 && cs.statesSha256 === ct.statesSha256;
-    r = {
+    try {
+      const report = join(dir, `report-${count}.json`);
+      run = await runChild(['run', '--source', src.url, '--target', tgt.url, '--kind', 'accounts', '--chunk-entries', values['chunk-entries'],
+        '--report', report, '--progress', 'none', '--quiet', '--state-dir', dir], dir, undefined, [...(process.env['BENCH_ENGINE_NODE_ARGS'] ?? '').split(' ').filter(Boolean), ...profileFlags('engine')]);
+      p = (JSON.parse(await readFile(report, 'utf8')) as { passes: { read: number; bytesIn: number }[] }).passes[0]!;
+      const [cs, ct] = await Promise.all([getJson<Checksum>(`${src.url}/accounts/$checksum`), getJson<Checksum>(`${tgt.url}/accounts/$checksum`)]);
+      converged = cs.count === count && ct.count === count && cs.sha256 === ct.sha256 && cs.statesSha256 === ct.statesSha256;
+    } finally {
+      us = await stopProvider(src);
+      ut = await stopProvider(tgt);
+    }
+    const r: SizeResult = {
       count, seconds: run.wall, entriesPerSecond: p.read / run.wall, mbPerSecond: p.bytesIn / 1e6 / run.wall, feedMB: p.bytesIn / 1e6,
-      engine: { cpuSeconds: run.cpuSeconds, maxRssMiB: run.maxRssMiB }, source: null, target: null, converged, plan: null, pipes: null, load,
+      engine: { cpuSeconds: run.cpuSeconds, maxRssMiB: run.maxRssMiB, writeBytes: run.writeBytes }, source: us, target: ut, converged, load, serve: null, alone: null,
     };
     log(`run: ${fmt(count)} entries in ${run.wall.toFixed(1)} s: ${fmt(r.entriesPerSecond)} entries/s, ${r.mbPerSecond.toFixed(1)} MB/s ` +
-      `(${r.feedMB.toFixed(0)} MB of source feed); engine peak RSS ${run.maxRssMiB.toFixed(0)} MiB, CPU ${run.cpuSeconds.toFixed(1)} s; ` +
-      `target ${converged ? 'equals' : 'DIFFERS FROM'} source (checksums); load average at start ${load.toFixed(2)}`);
-    const runSeconds = run.wall;
-    /** `stages` into a fresh target of its own (an empty store, as `run` had), timed against `run`. */
-    const pipeInto = async (name: string, stages: (target: string) => string[][]): Promise<PipeFigures> => {
-      const db = join(dir, `target-${name}-${count}.db`);
-      const t = await provider('target', db, dir);
-      try {
-        const load0 = loadavg()[0]!;
-        const p = await runPipe(stages(`${t.url}/accounts`), dir);
-        const c = await getJson<Checksum>(`${t.url}/accounts/$checksum`);
-        const ok = c.count === count && c.sha256 === cs.sha256 && c.statesSha256 === cs.statesSha256;
-        const f: PipeFigures = { pipe: name, seconds: p.wall, ratio: p.wall / runSeconds, withinBar: p.wall / runSeconds <= PIPE_BAR, converged: ok, stages: p.stages, load: load0 };
-        log(`${name}: ${p.wall.toFixed(1)} s (${fmt(count / p.wall)} entries/s) = ${f.ratio.toFixed(2)}x run's ${runSeconds.toFixed(1)} s ` +
-          `(bar ${PIPE_BAR}x: ${f.withinBar ? 'met' : 'MISSED'}); ${p.stages.map((x) => `${x.command} CPU ${x.cpuSeconds.toFixed(1)} s, peak RSS ${x.maxRssMiB.toFixed(0)} MiB`).join('; ')}; ` +
-          `target ${ok ? 'equals' : 'DIFFERS FROM'} source; load average at start ${load0.toFixed(2)}`);
-        return f;
-      } finally {
-        await stopProvider(t);
-        for (const x of ['', '-wal', '-shm']) await rm(db + x, { force: true });
-      }
-    };
-    const chunk = ['--chunk-entries', values['chunk-entries']];
-    if (withPipe) {
-      r.pipes = [await pipeInto('pull | plan | push', (t) => [['pull', `${src.url}/accounts`, '--quiet'], ['plan', '--quiet'], ['push', t, ...chunk, '--quiet']])];
+      `(${r.feedMB.toFixed(0)} MB of source feed); target ${converged ? 'equals' : 'DIFFERS FROM'} source (checksums); load average at start ${load.toFixed(2)}`);
+    for (const [name, u] of [['engine', r.engine], ['source', us], ['target', ut]] as const) {
+      log(`  ${name}: CPU ${u.cpuSeconds.toFixed(1)} s (${(u.cpuSeconds / (count / 1e6)).toFixed(1)} s per million entries), peak RSS ${u.maxRssMiB.toFixed(0)} MiB, ` +
+        `wrote ${(u.writeBytes / 1e6).toFixed(0)} MB (${fmt(u.writeBytes / count)} bytes per entry)`);
     }
-    if (withPlan || withPipe) {
-      // The same feed as one file (pulled with an empty digest, as the run saw it), then plan on it alone.
+    if (withPlan) {
+      // The source alone: the same feed pulled to a file with an empty digest, as the run saw it.
       const feed = join(dir, `feed-${count}.xml`);
-      await runChild(['pull', `${src.url}/accounts`, '--quiet'], dir, feed);
-      const size = (await stat(feed)).size;
-      if (withPlan) {
-        const plan = await runChild(['plan', feed, '--quiet'], dir);
-        r.plan = { seconds: plan.wall, entriesPerSecond: count / plan.wall, mbPerSecond: size / 1e6 / plan.wall, maxRssMiB: plan.maxRssMiB, cpuSeconds: plan.cpuSeconds };
-        log(`plan on the same feed (${(size / 1e6).toFixed(0)} MB): ${plan.wall.toFixed(1)} s, ${fmt(r.plan.entriesPerSecond)} entries/s, ` +
-          `${r.plan.mbPerSecond.toFixed(1)} MB/s, CPU ${plan.cpuSeconds.toFixed(1)} s; end to end / plan = ${(r.entriesPerSecond / r.plan.entriesPerSecond).toFixed(2)}`);
+      const again = await provider('source', srcDb, dir);
+      let pull!: ChildRun;
+      let ua!: Usage;
+      try {
+        pull = await runChild(['pull', `${again.url}/accounts`, '--quiet', '--state-dir', dir], dir, feed);
+      } finally {
+        ua = await stopProvider(again);
       }
-      if (withPipe) r.pipes!.push(await pipeInto('plan FILE | push', (t) => [['plan', feed, '--quiet'], ['push', t, ...chunk, '--quiet']]));
-      await rm(feed, { force: true });
+      r.serve = { seconds: pull.wall, entriesPerSecond: count / pull.wall, sourceCpuSeconds: ua.cpuSeconds };
+      log(`source serving alone (pull to a file): ${pull.wall.toFixed(1)} s, ${fmt(r.serve.entriesPerSecond)} entries/s, source CPU ${ua.cpuSeconds.toFixed(1)} s`);
+      try {
+        r.alone = await engineAlone(feed, count, dir);
+        const a = r.alone;
+        log(`engine alone (null peers${a.pinned ? ', engine and plan on core 0' : ', not pinned: no taskset'}), ${a.feedMB.toFixed(0)} MB: ` +
+          `run ${a.engine.seconds.toFixed(1)} s, ${a.engine.mbPerSecond.toFixed(1)} MB/s, CPU ${a.engine.cpuSeconds.toFixed(1)} s; ` +
+          `plan --threads 1 ${a.plan1.seconds.toFixed(1)} s, ${a.plan1.mbPerSecond.toFixed(1)} MB/s, CPU ${a.plan1.cpuSeconds.toFixed(1)} s`);
+      } finally {
+        await rm(feed, { force: true });
+      }
     }
     return r;
   } finally {
-    const us = await stopProvider(src);
-    const ut = await stopProvider(tgt);
-    if (r) {
-      r.source = us;
-      r.target = ut;
-      log(`providers: source CPU ${us.cpuSeconds.toFixed(1)} s${withPlan || withPipe ? ' (with the pulls for plan and the pipes)' : ''}, peak RSS ${us.maxRssMiB.toFixed(0)} MiB; ` +
-        `target CPU ${ut.cpuSeconds.toFixed(1)} s, peak RSS ${ut.maxRssMiB.toFixed(0)} MiB`);
-    }
     for (const f of [srcDb, tgtDb]) for (const x of ['', '-wal', '-shm']) await rm(f + x, { force: true });
   }
 }
 
+interface Anchor { count: number; seconds: number; cpuSeconds: number; maxRssMiB: number; writeBytes: number; dbBytes: number }
+
+async function anchor(count: number, dir: string): Promise<Anchor> {
+  const out = join(dir, 'anchor.json');
+  const fd = openSync(out, 'w');
+  try {
+    const child = spawn(NODE, [here('./anchor.ts'), '--dir', dir, '--count', String(count)], { stdio: ['ignore', fd, 'inherit'] });
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', resolve);
+    });
+    if (code !== 0) throw new Error(`bench/anchor.ts exited ${code}`);
+  } finally {
+    closeSync(fd);
+  }
+  const a = JSON.parse(await readFile(out, 'utf8')) as Anchor;
+  log(`anchor (bare node:sqlite, same filesystem): ${fmt(count)} rows in ${a.seconds.toFixed(1)} s, ${fmt(count / a.seconds)} rows/s, CPU ${a.cpuSeconds.toFixed(1)} s, ` +
+    `wrote ${(a.writeBytes / 1e6).toFixed(0)} MB (${fmt(a.writeBytes / count)} bytes per row), database ${(a.dbBytes / 1e6).toFixed(0)} MB`);
+  return a;
+}
+
+const verdict = (ok: boolean | null): string => (ok === null ? 'n/a' : ok ? 'met' : 'MISSED');
+const MB200 = 200 / 1.048576;
+
 const count = Number(values.count);
 const small = Number(values.small);
 const dir = await mkdtemp(join(tmpdir(), 'sdata-bench-e2e-'));
-log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.versions.node}`);
+log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.versions.node}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 try {
   // A small pass first, not reported: every process then starts with a warm compile cache, as it does in steady
   // use (a cold one makes each thread that compiles our .ts files load Node's TypeScript stripper: ~15 MiB RSS).
-  await once(1000, dir, !values['no-plan'], !values['no-pipe']);
-  const big = await once(count, dir, !values['no-plan'], !values['no-pipe']);
-  const sm = values['no-small'] || small >= count ? undefined : await once(small, dir, false, false);
-  const ratio = sm ? big.engine.maxRssMiB / sm.engine.maxRssMiB : undefined;
-  if (sm) log(`engine peak RSS: ${sm.engine.maxRssMiB.toFixed(0)} MiB at ${fmt(small)} entries, ${big.engine.maxRssMiB.toFixed(0)} MiB at ${fmt(count)} (${((ratio! - 1) * 100).toFixed(1)}%)`);
+  await once(1000, dir, !values['no-plan']);
+  const anc = values['no-anchor'] ? null : await anchor(count, dir);
+  const big = await once(count, dir, !values['no-plan']);
+  const sm = values['no-small'] || small >= count ? undefined : await once(small, dir, false);
+  const procs = ['engine', 'source', 'target'] as const;
+  const rssRatio = Object.fromEntries(procs.map((n) => [n, sm ? big[n].maxRssMiB / sm[n].maxRssMiB : null]));
+  if (sm) log(`peak RSS at ${fmt(small)} → ${fmt(count)}: ${procs.map((n) => `${n} ${sm[n].maxRssMiB.toFixed(0)} → ${big[n].maxRssMiB.toFixed(0)} MiB (${((rssRatio[n]! - 1) * 100).toFixed(1)}%)`).join(', ')}`);
+  const totalCpu = big.engine.cpuSeconds + big.source.cpuSeconds + big.target.cpuSeconds;
+  const targetRate = big.entriesPerSecond; // the target is the pipeline's slowest stage: what it sustained
+  const figures = {
+    wallVsAnchor: anc ? big.seconds / anc.seconds : null,
+    cpuVsAnchor: anc ? totalCpu / anc.cpuSeconds : null,
+    targetVsAnchorRate: anc ? targetRate / (count / anc.seconds) : null,
+    serveVsTarget: big.serve ? big.serve.entriesPerSecond / targetRate : null,
+    engineAloneVsPlan1: big.alone ? big.alone.engine.mbPerSecond / big.alone.plan1.mbPerSecond : null,
+    engineAloneVsPlan1Cpu: big.alone ? big.alone.plan1.cpuSeconds / big.alone.engine.cpuSeconds : null,
+    cpuPerMillion: Object.fromEntries(procs.map((n) => [n, big[n].cpuSeconds / (count / 1e6)])),
+    writeBytesPerEntry: { target: big.target.writeBytes / count, anchor: anc ? anc.writeBytes / count : null },
+  };
   const bars = {
+    wallAtMost1_2xAnchor: figures.wallVsAnchor === null ? null : figures.wallVsAnchor <= 1.2,
+    cpuAtMost3xAnchor: figures.cpuVsAnchor === null ? null : figures.cpuVsAnchor <= 3,
+    converged: big.converged && (sm?.converged ?? true),
+    rssAtMost200MB: procs.every((n) => big[n].maxRssMiB <= MB200 && (sm === undefined || sm[n].maxRssMiB <= MB200)),
+    rssFlatWithin10pct: sm ? procs.every((n) => Math.abs(rssRatio[n]! - 1) <= 0.1) : null,
+    engineAloneAtLeast0_66xPlan1: figures.engineAloneVsPlan1 === null ? null : figures.engineAloneVsPlan1 >= 0.66,
+    targetAtLeast0_6xAnchorRate: figures.targetVsAnchorRate === null ? null : figures.targetVsAnchorRate >= 0.6,
+    serveAtLeast1_5xTarget: figures.serveVsTarget === null ? null : figures.serveVsTarget >= 1.5,
+    // issue 4's bars, kept
     within60s: count === 1_000_000 ? big.seconds <= 60 : null,
     atLeast16kEntriesPerSecond: big.entriesPerSecond >= 16_000,
-    engineRssAtMost200MB: big.engine.maxRssMiB * 1.048576 <= 200,
-    engineRssFlatWithin10pct: ratio === undefined ? null : Math.abs(ratio - 1) <= 0.1,
-    converged: big.converged && (sm?.converged ?? true) && (big.pipes ?? []).every((p) => p.converged),
-    pipesWithin1_3xOfRun: big.pipes === null ? null : big.pipes.every((p) => p.withinBar),
   };
-  log(`bars: ${JSON.stringify(bars)}`);
+  const f2 = (x: number | null): string => (x === null ? 'n/a' : x.toFixed(2));
+  log('--- issue 15 bars, ratios from this run ---');
+  log(`end to end / anchor, wall: ${f2(figures.wallVsAnchor)} (bar ≤ 1.2: ${verdict(bars.wallAtMost1_2xAnchor)})`);
+  log(`CPU of the three processes / anchor CPU: ${f2(figures.cpuVsAnchor)} (${totalCpu.toFixed(1)} s / ${anc?.cpuSeconds.toFixed(1) ?? 'n/a'} s; bar ≤ 3: ${verdict(bars.cpuAtMost3xAnchor)})`);
+  log(`target equals source: ${verdict(bars.converged)}`);
+  log(`peak RSS ≤ 200 MB per process: ${verdict(bars.rssAtMost200MB)}; flat ${fmt(small)} → ${fmt(count)} within ±10%: ${verdict(bars.rssFlatWithin10pct)}`);
+  log(`CPU-seconds per million entries: ${procs.map((n) => `${n} ${figures.cpuPerMillion[n]!.toFixed(1)}`).join(', ')}`);
+  log(`engine alone / plan --threads 1, MB/s: ${f2(figures.engineAloneVsPlan1)} (by CPU ${f2(figures.engineAloneVsPlan1Cpu)}; bar ≥ 0.66: ${verdict(bars.engineAloneAtLeast0_66xPlan1)})`);
+  log(`target apply rate / anchor insert rate: ${f2(figures.targetVsAnchorRate)} (bar ≥ 0.6: ${verdict(bars.targetAtLeast0_6xAnchorRate)})`);
+  log(`source serve rate / target rate: ${f2(figures.serveVsTarget)} (bar ≥ 1.5: ${verdict(bars.serveAtLeast1_5xTarget)})`);
+  log(`bytes written per entry: target ${fmt(figures.writeBytesPerEntry.target)}, anchor ${figures.writeBytesPerEntry.anchor === null ? 'n/a' : fmt(figures.writeBytesPerEntry.anchor)}`);
+  if (values.profile) {
+    profileDir = join(dir, 'profiles');
+    const n = sm ? small : count;
+    log(`profiling: one more pass at ${fmt(n)} entries, every process under --cpu-prof`);
+    await once(n, dir, false);
+    process.stderr.write(`${await profileTables()}\n`);
+    profileDir = undefined;
+  }
   process.stdout.write(`${JSON.stringify({
-    bench: 'e2e', count, chunkEntries: Number(values['chunk-entries']), pageSize: Number(values['page-size']), big, small: sm ?? null,
-    rssRatio: ratio ?? null, planRatio: big.plan ? big.entriesPerSecond / big.plan.entriesPerSecond : null, bars,
+    bench: 'e2e', count, chunkEntries: Number(values['chunk-entries']), pageSize: Number(values['page-size']), anchor: anc, big, small: sm ?? null,
+    rssRatio, figures, bars,
   })}\n`);
 } finally {
   await rm(dir, { recursive: true, force: true });
