@@ -76,13 +76,14 @@ async function segmented(pages: Array<string | Uint8Array>, o: Opts, seg: { segm
 /** Both ways agree; returns the one-pass outcome, with the pieces counted over all segmented runs. */
 async function same(pages: Array<string | Uint8Array>, o: Opts, segs: Array<{ segmentBytes: number; helpers: number }>, seed = 1): Promise<Outcome> {
   const want = await sequential(pages, o);
-  const counts = { helper: 0, here: 0, again: 0 };
+  const counts = { helper: 0, here: 0, again: 0, scanned: 0 };
   for (const s of segs) {
     const { counts: c, ...got } = await segmented(pages, o, { ...s, seed });
     assert.deepEqual(got, want, `segmentBytes ${s.segmentBytes}, helpers ${s.helpers}`);
     counts.helper += c!.helper;
     counts.here += c!.here;
     counts.again += c!.again;
+    counts.scanned += c!.scanned;
   }
   return { ...want, counts };
 }
