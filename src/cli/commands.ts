@@ -104,6 +104,9 @@ function heapRoomFor(bytes: number): string | undefined {
 }
 const maxEntryBytes = size({ default: DEFAULT_MAX_ENTRY_BYTES, check: heapRoomFor, help: 'larger entries are invalid (not forwarded)' });
 
+/** The journal of open contexts (engine/journal.ts): the next run DELETEs those a killed run left open. */
+const stateDir = path({ arg: 'DIR', defaultText: '$XDG_STATE_HOME/sdata-sync, else ~/.local/state/sdata-sync', help: 'where the journal of open contexts is kept, so that the next run deletes those a killed one left open' });
+
 /** Limits every reader enforces while it parses (xml/limits.ts, README "Limits"): crossing one ends the document. */
 const LIMITS = {
   maxDepth: int({ min: 1, default: DEFAULT_LIMITS.maxDepth, help: 'elements open at once' }),
@@ -299,6 +302,7 @@ export const COMMANDS = {
       report: { ...report, help: 'write the run report as JSON' },
       progress: choice(['auto', 'tty', 'json', 'none'] as const, { default: 'auto', help: 'live progress on stderr: auto = tty on a terminal, json lines otherwise' }),
       explain,
+      stateDir,
       ...HTTP,
     },
     exclusive: [['kind', 'allKinds'], ...HTTP_RULES],
@@ -352,6 +356,7 @@ export const COMMANDS = {
       runName: { ...runName, default: 'sdata-sync pull', help: 'runName; runStamp is now' },
       maxEntryBytes: { ...maxEntryBytes, help: 'larger entries are not forwarded' },
       ...LIMITS,
+      stateDir,
       ...HTTP,
     },
     exclusive: HTTP_RULES,
@@ -372,6 +377,7 @@ export const COMMANDS = {
       runName: { ...runName, default: 'sdata-sync push', help: 'runName; runStamp is now' },
       maxEntryBytes,
       ...LIMITS,
+      stateDir,
       ...HTTP,
     },
     exclusive: HTTP_RULES,

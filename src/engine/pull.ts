@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { AsyncOperation, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
+import { AsyncOperation, type ContextRecorder, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { operationUrl, withQuery } from '../http/url.ts';
 import { digestKey } from '../protocol/digest.ts';
@@ -27,6 +27,8 @@ export interface PullOptions {
   limits?: XmlLimits | undefined;
   poll?: Partial<PollOptions>;
   signal?: AbortSignal | undefined;
+  /** Records the source context (and those of `next` pages) until their DELETE (the journal). */
+  contexts?: ContextRecorder | undefined;
 }
 
 export interface PullResult {
@@ -53,6 +55,7 @@ export async function pullFeed(o: PullOptions): Promise<PullResult> {
     body: () => o.digestEntry,
     contentType: ENTRY_TYPE,
     contentLength: Buffer.byteLength(o.digestEntry),
+    contexts: o.contexts,
   });
   let key: string | undefined;
   let decls: PageDecls = [];
@@ -87,7 +90,7 @@ export async function pullFeed(o: PullOptions): Promise<PullResult> {
   try {
     const res: HttpResponse = await op.start();
     const r0 = await streamPages({
-      client: o.client, first: res, again: () => op.again(), firstUrl: op.location ?? op.postUrl, sink: page, poll: o.poll, signal: o.signal,
+      client: o.client, first: res, again: () => op.again(), firstUrl: op.location ?? op.postUrl, sink: page, poll: o.poll, signal: o.signal, contexts: o.contexts,
       limits: o.limits,
       ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }),
       beforePage: (u) => {

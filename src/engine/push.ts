@@ -3,7 +3,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import type { PollOptions } from '../http/async-op.ts';
+import type { ContextRecorder, PollOptions } from '../http/async-op.ts';
 import type { HttpClient } from '../http/client.ts';
 import { operationUrl, withQuery } from '../http/url.ts';
 import { FeedReader } from '../xml/feed-reader.ts';
@@ -32,6 +32,8 @@ export interface PushOptions {
   limits?: XmlLimits | undefined;
   poll?: Partial<PollOptions>;
   signal?: AbortSignal | undefined;
+  /** Records each chunk context until its DELETE (the journal). */
+  contexts?: ContextRecorder | undefined;
 }
 
 export interface PushResult {
@@ -91,6 +93,7 @@ export async function pushFeeds(o: PushOptions): Promise<PushResult> {
     log: o.log,
     signal: o.signal,
     onResultPage: forwardFile,
+    contexts: o.contexts,
     ...(o.poll ? { poll: o.poll } : {}),
   });
   try {

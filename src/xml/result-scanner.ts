@@ -57,8 +57,9 @@ export class ResultScanner {
   private long: LongMarkup | undefined;
   /** Characters of text outside entries since the last tag. */
   private outside = 0;
-  /** Lines of text consumed before `buf`, for error positions. */
+  /** Line and column (characters since its start) where `buf` begins, for error positions. */
   private line = 1;
+  private col = 0;
   private readonly names: string[] = [];
   private scopes: Array<{ depth: number; prev: Bindings }> = [];
   private ns: Bindings = XML_BINDINGS;
@@ -122,10 +123,19 @@ export class ResultScanner {
     return { next: this.next, entries: this.count, diagnoses: this.feedDiagnoses };
   }
 
+  /** An error at `at`'s end (`at`: the unconsumed text up to the problem), or where the consumed text ends. */
   private fail(code: SdataErrorCode, message: string, cause?: unknown, at?: string): SdataError {
     let line = this.line;
-    if (at !== undefined) for (let i = at.indexOf('\n'); i >= 0; i = at.indexOf('\n', i + 1)) line++;
-    return new SdataError(code, `${this.source}:${line}: ${message}`, { source: this.source, line, cause });
+    let column = this.col + 1;
+    if (at !== undefined) {
+      let last = -1;
+      for (let i = at.indexOf('\n'); i >= 0; i = at.indexOf('\n', i + 1)) {
+        line++;
+        last = i;
+      }
+      column = last >= 0 ? at.length - last : this.col + at.length + 1;
+    }
+    return new SdataError(code, `${this.source}:${line}:${column}: ${message}`, { source: this.source, line, column, cause });
   }
 
   private malformed(s: string, at: number, what: string): SdataError {
@@ -190,7 +200,12 @@ export class ResultScanner {
     }
     if (final && pos < n) throw this.malformed(s, pos, `unexpected end of document in '${s.slice(pos, pos + 20)}'`);
     if (pos > 0) this.atStart = false;
-    for (let i = s.indexOf('\n'); i >= 0 && i < pos; i = s.indexOf('\n', i + 1)) this.line++;
+    let last = -1;
+    for (let i = s.indexOf('\n'); i >= 0 && i < pos; i = s.indexOf('\n', i + 1)) {
+      this.line++;
+      last = i;
+    }
+    this.col = last >= 0 ? pos - last - 1 : this.col + pos;
     this.buf = pos < n ? s.slice(pos) : '';
     if (this.buf.length > LONG && this.buf.charCodeAt(0) === LT) {
       const inEntry = this.cur !== undefined;

@@ -20,9 +20,18 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * XDG_STATE_HOME of every command a test runs: run, pull and push keep their journal of open contexts under it
+ * (src/engine/journal.ts), which must not land in the home of whoever runs the tests. One per test process, so that
+ * a command run after another that was killed finds its journal, as a user's would.
+ */
+const STATE_HOME = mkdtempSync(join(tmpdir(), 'sdata-test-state-'));
+process.once('exit', () => rmSync(STATE_HOME, { recursive: true, force: true }));
+export const TEST_ENV = { XDG_STATE_HOME: STATE_HOME };
+
 export function runCli(args: string[], opts: { stdin?: string | Buffer; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [...BIN_FLAGS, BIN, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(NODE, [...BIN_FLAGS, BIN, ...args], { cwd: opts.cwd, env: { ...process.env, ...TEST_ENV, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -153,7 +153,7 @@ export const HOSTILE: readonly Hostile[] = [
     name: 'bad-utf8', what: 'a byte that is not UTF-8 in the middle of an entry', exit: 3,
     // (The bytes shown after the invalid one are those that came with it.)
     message: new RegExp(`:4:${BAD_UTF8_COLUMN}: invalid UTF-8 at byte \\d+ \\(ff[ 0-9a-f]*\\)`),
-    result: { exit: 3, message: /:4: result feed: invalid UTF-8 at byte \d+ \(ff[ 0-9a-f]*\)/ },
+    result: { exit: 3, message: /:4:\d+: result feed: invalid UTF-8 at byte \d+ \(ff[ 0-9a-f]*\)/ },
     feed: () => feedWith('<name>caf', [Buffer.from([0xff])], '</name>'),
   },
 ];
