@@ -124,6 +124,25 @@ interface Queued {
   done: Promise<void>;
 }
 
+/**
+ * The last `pattern` in `buf` that ends an end tag. Before the entry's qname is known the pattern is `entry>`, which
+ * also ends every `<entry>` start tag, and a cut there (inside an entry) keeps the document on this thread's reader
+ * until some cut happens to fall between an end tag and the next start tag: with entries written back to back, most
+ * never do. A cut is only a guess either way (the module comment): this makes the first good one come sooner.
+ */
+function lastEndTag(buf: Buffer, pattern: Buffer): number {
+  for (let idx = buf.lastIndexOf(pattern); idx >= 0; idx = idx > 0 ? buf.lastIndexOf(pattern, idx - 1) : -1) {
+    if (pattern[0] === LT_BYTE) return idx; // `</qname>`: an end tag itself
+    // Back over the rest of a qname (its prefix and colon) to `</`.
+    let j = idx - 1;
+    while (j >= 0 && buf[j] !== SLASH_BYTE && buf[j] !== LT_BYTE && buf[j]! > 32) j--;
+    if (j > 0 && buf[j] === SLASH_BYTE && buf[j - 1] === LT_BYTE) return idx;
+  }
+  return -1;
+}
+const SLASH_BYTE = 0x2f;
+const LT_BYTE = 0x3c;
+
 /** Cuts the byte stream into pieces that end with `pattern` where it can (see the module comment). */
 async function* pieces(input: AsyncIterable<Uint8Array>, size: number, pattern: () => Buffer): AsyncGenerator<Piece> {
   let acc: Uint8Array[] = [];
@@ -136,7 +155,7 @@ async function* pieces(input: AsyncIterable<Uint8Array>, size: number, pattern: 
     if (accLen < size) continue;
     const buf = acc.length === 1 ? Buffer.from(acc[0]!.buffer, acc[0]!.byteOffset, acc[0]!.length) : Buffer.concat(acc, accLen);
     const p = pattern();
-    const idx = buf.lastIndexOf(p);
+    const idx = lastEndTag(buf, p);
     const cut = idx >= 0 ? idx + p.length : accLen >= 4 * size ? accLen : -1;
     if (cut < 0) {
       acc = [buf];
