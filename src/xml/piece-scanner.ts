@@ -5,7 +5,7 @@ import { NO_DECLS } from './entry-record.ts';
 import type { ResumePoint } from './feed-types.ts';
 import type { XmlLimits } from './limits.ts';
 import { rawToText } from './raw-text.ts';
-import { BANG, COLON, DQ, EQ, GT, isSpace, LT, NAME_CHAR, NAME_CLASS, NAME_START, QMARK, referenceEnd, SLASH, SQ } from './scan-chars.ts';
+import { BANG, COLON, DQ, endPosition, EQ, GT, isSpace, LT, NAME_CHAR, NAME_CLASS, NAME_START, QMARK, referenceEnd, same, SLASH, SQ } from './scan-chars.ts';
 
 /** Entries of one piece, in order, as byte offsets in the piece and what the decision needs. */
 export interface ScannedEntries {
@@ -142,7 +142,7 @@ export class PieceScanner {
       pos = this.tagEnd;
     }
     if (o.count === 0) return 'no entry';
-    this.position(s, resume.primerColumns);
+    endPosition(s, resume.primerColumns, o);
     return undefined;
   }
 
@@ -532,32 +532,4 @@ export class PieceScanner {
     const ls = colon < 0 ? from : colon + 1;
     return to - ls === local.length && s.startsWith(local, ls);
   }
-
-  /** Line and column after the primer and the piece, counted as saxes does (code points; CR LF and CR are line ends). */
-  private position(s: string, primerColumns: number): void {
-    let lines = 0;
-    let last = -1;
-    for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) {
-      lines++;
-      last = i;
-    }
-    if (s.indexOf('\r') >= 0) {
-      for (let i = s.indexOf('\r'); i >= 0; i = s.indexOf('\r', i + 1)) {
-        if (s.charCodeAt(i + 1) !== 10) {
-          lines++;
-          if (i > last) last = i;
-        }
-      }
-    }
-    let col = 0;
-    for (let i = last + 1; i < s.length; i++) if ((s.charCodeAt(i) & 0xc0) !== 0x80) col++;
-    this.out.line = 1 + lines;
-    this.out.column = last < 0 ? primerColumns + col : col;
-  }
-}
-
-/** Whether the `len` characters at `a` and at `b` in `s` are the same. */
-function same(s: string, a: number, b: number, len: number): boolean {
-  for (let k = 0; k < len; k++) if (s.charCodeAt(a + k) !== s.charCodeAt(b + k)) return false;
-  return true;
 }

@@ -82,3 +82,34 @@ export function referenceEnd(s: string, a: number): number {
       return -1;
   }
 }
+
+/**
+ * Line and column after a primer of `primerColumns` characters and the Latin-1 view `s` of a piece, counted as saxes
+ * does (code points: UTF-8 continuation bytes do not count; CR LF and a lone CR end a line), into `at`.
+ */
+export function endPosition(s: string, primerColumns: number, at: { line: number; column: number }): void {
+  let lines = 0;
+  let last = -1;
+  for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) {
+    lines++;
+    last = i;
+  }
+  if (s.indexOf('\r') >= 0) {
+    for (let i = s.indexOf('\r'); i >= 0; i = s.indexOf('\r', i + 1)) {
+      if (s.charCodeAt(i + 1) !== 10) {
+        lines++;
+        if (i > last) last = i;
+      }
+    }
+  }
+  let col = 0;
+  for (let i = last + 1; i < s.length; i++) if ((s.charCodeAt(i) & 0xc0) !== 0x80) col++;
+  at.line = 1 + lines;
+  at.column = last < 0 ? primerColumns + col : col;
+}
+
+/** Whether the `len` characters at `a` and at `b` in `s` are the same. */
+export function same(s: string, a: number, b: number, len: number): boolean {
+  for (let k = 0; k < len; k++) if (s.charCodeAt(a + k) !== s.charCodeAt(b + k)) return false;
+  return true;
+}
