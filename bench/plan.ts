@@ -119,8 +119,9 @@ async function runChild(args: string[], dir: string, captureStdout: boolean, fla
     if (usePerf) {
       for (const l of (await readFile(perfFile, 'utf8')).split('\n')) {
         const [v, , ev] = l.split(',');
-        if (ev?.startsWith('instructions')) r.instructions = Number(v);
-        if (ev?.startsWith('cycles')) r.cycles = Number(v);
+        // "<not supported>" where the kernel does not let perf count (the rows are then left out, not NaN).
+        if (ev?.startsWith('instructions') && Number.isFinite(Number(v))) r.instructions = Number(v);
+        if (ev?.startsWith('cycles') && Number.isFinite(Number(v))) r.cycles = Number(v);
       }
       await rm(perfFile, { force: true });
     }
