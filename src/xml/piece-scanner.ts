@@ -5,7 +5,7 @@ import { NO_DECLS } from './entry-record.ts';
 import type { ResumePoint } from './feed-types.ts';
 import type { XmlLimits } from './limits.ts';
 import { rawToText } from './raw-text.ts';
-import { BANG, COLON, DQ, endPosition, EQ, GT, isSpace, LT, NAME_CHAR, NAME_CLASS, NAME_START, QMARK, referenceEnd, same, SLASH, SQ } from './scan-chars.ts';
+import { BANG, DQ, endPosition, EQ, GT, isSpace, LT, NAME_CLASS, NAME_START, QMARK, qnameEnd, referenceEnd, same, SLASH, SQ } from './scan-chars.ts';
 
 /** Entries of one piece, in order, as byte offsets in the piece and what the decision needs. */
 export interface ScannedEntries {
@@ -68,6 +68,8 @@ export class PieceScanner {
   private selfClose = false;
   private nameEnd = 0;
   private colon = -1;
+  /** The colon of the qname qnameEnd just read. */
+  private readonly q = { colon: -1 };
   private attrs = 0;
   private readonly aStart: number[] = [];
   private readonly aColon: number[] = [];
@@ -353,16 +355,11 @@ export class PieceScanner {
     let i = lt + 1;
     let c = s.charCodeAt(i);
     if (!(c < 128 && (NAME_CLASS[c]! & NAME_START) !== 0)) return 'element name';
-    let colon = -1;
-    for (;;) {
-      c = s.charCodeAt(++i);
-      if (c < 128 && (NAME_CLASS[c]! & NAME_CHAR) !== 0) continue;
-      if (c !== COLON || colon >= 0) break;
-      colon = i;
-      c = s.charCodeAt(i + 1);
-      // qnames have one colon between a prefix and a local part, both non-empty (saxes' qname()).
-      if (!(c < 128 && (NAME_CLASS[c]! & NAME_CHAR) !== 0)) return 'qname';
-    }
+    const q = this.q;
+    i = qnameEnd(s, i, q);
+    if (i < 0) return 'qname';
+    const colon = q.colon;
+    c = s.charCodeAt(i);
     const nameEnd = i;
     if (nameEnd - lt - 1 > lim.maxNameBytes) return 'long name';
     let attrs = 0;
@@ -388,15 +385,10 @@ export class PieceScanner {
       }
       if (!ws || !(c < 128 && (NAME_CLASS[c]! & NAME_START) !== 0)) return 'attribute name';
       const as = i;
-      let ac = -1;
-      for (;;) {
-        c = s.charCodeAt(++i);
-        if (c < 128 && (NAME_CLASS[c]! & NAME_CHAR) !== 0) continue;
-        if (c !== COLON || ac >= 0) break;
-        ac = i;
-        c = s.charCodeAt(i + 1);
-        if (!(c < 128 && (NAME_CLASS[c]! & NAME_CHAR) !== 0)) return 'qname';
-      }
+      i = qnameEnd(s, i, q);
+      if (i < 0) return 'qname';
+      const ac = q.colon;
+      c = s.charCodeAt(i);
       const ae = i;
       if (ae - as > lim.maxNameBytes) return 'long name';
       while (isSpace(c)) c = s.charCodeAt(++i);

@@ -113,3 +113,23 @@ export function same(s: string, a: number, b: number, len: number): boolean {
   for (let k = 0; k < len; k++) if (s.charCodeAt(a + k) !== s.charCodeAt(b + k)) return false;
   return true;
 }
+
+/**
+ * The end of the ASCII qname whose first character, at `start`, the caller has checked; its colon's offset goes to
+ * `at.colon` (-1: none). -1 when a colon does not stand between two name characters: qnames have one colon between
+ * a prefix and a local part, both non-empty (saxes' qname()).
+ */
+export function qnameEnd(s: string, start: number, at: { colon: number }): number {
+  let i = start;
+  let colon = -1;
+  for (;;) {
+    const c = s.charCodeAt(++i);
+    if (c < 128 && (NAME_CLASS[c]! & NAME_CHAR) !== 0) continue;
+    if (c !== COLON || colon >= 0) break;
+    colon = i;
+    const d = s.charCodeAt(i + 1);
+    if (!(d < 128 && (NAME_CLASS[d]! & NAME_CHAR) !== 0)) return -1;
+  }
+  at.colon = colon;
+  return i;
+}
