@@ -3,9 +3,12 @@
 // the maxrss preload, so the engine's peak RSS and CPU are its own. Reports entries/s and MB/s end to end, and —
 // in the same run, on the same feed (pulled to a file) — `sdata-sync plan` throughput, for the ratio. Then the
 // same at a smaller size, to show that the engine's memory does not grow with the feed (flat: within 10%).
+// The pipe commands on the same data, each into a fresh target of its own, timed side by side with `run`:
+// `pull | plan | push` (the whole pipe: what replaces `run`) and `plan FILE | push` (the feed pulled to a file
+// beforehand, as "plan | push of the 1M feed"), each with its ratio to `run` and the bar (within 1.3x).
 //
 // Usage: node bench/e2e.ts [--count 1000000] [--small 250000] [--chunk-entries 1000] [--page-size 1000]
-//                          [--no-small] [--no-plan]      (also: npm run bench -- e2e …)
+//                          [--no-small] [--no-plan] [--no-pipe]      (also: npm run bench -- e2e …)
 // Figures on stderr, one JSON line on stdout. BENCH_ENGINE_NODE_ARGS adds node flags to the engine (profiling).
 import { BIN, binFlags } from './bin-flags.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -31,6 +34,7 @@ const { values } = parseArgs({
     'page-size': { type: 'string', default: '1000' },
     'no-small': { type: 'boolean', default: false },
     'no-plan': { type: 'boolean', default: false },
+    'no-pipe': { type: 'boolean', default: false },
   },
 });
 
@@ -93,6 +97,40 @@ async function runChild(args: string[], dir: string, stdoutFile?: string, nodeAr
   }
 }
 
+interface PipeRun { wall: number; stages: Array<Usage & { command: string }> }
+
+const shq = (x: string): string => `'${x.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * Commands connected stdout to stdin by the shell (real pipes, nothing passes through this process), each measured
+ * by the maxrss preload: the wall time of the whole, and each stage's CPU and peak RSS. The last stage's stdout goes
+ * to /dev/null.
+ */
+async function runPipe(commands: string[][], dir: string): Promise<PipeRun> {
+  const tag = process.hrtime.bigint();
+  const rss = commands.map((_, i) => join(dir, `rss-pipe-${i}-${tag}.json`));
+  const errs = commands.map((_, i) => join(dir, `stderr-pipe-${i}-${tag}.txt`));
+  const script = commands.map((args, i) => `BENCH_RSS_OUT=${shq(rss[i]!)} ${[NODE, ...BIN_FLAGS, '--import', MAXRSS, BIN, ...args].map(shq).join(' ')} 2> ${shq(errs[i]!)}`)
+    .join(' | ');
+  try {
+    const t0 = process.hrtime.bigint();
+    const child = spawn('bash', ['-o', 'pipefail', '-c', `${script} > /dev/null`], { stdio: 'ignore' });
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', resolve);
+    });
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (code !== 0) {
+      const said = await Promise.all(errs.map((f) => readFile(f, 'utf8').catch(() => '')));
+      throw new Error(`${commands.map((c) => c[0]).join(' | ')} exited ${code}: ${said.map((x) => x.slice(-1000)).join('\n')}`);
+    }
+    const stages = await Promise.all(rss.map(async (f, i) => ({ command: commands[i]![0]!, ...(await usageFrom(f)) })));
+    return { wall, stages };
+  } finally {
+    for (const f of [...rss, ...errs]) await rm(f, { force: true });
+  }
+}
+
 async function getJson<T>(url: string): Promise<T> {
   const res = await fetch(url);
   if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
@@ -112,10 +150,25 @@ interface SizeResult {
   target: Usage | null;
   converged: boolean;
   plan: { seconds: number; entriesPerSecond: number; mbPerSecond: number; maxRssMiB: number; cpuSeconds: number } | null;
+  /** The pipe commands into fresh targets, each with its wall time over `run`'s (the bar: within 1.3x). */
+  pipes: PipeFigures[] | null;
   load: number;
 }
 
-async function once(count: number, dir: string, withPlan: boolean): Promise<SizeResult> {
+interface PipeFigures {
+  pipe: string;
+  seconds: number;
+  /** Wall time over `run`'s, on the same data. */
+  ratio: number;
+  withinBar: boolean;
+  converged: boolean;
+  stages: Array<Usage & { command: string }>;
+  load: number;
+}
+
+const PIPE_BAR = 1.3;
+
+async function once(count: number, dir: string, withPlan: boolean, withPipe: boolean): Promise<SizeResult> {
   const srcDb = join(dir, `source-${count}.db`);
   const tgtDb = join(dir, `target-${count}.db`);
   const t0 = Date.now();
@@ -135,20 +188,47 @@ async function once(count: number, dir: string, withPlan: boolean): Promise<Size
     const converged = cs.count === count && ct.count === count && cs.sha256 === ct.sha256 && cs.statesSha256 === ct.statesSha256;
     r = {
       count, seconds: run.wall, entriesPerSecond: p.read / run.wall, mbPerSecond: p.bytesIn / 1e6 / run.wall, feedMB: p.bytesIn / 1e6,
-      engine: { cpuSeconds: run.cpuSeconds, maxRssMiB: run.maxRssMiB }, source: null, target: null, converged, plan: null, load,
+      engine: { cpuSeconds: run.cpuSeconds, maxRssMiB: run.maxRssMiB }, source: null, target: null, converged, plan: null, pipes: null, load,
     };
     log(`run: ${fmt(count)} entries in ${run.wall.toFixed(1)} s: ${fmt(r.entriesPerSecond)} entries/s, ${r.mbPerSecond.toFixed(1)} MB/s ` +
       `(${r.feedMB.toFixed(0)} MB of source feed); engine peak RSS ${run.maxRssMiB.toFixed(0)} MiB, CPU ${run.cpuSeconds.toFixed(1)} s; ` +
       `target ${converged ? 'equals' : 'DIFFERS FROM'} source (checksums); load average at start ${load.toFixed(2)}`);
-    if (withPlan) {
+    const runSeconds = run.wall;
+    /** `stages` into a fresh target of its own (an empty store, as `run` had), timed against `run`. */
+    const pipeInto = async (name: string, stages: (target: string) => string[][]): Promise<PipeFigures> => {
+      const db = join(dir, `target-${name}-${count}.db`);
+      const t = await provider('target', db, dir);
+      try {
+        const load0 = loadavg()[0]!;
+        const p = await runPipe(stages(`${t.url}/accounts`), dir);
+        const c = await getJson<Checksum>(`${t.url}/accounts/$checksum`);
+        const ok = c.count === count && c.sha256 === cs.sha256 && c.statesSha256 === cs.statesSha256;
+        const f: PipeFigures = { pipe: name, seconds: p.wall, ratio: p.wall / runSeconds, withinBar: p.wall / runSeconds <= PIPE_BAR, converged: ok, stages: p.stages, load: load0 };
+        log(`${name}: ${p.wall.toFixed(1)} s (${fmt(count / p.wall)} entries/s) = ${f.ratio.toFixed(2)}x run's ${runSeconds.toFixed(1)} s ` +
+          `(bar ${PIPE_BAR}x: ${f.withinBar ? 'met' : 'MISSED'}); ${p.stages.map((x) => `${x.command} CPU ${x.cpuSeconds.toFixed(1)} s, peak RSS ${x.maxRssMiB.toFixed(0)} MiB`).join('; ')}; ` +
+          `target ${ok ? 'equals' : 'DIFFERS FROM'} source; load average at start ${load0.toFixed(2)}`);
+        return f;
+      } finally {
+        await stopProvider(t);
+        for (const x of ['', '-wal', '-shm']) await rm(db + x, { force: true });
+      }
+    };
+    const chunk = ['--chunk-entries', values['chunk-entries']];
+    if (withPipe) {
+      r.pipes = [await pipeInto('pull | plan | push', (t) => [['pull', `${src.url}/accounts`, '--quiet'], ['plan', '--quiet'], ['push', t, ...chunk, '--quiet']])];
+    }
+    if (withPlan || withPipe) {
       // The same feed as one file (pulled with an empty digest, as the run saw it), then plan on it alone.
       const feed = join(dir, `feed-${count}.xml`);
       await runChild(['pull', `${src.url}/accounts`, '--quiet'], dir, feed);
       const size = (await stat(feed)).size;
-      const plan = await runChild(['plan', feed, '--quiet'], dir);
-      r.plan = { seconds: plan.wall, entriesPerSecond: count / plan.wall, mbPerSecond: size / 1e6 / plan.wall, maxRssMiB: plan.maxRssMiB, cpuSeconds: plan.cpuSeconds };
-      log(`plan on the same feed (${(size / 1e6).toFixed(0)} MB): ${plan.wall.toFixed(1)} s, ${fmt(r.plan.entriesPerSecond)} entries/s, ` +
-        `${r.plan.mbPerSecond.toFixed(1)} MB/s, CPU ${plan.cpuSeconds.toFixed(1)} s; end to end / plan = ${(r.entriesPerSecond / r.plan.entriesPerSecond).toFixed(2)}`);
+      if (withPlan) {
+        const plan = await runChild(['plan', feed, '--quiet'], dir);
+        r.plan = { seconds: plan.wall, entriesPerSecond: count / plan.wall, mbPerSecond: size / 1e6 / plan.wall, maxRssMiB: plan.maxRssMiB, cpuSeconds: plan.cpuSeconds };
+        log(`plan on the same feed (${(size / 1e6).toFixed(0)} MB): ${plan.wall.toFixed(1)} s, ${fmt(r.plan.entriesPerSecond)} entries/s, ` +
+          `${r.plan.mbPerSecond.toFixed(1)} MB/s, CPU ${plan.cpuSeconds.toFixed(1)} s; end to end / plan = ${(r.entriesPerSecond / r.plan.entriesPerSecond).toFixed(2)}`);
+      }
+      if (withPipe) r.pipes!.push(await pipeInto('plan FILE | push', (t) => [['plan', feed, '--quiet'], ['push', t, ...chunk, '--quiet']]));
       await rm(feed, { force: true });
     }
     return r;
@@ -158,7 +238,7 @@ async function once(count: number, dir: string, withPlan: boolean): Promise<Size
     if (r) {
       r.source = us;
       r.target = ut;
-      log(`providers: source CPU ${us.cpuSeconds.toFixed(1)} s${withPlan ? ' (with the pull for plan)' : ''}, peak RSS ${us.maxRssMiB.toFixed(0)} MiB; ` +
+      log(`providers: source CPU ${us.cpuSeconds.toFixed(1)} s${withPlan || withPipe ? ' (with the pulls for plan and the pipes)' : ''}, peak RSS ${us.maxRssMiB.toFixed(0)} MiB; ` +
         `target CPU ${ut.cpuSeconds.toFixed(1)} s, peak RSS ${ut.maxRssMiB.toFixed(0)} MiB`);
     }
     for (const f of [srcDb, tgtDb]) for (const x of ['', '-wal', '-shm']) await rm(f + x, { force: true });
@@ -172,9 +252,9 @@ log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 
 try {
   // A small pass first, not reported: every process then starts with a warm compile cache, as it does in steady
   // use (a cold one makes each thread that compiles our .ts files load Node's TypeScript stripper: ~15 MiB RSS).
-  await once(1000, dir, !values['no-plan']);
-  const big = await once(count, dir, !values['no-plan']);
-  const sm = values['no-small'] || small >= count ? undefined : await once(small, dir, false);
+  await once(1000, dir, !values['no-plan'], !values['no-pipe']);
+  const big = await once(count, dir, !values['no-plan'], !values['no-pipe']);
+  const sm = values['no-small'] || small >= count ? undefined : await once(small, dir, false, false);
   const ratio = sm ? big.engine.maxRssMiB / sm.engine.maxRssMiB : undefined;
   if (sm) log(`engine peak RSS: ${sm.engine.maxRssMiB.toFixed(0)} MiB at ${fmt(small)} entries, ${big.engine.maxRssMiB.toFixed(0)} MiB at ${fmt(count)} (${((ratio! - 1) * 100).toFixed(1)}%)`);
   const bars = {
@@ -182,7 +262,8 @@ try {
     atLeast16kEntriesPerSecond: big.entriesPerSecond >= 16_000,
     engineRssAtMost200MB: big.engine.maxRssMiB * 1.048576 <= 200,
     engineRssFlatWithin10pct: ratio === undefined ? null : Math.abs(ratio - 1) <= 0.1,
-    converged: big.converged && (sm?.converged ?? true),
+    converged: big.converged && (sm?.converged ?? true) && (big.pipes ?? []).every((p) => p.converged),
+    pipesWithin1_3xOfRun: big.pipes === null ? null : big.pipes.every((p) => p.withinBar),
   };
   log(`bars: ${JSON.stringify(bars)}`);
   process.stdout.write(`${JSON.stringify({

@@ -13,7 +13,6 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { LinkResult } from '../src/engine/link/run-link.ts';
 import { seedOverlap, type OverlapTruth } from '../src/seeder/overlap.ts';
 import { kill, runBin, serve, stop, type BinRun } from './servers.ts';
 
@@ -34,17 +33,19 @@ interface Figures {
   run: { seconds: number; peakMiB: number };
   recheckSeconds: number;
   truth: OverlapTruth;
-  counts: LinkResult['counts'];
-  applied: LinkResult['applied'];
+  /** link --apply's summary line (README "Logs"): matched, alreadyLinked, linkBoth, copyToTarget, … failed. */
+  counts: Summary;
   targetBefore: number;
   targetAfter: number;
   noDuplicates: boolean;
 }
 
-function summaryOf(r: BinRun, what: string): LinkResult {
-  const line = r.stderr.split('\n').find((l) => l.startsWith('{') && l.includes('"type":"summary"'));
+type Summary = Record<'read' | 'matched' | 'alreadyLinked' | 'linkBoth' | 'copyToTarget' | 'copyToSource' | 'repointTarget' | 'repointSource' | 'uuidTaken' | 'ambiguous' | 'unmatched' | 'failed', number>;
+
+function summaryOf(r: BinRun, what: string): Summary {
+  const line = r.stderr.split('\n').find((l) => l.startsWith('{') && l.includes('"event":"summary"'));
   if (r.code !== 0 || !line) throw new Error(`${what} exited ${r.code}: ${r.stderr.slice(-2000)}`);
-  return JSON.parse(line) as LinkResult;
+  return JSON.parse(line) as Summary;
 }
 
 async function health(url: string): Promise<number> {
@@ -74,19 +75,19 @@ async function runSize(n: number): Promise<Figures> {
     try {
       const targetBefore = await health(g.url);
       const common = ['--source', s.url, '--target', g.url, '--kind', 'accounts', '--match', 'accountNumber', '--normalize', 'trim,case,space',
-        '--page-size', values['page-size'], '--batch', values.batch, '--temp-dir', dir, '--log-format', 'json'];
+        '--page-size', values['page-size'], '--batch', values.batch, '--spool-dir', dir, '--log-format', 'json'];
       const linkRun = await runBin(dir, `link-${n}`, ['link', ...common, '--apply']);
       const linked = summaryOf(linkRun, 'link --apply');
-      process.stderr.write(`[${n}] link --apply: ${linkRun.seconds.toFixed(1)} s, peak RSS ${linkRun.peakMiB.toFixed(1)} MiB, ${JSON.stringify(linked.counts)}\n`);
-      const want = {
-        matched: truth.matched, 'already-linked': truth.same, 'link-both': truth.neither, 'copy-to-target': truth.sourceOnly,
-        'copy-to-source': truth.targetOnly, 'repoint-target': truth.different, ambiguous: truth.ambiguousKeys,
+      process.stderr.write(`[${n}] link --apply: ${linkRun.seconds.toFixed(1)} s, peak RSS ${linkRun.peakMiB.toFixed(1)} MiB, ${JSON.stringify(linked)}\n`);
+      const want: Partial<Summary> = {
+        matched: truth.matched, alreadyLinked: truth.same, linkBoth: truth.neither, copyToTarget: truth.sourceOnly,
+        copyToSource: truth.targetOnly, repointTarget: truth.different, ambiguous: truth.ambiguousKeys,
       };
       for (const [k, v] of Object.entries(want)) {
-        const got = (linked.counts as unknown as Record<string, number>)[k];
+        const got = linked[k as keyof Summary];
         if (got !== v) throw new Error(`[${n}] link counted ${k} = ${got}, the generator made ${v}`);
       }
-      if (linked.applied!.some((a) => a.failed > 0)) throw new Error(`[${n}] refused links: ${JSON.stringify(linked.applied)}`);
+      if (linked.failed > 0) throw new Error(`[${n}] ${linked.failed} refused links`);
 
       t = performance.now();
       const run = await runBin(dir, `run-${n}`, ['run', '--source', s.url, '--target', g.url, '--kind', 'accounts', '--progress', 'none', '--quiet']);
@@ -97,13 +98,13 @@ async function runSize(n: number): Promise<Figures> {
       const recheck = await runBin(dir, `recheck-${n}`, ['link', ...common]);
       const again = summaryOf(recheck, 'link (dry run after run)');
       // No duplicates: the target gained exactly what it did not share; every one-to-one key is linked, once per side.
-      const noDuplicates = targetAfter === n + n - truth.matched && again.counts['already-linked'] === again.counts.matched &&
-        again.counts.matched === truth.matched + truth.unmatched[0] && again.counts['uuid-taken'] === 0;
-      if (!noDuplicates) throw new Error(`[${n}] duplicates? target ${targetBefore} → ${targetAfter}, expected ${2 * n - truth.matched}; recheck ${JSON.stringify(again.counts)}`);
+      const noDuplicates = targetAfter === n + n - truth.matched && again.alreadyLinked === again.matched &&
+        again.matched === truth.matched + truth.unmatched[0] && again.uuidTaken === 0;
+      if (!noDuplicates) throw new Error(`[${n}] duplicates? target ${targetBefore} → ${targetAfter}, expected ${2 * n - truth.matched}; recheck ${JSON.stringify(again)}`);
       await stop(s);
       await stop(g);
       return {
-        perSide: n, seedSeconds, truth, counts: linked.counts, applied: linked.applied, targetBefore, targetAfter, noDuplicates,
+        perSide: n, seedSeconds, truth, counts: linked, targetBefore, targetAfter, noDuplicates,
         link: { seconds: linkRun.seconds, peakMiB: linkRun.peakMiB, sampledPeakMiB: linkRun.sampledPeakMiB, cpuSeconds: linkRun.cpuSeconds },
         run: { seconds: run.seconds, peakMiB: run.peakMiB }, recheckSeconds: recheck.seconds,
       };
@@ -122,13 +123,13 @@ const results: Figures[] = [];
 for (const n of sizes) results.push(await runSize(n));
 const f1 = (x: number): string => x.toFixed(1);
 process.stdout.write(`\nload average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (2 cores; figures are wall-clock)\n`);
-process.stdout.write('per side    seed s   link s  link CPU s  link RSS MiB   run s  matched  new  copied s>t/t>s  re-pointed  already  ambiguous  unmatched s/t  target after\n');
+process.stdout.write('per side    seed s   link s  link CPU s  link RSS MiB   run s  matched  new  copied s>t/t>s  re-pointed  already  ambiguous  unmatched  target after\n');
 for (const r of results) {
   const c = r.counts;
   process.stdout.write(`${String(r.perSide).padEnd(10)}  ${f1(r.seedSeconds).padStart(6)}  ${f1(r.link.seconds).padStart(7)}  ${f1(r.link.cpuSeconds).padStart(10)}  ${f1(r.link.peakMiB).padStart(12)}  ` +
-    `${f1(r.run.seconds).padStart(6)}  ${String(c.matched).padStart(7)}  ${String(c['link-both']).padStart(3)}  ${`${c['copy-to-target']}/${c['copy-to-source']}`.padStart(14)}  ` +
-    `${String(c['repoint-target'] + c['repoint-source']).padStart(10)}  ${String(c['already-linked']).padStart(7)}  ${String(c.ambiguous).padStart(9)}  ` +
-    `${`${c.unmatchedResources[0]}/${c.unmatchedResources[1]}`.padStart(13)}  ${String(r.targetAfter).padStart(12)}\n`);
+    `${f1(r.run.seconds).padStart(6)}  ${String(c.matched).padStart(7)}  ${String(c.linkBoth).padStart(3)}  ${`${c.copyToTarget}/${c.copyToSource}`.padStart(14)}  ` +
+    `${String(c.repointTarget + c.repointSource).padStart(10)}  ${String(c.alreadyLinked).padStart(7)}  ${String(c.ambiguous).padStart(9)}  ` +
+    `${String(c.unmatched).padStart(9)}  ${String(r.targetAfter).padStart(12)}\n`);
 }
 // 200 MB as the issue says it (decimal): 190.7 MiB.
 const bars = { rssOk: results.every((r) => r.link.peakMiB * 1.048576 <= 200), noDuplicates: results.every((r) => r.noDuplicates) };

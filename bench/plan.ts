@@ -6,7 +6,7 @@
 // endpoints they name (3, and 10,000 with a 10,000-endpoint target digest), and the in-process hot path with
 // tinybench (bench/plan-hot.ts).
 //
-// plan runs with the node flags of the bin's shebang (as users run it); bare saxes with node's defaults.
+// plan runs with the bin's heap flags (src/cli/heap-flags.ts, as users run it); bare saxes with node's defaults.
 // plan reads each page with two threads where the machine has two CPUs (src/plan/parallel.ts): the throughput rows
 // compare wall time, the CPU-second, instruction and cycle rows count both threads. Timed runs are not under perf
 // (see runChild); one extra run each is, for the instruction and cycle rows.

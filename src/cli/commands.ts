@@ -21,6 +21,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { credentialVariables } from '../http/auth.ts';
 import { DEFAULT_POLL, DEFAULT_RETRY, DEFAULT_TIMEOUTS } from '../http/defaults.ts';
+import { DEFAULT_CHUNK } from '../plan/defaults.ts';
 import { EXIT } from '../protocol/errors.ts';
 import { LIMIT_DEFAULTS, PROVIDER_DEFAULTS, SCRYPT_DEFAULT_N } from '../provider/http/defaults.ts';
 import { STORE_DEFAULTS } from '../provider/store/defaults.ts';
@@ -65,7 +66,6 @@ export interface Input<C extends CommandDecl> {
   configPath: string | undefined;
 }
 
-const MiB = 1024 * 1024;
 const KIND_NAME = { re: /^[A-Za-z_][\w.-]*$/, what: 'a resource kind name' };
 const SOURCE = credentialVariables('source');
 const TARGET = credentialVariables('target');
@@ -74,13 +74,15 @@ const TARGET = credentialVariables('target');
 
 const quiet = bool({ short: 'q', help: 'errors, warnings and the exit code only' });
 const verbose = bool({ help: 'detail per page, chunk and retry' });
-const logFormat = choice(['text', 'json'] as const, { default: 'text', help: 'log lines as text or as JSON objects' });
+const logFormat = choice(['auto', 'text', 'json'] as const, { default: 'auto', help: 'stderr as text, or as JSON lines of one schema (README "Logs"); auto = text on a terminal, JSON otherwise' });
 const report = path({ help: 'write the summary as a JSON document to FILE' });
 const digest = path({ help: 'the target digest ($syncDigest entry, or a bare sync:digest); none = an empty target' });
 const outDir = path({ arg: 'DIR', help: 'write chunk files DIR/chunk-000001.xml, … instead of stdout' });
-const chunkEntries = int({ min: 1, default: 1000, help: 'entries per target chunk' });
-const chunkBytes = size({ default: 8 * MiB, help: 'bytes per target chunk; a 413 from the target splits a chunk' });
+const chunkEntries = int({ min: 1, default: DEFAULT_CHUNK.entries, help: 'entries per target chunk' });
+const chunkBytes = size({ default: DEFAULT_CHUNK.bytes, help: 'bytes per target chunk; a 413 from the target splits a chunk' });
 const strict = bool({ help: 'an invalid source entry is fatal (exit 3)' });
+/** Where a command's scratch files go (run, push, link): checked writable before anything starts. */
+const spoolDir = path({ arg: 'DIR', defaultText: 'the system temp directory', help: 'scratch files go here' });
 const runName = string({ default: 'sdata-sync', help: 'runName sent on every POST; runStamp is the start time' });
 const seed = int({ arg: 'S', min: 0, default: 1, help: 'generator seed: the same seed gives the same data' });
 const priority = int({ min: 1, max: 9, help: "this endpoint's conflictPriority in its own digest" });
@@ -106,6 +108,13 @@ const maxEntryBytes = size({ default: DEFAULT_MAX_ENTRY_BYTES, check: heapRoomFo
 
 /** The journal of open contexts (engine/journal.ts): the next run DELETEs those a killed run left open. */
 const stateDir = path({ arg: 'DIR', defaultText: '$XDG_STATE_HOME/sdata-sync, else ~/.local/state/sdata-sync', help: 'where the journal of open contexts is kept, so that the next run deletes those a killed one left open' });
+
+/**
+ * The bound on an interrupted command (SIGINT, SIGTERM): it stops at once and releases its contexts, which takes a
+ * DELETE per open context; a peer that does not answer cannot hold it beyond this. 20 s leaves room within the 30 s
+ * a container runtime gives before SIGKILL (Kubernetes' terminationGracePeriodSeconds default).
+ */
+const stopTimeout = duration({ bare: 's', default: 20_000, help: 'after SIGINT or SIGTERM, time to release the open contexts before leaving anyway (exit 130; the next run deletes what is left, --state-dir)' });
 
 /** Limits every reader enforces while it parses (xml/limits.ts, README "Limits"): crossing one ends the document. */
 const LIMITS = {
@@ -242,6 +251,7 @@ export const COMMANDS = {
       headersTimeout: duration({ bare: 's', default: LIMIT_DEFAULTS.headersTimeoutMs, help: "time for a request's headers to arrive (408 beyond: slowloris)" }),
       requestTimeout: duration({ bare: 's', default: LIMIT_DEFAULTS.requestTimeoutMs, help: 'time for a whole request, body included' }),
       idleTimeout: duration({ bare: 's', default: LIMIT_DEFAULTS.idleTimeoutMs, help: 'time a connection may stay silent mid-request or mid-response' }),
+      logFormat,
     },
     notes: 'Authentication is on when SDATA_SERVE_TOKEN (Bearer tokens, comma-separated, at least 16 characters each) or\n' +
       "SDATA_SERVE_USERS_FILE (a file of 'user:hash' lines from 'sdata-sync hash-password') is set: every URL then needs\n" +
@@ -298,11 +308,12 @@ export const COMMANDS = {
       ...LIMITS,
       strict: { ...strict, help: 'an invalid source entry ends the pass (exit 3)' },
       concurrency: int({ min: 1, default: 1, help: 'passes at once among kinds of equal sme:syncOrder' }),
-      spoolDir: path({ arg: 'DIR', defaultText: 'the system temp directory', help: 'chunks wait in memory; in files here when --chunk-bytes exceeds 32MiB, and so do result pages for --post-results' }),
+      spoolDir: { ...spoolDir, help: 'chunks wait in memory; in files here when --chunk-bytes exceeds 32MiB, and so do result pages for --post-results' },
       report: { ...report, help: 'write the run report as JSON' },
-      progress: choice(['auto', 'tty', 'json', 'none'] as const, { default: 'auto', help: 'live progress on stderr: auto = tty on a terminal, json lines otherwise' }),
+      progress: choice(['auto', 'tty', 'json', 'none'] as const, { default: 'auto', help: 'live progress on stderr: auto = a live line on a terminal, JSON lines (every 5 s) with JSON logs, none otherwise' }),
       explain,
       stateDir,
+      stopTimeout,
       ...HTTP,
     },
     exclusive: [['kind', 'allKinds'], ...HTTP_RULES],
@@ -328,7 +339,8 @@ export const COMMANDS = {
       report: { ...report, help: "one JSON line per decision (key, both sides' url and uuid, action) and per refusal" },
       batch: int({ min: 0, default: 500, help: 'links per $linked/$batch request where the provider offers it (0: never)' }),
       pageSize: int({ min: 1, defaultText: "the provider's", help: 'entries asked per collection page' }),
-      tempDir: path({ arg: 'DIR', defaultText: 'the system temp directory', help: 'where the scratch file of the matching goes' }),
+      spoolDir: { ...spoolDir, help: 'where the scratch file of the matching goes' },
+      stopTimeout,
       maxEntryBytes: { ...maxEntryBytes, help: 'larger entries are refused' },
       ...HTTP,
     },
@@ -357,27 +369,38 @@ export const COMMANDS = {
       maxEntryBytes: { ...maxEntryBytes, help: 'larger entries are not forwarded' },
       ...LIMITS,
       stateDir,
+      stopTimeout,
       ...HTTP,
     },
     exclusive: HTTP_RULES,
     credentials: [SOURCE.token, SOURCE.user, SOURCE.password],
   },
   push: {
-    summary: "POST feeds to a target's $syncTarget, result feed to stdout",
-    description: "POSTs sync feeds (chunk files in order, or stdin) to the target's $syncTarget, one at a time, and writes the " +
-      "target's results to stdout as one result feed. Each feed goes as it is: its next link tells the target whether " +
-      'it is the last one (the end-of-feed digest merge). Retries re-send the identical body under the same trackingID; ' +
-      'a 413 splits a feed in two.',
-    notes: `${credentialNote('target')}\nExit codes: 0 ok, 7 the target refused a feed, 8 some entries failed.`,
+    summary: "POST sync feeds to a target's $syncTarget in chunks, result feed to stdout",
+    description: "Posts a sync feed (files in order, or stdin) to the target's $syncTarget in chunks the engine cuts as 'run' " +
+      'does (--chunk-entries, --chunk-bytes; each chunk a spec-shaped page of the feed, the last without a next link), and ' +
+      "writes the target's results to stdout as one result feed. The input is streamed and checked as it is read: a " +
+      'chunk is posted only once all its bytes were read and found well-formed, so malformed input stops the push with ' +
+      'exit 3 (file:line:column) before anything after it is sent.\n\n' +
+      'Several files are the pages of one feed, in order: a file with a next link goes on into the next file, one ' +
+      'without ends the feed (the target merges its digest) and the next file begins another. When the last file has a ' +
+      'next link, so does the last chunk: the target merges when the rest is pushed. Retries re-send the identical ' +
+      'chunk under the same trackingID; a 413 splits a chunk in two.',
+    notes: `${credentialNote('target')}\nExit codes: 0 ok, 3 malformed input (or an invalid entry with --strict), 7 the target refused a chunk, 8 some entries failed or were invalid.`,
     args: {
       collection: arg(url({ help: "the target kind's collection URL" }), { name: 'TARGET_COLLECTION_URL', required: true }),
-      feeds: arg(path({ help: 'feeds to post, in order (none or - = stdin)' }), { name: 'FEED.xml', variadic: true }),
+      feeds: arg(path({ help: 'the pages of the feed(s) to post, in order (none or - = stdin)' }), { name: 'FEED.xml', variadic: true }),
     },
     options: {
       runName: { ...runName, default: 'sdata-sync push', help: 'runName; runStamp is now' },
+      chunkEntries,
+      chunkBytes,
       maxEntryBytes,
+      strict: { ...strict, help: 'an invalid entry in the input ends the push (exit 3)' },
+      spoolDir: { ...spoolDir, help: 'result pages wait here before they go to stdout, and chunks when --chunk-bytes exceeds 32MiB' },
       ...LIMITS,
       stateDir,
+      stopTimeout,
       ...HTTP,
     },
     exclusive: HTTP_RULES,
@@ -402,14 +425,15 @@ export const COMMANDS = {
       'cannot be reached in time, 6 on any other status, with one line. Made for container health checks: it loads ' +
       'node:http(s) only. Redirects are not followed.',
     notes: `With --auth source or --auth target it sends that side's credentials (${SOURCE.token}…, ${TARGET.token}…)\n` +
-      "to the URL's origin; by default none: a provider's $health is meant to be reachable without them.",
+      "to the URL's origin; with --auth serve the first of SDATA_SERVE_TOKEN's tokens (a probe beside 'serve' in its\n" +
+      'container: a provider with tokens asks for one on $health too); by default none.',
     args: { url: arg(url({ help: 'the URL to probe' }), { name: 'URL', required: true }) },
     options: {
       timeout: duration({ bare: 's', default: 3000, help: 'the whole exchange, connection to status line' }),
-      auth: choice(['none', 'source', 'target'] as const, { default: 'none', help: 'send the credentials of this side from the environment' }),
+      auth: choice(['none', 'source', 'target', 'serve'] as const, { default: 'none', help: "send the credentials of this side from the environment (serve: the provider's own token)" }),
       quiet: { ...quiet, help: 'no line on success' },
     },
-    credentials: [SOURCE.token, SOURCE.user, SOURCE.password, TARGET.token, TARGET.user, TARGET.password],
+    credentials: [SOURCE.token, SOURCE.user, SOURCE.password, TARGET.token, TARGET.user, TARGET.password, 'SDATA_SERVE_TOKEN'],
   },
   config: {
     summary: "show a command's effective configuration and where each value comes from",

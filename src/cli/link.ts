@@ -3,7 +3,8 @@ import { HttpClient } from '../http/client.ts';
 import type { KeyNormalization } from '../engine/link/decide.ts';
 import { runLink, type LinkResult } from '../engine/link/run-link.ts';
 import type { COMMANDS, Input } from './commands.ts';
-import { clientOptions, loggerFrom, onInterrupt, pollFrom } from './common.ts';
+import { checkOutputs, clientOptions, loggerFrom, onInterrupt, pollFrom, spoolDirOf, withSummary } from './common.ts';
+import { levelOfExit, type LogFields } from '../engine/log.ts';
 import { EXIT } from './exit-codes.ts';
 
 /** `sdata-sync link`: options and help in commands.ts. */
@@ -15,22 +16,38 @@ export async function run({ values: v }: Input<typeof COMMANDS.link>): Promise<n
   const ac = new AbortController();
   const source = new HttpClient(clientOptions('source', v.source, v, log, ac.signal));
   const target = new HttpClient(clientOptions('target', v.target, v, log, ac.signal));
-  const stopSignals = onInterrupt(log, () => ac.abort());
+  const stopSignals = onInterrupt(log, () => ac.abort(), v.stopTimeout);
+  let r: LinkResult | undefined;
   try {
-    const r = await runLink({
-      source, target, sourceBase: v.source, targetBase: v.target, kind: v.kind, match, normalize, apply: v.apply ?? false,
-      report: v.report, tempDir: v.tempDir ?? tmpdir(), batchSize: v.batch, pageSize: v.pageSize,
-      maxEntryBytes: v.maxEntryBytes, poll: pollFrom(v), signal: ac.signal, log,
+    return await withSummary('link', log, async () => {
+      // Before anything is read: the report's file and the directory of the matching's scratch file.
+      await checkOutputs({ files: [[`--report ${v.report}`, v.report]], dirs: [spoolDirOf(v, tmpdir())] });
+      r = await runLink({
+        source, target, sourceBase: v.source, targetBase: v.target, kind: v.kind, match, normalize, apply: v.apply ?? false,
+        report: v.report, tempDir: v.spoolDir ?? tmpdir(), batchSize: v.batch, pageSize: v.pageSize,
+        maxEntryBytes: v.maxEntryBytes, poll: pollFrom(v), signal: ac.signal, log,
+      });
+      return (r.applied ?? []).some((a) => a.failed > 0) ? EXIT.PARTIAL : EXIT.OK;
+    }, (exitCode) => {
+      if (log.format === 'json') log.record(levelOfExit(exitCode), r ? `link ${r.kind}: ${r.apply ? 'applied' : 'dry run'}` : `link ${v.kind}: failed`, { ...(r ? linkFields(r) : { event: 'summary', kind: v.kind }), exitCode });
+      else if (r && !v.quiet) log.raw(linkSummary(r));
     });
-    const refused = (r.applied ?? []).reduce((n, a) => n + a.failed, 0);
-    if (log.format === 'json') log.raw(`${JSON.stringify({ type: 'summary', ...r })}\n`);
-    else if (!v.quiet) log.raw(linkSummary(r));
-    return refused > 0 ? EXIT.PARTIAL : EXIT.OK;
   } finally {
     stopSignals();
     await source.close();
     await target.close();
   }
+}
+
+/** The summary's figures as log fields (README "Logs"): resources read, keys matched and what was done per key. */
+function linkFields(r: LinkResult): LogFields {
+  const c = r.counts;
+  return {
+    event: 'summary', kind: r.kind, read: c.read[0] + c.read[1], matched: c.matched, alreadyLinked: c['already-linked'], linkBoth: c['link-both'],
+    copyToTarget: c['copy-to-target'], copyToSource: c['copy-to-source'], repointTarget: c['repoint-target'], repointSource: c['repoint-source'],
+    uuidTaken: c['uuid-taken'], ambiguous: c.ambiguous, unmatched: c.unmatchedResources[0] + c.unmatchedResources[1],
+    failed: (r.applied ?? []).reduce((n, a) => n + a.failed, 0), seconds: r.seconds,
+  };
 }
 
 /** The summary on stderr: what was read, matched, linked (or would be), and what was left alone. */

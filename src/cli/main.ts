@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { isSdataError } from '../protocol/errors.ts';
+import { isSdataError, type SdataErrorCode } from '../protocol/errors.ts';
+import { jsonLine, logFormatOf } from '../engine/log.ts';
 import type { CommandName, Runnable } from './commands.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 import { adoptHeldSignals, releaseHeldSignals, type HeldSignals } from './signals.ts';
@@ -36,8 +37,12 @@ function version(): string {
   return pkg.version;
 }
 
-/** Runs a command line; `onCommand` learns the command's name once known (the prefix of any later message). */
-export async function main(argv: string[], onCommand: (name: string) => void = () => undefined): Promise<number> {
+/**
+ * Runs a command line; `onCommand` learns the command's name once known (the prefix of any later message),
+ * `onSettled` its option values once resolved.
+ */
+export async function main(argv: string[], onCommand: (name: string) => void = () => undefined,
+  onSettled: (values: Readonly<Record<string, unknown>>) => void = () => undefined): Promise<number> {
   const [cmd] = argv;
   if (cmd === '--version' || cmd === '-v') {
     process.stdout.write(`sdata-sync ${version()} (node ${process.versions.node})\n`);
@@ -52,7 +57,7 @@ export async function main(argv: string[], onCommand: (name: string) => void = (
     const mod = await LOADERS[name]();
     if (!HANDLES_SIGNALS.has(name)) releaseHeldSignals();
     return mod;
-  });
+  }, onSettled);
 }
 
 /**
@@ -71,24 +76,31 @@ export async function run(argv: string[], held?: HeldSignals): Promise<void> {
     throw e;
   });
   let name: string | undefined;
+  // Once the options are known, a command with a log format says its failure in it (JSON off a terminal).
+  let json = false;
   try {
     const code = await main(argv, (n) => {
       name = n;
+    }, (values) => {
+      const f = values['logFormat'];
+      json = (f === 'auto' || f === 'text' || f === 'json') && logFormatOf(f) === 'json';
     });
     process.exitCode = code;
   } catch (e) {
     if (stdoutBroken) process.exit(EXIT.EPIPE);
     const prefix = name === undefined ? 'sdata-sync' : `sdata-sync ${name}`;
+    const say = (message: string, code: number, error?: SdataErrorCode): void => {
+      process.stderr.write(json ? jsonLine('error', message, { event: 'error', ...(error ? { error } : {}), exitCode: code }) : `${prefix}: ${message}\n`);
+      process.exitCode = code;
+    };
     if (isSdataError(e)) {
       // A usage error is its line and where to look: no help text, no paragraph.
-      const see = e.code === 'SDATA_E_USAGE' ? `\nsee 'sdata-sync${name === undefined ? '' : ` ${name}`} --help'` : '';
-      process.stderr.write(`${prefix}: ${e.message}${see}\n`);
-      process.exitCode = exitCodeFor(e.code);
+      const see = e.code === 'SDATA_E_USAGE' && !json ? `\nsee 'sdata-sync${name === undefined ? '' : ` ${name}`} --help'` : '';
+      say(`${e.message}${see}`, exitCodeFor(e.code), e.code);
     } else if ((e as NodeJS.ErrnoException)?.code === 'EPIPE') {
       process.exitCode = EXIT.EPIPE;
     } else {
-      process.stderr.write(`${prefix}: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
-      process.exitCode = EXIT.INTERNAL;
+      say(`internal error: ${(e as Error)?.stack ?? String(e)}`, EXIT.INTERNAL);
     }
   }
 }

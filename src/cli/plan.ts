@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import type { Digest } from '../protocol/digest.ts';
 import { explainLine, explainSet, unexplained } from '../plan/explain.ts';
 import { SegmentedPlan } from '../plan/parallel.ts';
@@ -7,7 +6,7 @@ import { Planner, type Explained, type InvalidEntry } from '../plan/planner.ts';
 import { DirChunkTarget, StreamChunkTarget } from '../plan/targets.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
 import type { COMMANDS, Input } from './commands.ts';
-import { fileStep, limitsFrom, openInput, readDigestFile, stderrLine, writeReport } from './common.ts';
+import { checkOutputs, limitsFrom, openInput, readDigestFile, stderrLine, writeReport } from './common.ts';
 
 /** `sdata-sync plan`: options and help in commands.ts. */
 export async function run({ values, args }: Input<typeof COMMANDS.plan>): Promise<number> {
@@ -20,8 +19,9 @@ export async function run({ values, args }: Input<typeof COMMANDS.plan>): Promis
   if (values.digest !== undefined) {
     target = parseDigestDocument(await readDigestFile(values.digest), values.digest);
   }
+  // Before a byte is read: where the chunks and the summary go (--out-dir is created if need be).
+  await checkOutputs({ files: [[`--report ${values.report}`, values.report]], dirs: [[`--out-dir ${outDir}`, outDir]] });
   const dirTarget = outDir ? new DirChunkTarget(outDir) : undefined;
-  if (outDir) await fileStep(outDir, 'create', () => mkdir(outDir, { recursive: true }));
   const quiet = values.quiet ?? false;
   const explain = explainSet(values.explain);
   const explained: Explained[] = [];

@@ -111,9 +111,11 @@ async function checkArg(a: ArgDecl, raw: string): Promise<unknown> {
 
 /**
  * Parses `argv`, applies the layers and runs the command (its module from `load`). `onCommand` learns the command's
- * name as soon as it is known, for the prefix of any message that follows.
+ * name as soon as it is known, for the prefix of any message that follows; `onSettled` its values once they are
+ * (the log format of a failure's message).
  */
-export async function invoke(argv: readonly string[], onCommand: (name: CommandName) => void, load: (name: CommandName) => Promise<Runnable>): Promise<number> {
+export async function invoke(argv: readonly string[], onCommand: (name: CommandName) => void, load: (name: CommandName) => Promise<Runnable>,
+  onSettled: (values: Readonly<Record<string, unknown>>) => void = () => undefined): Promise<number> {
   const [first, ...rest] = argv;
   let name: CommandName | undefined;
   let parsed: Parsed | undefined;
@@ -128,6 +130,7 @@ export async function invoke(argv: readonly string[], onCommand: (name: CommandN
     ({ name, parsed } = r);
   }
   const settled = await settle(name!, parsed, process.env);
+  onSettled(settled.input.values);
   const mod = await load(name!);
   return (mod.run as (input: Settled['input']) => Promise<number>)(settled.input);
 }

@@ -1,11 +1,12 @@
-import { once } from 'node:events';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { serveCheckpoints } from '../provider/store/checkpointer.ts';
 import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import type { ProviderOptions } from '../provider/http/server.ts';
-import type { WorkerFailed, WorkerReady } from '../provider/http/worker.ts';
+import type { WorkerFailed, WorkerLog, WorkerReady } from '../provider/http/worker.ts';
+import type { LogFields, LogLevel } from '../engine/log.ts';
+import { runnable } from '../runtime/module-url.ts';
 import type { COMMANDS, Input } from './commands.ts';
-import { limitsFrom, stderrLine } from './common.ts';
+import { limitsFrom, loggerFrom, stderrLine } from './common.ts';
 import { EXIT } from './exit-codes.ts';
 import { securityOptions, securitySummary } from './serve-security.ts';
 import { handleSignals } from './signals.ts';
@@ -39,12 +40,32 @@ export async function run({ values }: Input<typeof COMMANDS.serve>): Promise<num
   // stop for it (checkpointer.ts; 1M entries applied: 25k instead of 21k entries/s).
   const ckpt = opts.db === ':memory:' ? undefined : new MessageChannel();
   if (ckpt) serveCheckpoints(ckpt.port1, opts.db);
-  const worker = new Worker(new URL('../provider/http/worker.ts', import.meta.url), {
+  const worker = new Worker(runnable(new URL('../provider/http/worker.ts', import.meta.url)), {
     workerData: ckpt ? { ...opts, checkpointPort: ckpt.port2 } : opts,
     transferList: ckpt ? [ckpt.port2] : [],
     resourceLimits: { maxYoungGenerationSizeMb: youngMb, maxOldGenerationSizeMb: oldMb },
   });
-  const [first] = await once(worker, 'message') as [WorkerReady | WorkerFailed];
+  // Text as it always was (`sdata-sync serve: …`, the provider's own `sdata-sync provider: …`), or the JSON log schema.
+  const log = loggerFrom({ logFormat: values.logFormat });
+  const say = (level: LogLevel, who: 'serve' | 'provider', text: string, fields: LogFields = {}): void => {
+    if (log.format === 'json') log.record(level, text, fields);
+    else stderrLine(`sdata-sync ${who}: ${text}`);
+  };
+  // The worker's messages: its lines for the operator at any time, and the answers the steps below wait for.
+  const answers: Array<WorkerReady | WorkerFailed | { type: 'closed' }> = [];
+  let answered: (() => void) | undefined;
+  worker.on('message', (m: WorkerReady | WorkerFailed | WorkerLog | { type: 'closed' }) => {
+    if (m.type === 'log') say('error', 'provider', m.message);
+    else {
+      answers.push(m);
+      answered?.();
+    }
+  });
+  const answer = async (): Promise<WorkerReady | WorkerFailed | { type: 'closed' }> => {
+    while (answers.length === 0) await new Promise<void>((resolve) => (answered = resolve));
+    return answers.shift()!;
+  };
+  const first = await answer() as WorkerReady | WorkerFailed;
   if (first.type === 'error') {
     await worker.terminate();
     ckpt?.port1.close();
@@ -52,7 +73,7 @@ export async function run({ values }: Input<typeof COMMANDS.serve>): Promise<num
   }
   process.stdout.write(`${first.url}\n`);
   for (const k of first.kinds) process.stdout.write(`  ${first.url}/${k.name}    endpoint ${k.endpoint}\n`);
-  stderrLine(`sdata-sync serve: store ${values.db}; ${securitySummary(opts)}; Ctrl-C to stop`);
+  say('info', 'serve', `store ${values.db}; ${securitySummary(opts)}; Ctrl-C to stop`, { event: 'start', url: first.url });
   let failure: NodeJS.ErrnoException | undefined;
   worker.on('error', (e: NodeJS.ErrnoException) => {
     failure = e;
@@ -72,13 +93,12 @@ export async function run({ values }: Input<typeof COMMANDS.serve>): Promise<num
   if (why === 'exit') {
     throw new SdataError('SDATA_E_IO', `the provider stopped unexpectedly: ${failure?.message ?? 'no reason given'}${failure?.code === 'ERR_WORKER_OUT_OF_MEMORY' ? ' (see --old-gen-mb)' : ''}`);
   }
-  stderrLine(`sdata-sync serve: ${why}: finishing in-flight requests`);
-  const closed = once(worker, 'message');
+  say('info', 'serve', `${why}: finishing in-flight requests`);
   worker.postMessage('close');
-  await closed;
+  await answer();
   await worker.terminate();
   ckpt?.port1.close();
-  stderrLine('sdata-sync serve: stopped, database closed');
+  say('info', 'serve', 'stopped, database closed', { event: 'summary', exitCode: EXIT.OK });
   return EXIT.OK;
 }
 

@@ -211,7 +211,7 @@ export class ChunkSender {
       const k = read.outcomes.counts;
       this.o.log.debug(`${c.label}: ${read.entries} entries, ${size} bytes, ${op.location ? `${op.polls} poll(s)` : 'synchronous'}, ` +
         `${read.pages} result page(s): ${k.created} created, ${k.updated} updated, ${k.deleted} deleted, ${k.ignored} ignored, ` +
-        `${k.conflictsTargetWon} conflicts kept by the target, ${k.failed} failed`);
+        `${k.conflictsTargetWon} conflicts kept by the target, ${k.failed} failed`, { trackingID: op.trackingId, ...(op.location ? { url: op.location } : {}) });
     }
   }
 

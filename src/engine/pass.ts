@@ -13,13 +13,13 @@ import { formatDiagnosis } from '../xml/tracking-reader.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
 import { FileWriter, MemoryWriter, type BodyFactory } from './chunk-body.ts';
 import { ChunkSender, type ContextCounts } from './chunk-sender.ts';
+import { invalidWarner } from './invalid.ts';
 import type { Logger } from './log.ts';
 import { streamPages, type PageSink } from './page-stream.ts';
-import { SpoolTarget } from './spool.ts';
+import { MEMORY_SPOOL_MAX, SpoolTarget } from './spool.ts';
 import { newPassStats, type PassStats } from './stats.ts';
 
 export const ENTRY_TYPE = 'application/atom+xml; type=entry';
-const MAX_INVALID_WARNINGS = 20;
 
 export interface PassOptions {
   kind: string;
@@ -153,7 +153,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
     let out: ChunkTarget;
     if (dryRun) out = new DiscardTarget();
     else {
-      const mode = o.spool === undefined || o.spool === 'auto' ? (o.chunkBytes <= 32 * 1024 * 1024 ? 'memory' : 'disk') : o.spool;
+      const mode = o.spool === undefined || o.spool === 'auto' ? (o.chunkBytes <= MEMORY_SPOOL_MAX ? 'memory' : 'disk') : o.spool;
       if (mode === 'disk' || o.postResults) spoolDir = await mkdtemp(join(o.spoolDir, `sdata-sync-${o.kind.replace(/[^A-Za-z0-9_-]/g, '_')}-`));
       const dir = spoolDir;
       const bodies: BodyFactory = mode === 'disk' ? (name) => new FileWriter(join(dir!, `${name}.xml`)) : () => new MemoryWriter();
@@ -190,6 +190,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
       }, o.queueDepth ?? 1, `${o.kind} `);
       out = spool;
     }
+    const warnInvalid = invalidWarner(o.log, o.kind);
     const planner = new Planner({
       target: digest, out, chunkEntries: o.chunkEntries, chunkBytes: o.chunkBytes, strict: o.strict ?? false,
       // The posted chunks are pages of the source feed: its id, the context URL (docs/protocol.md X2).
@@ -202,13 +203,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
       onInvalid: (e) => {
         if (invalid.length < keepInvalid) invalid.push(e);
         else result.invalidNotKept++;
-        // A feed full of bad entries must not flood stderr: the first ones in full, then the count in the summary.
-        const n = invalid.length + result.invalidNotKept;
-        if (n <= MAX_INVALID_WARNINGS) {
-          const held = e.endpoint === undefined ? '' : `; later entries from ${e.endpoint} are held back in this pass (docs/protocol.md X3)`;
-          o.log.warn(`${e.source}:${e.line}:${e.column}: entry #${e.index + 1}${e.atomId ? ` (${e.atomId})` : ''} not forwarded: ${e.reason}${held}`);
-          if (n === MAX_INVALID_WARNINGS) o.log.warn(`${o.kind}: further invalid entries are only counted (the summary and --report list them)`);
-        }
+        warnInvalid(e);
       },
     });
     result.plan = planner.stats;

@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import { duration, int, mb } from './format.ts';
-import type { Logger } from './log.ts';
+import { Logger } from './log.ts';
 import type { PassStats } from './stats.ts';
 
 export type ProgressMode = 'tty' | 'json' | 'none';
@@ -17,8 +17,9 @@ interface Track {
 
 /**
  * Live progress of the passes of a run, on stderr. On a TTY: one line rewritten in place (entries, MB, rate, ETA
- * when the source gave opensearch:totalResults or the operation reports tracking progress). Elsewhere: a JSON line
- * every few seconds, for log collectors. Reads the passes' counters; never slows the data path.
+ * when the source gave opensearch:totalResults or the operation reports tracking progress). Elsewhere: a JSON log
+ * line (`event: "progress"`, the log schema) every few seconds, for log collectors. Reads the passes' counters;
+ * never slows the data path.
  */
 export class Progress {
   private readonly mode: ProgressMode;
@@ -27,12 +28,15 @@ export class Progress {
   private timer: NodeJS.Timeout | undefined;
   private shown = false;
   private readonly intervalMs: number;
+  private readonly log: Logger;
 
-  constructor(mode: ProgressMode, out: Writable & { columns?: number } = process.stderr, log?: Logger, intervalMs?: number) {
+  /** `out`: the terminal of the tty mode; JSON lines go through `log`, whatever its format was. */
+  constructor(mode: ProgressMode, out: Writable & { columns?: number }, log: Logger, intervalMs?: number) {
     this.mode = mode;
     this.out = out;
+    this.log = mode === 'json' && log.format !== 'json' ? new Logger(log.level, 'json') : log;
     this.intervalMs = intervalMs ?? (mode === 'tty' ? 250 : 5000);
-    if (mode === 'tty' && log) {
+    if (mode === 'tty') {
       log.beforeWrite = () => this.clear();
       log.afterWrite = () => this.draw();
     }
@@ -75,13 +79,13 @@ export class Progress {
       for (const t of this.tracks) {
         const s = t.stats;
         if (s.phase === 'starting' || (s.endedMs !== undefined && s.endedMs < now - this.intervalMs)) continue;
-        const line = {
-          type: 'progress', time: new Date(now).toISOString(), kind: s.kind, phase: s.phase, read: s.read, forwarded: s.forwarded,
-          skipped: s.skipped, invalid: s.invalid, acknowledged: s.entriesAcked, chunks: s.chunksSent, bytesIn: s.bytesIn,
-          bytesOut: s.bytesOut, entriesPerSecond: Math.round(t.rate), totalResults: s.totalResults ?? null,
-          etaSeconds: eta(t) ?? null, trackingProgress: s.phase === 'selecting' ? s.trackingProgress ?? null : null,
-        };
-        this.out.write(`${JSON.stringify(line)}\n`);
+        const e = eta(t);
+        this.log.record('info', '', {
+          event: 'progress', kind: s.kind, phase: s.phase, read: s.read, forwarded: s.forwarded, skipped: s.skipped, invalid: s.invalid,
+          acknowledged: s.entriesAcked, chunks: s.chunksSent, bytesIn: s.bytesIn, bytesOut: s.bytesOut, entriesPerSecond: Math.round(t.rate),
+          ...(s.totalResults === undefined ? {} : { totalResults: s.totalResults }), ...(e === undefined ? {} : { etaSeconds: Math.round(e) }),
+          ...(s.phase === 'selecting' && s.trackingProgress !== undefined ? { trackingProgress: s.trackingProgress } : {}),
+        });
       }
     } else if (this.mode === 'tty') {
       this.draw();

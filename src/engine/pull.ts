@@ -40,15 +40,17 @@ export interface PullResult {
   sourceContext: DeleteOutcome | 'none';
 }
 
+/** What `pull` did, filled in as it goes: after a failure it holds the figures up to it (the summary's counts). */
+export const newPullResult = (): PullResult => ({ pages: 0, entries: 0, notForwarded: 0, bytesIn: 0, bytesOut: 0, sourceContext: 'none' });
+
 /**
  * `pull`: every page of a source feed as ONE sync feed on a stream (docs/architecture.md §2.2): the head (syncMode,
  * digest, totals) of page 1, every entry of every page as its exact text (re-declaring what a page bound
  * differently), no `next` link, so `pull | plan | push` hands the target one complete, final feed. Pages whose
  * digest or syncMode differ cannot be one feed: that is an error, not a silent merge.
  */
-export async function pullFeed(o: PullOptions): Promise<PullResult> {
+export async function pullFeed(o: PullOptions, r: PullResult = newPullResult()): Promise<PullResult> {
   const sink = new TextSink(o.out);
-  const r: PullResult = { pages: 0, entries: 0, notForwarded: 0, bytesIn: 0, bytesOut: 0, sourceContext: 'none' };
   const op = new AsyncOperation(o.client, {
     ...o.poll,
     url: withQuery(operationUrl(o.collection, '$syncSource'), { runName: o.runName, runStamp: o.runStamp }),
@@ -96,8 +98,9 @@ export async function pullFeed(o: PullOptions): Promise<PullResult> {
       beforePage: (u) => {
         url = u;
       },
-      afterPage: (p) => {
+      afterPage: (p, n) => {
         r.bytesIn += p.bytes;
+        r.pages = n;
       },
     });
     r.pages = r0.pages;

@@ -1,33 +1,49 @@
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { ContextRecorder, PollOptions } from '../http/async-op.ts';
 import type { HttpClient } from '../http/client.ts';
 import { operationUrl, withQuery } from '../http/url.ts';
+import { planPage } from '../plan/pipeline.ts';
+import { Planner, type PassEnding } from '../plan/planner.ts';
+import { isSdataError, SdataError } from '../protocol/errors.ts';
 import { FeedReader } from '../xml/feed-reader.ts';
 import type { EntryRecord } from '../xml/feed-types.ts';
 import { feedClose, feedOpen, forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
 import { TextSink } from '../xml/text-sink.ts';
-import { FileBody, FileWriter } from './chunk-body.ts';
+import { FileWriter, MemoryWriter, type BodyFactory } from './chunk-body.ts';
 import { ChunkSender, type ContextCounts } from './chunk-sender.ts';
+import { invalidWarner } from './invalid.ts';
 import type { Logger } from './log.ts';
-import type { Outcomes } from './outcomes.ts';
+import { Outcomes } from './outcomes.ts';
+import { MEMORY_SPOOL_MAX, SpoolTarget } from './spool.ts';
+
+/** One input of `push`: a file, or stdin. Opened only when its turn comes (stdin is read once, never spooled). */
+export interface PushInput {
+  /** Named in messages (`<stdin>`, the file name), with line:column. */
+  name: string;
+  open(): Promise<AsyncIterable<Uint8Array>>;
+}
 import type { XmlLimits } from '../xml/limits.ts';
 
 export interface PushOptions {
   client: HttpClient;
   /** Target collection URL. */
   collection: string;
-  /** Sync feed files, in order; each is POSTed as it is (its own `next` link says whether it is the last). */
-  files: string[];
+  /** The pages of the sync feed(s) to post, in order (see pushFeeds). */
+  inputs: PushInput[];
   runName: string;
   runStamp: string;
   /** Where the result feed goes (one feed: every result page's entries, in order). */
   out: Writable;
   log: Logger;
+  chunkEntries: number;
+  chunkBytes: number;
   maxEntryBytes: number;
+  strict?: boolean;
+  /** Parent of the directory where result pages (and chunks above 32 MiB, and split halves of those) wait. */
+  spoolDir: string;
   /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
   limits?: XmlLimits | undefined;
   poll?: Partial<PollOptions>;
@@ -36,24 +52,59 @@ export interface PushOptions {
   contexts?: ContextRecorder | undefined;
 }
 
+/** What `push` did, filled in as it goes: after a failure it holds the figures up to it (the summary's counts). */
 export interface PushResult {
+  /** Feeds posted: a new one begins after each input that ends without a `next` link. */
+  feeds: number;
+  /** Entries read from the input, forwarded into chunks, refused as invalid (not sent), held back after one (X3). */
+  read: number;
+  forwarded: number;
+  invalid: number;
+  held: number;
+  /** Chunks whose results were counted, and the entries they answered for. */
   chunks: number;
   entries: number;
   splits: number;
   outcomes: Outcomes;
   contexts: ContextCounts;
+  /** How each feed ended for the target (PassEnding; `open` when the input stopped on a page with `next`). */
+  endings: PassEnding[];
+}
+
+export function newPushResult(): PushResult {
+  return {
+    feeds: 0, read: 0, forwarded: 0, invalid: 0, held: 0, chunks: 0, entries: 0, splits: 0, outcomes: new Outcomes(),
+    contexts: { opened: 0, deleted: 0, gone: 0, synchronous: 0, failed: 0 }, endings: [],
+  };
 }
 
 /**
- * `push`: POST sync feeds to a target's `$syncTarget` in order, one at a time, with the engine's own sender
- * (same retries, trackingID reuse, 413 splitting, context deletion), and stream the results to `out` as one
- * result feed. Each result page is spooled to a file first, so a page fetched again after a cut-off never
- * writes half an answer to stdout.
+ * `push`: the pages of a sync feed (files in order, or stdin) re-chunked by the engine's own planner and sender, as
+ * `run` chunks a source feed: bounded by --chunk-entries / --chunk-bytes, heads as docs/protocol.md X2 shapes them
+ * (atom:id, self/first/next, no `next` on the final chunk; the input's syncMode and digest carried over), retries
+ * under the same trackingID, 413 splits, strict result counting (X19), contexts deleted. The input is streamed, never
+ * held whole: a chunk is posted only once all its bytes were read and found well-formed, so malformed input stops
+ * the push at its first bad byte (exit 3, with file:line:column) and nothing after it is sent; chunks before it
+ * went out with `next` links, so the target has not merged.
+ *
+ * Inputs are pages of one logical feed, like the pages of a source feed in `run`: an input with a `next` link goes
+ * on into the next input, one without ends the feed (its final chunk has no `next`, the target merges the digest),
+ * and a later input begins another feed. When the last input has a `next` link, the last chunk keeps one: the
+ * target merges when the rest is pushed. Invalid entries are reported and not sent, and hold the merge back (X3).
+ *
+ * The results go to `out` as one result feed; each result page is spooled first, so a page fetched again after a
+ * cut-off never writes half an answer.
  */
-export async function pushFeeds(o: PushOptions): Promise<PushResult> {
-  const sink = new TextSink(o.out);
+export async function pushFeeds(o: PushOptions, r: PushResult = newPushResult()): Promise<PushResult> {
+  const results = new TextSink(o.out);
   let opened = false;
-  const forwardFile = async (file: string): Promise<void> => {
+  const targetUrl = withQuery(operationUrl(o.collection, '$syncTarget'), { runName: o.runName, runStamp: o.runStamp });
+  const openResults = (): void => {
+    if (opened) return;
+    opened = true;
+    results.write(feedOpen({ id: targetUrl, title: 'Synchronization results' }));
+  };
+  const forwardResultPage = async (file: string): Promise<void> => {
     let decls: PageDecls = [];
     const pending: EntryRecord[] = [];
     const reader = new FeedReader({
@@ -63,16 +114,13 @@ export async function pushFeeds(o: PushOptions): Promise<PushResult> {
       entry: (rec) => pending.push(rec),
       end: () => undefined,
     }, { source: file, requireSyncHead: false, maxEntryBytes: 1 << 30, limits: o.limits });
-    if (!opened) {
-      opened = true;
-      sink.write(feedOpen({ id: withQuery(operationUrl(o.collection, '$syncTarget'), { runName: o.runName, runStamp: o.runStamp }), title: 'Synchronization results' }));
-    }
+    openResults();
     const flush = async (): Promise<void> => {
       for (const rec of pending.splice(0)) {
-        sink.write(forwardText(rec, decls));
-        sink.write('\n');
+        results.write(forwardText(rec, decls));
+        results.write('\n');
       }
-      if (sink.needsDrain) await sink.drained();
+      if (results.needsDrain) await results.drained();
     };
     for await (const c of createReadStream(file, { highWaterMark: 64 * 1024 })) {
       reader.push(c as Buffer);
@@ -81,37 +129,106 @@ export async function pushFeeds(o: PushOptions): Promise<PushResult> {
     reader.end();
     await flush();
   };
-  // Split halves and result pages of feeds of any size: on disk.
-  const dir = await mkdtemp(join(tmpdir(), 'sdata-sync-push-'));
+  const dir = await mkdtemp(join(o.spoolDir, 'sdata-sync-push-')).catch((e: NodeJS.ErrnoException) => {
+    throw new SdataError('SDATA_E_IO', `spool directory ${o.spoolDir}: cannot write: ${e.code ?? e.message}`, { cause: e });
+  });
+  // In memory for ordinary chunk bounds, as `run` (docs/decisions/0010-chunks-spooled-in-memory.md).
+  const bodiesFor = (prefix: string): BodyFactory => (o.chunkBytes <= MEMORY_SPOOL_MAX ? () => new MemoryWriter() : (name) => new FileWriter(join(dir, `${prefix}${name}.xml`)));
   const sender = new ChunkSender({
-    bodies: (name) => new FileWriter(join(dir, `${name}.xml`)),
+    bodies: bodiesFor('split-'),
     resultDir: dir,
     target: o.client,
-    targetUrl: withQuery(operationUrl(o.collection, '$syncTarget'), { runName: o.runName, runStamp: o.runStamp }),
+    targetUrl,
     maxEntryBytes: o.maxEntryBytes,
     limits: o.limits,
     log: o.log,
     signal: o.signal,
-    onResultPage: forwardFile,
+    onResultPage: forwardResultPage,
+    onChunkDone: () => {
+      r.chunks = sender.chunks;
+      r.entries = sender.entries;
+    },
     contexts: o.contexts,
     ...(o.poll ? { poll: o.poll } : {}),
   });
+  let feed: { planner: Planner; spool: SpoolTarget; label: string } | undefined;
+  const many = o.inputs.length > 1;
+  const warnInvalid = invalidWarner(o.log, 'push');
+  const begin = (): NonNullable<typeof feed> => {
+    r.feeds++;
+    const label = many ? `feed ${r.feeds} ` : '';
+    const spool = new SpoolTarget(bodiesFor(`feed-${r.feeds}-`), async (c) => {
+      await sender.send(c);
+      r.splits = sender.splits;
+    }, 1, label);
+    const planner = new Planner({
+      out: spool, chunkEntries: o.chunkEntries, chunkBytes: o.chunkBytes, strict: o.strict ?? false,
+      onInvalid: warnInvalid,
+    });
+    spool.stats = planner.stats;
+    return { planner, spool, label };
+  };
+  const count = (f: NonNullable<typeof feed>, before: { read: number; forwarded: number; invalid: number; held: number }): void => {
+    const s = f.planner.stats;
+    r.read = before.read + s.read;
+    r.forwarded = before.forwarded + s.forwarded;
+    r.invalid = before.invalid + s.invalid;
+    r.held = before.held + s.held;
+  };
+  const end = async (f: NonNullable<typeof feed>, endOfFeed: boolean): Promise<void> => {
+    const s = await f.planner.finish({ endOfFeed });
+    await f.spool.drain();
+    r.endings.push(s.ending!);
+    if (s.ending === 'open') o.log.info(`${f.label}the input ends on a page with a next link: the last chunk keeps its next link, and the target merges the feed's digest once the rest is pushed`);
+    else if (s.ending === 'held') o.log.warn(`${f.label}entries were dropped as invalid: the target is not let merge the feed's digest, and later entries of their endpoints were held back (docs/protocol.md X3)`);
+    else if (s.ending === 'none') o.log.info(`${f.label}nothing to post: the feed has no entries and no digest to merge`);
+  };
+  let reading = '';
   try {
-    let n = 0;
-    for (const path of o.files) {
-      n++;
-      const body = new FileBody(path, (await stat(path)).size, false);
-      await sender.send({ n, body, final: false, entries: undefined, label: o.files.length > 1 ? `${path} (chunk ${n})` : path });
+    const before = { read: 0, forwarded: 0, invalid: 0, held: 0 };
+    for (let i = 0; i < o.inputs.length; i++) {
+      const input = o.inputs[i]!;
+      reading = input.name;
+      const f = (feed ??= begin());
+      const check = (): void => {
+        f.spool.check();
+        count(f, before);
+        if (o.signal?.aborted) throw new SdataError('SDATA_E_ABORTED', `${input.name}: interrupted`);
+      };
+      const page = await planPage(await input.open(), f.planner, { source: input.name, maxEntryBytes: o.maxEntryBytes, limits: o.limits, check });
+      count(f, before);
+      if (page.next === undefined || i === o.inputs.length - 1) {
+        await end(f, page.next === undefined);
+        count(f, before);
+        Object.assign(before, { read: r.read, forwarded: r.forwarded, invalid: r.invalid, held: r.held });
+        feed = undefined;
+      }
     }
     await sender.settle();
+  } catch (e) {
+    if (feed) await feed.spool.abort().catch(() => undefined);
+    throw pushError(e, o.signal, reading);
   } finally {
     await sender.releaseAll();
+    r.chunks = sender.chunks;
+    r.entries = sender.entries;
+    r.splits = sender.splits;
+    r.outcomes.merge(sender.outcomes);
+    Object.assign(r.contexts, sender.contexts);
     await rm(dir, { recursive: true, force: true });
-    if (opened) {
-      sink.write(feedClose());
-      sink.flush();
-      await sink.drained().catch(() => undefined);
-    }
+    openResults();
+    results.write(feedClose());
+    results.flush();
+    await results.drained().catch(() => undefined);
   }
-  return { chunks: sender.chunks, entries: sender.entries, splits: sender.splits, outcomes: sender.outcomes, contexts: sender.contexts };
+  return r;
+}
+
+/** An interrupt is SDATA_E_ABORTED however it surfaced (a destroyed stdin); a file-system failure is SDATA_E_IO. */
+function pushError(e: unknown, signal: AbortSignal | undefined, input: string): unknown {
+  if (isSdataError(e) && (e.code === 'SDATA_E_ABORTED' || !signal?.aborted)) return e;
+  if (signal?.aborted) return new SdataError('SDATA_E_ABORTED', `${input}: interrupted`, { cause: e });
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return new SdataError('SDATA_E_IO', `${input}: ${(e as Error).message}`, { source: input, cause: e });
+  return e;
 }

@@ -2,6 +2,9 @@ import type { ChunkFrame, ChunkTarget, ChunkWriter, PlanStats } from '../plan/pl
 import { FramedBody, type BodyFactory, type BodyWriter } from './chunk-body.ts';
 import type { SpooledChunk } from './chunk-sender.ts';
 
+/** Chunk bounds up to this many bytes spool in memory, larger ones in files (docs/decisions/0010-chunks-spooled-in-memory.md). */
+export const MEMORY_SPOOL_MAX = 32 * 1024 * 1024;
+
 /**
  * The engine's ChunkTarget: the planner writes each chunk into a replayable body (memory, or a spool file for
  * large chunk bounds), and `close()` hands it to the sender queue. `close()` resolves only when the queue has room,

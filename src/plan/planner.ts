@@ -6,6 +6,7 @@ import type { SyncMode } from '../protocol/sync-state.ts';
 import { tickLess } from '../protocol/ticks.ts';
 import type { EntryRecord, FeedHandler, FeedHead, FeedTail } from '../xml/feed-types.ts';
 import { feedClose, feedOpen, forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
+import { DEFAULT_CHUNK } from './defaults.ts';
 import { Decider, type Decision, type Explanation } from './decide.ts';
 import { Kind, type SegmentBatch } from './segment.ts';
 
@@ -63,9 +64,11 @@ export interface InvalidEntry {
  * so the target merges the source digest; `merge-only` — nothing was left to forward but the merge moves the
  * target's digest, so a chunk without entries was written for it; `none` — no final chunk, because the merge would
  * move nothing (with no chunk at all, the target is up to date); `held` — an entry was dropped as invalid, so the
- * target must not merge: the last chunk keeps a `next` link, and no chunk is written for the merge alone.
+ * target must not merge: the last chunk keeps a `next` link, and no chunk is written for the merge alone; `open` — the
+ * input was not the whole feed (`push` given pages that end with a `next` link): the last chunk keeps its `next` link,
+ * so that the target merges only when the rest of the feed is posted.
  */
-export type PassEnding = 'final' | 'merge-only' | 'none' | 'held';
+export type PassEnding = 'final' | 'merge-only' | 'none' | 'held' | 'open';
 
 export interface PlanStats {
   read: number;
@@ -176,8 +179,8 @@ export class Planner implements FeedHandler {
     this.decider = new Decider(opts.target);
     this.o = {
       target: opts.target,
-      chunkEntries: opts.chunkEntries ?? 1000,
-      chunkBytes: opts.chunkBytes ?? 8 * 1024 * 1024,
+      chunkEntries: opts.chunkEntries ?? DEFAULT_CHUNK.entries,
+      chunkBytes: opts.chunkBytes ?? DEFAULT_CHUNK.bytes,
       singleFeed: opts.singleFeed ?? false,
       strict: opts.strict ?? false,
       out: opts.out,
@@ -376,16 +379,18 @@ export class Planner implements FeedHandler {
    * Ends the pass (docs/protocol.md X2, X3): the open chunk becomes the final one, unless an entry was dropped as
    * invalid (then it keeps its `next` link). With no chunk open, a chunk without entries is written only when the
    * target's merge with the current source digest would raise one of its ticks; a single feed is always written.
+   * `endOfFeed: false` (the input stopped on a page with a `next` link) keeps the `next` link like a hold does.
    */
-  async finish(): Promise<PlanStats> {
+  async finish(o: { endOfFeed?: boolean } = {}): Promise<PlanStats> {
     if (this.finished) return this.stats;
     this.finished = true;
     if (!this.sawHead) throw new SdataError('SDATA_E_NOT_SYNC_FEED', 'no source page was read');
     const hold = this.stats.invalid > 0;
+    const open = o.endOfFeed === false;
     let ending: PassEnding;
     if (this.writer) {
       // A single feed streamed its head first, as final: plan's stdout warns about the held merge it cannot show.
-      ending = hold && !this.o.singleFeed ? 'held' : 'final';
+      ending = this.o.singleFeed ? 'final' : hold ? 'held' : open ? 'open' : 'final';
       this.closeChunk(ending === 'final');
     } else if (this.o.singleFeed) {
       this.openChunk();
@@ -393,6 +398,8 @@ export class Planner implements FeedHandler {
       ending = 'final';
     } else if (hold) {
       ending = 'held';
+    } else if (open) {
+      ending = 'open';
     } else if (mergeMoves(this.o.target, this.digest)) {
       this.openChunk();
       this.closeChunk(true);

@@ -236,7 +236,7 @@ describe('link: edge cases on hand-made stores', () => {
 
   it('the CLI: a summary on stderr, the JSONL report, usage errors with exit 2', async () => {
     const report = join(dir, 'cli.jsonl');
-    const r = await runCli(['link', '--source', s.url, '--target', t.url, '--kind', 'accounts', '--match', 'name', '--normalize', 'trim,case', '--report', report]);
+    const r = await runCli(['link', '--source', s.url, '--target', t.url, '--kind', 'accounts', '--match', 'name', '--normalize', 'trim,case', '--report', report, '--log-format', 'text']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /link accounts: dry run/);
     assert.match(r.stderr, /ambiguous +0 keys/);

@@ -177,7 +177,7 @@ describe('run as a process: credentials, SIGINT, kill -9', () => {
       return false;
     };
     try {
-      for (const extra of [[], ['--quiet']]) {
+      for (const extra of [['--log-format', 'text'], ['--quiet', '--log-format', 'text']]) {
         const r = start(extra);
         assert.equal(await r.exit, 3, r.stderr());
         const said = r.stderr().split('\n').filter((l) => l.includes("tick '-5'"));
@@ -219,19 +219,22 @@ describe('run as a process: credentials, SIGINT, kill -9', () => {
   it('a pass that finds nothing new says "up to date" (text), and the JSON summary has upToDate', async () => {
     const first = start([]);
     assert.equal(await first.exit, 0, first.stderr());
-    const again = start([]);
+    const again = start(['--log-format', 'text']);
     assert.equal(await again.exit, 0, again.stderr());
     assert.match(again.stderr(), /^accounts: up to date \(the source had nothing new for the target\)$/m);
-    const summary = (s: string): { upToDate: boolean; kinds: Array<{ upToDate: boolean }> } =>
-      JSON.parse(s.split('\n').find((l) => l.includes('"type":"summary"'))!) as { upToDate: boolean; kinds: Array<{ upToDate: boolean }> };
+    // The run's summary line and its kind's pass line (README "Logs").
+    const upToDate = (s: string): [boolean, boolean] => {
+      const lines = s.trim().split('\n').map((l) => JSON.parse(l) as { event: string; upToDate?: boolean; kind?: string });
+      return [lines.find((l) => l.event === 'summary')!.upToDate!, lines.find((l) => l.event === 'pass' && l.kind === 'accounts')!.upToDate!];
+    };
     const json = start(['--log-format', 'json']);
     assert.equal(await json.exit, 0, json.stderr());
-    assert.deepEqual([summary(json.stderr()).upToDate, summary(json.stderr()).kinds[0]!.upToDate], [true, true]);
+    assert.deepEqual(upToDate(json.stderr()), [true, true]);
     src.edit('accounts', 'r0000001-0000-4000-8000-000000000000', '<name>changed once more</name>');
     const changed = start(['--log-format', 'json']);
     assert.equal(await changed.exit, 0, changed.stderr());
-    assert.deepEqual([summary(changed.stderr()).upToDate, summary(changed.stderr()).kinds[0]!.upToDate], [false, false]);
-    const text = start([]);
+    assert.deepEqual(upToDate(changed.stderr()), [false, false]);
+    const text = start(['--log-format', 'text']);
     assert.equal(await text.exit, 0, text.stderr());
     assert.match(text.stderr(), /up to date/);
   });

@@ -57,7 +57,7 @@ async function sync(source: string, target: string, kinds: string[] | 'all', ...
   try {
     const file = join(dir, 'report.json');
     const kindArgs = kinds === 'all' ? ['--all-kinds'] : ['--kind', kinds.join(',')];
-    const r = await runCli(['run', '--source', source, '--target', target, ...kindArgs, '--report', file, '--quiet', '--chunk-entries', '3', ...BOUNDS, ...extra]);
+    const r = await runCli(['run', '--source', source, '--target', target, ...kindArgs, '--report', file, '--quiet', '--log-format', 'text', '--chunk-entries', '3', ...BOUNDS, ...extra]);
     let passes: PassReport[] = [];
     try {
       passes = (JSON.parse(readFileSync(file, 'utf8')) as { passes: PassReport[] }).passes;

@@ -81,7 +81,10 @@ export interface ProviderOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Concurrency, header, URL and timeout limits of the HTTP server (limits.ts; defaults DEFAULT_LIMITS). */
   httpLimits?: Partial<Limits>;
-  /** Where unexpected failures are logged, with their stack (default: stderr). Never given credentials. */
+  /**
+   * Where unexpected failures are logged, with their stack (default: stderr, after `sdata-sync provider: `; `serve`
+   * passes them to its log). Never given credentials.
+   */
   log?: (line: string) => void;
 }
 
@@ -110,7 +113,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
       'Set SDATA_SERVE_TOKEN or SDATA_SERVE_USERS_FILE, listen on a loopback address, or pass --insecure');
   }
   const limits: Limits = { ...DEFAULT_LIMITS, ...opts.httpLimits };
-  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const log = opts.log ?? ((line: string) => process.stderr.write(`sdata-sync provider: ${line}\n`));
   const store = new Store({
     db: opts.db,
     ...(opts.app === undefined ? {} : { app: opts.app }),
@@ -183,11 +186,11 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
       let answer = fault ?? e;
       if (fault) {
         // The operator's line names the file; the client's diagnosis does not.
-        log(`sdata-sync provider: ${method} ${logTarget(req)}: ${store.path}: ${fault.message}`);
+        log(`${method} ${logTarget(req)}: ${store.path}: ${fault.message}`);
       } else if (!(e instanceof HttpProblem) && !(e instanceof SdataError) && !isClientGone(e)) {
         // A bug or an unforeseen failure: its message and stack are for the operator, not the client.
         const ref = randomBytes(4).toString('hex');
-        log(`sdata-sync provider: internal error ${ref}: ${method} ${logTarget(req)}: ${(e as Error)?.stack ?? String(e)}`);
+        log(`internal error ${ref}: ${method} ${logTarget(req)}: ${(e as Error)?.stack ?? String(e)}`);
         answer = new HttpProblem(500, `internal error (reference ${ref}); the provider's log has the details`);
       }
       // An answer before the end of the body (a store fault, malformed XML) closes the connection after it: kept

@@ -7,7 +7,8 @@ import { startProvider, type ProviderOptions, type RunningProvider } from './ser
  * runProviderInWorker): a bounded young generation keeps the server's resident set small and flat, which a
  * process cannot ask for after it has started (V8 reads --max-semi-space-size once).
  *
- * Protocol with the parent: → { ready, url, kinds } or { error }; ← 'close' → { closed }.
+ * Protocol with the parent: → { ready, url, kinds } or { error }; ← 'close' → { closed }; and at any time → { log }:
+ * a line for the operator (the parent writes it in its log format).
  */
 
 export interface WorkerReady {
@@ -19,6 +20,11 @@ export interface WorkerReady {
 export interface WorkerFailed {
   type: 'error';
   code: string | undefined;
+  message: string;
+}
+
+export interface WorkerLog {
+  type: 'log';
   message: string;
 }
 
@@ -36,7 +42,7 @@ port.on('message', (m: unknown) => {
 
 try {
   const opts = workerData as ProviderOptions;
-  provider = await startProvider(opts);
+  provider = await startProvider({ ...opts, log: (message) => port.postMessage({ type: 'log', message } satisfies WorkerLog) });
   const kinds = (opts.kinds ?? provider.store.kinds.map((k) => k.name)).map((name) => ({ name, endpoint: provider!.endpoint(name) }));
   port.postMessage({ type: 'ready', url: provider.url, kinds } satisfies WorkerReady);
 } catch (e) {
