@@ -1,13 +1,17 @@
-// The whole-process plan bench (issue 2 "Performance"): generates a ~250 MB synthetic feed and a 10× one, then
-// measures side by side, in the same run, bare saxes and `sdata-sync plan --digest D FILE > /dev/null` (half the
-// entries skipped, half forwarded) as child processes on the pinned node: throughput, ratio, peak RSS.
-// Then the in-process hot path with tinybench (bench/plan-hot.ts).
+// The whole-process plan bench (issues 2 and 15 "Performance"): generates a ~250 MB synthetic feed and a 10× one,
+// then measures side by side, in the same run, bare saxes, `sdata-sync plan --digest D FILE > /dev/null` (half the
+// entries skipped, half forwarded) with its default threads and with `--threads 1`, and the peers of bench/peers.ts
+// (xmllint --stream, xmlwf, a Python iterparse filter; each skipped with a note where missing), as child processes:
+// throughput, ratios, peak RSS, each bar met or missed. Then plan on two feeds that differ only in how many
+// endpoints they name (3, and 10,000 with a 10,000-endpoint target digest), and the in-process hot path with
+// tinybench (bench/plan-hot.ts).
 //
 // plan runs with the bin's heap flags (src/cli/heap-flags.ts, as users run it); bare saxes with node's defaults.
 // plan reads each page with two threads where the machine has two CPUs (src/plan/parallel.ts): the throughput rows
 // compare wall time, the CPU-second, instruction and cycle rows count both threads. Timed runs are not under perf
 // (see runChild); one extra run each is, for the instruction and cycle rows.
 // Usage: node bench/plan.ts [--size-mb 250] [--big-factor 10] [--runs 5] [--big-runs 3] [--no-big] [--no-hot] [--skip-ratio 0.5]
+//                           [--endpoints-mb 100] [--no-endpoints] [--no-peers]
 //                           [--node-flag=--max-semi-space-size=8 ...]   (given to both children)
 import { BIN, binFlags } from './bin-flags.ts';
 import { spawn, spawnSync } from 'node:child_process';
@@ -20,6 +24,8 @@ import { parseArgs } from 'node:util';
 import { writePageFile } from '../src/gen/stream.ts';
 import { feedOptionsForSize, resolveFeedOptions, type ResolvedFeedOptions } from '../src/gen/synthetic.ts';
 import { targetDigestEntryXml, targetDigestFor } from '../src/gen/target-digest.ts';
+import { setDigestEntry } from '../src/protocol/digest.ts';
+import { availablePeers, runPeer, type Peer, type ToolRun } from './peers.ts';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 const MAXRSS = here('./maxrss.ts');
@@ -38,6 +44,10 @@ const { values } = parseArgs({
     'skip-ratio': { type: 'string', default: '0.5' },
     'no-big': { type: 'boolean', default: false },
     'no-hot': { type: 'boolean', default: false },
+    'no-peers': { type: 'boolean', default: false },
+    // Issue 15 point 5: plan's throughput with a 10,000-endpoint digest against a 3-endpoint one, on feeds this size.
+    'endpoints-mb': { type: 'string', default: '100' },
+    'no-endpoints': { type: 'boolean', default: false },
     seed: { type: 'string', default: '1' },
     // Extra node flags for BOTH children, e.g. --node-flag=--max-semi-space-size=8 (GC sizing experiments).
     'node-flag': { type: 'string', multiple: true, default: [] },
@@ -109,8 +119,9 @@ async function runChild(args: string[], dir: string, captureStdout: boolean, fla
     if (usePerf) {
       for (const l of (await readFile(perfFile, 'utf8')).split('\n')) {
         const [v, , ev] = l.split(',');
-        if (ev?.startsWith('instructions')) r.instructions = Number(v);
-        if (ev?.startsWith('cycles')) r.cycles = Number(v);
+        // "<not supported>" where the kernel does not let perf count (the rows are then left out, not NaN).
+        if (ev?.startsWith('instructions') && Number.isFinite(Number(v))) r.instructions = Number(v);
+        if (ev?.startsWith('cycles') && Number.isFinite(Number(v))) r.cycles = Number(v);
       }
       await rm(perfFile, { force: true });
     }
@@ -137,12 +148,20 @@ interface Feed {
   skipped: number;
 }
 
-async function makeFeed(dir: string, name: string, count: number): Promise<Feed> {
-  const o = resolveFeedOptions({ count, seed: SEED });
+/** The endpoints of the large-digest feed, and how many its target digest names (padded with endpoints it never uses). */
+const MANY_ENDPOINTS = 10_000;
+
+async function makeFeed(dir: string, name: string, count: number, endpoints?: number): Promise<Feed> {
+  const o = resolveFeedOptions({ count, seed: SEED, ...(endpoints === undefined ? {} : { endpoints }) });
   const file = join(dir, `${name}.xml`);
   const digest = join(dir, `${name}-digest.xml`);
   const t0 = process.hrtime.bigint();
   const plan = targetDigestFor(o, RATIO);
+  if (endpoints !== undefined && endpoints >= MANY_ENDPOINTS) {
+    for (let k = 0; plan.digest.entries.size < endpoints; k++) {
+      setDigestEntry(plan.digest, { endpoint: `http://pad${k}.example.net/sdata/app/c/-/accounts`, tick: '1', stamp: '2024-05-01T00:00:00.000Z', conflictPriority: 5 });
+    }
+  }
   await writeFile(digest, targetDigestEntryXml(o, plan.digest));
   const bytes = await writePageFile(o, 0, file);
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -153,34 +172,57 @@ async function makeFeed(dir: string, name: string, count: number): Promise<Feed>
 interface Pair {
   saxes: RunResult[];
   plan: RunResult[];
+  /** `plan --threads 1`, when measured. */
+  plan1: RunResult[];
+  peers: Map<Peer['name'], ToolRun[]>;
   /** One more run each under perf stat, for instruction and cycle counts (not timed: see runChild). */
   counted?: { saxes: RunResult; plan: RunResult };
 }
 
-async function measure(feed: Feed, runs: number, dir: string, count = false): Promise<Pair> {
-  const r: Pair = { saxes: [], plan: [] };
-  const planArgs = [BIN, 'plan', '--digest', feed.digest, feed.file];
+type Side = 'saxes' | 'plan' | 'plan1' | Peer;
+
+/** One plan run, its summary checked against what the generator announced. */
+async function runPlan(feed: Feed, dir: string, extra: string[] = []): Promise<RunResult> {
+  const x = await runChild([BIN, 'plan', ...extra, '--digest', feed.digest, feed.file], dir, false, PLAN_FLAGS);
+  const s = JSON.parse(x.out) as { read: number; skipped: number; forwarded: number };
+  if (s.read !== feed.o.count || s.skipped !== feed.skipped) {
+    throw new Error(`plan read ${s.read}/${feed.o.count} entries, skipped ${s.skipped}/${feed.skipped}: the bench is not measuring what it claims`);
+  }
+  return x;
+}
+
+/**
+ * `runs` rounds over the sides; each round starts one side later (saxes, plan, … then plan, …, saxes), so that a
+ * drift in machine load favours none. `threadsOne` adds `plan --threads 1`; `peers` the other programs.
+ */
+async function measure(feed: Feed, runs: number, dir: string, count = false, threadsOne = false, peers: Peer[] = []): Promise<Pair> {
+  const r: Pair = { saxes: [], plan: [], plan1: [], peers: new Map() };
+  const sides: Side[] = ['saxes', 'plan', ...(threadsOne ? ['plan1' as const] : []), ...peers];
+  const rate = (wall: number): string => `${wall.toFixed(2)} s, ${(feed.bytes / 1e6 / wall).toFixed(1)} MB/s`;
   for (let k = 0; k < runs; k++) {
-    // Alternate which goes first, so a drift in machine load does not favour one side.
-    const order = k % 2 === 0 ? ['saxes', 'plan'] as const : ['plan', 'saxes'] as const;
+    const order = [...sides.slice(k % sides.length), ...sides.slice(0, k % sides.length)];
     for (const which of order) {
       if (which === 'saxes') {
         const x = await runChild([SAXES, feed.file], dir, true);
         r.saxes.push(x);
-        log(`  run ${k + 1} saxes: ${x.wall.toFixed(2)} s, ${(feed.bytes / 1e6 / x.wall).toFixed(1)} MB/s, maxRSS ${x.maxRssMiB.toFixed(1)} MiB`);
-      } else {
-        const x = await runChild(planArgs, dir, false, PLAN_FLAGS);
-        const s = JSON.parse(x.out) as { read: number; skipped: number; forwarded: number };
-        if (s.read !== feed.o.count || s.skipped !== feed.skipped) {
-          throw new Error(`plan read ${s.read}/${feed.o.count} entries, skipped ${s.skipped}/${feed.skipped}: the bench is not measuring what it claims`);
+        log(`  run ${k + 1} saxes: ${rate(x.wall)}, maxRSS ${x.maxRssMiB.toFixed(1)} MiB`);
+      } else if (which === 'plan' || which === 'plan1') {
+        const x = await runPlan(feed, dir, which === 'plan1' ? ['--threads', '1'] : []);
+        r[which].push(x);
+        log(`  run ${k + 1} ${which === 'plan' ? 'plan' : 'plan --threads 1'}: ${rate(x.wall)}, maxRSS ${x.maxRssMiB.toFixed(1)} MiB`);
+      } else if (which.everyRun || k === 0) {
+        const x = await runPeer(which, feed, dir);
+        if (which.name === 'iterparse') {
+          const s = JSON.parse(x.stderr.trim().split('\n').pop() ?? '{}') as { read?: number; skipped?: number };
+          if (s.read !== feed.o.count || s.skipped !== feed.skipped) log(`  note: the Python filter read ${s.read}, skipped ${s.skipped} (plan: ${feed.o.count}, ${feed.skipped})`);
         }
-        r.plan.push(x);
-        log(`  run ${k + 1} plan:  ${x.wall.toFixed(2)} s, ${(feed.bytes / 1e6 / x.wall).toFixed(1)} MB/s, maxRSS ${x.maxRssMiB.toFixed(1)} MiB (${s.skipped} skipped, ${s.forwarded} forwarded)`);
+        r.peers.set(which.name, [...(r.peers.get(which.name) ?? []), x]);
+        log(`  run ${k + 1} ${which.label}: ${rate(x.wall)}, maxRSS ${x.maxRssMiB?.toFixed(1) ?? '?'} MiB`);
       }
     }
   }
   if (count && PERF) {
-    r.counted = { saxes: await runChild([SAXES, feed.file], dir, true, [], true), plan: await runChild(planArgs, dir, false, PLAN_FLAGS, true) };
+    r.counted = { saxes: await runChild([SAXES, feed.file], dir, true, [], true), plan: await runChild([BIN, 'plan', '--digest', feed.digest, feed.file], dir, false, PLAN_FLAGS, true) };
     log(`  counted (perf stat): saxes ${(r.counted.saxes.instructions! / 1e9).toFixed(2)} G instructions, plan ${(r.counted.plan.instructions! / 1e9).toFixed(2)} G`);
   }
   return r;
@@ -222,7 +264,28 @@ async function main(): Promise<void> {
     await runChild([BIN, 'plan', '--digest', warm.digest, warm.file], dir, false, PLAN_FLAGS);
     log(`plan runs with the bin's node flags (${PLAN_FLAGS.join(' ') || 'none'}), bare saxes with node's defaults${NODE_FLAGS.length ? `; both with ${NODE_FLAGS.join(' ')}` : ''}`);
     log(`${RUNS} alternating runs on ${f1(small.bytes / 1e6)} MB`);
-    const a = await measure(small, RUNS, dir, true);
+    const peers = values['no-peers'] ? [] : availablePeers(log);
+    const a = await measure(small, RUNS, dir, true, true, peers);
+
+    // Issue 15 point 5: the same bytes per entry, 3 endpoints or 10,000 (and a target digest naming 10,000).
+    let endpoints: { few: RunResult[]; many: RunResult[]; fewFeed: Feed; manyFeed: Feed } | undefined;
+    if (!values['no-endpoints']) {
+      const en = Math.max(1, feedOptionsForSize(Number(values['endpoints-mb']), 4000, SEED).count);
+      const fewFeed = await makeFeed(dir, 'feed-3-endpoints', en, 3);
+      const manyFeed = await makeFeed(dir, 'feed-10k-endpoints', en, MANY_ENDPOINTS);
+      log(`${RUNS} alternating runs of plan on ${f1(fewFeed.bytes / 1e6)} MB with 3 endpoints and ${f1(manyFeed.bytes / 1e6)} MB with ${MANY_ENDPOINTS} (digests of ${MANY_ENDPOINTS} endpoints and of 5)`);
+      endpoints = { few: [], many: [], fewFeed, manyFeed };
+      for (let k = 0; k < RUNS; k++) {
+        for (const which of k % 2 === 0 ? ['few', 'many'] as const : ['many', 'few'] as const) {
+          const f = which === 'few' ? fewFeed : manyFeed;
+          const x = await runPlan(f, dir);
+          endpoints[which].push(x);
+          log(`  run ${k + 1} plan, ${which === 'few' ? 3 : MANY_ENDPOINTS} endpoints: ${x.wall.toFixed(2)} s, ${f1(f.bytes / 1e6 / x.wall)} MB/s`);
+        }
+      }
+      await rm(fewFeed.file, { force: true });
+      await rm(manyFeed.file, { force: true });
+    }
 
     let big: { feed: { bytes: number; count: number }; pair: Pair } | undefined;
     if (!values['no-big'] && BIG > 1) {
@@ -236,7 +299,7 @@ async function main(): Promise<void> {
 
     const hotResult = values['no-hot'] ? undefined : await hot();
 
-    const mbps = (runs: RunResult[], bytes: number, key: 'wall' | 'inner'): number => median(runs.map((r) => bytes / 1e6 / r[key]));
+    const mbps = (runs: Array<{ wall: number; inner?: number }>, bytes: number, key: 'wall' | 'inner'): number => median(runs.map((r) => bytes / 1e6 / (r[key] ?? r.wall)));
     const saxesMBps = mbps(a.saxes, small.bytes, 'wall');
     const planMBps = mbps(a.plan, small.bytes, 'wall');
     const saxesInner = mbps(a.saxes, small.bytes, 'inner');
@@ -287,6 +350,49 @@ async function main(): Promise<void> {
     const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
     const out = rows.map((r) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ')).join('\n');
     process.stdout.write(`\n${out}\n`);
+
+    // Issue 15's bars, beside the anchors they are ratios of (all measured in the rounds above).
+    const MiBs = (runs: Array<{ maxRssMiB: number | undefined }>): number | undefined => runs.some((r) => r.maxRssMiB === undefined) ? undefined : median(runs.map((r) => r.maxRssMiB!));
+    const cpuRate = (runs: Array<{ cpuMs: number | undefined }>): number | undefined => runs.some((r) => r.cpuMs === undefined) ? undefined : median(runs.map((r) => small.bytes / 1e6 / (r.cpuMs! / 1000)));
+    const sides: Array<{ label: string; runs: Array<{ wall: number; maxRssMiB: number | undefined; cpuMs: number | undefined }> }> = [
+      { label: 'bare saxes', runs: a.saxes }, { label: `plan (${cpus().length > 1 ? 'two threads' : 'one thread'})`, runs: a.plan }, { label: 'plan --threads 1', runs: a.plan1 },
+      ...peers.filter((p) => a.peers.has(p.name)).map((p) => ({ label: p.label, runs: a.peers.get(p.name)! })),
+    ];
+    const peerRows: string[][] = [['program', 'MB/s (median)', 'runs', 'MB per CPU-s', 'peak RSS MiB', 'plan MB/s ÷ this']];
+    for (const x of sides) {
+      const m = mbps(x.runs, small.bytes, 'wall');
+      const rss = MiBs(x.runs);
+      const c = cpuRate(x.runs);
+      peerRows.push([x.label, f1(m), String(x.runs.length), c === undefined ? '-' : f1(c), rss === undefined ? '-' : f1(rss), f2(planMBps / m)]);
+    }
+    const w2 = peerRows[0]!.map((_, c) => Math.max(...peerRows.map((r) => (r[c] ?? '').length)));
+    process.stdout.write(`\n${peerRows.map((r) => r.map((v, c) => (c === 0 ? v.padEnd(w2[c]!) : v.padStart(w2[c]!))).join('  ')).join('\n')}\n`);
+
+    const bars: string[] = [];
+    const bar = (what: string, value: number, op: '≥' | '≤', limit: number, shown = f2(value)): void => {
+      bars.push(`${what}: ${shown} (bar ${op} ${limit}) ${(op === '≥' ? value >= limit : value <= limit) ? 'met' : 'MISSED'}`);
+    };
+    const xmllint = a.peers.get('xmllint');
+    const plan1MBps = mbps(a.plan1, small.bytes, 'wall');
+    const plan1Rss = median(a.plan1.map((r) => r.maxRssMiB));
+    if (xmllint) {
+      const x = mbps(xmllint, small.bytes, 'wall');
+      bar('plan MB/s ÷ xmllint --stream MB/s', planMBps / x, '≥', 0.5);
+      bar('plan --threads 1 MB/s ÷ xmllint --stream MB/s', plan1MBps / x, '≥', 0.5);
+    } else {
+      bars.push('plan ÷ xmllint --stream: not measured (xmllint is not installed)');
+    }
+    bar('plan peak RSS ÷ bare saxes peak RSS', rssRatio, '≤', 1.0);
+    bar('plan --threads 1 peak RSS ÷ bare saxes peak RSS', plan1Rss / saxesRss, '≤', 1.0);
+    let epRatio: number | undefined;
+    if (endpoints) {
+      const few = median(endpoints.few.map((r) => endpoints.fewFeed.bytes / 1e6 / r.wall));
+      const many = median(endpoints.many.map((r) => endpoints.manyFeed.bytes / 1e6 / r.wall));
+      epRatio = many / few;
+      bar(`plan MB/s, ${MANY_ENDPOINTS}-endpoint digest ÷ 3 endpoints (${f1(many)} ÷ ${f1(few)})`, epRatio, '≥', 0.9);
+    }
+    if (growth !== undefined) bar(`plan peak RSS growth, ${f1(big!.feed.bytes / 1e6)} MB ÷ ${f1(small.bytes / 1e6)} MB feed`, Math.abs(growth), '≤', 0.1, `${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}%`);
+    process.stdout.write(`\nload average ${loadavg().map(f2).join(' ')}\n${bars.join('\n')}\n`);
     const json = {
       bench: 'plan', node: process.versions.node, nodeFlags: NODE_FLAGS, planFlags: PLAN_FLAGS, cpus: cpus().length, sizeMB: +f1(small.bytes / 1e6), entries: small.o.count,
       skipRatio: RATIO, runs: RUNS, bigRuns: BIG_RUNS, saxesMBps: +f1(saxesMBps), planMBps: +f1(planMBps), ratio: +ratio.toFixed(3),
@@ -299,6 +405,9 @@ async function main(): Promise<void> {
       saxesRssGrowth: bigSaxesRss !== undefined ? +(bigSaxesRss / saxesRss - 1).toFixed(3) : null,
       hotSaxesMBps: hotResult ? +f1(hotResult['saxesMBps']!) : null, hotPlanMBps: hotResult ? +f1(hotResult['planMBps']!) : null,
       hotReaderMBps: hotResult ? +f1(hotResult['readerMBps']!) : null,
+      plan1MBps: +f1(plan1MBps), plan1RssMiB: +f1(plan1Rss),
+      peers: Object.fromEntries([...a.peers].map(([k, v]) => [k, { MBps: +f1(mbps(v, small.bytes, 'wall')), rssMiB: MiBs(v) === undefined ? null : +f1(MiBs(v)!) }])),
+      endpointsRatio: epRatio === undefined ? null : +epRatio.toFixed(3),
     };
     process.stdout.write(`${JSON.stringify(json)}\n`);
   } finally {

@@ -18,6 +18,11 @@ export interface Explanation {
 
 const ABSENT = '';
 
+/** A string that shares no memory with `s` (V8 makes slices of 13 characters or more views of their parent). */
+function copyOf(s: string): string {
+  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
+}
+
 /**
  * The per-entry decision of docs/engine-rules.md §1. An entry (ep, tick) is skipped iff the target digest knows ep and
  * tick < T[ep].tick; invalid entries (rec.invalid) are never forwarded; everything else goes to the target,
@@ -29,22 +34,36 @@ export class Decider {
    * can name endless distinct endpoints, and each costs a normalisation only once while it stays hot. */
   private readonly ticks: LRUCache<string, string>;
 
+  /** The target's ticks by every digest key that is its own normalisation. */
+  private readonly direct = new Map<string, string>();
+
   constructor(target: Digest | undefined, cacheEntries = 4096) {
     this.target = target;
+    if (target) for (const [k, e] of target.entries) if (normalizeEndpoint(k) === k) this.direct.set(k, e.tick);
     this.ticks = new LRUCache({ max: cacheEntries });
   }
 
   decide(rec: EntryRecord): Decision {
     if (rec.invalid !== undefined) return 'invalid';
+    const st = rec.state!;
+    return this.decideState(st.endpoint, st.tick);
+  }
+
+  /** The decision on a valid entry from its syncState's endpoint (as written, trimmed) and tick (canonical). */
+  decideState(endpoint: string, tick: string): 'skip' | 'forward' {
     const target = this.target;
     if (target === undefined || target.entries.size === 0) return 'forward';
-    const st = rec.state!;
-    let t = this.ticks.get(st.endpoint);
+    // An endpoint written as a digest key that normalises to itself needs no normalising (nor any cache).
+    let t = this.direct.get(endpoint);
     if (t === undefined) {
-      t = target.entries.get(normalizeEndpoint(st.endpoint))?.tick ?? ABSENT;
-      this.ticks.set(st.endpoint, t);
+      t = this.ticks.get(endpoint);
+      if (t === undefined) {
+        t = target.entries.get(normalizeEndpoint(endpoint))?.tick ?? ABSENT;
+        // A copy: the endpoint may be a slice of a whole input chunk, which the key would keep alive.
+        this.ticks.set(copyOf(endpoint), t);
+      }
     }
-    return t !== ABSENT && tickLess(st.tick, t) ? 'skip' : 'forward';
+    return t !== ABSENT && tickLess(tick, t) ? 'skip' : 'forward';
   }
 
   /** The same decision as `decide`, spelt out (off the hot path: only for entries someone asked about). */

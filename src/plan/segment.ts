@@ -3,8 +3,10 @@ import { FeedReader } from '../xml/feed-reader.ts';
 import type { EntryRecord, FeedHandler, FeedHead, FeedLink, FeedTail, ResumePoint } from '../xml/feed-types.ts';
 import { forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
 import type { XmlLimits } from '../xml/limits.ts';
+import { PieceScanner } from '../xml/piece-scanner.ts';
 import { Decider } from './decide.ts';
 import type { InvalidEntry } from './planner.ts';
+import { scannedBatch } from './scanned-batch.ts';
 
 /**
  * One piece of a source document, read and decided on by whichever thread takes it (segmented planning: see
@@ -69,6 +71,8 @@ export interface SegmentBatch {
   /** Set on the document's start piece once it has seen an entry. */
   resume: ResumePoint | undefined;
   error: SegmentError | undefined;
+  /** Read by the fast scanner (xml/piece-scanner.ts), not by the saxes reader: the same batch, for counters. */
+  scanned?: boolean;
 }
 
 /**
@@ -222,9 +226,11 @@ export class SegmentReader {
   }
 }
 
-/** One SegmentReader per thread and page source. */
+/** One SegmentReader and one PieceScanner per thread and page source. */
 export class SegmentReaders {
   private current: SegmentReader | undefined;
+  private scanner: PieceScanner | undefined;
+  private scannerFor: { maxEntryBytes: number; limits: XmlLimits } | undefined;
   private readonly decider: Decider;
   constructor(decider: Decider) {
     this.decider = decider;
@@ -233,10 +239,34 @@ export class SegmentReaders {
     if (this.current?.source !== source) this.current = new SegmentReader(source, maxEntryBytes, limits, this.decider);
     return this.current;
   }
+
+  /**
+   * The batch of a piece that resumes a document after an entry, read by the fast scanner; undefined when the scanner
+   * leaves the piece to the saxes reader (anything it does not handle completely, errors and invalid entries included).
+   */
+  scanned(job: SegmentJob): SegmentBatch | undefined {
+    if (job.resume === undefined || job.final) return undefined;
+    const f = this.scannerFor;
+    if (this.scanner === undefined || f!.maxEntryBytes !== job.maxEntryBytes || !sameLimits(f!.limits, job.limits)) {
+      this.scanner = new PieceScanner(job.limits, job.maxEntryBytes);
+      this.scannerFor = { maxEntryBytes: job.maxEntryBytes, limits: job.limits };
+    }
+    if (this.scanner.scan(job.bytes, job.resume) !== undefined) return undefined;
+    const b = scannedBatch(job, this.scanner.out, this.decider);
+    b.scanned = true;
+    return b;
+  }
 }
 
-/** Reads one whole piece from its start (a helper thread's job, or the main thread's). */
+function sameLimits(a: XmlLimits, b: XmlLimits): boolean {
+  return a.maxDepth === b.maxDepth && a.maxAttributeBytes === b.maxAttributeBytes && a.maxAttributes === b.maxAttributes &&
+    a.maxNameBytes === b.maxNameBytes && a.maxTextBetweenEntries === b.maxTextBetweenEntries;
+}
+
+/** Reads one whole piece from its start (a helper thread's job, or the main thread's): fast where it can be. */
 export function readSegment(job: SegmentJob, readers: SegmentReaders): SegmentBatch {
+  const fast = readers.scanned(job);
+  if (fast !== undefined) return fast;
   const r = readers.for(job.source, job.maxEntryBytes, job.limits);
   r.start(job);
   return r.read(job.bytes, job.final, job.endpoints);

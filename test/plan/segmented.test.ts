@@ -5,10 +5,11 @@ import { SegmentedPlan } from '../../src/plan/parallel.ts';
 import { Planner, type InvalidEntry } from '../../src/plan/planner.ts';
 import { resolveFeedOptions, pageTexts } from '../../src/gen/synthetic.ts';
 import { targetDigestFor } from '../../src/gen/target-digest.ts';
-import type { Digest } from '../../src/protocol/digest.ts';
+import { emptyDigest, setDigestEntry, type Digest } from '../../src/protocol/digest.ts';
 import { isSdataError } from '../../src/protocol/errors.ts';
 import { resolveLimits, type XmlLimits } from '../../src/xml/limits.ts';
 import { page, prng, splitStream } from '../helpers/feeds.ts';
+import { HOSTILE } from '../helpers/hostile.ts';
 import { MemoryChunkTarget, planPages, withoutClock } from '../helpers/plan-text.ts';
 
 // Segmented planning (plan/parallel.ts) must give exactly what the one-pass reader gives: the same chunks, counts,
@@ -76,13 +77,14 @@ async function segmented(pages: Array<string | Uint8Array>, o: Opts, seg: { segm
 /** Both ways agree; returns the one-pass outcome, with the pieces counted over all segmented runs. */
 async function same(pages: Array<string | Uint8Array>, o: Opts, segs: Array<{ segmentBytes: number; helpers: number }>, seed = 1): Promise<Outcome> {
   const want = await sequential(pages, o);
-  const counts = { helper: 0, here: 0, again: 0 };
+  const counts = { helper: 0, here: 0, again: 0, scanned: 0 };
   for (const s of segs) {
     const { counts: c, ...got } = await segmented(pages, o, { ...s, seed });
     assert.deepEqual(got, want, `segmentBytes ${s.segmentBytes}, helpers ${s.helpers}`);
     counts.helper += c!.helper;
     counts.here += c!.here;
     counts.again += c!.again;
+    counts.scanned += c!.scanned;
   }
   return { ...want, counts };
 }
@@ -91,6 +93,13 @@ function generated(count: number, seed: number): { text: string; target: Digest 
   const o = resolveFeedOptions({ count, seed });
   return { text: [...pageTexts(o, 0)].join(''), target: targetDigestFor(o, 0.5).digest };
 }
+
+/** A target that knows the tests' endpoint at tick 20: some entries skipped, some forwarded. */
+const TARGET: Digest = (() => {
+  const d = emptyDigest('http://b.example/sdata/app/c/-/accounts');
+  setDigestEntry(d, { endpoint: 'http://a.example/sdata/app/c/-/accounts', tick: '20', stamp: '2020-01-01T00:00:00Z', conflictPriority: 5 });
+  return d;
+})();
 
 const SEGS = [
   { segmentBytes: 200, helpers: 0 },
@@ -104,6 +113,11 @@ describe('segmented planning = one-pass planning', () => {
     const one = await same([text], { target }, SEGS);
     assert.equal((one.stats as { read: number }).read, 300);
     assert.ok(one.counts!.helper > 20 && one.counts!.here > 20, JSON.stringify(one.counts));
+    // Pieces of several entries each (as plan's 64 KiB ones are): most went through the fast scanner
+    // (xml/piece-scanner.ts; not a document's first piece, nor its last), whose batches had to equal saxes' here.
+    const wide = await same([text], { target }, [{ segmentBytes: 6000, helpers: 0 }, { segmentBytes: 6000, helpers: 1 }]);
+    const c = wide.counts!;
+    assert.ok(c.again === 0 && c.scanned >= (c.helper + c.here) * 0.8, JSON.stringify(c));
     await same([text], { target, chunkEntries: 7, chunkBytes: 6000 }, SEGS);
     await same([text], {}, [{ segmentBytes: 700, helpers: 1 }]);
   });
@@ -243,6 +257,78 @@ describe('segmented planning = one-pass planning', () => {
       const doc = Buffer.concat([Buffer.from(decl), decl ? bytes.subarray(bytes.indexOf('\n') + 1) : bytes]);
       const r = await same([doc], {}, [{ segmentBytes: 700, helpers: 0 }, { segmentBytes: 3000, helpers: 1 }]);
       assert.match(r.error ?? '', decl ? /^SDATA_E_ENCODING page1:1:31: declared encoding 'ISO-8859-1'/ : /^SDATA_E_ENCODING page1:\d+:\d+: invalid UTF-8 at byte \d+ \(ff/);
+    }
+  });
+
+  it('what the fast scanner must read exactly or leave to saxes: references, line ends, names, namespaces, odd markup, limits at their edge', async () => {
+    const EP = 'http://a.example/sdata/app/c/-/accounts';
+    type Variant = { body?: string; endpoint?: string; tick?: string; uuid?: string; entryAttrs?: string; between?: string; limits?: Partial<XmlLimits>; maxEntryBytes?: number };
+    const variants: Variant[] = [
+      // References, accepted and refused.
+      { body: '<name>a&#x41;&#65;&amp;&lt;&gt;&quot;&apos;b</name>' }, { body: '<name>&#0;</name>' }, { body: '<name>&#xD800;</name>' },
+      { body: '<name>&foo;</name>' }, { body: '<name>&#X41;</name>' }, { body: '<name>&#00000065;</name>' }, { body: '<name>a & b</name>' },
+      { body: '<name a="&#x9;&lt;&#38;"/>' }, { body: '<name a="&"/>' }, { body: '<name>x]]>y</name>' }, { body: '<name>x]]y]>z</name>' },
+      // Line ends and characters.
+      { body: '<name>a\r\nb\rc</name><n2 a="x\r\ny\tz"/>' }, { body: '<name>\u0001</name>' }, { body: '<name>\u007f\u0085\u2028</name>' },
+      { body: '<name>\ufffe</name>' }, { body: '<name>\uffff</name>' }, { body: '<name>\ud83d\ude00 \u4e2d</name>' },
+      // Comments, CDATA, PIs, declarations.
+      { body: '<!-- a - b --><name><!----></name>' }, { body: '<!-- a--b -->' }, { body: '<!-- a --->' }, { body: '<!---> x -->' },
+      { body: '<![CDATA[ <x> & ]] > ]]><name><![CDATA[]]></name>' }, { body: '<?pi some data?>' }, { body: '<?xml version="1.0"?>' },
+      { body: '<!DOCTYPE x>' }, { body: '<!ELEMENT x ANY>' },
+      // Names and namespaces.
+      { body: '<n\u00e4me>x</n\u00e4me>' }, { body: '<a:b:c/>' }, { body: '<:a/>' }, { body: '<a: b/>' }, { body: '<zz:a/>' },
+      { body: '<q:a xmlns:q="urn:q" q:b="1" b="2"/>' }, { body: '<q:a xmlns:q=""/>' }, { body: '<a xmlns:xml="http://www.w3.org/XML/1998/namespace"/>' },
+      { body: '<a xmlns:xmlns="urn:x"/>' }, { body: '<a xmlns="http://www.w3.org/2000/xmlns/"/>' }, { body: '<a xmlns=" urn:sp "><b xmlns=""/></a>' },
+      { body: '<a b="1" b="2"/>' }, { body: '<a xmlns:p="urn:p" xmlns:q="urn:p" p:b="1" q:b="2"/>' }, { body: '<a xmlns:p="urn:p" xmlns:q="urn:q" p:b="1" q:b="2"/>' },
+      { body: '<a b=1/>' }, { body: '<a b="<"/>' }, { body: '<a b="1"c="2"/>' }, { body: "<a b='1' c = \"2\" />" }, { body: '<a></b>' }, { body: '<a></a >' },
+      { body: '<a/ >' }, { body: '<a>' }, { body: '</a>' }, { entryAttrs: ' xmlns:q="urn:q" xml:lang="en"', body: '<q:x/>' }, { entryAttrs: ' xmlns="urn:other"' },
+      // The syncState's fields and the uuid.
+      { endpoint: ` ${EP} ` }, { endpoint: 'http://a.example/sdata/app/c/-/accounts&#47;' }, { endpoint: `<![CDATA[${EP}]]>` }, { endpoint: `http://a.example<!-- c -->/sdata/app/c/-/accounts` },
+      { endpoint: `${EP}<x>y</x>` }, { endpoint: '' }, { endpoint: 'HTTP://A.EXAMPLE/sdata/app/c/-/accounts/' }, { tick: ' 7 ' }, { tick: '007' }, { tick: '+7' },
+      { tick: '7.0' }, { tick: '' }, { tick: '<![CDATA[9]]>' }, { tick: '&#57;' }, { uuid: '' }, { uuid: ' \t ' }, { uuid: '&#32;' }, { uuid: 'a\nb' },
+      // Between entries.
+      { between: '<!-- c -->' }, { between: '<?pi x?>' }, { between: 'text' }, { between: '\r\n\t ' }, { between: '\ufeff' }, { between: '<x/>' },
+      // Limits, just within and just over (the scanner leaves whatever is close to saxes).
+      { body: '<a><b><c/></b></a>', limits: { maxDepth: 6 } }, { body: '<a><b><c/></b></a>', limits: { maxDepth: 7 } },
+      { body: `<${'n'.repeat(40)}/>`, limits: { maxNameBytes: 40 } }, { body: `<${'n'.repeat(41)}/>`, limits: { maxNameBytes: 40 } },
+      { body: `<a v="${'v'.repeat(50)}"/>`, limits: { maxAttributeBytes: 50 } }, { body: `<a v="${'v'.repeat(51)}"/>`, limits: { maxAttributeBytes: 50 } },
+      { body: '<a b="1" c="2" d="3"/>', limits: { maxAttributes: 3 } }, { body: '<a b="1" c="2" d="3" e="4"/>', limits: { maxAttributes: 3 } },
+      { between: ' '.repeat(199), limits: { maxTextBetweenEntries: 200 } }, { between: ' '.repeat(201), limits: { maxTextBetweenEntries: 200 } },
+      { body: '<big>xxxxxxxxxxxxxxxxxxxxxxxx</big>', maxEntryBytes: 600 }, { body: '<big>xxxxxxxxxxxxxxxxxxxxxxxx</big>', maxEntryBytes: 560 },
+    ];
+    let scanned = 0;
+    for (const [k, v] of variants.entries()) {
+      const entries = Array.from({ length: 24 }, (_, i) => {
+        const odd = i >= 12 && i % 3 === 0;
+        return {
+          endpoint: odd && v.endpoint !== undefined ? v.endpoint : EP, tick: odd && v.tick !== undefined ? v.tick : 10 + i,
+          uuid: odd ? v.uuid : undefined, entryAttrs: odd ? v.entryAttrs : undefined, body: odd ? v.body : undefined,
+        };
+      });
+      let text = page({ entries });
+      if (v.between !== undefined) {
+        let n = 0;
+        text = text.replace(/<\/entry>\n/g, (m) => (++n >= 12 && n % 3 === 0 ? `</entry>${v.between}` : m));
+      }
+      const r = await same([text], { target: TARGET, limits: v.limits, maxEntryBytes: v.maxEntryBytes, chunkEntries: 5 },
+        [k % 2 === 0 ? { segmentBytes: 500, helpers: 0 } : { segmentBytes: 1500, helpers: 1 }], k);
+      scanned += r.counts!.scanned;
+    }
+    // The pieces of plain entries around the odd ones were the scanner's.
+    assert.ok(scanned > variants.length * 4, `${scanned} pieces scanned`);
+  });
+
+  it("the hostile inputs of scripts/hostile.ts that fit in memory: the same refusal, however the document is cut and read", async () => {
+    // (The 1 GiB attribute, 100 MB of text and the 32 MiB CDATA section are read as streams in test/cli/hostile.test.ts.)
+    const small = new Set(['deep', 'attributes-1m', 'name-10m', 'attribute-over-cap', 'latin-1', 'utf-16', 'bad-utf8']);
+    const cases = HOSTILE.filter((h) => small.has(h.name));
+    assert.equal(cases.length, small.size);
+    for (const h of cases) {
+      const doc = Buffer.concat([...h.feed(1)]);
+      const maxEntryBytes = h.flags?.[0] === '--max-entry-bytes' ? 256 * 1024 : undefined;
+      const r = await same([doc], { maxEntryBytes }, [{ segmentBytes: 16 * 1024, helpers: 0 }, { segmentBytes: 64 * 1024, helpers: 1 }]);
+      if (h.exit === 0) assert.match(r.invalid.map((e) => e.reason).join('\n'), /larger than/, h.name);
+      else assert.match(r.error ?? '', h.message, h.name);
     }
   });
 
