@@ -64,7 +64,7 @@ export function spawnMeasured(args: string[], opts: { env?: NodeJS.ProcessEnv } 
   const dir = mkdtempSync(join(tmpdir(), 'sdata-sync-rss-'));
   const rssFile = join(dir, 'rss.json');
   const child = spawn(NODE, [...BIN_FLAGS, '--import', MAXRSS, BIN, ...args], {
-    env: { ...process.env, ...opts.env, BENCH_RSS_OUT: rssFile }, stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, ...TEST_ENV, ...opts.env, BENCH_RSS_OUT: rssFile }, stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
