@@ -318,6 +318,31 @@ export const COMMANDS = {
     exclusive: HTTP_RULES,
     credentials: [SOURCE.token, SOURCE.user, SOURCE.password, TARGET.token, TARGET.user, TARGET.password],
   },
+  verify: {
+    summary: 'compare what two applications hold of a kind: missing, extra, deleted and different resources',
+    description: "Reads both sides' whole state of a kind (each one's sync feed against an empty digest: every resource " +
+      'and tombstone) and compares them by uuid: a resource live on one side must be live on the other with the same ' +
+      'canonical payload (namespace prefixes, attribute order, references and CDATA, layout white space, child-list ' +
+      'order and the local sdata:key/sdata:url do not count); a tombstone equals a tombstone or nothing. Memory stays ' +
+      'bounded: both sides are joined in a scratch file. Exit 0 when they hold the same data, 8 when they do not. ' +
+      'URLs are dataset bases, e.g. http://host/sdata/myApp/myContract/-',
+    notes: `${credentialNote('source').replace(' (Basic).', ' (Basic); the same with TARGET.')}\n\n${EXIT_LINE}`,
+    argsHint: 'URLs go with --source/--target',
+    options: {
+      source: url({ required: true, help: 'source dataset base URL' }),
+      target: url({ required: true, help: 'target dataset base URL' }),
+      kind: string({ arg: 'KIND', required: true, pattern: KIND_NAME, help: 'resource kind' }),
+      states: bool({ help: 'also compare syncStates (endpoint and tick); a resource with equal data and another state is reported, not a failure' }),
+      report: { ...report, help: 'one JSON line per difference: uuid, what differs, and both sides\' digest, url and syncState' },
+      tempDir: path({ arg: 'DIR', defaultText: 'the system temp directory', help: 'where the scratch file of the comparison goes' }),
+      threads: int({ min: 1, max: 2, defaultText: '2 where there are 2+ CPUs', help: 'read the target in a thread of its own (2) or both sides on one (1); the result is the same' }),
+      runName: { ...runName, default: 'sdata-sync verify', help: 'runName sent with the $syncSource POSTs' },
+      maxEntryBytes: { ...maxEntryBytes, help: 'larger entries are not compared (and make the result a difference)' },
+      ...HTTP,
+    },
+    exclusive: HTTP_RULES,
+    credentials: [SOURCE.token, SOURCE.user, SOURCE.password, TARGET.token, TARGET.user, TARGET.password],
+  },
   digest: {
     summary: "print a target's $syncDigest entry",
     description: "Prints the target's $syncDigest entry (what the engine posts to a source) on stdout, as the target sent it.",

@@ -15,9 +15,9 @@ import { ChunkSender, type ContextCounts } from './chunk-sender.ts';
 import type { Logger } from './log.ts';
 import { streamPages, type PageSink } from './page-stream.ts';
 import { SpoolTarget } from './spool.ts';
+import { ENTRY_TYPE } from './source-feed.ts';
 import { newPassStats, type PassStats } from './stats.ts';
 
-export const ENTRY_TYPE = 'application/atom+xml; type=entry';
 const MAX_INVALID_WARNINGS = 20;
 
 export interface PassOptions {

@@ -90,18 +90,33 @@ function attrValue(raw: string): string {
 const TEXT_SPECIAL = /[&<>\r]/;
 const ATTR_SPECIAL = /[&<"\t\n\r]/;
 
+const ESCAPED: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\t': '&#x9;', '\n': '&#xA;', '\r': '&#xD;' };
+const escaped = (c: string): string => ESCAPED[c]!;
+
 /** Character data as Canonical XML escapes it. */
 function escText(s: string): string {
-  if (!TEXT_SPECIAL.test(s)) return s;
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r/g, '&#xD;');
+  return TEXT_SPECIAL.test(s) ? s.replace(/[&<>\r]/g, escaped) : s;
 }
 
 /** An attribute value as Canonical XML escapes it. */
 function escAttr(s: string): string {
-  if (!ATTR_SPECIAL.test(s)) return s;
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;')
-    .replace(/\t/g, '&#x9;').replace(/\n/g, '&#xA;').replace(/\r/g, '&#xD;');
+  return ATTR_SPECIAL.test(s) ? s.replace(/[&<"\t\n\r]/g, escaped) : s;
 }
+
+/**
+ * Namespace URIs as one string object each, so that testing one (NS.sdata, a parent's namespace) is a pointer
+ * comparison rather than a character loop over two equal long strings. Bounded: feeds use few namespaces.
+ */
+const interned = new Map<string, string>(Object.values(NS).map((u) => [u, u]));
+function intern(uri: string): string {
+  const u = interned.get(uri);
+  if (u !== undefined) return u;
+  if (interned.size < 1000) interned.set(uri, uri);
+  return uri;
+}
+
+/** A uuid as compared: trimmed, lower case (most are written so already). */
+const uuidKey = (v: string): string => (/[A-Z\s]/.test(v) ? v.trim().toLowerCase() : v);
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -200,14 +215,34 @@ class Canonicalizer {
 
   /** A run of character data (with any comments, CDATA and PIs in it) inside the element at depth `d`. */
   private text(d: number, from: number, to: number): void {
-    const t = rawToText(this.f.slice(from, to), bad);
-    if (t === '') return;
+    // Most runs are plain: no reference, markup, CR or '>' to escape. One pass tells, and whether it is blank.
+    const f = this.f;
+    let plain = true;
+    let blank = true;
+    for (let i = from; i < to; i++) {
+      const c = f.charCodeAt(i);
+      if (c === 38 || c === 60 || c === 62 || c === 13) {
+        plain = false;
+        break;
+      }
+      if (blank && c !== 32 && c !== 10 && c !== 9) blank = false;
+    }
+    let t: string;
+    let e: string;
+    if (plain) {
+      e = t = f.slice(from, to);
+    } else {
+      t = rawToText(f.slice(from, to), bad);
+      if (t === '') return;
+      blank = isBlank(t);
+      e = escText(t);
+    }
     const out = this.out;
     if ((this.flags[d]! & F_TEXT) !== 0) {
-      out.push(escText(t));
+      out.push(e);
       return;
     }
-    if (isBlank(t)) {
+    if (blank) {
       // Layout between elements, unless the element turns out to be mixed (or a leaf of white space).
       this.wsAt[this.nWs] = out.length;
       this.wsText[this.nWs++] = t;
@@ -218,7 +253,7 @@ class Canonicalizer {
     const base = this.wsBase[d]!;
     for (let k = this.nWs - 1; k >= base; k--) out.splice(this.wsAt[k]!, 0, escText(this.wsText[k]!));
     this.nWs = base;
-    out.push(escText(t));
+    out.push(e);
   }
 
   /** The start tag at `lt` of an element at depth `d`: written, and its frame opened. */
@@ -334,7 +369,7 @@ class Canonicalizer {
       if (name.startsWith('xmlns') && (name.length === 5 || name.charCodeAt(5) === 58)) {
         const n = this.nDecl++;
         this.declPrefix[n] = name.length === 5 ? '' : name.slice(6);
-        this.declUri[n] = attrValue(value);
+        this.declUri[n] = intern(attrValue(value));
         this.declDepth[n] = d;
       } else {
         (raw ??= []).push(name, value);
@@ -360,7 +395,7 @@ class Canonicalizer {
     if (uri === NS.sdata) {
       if (LOCAL_ATTRS.has(local)) return undefined;
       if (local === 'uuid') {
-        this.tagUuid = value.trim().toLowerCase();
+        this.tagUuid = uuidKey(value);
         return { uri, local, value: this.tagUuid };
       }
       if (local === 'deleteMissing') {
@@ -422,7 +457,7 @@ class Canonicalizer {
     const scopes = this.scopes;
     for (let k = scopes.length - 1; k >= 0; k--) {
       const sc = scopes[k]!;
-      if (Object.hasOwn(sc, prefix)) return sc[prefix]!;
+      if (Object.hasOwn(sc, prefix)) return intern(sc[prefix]!);
     }
     if (prefix === 'xml') return NS.xml;
     if (prefix === '') return '';

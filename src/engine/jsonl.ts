@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { SdataError } from '../../protocol/errors.ts';
+import { SdataError } from '../protocol/errors.ts';
 
 /** A JSON Lines file written with backpressure: `line()` waits while the stream's buffer is full. */
 export class JsonlFile {
@@ -13,6 +13,12 @@ export class JsonlFile {
     this.#ws.on('error', (e) => {
       this.#error ??= e;
     });
+  }
+
+  /** Once the file is open: a path that cannot be written fails here (SDATA_E_IO), before any work is done. */
+  async opened(): Promise<void> {
+    if (this.#ws.pending && this.#error === undefined) await this.#settled('ready');
+    this.#check();
   }
 
   async line(value: unknown): Promise<void> {
@@ -32,7 +38,7 @@ export class JsonlFile {
   }
 
   /** Until `event`, or an error (which #check then reports); no listener outlives the wait. */
-  #settled(event: 'drain' | 'finish'): Promise<void> {
+  #settled(event: 'ready' | 'drain' | 'finish'): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
         this.#ws.off(event, done);

@@ -1,0 +1,62 @@
+import { availableParallelism, tmpdir } from 'node:os';
+import { JsonlFile } from '../engine/jsonl.ts';
+import type { PortableClientOptions } from '../engine/verify/side-thread.ts';
+import { runVerify, type VerifyResult } from '../engine/verify/run-verify.ts';
+import type { COMMANDS, Input } from './commands.ts';
+import { clientOptions, loggerFrom, onInterrupt, pollFrom } from './common.ts';
+import { EXIT } from './exit-codes.ts';
+
+/** `sdata-sync verify`: options and help in commands.ts. */
+export async function run({ values: v }: Input<typeof COMMANDS.verify>): Promise<number> {
+  const log = loggerFrom(v);
+  // The report first: a path that cannot be written ends the command before either provider is asked anything.
+  const report = v.report === undefined ? undefined : new JsonlFile(v.report);
+  try {
+    await report?.opened();
+    // Each reader makes its own client from these (one side may be read in a thread of its own).
+    const portable = (side: 'source' | 'target', url: string): PortableClientOptions => {
+      const { onRetry: _onRetry, signal: _signal, ...o } = clientOptions(side, url, v, log);
+      return o;
+    };
+    const source = { base: v.source, client: portable('source', v.source) };
+    const target = { base: v.target, client: portable('target', v.target) };
+    const ac = new AbortController();
+    const stopSignals = onInterrupt(log, () => ac.abort());
+    try {
+      const r = await runVerify({
+        source, target, kind: v.kind, states: v.states ?? false, threads: (v.threads ?? (availableParallelism() >= 2 ? 2 : 1)) as 1 | 2, report,
+        tempDir: v.tempDir ?? tmpdir(), runName: v.runName, maxEntryBytes: v.maxEntryBytes, poll: pollFrom(v), signal: ac.signal, log,
+      });
+      await report?.close();
+      if (log.format === 'json') log.raw(`${JSON.stringify({ type: 'summary', ...r })}\n`);
+      else if (!v.quiet) log.raw(verifySummary(r));
+      return r.equal ? EXIT.OK : EXIT.PARTIAL;
+    } finally {
+      stopSignals();
+    }
+  } finally {
+    await report?.close().catch(() => undefined);
+  }
+}
+
+/** The summary on stderr: what each side holds, and each kind of difference. */
+export function verifySummary(r: VerifyResult): string {
+  const n = (x: number): string => x.toLocaleString('en-US');
+  const [s, t] = r.sides;
+  const d = r.differences;
+  const side = (x: typeof s): string => `${n(x.entries)} entries: ${n(x.live)} resources, ${n(x.deleted)} tombstones${x.unreadable ? `, ${n(x.unreadable)} not compared` : ''}`;
+  const lines = [
+    `verify ${r.kind}: ${r.equal ? 'the target holds the same data as the source' : 'the two differ'}`,
+    `  source        ${side(s)}`,
+    `  target        ${side(t)}`,
+    `  missing       ${n(d.missing)} live at the source, absent at the target`,
+    `  extra         ${n(d.extra)} live at the target, absent at the source`,
+    `  deleted       ${n(d.deleted)} live on one side, deleted on the other`,
+    `  payload       ${n(d.payload)} live on both, different data`,
+  ];
+  if (d.duplicate) lines.push(`  duplicate     ${n(d.duplicate)} uuids a feed carried more than once`);
+  if (d.unreadable) lines.push(`  not compared  ${n(d.unreadable)} entries without a uuid or over the size cap`);
+  if (r.states) lines.push(`  state         ${n(d.state)} equal data under another syncState (reported, not a difference)`);
+  lines.push(`  ${r.seconds.toFixed(1)} s`);
+  return `${lines.join('\n')}\n`;
+}
