@@ -23,8 +23,10 @@ COPY src ./src
 ENV NODE_COMPILE_CACHE=/app/.cache/node-compile
 RUN node --max-semi-space-size=8 --max-old-space-size=64 /app/bin/sdata-sync.mjs demo --count 1000 --progress none > /dev/null && (node /app/bin/sdata-sync.mjs serve --db /tmp/warm.db --port 0 > /tmp/warm.out & pid=$!; i=0; while [ $i -lt 100 ] && ! grep -q http /tmp/warm.out; do sleep 0.1; i=$((i+1)); done; kill -TERM $pid; wait $pid) && node /app/bin/sdata-sync.mjs gen 3000 | node /app/bin/sdata-sync.mjs plan > /dev/null 2>&1 && rm -f /tmp/warm.* && chown -R node:node /app/.cache
 
-# Provider stores and chunk spools go here when run as a job; mount a volume to keep them.
+# Provider stores and chunk spools go here when run as a job; mount a volume to keep them. So does the engine's
+# state directory (README "State directory"): a killed run's journal must outlive its container.
 RUN mkdir -p /data && chown node:node /data
+ENV XDG_STATE_HOME=/data/state
 VOLUME ["/data"]
 USER node
 

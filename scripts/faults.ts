@@ -25,11 +25,13 @@ const cases = FAULT_CASES.filter((c) => values.only === undefined || c.name.incl
 const bed = await SyncBed.create({ entries: Number(values.entries), pageSize: Number(values['page-size']), chunkEntries: Number(values['chunk-entries']) });
 let survived = 0;
 let counted = 0;
+let peakRssMiB = 0;
 const t0 = Date.now();
 try {
   log(`faults: ${cases.length} cases, ${values.entries} entries, source pages of ${values['page-size']}, chunks of ${values['chunk-entries']}`);
   for (const c of cases) {
     const o = await runFaultCase(bed, c);
+    peakRssMiB = Math.max(peakRssMiB, o.first.peakRssMiB, o.rerun?.peakRssMiB ?? 0);
     log(`${faultLine(o)}${c.todo ? `  [todo${o.survived ? ', not seen at this size' : ''}: ${c.todo}]` : ''}`);
     if (values.verbose || !o.survived) for (const f of o.faults.slice(0, 5)) log(`       proxy: ${f}`);
     for (const p of o.problems) log(`       ${p}`);
@@ -40,5 +42,5 @@ try {
 } finally {
   await bed.close();
 }
-log(`faults survived ${survived}/${counted} (${cases.length - counted} todo) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+log(`faults survived ${survived}/${counted} (${cases.length - counted} todo) in ${((Date.now() - t0) / 1000).toFixed(1)} s; engine peak RSS ${peakRssMiB.toFixed(0)} MiB`);
 process.exitCode = survived === counted ? 0 : 1;

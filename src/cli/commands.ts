@@ -24,7 +24,7 @@ import { DEFAULT_POLL, DEFAULT_RETRY, DEFAULT_TIMEOUTS } from '../http/defaults.
 import { EXIT } from '../protocol/errors.ts';
 import { LIMIT_DEFAULTS, PROVIDER_DEFAULTS, SCRYPT_DEFAULT_N } from '../provider/http/defaults.ts';
 import { STORE_DEFAULTS } from '../provider/store/defaults.ts';
-import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/feed-types.ts';
+import { DEFAULT_LIMITS, DEFAULT_MAX_ENTRY_BYTES } from '../xml/limits.ts';
 import {
   arg, bool, choice, duration, int, list, number, path, size, string, url, type ArgDecl, type ArgValueOf, type Opt, type ValueOf,
 } from './option-types.ts';
@@ -104,6 +104,18 @@ function heapRoomFor(bytes: number): string | undefined {
 }
 const maxEntryBytes = size({ default: DEFAULT_MAX_ENTRY_BYTES, check: heapRoomFor, help: 'larger entries are invalid (not forwarded)' });
 
+/** The journal of open contexts (engine/journal.ts): the next run DELETEs those a killed run left open. */
+const stateDir = path({ arg: 'DIR', defaultText: '$XDG_STATE_HOME/sdata-sync, else ~/.local/state/sdata-sync', help: 'where the journal of open contexts is kept, so that the next run deletes those a killed one left open' });
+
+/** Limits every reader enforces while it parses (xml/limits.ts, README "Limits"): crossing one ends the document. */
+const LIMITS = {
+  maxDepth: int({ min: 1, default: DEFAULT_LIMITS.maxDepth, help: 'elements open at once' }),
+  maxAttributeBytes: size({ default: DEFAULT_LIMITS.maxAttributeBytes, help: 'bytes of one attribute value' }),
+  maxAttributes: int({ min: 1, default: DEFAULT_LIMITS.maxAttributes, help: 'attributes of one element (namespace declarations count)' }),
+  maxNameBytes: size({ default: DEFAULT_LIMITS.maxNameBytes, help: 'bytes of one element or attribute name' }),
+  maxTextBetweenEntries: size({ default: DEFAULT_LIMITS.maxTextBetweenEntries, help: 'characters between two tags outside entries' }),
+};
+
 /** What every command that talks to a provider takes (retries, timeouts and polling bounds from src/http/defaults.ts). */
 const HTTP = {
   retries: int({ min: 0, default: DEFAULT_RETRY.retries, help: 'retries of a failed request (jittered exponential backoff)' }),
@@ -160,6 +172,7 @@ export const COMMANDS = {
       chunkEntries: { ...chunkEntries, help: 'entries per chunk, with --out-dir' },
       chunkBytes: { ...chunkBytes, help: 'bytes per chunk, with --out-dir' },
       maxEntryBytes,
+      ...LIMITS,
       strict,
       threads: int({ min: 1, max: 2, defaultText: '2 where there are 2+ CPUs', help: 'read each page with this many threads; the output is the same either way' }),
       report: { ...report, help: 'write the JSON summary to FILE instead of stderr' },
@@ -217,6 +230,8 @@ export const COMMANDS = {
       youngGenMb,
       oldGenMb,
       cacheMb: int({ min: 1, default: 4, help: 'SQLite page cache, MiB' }),
+      maxEntryBytes: { ...maxEntryBytes, check: undefined, help: 'larger entries in posted feeds are refused one by one; a larger one-entry body gets 413' },
+      ...LIMITS,
       maxDbMib: int({ arg: 'N', min: 1, help: 'store quota: writes that would grow the database file past N MiB are refused with 507 Insufficient Storage, as on a full disk (the WAL beside it is not counted)' }),
       insecure: bool({ help: 'allow a non-loopback --host without authentication (refused otherwise)' }),
       tlsCert: path({ help: 'HTTPS: certificate chain (PEM); needs --tls-key' }),
@@ -280,12 +295,14 @@ export const COMMANDS = {
       chunkEntries,
       chunkBytes,
       maxEntryBytes,
+      ...LIMITS,
       strict: { ...strict, help: 'an invalid source entry ends the pass (exit 3)' },
       concurrency: int({ min: 1, default: 1, help: 'passes at once among kinds of equal sme:syncOrder' }),
       spoolDir: path({ arg: 'DIR', defaultText: 'the system temp directory', help: 'chunks wait in memory; in files here when --chunk-bytes exceeds 32MiB, and so do result pages for --post-results' }),
       report: { ...report, help: 'write the run report as JSON' },
       progress: choice(['auto', 'tty', 'json', 'none'] as const, { default: 'auto', help: 'live progress on stderr: auto = tty on a terminal, json lines otherwise' }),
       explain,
+      stateDir,
       ...HTTP,
     },
     exclusive: [['kind', 'allKinds'], ...HTTP_RULES],
@@ -363,6 +380,8 @@ export const COMMANDS = {
       digest,
       runName: { ...runName, default: 'sdata-sync pull', help: 'runName; runStamp is now' },
       maxEntryBytes: { ...maxEntryBytes, help: 'larger entries are not forwarded' },
+      ...LIMITS,
+      stateDir,
       ...HTTP,
     },
     exclusive: HTTP_RULES,
@@ -382,6 +401,8 @@ export const COMMANDS = {
     options: {
       runName: { ...runName, default: 'sdata-sync push', help: 'runName; runStamp is now' },
       maxEntryBytes,
+      ...LIMITS,
+      stateDir,
       ...HTTP,
     },
     exclusive: HTTP_RULES,

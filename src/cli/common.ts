@@ -12,6 +12,8 @@ import type { HttpClientOptions } from '../http/client.ts';
 import { readCaFile } from '../http/trust.ts';
 import { splitUrl } from '../http/url.ts';
 import { SdataError } from '../protocol/errors.ts';
+import { decodeDocument } from '../xml/encoding.ts';
+import { MAX_DIGEST_BYTES, type XmlLimits } from '../xml/limits.ts';
 import { Logger, type LogLevel } from '../engine/log.ts';
 import type { ProgressMode } from '../engine/progress.ts';
 import type { COMMANDS, Input } from './commands.ts';
@@ -40,9 +42,19 @@ export async function fileStep<T>(what: string, doing: 'read' | 'write' | 'creat
   }
 }
 
-/** A small text file read whole (a digest). */
-export function readTextFile(path: string): Promise<string> {
-  return fileStep(path, 'read', () => readFile(path, 'utf8'));
+/** A digest document file, read whole: at most MAX_DIGEST_BYTES, and UTF-8 (encoding.ts). */
+export async function readDigestFile(path: string): Promise<string> {
+  const size = await fileStep(path, 'read', async () => (await stat(path)).size);
+  if (size > MAX_DIGEST_BYTES) throw new SdataError('SDATA_E_TOO_LARGE', `${path}: the digest document is larger than ${MAX_DIGEST_BYTES} bytes, more than such a document ever needs`, { source: path });
+  return decodeDocument(await fileStep(path, 'read', () => readFile(path)), path);
+}
+
+/** The parsing limits a command's values set (commands.ts LIMITS; xml/limits.ts). */
+export function limitsFrom(v: Pick<Input<typeof COMMANDS.plan>['values'], keyof XmlLimits>): XmlLimits {
+  return {
+    maxDepth: v.maxDepth, maxAttributeBytes: v.maxAttributeBytes, maxAttributes: v.maxAttributes,
+    maxNameBytes: v.maxNameBytes, maxTextBetweenEntries: v.maxTextBetweenEntries,
+  };
 }
 
 /** `--report FILE`: the run's summary as one JSON document. */

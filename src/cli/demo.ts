@@ -11,7 +11,7 @@ import { runKinds } from '../engine/run.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { seedStore } from '../seeder/seed-store.ts';
 import { contractNamespace } from '../protocol/namespaces.ts';
-import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/feed-types.ts';
+import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/limits.ts';
 import { COMMANDS, type Input } from './commands.ts';
 import { onInterrupt, progressMode } from './common.ts';
 import { EXIT } from './exit-codes.ts';

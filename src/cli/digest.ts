@@ -1,4 +1,5 @@
-import { readSmallBody, statusError } from '../http/body.ts';
+import { readSmallDocument, statusError } from '../http/body.ts';
+import { MAX_DIGEST_BYTES } from '../xml/limits.ts';
 import { HttpClient } from '../http/client.ts';
 import { operationUrl } from '../http/url.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
@@ -14,7 +15,7 @@ export async function run({ values: v, args }: Input<typeof COMMANDS.digest>): P
     const url = operationUrl(args.collection, '$syncDigest');
     const res = await client.request({ method: 'GET', url, headers: { accept: 'application/atom+xml; type=entry' } });
     if (res.statusCode !== 200) throw await statusError('GET', res, 'reading the digest');
-    const text = await readSmallBody(res);
+    const text = await readSmallDocument(res, MAX_DIGEST_BYTES);
     const d = parseDigestDocument(text, url); // refuse to print what a source would not accept
     log.debug(`${url}: ${d.entries.size} digest entr${d.entries.size === 1 ? 'y' : 'ies'}`);
     process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);

@@ -7,17 +7,18 @@ import { Planner, type Explained, type InvalidEntry } from '../plan/planner.ts';
 import { DirChunkTarget, StreamChunkTarget } from '../plan/targets.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
 import type { COMMANDS, Input } from './commands.ts';
-import { fileStep, openInput, readTextFile, stderrLine, writeReport } from './common.ts';
+import { fileStep, limitsFrom, openInput, readDigestFile, stderrLine, writeReport } from './common.ts';
 
 /** `sdata-sync plan`: options and help in commands.ts. */
 export async function run({ values, args }: Input<typeof COMMANDS.plan>): Promise<number> {
   const started = process.hrtime.bigint();
   const outDir = values.outDir;
   const maxEntryBytes = values.maxEntryBytes;
+  const limits = limitsFrom(values);
   const helpers = values.threads === undefined ? undefined : values.threads - 1;
   let target: Digest | undefined;
   if (values.digest !== undefined) {
-    target = parseDigestDocument(await readTextFile(values.digest), values.digest);
+    target = parseDigestDocument(await readDigestFile(values.digest), values.digest);
   }
   const dirTarget = outDir ? new DirChunkTarget(outDir) : undefined;
   if (outDir) await fileStep(outDir, 'create', () => mkdir(outDir, { recursive: true }));
@@ -42,14 +43,14 @@ export async function run({ values, args }: Input<typeof COMMANDS.plan>): Promis
   });
   let bytesIn = 0;
   // Each page is read in pieces by this thread and a helper thread together (plan/parallel.ts): same output.
-  const segmented = new SegmentedPlan({ target, maxEntryBytes, helpers, onWarning: quiet ? undefined : (m) => stderrLine(`sdata-sync plan: warning: ${m}`) });
+  const segmented = new SegmentedPlan({ target, maxEntryBytes, limits, helpers, onWarning: quiet ? undefined : (m) => stderrLine(`sdata-sync plan: warning: ${m}`) });
   try {
     const pages = args.pages.length > 0 ? args.pages : ['-'];
     for (const page of pages) {
       const input = page === '-' ? process.stdin : await openInput(page);
       const source = page === '-' ? '<stdin>' : page;
       // --explain needs the records, which the pieces read elsewhere do not bring back: one reader, same output.
-      const r = explain ? await planPage(input, planner, { source, maxEntryBytes }) : await segmented.page(input, planner, source);
+      const r = explain ? await planPage(input, planner, { source, maxEntryBytes, limits }) : await segmented.page(input, planner, source);
       bytesIn += r.bytesIn;
     }
     await planner.finish();

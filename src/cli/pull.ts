@@ -1,10 +1,12 @@
 import { HttpClient } from '../http/client.ts';
 import { operationUrl } from '../http/url.ts';
+import type { ContextJournal } from '../engine/journal.ts';
+import { startJournal } from '../engine/leftover-contexts.ts';
 import { pullFeed } from '../engine/pull.ts';
 import { emptyDigest, serializeDigestEntry } from '../protocol/digest.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
 import type { COMMANDS, Input } from './commands.ts';
-import { clientOptions, loggerFrom, onInterrupt, pollFrom, readTextFile } from './common.ts';
+import { clientOptions, limitsFrom, loggerFrom, onInterrupt, pollFrom, readDigestFile } from './common.ts';
 import { EXIT } from './exit-codes.ts';
 
 /** The root element's local name, skipping the XML declaration, comments and processing instructions. */
@@ -19,7 +21,7 @@ export async function run({ values: v, args }: Input<typeof COMMANDS.pull>): Pro
   const log = loggerFrom(v);
   let digestEntry: string;
   if (v.digest !== undefined) {
-    const text = await readTextFile(v.digest);
+    const text = await readDigestFile(v.digest);
     const d = parseDigestDocument(text, v.digest);
     // A $syncDigest entry goes as it is (opaque to the engine); a bare digest is wrapped into one.
     digestEntry = rootLocal(text) === 'entry' ? text : serializeDigestEntry(d, operationUrl(collection, '$syncDigest'));
@@ -29,15 +31,19 @@ export async function run({ values: v, args }: Input<typeof COMMANDS.pull>): Pro
   const ac = new AbortController();
   const client = new HttpClient(clientOptions('source', collection, v, log, ac.signal));
   const stop = onInterrupt(log, () => ac.abort());
+  const runStamp = new Date().toISOString();
+  let journal: ContextJournal | undefined;
   try {
+    journal = await startJournal({ stateDir: v.stateDir, runStamp, log, sides: [{ side: 'source', url: collection, client }] });
     const r = await pullFeed({
-      client, collection, digestEntry, runName: v.runName, runStamp: new Date().toISOString(),
+      client, collection, digestEntry, runName: v.runName, runStamp, contexts: journal?.recorder('source'),
       out: process.stdout, log, poll: pollFrom(v), signal: ac.signal,
-      maxEntryBytes: v.maxEntryBytes,
+      maxEntryBytes: v.maxEntryBytes, limits: limitsFrom(v),
     });
     log.info(JSON.stringify({ pages: r.pages, entries: r.entries, notForwarded: r.notForwarded, bytesIn: r.bytesIn, bytesOut: r.bytesOut, sourceContext: r.sourceContext }));
     return r.notForwarded > 0 ? EXIT.PARTIAL : EXIT.OK;
   } finally {
+    journal?.close();
     stop();
     await client.close();
   }

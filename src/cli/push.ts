@@ -4,10 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { HttpClient } from '../http/client.ts';
+import type { ContextJournal } from '../engine/journal.ts';
+import { startJournal } from '../engine/leftover-contexts.ts';
 import { pushFeeds } from '../engine/push.ts';
 import { SdataError } from '../protocol/errors.ts';
 import type { COMMANDS, Input } from './commands.ts';
-import { clientOptions, loggerFrom, onInterrupt, openInput, pollFrom } from './common.ts';
+import { clientOptions, limitsFrom, loggerFrom, onInterrupt, openInput, pollFrom } from './common.ts';
 import { EXIT } from './exit-codes.ts';
 
 /** `sdata-sync push`: options and help in commands.ts. */
@@ -18,7 +20,10 @@ export async function run({ values: v, args }: Input<typeof COMMANDS.push>): Pro
   const client = new HttpClient(clientOptions('target', collection, v, log, ac.signal));
   const stop = onInterrupt(log, () => ac.abort());
   let tmp: string | undefined;
+  const runStamp = new Date().toISOString();
+  let journal: ContextJournal | undefined;
   try {
+    journal = await startJournal({ stateDir: v.stateDir, runStamp, log, sides: [{ side: 'target', url: collection, client }] });
     const files: string[] = [];
     for (const f of inputs.length > 0 ? inputs : ['-']) {
       if (f !== '-') {
@@ -37,9 +42,9 @@ export async function run({ values: v, args }: Input<typeof COMMANDS.push>): Pro
       files.push(path);
     }
     const r = await pushFeeds({
-      client, collection, files, runName: v.runName, runStamp: new Date().toISOString(),
+      client, collection, files, runName: v.runName, runStamp, contexts: journal?.recorder('target'),
       out: process.stdout, log, poll: pollFrom(v), signal: ac.signal,
-      maxEntryBytes: v.maxEntryBytes,
+      maxEntryBytes: v.maxEntryBytes, limits: limitsFrom(v),
     });
     log.info(JSON.stringify({ feeds: files.length, chunks: r.chunks, entries: r.entries, splits: r.splits, outcomes: r.outcomes.counts, contexts: r.contexts }));
     for (const f of r.outcomes.failures.slice(0, 10)) {
@@ -47,6 +52,7 @@ export async function run({ values: v, args }: Input<typeof COMMANDS.push>): Pro
     }
     return r.outcomes.counts.failed > 0 ? EXIT.PARTIAL : EXIT.OK;
   } finally {
+    journal?.close();
     stop();
     await client.close();
     if (tmp) await rm(tmp, { recursive: true, force: true });

@@ -3,11 +3,13 @@ import { HttpClient } from '../http/client.ts';
 import { capYoungGeneration } from '../engine/heap.ts';
 import { Progress } from '../engine/progress.ts';
 import { passReport, summaryTable, totals, upToDate, type RunReport } from '../engine/report.ts';
+import type { ContextJournal } from '../engine/journal.ts';
+import { startJournal } from '../engine/leftover-contexts.ts';
 import { kindOrder, runKinds } from '../engine/run.ts';
 import { explainSet } from '../plan/explain.ts';
 import { isSdataError, SdataError } from '../protocol/errors.ts';
 import type { COMMANDS, Input } from './commands.ts';
-import { clientOptions, loggerFrom, onInterrupt, pollFrom, progressMode, writeReport } from './common.ts';
+import { clientOptions, limitsFrom, loggerFrom, onInterrupt, pollFrom, progressMode, writeReport } from './common.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 
 /** `sdata-sync run`: options and help in commands.ts. */
@@ -25,16 +27,19 @@ export async function run({ values: v }: Input<typeof COMMANDS.run>): Promise<nu
   const started = Date.now();
   const runStamp = new Date(started).toISOString();
   const runName = v.runName;
+  let journal: ContextJournal | undefined;
   try {
+    journal = await startJournal({ stateDir: v.stateDir, runStamp, log, sides: [{ side: 'source', url: v.source, client: source }, { side: 'target', url: v.target, client: target }] });
     const waves = await kindOrder({ source, sourceBase: v.source, target, targetBase: v.target, given: kindsGiven.length > 0 ? kindsGiven : undefined, log });
     const kinds = waves.flat();
     log.info(`${v.dryRun ? 'dry run' : 'run'} '${runName}' ${runStamp}: ${kinds.join(', ')} from ${v.source} to ${v.target}`);
     progress.start();
     const r = await runKinds({
       kinds, waves, concurrency: v.concurrency, sourceBase: v.source, targetBase: v.target, source, target, runName, runStamp,
-      chunkEntries: v.chunkEntries, chunkBytes: v.chunkBytes, maxEntryBytes: v.maxEntryBytes, strict: v.strict ?? false,
+      chunkEntries: v.chunkEntries, chunkBytes: v.chunkBytes, maxEntryBytes: v.maxEntryBytes, limits: limitsFrom(v), strict: v.strict ?? false,
       dryRun: v.dryRun ?? false, postResults: v.postResults ?? false, poll: pollFrom(v), spoolDir: v.spoolDir ?? tmpdir(),
       signal: ac.signal, log, onPass: (s) => progress.add(s), explain: explainSet(v.explain),
+      contexts: journal ? { source: journal.recorder('source'), target: journal.recorder('target') } : undefined,
     });
     progress.stop();
     const passes = r.passes.map(passReport);
@@ -53,6 +58,7 @@ export async function run({ values: v }: Input<typeof COMMANDS.run>): Promise<nu
     else for (const p of passes) if (p.error) log.error(`${p.kind}: ${p.error.message}`);
     return exitCode;
   } finally {
+    journal?.close();
     stopHeapWatch();
     progress.stop();
     stopSignals();

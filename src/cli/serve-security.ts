@@ -15,8 +15,8 @@ import type { COMMANDS, Input } from './commands.ts';
 type Values = Pick<Input<typeof COMMANDS.serve>['values'], 'insecure' | 'tlsCert' | 'tlsKey' | 'maxConcurrent' | 'maxHeaderBytes' | 'maxUrlBytes' | 'headersTimeout' | 'requestTimeout' | 'idleTimeout'>;
 
 /** The ProviderOptions these flags and variables give. */
-export function securityOptions(v: Values, env: NodeJS.ProcessEnv = process.env): Pick<ProviderOptions, 'auth' | 'insecure' | 'tls' | 'limits'> {
-  const out: Pick<ProviderOptions, 'auth' | 'insecure' | 'tls' | 'limits'> = { auth: authFromEnv(env), limits: limitsFrom(v) };
+export function securityOptions(v: Values, env: NodeJS.ProcessEnv = process.env): Pick<ProviderOptions, 'auth' | 'insecure' | 'tls' | 'httpLimits'> {
+  const out: Pick<ProviderOptions, 'auth' | 'insecure' | 'tls' | 'httpLimits'> = { auth: authFromEnv(env), httpLimits: httpLimitsFrom(v) };
   if (v.insecure) out.insecure = true;
   if ((v.tlsCert === undefined) !== (v.tlsKey === undefined)) {
     throw new SdataError('SDATA_E_USAGE', '--tls-cert and --tls-key go together: give both, or neither for plain HTTP');
@@ -46,7 +46,7 @@ function authFromEnv(env: NodeJS.ProcessEnv): AuthConfig {
   return auth;
 }
 
-function limitsFrom(v: Values): Partial<Limits> {
+function httpLimitsFrom(v: Values): Partial<Limits> {
   return {
     maxConcurrent: v.maxConcurrent, maxHeaderBytes: v.maxHeaderBytes, maxUrlBytes: v.maxUrlBytes,
     headersTimeoutMs: v.headersTimeout, requestTimeoutMs: v.requestTimeout, idleTimeoutMs: v.idleTimeout,

@@ -5,7 +5,7 @@ import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import type { ProviderOptions } from '../provider/http/server.ts';
 import type { WorkerFailed, WorkerReady } from '../provider/http/worker.ts';
 import type { COMMANDS, Input } from './commands.ts';
-import { stderrLine } from './common.ts';
+import { limitsFrom, stderrLine } from './common.ts';
 import { EXIT } from './exit-codes.ts';
 import { securityOptions, securitySummary } from './serve-security.ts';
 import { handleSignals } from './signals.ts';
@@ -27,6 +27,8 @@ export async function run({ values }: Input<typeof COMMANDS.serve>): Promise<num
     maxBodyBytes: values.maxBody,
     pollingMillis: values.pollingMillis,
     cacheMiB: values.cacheMb,
+    maxEntryBytes: values.maxEntryBytes,
+    limits: limitsFrom(values),
     ...securityOptions(values),
     ...(values.maxDbMib === undefined ? {} : { maxDbMiB: values.maxDbMib }),
   };

@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import type { BodyFactory, ChunkBody } from './chunk-body.ts';
-import { AsyncOperation, type PollOptions } from '../http/async-op.ts';
-import { HttpStatusError, statusError } from '../http/body.ts';
+import { AsyncOperation, type ContextRecorder, type PollOptions } from '../http/async-op.ts';
+import { discardBody, HttpStatusError, statusError } from '../http/body.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { redactUrl } from '../http/url.ts';
 import { SdataError } from '../protocol/errors.ts';
@@ -12,6 +12,7 @@ import type { Logger } from './log.ts';
 import { Outcomes } from './outcomes.ts';
 import { readResults } from './results.ts';
 import { postedAtomIds, splitChunk } from './split.ts';
+import type { XmlLimits } from '../xml/limits.ts';
 
 export const FEED_TYPE = 'application/atom+xml; type=feed';
 
@@ -35,7 +36,7 @@ export interface ContextCounts {
   gone: number;
   /** Synchronous answers: no context to delete. */
   synchronous: number;
-  /** DELETE failed or answered 404: the provider's expiry will have to clean up. */
+  /** DELETE failed or answered 404: left to the next run (the journal) or the provider's expiry. */
   failed: number;
 }
 
@@ -45,6 +46,8 @@ export interface ChunkSenderOptions {
   targetUrl: string;
   poll?: Partial<PollOptions>;
   maxEntryBytes: number;
+  /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
+  limits?: XmlLimits | undefined;
   /** Where the halves of a split chunk are written. */
   bodies: BodyFactory;
   /** Directory for result pages spooled for $syncResults or `onResultPage`. */
@@ -67,6 +70,8 @@ export interface ChunkSenderOptions {
   overlapResults?: boolean;
   onResultBytes?: (n: number) => void;
   signal?: AbortSignal | undefined;
+  /** Records every chunk context until its DELETE is done (the journal, docs/engine-rules.md §5). */
+  contexts?: ContextRecorder | undefined;
 }
 
 /**
@@ -117,6 +122,9 @@ export class ChunkSender {
         contentType: FEED_TYPE,
         contentLength: size,
         body: () => c.body.open(),
+        // The target applies the chunk before its 202: a run killed meanwhile knows the context by its POST only.
+        contexts: this.o.contexts,
+        recordPost: true,
         ...(onTracking ? { onTracking: (t: Tracking) => onTracking(t) } : {}),
       });
       this.live.add(op);
@@ -151,9 +159,8 @@ export class ChunkSender {
       const prev = this.resultsTail;
       this.resultsTail = prev.then(() => this.collect(c, op, res, size)).catch((e: unknown) => {
         this.failure ??= e;
-        // Unread (an earlier failure) or already read: either way nobody listens to it any more.
-        res.body.on('error', () => undefined);
-        res.body.destroy();
+        // Unread (an earlier failure) or already read: either way nobody reads it any more.
+        discardBody(res);
         return this.release(op);
       });
       await prev;
@@ -175,8 +182,11 @@ export class ChunkSender {
         posted: c.entries,
         postedIds: (from, max) => postedAtomIds(c.body, c.label, from, max, this.o.maxEntryBytes),
         context: op.location,
+        contexts: this.o.contexts,
         ...(this.o.onResult ? { onResult: (e: ResultEntry) => this.o.onResult!(c.n, (c.first ?? 0) + e.index, e) } : {}),
         signal: this.o.signal,
+        limits: this.o.limits,
+        maxEntryBytes: this.o.maxEntryBytes,
         ...(this.o.onResultBytes ? { onBytes: this.o.onResultBytes } : {}),
         ...(this.o.results || this.o.onResultPage ? {
           spoolPage: (p: number) => `${this.o.resultDir ?? '.'}/${c.label.replace(/[^\w.-]+/g, '_')}.result-${p}.xml`,
@@ -184,6 +194,8 @@ export class ChunkSender {
         } : {}),
       });
     } catch (e) {
+      // Unread if the pass failed before this chunk's turn (a synchronous answer is collected at once).
+      discardBody(res);
       await this.release(op);
       throw e;
     } finally {
@@ -223,7 +235,7 @@ export class ChunkSender {
   private async split(c: SpooledChunk): Promise<void> {
     let parts;
     try {
-      parts = await splitChunk(c.body, c.label.replace(/[^\w.-]+/g, '_'), this.o.bodies, this.o.maxEntryBytes);
+      parts = await splitChunk(c.body, c.label.replace(/[^\w.-]+/g, '_'), this.o.bodies, this.o.maxEntryBytes, this.o.limits);
     } finally {
       await c.body.release();
     }
@@ -248,6 +260,10 @@ export class ChunkSender {
     if (e instanceof HttpStatusError && e.code === 'SDATA_E_STORE_FULL') {
       return new SdataError('SDATA_E_STORE_FULL', `the target's disk is full: it could not store ${c.label}${c.entries === undefined ? '' : ` (${c.entries} entries)`} and no later chunk was sent: ${e.message}`,
         { status: e.status, url: e.details.url, cause: e });
+    }
+    if (e instanceof HttpStatusError && e.code === 'SDATA_E_NETWORK') {
+      // Unavailable (429/502/503/504) through every retry: not a refusal of the chunk, which was never applied.
+      return new SdataError('SDATA_E_NETWORK', `the target did not take ${c.label}${c.entries === undefined ? '' : ` (${c.entries} entries)`}: ${e.message}`, { status: e.status, url: e.details.url, cause: e });
     }
     if (e instanceof HttpStatusError) {
       return new SdataError('SDATA_E_TARGET_REJECTED', `target refused ${c.label}${c.entries === undefined ? '' : ` (${c.entries} entries)`}: ${e.message}`, { status: e.status, url: e.details.url, cause: e });
@@ -293,7 +309,7 @@ export class ChunkSender {
     else if (r === 'gone') this.contexts.gone++;
     else if (r === 'unknown' || r === 'failed') {
       this.contexts.failed++;
-      this.o.log.warn(`DELETE ${redactUrl(op.location)}: ${r === 'unknown' ? '404, the context was already gone' : 'failed'}; the target's context expiry will clean up`);
+      this.o.log.warn(`DELETE ${redactUrl(op.location)}: ${r === 'unknown' ? '404, the context was already gone' : 'failed; the next run deletes it (the journal of open contexts), or the target\'s context expiry'}`);
     }
   }
 

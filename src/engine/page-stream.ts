@@ -1,11 +1,14 @@
 import { digestKey } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
-import { getWhenReady, MovedContexts, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
+import { getWhenReady, MovedContexts, type ContextRecorder, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
+import { discardBody, statusError } from '../http/body.ts';
+import { EndedEarly, endOfDocument } from './ended-early.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { isTransientError, withRetry, type Clock, type RetryPolicy } from '../http/retry.ts';
 import { redactUrl, resolveHref } from '../http/url.ts';
 import { FeedReader } from '../xml/feed-reader.ts';
 import type { EntryRecord, FeedHead } from '../xml/feed-types.ts';
+import type { XmlLimits } from '../xml/limits.ts';
 
 /** Where a source page's records go: the planner, or the concatenating writer of `pull`. */
 export interface PageSink {
@@ -27,6 +30,8 @@ export interface PageResult {
 export interface StreamPageOptions {
   source: string;
   maxEntryBytes?: number;
+  /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
+  limits?: XmlLimits | undefined;
   retry: RetryPolicy;
   clock?: Clock;
   signal?: AbortSignal | undefined;
@@ -42,7 +47,8 @@ export interface StreamPageOptions {
  * Streams one source page into a sink as its bytes arrive; nothing of the page is buffered beyond the reader's
  * current entry. If the connection drops mid-body, the page is fetched again (`refetch`: the same context URL or
  * next link; the source serves a snapshot, docs/protocol.md §3.2) and the entries already delivered are skipped, so the sink
- * sees every entry exactly once. A page whose head changed between attempts is a protocol error.
+ * sees every entry exactly once. So is a page whose document stops early in a response framed as complete (EndedEarly).
+ * A page whose head changed between attempts is a protocol error.
  */
 export async function streamPage(
   first: HttpResponse,
@@ -58,10 +64,7 @@ export async function streamPage(
   const interrupted = (): SdataError => new SdataError('SDATA_E_ABORTED', `${o.source}: interrupted`, { url: o.source });
   try {
     return await withRetry(async (attempt) => {
-      if (res.statusCode !== 200) {
-        await res.body.dump().catch(() => undefined);
-        throw new SdataError('SDATA_E_HTTP', `GET ${redactUrl(res.url)}: expected 200 with a feed page, got HTTP ${res.statusCode}`, { url: res.url, status: res.statusCode });
-      }
+      if (res.statusCode !== 200) throw await statusError('GET', res, 'expected 200 with a feed page');
       const skip = delivered;
       let seen = 0;
       let next: string | undefined;
@@ -86,7 +89,7 @@ export async function streamPage(
           next = t.next;
           entries = t.entries;
         },
-      }, { source: o.source, requireSyncHead: o.syncFeed ?? true, ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }) });
+      }, { source: o.source, requireSyncHead: o.syncFeed ?? true, limits: o.limits, ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }) });
       try {
         for await (const chunk of res.body) {
           const b = chunk as Buffer;
@@ -97,11 +100,11 @@ export async function streamPage(
           const w = sink.ready();
           if (w) await w;
         }
-        reader.end();
+        endOfDocument(() => reader.end());
         const w = sink.ready();
         if (w) await w;
       } catch (e) {
-        res.body.destroy();
+        discardBody(res);
         throw e;
       }
       if (entries < skip) {
@@ -113,17 +116,19 @@ export async function streamPage(
       signal: o.signal,
       ...(o.clock ? { clock: o.clock } : {}),
       aborted: interrupted,
-      classify: (e) => (isTransientError(e) ? { reason: `page body cut off: ${(e as Error).message}` } : undefined),
+      classify: (e) => (isTransientError(e) ? { reason: `page body cut off: ${(e as Error).message}` }
+        : e instanceof EndedEarly ? { reason: `page ended early: ${e.message}` } : undefined),
       giveUp: (e, retries) => (isTransientError(e)
         ? new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(o.source)}: page body cut off: ${(e as Error).message} (after ${retries} retries)`, { url: o.source, cause: e })
-        : e),
+        : e instanceof EndedEarly ? e.final(retries) : e),
       beforeRetry: async () => {
         res = await refetch();
       },
     });
   } catch (e) {
-    // Whatever ended the loop, the body in hand is not read further (an abort before the first attempt, too).
-    res.body.destroy();
+    // Whatever ended the loop, the body in hand is not read further: an abort right after a re-fetch leaves one that
+    // was never read at all.
+    discardBody(res);
     throw e;
   }
 }
@@ -138,6 +143,8 @@ export interface StreamPagesOptions {
   sink: PageSink;
   poll?: Partial<PollOptions> | undefined;
   maxEntryBytes?: number;
+  /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
+  limits?: XmlLimits | undefined;
   signal?: AbortSignal | undefined;
   onBytes?: (n: number) => void;
   check?: () => void;
@@ -148,6 +155,8 @@ export interface StreamPagesOptions {
   afterPage?: (page: PageResult, n: number) => void;
   /** A context a `next` page's 202 opened was DELETEd (or could not be). */
   onMovedDeleted?: (url: string, outcome: DeleteOutcome) => void;
+  /** Records the contexts `next` pages' 202s open until their DELETE (the journal). */
+  contexts?: ContextRecorder | undefined;
 }
 
 /**
@@ -162,7 +171,7 @@ export async function streamPages(o: StreamPagesOptions): Promise<{ pages: numbe
   let refetch = o.again;
   let pages = 0;
   let resumed = 0;
-  const moved = new MovedContexts(o.client, [o.firstUrl]);
+  const moved = new MovedContexts(o.client, [o.firstUrl], o.contexts);
   const release = async (): Promise<void> => {
     for (const [u, d] of await moved.release()) o.onMovedDeleted?.(u, d);
   };
@@ -170,7 +179,7 @@ export async function streamPages(o: StreamPagesOptions): Promise<{ pages: numbe
     for (;;) {
       o.beforePage?.(url);
       const page = await streamPage(res, refetch, o.sink, {
-        source: url, retry: o.client.retry, clock: o.client.clock, signal: o.signal,
+        source: url, retry: o.client.retry, clock: o.client.clock, signal: o.signal, limits: o.limits,
         ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }),
         ...(o.onBytes ? { onBytes: o.onBytes } : {}),
         ...(o.check ? { check: o.check } : {}),

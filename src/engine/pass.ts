@@ -1,7 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AsyncOperation, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
-import { readSmallBody, statusError } from '../http/body.ts';
+import { AsyncOperation, type ContextRecorder, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
+import { discardBody, readSmallDocument, statusError } from '../http/body.ts';
+import { MAX_DIGEST_BYTES, type XmlLimits } from '../xml/limits.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { collectionUrl, operationUrl, redactUrl, withQuery } from '../http/url.ts';
 import { SdataError, isSdataError } from '../protocol/errors.ts';
@@ -32,6 +33,8 @@ export interface PassOptions {
   chunkEntries: number;
   chunkBytes: number;
   maxEntryBytes: number;
+  /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
+  limits?: XmlLimits | undefined;
   strict?: boolean;
   dryRun?: boolean;
   postResults?: boolean;
@@ -52,6 +55,8 @@ export interface PassOptions {
   keepInvalid?: number;
   /** `--explain`: lower-cased uuids whose decisions (and results) are reported (plan/explain.ts). */
   explain?: ReadonlySet<string> | undefined;
+  /** Records each side's contexts until their DELETE is done (the journal, docs/engine-rules.md §5). */
+  contexts?: { source: ContextRecorder; target: ContextRecorder } | undefined;
 }
 
 /** An `--explain`ed entry, with what the target answered for it when it was sent. */
@@ -114,12 +119,14 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
   let spoolDir: string | undefined;
   let spool: SpoolTarget | undefined;
   let sender: ChunkSender | undefined;
+  /** Page 1's answer until streamPages takes it: a failure before that must still let its body go. */
+  let unread: HttpResponse | undefined;
   try {
     stats.phase = 'digest';
     const digestUrl = operationUrl(targetColl, '$syncDigest');
     const dres = await o.target.request({ method: 'GET', url: digestUrl, headers: { accept: ENTRY_TYPE } });
     if (dres.statusCode !== 200) throw await statusError('GET', dres, 'reading the target digest');
-    const digestText = await readSmallBody(dres);
+    const digestText = await readSmallDocument(dres, MAX_DIGEST_BYTES);
     const digest = parseDigestDocument(digestText, digestUrl);
     result.targetDigest = digest;
     o.log.debug(`${o.kind}: target digest has ${digest.entries.size} endpoint(s)`);
@@ -136,8 +143,10 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
       contentType: ENTRY_TYPE,
       contentLength: digestBody.length,
       onTracking: trackingProgress,
+      contexts: o.contexts?.source,
     });
     const res: HttpResponse = await sourceOp.start();
+    unread = res;
     stats.trackingProgress = undefined;
     stats.phase = 'transferring';
 
@@ -154,6 +163,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
         target: o.target,
         targetUrl: withQuery(operationUrl(targetColl, '$syncTarget'), run),
         maxEntryBytes: o.maxEntryBytes,
+        limits: o.limits,
         log: o.log,
         signal: o.signal,
         onTracking: trackingProgress,
@@ -170,6 +180,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
           if (x) x.result = { atomId: e.atomId, status: e.status, method: e.method, message: e.message, diagnoses: e.diagnoses.map(formatDiagnosis) };
         },
         results: o.postResults ? { client: o.source, url: withQuery(operationUrl(sourceColl, '$syncResults'), run) } : undefined,
+        contexts: o.contexts?.target,
         ...(o.poll ? { poll: o.poll } : {}),
       });
       sender = s;
@@ -223,9 +234,10 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
     };
     const op = sourceOp;
     const check = spool ? () => spool!.check() : undefined;
+    unread = undefined;
     await streamPages({
       client: o.source, first: res, again: () => op.again(), firstUrl: op.location ?? op.postUrl, sink, poll: o.poll,
-      maxEntryBytes: o.maxEntryBytes, signal: o.signal,
+      maxEntryBytes: o.maxEntryBytes, limits: o.limits, signal: o.signal, contexts: o.contexts?.source,
       onBytes: (n) => {
         stats.bytesIn += n;
         sync();
@@ -257,6 +269,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
   } catch (e) {
     stats.phase = 'failed';
     result.error = asSdataError(e, o);
+    if (unread) discardBody(unread);
     if (spool) await spool.abort().catch(() => undefined);
   } finally {
     if (sender) {
@@ -268,7 +281,8 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
       // Last, and always (docs/engine-rules.md §5): the source context outlives every chunk built from it.
       const d = await sourceOp.delete();
       result.contexts.source = d;
-      if (d === 'failed' || d === 'unknown') o.log.warn(`${o.kind}: DELETE of the source context ${redactUrl(sourceOp.location ?? '')}: ${d}; the source's context expiry will clean up`);
+      if (d === 'failed') o.log.warn(`${o.kind}: DELETE of the source context ${redactUrl(sourceOp.location ?? '')} failed; the next run deletes it (the journal of open contexts), or the source's context expiry`);
+      else if (d === 'unknown') o.log.warn(`${o.kind}: DELETE of the source context ${redactUrl(sourceOp.location ?? '')}: 404, the context was already gone`);
     }
     if (spoolDir) await rm(spoolDir, { recursive: true, force: true }).catch(() => undefined);
     stats.endedMs = Date.now();

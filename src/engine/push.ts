@@ -3,7 +3,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import type { PollOptions } from '../http/async-op.ts';
+import type { ContextRecorder, PollOptions } from '../http/async-op.ts';
 import type { HttpClient } from '../http/client.ts';
 import { operationUrl, withQuery } from '../http/url.ts';
 import { FeedReader } from '../xml/feed-reader.ts';
@@ -14,6 +14,7 @@ import { FileBody, FileWriter } from './chunk-body.ts';
 import { ChunkSender, type ContextCounts } from './chunk-sender.ts';
 import type { Logger } from './log.ts';
 import type { Outcomes } from './outcomes.ts';
+import type { XmlLimits } from '../xml/limits.ts';
 
 export interface PushOptions {
   client: HttpClient;
@@ -27,8 +28,12 @@ export interface PushOptions {
   out: Writable;
   log: Logger;
   maxEntryBytes: number;
+  /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
+  limits?: XmlLimits | undefined;
   poll?: Partial<PollOptions>;
   signal?: AbortSignal | undefined;
+  /** Records each chunk context until its DELETE (the journal). */
+  contexts?: ContextRecorder | undefined;
 }
 
 export interface PushResult {
@@ -57,7 +62,7 @@ export async function pushFeeds(o: PushOptions): Promise<PushResult> {
       },
       entry: (rec) => pending.push(rec),
       end: () => undefined,
-    }, { source: file, requireSyncHead: false, maxEntryBytes: 1 << 30 });
+    }, { source: file, requireSyncHead: false, maxEntryBytes: 1 << 30, limits: o.limits });
     if (!opened) {
       opened = true;
       sink.write(feedOpen({ id: withQuery(operationUrl(o.collection, '$syncTarget'), { runName: o.runName, runStamp: o.runStamp }), title: 'Synchronization results' }));
@@ -84,9 +89,11 @@ export async function pushFeeds(o: PushOptions): Promise<PushResult> {
     target: o.client,
     targetUrl: withQuery(operationUrl(o.collection, '$syncTarget'), { runName: o.runName, runStamp: o.runStamp }),
     maxEntryBytes: o.maxEntryBytes,
+    limits: o.limits,
     log: o.log,
     signal: o.signal,
     onResultPage: forwardFile,
+    contexts: o.contexts,
     ...(o.poll ? { poll: o.poll } : {}),
   });
   try {

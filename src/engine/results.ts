@@ -1,11 +1,14 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { getWhenReady, MovedContexts } from '../http/async-op.ts';
+import { getWhenReady, MovedContexts, type ContextRecorder } from '../http/async-op.ts';
+import { discardBody, statusError } from '../http/body.ts';
+import { EndedEarly, endOfDocument } from './ended-early.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { isTransientError, withRetry } from '../http/retry.ts';
 import { redactUrl, resolveHref } from '../http/url.ts';
 import { SdataError } from '../protocol/errors.ts';
 import type { ResultEntry, ResultTail } from '../xml/result-types.ts';
+import type { XmlLimits } from '../xml/limits.ts';
 import { ResultScanner } from '../xml/result-scanner.ts';
 import { Outcomes, resultProblem } from './outcomes.ts';
 
@@ -30,8 +33,13 @@ export interface ReadResultsOptions {
   onPageFile?: (path: string) => Promise<void>;
   signal?: AbortSignal | undefined;
   onBytes?: (n: number) => void;
+  /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
+  limits?: XmlLimits | undefined;
+  maxEntryBytes?: number;
   /** The target context these results belong to (its owner DELETEs it); other contexts a page's 202 opens are DELETEd here. */
   context?: string | undefined;
+  /** Records those other contexts until their DELETE (the journal). */
+  contexts?: ContextRecorder | undefined;
 }
 
 export interface ResultsRead {
@@ -46,8 +54,8 @@ const NAMED = 5;
 /**
  * Pages through a target result feed (docs/protocol.md §1.3 step 5: sequential paging, `next` as given; a page's 202
  * with a Location of its own is DELETEd once read), counting per-entry outcomes as the bytes arrive. A page's counts
- * are committed only once the page is complete; a page cut off mid-body is fetched again and counted from scratch,
- * so nothing is counted twice.
+ * are committed only once the page is complete; a page cut off mid-body, or whose document stops early in a response
+ * framed as complete (EndedEarly), is fetched again and counted from scratch, so nothing is counted twice.
  *
  * Strict (docs/protocol.md §5.5): a result entry that does not say what happened (`resultProblem`) is a protocol
  * error naming it; so is a result feed with fewer or more entries than were posted (core 13.4: one per entry, in
@@ -60,7 +68,7 @@ export async function readResults(first: HttpResponse, again: () => Promise<Http
   let entries = 0;
   let res = first;
   let refetch = again;
-  const moved = new MovedContexts(o.client, [o.context, first.url]);
+  const moved = new MovedContexts(o.client, [o.context, first.url], o.contexts);
   let extra: Array<string | undefined> = [];
   try {
     for (let page = 1; ; page++) {
@@ -70,10 +78,7 @@ export async function readResults(first: HttpResponse, again: () => Promise<Http
       let tail: ResultTail;
       try {
         tail = await withRetry(async () => {
-          if (res.statusCode !== 200) {
-            await res.body.dump().catch(() => undefined);
-            throw new SdataError('SDATA_E_HTTP', `GET ${redactUrl(res.url)}: expected 200 with a result feed page, got HTTP ${res.statusCode}`, { url: res.url, status: res.statusCode });
-          }
+          if (res.statusCode !== 200) throw await statusError('GET', res, 'expected 200 with a result feed page');
           // Counted from scratch on every attempt: a page's counts are committed only once it is complete.
           pageOutcomes = new Outcomes();
           pageExtra = [];
@@ -92,7 +97,7 @@ export async function readResults(first: HttpResponse, again: () => Promise<Http
             }
             pageOutcomes.add(e, o.chunk);
             o.onResult?.(e);
-          }, { source: url });
+          }, { source: url, limits: o.limits, ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }) });
           let out: WriteStream | undefined;
           try {
             if (file) out = createWriteStream(file);
@@ -102,11 +107,11 @@ export async function readResults(first: HttpResponse, again: () => Promise<Http
               reader.push(b);
               if (out && !out.write(b)) await once(out, 'drain');
             }
-            const t = reader.end();
+            const t = endOfDocument(() => reader.end());
             if (out) await new Promise<void>((resolve, reject) => out!.end((err?: Error | null) => (err ? reject(err) : resolve())));
             return t;
           } catch (e) {
-            res.body.destroy();
+            discardBody(res);
             out?.destroy();
             throw e;
           }
@@ -115,16 +120,18 @@ export async function readResults(first: HttpResponse, again: () => Promise<Http
           signal: o.signal,
           clock: o.client.clock,
           aborted: () => new SdataError('SDATA_E_ABORTED', `${redactUrl(res.url)}: interrupted`, { url: res.url }),
-          classify: (e) => (isTransientError(e) ? { reason: `result page cut off: ${(e as Error).message}` } : undefined),
-          giveUp: (e) => (isTransientError(e)
-            ? new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(res.url)}: result page cut off: ${(e as Error).message}`, { url: res.url, cause: e })
-            : e),
+          classify: (e) => (isTransientError(e) ? { reason: `result page cut off: ${(e as Error).message}` }
+            : e instanceof EndedEarly ? { reason: `result page ended early: ${e.message}` } : undefined),
+          giveUp: (e, retries) => (isTransientError(e)
+            ? new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(res.url)}: result page cut off: ${(e as Error).message} (after ${retries} retries)`, { url: res.url, cause: e })
+            : e instanceof EndedEarly ? e.final(retries) : e),
           beforeRetry: async () => {
             res = await refetch();
           },
         });
       } catch (e) {
-        res.body.destroy();
+        // Possibly never read: an abort right after a re-fetch.
+        discardBody(res);
         throw e;
       }
       total.merge(pageOutcomes);

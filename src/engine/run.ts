@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
-import { HttpStatusError, readSmallBody, statusError } from '../http/body.ts';
+import { HttpStatusError, readSmallDocument, statusError } from '../http/body.ts';
+import { MAX_SCHEMA_BYTES } from '../xml/limits.ts';
 import type { HttpClient } from '../http/client.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { kindWaves, parseSchemaKinds, syncableKinds, type SchemaKind } from '../xml/schema-kinds.ts';
@@ -72,7 +73,7 @@ export async function schemaOf(client: HttpClient, datasetBase: string): Promise
   const res = await client.request({ method: 'GET', url, headers: { accept: 'application/xml' } });
   if (res.statusCode !== 200) throw await statusError('GET', res, 'reading the schema');
   try {
-    return parseSchemaKinds(await readSmallBody(res, 64 * 1024 * 1024));
+    return parseSchemaKinds(await readSmallDocument(res, MAX_SCHEMA_BYTES));
   } catch (e) {
     throw new SdataError('SDATA_E_PROTOCOL', `${url}: cannot read the schema: ${(e as Error).message}`, { url, cause: e });
   }

@@ -1,6 +1,7 @@
-import { AsyncOperation, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
+import { AsyncOperation, type ContextRecorder, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { operationUrl, withQuery } from '../http/url.ts';
+import type { XmlLimits } from '../xml/limits.ts';
 import { streamPages, type PageSink } from './page-stream.ts';
 
 /** The media type of a single Atom entry: a `$syncDigest` entry, and what `$syncSource` is POSTed. */
@@ -15,9 +16,13 @@ export interface SourceFeedOptions {
   digestEntry: string;
   runName: string;
   runStamp: string;
-  maxEntryBytes?: number;
-  poll?: Partial<PollOptions>;
+  maxEntryBytes?: number | undefined;
+  /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
+  limits?: XmlLimits | undefined;
+  poll?: Partial<PollOptions> | undefined;
   signal?: AbortSignal | undefined;
+  /** Records the source context (and those of `next` pages) until their DELETE (the journal). */
+  contexts?: ContextRecorder | undefined;
   /** Before each page is read: its URL. */
   beforePage?: (url: string) => void;
 }
@@ -42,6 +47,7 @@ export async function readSourceFeed(o: SourceFeedOptions, sink: (contextUrl: st
     body: () => o.digestEntry,
     contentType: ENTRY_TYPE,
     contentLength: Buffer.byteLength(o.digestEntry),
+    contexts: o.contexts,
   });
   const r: SourceFeedRead = { pages: 0, bytesIn: 0, contextUrl: op.postUrl, sourceContext: 'none' };
   try {
@@ -49,6 +55,7 @@ export async function readSourceFeed(o: SourceFeedOptions, sink: (contextUrl: st
     r.contextUrl = op.location ?? op.postUrl;
     const read = await streamPages({
       client: o.client, first: res, again: () => op.again(), firstUrl: r.contextUrl, sink: sink(r.contextUrl), poll: o.poll, signal: o.signal,
+      contexts: o.contexts, limits: o.limits,
       ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }),
       ...(o.beforePage ? { beforePage: o.beforePage } : {}),
       afterPage: (p) => {

@@ -1,6 +1,7 @@
 import { FeedReader } from '../xml/feed-reader.ts';
 import type { EntryRecord, FeedHead } from '../xml/feed-types.ts';
 import { feedClose, feedOpen, forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
+import type { XmlLimits } from '../xml/limits.ts';
 import type { BodyFactory, BodyWriter, ChunkBody } from './chunk-body.ts';
 
 export interface SplitPart {
@@ -11,11 +12,11 @@ export interface SplitPart {
 }
 
 /** Reads a chunk back record by record; the callback may wait (backpressure on the writer). */
-async function eachEntry(body: ChunkBody, source: string, maxEntryBytes: number, onHead: (h: FeedHead) => void,
+async function eachEntry(body: ChunkBody, source: string, maxEntryBytes: number, limits: XmlLimits | undefined, onHead: (h: FeedHead) => void,
   onEntry: (rec: EntryRecord) => Promise<void> | void, onEnd: (next: string | undefined) => void = () => undefined): Promise<void> {
   const pending: EntryRecord[] = [];
   const reader = new FeedReader({ head: onHead, entry: (rec) => pending.push(rec), end: (t) => onEnd(t.next) },
-    { source, maxEntryBytes, requireSyncHead: true });
+    { source, maxEntryBytes, limits, requireSyncHead: true });
   for await (const c of body.open()) {
     reader.push(c as Buffer);
     for (const r of pending.splice(0)) await onEntry(r);
@@ -28,7 +29,7 @@ async function eachEntry(body: ChunkBody, source: string, maxEntryBytes: number,
 export async function postedAtomIds(body: ChunkBody, name: string, from: number, max: number, maxEntryBytes: number): Promise<Array<string | undefined>> {
   const out: Array<string | undefined> = [];
   let i = 0;
-  await eachEntry(body, name, maxEntryBytes, () => undefined, (rec) => {
+  await eachEntry(body, name, maxEntryBytes, undefined, () => undefined, (rec) => {
     if (i >= from && out.length < max) out.push(rec.atomId);
     i++;
   });
@@ -47,10 +48,10 @@ const halfHref = (href: string, part: 'a' | 'b'): string => (href.includes('#') 
  * (docs/engine-rules.md §3). Whether the chunk was final is read from the chunk itself (no `next` link), so any
  * sync feed can be split. Returns undefined when there is nothing to split (fewer than two entries).
  */
-export async function splitChunk(body: ChunkBody, name: string, make: BodyFactory, maxEntryBytes: number): Promise<[SplitPart, SplitPart] | undefined> {
+export async function splitChunk(body: ChunkBody, name: string, make: BodyFactory, maxEntryBytes: number, limits?: XmlLimits): Promise<[SplitPart, SplitPart] | undefined> {
   let total = 0;
   let final = true;
-  await eachEntry(body, name, maxEntryBytes, () => undefined, () => {
+  await eachEntry(body, name, maxEntryBytes, limits, () => undefined, () => {
     total++;
   }, (next) => {
     final = next === undefined;
@@ -82,7 +83,7 @@ export async function splitChunk(body: ChunkBody, name: string, make: BodyFactor
     bodies.push(await w.finish());
   };
   try {
-    await eachEntry(body, name, maxEntryBytes, (h) => {
+    await eachEntry(body, name, maxEntryBytes, limits, (h) => {
       head = h;
       decls = pageDecls(h.bindings);
     }, async (rec) => {

@@ -18,6 +18,28 @@ export interface PollOptions {
   onTracking?: (t: Tracking, url: string) => void;
 }
 
+/**
+ * Where the contexts an operation opens are written down the moment their Location is known, so that a run that
+ * dies before their DELETE leaves a record the next run DELETEs them from (engine/journal.ts, docs/engine-rules.md §5).
+ */
+export interface ContextRecorder {
+  /**
+   * A POST that may open a context is about to be sent: its URL, which carries the trackingID, is all there is to
+   * find that context by until its 202 comes. Returns the handle the other calls take.
+   */
+  posting(postUrl: string): number;
+  /** A context known by its Location only (a page's 202 named it); returns its handle. */
+  opened(url: string): number;
+  /** The context's Location: from the POST's 202, or a later 202 that moved it (the one its DELETE goes to). */
+  located(handle: number, url: string): void;
+  /**
+   * Nothing is left to release: its DELETE is done (deleted, already gone: 410, or unknown to the provider: 404), or
+   * the POST was answered without a context (a synchronous answer, a refusal).
+   */
+  closed(handle: number): void;
+}
+
+
 export interface StartOptions extends Partial<PollOptions> {
   /** The operation URL without the trackingID (runName/runStamp already added by the caller). */
   url: string;
@@ -28,6 +50,14 @@ export interface StartOptions extends Partial<PollOptions> {
   trackingId?: string;
   /** Longer header wait for providers that answer synchronously after processing. */
   headersTimeoutMs?: number;
+  /** Records the context (its Location) until its DELETE is done. */
+  contexts?: ContextRecorder | undefined;
+  /**
+   * Record the POST itself before it is sent, not only the 202's Location. For an operation whose work is done
+   * before the 202 ($syncTarget applies the body first): a process that dies meanwhile leaves a context it never
+   * learnt the Location of, which the next run can only find by the trackingID (leftover-contexts.ts).
+   */
+  recordPost?: boolean;
 }
 
 /**
@@ -51,24 +81,31 @@ const pathOf = (url: string): string => url.replace(/[?#].*$/, '');
 export class MovedContexts {
   private readonly client: HttpClient;
   private readonly owned: ReadonlySet<string>;
-  private readonly open = new Set<string>();
+  private readonly recorder: ContextRecorder | undefined;
+  /** Each open context's URL, and its handle in the recorder. */
+  private readonly open = new Map<string, number | undefined>();
   private readonly done = new Map<string, DeleteOutcome>();
 
-  constructor(client: HttpClient, owned: Iterable<string | undefined>) {
+  constructor(client: HttpClient, owned: Iterable<string | undefined>, recorder?: ContextRecorder) {
     this.client = client;
     this.owned = new Set([...owned].filter((u): u is string => u !== undefined).map(pathOf));
+    this.recorder = recorder;
   }
 
   /** For getWhenReady's `onMoved`. */
   readonly add = (url: string): void => {
-    if (!this.owned.has(pathOf(url)) && !this.done.has(url)) this.open.add(url);
+    if (!this.owned.has(pathOf(url)) && !this.done.has(url) && !this.open.has(url)) this.open.set(url, this.recorder?.opened(url));
   };
 
   /** DELETEs every context added so far; never throws. */
   async release(): Promise<Array<[string, DeleteOutcome]>> {
-    const urls = [...this.open];
+    const open = [...this.open];
     this.open.clear();
-    const out = await Promise.all(urls.map(async (u): Promise<[string, DeleteOutcome]> => [u, await deleteContext(this.client, u)]));
+    const out = await Promise.all(open.map(async ([u, handle]): Promise<[string, DeleteOutcome]> => {
+      const d = await deleteContext(this.client, u);
+      if (d !== 'failed' && handle !== undefined) this.recorder?.closed(handle);
+      return [u, d];
+    }));
     for (const [u, d] of out) this.done.set(u, d);
     return out;
   }
@@ -82,6 +119,37 @@ export async function deleteContext(client: HttpClient, url: string): Promise<De
     if (res.statusCode === 410) return 'gone';
     if (res.statusCode === 404) return 'unknown';
     return res.statusCode >= 200 && res.statusCode < 300 ? 'deleted' : 'failed';
+  } catch {
+    return 'failed';
+  }
+}
+
+/** Answers to a repeated POST that say nothing about the context: not let in, or not now. */
+const LATER: ReadonlySet<number> = new Set([401, 403, 407, 408, 429]);
+
+/**
+ * Finds the context a POST opened whose 202 never arrived, and DELETEs it: the same POST (URL and trackingID)
+ * repeated with an empty body. A provider recognises a repeated trackingID and answers with the context it opened
+ * (core 11.6) without applying the body again; where the first POST left nothing (it never arrived, or its body
+ * broke off), the empty body is not a feed and cannot be applied: it is refused (4xx), which says there is nothing
+ * to release. So it reveals a context and never creates work. 'failed': no answer, 5xx, or not let in (LATER):
+ * try again later.
+ * Never throws; outside the abort signal.
+ */
+export async function releaseByTrackingId(client: HttpClient, postUrl: string, contentType: string): Promise<DeleteOutcome> {
+  try {
+    const res = await client.request({
+      method: 'POST', url: postUrl, headers: { 'content-type': contentType, 'content-length': '0' }, body: () => Buffer.alloc(0),
+      retry: 'unsent', cleanup: true,
+    });
+    await res.body.dump().catch(() => undefined);
+    const loc = res.headers['location'];
+    const l = Array.isArray(loc) ? loc[0] : loc;
+    if (res.statusCode === 202 && l) return deleteContext(client, resolveHref(l, postUrl));
+    if (res.statusCode === 410) return 'gone';
+    if (res.statusCode >= 500 || LATER.has(res.statusCode)) return 'failed';
+    // The empty body refused (no context of that trackingID), or an answer without a context to address.
+    return 'unknown';
   } catch {
     return 'failed';
   }
@@ -172,6 +240,8 @@ export class AsyncOperation {
   private readonly client: HttpClient;
   private readonly o: StartOptions & PollOptions;
   private deleting: Promise<DeleteOutcome> | undefined;
+  /** The context's handle in `o.contexts`. */
+  private recorded: number | undefined;
 
   constructor(client: HttpClient, o: StartOptions) {
     this.client = client;
@@ -184,6 +254,8 @@ export class AsyncOperation {
   async start(): Promise<HttpResponse> {
     const headers: Record<string, string> = { 'content-type': this.o.contentType, accept: 'application/atom+xml' };
     if (this.o.contentLength !== undefined) headers['content-length'] = String(this.o.contentLength);
+    if (this.o.recordPost) this.recorded ??= this.o.contexts?.posting(this.postUrl);
+    // A POST that fails without an answer may or may not have opened a context: its record stays.
     const res = await this.client.request({
       method: 'POST', url: this.postUrl, headers, body: this.o.body, retry: 'idempotent', uninterruptible: true,
       ...(this.o.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: this.o.headersTimeoutMs }),
@@ -192,16 +264,27 @@ export class AsyncOperation {
       const loc = res.headers['location'];
       const l = Array.isArray(loc) ? loc[0] : loc;
       if (!l) {
+        this.forget(); // a context there is no way to address
         await res.body.dump().catch(() => undefined);
         throw new SdataError('SDATA_E_PROTOCOL', `POST ${redactUrl(this.postUrl)}: 202 Accepted without a Location header (core 11.5 requires one)`, { url: this.postUrl, status: 202 });
       }
       this.location = resolveHref(l, this.postUrl);
+      // Written down before anything else can happen to this process: from here on, only a DELETE ends the context.
+      if (this.recorded === undefined) this.recorded = this.o.contexts?.opened(this.location);
+      else this.o.contexts?.located(this.recorded, this.location);
       const wait = await this.readTracking(res);
       if (this.client.signal?.aborted) throw new SdataError('SDATA_E_ABORTED', `POST ${redactUrl(this.postUrl)}: interrupted`);
       return this.poll(wait);
     }
+    // A synchronous answer, or a refusal: no context to release.
+    this.forget();
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     throw await statusError('POST', res);
+  }
+
+  private forget(): void {
+    if (this.recorded !== undefined) this.o.contexts?.closed(this.recorded);
+    this.recorded = undefined;
   }
 
   /** The final answer again (a body cut off mid-way): GET the context, or repeat the identical POST if synchronous. */
@@ -217,6 +300,7 @@ export class AsyncOperation {
       onPoll: () => void this.polls++,
       onMoved: (url) => {
         this.location = url;
+        if (this.recorded !== undefined) this.o.contexts?.located(this.recorded, url);
       },
       onTracking: (t) => {
         this.tracking = t;
@@ -254,6 +338,9 @@ export class AsyncOperation {
   private async doDelete(): Promise<DeleteOutcome> {
     const url = this.location;
     if (url === undefined) return 'skipped';
-    return deleteContext(this.client, url);
+    const d = await deleteContext(this.client, url);
+    // 'failed' stays recorded: the next run tries again.
+    if (d !== 'failed') this.forget();
+    return d;
   }
 }

@@ -42,8 +42,10 @@ export interface HttpRequest {
   uninterruptible?: boolean;
 }
 
+/** An answer, with its URL and how many times the request was tried again before it (statusError says so). */
 export type HttpResponse = Dispatcher.ResponseData & {
   url: string;
+  retries?: number;
   /** Whose credentials the client carries, and whether this request carried them: a 401 names the right variables. */
   side?: Side | undefined;
   authSent?: boolean;
@@ -129,7 +131,7 @@ export class HttpClient {
       ? { retries: Math.min(2, this.retry.retries), baseMs: this.retry.baseMs, maxMs: Math.min(1000, this.retry.maxMs), maxRetryAfterMs: Math.min(1000, this.retry.maxRetryAfterMs) }
       : this.retry;
     const signal = cleanup ? AbortSignal.timeout(CLEANUP_TIMEOUT_MS) : req.uninterruptible ? undefined : this.signal;
-    return withRetry(async () => {
+    return withRetry(async (n) => {
       this.requests++;
       const res = await this.agent.request({
         origin, path, method: req.method, headers,
@@ -138,7 +140,7 @@ export class HttpClient {
         headersTimeout: cleanup ? Math.min(CLEANUP_TIMEOUT_MS, this.timeouts.headersMs) : req.headersTimeoutMs ?? this.timeouts.headersMs,
         bodyTimeout: this.timeouts.bodyMs,
       });
-      return Object.assign(res, { url: req.url, side: this.side, authSent });
+      return Object.assign(res, { url: req.url, retries: n, side: this.side, authSent });
     }, {
       policy,
       // The run's signal: checked before every attempt and cuts every wait, but a cleanup ignores it.

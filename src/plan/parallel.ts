@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { Digest } from '../protocol/digest.ts';
 import type { FeedLink, ResumePoint } from '../xml/feed-types.ts';
 import { pageDecls, type PageDecls } from '../xml/feed-writer.ts';
+import { resolveLimits, type XmlLimits } from '../xml/limits.ts';
 import { Decider } from './decide.ts';
 import { GcSchedule } from './gc-schedule.ts';
 import type { Planner } from './planner.ts';
@@ -31,6 +32,8 @@ export interface SegmentedOptions {
   /** Target digest the entries are decided against (undefined = empty target). */
   target: Digest | undefined;
   maxEntryBytes: number;
+  /** Parsing limits (xml/limits.ts), the same on every thread; default: the defaults. */
+  limits?: XmlLimits;
   /** Piece size (a piece ends at the last cut in the first this-many bytes). Default 64 KiB. */
   segmentBytes?: number;
   /** Helper threads, 0 or 1: default 1 when the machine has more than one CPU, else 0 (everything on this thread). */
@@ -155,6 +158,7 @@ async function* pieces(input: AsyncIterable<Uint8Array>, size: number, pattern: 
 export class SegmentedPlan {
   private readonly target: Digest | undefined;
   private readonly maxEntryBytes: number;
+  private readonly limits: XmlLimits;
   private readonly size: number;
   private readonly helpers: number;
   private readonly readers: SegmentReaders;
@@ -168,6 +172,7 @@ export class SegmentedPlan {
   constructor(o: SegmentedOptions) {
     this.target = o.target;
     this.maxEntryBytes = o.maxEntryBytes;
+    this.limits = resolveLimits(o.limits);
     this.size = o.segmentBytes ?? 64 * 1024;
     this.helpers = o.helpers ?? (availableParallelism() > 1 ? 1 : 0);
     this.readers = new SegmentReaders(new Decider(o.target));
@@ -219,7 +224,7 @@ export class SegmentedPlan {
       if (!main) {
         // Only here, where a reader starts, is nothing of an earlier piece alive (gc-schedule.ts).
         this.gc.betweenPieces();
-        const reader = this.readers.for(source, this.maxEntryBytes);
+        const reader = this.readers.for(source, this.maxEntryBytes, this.limits);
         reader.start({ byteOffset: piece.byteOffset, resume });
         main = { reader, origin, entries: 0 };
       }
@@ -275,6 +280,7 @@ export class SegmentedPlan {
           const job: SegmentJob = {
             source, bytes: piece.bytes, byteOffset: piece.byteOffset, resume, final: piece.final, maxEntryBytes: this.maxEntryBytes,
             endpoints: planner.holding,
+            limits: this.limits,
           };
           if (this.helpers > 0 && !this.helper && !this.helperLost) {
             try {

@@ -2,6 +2,7 @@ import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import { FeedReader } from '../xml/feed-reader.ts';
 import type { EntryRecord, FeedHandler, FeedHead, FeedLink, FeedTail, ResumePoint } from '../xml/feed-types.ts';
 import { forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
+import type { XmlLimits } from '../xml/limits.ts';
 import { Decider } from './decide.ts';
 import type { InvalidEntry } from './planner.ts';
 
@@ -22,6 +23,7 @@ export interface SegmentJob {
   maxEntryBytes: number;
   /** Record the endpoint of every forwarded entry (the committer holds an endpoint back: Planner.needsEndpoints). */
   endpoints: boolean;
+  limits: XmlLimits;
 }
 
 export const Kind = { Skip: 0, Forward: 1, Invalid: 2 } as const;
@@ -174,10 +176,10 @@ export class SegmentReader {
   private failed: SegmentError | undefined;
   private linksTaken = 0;
 
-  constructor(source: string, maxEntryBytes: number, decider: Decider) {
+  constructor(source: string, maxEntryBytes: number, limits: XmlLimits, decider: Decider) {
     this.source = source;
     this.collector = new SegmentCollector(decider);
-    this.reader = new FeedReader(this.collector, { source, maxEntryBytes });
+    this.reader = new FeedReader(this.collector, { source, maxEntryBytes, limits });
   }
 
   /** Starts reading at a document start (no resume) or a resume point. */
@@ -227,15 +229,15 @@ export class SegmentReaders {
   constructor(decider: Decider) {
     this.decider = decider;
   }
-  for(source: string, maxEntryBytes: number): SegmentReader {
-    if (this.current?.source !== source) this.current = new SegmentReader(source, maxEntryBytes, this.decider);
+  for(source: string, maxEntryBytes: number, limits: XmlLimits): SegmentReader {
+    if (this.current?.source !== source) this.current = new SegmentReader(source, maxEntryBytes, limits, this.decider);
     return this.current;
   }
 }
 
 /** Reads one whole piece from its start (a helper thread's job, or the main thread's). */
 export function readSegment(job: SegmentJob, readers: SegmentReaders): SegmentBatch {
-  const r = readers.for(job.source, job.maxEntryBytes);
+  const r = readers.for(job.source, job.maxEntryBytes, job.limits);
   r.start(job);
   return r.read(job.bytes, job.final, job.endpoints);
 }

@@ -34,6 +34,8 @@ export const ERROR_CODES = {
   SDATA_E_TICK: { exit: EXIT.BAD_INPUT, http: 400 },                 // a tick that is not a non-negative integer
   SDATA_E_INVALID_ENTRY: { exit: EXIT.BAD_INPUT, http: 400 },        // an entry that cannot be forwarded (fatal only with --strict)
   SDATA_E_ENTRY_TOO_LARGE: { exit: EXIT.BAD_INPUT, http: 413 },
+  SDATA_E_LIMIT: { exit: EXIT.BAD_INPUT, http: 400 },                // a parsing limit crossed (depth, attribute, name, text between entries: xml/limits.ts)
+  SDATA_E_TOO_LARGE: { exit: EXIT.BAD_INPUT, http: 413 },            // a document read whole is over its size limit (digest, schema, one-entry body)
   SDATA_E_IO: { exit: EXIT.IO, http: 500 },                          // file system
   SDATA_E_NETWORK: { exit: EXIT.NETWORK, http: 500 },                // connection refused/reset, timeouts
   SDATA_E_HTTP: { exit: EXIT.PROTOCOL, http: 500 },                  // a peer answered with an unexpected status

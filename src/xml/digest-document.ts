@@ -2,11 +2,14 @@ import { DigestBuilder, type Digest } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
 import { documentText, encodingError } from './encoding.ts';
+import { guardDocument } from './limit-guard.ts';
+import { MAX_DIGEST_BYTES } from './limits.ts';
 import { createParser, drive } from './saxes-adapter.ts';
 
 /**
  * Parses a digest from a `$syncDigest` Atom entry (digest inside sdata:payload), a feed carrying one, or a bare
- * `sync:digest` document. Small documents only (a digest has one entry per endpoint), so this takes the whole text.
+ * `sync:digest` document. Small documents only (a digest has one entry per endpoint), so this takes the whole text,
+ * up to MAX_DIGEST_BYTES.
  */
 export function parseDigestDocument(xml: string, source = '<digest>'): Digest {
   const p = createParser(source);
@@ -40,6 +43,7 @@ export function parseDigestDocument(xml: string, source = '<digest>'): Digest {
   });
   const text = documentText(xml);
   if (typeof text !== 'string') throw encodingError(source, text);
+  guardDocument(p, text, source, 'the digest document', MAX_DIGEST_BYTES);
   const malformed = (message: string, cause: Error): Error =>
     new SdataError('SDATA_E_MALFORMED', `${source}:${p.line}:${p.column}: not well-formed XML: ${message}`, { source, line: p.line, column: p.column, cause });
   drive(p, text, source, malformed);

@@ -94,6 +94,17 @@ function asBytes(text: string): number[] {
 
 const EMPTY = new Uint8Array(0);
 
+/** How many of the last bytes of `b` (at most 3) begin a UTF-8 sequence that is not complete yet. */
+function heldLength(b: Uint8Array): number {
+  for (let k = 1; k <= Math.min(3, b.length); k++) {
+    const c = b[b.length - k]!;
+    if ((c & 0xc0) === 0x80) continue;
+    const len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return len > k ? k : 0;
+  }
+  return 0;
+}
+
 /**
  * Index of the first byte of `b`, from `i`, that starts no well-formed UTF-8 sequence (Unicode table 3-7, as
  * TextDecoder decodes); b.length when there is none (a sequence cut short by the end is not one).
@@ -134,7 +145,8 @@ function firstInvalid(b: Uint8Array, i: number): number {
  */
 export class Utf8Stream {
   private decoder: InstanceType<typeof TextDecoder>;
-  private readonly refuse: (message: string, cause?: unknown) => Error;
+  /** Makes the error; `atStart`: it is about the document's first bytes (line 1, column 1), not where reading is. */
+  private readonly refuse: (message: string, cause?: unknown, atStart?: boolean) => Error;
   private midDocument: boolean;
   /** The document's first bytes, held until there are enough of them to tell its encoding. */
   private head: Uint8Array | undefined;
@@ -144,12 +156,17 @@ export class Utf8Stream {
   bytes = 0;
   /** Offset of the first byte in the whole input, for messages. */
   private byteOffset: number;
+  /**
+   * Set when decode() met bytes that are not UTF-8: it returned the text before them, which the caller reads before
+   * refusing the input with this message at the position that text ends at. The stream is then done.
+   */
+  invalid: { message: string; cause: unknown } | undefined;
 
   /**
    * `midDocument`: the bytes continue a document after its start, where U+FEFF is a character like any other and
    * nothing is sniffed.
    */
-  constructor(refuse: (message: string, cause?: unknown) => Error, midDocument = false, byteOffset = 0) {
+  constructor(refuse: (message: string, cause?: unknown, atStart?: boolean) => Error, midDocument = false, byteOffset = 0) {
     this.refuse = refuse;
     this.midDocument = midDocument;
     this.byteOffset = byteOffset;
@@ -163,9 +180,11 @@ export class Utf8Stream {
     this.bytes = 0;
     this.head = undefined;
     this.prevTail = EMPTY;
+    this.invalid = undefined;
     this.decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: midDocument });
   }
 
+  /** The text of `bytes`; after bytes that are not UTF-8, the text before them, and `invalid` says why. */
   decode(bytes: Uint8Array): string {
     const first = this.bytes;
     this.bytes += bytes.length;
@@ -211,7 +230,11 @@ export class Utf8Stream {
       while (i < prev.length && (all[i]! & 0xc0) === 0x80) i++;
       i = firstInvalid(all, i);
       const hex = Array.from(all.subarray(i, i + 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
-      throw this.refuse(`invalid UTF-8 at byte ${this.byteOffset + at - prev.length + i} (${hex})`, e);
+      this.invalid = { message: `invalid UTF-8 at byte ${this.byteOffset + at - prev.length + i} (${hex})`, cause: e };
+      // What comes before the invalid byte is text the reader reads first (an encoding declaration there is the
+      // better message, and the position after it is the invalid byte's): from the sequence the decoder was holding.
+      const from = prev.length - heldLength(prev);
+      return i > from ? new TextDecoder('utf-8').decode(all.subarray(from, i)) : '';
     }
     this.prevTail = bytes.length > 3 ? bytes.subarray(bytes.length - 3) : Buffer.concat([this.prevTail, bytes]).subarray(-3);
     return text;
@@ -219,15 +242,22 @@ export class Utf8Stream {
 
   private sniff(first: Uint8Array): void {
     const name = foreignEncoding(first);
-    if (name !== undefined) throw this.refuse(foreignMessage(name));
+    if (name !== undefined) throw this.refuse(foreignMessage(name), undefined, true);
   }
 }
 
 /** A small document received whole as bytes (a request body): its text without the byte order mark. */
 export function decodeDocument(bytes: Uint8Array, source: string): string {
   const input = new Utf8Stream((message, cause) => new SdataError('SDATA_E_ENCODING', `${source}: ${message}`, { source, cause }));
-  const text = input.decode(bytes) + input.end();
+  let text = input.decode(bytes);
+  const bad = input.invalid;
+  if (bad === undefined) text += input.end();
+  // A declaration before invalid bytes names the document's real encoding: the better message.
   const r = declarationRefusal(text);
   if (r) throw encodingError(source, r);
+  if (bad !== undefined) {
+    const { line, column } = lineColumn(text, text.length);
+    throw new SdataError('SDATA_E_ENCODING', `${source}:${line}:${column}: ${bad.message}`, { source, line, column, cause: bad.cause });
+  }
   return text;
 }

@@ -7,9 +7,9 @@ import { declarationRefusal, Utf8Stream } from './encoding.ts';
 import type { BadReference } from './entities.ts';
 import { closeEntry, closeSyncState, newEntryRecord, ownDeclarations } from './entry-record.ts';
 import { feedLink, newFeedHead, syncHeadProblem, totalResults } from './feed-head.ts';
-import {
-  DEFAULT_MAX_ENTRY_BYTES, type EntryRecord, type FeedHandler, type FeedHead, type FeedLink, type FeedReaderOptions, type ResumePoint,
-} from './feed-types.ts';
+import type { EntryRecord, FeedHandler, FeedHead, FeedLink, FeedReaderOptions, ResumePoint } from './feed-types.ts';
+import { FeedLimits, SLICE_BYTES } from './feed-limits.ts';
+import { DEFAULT_MAX_ENTRY_BYTES, MAX_FEED_LINKS, resolveLimits } from './limits.ts';
 import { rawToText } from './raw-text.ts';
 import { RetainedText } from './retained-text.ts';
 import { createParser, drive, inTextState, openElements, restartParser, setTagHandlers, setTextHandler, UriMatch, type NsParser } from './saxes-adapter.ts';
@@ -27,8 +27,9 @@ type Cap = (typeof Cap)[keyof typeof Cap];
  *
  * A state machine over saxes events: the feed head, then per entry the few elements the planner needs (id,
  * syncState, payload and its resource element), each entry forwarded as its exact source text (RetainedText).
- * Checks on what may appear where (depth, counts, sizes) belong in onOpen/onClose, the one place each element
- * passes through; the entry's size cap is RetainedText's.
+ * Checks on what may appear where belong in onOpen/onClose, the one place each element outside entries passes
+ * through; the limits (depth, names, attributes, text between entries) are FeedLimits', also checked between slices
+ * of input (checkpoint()), where what saxes is still accumulating can be measured; the entry cap is RetainedText's.
  */
 export class FeedReader {
   private readonly parser: NsParser;
@@ -38,6 +39,9 @@ export class FeedReader {
   private readonly source: string;
   private readonly maxEntryBytes: number;
   private readonly requireSyncHead: boolean;
+  private readonly limits: FeedLimits;
+  /** Offset of the first pushed byte in the document (FeedReaderOptions.byteOffset). */
+  private byteOffset = 0;
   private depth = 0;
   private sawRoot = false;
   private ended = false;
@@ -78,10 +82,13 @@ export class FeedReader {
     this.maxEntryBytes = opts.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES;
     this.requireSyncHead = opts.requireSyncHead ?? true;
     if (opts.continuation) this.headSent = true;
-    this.input = new Utf8Stream((m, cause) => this.fail('SDATA_E_ENCODING', m, cause), opts.continuation === true, opts.byteOffset);
+    this.byteOffset = opts.byteOffset ?? 0;
+    this.input = new Utf8Stream((m, cause, atStart) => this.fail('SDATA_E_ENCODING', m, cause, atStart ? 1 : undefined, atStart ? 1 : undefined),
+      opts.continuation === true, opts.byteOffset);
     this.win = new RetainedText(this.maxEntryBytes);
     const p = createParser(this.source);
     this.parser = p;
+    this.limits = new FeedLimits(p, this.win, resolveLimits(opts.limits), (code, m) => this.fail(code, m));
     this.stopCapture();
     // No 'error' handler on purpose (see saxes-adapter.ts): saxes then throws from write(), and parse() turns its
     // errors into SdataErrors.
@@ -108,6 +115,8 @@ export class FeedReader {
   restart(opts: Pick<FeedReaderOptions, 'continuation' | 'byteOffset'>): void {
     restartParser(this.parser);
     this.input.reset(opts.continuation === true, opts.byteOffset);
+    this.byteOffset = opts.byteOffset ?? 0;
+    this.limits.reset();
     this.win.reset();
     this.depth = 0;
     this.sawRoot = this.ended = false;
@@ -170,21 +179,53 @@ export class FeedReader {
   }
 
   push(bytes: Uint8Array): void {
-    const text = this.input.decode(bytes);
-    if (text.length > 0) this.pushText(text);
+    const n = bytes.length;
+    for (let i = 0; i < n;) {
+      // The next multiple of SLICE_BYTES in the document, or the chunk's end.
+      const at = this.byteOffset + this.input.bytes;
+      const j = Math.min(n, i + SLICE_BYTES - (at % SLICE_BYTES));
+      const text = this.input.decode(i === 0 && j === n ? bytes : bytes.subarray(i, j));
+      if (text.length > 0) this.read(text);
+      if (this.input.invalid) throw this.invalidBytes(text);
+      if ((at + j - i) % SLICE_BYTES === 0) this.checkpoint();
+      i = j;
+    }
   }
 
-  /** Text entry point (tests, already-decoded input). */
+  /** Text entry point (tests, already-decoded input), read in slices of SLICE_BYTES characters. */
   pushText(text: string): void {
+    for (let i = 0; i < text.length; i += SLICE_BYTES) {
+      this.read(i === 0 && text.length <= SLICE_BYTES ? text : text.slice(i, i + SLICE_BYTES));
+      this.checkpoint();
+    }
+  }
+
+  private read(text: string): void {
     this.win.next(text);
     this.parse(text);
     this.win.retain();
+  }
+
+  /** Between two slices (FeedLimits; the entry cap is RetainedText's, after every chunk). */
+  private checkpoint(): void {
+    // No handler of ours takes comments or PIs, nor CDATA but while the head's text is captured.
+    this.limits.checkpoint(this.inEntry, this.inEntry || this.cap === Cap.None, this.digestBuilder !== undefined);
+  }
+
+  /** Input that is not UTF-8: refused at the first invalid byte, once the text before it has been read. */
+  private invalidBytes(before: string): SdataError {
+    const { message, cause } = this.input.invalid!;
+    // saxes holds back a trailing CR until it sees what follows: the invalid byte starts the next line then.
+    if (before.endsWith('\r')) return this.fail('SDATA_E_ENCODING', message, cause, this.parser.line + 1, 1);
+    return this.fail('SDATA_E_ENCODING', message, cause, this.parser.line, this.parser.column + 1);
   }
 
   end(): void {
     if (this.ended) return;
     const rest = this.input.end();
     if (rest) this.pushText(rest);
+    // What came after the last slice's end (after the root, say) is checked like any slice.
+    else this.checkpoint();
     if (!this.sawRoot) throw this.fail('SDATA_E_NOT_SYNC_FEED', 'empty document: no root element');
     // saxes resets its position on close; messages about the head must still say where the document ended.
     this.endLine = this.parser.line;
@@ -253,10 +294,11 @@ export class FeedReader {
 
   private readonly onText = (t: string): void => {
     if (this.cap === Cap.Digest) this.digestBuilder!.addText(t);
-    else this.capText += t;
+    else this.limits.captured((this.capText += t).length);
   };
 
   private onOpen(tag: SaxesTagNS): void {
+    if (!this.inEntry) this.limits.tagOutside();
     const d = this.depth++;
     if (d === 0) {
       this.sawRoot = true;
@@ -273,6 +315,7 @@ export class FeedReader {
       return;
     }
     if (this.digestBuilder) {
+      this.limits.digestAt(this.parser.position);
       if (tag.uri === NS.sync) {
         this.digestBuilder.begin(tag.local);
         if (this.cap === Cap.None) this.capture(Cap.Digest);
@@ -286,7 +329,10 @@ export class FeedReader {
         this.startEntry(tag);
       } else if (local === 'link') {
         const link = feedLink(tag);
-        if (link) this.links.push(link);
+        if (link) {
+          if (this.links.length >= MAX_FEED_LINKS) throw this.fail('SDATA_E_LIMIT', `more than ${MAX_FEED_LINKS} feed-level atom:link elements`);
+          this.links.push(link);
+        }
       } else if (local === 'id') {
         this.capture(Cap.FeedId);
       }
@@ -296,6 +342,7 @@ export class FeedReader {
         if (local === 'digest') {
           this.digestBuilder = new DigestBuilder(this.source, () => ({ line: this.parser.line, column: this.parser.column }));
           this.digestDepth = this.depth;
+          this.limits.digestBegins(this.parser.position);
         } else this.capture(Cap.SyncMode);
       }
     } else if (uri === NS.opensearch && local === 'totalResults') {
@@ -400,6 +447,7 @@ export class FeedReader {
   };
 
   private onClose(tag: SaxesTagNS): void {
+    if (!this.inEntry) this.limits.tagOutside();
     const d = --this.depth;
     if (this.cap !== Cap.None && d === this.capDepth - 1) this.endCapture(tag.name.length);
     if (this.digestBuilder) {
@@ -462,6 +510,7 @@ export class FeedReader {
     this.inEntry = false;
     closeEntry(rec, this.win.endEntry(this.parser.position), this.maxEntryBytes);
     this.entryEnd = this.parser.position;
+    this.limits.entryEnded(this.entryEnd);
     this.handler.entry(rec);
   }
 }

@@ -1,5 +1,6 @@
 import type { Digest } from '../protocol/digest.ts';
 import type { SyncMode, SyncState } from '../protocol/sync-state.ts';
+import type { XmlLimits } from './limits.ts';
 
 // The feed reader's public types: what it reports (FeedHead, EntryRecord, FeedTail) and how it is set up. Modules
 // that take records without reading feeds themselves import this, not the reader.
@@ -84,9 +85,6 @@ export interface FeedHandler {
   end(tail: FeedTail): void;
 }
 
-/** Entries larger than this many UTF-8 bytes are invalid unless the caller says otherwise (--max-entry-bytes). */
-export const DEFAULT_MAX_ENTRY_BYTES = 16 * 1024 * 1024;
-
 export interface FeedReaderOptions {
   /** Name used in messages (file name or URL). */
   source?: string;
@@ -100,8 +98,10 @@ export interface FeedReaderOptions {
    * Positions are then relative to the primer's start; whoever knows where the piece began translates them.
    */
   continuation?: boolean;
-  /** Offset of the first pushed byte in the whole input, for messages about bytes. */
+  /** Offset of the first pushed byte in the whole input, for messages about bytes (and where slices end: feed-reader.ts). */
   byteOffset?: number;
+  /** Limits on depth, attributes, names and text between entries (xml/limits.ts); the defaults for those not given. */
+  limits?: Partial<XmlLimits>;
 }
 
 /** The namespace bindings a resource element inherits (some may be re-declared by its `resourceOwnDecls`). */

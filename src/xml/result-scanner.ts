@@ -3,6 +3,9 @@ import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
 import { declarationRefusal, encodingError, Utf8Stream } from './encoding.ts';
 import { decodeEntities } from './entities.ts';
+import { limitMessage, shown } from './limit-guard.ts';
+import { DEFAULT_MAX_ENTRY_BYTES, MAX_DIAGNOSES, resolveLimits, type XmlLimits } from './limits.ts';
+import { LongMarkup } from './long-markup.ts';
 import type { ResultEntry, ResultScannerOptions, ResultTail } from './result-types.ts';
 import { toDiagnosis } from './tracking-reader.ts';
 
@@ -21,6 +24,9 @@ const SQ = 39;
 type Bindings = ReadonlyMap<string, string>;
 const XML_BINDINGS: Bindings = new Map([['xml', NS.xml]]);
 
+/** An unfinished construct longer than this is held by a LongMarkup instead of being searched again per chunk. */
+const LONG = 64 * 1024;
+
 /**
  * A fast scanner for `$syncTarget` result feeds, the drop-in twin of a saxes-based reader (same entries, same tail) at a
  * fraction of its cost: the engine reads one result entry per entry it sends, so on a big catch-up this is as
@@ -30,7 +36,10 @@ const XML_BINDINGS: Bindings = new Map([['xml', NS.xml]]);
  *
  * What it checks: one root, balanced and properly nested tags, comments, CDATA and processing instructions closed,
  * the references in the text and attributes it reads (entities.ts), the encoding (encoding.ts), no DOCTYPE
- * (entities are never expanded). It is not a validating parser: this input comes from the target the engine just
+ * (entities are never expanded), and the limits every reader keeps (xml/limits.ts): depth and names per tag;
+ * attributes in tags long enough to break a limit (few are); text between entries and captured text as it is
+ * added; a construct that does not end within LONG characters through LongMarkup, which reads on without
+ * searching it again. It is not a validating parser: this input comes from the target the engine just
  * talked to, and every value read is checked where it is used (a status must be an integer). The saxes-based
  * reader in test/helpers/result-reader.ts is its oracle in the tests.
  */
@@ -38,9 +47,19 @@ export class ResultScanner {
   private readonly input = new Utf8Stream((m, cause) => this.fail('SDATA_E_ENCODING', `result feed: ${m}`, cause));
   private readonly onEntry: (e: ResultEntry) => void;
   private readonly source: string;
+  private readonly limits: XmlLimits;
+  private readonly maxEntryBytes: number;
+  /** A tag at most this long cannot break an attribute or name limit (a name or value of n units is ≤ 3n bytes). */
+  private readonly plainTag: number;
+  private readonly nameUnits: number;
   private buf = '';
-  /** Lines of text consumed before `buf`, for error positions. */
+  /** The unfinished construct, when it has grown past LONG. */
+  private long: LongMarkup | undefined;
+  /** Characters of text outside entries since the last tag. */
+  private outside = 0;
+  /** Line and column (characters since its start) where `buf` begins, for error positions. */
   private line = 1;
+  private col = 0;
   private readonly names: string[] = [];
   private scopes: Array<{ depth: number; prev: Bindings }> = [];
   private ns: Bindings = XML_BINDINGS;
@@ -64,6 +83,12 @@ export class ResultScanner {
   constructor(onEntry: (e: ResultEntry) => void, opts: ResultScannerOptions = {}) {
     this.onEntry = onEntry;
     this.source = opts.source ?? '<result feed>';
+    this.limits = resolveLimits(opts.limits);
+    this.maxEntryBytes = opts.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES;
+    const l = this.limits;
+    this.nameUnits = Math.floor(l.maxNameBytes / 3);
+    // An attribute takes at least 4 characters (` a=""`): a tag this short has at most maxAttributes of them.
+    this.plainTag = Math.min(this.nameUnits, Math.floor(l.maxAttributeBytes / 3), 4 * l.maxAttributes);
   }
 
   /** Bytes pushed so far. */
@@ -73,20 +98,44 @@ export class ResultScanner {
 
   push(bytes: Uint8Array): void {
     const text = this.input.decode(bytes);
-    if (text) this.scan(this.buf.length === 0 ? text : this.buf + text, false);
+    if (text) {
+      const long = this.long;
+      if (long === undefined) this.scan(this.buf.length === 0 ? text : this.buf + text, false);
+      else {
+        const end = long.feed(text);
+        if (end >= 0) {
+          // The construct has ended: scanned as usual from its start, with what follows it.
+          this.long = undefined;
+          this.scan(long.joined() + text.slice(end), false);
+        }
+      }
+    }
+    const bad = this.input.invalid;
+    if (bad) throw this.fail('SDATA_E_ENCODING', `result feed: ${bad.message}`, bad.cause);
   }
 
   end(): ResultTail {
-    this.scan(this.buf + this.input.end(), true);
+    const pending = this.long === undefined ? this.buf : this.long.joined();
+    this.long = undefined;
+    this.scan(pending + this.input.end(), true);
     if (!this.sawRoot) throw this.fail('SDATA_E_PROTOCOL', 'empty result feed: no root element');
     if (!this.rootClosed) throw this.fail('SDATA_E_MALFORMED', `result feed is not well-formed XML: unexpected end of document inside <${this.names[this.names.length - 1]}>`);
     return { next: this.next, entries: this.count, diagnoses: this.feedDiagnoses };
   }
 
+  /** An error at `at`'s end (`at`: the unconsumed text up to the problem), or where the consumed text ends. */
   private fail(code: SdataErrorCode, message: string, cause?: unknown, at?: string): SdataError {
     let line = this.line;
-    if (at !== undefined) for (let i = at.indexOf('\n'); i >= 0; i = at.indexOf('\n', i + 1)) line++;
-    return new SdataError(code, `${this.source}:${line}: ${message}`, { source: this.source, line, cause });
+    let column = this.col + 1;
+    if (at !== undefined) {
+      let last = -1;
+      for (let i = at.indexOf('\n'); i >= 0; i = at.indexOf('\n', i + 1)) {
+        line++;
+        last = i;
+      }
+      column = last >= 0 ? at.length - last : this.col + at.length + 1;
+    }
+    return new SdataError(code, `${this.source}:${line}:${column}: ${message}`, { source: this.source, line, column, cause });
   }
 
   private malformed(s: string, at: number, what: string): SdataError {
@@ -100,9 +149,9 @@ export class ResultScanner {
     while (pos < n) {
       const lt = s.indexOf('<', pos);
       if (lt < 0) {
-        // Text up to the end: hand over what cannot be the start of a split reference.
+        // Text up to the end: hand over what cannot be the start of a split reference (nor a name too long for one).
         const amp = s.lastIndexOf('&');
-        const cut = final || amp < 0 || s.indexOf(';', amp) >= 0 ? n : amp;
+        const cut = final || amp < 0 || n - amp > this.nameUnits * 3 + 2 || s.indexOf(';', amp) >= 0 ? n : amp;
         if (cut > pos) this.onText(s, pos, cut);
         pos = cut;
         break;
@@ -151,8 +200,23 @@ export class ResultScanner {
     }
     if (final && pos < n) throw this.malformed(s, pos, `unexpected end of document in '${s.slice(pos, pos + 20)}'`);
     if (pos > 0) this.atStart = false;
-    for (let i = s.indexOf('\n'); i >= 0 && i < pos; i = s.indexOf('\n', i + 1)) this.line++;
+    let last = -1;
+    for (let i = s.indexOf('\n'); i >= 0 && i < pos; i = s.indexOf('\n', i + 1)) {
+      this.line++;
+      last = i;
+    }
+    this.col = last >= 0 ? pos - last - 1 : this.col + pos;
     this.buf = pos < n ? s.slice(pos) : '';
+    if (this.buf.length > LONG && this.buf.charCodeAt(0) === LT) {
+      const inEntry = this.cur !== undefined;
+      const markupText = !this.buf.startsWith('<!--') && !this.buf.startsWith('<![CDATA[') && !this.buf.startsWith('<?');
+      this.long = new LongMarkup(this.buf, {
+        limits: this.limits,
+        maxChars: inEntry || markupText ? this.maxEntryBytes : this.limits.maxTextBetweenEntries,
+        maxCharsKey: inEntry || markupText ? 'maxEntryBytes' : 'maxTextBetweenEntries',
+      }, (code, m) => this.fail(code, `result feed: ${m}`));
+      this.buf = '';
+    }
   }
 
   /** `decl` is a PI at the document's start: when it is the XML declaration, its encoding must be UTF-8. */
@@ -162,8 +226,15 @@ export class ResultScanner {
   }
 
   private onText(s: string, from: number, to: number): void {
+    if (this.cur === undefined && (this.outside += to - from) > this.limits.maxTextBetweenEntries) {
+      throw this.fail('SDATA_E_LIMIT', `result feed: ${limitMessage('text between entries (or in the feed head)', 'maxTextBetweenEntries', this.limits.maxTextBetweenEntries, ' characters')}`,
+        undefined, s.slice(0, from));
+    }
     if (this.field !== F.None) {
       this.text += decodeEntities(s.slice(from, to), (at, problem) => this.malformed(s, at, problem), from);
+      if (this.text.length > this.maxEntryBytes) {
+        throw this.fail('SDATA_E_LIMIT', `result feed: text longer than an entry may be: exceeds the limit of ${this.maxEntryBytes} bytes (raise it with --max-entry-bytes)`, undefined, s.slice(0, from));
+      }
       return;
     }
     if (this.names.length === 0) {
@@ -196,6 +267,8 @@ export class ResultScanner {
     if (qname === '') throw this.malformed(s, lt, "'<' not followed by a name");
     if (this.rootClosed) throw this.malformed(s, lt, 'a second root element');
     const depth = this.names.length + 1;
+    this.outside = 0;
+    if (depth > this.limits.maxDepth || gt - lt > this.plainTag) this.checkTag(s, lt, i, close, qname, depth);
     // Declarations first: they apply to the element's own name and attributes.
     // Only within the tag: an unbounded indexOf would search the rest of the buffer for every tag.
     if (i < close && s.substring(i, close).includes('xmlns')) this.bindDecls(s, i, close, depth);
@@ -203,6 +276,25 @@ export class ResultScanner {
     const uri = this.resolve(qname, s, lt);
     this.openElement(uri, this.local, depth, s, i, close);
     if (self) this.onClose(s, qname, lt);
+  }
+
+  /** The limits on one start tag (depth, name, attributes), for the few tags long enough to break one. */
+  private checkTag(s: string, lt: number, from: number, to: number, qname: string, depth: number): void {
+    const l = this.limits;
+    const limit = (m: string): SdataError => this.fail('SDATA_E_LIMIT', `result feed: ${m}`, undefined, s.slice(0, lt));
+    if (depth > l.maxDepth) throw limit(limitMessage(`element <${shown(qname)}> nested ${depth} deep`, 'maxDepth', l.maxDepth, ' levels'));
+    const name = (n: string, what: string): void => {
+      if (n.length > this.nameUnits && Buffer.byteLength(n) > l.maxNameBytes) throw limit(limitMessage(`${what} name ${shown(n)}`, 'maxNameBytes', l.maxNameBytes, ' bytes'));
+    };
+    name(qname, 'element');
+    let count = 0;
+    forEachAttr(s, from, to, (n, value) => {
+      if (++count > l.maxAttributes) throw limit(limitMessage('the number of attributes on one element', 'maxAttributes', l.maxAttributes, ''));
+      name(n, 'attribute');
+      if (value.length * 3 > l.maxAttributeBytes && Buffer.byteLength(value) > l.maxAttributeBytes) {
+        throw limit(limitMessage(`the value of attribute ${shown(n)}`, 'maxAttributeBytes', l.maxAttributeBytes, ' bytes'));
+      }
+    }, (at, problem) => this.malformed(s, at, problem ?? 'malformed attribute'));
   }
 
   private bindDecls(s: string, from: number, to: number, depth: number): void {
@@ -287,6 +379,7 @@ export class ResultScanner {
 
   private onClose(s: string, qname: string, at: number): void {
     const d = this.names.length;
+    this.outside = 0;
     const open = this.names.pop();
     if (open === undefined) throw this.malformed(s, at, `end tag </${qname}> without a start tag`);
     if (open !== qname) throw this.malformed(s, at, `end tag </${qname}> does not match <${open}>`);
@@ -296,8 +389,9 @@ export class ResultScanner {
         const dg = toDiagnosis(this.diag);
         this.diag = undefined;
         this.diagDepth = -1;
-        if (this.cur) this.cur.diagnoses.push(dg);
-        else this.feedDiagnoses.push(dg);
+        // A few are all anyone reads; more are not kept (xml/limits.ts).
+        const list = this.cur ? this.cur.diagnoses : this.feedDiagnoses;
+        if (list.length < MAX_DIAGNOSES) list.push(dg);
       }
     } else if (d === 3) {
       this.inPayload = false;

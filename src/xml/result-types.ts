@@ -1,4 +1,5 @@
 import type { Diagnosis } from '../protocol/diagnosis.ts';
+import type { XmlLimits } from './limits.ts';
 
 // What a `$syncTarget` result feed says (batch-response form, docs/protocol.md §2.6), as ResultScanner reports it.
 
@@ -28,4 +29,8 @@ export interface ResultTail {
 export interface ResultScannerOptions {
   /** Name used in messages (URL). */
   source?: string;
+  /** Limits on depth, attributes, names and text between entries (xml/limits.ts); the defaults for those not given. */
+  limits?: Partial<XmlLimits>;
+  /** Bounds one markup construct and one captured text inside an entry (default 16 MiB, --max-entry-bytes). */
+  maxEntryBytes?: number;
 }

@@ -8,7 +8,9 @@
  * pieces of the current entry that came in earlier chunks. Positions are global: characters since the start of
  * the input, as saxes' `position` counts them.
  *
- * The per-entry size cap lives here, because this is what holds the entry.
+ * The per-entry size cap lives here, because this is what holds the entry: it is checked after each chunk, every
+ * character of the entry counted (tags and attribute values included), so an entry over the cap stops being held
+ * at most one chunk past it.
  */
 export class RetainedText {
   /** The chunk being parsed, and the global positions of its start and of the next chunk's. */
@@ -62,12 +64,7 @@ export class RetainedText {
       const piece = this.entryStart > this.curStart ? cur.slice(this.entryStart - this.curStart) : cur;
       this.parts.push(piece);
       this.partsChars += piece.length;
-      // Characters never exceed UTF-8 bytes, so this test can only under-count: the exact check is at the end tag.
-      if (this.partsChars > this.maxEntryBytes) {
-        this.overflow = true;
-        this.parts = [];
-        this.partsChars = 0;
-      }
+      this.checkCap();
       return;
     }
     // Outside an entry only a start tag in progress matters, and it begins at the last '<' (tags contain none).
@@ -81,6 +78,16 @@ export class RetainedText {
       // A start tag this long makes its entry invalid anyway (see beginEntry); stay bounded.
       this.tail = '';
       this.tailStart = this.nextStart;
+    }
+  }
+
+  /** Inside an entry: stops holding it once it is over the cap (see the class comment). */
+  private checkCap(): void {
+    // Characters never exceed UTF-8 bytes, so this test can only under-count: the exact check is at the end tag.
+    if (!this.overflow && this.partsChars > this.maxEntryBytes) {
+      this.overflow = true;
+      this.parts = [];
+      this.partsChars = 0;
     }
   }
 

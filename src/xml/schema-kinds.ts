@@ -1,4 +1,6 @@
 import { documentText, encodingError } from './encoding.ts';
+import { guardDocument } from './limit-guard.ts';
+import { MAX_SCHEMA_BYTES } from './limits.ts';
 import { createParser } from './saxes-adapter.ts';
 import { NS } from '../protocol/namespaces.ts';
 
@@ -25,6 +27,7 @@ export function parseSchemaKinds(xml: string, source = '$schema'): SchemaKind[] 
   if (typeof text !== 'string') throw encodingError(source, text);
   const out: SchemaKind[] = [];
   const p = createParser();
+  guardDocument(p, text, source, 'the $schema document', MAX_SCHEMA_BYTES);
   p.on('doctype', () => {
     throw new Error('DOCTYPE refused in $schema');
   });

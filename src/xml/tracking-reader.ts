@@ -1,4 +1,6 @@
 import { documentText } from './encoding.ts';
+import { guardDocument } from './limit-guard.ts';
+import { SMALL_BODY_LIMIT } from './limits.ts';
 import { createParser } from './saxes-adapter.ts';
 import { parseSeverity, type Diagnosis } from '../protocol/diagnosis.ts';
 import { NS } from '../protocol/namespaces.ts';
@@ -9,7 +11,7 @@ import { setTrackingField, type Tracking } from '../protocol/tracking.ts';
  * `sdata:diagnoses` (4xx/5xx). Both are lenient (Postel, core 1.2): the spec's own examples write the namespace as
  * `…/sdata/2008` (docs/protocol.md A6), some providers use no namespace at all, and a body that is not XML (an HTML error
  * page from a proxy) yields nothing rather than an exception. These bodies are capped by the caller, so the whole
- * text is parsed at once.
+ * text is parsed at once (with the default limits: one that breaks them yields what was read before).
  */
 
 const SDATA_URIS: ReadonlySet<string> = new Set([NS.sdata, NS.sdataLegacy, '']);
@@ -29,6 +31,11 @@ function walk(xml: string, v: Visitor): boolean {
   const text = documentText(xml);
   if (typeof text !== 'string') return false;
   const p = createParser();
+  try {
+    guardDocument(p, text, '<small body>', 'the body', SMALL_BODY_LIMIT);
+  } catch {
+    return false;
+  }
   let depth = 0;
   let failed = false;
   // Entities are never expanded; a DOCTYPE has no business in a tracking payload.

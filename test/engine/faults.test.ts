@@ -140,6 +140,35 @@ describe('a misbehaving provider', () => {
     assert.equal(src.openContexts() + tgt.openContexts(), 0, 'open contexts left');
   });
 
+  it('a result page that is not well-formed while the next chunk\'s answer waits unread: exit 3 naming it, no crash, contexts released', async () => {
+    // The next chunk's answer is let go unread; undici raises UND_ERR_ABORTED on a body destroyed before its end,
+    // and with nobody listening that ended the process (exit 1) before its cleanup: the source context stayed open.
+    let broken = false;
+    tgt.hook = (q, res, i) => {
+      if (broken || !i.ctx || q.method !== 'GET' || !q.url!.includes('startIndex=8')) return false;
+      broken = true;
+      res.writeHead(200, { 'content-type': 'application/atom+xml; type=feed' }).end('<feed xmlns="http://www.w3.org/2005/Atom"><entry></feed>');
+      return true;
+    };
+    const unhandled: unknown[] = [];
+    const onError = (e: unknown): void => void unhandled.push(e);
+    process.on('uncaughtException', onError);
+    try {
+      const { r } = await pass(src, tgt);
+      // undici emits the error on the turn after the destroy.
+      for (let k = 0; k < 2; k++) await new Promise((res) => setImmediate(res));
+      assert.equal(r.ok, false);
+      assert.ok(isSdataError(r.error) && r.error.code === 'SDATA_E_MALFORMED', r.error?.message);
+      assert.match(r.error.message, /\$syncTarget\('[^']+'\)\?startIndex=8&count=7:1:50: result feed is not well-formed XML: end tag <\/feed> does not match <entry>/);
+    } finally {
+      process.off('uncaughtException', onError);
+    }
+    assert.deepEqual(unhandled, []);
+    assert.equal(broken, true);
+    assert.ok(tgt.log.filter((l) => l.startsWith('POST')).length >= 2, 'the next chunk was posted while the results were read');
+    assert.equal(src.openContexts() + tgt.openContexts(), 0, 'open contexts left');
+  });
+
   it('a next page that answers 202 first is polled until ready', async () => {
     let held = 0;
     src.hook = (q, res, i) => {

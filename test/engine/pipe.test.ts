@@ -9,7 +9,7 @@ import { digestKey } from '../../src/protocol/digest.ts';
 import { FakeProvider } from './fake-provider.ts';
 
 const run = promisify(execFile);
-import { BIN, BIN_FLAGS, NODE } from '../helpers/cli.ts';
+import { BIN, BIN_FLAGS, NODE, TEST_ENV } from '../helpers/cli.ts';
 import { until } from '../helpers/until.ts';
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -112,7 +112,7 @@ describe('run as a process: credentials, SIGINT, kill -9', () => {
 
   const start = (extra: string[], env: Record<string, string> = {}) => {
     const child = spawn(NODE, [...BIN_FLAGS, BIN, 'run', '--source', src.datasetBase(), '--target', tgt.datasetBase(), '--kind', 'accounts', '--chunk-entries', '50', '--progress', 'none', ...extra],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TEST_ENV, ...env } });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const exit = new Promise<number | null>((r) => child.on('close', (c, sig) => r(c ?? (sig ? 128 : null))));
@@ -212,6 +212,9 @@ describe('run as a process: credentials, SIGINT, kill -9', () => {
     assert.equal(await again.exit, 0, again.stderr());
     assert.equal(tgt.checksum('accounts'), src.checksum('accounts'));
     for (const [t, n] of tgt.applied) assert.equal(n, 1, `trackingID ${t} applied ${n} times`);
+    // What the killed run left open, the rerun DELETEd (its journal, src/engine/journal.ts).
+    assert.match(again.stderr(), /contexts left open by 1 earlier run/);
+    assert.equal(src.openContexts() + tgt.openContexts(), 0);
   });
   it('a pass that finds nothing new says "up to date" (text), and the JSON summary has upToDate', async () => {
     const first = start([]);

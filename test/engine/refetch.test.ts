@@ -27,24 +27,39 @@ ${Array.from({ length: N }, (_, i) => `<entry><id>urn:e${i}</id><title>${'t'.rep
 </feed>
 `;
 
-/** Serves `text` at every path; the first `cut[path]` answers send half of it and drop the connection. */
+/**
+ * Serves `text` at every path; the first `cut[path]` answers send half of it and drop the connection; the first
+ * `early[path]` send half of it in a response that ends cleanly (chunked, terminated: complete as far as HTTP
+ * knows); paths in `bad` get a document with a mismatched end tag half-way.
+ */
 function server() {
   const cut = new Map<string, number>();
+  const early = new Map<string, number>();
+  const bad = new Set<string>();
   const served = new Map<string, number>();
   const srv = createServer((req, res: ServerResponse) => {
     const path = req.url!;
     served.set(path, (served.get(path) ?? 0) + 1);
-    const text = path.startsWith('/results') ? RESULT_PAGE : SOURCE_PAGE;
+    const whole = path.startsWith('/results') ? RESULT_PAGE : SOURCE_PAGE;
+    const half = whole.slice(0, Math.floor(whole.length / 2));
+    const text = bad.has(path) ? `${half.slice(0, half.lastIndexOf('</entry>'))}</feed>${whole.slice(half.length)}` : whole;
+    const earlyLeft = early.get(path) ?? 0;
+    if (earlyLeft > 0) {
+      early.set(path, earlyLeft - 1);
+      res.writeHead(200, { 'content-type': 'application/atom+xml; type=feed' });
+      res.end(half);
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/atom+xml; type=feed', 'content-length': String(Buffer.byteLength(text)) });
     const left = cut.get(path) ?? 0;
     if (left > 0) {
       cut.set(path, left - 1);
-      res.write(text.slice(0, Math.floor(text.length / 2)), () => res.socket?.destroy());
+      res.write(half, () => res.socket?.destroy());
       return;
     }
     res.end(text);
   });
-  return { srv, cut, served };
+  return { srv, cut, early, bad, served };
 }
 
 function collecting(): PageSink & { ids: number[] } {
@@ -116,6 +131,35 @@ describe('re-fetching a page cut off mid-body', () => {
     await t.client.close();
   });
 
+  it('source page: a document that stops early in a cleanly ended response is fetched again like a cut-off one', async () => {
+    const clock = instantClock();
+    s.early.set('/early', 2);
+    const t = source('/early', 0, { clock });
+    const r = await t.run;
+    assert.equal(r.resumed, 2);
+    assert.equal(r.entries, N);
+    assert.equal(t.sink.ids.length, N, 'each entry once');
+    assert.equal(t.refetches(), 2);
+    await t.client.close();
+  });
+
+  it('source page: one that stops early every time is bad input (exit 3) at the place it stops, fetched again only within --retries', async () => {
+    s.early.set('/always-early', 4);
+    const t = source('/always-early', 0, { clock: instantClock() });
+    await assert.rejects(t.run, (e: unknown) => isSdataError(e) && e.code === 'SDATA_E_MALFORMED' &&
+      new RegExp(`^${t.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: not well-formed XML: .+ \\(fetched 4 times, it ended early each time\\)$`).test(e.message));
+    assert.equal(t.refetches(), 3);
+    await t.client.close();
+  });
+
+  it('source page: a document malformed before its end is never fetched again (exit 3)', async () => {
+    s.bad.add('/malformed');
+    const t = source('/malformed', 0, { clock: instantClock() });
+    await assert.rejects(t.run, (e: unknown) => isSdataError(e) && e.code === 'SDATA_E_MALFORMED' && /:\d+:\d+: not well-formed XML/.test(e.message) && !e.message.includes('fetched'));
+    assert.equal(t.refetches(), 0);
+    await t.client.close();
+  });
+
   function results(path: string, cuts: number, o: { clock: TestClock; signal?: AbortSignal }) {
     const f = fetching(path, cuts, o);
     const run = (async () => readResults(await f.get(), f.refetch, { client: f.client, chunk: 1, ...f.signal }))();
@@ -140,6 +184,30 @@ describe('re-fetching a page cut off mid-body', () => {
     await assert.rejects(t.run, (e: unknown) => isSdataError(e) && e.code === 'SDATA_E_NETWORK' && e.message.startsWith(`GET ${t.url}: result page cut off: `));
     assert.equal(t.refetches(), 3);
     await t.client.close();
+  });
+
+  it('result page: a document that stops early in a cleanly ended response is fetched again and counted once', async () => {
+    s.early.set('/results-early', 1);
+    const t = results('/results-early', 0, { clock: instantClock() });
+    const r = await t.run;
+    assert.equal(r.entries, N);
+    assert.equal(r.outcomes.counts.created, N);
+    assert.equal(t.refetches(), 1);
+    await t.client.close();
+  });
+
+  it('result page: one that stops early every time is bad input (exit 3) naming line and column; a malformed one is never fetched again', async () => {
+    s.early.set('/results-always-early', 4);
+    const t = results('/results-always-early', 0, { clock: instantClock() });
+    await assert.rejects(t.run, (e: unknown) => isSdataError(e) && e.code === 'SDATA_E_MALFORMED' &&
+      /:\d+:\d+: result feed is not well-formed XML: .+ \(fetched 4 times, it ended early each time\)$/.test(e.message));
+    assert.equal(t.refetches(), 3);
+    await t.client.close();
+    s.bad.add('/results-malformed');
+    const m = results('/results-malformed', 0, { clock: instantClock() });
+    await assert.rejects(m.run, (e: unknown) => isSdataError(e) && e.code === 'SDATA_E_MALFORMED' && /:\d+:\d+: result feed is not well-formed XML: end tag <\/feed> does not match <entry>$/.test(e.message));
+    assert.equal(m.refetches(), 0);
+    await m.client.close();
   });
 
   it('result page: an abort during the backoff ends it at once with SDATA_E_ABORTED, nothing fetched again', { timeout: 10_000 }, async () => {

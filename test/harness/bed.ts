@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FaultProxy } from './fault-proxy.ts';
@@ -121,11 +121,21 @@ export class SyncBed {
     return this.targetProxy.via(this.target.url);
   }
 
+  /** The engine's state directory: its journal of open contexts, shared by every run of the bed (as a user's is). */
+  get stateDir(): string {
+    return join(this.dir, 'state');
+  }
+
+  /** Journal files in the state directory: none once every context the engine knows of is deleted. */
+  async journals(): Promise<string[]> {
+    return readdir(join(this.stateDir, 'contexts')).catch(() => []);
+  }
+
   /** Starts `sdata-sync run` between the proxies (verbose, so that retries are logged; a JSON report). */
   startEngine(extra: string[] = [], spawn: SpawnOptions = {}): EngineRun {
     const reportFile = join(this.dir, `report-${++this.runs}.json`);
     const proc = spawnBin(['run', '--source', this.sourceUrl, '--target', this.targetUrl, '--kind', this.kind,
-      '--chunk-entries', String(this.o.chunkEntries), '--progress', 'none', '--verbose', '--report', reportFile, '--spool-dir', this.dir, ...extra], spawn);
+      '--chunk-entries', String(this.o.chunkEntries), '--progress', 'none', '--verbose', '--report', reportFile, '--spool-dir', this.dir, '--state-dir', this.stateDir, ...extra], spawn);
     return { proc, rss: new RssSampler(proc.pid), reportFile, startedMs: Date.now() };
   }
 

@@ -20,6 +20,8 @@ export interface KillOutcome {
   integrity: string[];
   /** Contexts still open on each provider after the case (opened by it, not released). */
   leftOpen: OpenContexts;
+  /** Journal files left in the engine's state directory after the case: contexts the engine still knows to be open. */
+  journals: string[];
   /** Contexts open right after the kill, before any rerun. */
   openAfterKill: OpenContexts | undefined;
   peakRssMiB: number;
@@ -97,7 +99,7 @@ class CaseRecorder {
   constructor(bed: SyncBed, name: string) {
     this.bed = bed;
     this.o = {
-      name, exits: [], converged: false, integrity: [], leftOpen: { source: 0, target: 0 }, openAfterKill: undefined,
+      name, exits: [], converged: false, integrity: [], leftOpen: { source: 0, target: 0 }, journals: [], openAfterKill: undefined,
       peakRssMiB: 0, retries: 0, seconds: 0, problems: [], stackTraces: 0, notes: [],
     };
   }
@@ -137,6 +139,7 @@ class CaseRecorder {
     this.o.converged = await this.bed.converged();
     if (!this.o.converged) this.o.problems.push('the target does not equal the source ($checksum)');
     this.o.leftOpen = await this.openNow();
+    this.o.journals = await this.bed.journals();
     this.o.seconds = (Date.now() - this.t0) / 1000;
     return this.o;
   }
@@ -305,9 +308,9 @@ export async function sigterm(bed: SyncBed, at: SigtermMoment, delayMs?: number)
 
 /** One line per case for the scripts' output. */
 export function killLine(o: KillOutcome): string {
-  const ok = o.problems.length === 0 && o.converged;
+  const ok = o.problems.length === 0 && o.converged && o.leftOpen.source + o.leftOpen.target === 0 && o.journals.length === 0;
   const open = o.openAfterKill ? `open after the kill: source ${o.openAfterKill.source} target ${o.openAfterKill.target}; ` : '';
   return `${ok ? 'ok  ' : 'FAIL'} exits ${o.exits.join(',')}, ${o.converged ? 'converged' : 'NOT converged'}, ${o.seconds.toFixed(1)} s, ${o.retries} retries, ` +
     `integrity ${o.integrity.every((x) => x === 'ok') ? `ok x${o.integrity.length}` : o.integrity.join('/')}, engine peak ${o.peakRssMiB.toFixed(0)} MiB, ` +
-    `${open}left open: source ${o.leftOpen.source} target ${o.leftOpen.target}  ${o.name}`;
+    `${open}left open: source ${o.leftOpen.source} target ${o.leftOpen.target}${o.journals.length > 0 ? `, ${o.journals.length} journal(s) left` : ''}  ${o.name}`;
 }

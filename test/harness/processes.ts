@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { constants } from 'node:os';
 import { DatabaseSync } from 'node:sqlite';
-import { BIN, BIN_FLAGS, NODE } from '../helpers/cli.ts';
+import { BIN, BIN_FLAGS, NODE, TEST_ENV } from '../helpers/cli.ts';
 
 /**
  * The project's processes as users run them: `sdata-sync seed`, `serve` and `run` started with the bin's V8 flags
@@ -39,7 +39,7 @@ export interface SpawnOptions {
 export function spawnBin(args: string[], o: SpawnOptions = {}): Child {
   const child = spawn(NODE, [...BIN_FLAGS, ...(o.nodeArgs ?? []), BIN, ...args], {
     stdio: ['ignore', 'pipe', 'pipe', ...(o.fd3 ? ['pipe' as const] : [])],
-    env: { ...process.env, ...o.env },
+    env: { ...process.env, ...TEST_ENV, ...o.env },
   });
   let out = '';
   let err = '';

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { Digest } from '../../src/protocol/digest.ts';
 import { planPage } from '../../src/plan/pipeline.ts';
 import { Planner, type ChunkFrame, type ChunkTarget, type ChunkWriter, type InvalidEntry, type PlanStats } from '../../src/plan/planner.ts';
+import type { XmlLimits } from '../../src/xml/limits.ts';
 
 /** A chunk without our head's `<updated>` (the wall clock), for comparing two runs' output. */
 export const withoutClock = (chunk: string): string => chunk.replace(/<updated>[^<]*<\/updated>/, '');
@@ -36,7 +37,7 @@ export interface PlanResult {
 
 export async function planPages(
   pages: Array<string | Uint8Array | Readable>,
-  opts: { target?: Digest; chunkEntries?: number; chunkBytes?: number; strict?: boolean; singleFeed?: boolean; maxEntryBytes?: number } = {},
+  opts: { target?: Digest; chunkEntries?: number; chunkBytes?: number; strict?: boolean; singleFeed?: boolean; maxEntryBytes?: number; limits?: Partial<XmlLimits> } = {},
 ): Promise<PlanResult> {
   const out = new MemoryChunkTarget();
   const invalid: InvalidEntry[] = [];
@@ -44,7 +45,7 @@ export async function planPages(
   let i = 0;
   for (const p of pages) {
     const stream = p instanceof Readable ? p : Readable.from([typeof p === 'string' ? Buffer.from(p) : p]);
-    await planPage(stream, planner, { source: `page${++i}`, maxEntryBytes: opts.maxEntryBytes });
+    await planPage(stream, planner, { source: `page${++i}`, maxEntryBytes: opts.maxEntryBytes, limits: opts.limits });
   }
   const stats = await planner.finish();
   return { chunks: out.chunks, finals: out.finals, stats, invalid };

@@ -3,11 +3,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { AsyncOperation, getWhenReady } from '../../src/http/async-op.ts';
-import { readSmallBody } from '../../src/http/body.ts';
+import { readSmallBody, statusError } from '../../src/http/body.ts';
 import { HttpClient } from '../../src/http/client.ts';
 import { backoffMs, retryAfterMs } from '../../src/http/retry.ts';
 import { splitUrl, withQuery } from '../../src/http/url.ts';
 import { isSdataError } from '../../src/protocol/errors.ts';
+import { exitCodeFor } from '../../src/cli/exit-codes.ts';
 import { heldClock, instantClock } from '../helpers/clock.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
@@ -71,6 +72,28 @@ describe('http client', () => {
     assert.equal(res2.statusCode, 503);
     assert.equal(c.retries, 4);
     await res2.body.dump();
+    await c.close();
+  });
+
+  it('a 503 that outlasts the retries is a network failure (exit 5) that says how many; a 400 stays a protocol one (exit 6)', async () => {
+    for (let i = 0; i < 5; i++) s.queue.push((_q, r) => r.writeHead(503, { 'retry-after': '0' }).end('fault proxy: 503'));
+    const c = new HttpClient({ retry: fast, clock: instantClock() });
+    const res = await c.request({ method: 'GET', url: `${base}/unavailable` });
+    assert.equal(res.retries, 4);
+    const e = await statusError('GET', res, 'reading the target digest');
+    assert.equal(e.code, 'SDATA_E_NETWORK');
+    assert.equal(exitCodeFor(e.code), 5);
+    assert.equal(e.status, 503);
+    assert.equal(e.message, `GET ${base}/unavailable: reading the target digest: HTTP 503 (fault proxy: 503) (after 4 retries)`);
+    // Not retried (a POST without a trackingID), a gateway's 502 is still the network's failure, not the peer's answer.
+    s.queue.push((_q, r) => r.writeHead(502).end());
+    const e2 = await statusError('POST', await c.request({ method: 'POST', url: `${base}/gateway`, body: () => 'x' }));
+    assert.equal(e2.code, 'SDATA_E_NETWORK');
+    assert.equal(e2.message, `POST ${base}/gateway: unexpected status: HTTP 502`);
+    s.queue.push((_q, r) => r.writeHead(400).end('bad'));
+    const e3 = await statusError('GET', await c.request({ method: 'GET', url: `${base}/refused` }));
+    assert.equal(e3.code, 'SDATA_E_HTTP');
+    assert.equal(exitCodeFor(e3.code), 6);
     await c.close();
   });
 

@@ -7,6 +7,7 @@ import { resolveFeedOptions, pageTexts } from '../../src/gen/synthetic.ts';
 import { targetDigestFor } from '../../src/gen/target-digest.ts';
 import type { Digest } from '../../src/protocol/digest.ts';
 import { isSdataError } from '../../src/protocol/errors.ts';
+import { resolveLimits, type XmlLimits } from '../../src/xml/limits.ts';
 import { page, prng, splitStream } from '../helpers/feeds.ts';
 import { MemoryChunkTarget, planPages, withoutClock } from '../helpers/plan-text.ts';
 
@@ -29,12 +30,13 @@ interface Opts {
   chunkBytes?: number;
   strict?: boolean;
   maxEntryBytes?: number;
+  limits?: Partial<XmlLimits>;
 }
 
 /** `<updated>` of our own chunk heads is the wall clock. */
 const stable = (chunks: string[]): string[] => chunks.map(withoutClock);
 
-async function sequential(pages: string[], o: Opts): Promise<Outcome> {
+async function sequential(pages: Array<string | Uint8Array>, o: Opts): Promise<Outcome> {
   try {
     const r = await planPages(pages, o);
     return { chunks: stable(r.chunks), finals: r.finals, stats: r.stats, invalid: r.invalid, error: undefined };
@@ -44,11 +46,13 @@ async function sequential(pages: string[], o: Opts): Promise<Outcome> {
   }
 }
 
-async function segmented(pages: string[], o: Opts, seg: { segmentBytes: number; helpers: number; seed: number }): Promise<Outcome> {
+async function segmented(pages: Array<string | Uint8Array>, o: Opts, seg: { segmentBytes: number; helpers: number; seed: number }): Promise<Outcome> {
   const out = new MemoryChunkTarget();
   const invalid: InvalidEntry[] = [];
   const planner = new Planner({ ...o, out, onInvalid: (e) => invalid.push(e) });
-  const sp = new SegmentedPlan({ target: o.target, maxEntryBytes: o.maxEntryBytes ?? 16 * 1024 * 1024, segmentBytes: seg.segmentBytes, helpers: seg.helpers });
+  const sp = new SegmentedPlan({
+    target: o.target, maxEntryBytes: o.maxEntryBytes ?? 16 * 1024 * 1024, limits: resolveLimits(o.limits), segmentBytes: seg.segmentBytes, helpers: seg.helpers,
+  });
   const rnd = prng(seg.seed);
   try {
     let i = 0;
@@ -70,7 +74,7 @@ async function segmented(pages: string[], o: Opts, seg: { segmentBytes: number; 
 }
 
 /** Both ways agree; returns the one-pass outcome, with the pieces counted over all segmented runs. */
-async function same(pages: string[], o: Opts, segs: Array<{ segmentBytes: number; helpers: number }>, seed = 1): Promise<Outcome> {
+async function same(pages: Array<string | Uint8Array>, o: Opts, segs: Array<{ segmentBytes: number; helpers: number }>, seed = 1): Promise<Outcome> {
   const want = await sequential(pages, o);
   const counts = { helper: 0, here: 0, again: 0 };
   for (const s of segs) {
@@ -206,6 +210,40 @@ describe('segmented planning = one-pass planning', () => {
       if (r.error) failures++;
     }
     assert.ok(failures >= 20, `${failures} of 36 corruptions were errors`);
+  });
+
+  it('hostile input: the same limit error at the same place, however the document is cut and read', async () => {
+    const entries = (n: number, body = (i: number): string | undefined => `<name>n${i}</name>`) =>
+      Array.from({ length: n }, (_, i) => ({ endpoint: 'http://a.example/sdata/app/c/-/accounts', tick: i + 1, body: body(i) }));
+    const limits = { maxDepth: 40, maxAttributeBytes: 20_000, maxAttributes: 50, maxNameBytes: 300, maxTextBetweenEntries: 30_000 };
+    const base = page({ entries: entries(60) });
+    const bad: Array<[string, RegExp]> = [
+      // Each crossed where an event says it (exact), or where a slice of input ends (what saxes is still reading).
+      [page({ entries: entries(60, (i) => (i === 40 ? '<a>'.repeat(50) + '</a>'.repeat(50) : undefined)) }), /--max-depth/],
+      [page({ entries: entries(60, (i) => (i === 40 ? `<x v="${'v'.repeat(20_001)}"/>` : undefined)) }), /value of attribute v exceeds .*--max-attribute-bytes/],
+      [page({ entries: entries(60, (i) => (i === 40 ? `<x v="${'v'.repeat(200_000)}"/>` : undefined)) }), /attribute value being read exceeds .*--max-attribute-bytes/],
+      [page({ entries: entries(60, (i) => (i === 40 ? `<x${Array.from({ length: 60 }, (_, k) => ` a${k}="1"`).join('')}/>` : undefined)) }), /--max-attributes/],
+      [page({ entries: entries(60, (i) => (i === 40 ? `<${'n'.repeat(301)}/>` : undefined)) }), /element name n+… exceeds .*--max-name-bytes/],
+      [page({ entries: entries(60, (i) => (i === 40 ? `<${'n'.repeat(100_000)}/>` : undefined)) }), /element name being read exceeds .*--max-name-bytes/],
+      [base.replace('</entry>\n', `</entry>\n${' '.repeat(30_001)}`), /text between entries .*--max-text-between-entries/],
+      [base.replace('</entry>\n', `</entry>\n<!--${' '.repeat(200_000)}-->`), /text between entries .*--max-text-between-entries/],
+      [base.replace('</feed>', `</feed>${' '.repeat(30_001)}`), /text between entries .*--max-text-between-entries/],
+    ];
+    for (const [text, message] of bad) {
+      for (const seed of [1, 2]) {
+        const r = await same([text], { limits }, [{ segmentBytes: 700, helpers: 0 }, { segmentBytes: 3000, helpers: 1 }], seed);
+        assert.match(r.error ?? '', /^SDATA_E_LIMIT page1:\d+:\d+: /);
+        assert.match(r.error!, message);
+      }
+    }
+    // Bytes that are not UTF-8, and an encoding declaration before them, refused the same way too.
+    const bytes = Buffer.from(base);
+    bytes[bytes.indexOf('>n45<') + 3] = 0xff;
+    for (const decl of ['', '<?xml version="1.0" encoding="ISO-8859-1"?>\n']) {
+      const doc = Buffer.concat([Buffer.from(decl), decl ? bytes.subarray(bytes.indexOf('\n') + 1) : bytes]);
+      const r = await same([doc], {}, [{ segmentBytes: 700, helpers: 0 }, { segmentBytes: 3000, helpers: 1 }]);
+      assert.match(r.error ?? '', decl ? /^SDATA_E_ENCODING page1:1:31: declared encoding 'ISO-8859-1'/ : /^SDATA_E_ENCODING page1:\d+:\d+: invalid UTF-8 at byte \d+ \(ff/);
+    }
   });
 
   it('a helper that cannot start is not fatal: this thread reads everything, with a warning', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { NS } from '../../src/protocol/namespaces.ts';
 import { Authenticator, isLoopback, parseTokens, parseUsersFile } from '../../src/provider/http/auth.ts';
@@ -79,17 +79,17 @@ test('each token and each user gets in; a 401 with a body pending closes the con
   }
   const r = await http('GET', `${p.url}/widgets/$syncDigest`, undefined, { authorization: `Bearer ${TOKEN_A}` });
   assert.equal(r.status, 404, 'authenticated: the kind is checked');
-  // A refused POST's body is not read: the server says it will close instead of swallowing it.
-  const refused = await new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
-    const u = new URL(`${p.url}/accounts/$syncTarget?trackingID=t`);
-    const req = request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: 'POST', headers: { 'content-length': '100000' } }, (res) => {
-      res.resume();
-      resolve({ status: res.statusCode!, connection: res.headers.connection });
-    });
-    req.on('error', reject);
-    req.write('x'.repeat(1000));
+  // A refused POST's body is not swallowed: the answer comes at once, and the connection is closed although the
+  // client never sends the rest (the promise settles only on the close; the test's timeout bounds the wait).
+  const u = new URL(`${p.url}/accounts/$syncTarget?trackingID=t`);
+  const refused = await new Promise<string>((resolve, reject) => {
+    const s = connect(Number(u.port), '127.0.0.1', () => s.write(`POST ${u.pathname}${u.search} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n${'x'.repeat(1000)}`));
+    let got = '';
+    s.setEncoding('utf8').on('data', (d: string) => (got += d));
+    s.on('error', reject);
+    s.on('close', () => resolve(got));
   });
-  assert.deepEqual(refused, { status: 401, connection: 'close' });
+  assert.match(refused, /^HTTP\/1\.1 401 /);
   assert.deepEqual(logged, [], 'nothing logged for refused requests');
 });
 

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import { NS } from '../../src/protocol/namespaces.ts';
 import type { RunningProvider } from '../../src/provider/http/server.ts';
 import { seedStore } from '../../src/seeder/seed-store.ts';
 import { page as testPage } from '../helpers/feeds.ts';
 import { oracleCheck, xmllintErrors } from '../helpers/oracle.ts';
+import { until } from '../helpers/until.ts';
 import {
   diagnosisMessage, get, http, kid, kids, linkOf, parseXml, pollUntilDone, post, provider, resultsOf, testDir, textOf, ticksOf,
   type TestDir,
@@ -154,6 +156,39 @@ test('target lifecycle: 202 + Location, results paged in input order, DELETE, 41
   for (const x of again) assert.deepEqual([x.status, x.method, x.codes.join()], [200, undefined, 'SyncIgnored']);
   assert.deepEqual(tgt.checksum('accounts'), sumBefore);
   assert.deepEqual(ticksOf(parseXml((await get(`${tgt.url}/accounts/$syncDigest`)).text)), ticksOf(parseXml(digestBefore)));
+});
+
+test('a chunk context found by its trackingID while it applies (an empty-body POST) and DELETEd stays deleted once the chunk is applied', async () => {
+  const pageText = (await post(`${src.url}/accounts/$syncSource`, (await get(`${tgt.url}/accounts/$syncDigest`)).text)).text;
+  const url = `${tgt.url}/accounts/$syncTarget?trackingID=T-HELD&runName=t`;
+  const before = tgt.openContexts();
+  // The chunk's first half only: the provider holds the context applying while the rest is awaited.
+  const body = Buffer.from(pageText);
+  const req = request(url, { method: 'POST', headers: { 'content-type': 'application/atom+xml; type=feed', 'content-length': String(body.length) } });
+  const answered = new Promise<number>((resolve, reject) => {
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    });
+    req.on('error', reject);
+  });
+  req.write(body.subarray(0, body.length >> 1));
+  await until(() => tgt.openContexts() === before + 1, { what: 'the chunk context applying' });
+  // What the next run of a killed engine does (http/async-op.ts releaseByTrackingId): the same POST, an empty body.
+  const probe = await post(url, '');
+  assert.equal(probe.status, 202);
+  const loc = probe.headers.get('location')!;
+  assert.match(loc, /\$syncTarget\('T-HELD'\)$/);
+  assert.equal((await http('DELETE', loc)).status, 200);
+  req.end(body.subarray(body.length >> 1));
+  assert.equal(await answered, 202);
+  assert.equal((await get(loc)).status, 410);
+  assert.equal(tgt.openContexts(), before);
+  // Where no POST of that trackingID left a context, the empty body is refused and nothing is created.
+  const none = await post(`${tgt.url}/accounts/$syncTarget?trackingID=T-NEVER`, '');
+  assert.equal(none.status, 400);
+  assert.equal((await get(`${tgt.url}/accounts/$syncTarget('T-NEVER')`)).status, 404);
+  assert.equal(tgt.openContexts(), before);
 });
 
 test('request-level errors: 404 unknown app/kind/context, 405 with Allow, 413 over the limit, 400 bad digest; unknown parameters ignored', async () => {

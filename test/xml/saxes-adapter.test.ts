@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { SaxesParser, type SaxesTagNS } from 'saxes';
 import { SdataError } from '../../src/protocol/errors.ts';
 import {
-  createParser, drive, inTextState, openElements, restartParser, SAXES_VERSION, setTagHandlers, setTextHandler, UriMatch, type NsParser,
+  attributeCount, createParser, dropPendingText, drive, inTag, inTextState, openElements, pending, restartParser, SAXES_VERSION, setLimitHandlers,
+  setTagHandlers, setTextHandler, UriMatch, type NsParser,
 } from '../../src/xml/saxes-adapter.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -30,10 +31,10 @@ describe('saxes internals the adapter relies on', () => {
     assert.equal(installed.version, SAXES_VERSION, `installed saxes is ${installed.version}: re-check every internal in saxes-adapter.ts, then SAXES_VERSION`);
   });
 
-  it('handler fields: textHandler, cdataHandler, openTagHandler, closeTagHandler exist on every parser, in one order', () => {
+  it('handler fields: textHandler, cdataHandler, openTagHandler, closeTagHandler, openTagStartHandler, attributeHandler exist on every parser, in one order', () => {
     const a = createParser('a') as unknown as Record<string, unknown>;
     const b = createParser() as unknown as Record<string, unknown>;
-    for (const f of ['textHandler', 'cdataHandler', 'openTagHandler', 'closeTagHandler']) {
+    for (const f of ['textHandler', 'cdataHandler', 'openTagHandler', 'closeTagHandler', 'openTagStartHandler', 'attributeHandler']) {
       assert.ok(Object.hasOwn(a, f), moved(`field ${f}`, 'is not created by off()'));
     }
     // One hidden class for all our parsers: same own keys, same order (see createParser).
@@ -76,6 +77,64 @@ describe('saxes internals the adapter relies on', () => {
     written(p, '<a><b><c/></b></a>').close();
     // Open handlers run before the push (0, 1, 2), close handlers after the pop.
     assert.deepEqual(depths, [0, 1, 2, -2, -1, -0], moved('field tags', 'no longer counts the open elements this way'));
+  });
+
+  it('openTagStartHandler/attributeHandler and attribList: a start tag\'s name before its attributes, then each attribute, counted', () => {
+    const p = createParser('f');
+    const got: string[] = [];
+    setLimitHandlers(p, (t) => got.push(`<${t.name} open=${openElements(p)}`), (a) => got.push(`${a.name}=${a.value} n=${attributeCount(p)}`));
+    written(p, '<a x="1"><b y="2" xmlns:q="urn:q" q:z="3"/></a>').close();
+    assert.deepEqual(got, ['<a open=0', 'x=1 n=1', '<b open=1', 'y=2 n=1', 'xmlns:q=urn:q n=2', 'q:z=3 n=3'],
+      moved('fields openTagStartHandler/attributeHandler/attribList', 'no longer carry the opentagstart and attribute events this way'));
+    // Restarted, the parser keeps them (like the others).
+    restartParser(p);
+    got.length = 0;
+    written(p, '<c w="4"/>').close();
+    assert.deepEqual(got, ['<c open=0', 'w=4 n=1'], moved('method _init()', 'drops the limit handlers'));
+  });
+
+  it('text, name, entity, piTarget, entityReturnState and the state numbers: what is being accumulated, between writes', () => {
+    const at = (...chunks: string[]) => pending(written(createParser('f'), ...chunks));
+    const value = at('<a b="', 'x'.repeat(1000));
+    assert.equal(value.attributeValue, true, moved('state 40 (S_ATTRIB_VALUE_QUOTED)', 'is not where a quoted value is read'));
+    assert.equal(value.text, 1000, moved('field text', 'does not hold the attribute value read so far'));
+    const withRef = at('<a b="xx&amp;', 'yy&am');
+    assert.equal(withRef.attributeValue, true, moved('field entityReturnState', 'does not say the reference is in an attribute value'));
+    assert.equal(withRef.text, 5, moved('field text', 'does not hold the value before the reference'));
+    assert.deepEqual([at(`<${'n'.repeat(500)}`).name, at(`<${'n'.repeat(500)}`).nameOf], [500, 'element'], moved('field name / state 34', 'do not hold an element name being read'));
+    assert.deepEqual([at(`<a ${'n'.repeat(500)}`).name, at(`<a ${'n'.repeat(500)}`).nameOf], [500, 'attribute'], moved('field name / state 37', 'do not hold an attribute name being read'));
+    assert.deepEqual([at(`<a></${'n'.repeat(500)}`).name, at(`<a></${'n'.repeat(500)}`).nameOf], [500, 'end tag'], moved('field name / state 43', 'do not hold an end tag name being read'));
+    assert.deepEqual([at(`<a>&${'e'.repeat(500)}`).name, at(`<a>&${'e'.repeat(500)}`).nameOf], [500, 'entity reference'], moved('field entity', 'does not hold a reference being read'));
+    assert.deepEqual([at(`<a><?${'t'.repeat(500)}`).name, at(`<a><?${'t'.repeat(500)}`).nameOf], [500, 'processing-instruction target'], moved('field piTarget', 'does not hold a PI target being read'));
+    assert.equal(at('<!DOCTYPE a [').doctype, true, moved('states 2..12', 'are not the DOCTYPE'));
+    assert.equal(at('<a><!-- x').doctype, false);
+    assert.equal(at('<a>').text, 0, 'no text kept without a text handler');
+    for (const [doc, want] of [['<a b="1"', true], ['<a></a', true], ['<a', true], ['<a>text', false], ['<a><!-- c', false], ['<a><![CDATA[x', false]] as const) {
+      assert.equal(inTag(written(createParser('f'), doc)), want, moved('states 34..44', `are not exactly "inside a tag" after '${doc}'`));
+    }
+  });
+
+  it('dropPendingText: comments, CDATA sections and PIs read on, well-formedness checks and all, without their text', () => {
+    for (const [open, fill, close] of [['<!--', 'c', '-->'], ['<![CDATA[', 'c', ']]>'], ['<?pi ', 'p', '?>']] as const) {
+      const p = createParser('f');
+      written(p, `<a>${open}`, fill.repeat(5000));
+      assert.equal(pending(p).text > 1000, true, moved('field text', `does not hold the ${open} being read`));
+      dropPendingText(p);
+      assert.ok(pending(p).text <= 1, moved('field text', `is not what ${open} keeps`));
+      assert.doesNotThrow(() => written(p, fill.repeat(10), close, '<b/></a>').close(), moved('field text', `is needed to read ${open} on`));
+      // Not ended, it is still an error.
+      const q = written(createParser('f'), `<a>${open}`, fill.repeat(5000));
+      dropPendingText(q);
+      assert.throws(() => written(q, fill).close(), Error, `${open}: saxes still refuses one that does not end`);
+    }
+    // The checks saxes makes inside a comment do not depend on its text.
+    const c = written(createParser('f'), '<a><!-- a ', 'b'.repeat(100));
+    dropPendingText(c);
+    assert.throws(() => written(c, ' -- b --></a>').close(), Error, 'saxes still refuses -- in a comment');
+    // Elsewhere, nothing is dropped: an attribute value stays whole.
+    const v = written(createParser('f'), '<a b="', 'x'.repeat(100));
+    dropPendingText(v);
+    assert.equal(pending(v).text, 100);
   });
 
   it('_init(): resets position, open elements and document state, and keeps the handlers', () => {
@@ -138,7 +197,7 @@ describe('saxes internals the adapter relies on', () => {
 
 describe('nothing but the adapter touches saxes internals', () => {
   it('no other file in src/, test/, bench/ or scripts/ names them', () => {
-    const INTERNALS = /\b(_init|textHandler|cdataHandler|openTagHandler|closeTagHandler|stateTable|S_TEXT)\b|\.tags\.length|\.state === 13/;
+    const INTERNALS = /\b(_init|textHandler|cdataHandler|openTagHandler|closeTagHandler|openTagStartHandler|attributeHandler|attribList|entityReturnState|piTarget|stateTable|S_TEXT)\b|\.tags\.length|\.state === 13/;
     const self = relative(ROOT, fileURLToPath(import.meta.url));
     const hits: string[] = [];
     const walk = (dir: string): void => {

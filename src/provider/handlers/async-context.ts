@@ -253,7 +253,7 @@ const TX_BYTES = 256 * 1024;
  */
 export async function applyStream(c: Call, row: ContextRow, applier: BodyApplier, requireSyncHead: boolean): Promise<void> {
   const { store, contexts } = c.core;
-  const reader = new FeedReader(applier, { source: `${c.method} ${c.url.pathname}`, maxEntryBytes: c.core.maxEntryBytes, requireSyncHead });
+  const reader = new FeedReader(applier, { source: `${c.method} ${c.url.pathname}`, maxEntryBytes: c.core.maxEntryBytes, limits: c.core.limits, requireSyncHead });
   let touched = Date.now();
   // Chunks are applied in groups of about TX_BYTES: each COMMIT rewrites the pages it dirtied (hot index and
   // result pages again and again), so per-chunk transactions cost more; but a group whose dirty pages outgrow the

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { XmlLimits } from '../../xml/limits.ts';
 import type { Contexts } from '../store/contexts.ts';
 import type { KindInfo } from '../store/repositories.ts';
 import type { Store } from '../store/store.ts';
@@ -16,6 +17,8 @@ export interface ProviderCore {
   maxPageSize: number;
   maxBodyBytes: number;
   maxEntryBytes: number;
+  /** Parsing limits for request bodies (xml/limits.ts). */
+  limits: XmlLimits;
   pollingMillis: number;
   /** Test hook: a $syncSource selection stays in its 202 phase until this settles. */
   selectGate: (() => Promise<void>) | undefined;

@@ -2,6 +2,7 @@ import { decodeDocument } from '../../xml/encoding.ts';
 import { NS, OUTPUT_ROOT_DECLS } from '../../protocol/namespaces.ts';
 import { FeedReader } from '../../xml/feed-reader.ts';
 import type { EntryRecord } from '../../xml/feed-types.ts';
+import type { XmlLimits } from '../../xml/limits.ts';
 import { feedClose, feedOpen } from '../../xml/feed-writer.ts';
 import { TextSink } from '../../xml/text-sink.ts';
 import { ATOM_ENTRY, ATOM_FEED, HttpProblem, methodNotAllowed, readBody, sendText } from '../http/http-io.ts';
@@ -30,10 +31,10 @@ export function localOps(c: Call): LocalOps {
  * One Atom entry from a request body. The body goes through the same streaming reader as feeds, inside a
  * synthetic feed element whose prefix binds nothing the body could inherit (positions on line 1 shift by its length).
  */
-export function parseSingleEntry(buf: Buffer, source: string, maxEntryBytes: number): EntryRecord {
+export function parseSingleEntry(buf: Buffer, source: string, maxEntryBytes: number, limits: XmlLimits): EntryRecord {
   const text = decodeDocument(buf, source).replace(/^\s*<\?xml[^?]*\?>/, '');
   const recs: EntryRecord[] = [];
-  const r = new FeedReader({ head() {}, entry(e) { recs.push(e); }, end() {} }, { source, requireSyncHead: false, maxEntryBytes });
+  const r = new FeedReader({ head() {}, entry(e) { recs.push(e); }, end() {} }, { source, requireSyncHead: false, maxEntryBytes, limits });
   r.pushText(`<sdataSyncWrap:feed xmlns:sdataSyncWrap="${NS.atom}">`);
   r.pushText(text);
   r.pushText('</sdataSyncWrap:feed>');
@@ -42,6 +43,15 @@ export function parseSingleEntry(buf: Buffer, source: string, maxEntryBytes: num
   const rec = recs[0]!;
   if (rec.text === undefined) throw new HttpProblem(413, `${source}: ${rec.invalid}`);
   return rec;
+}
+
+/** Room for an XML declaration and white space around the one entry of a body. */
+const ENTRY_BODY_SLACK = 64 * 1024;
+
+/** A one-entry body, whole: read only up to what an entry may be (the entry cap), or 413. */
+function readEntryBody(c: Call): Promise<Buffer> {
+  const limit = Math.min(c.core.maxBodyBytes, c.core.maxEntryBytes + ENTRY_BODY_SLACK);
+  return readBody(c.req, limit, limit === c.core.maxBodyBytes ? '--max-body' : `one entry: --max-entry-bytes ${c.core.maxEntryBytes}`);
 }
 
 function entryDocument(c: Call, row: ResourceRow, etag: string): string {
@@ -57,7 +67,7 @@ function sendEntry(c: Call, status: number, row: ResourceRow, extra: Record<stri
 export async function handleCollection(c: Call): Promise<void> {
   if (c.method === 'GET') return listCollection(c);
   if (c.method !== 'POST') throw methodNotAllowed(c.method, c.url.pathname, 'GET, POST');
-  const rec = parseSingleEntry(await readBody(c.req, c.core.maxBodyBytes), `POST ${c.url.pathname}`, c.core.maxEntryBytes);
+  const rec = parseSingleEntry(await readEntryBody(c), `POST ${c.url.pathname}`, c.core.maxEntryBytes, c.core.limits);
   // Without a uuid the resource has no link yet (spec 1.2): it gets one from $linked, or when sync first sends it.
   const f = storedFragment(rec, rec.uuid);
   if (f === undefined) throw new HttpProblem(400, `POST ${c.url.pathname}: sdata:payload has no resource element`);
@@ -102,7 +112,7 @@ export async function handleResource(c: Call, key: string): Promise<void> {
   const ifMatch = c.req.headers['if-match'];
   if (c.method === 'GET') return sendEntry(c, 200, find());
   if (c.method === 'PUT') {
-    const rec = parseSingleEntry(await readBody(c.req, c.core.maxBodyBytes), `PUT ${c.url.pathname}`, c.core.maxEntryBytes);
+    const rec = parseSingleEntry(await readEntryBody(c), `PUT ${c.url.pathname}`, c.core.maxEntryBytes, c.core.limits);
     const row = find();
     if (ifMatch === undefined) throw new HttpProblem(400, `PUT ${c.url.pathname}: an If-Match header is required (core 9.3; "*" accepts any version)`);
     const current = o.etag(row);

@@ -2,6 +2,7 @@ import { decodeDocument } from '../../xml/encoding.ts';
 import { serializeDigestEntry } from '../../protocol/digest.ts';
 import { parseDigestDocument } from '../../xml/digest-document.ts';
 import { ATOM_ENTRY, methodNotAllowed, readBody, sendText } from '../http/http-io.ts';
+import { MAX_DIGEST_BYTES } from '../../xml/limits.ts';
 import type { Call } from './call.ts';
 
 /**
@@ -16,11 +17,16 @@ export async function handleDigest(c: Call): Promise<void> {
     return;
   }
   if (c.method === 'PUT' || c.method === 'POST') {
-    const text = decodeDocument(await readBody(c.req, c.core.maxBodyBytes), c.url.pathname);
+    const text = decodeDocument(await readDigestBody(c), c.url.pathname);
     const d = parseDigestDocument(text, c.url.pathname);
     store.digest.replace(c.kind, d);
     sendText(c.res, 200, serializeDigestEntry(store.digest.get(c.kind), self), ATOM_ENTRY);
     return;
   }
   throw methodNotAllowed(c.method, c.url.pathname, 'GET, PUT, POST');
+}
+
+/** A posted digest document, whole: digests are small (xml/limits.ts), so more than MAX_DIGEST_BYTES is refused (413). */
+export function readDigestBody(c: Call): Promise<Buffer> {
+  return readBody(c.req, Math.min(c.core.maxBodyBytes, MAX_DIGEST_BYTES), `a digest document is at most ${MAX_DIGEST_BYTES} bytes`);
 }

@@ -69,14 +69,14 @@ export async function handleLinked(c: Call, uuid: string | undefined): Promise<v
     if (uuid === undefined) {
       if (c.method === 'GET') return await listLinks(c);
       if (c.method !== 'POST') throw methodNotAllowed(c.method, c.url.pathname, 'GET, POST');
-      const req = linkRequestOf(parseSingleEntry(await readBody(c.req, c.core.maxBodyBytes), `POST ${c.url.pathname}`, c.core.maxEntryBytes));
+      const req = linkRequestOf(parseSingleEntry(await readBody(c.req, c.core.maxBodyBytes), `POST ${c.url.pathname}`, c.core.maxEntryBytes, c.core.limits));
       if (req.url === undefined) throw new HttpProblem(400, `POST ${c.url.pathname}: the payload element has no sdata:url naming the resource to link (spec 1.3)`);
       const { row, created } = ops.link(resolver(c)(req.url), req.uuid);
       return created ? sendLink(c, 201, row, { location: urlsOf(c).linkUrl(linkUuidOf(row)) }) : sendLink(c, 200, row);
     }
     if (c.method === 'GET') return sendLink(c, 200, ops.get(uuid));
     if (c.method === 'PUT') {
-      const req = linkRequestOf(parseSingleEntry(await readBody(c.req, c.core.maxBodyBytes), `PUT ${c.url.pathname}`, c.core.maxEntryBytes));
+      const req = linkRequestOf(parseSingleEntry(await readBody(c.req, c.core.maxBodyBytes), `PUT ${c.url.pathname}`, c.core.maxEntryBytes, c.core.limits));
       if (req.url === undefined) throw new HttpProblem(400, `PUT ${c.url.pathname}: the payload element has no sdata:url naming the resource the uuid is to name (spec 1.3)`);
       if (req.uuid !== undefined && !sameUuid(req.uuid, uuid)) {
         throw new HttpProblem(400, `PUT ${c.url.pathname}: the payload's sdata:uuid ${req.uuid} is not the uuid of the URL`);

@@ -18,7 +18,7 @@ export async function handleResults(c: Call): Promise<void> {
   let bytes = 0;
   let seq = 0;
   const reader = new FeedReader({ head() {}, entry() { entries++; }, end() {} },
-    { source: `POST ${c.url.pathname}`, requireSyncHead: false, maxEntryBytes: c.core.maxEntryBytes });
+    { source: `POST ${c.url.pathname}`, requireSyncHead: false, maxEntryBytes: c.core.maxEntryBytes, limits: c.core.limits });
   try {
     for await (const chunk of bodyChunks(c.req, c.core.maxBodyBytes)) {
       reader.push(chunk);

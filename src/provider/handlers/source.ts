@@ -2,7 +2,7 @@ import type { Digest } from '../../protocol/digest.ts';
 import { decodeDocument } from '../../xml/encoding.ts';
 import { parseDigestDocument } from '../../xml/digest-document.ts';
 import { TextSink } from '../../xml/text-sink.ts';
-import { ATOM_FEED, HttpProblem, readBody } from '../http/http-io.ts';
+import { ATOM_FEED, HttpProblem } from '../http/http-io.ts';
 import { intParam, queryParam } from '../http/routes.ts';
 import type { ContextRow } from '../store/contexts.ts';
 import type { Selection } from '../store/repositories.ts';
@@ -10,6 +10,7 @@ import { LinkOps } from '../sync/links.ts';
 import { snapshotDigest, writeSourcePage } from '../sync/source-page.ts';
 import { handleAsync, startInBackground, type AsyncOp } from './async-context.ts';
 import type { Call } from './call.ts';
+import { readDigestBody } from './digest.ts';
 
 /**
  * `{kind}/$syncSource` (spec 5.2, 5.6; docs/protocol.md §3.2): POST the target's digest, and the selection (what the target
@@ -34,7 +35,7 @@ const SOURCE: AsyncOp = {
 
 export function handleSource(c: Call, context: string | undefined): Promise<void> {
   return handleAsync(c, context, SOURCE, async () => {
-    const text = decodeDocument(await readBody(c.req, c.core.maxBodyBytes), c.url.pathname);
+    const text = decodeDocument(await readDigestBody(c), c.url.pathname);
     const target = parseDigestDocument(text, c.url.pathname);
     const info: SourceInfo = {};
     const runName = queryParam(c.url, 'runName');

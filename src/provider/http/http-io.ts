@@ -57,6 +57,15 @@ export function sendProblem(res: ServerResponse, e: unknown, extra: Record<strin
   const status = statusOf(e);
   let headers = { ...extra, ...(e instanceof HttpProblem ? e.headers : {}) };
   if (status === 503 && headers['retry-after'] === undefined) headers = { ...headers, 'retry-after': RETRY_AFTER_S };
+  if (!res.req.complete && !res.headersSent) {
+    // A body refused before its end (over a limit, malformed, a full store) may be endless: it is not read on for
+    // long. But a connection closed at once, with the client still sending, is reset, and a client busy writing then
+    // loses the answer with it (seen in tests: EPIPE instead of the 413): the answer goes first, the rest of the body
+    // is read and dropped, and the connection is closed a little later unless the body has ended by then (then it
+    // serves the next request: the rest of the refused body is never taken for one).
+    delete headers['connection'];
+    lingerThenClose(res);
+  }
   if (res.headersSent) {
     // Mid-stream: the status is gone; cut the body so the client cannot take a truncated feed for a whole one.
     res.destroy(e instanceof Error ? e : undefined);
@@ -65,40 +74,57 @@ export function sendProblem(res: ServerResponse, e: unknown, extra: Record<strin
   sendText(res, status, serializeDiagnoses([diagnosisOf(e)]), XML, headers);
 }
 
+/** How long the rest of a refused body is read (and discarded) before its connection is closed. */
+const LINGER_MS = 1000;
+
+function lingerThenClose(res: ServerResponse): void {
+  const { req, socket } = res;
+  if (!socket) return;
+  req.resume();
+  const timer = setTimeout(() => {
+    if (!req.complete) socket.destroy();
+  }, LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}
+
 export function sendTracking(res: ServerResponse, location: string, t: Tracking): void {
   sendText(res, 202, serializeTracking(t), XML, { location });
 }
 
 
-/** A whole body as text; `where` names the request in the error when it is not UTF-8. */
-
-/** Reads a small body whole (digests, single entries), refusing more than `limit` bytes. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Reads a small body whole (digests, single entries), refusing more than `limit` bytes; `why` says which limit
+ * that is, for the 413 (default: --max-body).
+ */
+export async function readBody(req: IncomingMessage, limit: number, why?: string): Promise<Buffer> {
   const parts: Buffer[] = [];
   let n = 0;
-  for await (const c of bodyChunks(req, limit)) {
+  for await (const c of bodyChunks(req, limit, why)) {
     parts.push(c);
     n += c.length;
   }
   return Buffer.concat(parts, n);
 }
 
-/** The request body as chunks, with the size limit enforced as bytes arrive (413 beyond it). */
-export async function* bodyChunks(req: IncomingMessage, limit: number): AsyncGenerator<Buffer> {
+/** The request body as chunks, with the size limit enforced as bytes arrive (413 beyond it; `why`: see readBody). */
+export async function* bodyChunks(req: IncomingMessage, limit: number, why?: string): AsyncGenerator<Buffer> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit, why);
   let n = 0;
-  for await (const c of req) {
+  // A reader that stops early (an error) leaves the request alive: the answer is sent, and the rest of the body is
+  // read on for a while (sendProblem), which a destroyed request would cut off.
+  for await (const c of req.iterator({ destroyOnReturn: false })) {
     const b = c as Buffer;
     n += b.length;
-    if (n > limit) throw tooLarge(limit);
+    if (n > limit) throw tooLarge(limit, why);
     yield b;
   }
 }
 
-function tooLarge(limit: number): HttpProblem {
+function tooLarge(limit: number, why = '--max-body'): HttpProblem {
   // The rest of the body is not read: close the connection rather than swallow it.
-  return new HttpProblem(413, `request body exceeds this provider's limit of ${limit} bytes (--max-body)`, 'ApplicationDiagnosis', { connection: 'close' });
+  return new HttpProblem(413, `request body exceeds this provider's limit of ${limit} bytes (${why})`, 'ApplicationDiagnosis', { connection: 'close' });
 }
 
 /** Consumes and discards what is left of a body (a repeated POST whose work is already done), within `limit`. */

@@ -4,7 +4,7 @@ import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
 import { SdataError } from '../../protocol/errors.ts';
-import { DEFAULT_MAX_ENTRY_BYTES } from '../../xml/feed-types.ts';
+import { DEFAULT_MAX_ENTRY_BYTES, resolveLimits, type XmlLimits } from '../../xml/limits.ts';
 import { handleChecksum, handleDatasetOp, health, type Health } from '../handlers/admin.ts';
 import { AppliedCounts } from '../handlers/async-context.ts';
 import { handleBatch } from '../handlers/batch.ts';
@@ -54,6 +54,8 @@ export interface ProviderOptions {
   maxBodyBytes?: number;
   /** Single entries above this fail (default 16 MiB or maxBodyBytes, whichever is smaller). */
   maxEntryBytes?: number;
+  /** Parsing limits for request bodies (xml/limits.ts): crossing one answers 400; default: the defaults. */
+  limits?: Partial<XmlLimits>;
   /** pollingMillis advertised in tracking payloads (default 100). */
   pollingMillis?: number;
   /** Test hook: a $syncSource selection stays in its 202 "selecting" phase until this promise settles. */
@@ -77,8 +79,8 @@ export interface ProviderOptions {
   insecure?: boolean;
   /** HTTPS with this certificate chain and key (PEM). */
   tls?: { cert: string | Buffer; key: string | Buffer };
-  /** Concurrency, header, URL and timeout limits (limits.ts; defaults DEFAULT_LIMITS). */
-  limits?: Partial<Limits>;
+  /** Concurrency, header, URL and timeout limits of the HTTP server (limits.ts; defaults DEFAULT_LIMITS). */
+  httpLimits?: Partial<Limits>;
   /** Where unexpected failures are logged, with their stack (default: stderr). Never given credentials. */
   log?: (line: string) => void;
 }
@@ -107,7 +109,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     throw new SdataError('SDATA_E_USAGE', `refusing to listen on ${host} without authentication: anyone who reaches it could read and rewrite the store. ` +
       'Set SDATA_SERVE_TOKEN or SDATA_SERVE_USERS_FILE, listen on a loopback address, or pass --insecure');
   }
-  const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const limits: Limits = { ...DEFAULT_LIMITS, ...opts.httpLimits };
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const store = new Store({
     db: opts.db,
@@ -141,6 +143,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     maxPageSize: Math.max(opts.maxPageSize ?? DEFAULTS.maxPageSize, opts.pageSize ?? 0),
     maxBodyBytes,
     maxEntryBytes: opts.maxEntryBytes ?? Math.min(DEFAULT_MAX_ENTRY_BYTES, maxBodyBytes),
+    limits: resolveLimits(opts.limits),
     pollingMillis: opts.pollingMillis ?? DEFAULTS.pollingMillis,
     selectGate: opts.selectGate,
   };
@@ -189,7 +192,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
       }
       // An answer before the end of the body (a store fault, malformed XML) closes the connection after it: kept
       // open, the client's next request on it met a reset (seen: a POST after a 507 failed with ECONNRESET).
-      reply(req, res, answer);
+      reply(res, answer);
     }
   };
 
@@ -198,7 +201,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     res.once('close', () => {
       inFlight--;
     });
-    if (inFlight > limits.maxConcurrent) return reply(req, res, overloaded(limits));
+    if (inFlight > limits.maxConcurrent) return reply(res, overloaded(limits));
     void handle(req, res);
   };
   const server: Server = opts.tls
@@ -259,9 +262,8 @@ function hostPort(host: string, port: number): string {
 }
 
 /** An error answer; a body the request still has unread is not worth reading: the connection closes after it. */
-function reply(req: IncomingMessage, res: ServerResponse, e: unknown): void {
+function reply(res: ServerResponse, e: unknown): void {
   if (res.destroyed) return;
-  if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
   sendProblem(res, e);
 }
 

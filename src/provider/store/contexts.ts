@@ -108,7 +108,8 @@ export class Contexts {
     this.ttlMs = ttlMs;
     this.#sFind = db.prepare('SELECT * FROM contexts WHERE kind = ? AND type = ? AND principal = ? AND tracking = ?');
     this.#sInsert = db.prepare('INSERT INTO contexts(kind, type, principal, tracking, tracking_raw, status, created, touched, total, info) VALUES(?, ?, ?, ?, ?, ?, ?, ?, 0, ?)');
-    this.#sStatus = db.prepare('UPDATE contexts SET status = ?, total = ?, info = ?, touched = ? WHERE id = ?');
+    // Never out of 'deleted': a context DELETEd while its work ran stays deleted when the work ends (see update).
+    this.#sStatus = db.prepare("UPDATE contexts SET status = ?, total = ?, info = ?, touched = ? WHERE id = ? AND status != 'deleted'");
     this.#sTouch = db.prepare('UPDATE contexts SET touched = ? WHERE id = ?');
     this.#sOpen = db.prepare("SELECT count(*) AS n FROM contexts WHERE status IN ('ready', 'done', 'failed') AND touched >= ?");
     this.#sIdle = db.prepare('SELECT id FROM contexts WHERE touched < ?');
@@ -162,8 +163,17 @@ export class Contexts {
     return { id, kind, type, principal, tracking: trackingKey(trackingRaw), trackingRaw, status, created: now, touched: now, total: 0, info };
   }
 
-  /** Moves a context to `status`; a busy status means its work runs in this process from now on. */
+  /**
+   * Moves a context to `status`; a busy status means its work runs in this process from now on. A context DELETEd
+   * meanwhile (a consumer that gave up polling a selection, or a next run releasing what a killed one left applying)
+   * stays deleted: the work's last word would otherwise bring it back, open until its TTL.
+   */
   update(row: ContextRow, status: ContextStatus, total = row.total, info = row.info): void {
+    if (status !== 'deleted' && this.#deletedUnwritten.has(row.id)) {
+      row.status = 'deleted';
+      this.#live.delete(row.id);
+      return;
+    }
     row.status = status;
     row.total = total;
     row.info = info;
