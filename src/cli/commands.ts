@@ -355,6 +355,8 @@ export const COMMANDS = {
       threads: int({ min: 1, max: 2, defaultText: '2 where there are 2+ CPUs', help: 'read the target in a thread of its own (2) or both sides on one (1); the result is the same' }),
       runName: { ...runName, default: 'sdata-sync verify', help: 'runName sent with the $syncSource POSTs' },
       maxEntryBytes: { ...maxEntryBytes, help: 'larger entries are not compared (and make the result a difference)' },
+      ...LIMITS,
+      stateDir,
       ...HTTP,
     },
     exclusive: HTTP_RULES,

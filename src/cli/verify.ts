@@ -1,9 +1,12 @@
 import { availableParallelism, tmpdir } from 'node:os';
+import { HttpClient } from '../http/client.ts';
+import type { ContextJournal } from '../engine/journal.ts';
 import { JsonlFile } from '../engine/jsonl.ts';
+import { startJournal } from '../engine/leftover-contexts.ts';
 import type { PortableClientOptions } from '../engine/verify/side-thread.ts';
 import { runVerify, type VerifyResult } from '../engine/verify/run-verify.ts';
 import type { COMMANDS, Input } from './commands.ts';
-import { clientOptions, loggerFrom, onInterrupt, pollFrom } from './common.ts';
+import { clientOptions, limitsFrom, loggerFrom, onInterrupt, pollFrom } from './common.ts';
 import { EXIT } from './exit-codes.ts';
 
 /** `sdata-sync verify`: options and help in commands.ts. */
@@ -22,16 +25,27 @@ export async function run({ values: v }: Input<typeof COMMANDS.verify>): Promise
     const target = { base: v.target, client: portable('target', v.target) };
     const ac = new AbortController();
     const stopSignals = onInterrupt(log, () => ac.abort());
+    const runStamp = new Date().toISOString();
+    let journal: ContextJournal | undefined;
     try {
+      // Contexts a killed verify (or run, pull) left open on either side are DELETEd first, with that side's client.
+      const clients = [new HttpClient(clientOptions('source', v.source, v, log, ac.signal)), new HttpClient(clientOptions('target', v.target, v, log, ac.signal))];
+      try {
+        journal = await startJournal({ stateDir: v.stateDir, runStamp, log, sides: [{ side: 'source', url: v.source, client: clients[0]! }, { side: 'target', url: v.target, client: clients[1]! }] });
+      } finally {
+        await Promise.all(clients.map((c) => c.close()));
+      }
       const r = await runVerify({
         source, target, kind: v.kind, states: v.states ?? false, threads: (v.threads ?? (availableParallelism() >= 2 ? 2 : 1)) as 1 | 2, report,
-        tempDir: v.tempDir ?? tmpdir(), runName: v.runName, maxEntryBytes: v.maxEntryBytes, poll: pollFrom(v), signal: ac.signal, log,
+        tempDir: v.tempDir ?? tmpdir(), runName: v.runName, runStamp, maxEntryBytes: v.maxEntryBytes, limits: limitsFrom(v), poll: pollFrom(v), signal: ac.signal, log,
+        contexts: journal === undefined ? undefined : { source: journal.recorder('source'), target: journal.recorder('target') },
       });
       await report?.close();
       if (log.format === 'json') log.raw(`${JSON.stringify({ type: 'summary', ...r })}\n`);
       else if (!v.quiet) log.raw(verifySummary(r));
       return r.equal ? EXIT.OK : EXIT.PARTIAL;
     } finally {
+      journal?.close();
       stopSignals();
     }
   } finally {

@@ -30,7 +30,8 @@ export class JsonlFile {
   }
 
   async close(): Promise<void> {
-    if (!this.#ws.writableEnded) {
+    // A stream that failed (a path that could not be opened) emits neither 'finish' nor another 'error': no wait.
+    if (!this.#ws.writableEnded && !this.#ws.destroyed && this.#error === undefined) {
       this.#ws.end();
       await this.#settled('finish');
     }

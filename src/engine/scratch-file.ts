@@ -20,7 +20,7 @@ export type Statement = StatementSync;
 const BATCH = 10_000;
 
 /** The page cache: the bound on a file's memory whatever the number of rows (sorts spill to disk). */
-const CACHE_KIB = 8 * 1024;
+export const CACHE_KIB = 8 * 1024;
 
 export class ScratchFile {
   /** The directory this file deletes when closed (undefined: a file in a directory someone else removes). */
@@ -31,22 +31,22 @@ export class ScratchFile {
   #closed = false;
 
   /** A new file in a new directory `parent/{prefix}XXXXXX`, with `schema` (SQL) applied; close() removes the directory. */
-  static inNewDir(parent: string, prefix: string, schema: string): ScratchFile {
+  static inNewDir(parent: string, prefix: string, schema: string, cacheKiB = CACHE_KIB): ScratchFile {
     const dir = mkdtempSync(join(parent, prefix));
-    return new ScratchFile(join(dir, 'scratch.db'), schema, dir);
+    return new ScratchFile(join(dir, 'scratch.db'), schema, dir, cacheKiB);
   }
 
   /** A new file at `path`, in a scratch directory another ScratchFile owns (it is removed with that directory). */
-  static at(path: string, schema: string): ScratchFile {
-    return new ScratchFile(path, schema, undefined);
+  static at(path: string, schema: string, cacheKiB = CACHE_KIB): ScratchFile {
+    return new ScratchFile(path, schema, undefined, cacheKiB);
   }
 
-  private constructor(path: string, schema: string, ownDir: string | undefined) {
+  private constructor(path: string, schema: string, ownDir: string | undefined, cacheKiB: number) {
     this.path = path;
     this.#ownDir = ownDir;
     this.#db = new DatabaseSync(path);
     try {
-      this.#db.exec(`PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=FILE; PRAGMA cache_size=-${CACHE_KIB}; ${schema}`);
+      this.#db.exec(`PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=FILE; PRAGMA cache_size=-${Math.max(1, Math.floor(cacheKiB))}; ${schema}`);
     } catch (e) {
       this.close();
       throw e;
@@ -82,6 +82,13 @@ export class ScratchFile {
 
   prepare(sql: string): Statement {
     return this.#db.prepare(sql);
+  }
+
+  /** The page cache's bound in KiB, as SQLite holds it (what the connection may keep in memory). */
+  cacheKiB(): number {
+    const { cache_size: n } = this.#db.prepare('PRAGMA cache_size').get() as { cache_size: number };
+    // Negative: KiB; positive: pages.
+    return n < 0 ? -n : (n * (this.#db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size) / 1024;
   }
 
   /** Another scratch file of the same directory, readable as `alias.table`. */

@@ -7,7 +7,7 @@ import type { EntryRecord } from './feed-types.ts';
 import { rawToText } from './raw-text.ts';
 
 /**
- * The canonical form of a resource payload (docs/protocol.md X21): what `verify` compares between two applications,
+ * The canonical form of a resource payload (docs/protocol.md X23): what `verify` compares between two applications,
  * so that two payloads that mean the same have the same SHA-256, however each application writes them.
  *
  * Normalised away: namespace prefixes and where they are declared (names are compared expanded), attribute order,

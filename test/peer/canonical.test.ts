@@ -11,7 +11,7 @@ import { oracleSuite } from '../helpers/oracle.ts';
 import { startPeer, type CanonEntry, type Peer } from '../helpers/peer.ts';
 
 /**
- * Our canonical payload form (src/xml/canonical.ts, docs/protocol.md X21) against the independent peer's: Canonical
+ * Our canonical payload form (src/xml/canonical.ts, docs/protocol.md X23) against the independent peer's: Canonical
  * XML 2.0 by Python's ElementTree on expat, with prefixes rewritten, sdata:key/url/lookup/descriptor dropped and uuids
  * lower-cased (POST $peer/canon). Ours normalises more (white space between elements, child lists), so the two texts
  * differ; what must hold:

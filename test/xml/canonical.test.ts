@@ -7,7 +7,7 @@ import type { EntryRecord } from '../../src/xml/feed-types.ts';
 import { page } from '../helpers/feeds.ts';
 
 /**
- * The canonical payload form verify compares (docs/protocol.md X21): pairs that mean the same must give the same
+ * The canonical payload form verify compares (docs/protocol.md X23): pairs that mean the same must give the same
  * digest, pairs that do not must differ. The peer's Canonical XML 2.0 is the oracle in test/peer/canonical.test.ts.
  */
 
@@ -89,7 +89,7 @@ const DIFFERENT: Array<[what: string, a: string, b: string]> = [
   ['text with a character reference to a CR vs a line end', acc('<notes>a&#13;b</notes>'), acc('<notes>a\nb</notes>')],
 ];
 
-describe('canonical payload form (docs/protocol.md X21)', () => {
+describe('canonical payload form (docs/protocol.md X23)', () => {
   for (const [what, a, b] of EQUAL) {
     it(`equal: ${what}`, () => {
       assert.equal(canon(a), canon(b));

@@ -2,7 +2,7 @@ import type { Candidate } from './compare-file.ts';
 import type { SideRow } from './side-file.ts';
 
 /**
- * The comparison rule of `verify` (docs/protocol.md X21), per uuid, on what each side's whole sync feed said:
+ * The comparison rule of `verify` (docs/protocol.md X22), per uuid, on what each side's whole sync feed said:
  * "the target holds exactly the source's resources" means every resource live on one side is live on the other with
  * the same canonical payload, and nothing else is live. A tombstone is a resource neither holds: deleted on both
  * sides, or deleted on one and never seen by the other, is equal.
@@ -14,7 +14,7 @@ import type { SideRow } from './side-file.ts';
  * | live            | missing | deleted | payload, if digests differ |
  *
  * With `states`, resources present on both sides whose data agree are also compared by syncState (endpoint and
- * tick): a difference there is a `state` finding, reported but not a failure (the data are equal; see X21). A feed
+ * tick): a difference there is a `state` finding, reported but not a failure (the data are equal; see X22). A feed
  * that carries a uuid twice is a `duplicate` finding for that side; its last entry is the one compared.
  */
 
@@ -39,8 +39,9 @@ export function decide(c: Candidate, states: boolean): Finding[] {
   const s = ss[ss.length - 1];
   const t = ts[ts.length - 1];
   const finding = (differs: Difference): Finding => ({ differs, uuid: c.uuid, source: s, target: t });
-  if (ss.length > 1) out.push({ ...finding('duplicate'), side: 'source', count: ss.length });
-  if (ts.length > 1) out.push({ ...finding('duplicate'), side: 'target', count: ts.length });
+  const [ns, nt] = c.counts;
+  if (ns > 1) out.push({ ...finding('duplicate'), side: 'source', count: ns });
+  if (nt > 1) out.push({ ...finding('duplicate'), side: 'target', count: nt });
   const sLive = s !== undefined && !s.deleted;
   const tLive = t !== undefined && !t.deleted;
   if (sLive && t === undefined) out.push(finding('missing'));

@@ -1,11 +1,12 @@
 import { hash } from 'node:crypto';
-import type { DeleteOutcome, PollOptions } from '../../http/async-op.ts';
+import type { ContextRecorder, DeleteOutcome, PollOptions } from '../../http/async-op.ts';
 import type { HttpClient } from '../../http/client.ts';
 import { operationUrl, redactUrl } from '../../http/url.ts';
 import { emptyDigest, serializeDigestEntry } from '../../protocol/digest.ts';
 import { normalizeEndpoint } from '../../protocol/endpoint.ts';
 import { payloadDigest, payloadOf } from '../../xml/canonical.ts';
 import type { EntryRecord } from '../../xml/feed-types.ts';
+import type { XmlLimits } from '../../xml/limits.ts';
 import type { LogLevel } from '../log.ts';
 import type { PageSink } from '../page-stream.ts';
 import { readSourceFeed } from '../source-feed.ts';
@@ -29,9 +30,15 @@ export interface ReadSideOptions {
   file: string;
   runName: string;
   runStamp: string;
+  /** Page cache of the side file, KiB (scratch-file.ts; default there). */
+  cacheKiB?: number | undefined;
   maxEntryBytes?: number | undefined;
+  /** Parsing limits (xml/limits.ts) for every page read; default: the defaults. */
+  limits?: XmlLimits | undefined;
   poll?: Partial<PollOptions> | undefined;
   signal?: AbortSignal | undefined;
+  /** Records the side's `$syncSource` context until its DELETE (the journal, engine/journal.ts). */
+  contexts?: ContextRecorder | undefined;
   log: (level: LogLevel, msg: string) => void;
   /** Entries read so far, now and then. */
   onProgress?: (entries: number) => void;
@@ -86,7 +93,7 @@ export async function readSide(o: ReadSideOptions): Promise<SideRead> {
     }
     return k;
   };
-  const file = new SideFile(o.file);
+  const file = new SideFile(o.file, o.cacheKiB);
   let page = o.collection;
   const notCompared = (rec: EntryRecord, reason: string): void => {
     s.unreadable++;
@@ -122,7 +129,7 @@ export async function readSide(o: ReadSideOptions): Promise<SideRead> {
     const r = await readSourceFeed({
       client: o.client, collection: o.collection,
       digestEntry: serializeDigestEntry(emptyDigest(), operationUrl(o.collection, '$syncDigest')),
-      runName: o.runName, runStamp: o.runStamp, poll: o.poll, signal: o.signal,
+      runName: o.runName, runStamp: o.runStamp, poll: o.poll, signal: o.signal, limits: o.limits, contexts: o.contexts,
       ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }),
       beforePage: (u) => {
         page = u;

@@ -1,10 +1,12 @@
-import type { PollOptions } from '../../http/async-op.ts';
+import type { ContextRecorder, PollOptions } from '../../http/async-op.ts';
 import { HttpClient } from '../../http/client.ts';
 import { collectionUrl } from '../../http/url.ts';
 import { isSdataError, SdataError } from '../../protocol/errors.ts';
+import type { XmlLimits } from '../../xml/limits.ts';
 import type { JsonlFile } from '../jsonl.ts';
 import type { Logger } from '../log.ts';
-import { CompareFile } from './compare-file.ts';
+import { CACHE_KIB } from '../scratch-file.ts';
+import { CompareFile, type CompareWindow } from './compare-file.ts';
 import { decide, FAILING, type Difference, type Finding } from './decide.ts';
 import { readSide, type SideName, type SideRead, type SideSummary } from './read-side.ts';
 import type { SideRow } from './side-file.ts';
@@ -13,7 +15,7 @@ import { SideThread, type PortableClientOptions } from './side-thread.ts';
 /**
  * `sdata-sync verify`: do two applications hold the same resources of a kind? Each side's whole state is read from
  * its own sync feed (read-side.ts) into a side file, the target's in a thread of its own when `threads` is 2; the
- * two files are then joined by uuid (compare-file.ts) and the comparison rule (decide.ts, docs/protocol.md X21)
+ * two files are then joined by uuid (compare-file.ts) and the comparison rule (decide.ts, docs/protocol.md X22)
  * names every difference. Memory stays bounded whatever the sizes; both `$syncSource` contexts are DELETEd however
  * it ends, an interruption included.
  */
@@ -38,9 +40,17 @@ export interface VerifyOptions {
   /** Where the scratch files go. */
   tempDir: string;
   runName: string;
+  /** runStamp of both `$syncSource` POSTs (default: now). */
+  runStamp?: string | undefined;
   maxEntryBytes?: number | undefined;
+  /** Parsing limits (xml/limits.ts) for every page read; default: the defaults. */
+  limits?: XmlLimits | undefined;
   poll?: Partial<PollOptions> | undefined;
   signal?: AbortSignal | undefined;
+  /** Each side's recorder of open contexts (the journal, engine/journal.ts). */
+  contexts?: { source: ContextRecorder; target: ContextRecorder } | undefined;
+  /** What the comparison may hold in memory (default WINDOW; tests inject a small one). */
+  window?: Partial<CompareWindow> | undefined;
   log: Logger;
 }
 
@@ -53,8 +63,17 @@ export interface VerifyResult {
   states: boolean;
   sides: [SideSummary, SideSummary];
   differences: VerifyCounts;
+  /** The most the comparison held at once: rows of one uuid (both sides), and each scratch connection's page cache, KiB. */
+  held: { rows: number; cacheKiB: number };
   seconds: number;
 }
+
+/**
+ * The memory bound of the comparison, whatever the collections' sizes: 8 MiB of page cache per scratch connection
+ * (three: one per side, one joining), and the last 4 rows of one uuid per side (a feed repeating a uuid more often
+ * is a `duplicate` finding with its count).
+ */
+const WINDOW: CompareWindow = { rowsPerUuid: 4, cacheKiB: CACHE_KIB };
 
 const SIDES: readonly [SideName, SideName] = ['source', 'target'];
 /** How often a long verify says where it is (stderr). */
@@ -64,31 +83,34 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyResult> {
   const started = Date.now();
   const counts: VerifyCounts = { missing: 0, extra: 0, deleted: 0, payload: 0, state: 0, duplicate: 0, unreadable: 0 };
   const read: [number, number] = [0, 0];
-  const file = new CompareFile(o.tempDir);
+  const window: CompareWindow = { ...WINDOW, ...o.window };
+  const file = new CompareFile(o.tempDir, window);
+  const held = { rows: 0, cacheKiB: file.cacheKiB() };
   // One side failing stops the other at once (which still releases its context).
   const stop = new AbortController();
   const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
-  const runStamp = new Date().toISOString();
+  const runStamp = o.runStamp ?? new Date().toISOString();
   const log = (level: 'error' | 'warn' | 'info' | 'debug', msg: string): void => o.log.log(level, msg);
   try {
     const readOn = (i: 0 | 1): Promise<SideRead> => {
       const side = i === 0 ? o.source : o.target;
       const job = {
         side: SIDES[i], collection: collectionUrl(side.base, o.kind), file: file.sidePath(i), runName: o.runName, runStamp,
-        maxEntryBytes: o.maxEntryBytes, poll: o.poll,
+        maxEntryBytes: o.maxEntryBytes, limits: o.limits, poll: o.poll, cacheKiB: window.cacheKiB,
       };
+      const contexts = o.contexts?.[SIDES[i]];
       const onProgress = (n: number): void => {
         read[i] = n;
       };
       let p: Promise<SideRead>;
       if (o.threads === 2 && i === 1) {
-        const t = new SideThread({ ...job, client: side.client }, log, onProgress);
+        const t = new SideThread({ ...job, client: side.client }, log, onProgress, contexts);
         const abort = (): void => t.abort();
         signal.addEventListener('abort', abort, { once: true });
         p = t.done.finally(() => signal.removeEventListener('abort', abort));
       } else {
         const client = new HttpClient({ ...side.client, signal, onRetry: (e) => log('debug', `${SIDES[i]}: ${e.method} ${e.url}: ${e.reason}; retry ${e.attempt} in ${e.delayMs} ms`) });
-        p = readSide({ ...job, client, signal, log, onProgress }).finally(() => client.close());
+        p = readSide({ ...job, client, signal, log, onProgress, contexts }).finally(() => client.close());
       }
       return p.catch((e: unknown) => {
         stop.abort();
@@ -111,6 +133,7 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyResult> {
     let n = 0;
     for (const c of file.differences(o.states)) {
       if ((++n & 1023) === 0 && o.signal?.aborted) throw new SdataError('SDATA_E_ABORTED', `verify ${o.kind}: interrupted`);
+      held.rows = Math.max(held.rows, c.rows[0].length + c.rows[1].length);
       for (const f of decide(c, o.states)) {
         counts[f.differs]++;
         await o.report?.line(reportLine(f, endpoints));
@@ -118,7 +141,7 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyResult> {
     }
     const failing = [...FAILING].reduce((m, d) => m + counts[d], 0) + counts.unreadable;
     return {
-      kind: o.kind, equal: failing === 0, states: o.states, sides: [sides[0].summary, sides[1].summary], differences: counts,
+      kind: o.kind, equal: failing === 0, states: o.states, sides: [sides[0].summary, sides[1].summary], differences: counts, held,
       seconds: (Date.now() - started) / 1000,
     };
   } finally {

@@ -28,9 +28,9 @@ export class SideFile {
   readonly #file: ScratchFile;
   readonly #add: (...values: Array<string | number | Uint8Array | null>) => void;
 
-  /** A new file at `path` (in the comparison's scratch directory). */
-  constructor(path: string) {
-    this.#file = ScratchFile.at(path, SCHEMA);
+  /** A new file at `path` (in the comparison's scratch directory); `cacheKiB`: its page cache (scratch-file.ts). */
+  constructor(path: string, cacheKiB?: number) {
+    this.#file = ScratchFile.at(path, SCHEMA, cacheKiB);
     this.#add = this.#file.inserter('INSERT INTO rows(u, del, dg, url, ep, tick) VALUES(?, ?, ?, ?, ?, ?)');
   }
 

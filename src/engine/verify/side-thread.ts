@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads';
-import type { PollOptions } from '../../http/async-op.ts';
+import type { ContextRecorder, PollOptions } from '../../http/async-op.ts';
 import type { HttpClientOptions } from '../../http/client.ts';
 import { isSdataError, SdataError, type SdataErrorCode, type SdataErrorDetails } from '../../protocol/errors.ts';
+import type { XmlLimits } from '../../xml/limits.ts';
 import type { LogLevel } from '../log.ts';
 import type { SideName, SideRead } from './read-side.ts';
 
@@ -23,13 +24,22 @@ export interface SideJob {
   client: PortableClientOptions;
   runName: string;
   runStamp: string;
+  cacheKiB?: number | undefined;
   maxEntryBytes?: number | undefined;
+  limits?: XmlLimits | undefined;
   poll?: Partial<PollOptions> | undefined;
 }
+
+/** A ContextRecorder call made in the thread, by the thread's own handle (its recorder answers at once). */
+export type ContextCall =
+  | { call: 'posting' | 'opened'; handle: number; url: string }
+  | { call: 'located'; handle: number; url: string }
+  | { call: 'closed'; handle: number };
 
 export type FromSide =
   | { type: 'log'; level: LogLevel; msg: string }
   | { type: 'progress'; entries: number }
+  | { type: 'context'; c: ContextCall }
   | { type: 'done'; read: SideRead }
   | { type: 'failed'; error: PortableError };
 
@@ -55,6 +65,30 @@ function rebuild(p: PortableError): Error {
   return e;
 }
 
+/** A thread's context call, into the journal's recorder: the thread's handles mapped to the journal's. */
+function replay(r: ContextRecorder | undefined, handles: Map<number, number>, c: ContextCall): void {
+  if (r === undefined) return;
+  if (c.call === 'posting' || c.call === 'opened') handles.set(c.handle, r[c.call](c.url));
+  const h = handles.get(c.handle);
+  if (h === undefined) return;
+  if (c.call === 'located') r.located(h, c.url);
+  else if (c.call === 'closed') {
+    r.closed(h);
+    handles.delete(c.handle);
+  }
+}
+
+/** In the thread: a recorder whose calls go to the parent (replay), with handles of the thread's own. */
+export function portRecorder(post: (c: ContextCall) => void): ContextRecorder {
+  let n = 0;
+  return {
+    posting: (url) => (post({ call: 'posting', handle: ++n, url }), n),
+    opened: (url) => (post({ call: 'opened', handle: ++n, url }), n),
+    located: (handle, url) => post({ call: 'located', handle, url }),
+    closed: (handle) => post({ call: 'closed', handle }),
+  };
+}
+
 /** V8 heap bounds of the thread, MiB: what it holds is one page's entry and one payload's canonical form at a time. */
 const YOUNG_MB = 4;
 const OLD_MB = 32;
@@ -63,7 +97,9 @@ export class SideThread {
   readonly #worker: Worker;
   readonly done: Promise<SideRead>;
 
-  constructor(job: SideJob, log: (level: LogLevel, msg: string) => void, onProgress: (entries: number) => void) {
+  /** `contexts`: the journal's recorder of this side, which the thread's context calls are replayed into, in order. */
+  constructor(job: SideJob, log: (level: LogLevel, msg: string) => void, onProgress: (entries: number) => void, contexts?: ContextRecorder) {
+    const handles = new Map<number, number>();
     this.#worker = new Worker(new URL('./side-worker.ts', import.meta.url), {
       workerData: job, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB, maxOldGenerationSizeMb: OLD_MB },
     });
@@ -72,6 +108,7 @@ export class SideThread {
       this.#worker.on('message', (m: FromSide) => {
         if (m.type === 'log') log(m.level, m.msg);
         else if (m.type === 'progress') onProgress(m.entries);
+        else if (m.type === 'context') replay(contexts, handles, m.c);
         else {
           settled = true;
           if (m.type === 'done') resolve(m.read);

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { HttpClient } from '../../http/client.ts';
 import { readSide } from './read-side.ts';
-import { serializeError, type FromSide, type SideJob } from './side-thread.ts';
+import { portRecorder, serializeError, type FromSide, type SideJob } from './side-thread.ts';
 
 /**
  * The thread that reads one side of `verify` (side-thread.ts starts it): the side's whole feed into its side file,
@@ -23,7 +23,7 @@ const client = new HttpClient({
 });
 try {
   const read = await readSide({
-    ...job, client, signal: ac.signal,
+    ...job, client, signal: ac.signal, contexts: portRecorder((c) => post({ type: 'context', c })),
     log: (level, msg) => post({ type: 'log', level, msg }),
     onProgress: (entries) => post({ type: 'progress', entries }),
   });
