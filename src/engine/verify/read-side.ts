@@ -22,9 +22,9 @@ import { SideFile } from './side-file.ts';
 
 export type SideName = 'source' | 'target';
 
-export interface ReadSideOptions {
+/** What reading one side takes that can cross to a thread (side-thread.ts): plain data. */
+export interface SideReadJob {
   side: SideName;
-  client: HttpClient;
   collection: string;
   /** The side file to write (CompareFile.sidePath). */
   file: string;
@@ -36,6 +36,10 @@ export interface ReadSideOptions {
   /** Parsing limits (xml/limits.ts) for every page read; default: the defaults. */
   limits?: XmlLimits | undefined;
   poll?: Partial<PollOptions> | undefined;
+}
+
+export interface ReadSideOptions extends SideReadJob {
+  client: HttpClient;
   signal?: AbortSignal | undefined;
   /** Records the side's `$syncSource` context until its DELETE (the journal, engine/journal.ts). */
   contexts?: ContextRecorder | undefined;

@@ -1,10 +1,9 @@
 import { Worker } from 'node:worker_threads';
-import type { ContextRecorder, PollOptions } from '../../http/async-op.ts';
+import type { ContextRecorder } from '../../http/async-op.ts';
 import type { HttpClientOptions } from '../../http/client.ts';
 import { isSdataError, SdataError, type SdataErrorCode, type SdataErrorDetails } from '../../protocol/errors.ts';
-import type { XmlLimits } from '../../xml/limits.ts';
 import type { LogLevel } from '../log.ts';
-import type { SideName, SideRead } from './read-side.ts';
+import type { SideRead, SideReadJob } from './read-side.ts';
 
 /**
  * One side of `verify` read in a thread of its own (side-worker.ts), so that the two sides' parsing, canonical forms
@@ -17,17 +16,8 @@ import type { SideName, SideRead } from './read-side.ts';
 /** The client's options that can cross to a thread (no callbacks, no agent, no signal: the thread makes its own). */
 export type PortableClientOptions = Omit<HttpClientOptions, 'signal' | 'onRetry' | 'agent' | 'clock'>;
 
-export interface SideJob {
-  side: SideName;
-  collection: string;
-  file: string;
+export interface SideJob extends SideReadJob {
   client: PortableClientOptions;
-  runName: string;
-  runStamp: string;
-  cacheKiB?: number | undefined;
-  maxEntryBytes?: number | undefined;
-  limits?: XmlLimits | undefined;
-  poll?: Partial<PollOptions> | undefined;
 }
 
 /** A ContextRecorder call made in the thread, by the thread's own handle (its recorder answers at once). */
