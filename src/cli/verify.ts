@@ -1,4 +1,4 @@
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { HttpClient } from '../http/client.ts';
 import type { ContextJournal } from '../engine/journal.ts';
 import { JsonlFile } from '../engine/jsonl.ts';
@@ -36,7 +36,7 @@ export async function run({ values: v }: Input<typeof COMMANDS.verify>): Promise
         await Promise.all(clients.map((c) => c.close()));
       }
       const r = await runVerify({
-        source, target, kind: v.kind, states: v.states ?? false, threads: (v.threads ?? (availableParallelism() >= 2 ? 2 : 1)) as 1 | 2, report,
+        source, target, kind: v.kind, states: v.states ?? false, threads: v.threads as 1 | 2, report,
         tempDir: v.tempDir ?? tmpdir(), runName: v.runName, runStamp, maxEntryBytes: v.maxEntryBytes, limits: limitsFrom(v), poll: pollFrom(v), signal: ac.signal, log,
         contexts: journal === undefined ? undefined : { source: journal.recorder('source'), target: journal.recorder('target') },
       });

@@ -20,7 +20,7 @@ export type Statement = StatementSync;
 const BATCH = 10_000;
 
 /** The page cache: the bound on a file's memory whatever the number of rows (sorts spill to disk). */
-export const CACHE_KIB = 8 * 1024;
+const CACHE_KIB = 8 * 1024;
 
 export class ScratchFile {
   /** The directory this file deletes when closed (undefined: a file in a directory someone else removes). */
