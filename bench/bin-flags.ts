@@ -1,14 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { HEAP_FLAGS } from '../src/cli/heap-flags.ts';
 
 export const BIN = fileURLToPath(new URL('../bin/sdata-sync.mjs', import.meta.url));
 
 /**
- * The node flags the bin's shebang gives users (`#!/usr/bin/env -S node FLAGS`). Benches start the bin as
- * `node FLAGS BIN …` (to add a preload), which skips the shebang: pass these so that it runs as users run it.
+ * The node flags the bin runs with (src/cli/heap-flags.ts: started without them, it starts itself again with them).
+ * Benches and tests start the bin as `node FLAGS BIN …` (to add a preload, or to watch one process): with these it
+ * runs as users run it, and without a restart.
  */
 export function binFlags(): string[] {
-  const first = readFileSync(BIN, 'utf8').split('\n', 1)[0] ?? '';
-  const m = /^#!\S*env\s+-S\s+node\s+(.*)$/.exec(first);
-  return m ? m[1]!.trim().split(/\s+/).filter((f) => f.startsWith('--')) : [];
+  return [...HEAP_FLAGS];
 }

@@ -3,7 +3,7 @@
 // entries skipped, half forwarded) as child processes on the pinned node: throughput, ratio, peak RSS.
 // Then the in-process hot path with tinybench (bench/plan-hot.ts).
 //
-// plan runs with the node flags of the bin's shebang (as users run it); bare saxes with node's defaults.
+// plan runs with the bin's heap flags (src/cli/heap-flags.ts, as users run it); bare saxes with node's defaults.
 // plan reads each page with two threads where the machine has two CPUs (src/plan/parallel.ts): the throughput rows
 // compare wall time, the CPU-second, instruction and cycle rows count both threads. Timed runs are not under perf
 // (see runChild); one extra run each is, for the instruction and cycle rows.

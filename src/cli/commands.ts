@@ -21,6 +21,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { credentialVariables } from '../http/auth.ts';
 import { DEFAULT_POLL, DEFAULT_RETRY, DEFAULT_TIMEOUTS } from '../http/defaults.ts';
+import { DEFAULT_CHUNK } from '../plan/defaults.ts';
 import { EXIT } from '../protocol/errors.ts';
 import { LIMIT_DEFAULTS, PROVIDER_DEFAULTS, SCRYPT_DEFAULT_N } from '../provider/http/defaults.ts';
 import { STORE_DEFAULTS } from '../provider/store/defaults.ts';
@@ -65,7 +66,6 @@ export interface Input<C extends CommandDecl> {
   configPath: string | undefined;
 }
 
-const MiB = 1024 * 1024;
 const KIND_NAME = { re: /^[A-Za-z_][\w.-]*$/, what: 'a resource kind name' };
 const SOURCE = credentialVariables('source');
 const TARGET = credentialVariables('target');
@@ -78,8 +78,8 @@ const logFormat = choice(['text', 'json'] as const, { default: 'text', help: 'lo
 const report = path({ help: 'write the summary as a JSON document to FILE' });
 const digest = path({ help: 'the target digest ($syncDigest entry, or a bare sync:digest); none = an empty target' });
 const outDir = path({ arg: 'DIR', help: 'write chunk files DIR/chunk-000001.xml, … instead of stdout' });
-const chunkEntries = int({ min: 1, default: 1000, help: 'entries per target chunk' });
-const chunkBytes = size({ default: 8 * MiB, help: 'bytes per target chunk; a 413 from the target splits a chunk' });
+const chunkEntries = int({ min: 1, default: DEFAULT_CHUNK.entries, help: 'entries per target chunk' });
+const chunkBytes = size({ default: DEFAULT_CHUNK.bytes, help: 'bytes per target chunk; a 413 from the target splits a chunk' });
 const strict = bool({ help: 'an invalid source entry is fatal (exit 3)' });
 const runName = string({ default: 'sdata-sync', help: 'runName sent on every POST; runStamp is the start time' });
 const seed = int({ arg: 'S', min: 0, default: 1, help: 'generator seed: the same seed gives the same data' });
@@ -434,14 +434,15 @@ export const COMMANDS = {
       'cannot be reached in time, 6 on any other status, with one line. Made for container health checks: it loads ' +
       'node:http(s) only. Redirects are not followed.',
     notes: `With --auth source or --auth target it sends that side's credentials (${SOURCE.token}…, ${TARGET.token}…)\n` +
-      "to the URL's origin; by default none: a provider's $health is meant to be reachable without them.",
+      "to the URL's origin; with --auth serve the first of SDATA_SERVE_TOKEN's tokens (a probe beside 'serve' in its\n" +
+      'container: a provider with tokens asks for one on $health too); by default none.',
     args: { url: arg(url({ help: 'the URL to probe' }), { name: 'URL', required: true }) },
     options: {
       timeout: duration({ bare: 's', default: 3000, help: 'the whole exchange, connection to status line' }),
-      auth: choice(['none', 'source', 'target'] as const, { default: 'none', help: 'send the credentials of this side from the environment' }),
+      auth: choice(['none', 'source', 'target', 'serve'] as const, { default: 'none', help: "send the credentials of this side from the environment (serve: the provider's own token)" }),
       quiet: { ...quiet, help: 'no line on success' },
     },
-    credentials: [SOURCE.token, SOURCE.user, SOURCE.password, TARGET.token, TARGET.user, TARGET.password],
+    credentials: [SOURCE.token, SOURCE.user, SOURCE.password, TARGET.token, TARGET.user, TARGET.password, 'SDATA_SERVE_TOKEN'],
   },
   config: {
     summary: "show a command's effective configuration and where each value comes from",

@@ -11,6 +11,7 @@ import { runKinds } from '../engine/run.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { seedStore } from '../seeder/seed-store.ts';
 import { contractNamespace } from '../protocol/namespaces.ts';
+import { runnable } from '../runtime/module-url.ts';
 import { DEFAULT_MAX_ENTRY_BYTES } from '../xml/limits.ts';
 import { COMMANDS, type Input } from './commands.ts';
 import { onInterrupt, progressMode } from './common.ts';
@@ -32,7 +33,7 @@ class DemoProvider {
   }
 
   static async start(name: string, db: string, priority: number): Promise<DemoProvider> {
-    const w = new Worker(new URL('./demo-provider.ts', import.meta.url), {
+    const w = new Worker(runnable(new URL('./demo-provider.ts', import.meta.url)), {
       // A small young generation keeps each provider's memory flat through the catch-up (as `serve` does).
       resourceLimits: { maxYoungGenerationSizeMb: 16 },
       workerData: { db, app: name, contract: 'crm', kinds: ['accounts'], priority, endpointBase: `http://${name}.example.com/sdata/${name}/crm/-` },

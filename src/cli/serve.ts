@@ -4,6 +4,7 @@ import { serveCheckpoints } from '../provider/store/checkpointer.ts';
 import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import type { ProviderOptions } from '../provider/http/server.ts';
 import type { WorkerFailed, WorkerReady } from '../provider/http/worker.ts';
+import { runnable } from '../runtime/module-url.ts';
 import type { COMMANDS, Input } from './commands.ts';
 import { limitsFrom, stderrLine } from './common.ts';
 import { EXIT } from './exit-codes.ts';
@@ -39,7 +40,7 @@ export async function run({ values }: Input<typeof COMMANDS.serve>): Promise<num
   // stop for it (checkpointer.ts; 1M entries applied: 25k instead of 21k entries/s).
   const ckpt = opts.db === ':memory:' ? undefined : new MessageChannel();
   if (ckpt) serveCheckpoints(ckpt.port1, opts.db);
-  const worker = new Worker(new URL('../provider/http/worker.ts', import.meta.url), {
+  const worker = new Worker(runnable(new URL('../provider/http/worker.ts', import.meta.url)), {
     workerData: ckpt ? { ...opts, checkpointPort: ckpt.port2 } : opts,
     transferList: ckpt ? [ckpt.port2] : [],
     resourceLimits: { maxYoungGenerationSizeMb: youngMb, maxOldGenerationSizeMb: oldMb },

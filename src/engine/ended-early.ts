@@ -1,4 +1,6 @@
 import { isSdataError, SdataError } from '../protocol/errors.ts';
+import { isTransientError, type Retry } from '../http/retry.ts';
+import { redactUrl } from '../http/url.ts';
 
 /**
  * A page whose XML stops before its root element closes, with nothing wrong before that point, in a response whose
@@ -31,4 +33,22 @@ export function endOfDocument<T>(end: () => T): T {
     if (isSdataError(e) && e.code === 'SDATA_E_MALFORMED') throw new EndedEarly(e);
     throw e;
   }
+}
+
+/**
+ * How a page read (a source page, a result page) treats what ends it: a body cut off mid-transfer or a document that
+ * ended early is fetched again within the retry policy; once no retry is left, the first is a network failure and the
+ * second the reader's own error. `what` names the page in messages ("page", "result page").
+ */
+export function pageReadFaults(what: string, url: string): {
+  classify: (e: unknown) => Retry | undefined;
+  giveUp: (e: unknown, retries: number) => unknown;
+} {
+  return {
+    classify: (e) => (isTransientError(e) ? { reason: `${what} cut off: ${(e as Error).message}` }
+      : e instanceof EndedEarly ? { reason: `${what} ended early: ${e.message}` } : undefined),
+    giveUp: (e, retries) => (isTransientError(e)
+      ? new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(url)}: ${what} cut off: ${(e as Error).message} (after ${retries} retries)`, { url, cause: e })
+      : e instanceof EndedEarly ? e.final(retries) : e),
+  };
 }

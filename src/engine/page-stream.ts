@@ -2,10 +2,10 @@ import { digestKey } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { getWhenReady, MovedContexts, type ContextRecorder, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
 import { discardBody, statusError } from '../http/body.ts';
-import { EndedEarly, endOfDocument } from './ended-early.ts';
+import { endOfDocument, pageReadFaults } from './ended-early.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
-import { isTransientError, withRetry, type Clock, type RetryPolicy } from '../http/retry.ts';
-import { redactUrl, resolveHref } from '../http/url.ts';
+import { withRetry, type Clock, type RetryPolicy } from '../http/retry.ts';
+import { resolveHref } from '../http/url.ts';
 import { FeedReader } from '../xml/feed-reader.ts';
 import type { EntryRecord, FeedHead } from '../xml/feed-types.ts';
 import type { XmlLimits } from '../xml/limits.ts';
@@ -116,11 +116,7 @@ export async function streamPage(
       signal: o.signal,
       ...(o.clock ? { clock: o.clock } : {}),
       aborted: interrupted,
-      classify: (e) => (isTransientError(e) ? { reason: `page body cut off: ${(e as Error).message}` }
-        : e instanceof EndedEarly ? { reason: `page ended early: ${e.message}` } : undefined),
-      giveUp: (e, retries) => (isTransientError(e)
-        ? new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(o.source)}: page body cut off: ${(e as Error).message} (after ${retries} retries)`, { url: o.source, cause: e })
-        : e instanceof EndedEarly ? e.final(retries) : e),
+      ...pageReadFaults('page body', o.source),
       beforeRetry: async () => {
         res = await refetch();
       },

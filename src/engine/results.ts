@@ -2,9 +2,9 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { getWhenReady, MovedContexts, type ContextRecorder } from '../http/async-op.ts';
 import { discardBody, statusError } from '../http/body.ts';
-import { EndedEarly, endOfDocument } from './ended-early.ts';
+import { endOfDocument, pageReadFaults } from './ended-early.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
-import { isTransientError, withRetry } from '../http/retry.ts';
+import { withRetry } from '../http/retry.ts';
 import { redactUrl, resolveHref } from '../http/url.ts';
 import { SdataError } from '../protocol/errors.ts';
 import type { ResultEntry, ResultTail } from '../xml/result-types.ts';
@@ -120,11 +120,7 @@ export async function readResults(first: HttpResponse, again: () => Promise<Http
           signal: o.signal,
           clock: o.client.clock,
           aborted: () => new SdataError('SDATA_E_ABORTED', `${redactUrl(res.url)}: interrupted`, { url: res.url }),
-          classify: (e) => (isTransientError(e) ? { reason: `result page cut off: ${(e as Error).message}` }
-            : e instanceof EndedEarly ? { reason: `result page ended early: ${e.message}` } : undefined),
-          giveUp: (e, retries) => (isTransientError(e)
-            ? new SdataError('SDATA_E_NETWORK', `GET ${redactUrl(res.url)}: result page cut off: ${(e as Error).message} (after ${retries} retries)`, { url: res.url, cause: e })
-            : e instanceof EndedEarly ? e.final(retries) : e),
+          ...pageReadFaults('result page', res.url),
           beforeRetry: async () => {
             res = await refetch();
           },

@@ -19,6 +19,8 @@ export type RunOptions = Omit<PassOptions, 'kind' | 'stats'> & {
   concurrency: number;
   /** Called when a pass's stats exist (progress display). */
   onPass?: (stats: PassStats) => void;
+  /** Called as each pass ends, with its result (the library's events, run-sync.ts). */
+  onPassDone?: (result: PassResult) => void;
 };
 
 export interface RunResult {
@@ -37,6 +39,13 @@ export async function runKinds(o: RunOptions): Promise<RunResult> {
   const notRun: string[] = [];
   const waves = o.waves ?? (o.concurrency > 1 ? [o.kinds] : o.kinds.map((k) => [k]));
   const limit = pLimit(Math.max(1, o.concurrency));
+  const pass = async (kind: string): Promise<PassResult> => {
+    const stats = newPassStats(kind);
+    o.onPass?.(stats);
+    const r = await runPass({ ...o, kind, stats });
+    o.onPassDone?.(r);
+    return r;
+  };
   for (const wave of waves) {
     if (o.signal?.aborted || passes.some((p) => !p.ok)) {
       notRun.push(...wave);
@@ -48,18 +57,11 @@ export async function runKinds(o: RunOptions): Promise<RunResult> {
           notRun.push(kind);
           continue;
         }
-        const stats = newPassStats(kind);
-        o.onPass?.(stats);
-        passes.push(await runPass({ ...o, kind, stats }));
+        passes.push(await pass(kind));
       }
       continue;
     }
-    const results = await Promise.all(wave.map((kind) => limit(async () => {
-      if (o.signal?.aborted) return undefined;
-      const stats = newPassStats(kind);
-      o.onPass?.(stats);
-      return runPass({ ...o, kind, stats });
-    })));
+    const results = await Promise.all(wave.map((kind) => limit(async () => (o.signal?.aborted ? undefined : pass(kind)))));
     results.forEach((r, i) => {
       if (r) passes.push(r);
       else notRun.push(wave[i]!);

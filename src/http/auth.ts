@@ -2,6 +2,16 @@ import { SdataError } from '../protocol/errors.ts';
 
 export type Side = 'source' | 'target';
 
+/** Credentials for one side: a Bearer token, or a user and password for Basic. */
+export type Credentials = { token: string } | { user: string; password: string };
+
+/** The Authorization header value for `c`; `what` names where the user came from, for the message. */
+export function authorizationFor(c: Credentials, what: string): string {
+  if ('token' in c) return `Bearer ${c.token}`;
+  if (c.user.includes(':')) throw new SdataError('SDATA_E_USAGE', `${what} must not contain ':' (Basic authentication)`);
+  return `Basic ${Buffer.from(`${c.user}:${c.password}`, 'utf8').toString('base64')}`;
+}
+
 /** The environment variables that hold a side's credentials, in the order the messages name them. */
 export function credentialVariables(side: Side): { token: string; user: string; password: string } {
   const p = `SDATA_${side.toUpperCase()}_`;
@@ -34,12 +44,9 @@ export function authorizationFromEnv(side: Side, env: NodeJS.ProcessEnv = proces
     if (user !== undefined && user !== '') {
       throw new SdataError('SDATA_E_USAGE', `both ${c.token} and ${c.user} are set; choose Bearer or Basic for the ${side}`);
     }
-    return `Bearer ${token}`;
+    return authorizationFor({ token }, c.token);
   }
-  if (user !== undefined && user !== '') {
-    if (user.includes(':')) throw new SdataError('SDATA_E_USAGE', `${c.user} must not contain ':' (Basic authentication)`);
-    return `Basic ${Buffer.from(`${user}:${password ?? ''}`, 'utf8').toString('base64')}`;
-  }
+  if (user !== undefined && user !== '') return authorizationFor({ user, password: password ?? '' }, c.user);
   if (password !== undefined && password !== '') {
     throw new SdataError('SDATA_E_USAGE', `${c.password} is set without ${c.user}`);
   }

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Digest } from '../protocol/digest.ts';
+import { runnable } from '../runtime/module-url.ts';
 import type { FeedLink, ResumePoint } from '../xml/feed-types.ts';
 import { pageDecls, type PageDecls } from '../xml/feed-writer.ts';
 import { resolveLimits, type XmlLimits } from '../xml/limits.ts';
@@ -82,7 +83,7 @@ class Helper {
 
   constructor(target: Digest | undefined) {
     // The heap flags the process was started with (the bin's) apply to this thread too: V8 flags are per process.
-    this.worker = new Worker(new URL('./segment-worker.ts', import.meta.url), { workerData: { target } });
+    this.worker = new Worker(runnable(new URL('./segment-worker.ts', import.meta.url)), { workerData: { target } });
     this.worker.on('message', (m: SegmentBatch | { crash: string }) => {
       const w = this.waiting.shift();
       if ('crash' in m) w?.reject(new Error(`plan helper thread failed: ${m.crash}`));

@@ -6,6 +6,7 @@ import type { SyncMode } from '../protocol/sync-state.ts';
 import { tickLess } from '../protocol/ticks.ts';
 import type { EntryRecord, FeedHandler, FeedHead, FeedTail } from '../xml/feed-types.ts';
 import { feedClose, feedOpen, forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
+import { DEFAULT_CHUNK } from './defaults.ts';
 import { Decider, type Decision, type Explanation } from './decide.ts';
 import { Kind, type SegmentBatch } from './segment.ts';
 
@@ -176,8 +177,8 @@ export class Planner implements FeedHandler {
     this.decider = new Decider(opts.target);
     this.o = {
       target: opts.target,
-      chunkEntries: opts.chunkEntries ?? 1000,
-      chunkBytes: opts.chunkBytes ?? 8 * 1024 * 1024,
+      chunkEntries: opts.chunkEntries ?? DEFAULT_CHUNK.entries,
+      chunkBytes: opts.chunkBytes ?? DEFAULT_CHUNK.bytes,
       singleFeed: opts.singleFeed ?? false,
       strict: opts.strict ?? false,
       out: opts.out,

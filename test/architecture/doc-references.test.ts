@@ -76,3 +76,34 @@ test('docs/compliance.md: 117 items, and its summary line counts the table as it
   assert.ok(summary, 'the summary line is there');
   assert.deepEqual(summary.slice(1).map(Number), ['done', 'partial', 'not done', 'n/a'].map((k) => counts.get(k) ?? 0));
 });
+
+/** The documents a newcomer reads: every code path they name must exist (files move; their docs must follow). */
+const DOCS = execFileSync('git', ['ls-files', 'docs', 'README.md', '*/README.md'], { cwd: ROOT, encoding: 'utf8' })
+  .split('\n').filter((f) => f.endsWith('.md') && existsSync(join(ROOT, f)));
+
+const TESTS = execFileSync('git', ['ls-files', 'test'], { cwd: ROOT, encoding: 'utf8' }).split('\n');
+
+test('every src/, test/, bench/ or scripts/ path named in docs/ and the READMEs exists', () => {
+  const bad: string[] = [];
+  let seen = 0;
+  for (const f of DOCS) {
+    readFileSync(join(ROOT, f), 'utf8').split('\n').forEach((line, i) => {
+      // Paths in backticks or links: `src/x/y.ts`, (test/x/y.test.ts), bench/README.md. A bare folder ends with /.
+      for (const m of line.matchAll(/(?<![\w/.-])((?:src|test|bench|scripts|bin|docs)\/[\w./-]*[\w/])/g)) {
+        const p = m[1]!.replace(/[.]+$/, '');
+        if (!/\.(ts|mjs|md|py|sh|json|yaml)$/.test(p) && !p.endsWith('/')) continue;
+        seen++;
+        if (!existsSync(join(ROOT, p))) bad.push(`${f}:${i + 1}: ${p} does not exist`);
+      }
+      // Test files are also named by their place under test/ (`provider/lifecycle.test.ts`) or by name alone.
+      for (const m of line.matchAll(/(?<![\w/.-])((?:[\w-]+\/)*[\w-]+\.test\.ts)/g)) {
+        const p = m[1]!;
+        if (/^(src|test|bench|scripts)\//.test(p)) continue;
+        seen++;
+        if (!TESTS.some((t) => t === `test/${p}` || t.endsWith(`/${p}`))) bad.push(`${f}:${i + 1}: no test file ${p}`);
+      }
+    });
+  }
+  assert.ok(seen > 100, `found the paths (${seen})`);
+  assert.deepEqual(bad, []);
+});

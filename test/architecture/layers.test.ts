@@ -8,18 +8,22 @@ import { importsOfSource, importsUnder, layerViolations, reachViolations, staleE
  * The layers of src/ as a graph: each layer lists the layers it may import (type-only imports included). Data flows
  * one way, protocol → xml → plan → http → engine; the provider is a sibling of the engine (neither imports the
  * other); the synthetic data generator (gen) and the seeder that fills a store with it are for the commands that
- * make data, never a dependency of the server or the engine; cli sits on top.
+ * make data, never a dependency of the server or the engine; cli sits on top. runtime/ knows how the code is run
+ * (TypeScript sources in a checkout, compiled JS in the package: worker entry points) and imports nothing; api/ is
+ * the package's library entry points (package.json "exports"), re-exports only, never the CLI or test data.
  */
 const MAY_IMPORT: Record<string, readonly string[]> = {
+  runtime: [],
   protocol: [],
   xml: ['protocol'],
-  plan: ['protocol', 'xml'],
+  plan: ['protocol', 'xml', 'runtime'],
   gen: ['protocol'],
   http: ['protocol', 'xml'],
   engine: ['protocol', 'xml', 'plan', 'http'],
   provider: ['protocol', 'xml'],
   seeder: ['protocol', 'xml', 'gen', 'provider'],
-  cli: ['protocol', 'xml', 'plan', 'gen', 'http', 'engine', 'provider', 'seeder'],
+  cli: ['protocol', 'xml', 'plan', 'gen', 'http', 'engine', 'provider', 'seeder', 'runtime'],
+  api: ['protocol', 'xml', 'plan', 'http', 'engine', 'provider'],
 };
 
 /** The only files outside gen/ and seeder/ that may reach them, directly or not: the commands that make data. */

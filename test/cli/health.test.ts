@@ -7,6 +7,7 @@ import { runCli } from '../helpers/cli.ts';
 
 /** `sdata-sync health URL` against a local server: 200 → 0, no answer → 5, another status → 6, one line each. */
 
+const SERVE_TOKEN = 'serve-token-0123456789';
 const held: ServerResponse[] = [];
 const seen: Array<string | undefined> = [];
 const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -14,6 +15,7 @@ const server = createServer((req: IncomingMessage, res: ServerResponse) => {
   if (req.url === '/ok') res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
   else if (req.url === '/down') res.writeHead(503).end();
   else if (req.url === '/auth') res.writeHead(req.headers.authorization === 'Bearer t0k3n' ? 200 : 401).end();
+  else if (req.url === '/serve') res.writeHead(req.headers.authorization === `Bearer ${SERVE_TOKEN}` ? 200 : 401).end();
   else if (req.url === '/slow') held.push(res); // never answered: the probe's timeout decides
   else res.writeHead(404).end();
 });
@@ -56,6 +58,23 @@ test('credentials only with --auth, from that side\'s variables', async () => {
   assert.equal(wrong.code, 6);
   assert.match(wrong.stderr, /HTTP 401 Unauthorized; the provider refused the source credentials from SDATA_SOURCE_TOKEN/);
   assert.doesNotMatch(wrong.stderr, /other/);
+});
+
+test('--auth serve: the first of the provider\'s own tokens (a probe beside serve), as serve checks them', async () => {
+  seen.length = 0;
+  const r = await runCli(['health', `${base}/serve`, '--auth', 'serve'], { env: { SDATA_SERVE_TOKEN: ` ${SERVE_TOKEN} , another-token-0123456789` } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(seen, [`Bearer ${SERVE_TOKEN}`]);
+  const unset = await runCli(['health', `${base}/serve`, '--auth', 'serve'], { env: { SDATA_SERVE_TOKEN: '' } });
+  assert.equal(unset.code, 6);
+  assert.equal(unset.stderr, `sdata-sync health: GET ${base}/serve: HTTP 401 Unauthorized; SDATA_SERVE_TOKEN is not set: no token was sent\n`);
+  const wrong = await runCli(['health', `${base}/serve`, '--auth', 'serve'], { env: { SDATA_SERVE_TOKEN: 'wrong-token-0123456789' } });
+  assert.equal(wrong.code, 6);
+  assert.match(wrong.stderr, /HTTP 401 Unauthorized; the provider refused the first token of SDATA_SERVE_TOKEN\n$/);
+  assert.doesNotMatch(wrong.stderr, /wrong-token/);
+  const short = await runCli(['health', `${base}/serve`, '--auth', 'serve'], { env: { SDATA_SERVE_TOKEN: 'short' } });
+  assert.equal(short.code, 2);
+  assert.match(short.stderr, /SDATA_SERVE_TOKEN: token 1 is shorter than 16 characters/);
 });
 
 test('no answer: exit 5 (refused, a timeout, TLS to a plain HTTP port)', async () => {

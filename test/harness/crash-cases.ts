@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../../src/gen/rng.ts';
 import type { EngineResult, EngineRun, OpenContexts, SyncBed } from './bed.ts';
-import { integrityCheck, within, type SpawnOptions } from './processes.ts';
+import { integrityCheck } from '../helpers/sqlite.ts';
+import { within, type SpawnOptions } from './processes.ts';
 
 /**
  * Kill points: the engine SIGKILLed at chosen moments of a pass, the target and the source provider SIGKILLed

@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { constants } from 'node:os';
-import { DatabaseSync } from 'node:sqlite';
 import { BIN, BIN_FLAGS, NODE, TEST_ENV } from '../helpers/cli.ts';
 
 /**
@@ -203,19 +202,6 @@ export async function removeStore(db: string): Promise<void> {
   for (const x of ['', '-wal', '-shm', '-journal']) await rm(db + x, { force: true });
 }
 
-/**
- * `PRAGMA integrity_check` of a store whose provider is not running, on a read-only connection: what a restarted
- * provider will find, the WAL a killed one left behind included.
- */
-export function integrityCheck(db: string): string {
-  const d = new DatabaseSync(db, { readOnly: true });
-  try {
-    const rows = d.prepare('PRAGMA integrity_check').all() as Array<{ integrity_check: string }>;
-    return rows.map((r) => r.integrity_check).join('; ');
-  } finally {
-    d.close();
-  }
-}
 
 /** The resident set of a process over time, from /proc/PID/status (VmRSS, and VmHWM: the kernel's peak). */
 export class RssSampler {

@@ -11,7 +11,7 @@ export { BIN };
 /** The pinned runtime (the one `npm test` runs on). */
 export const NODE = process.execPath;
 
-/** The flags the bin's shebang passes (heap bounds): CLI tests run the bin as users run it. */
+/** The heap bounds the bin runs with (src/cli/heap-flags.ts): CLI tests run the bin as users run it, in one process. */
 export const BIN_FLAGS = binFlags();
 
 export interface CliResult {

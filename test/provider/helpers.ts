@@ -231,15 +231,6 @@ export function setupStore(path: string, s: SetupStore): void {
   }
 }
 
-/** `PRAGMA integrity_check` of a store file, read by a connection of its own ('ok' when sound). */
-export function integrityCheck(path: string): string {
-  const raw = new DatabaseSync(path, { readOnly: true });
-  try {
-    return (raw.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check;
-  } finally {
-    raw.close();
-  }
-}
 
 export async function provider(dir: TestDir, name: string, o: Partial<ProviderOptions> = {}): Promise<RunningProvider> {
   return startProvider({ db: dir.db(name), ...o });

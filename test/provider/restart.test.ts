@@ -4,8 +4,9 @@ import { after, before, test } from 'node:test';
 import { NS } from '../../src/protocol/namespaces.ts';
 import { seedStore } from '../../src/seeder/seed-store.ts';
 import { page } from '../helpers/feeds.ts';
-import { allResults, firstDiagnosis, get, http, integrityCheck, kids, parseXml, pollUntilDone, post, provider, testDir, type TestDir } from './helpers.ts';
-import { startServe } from './serve-process.ts';
+import { allResults, firstDiagnosis, get, http, kids, parseXml, pollUntilDone, post, provider, testDir, type TestDir } from './helpers.ts';
+import { integrityCheck } from '../helpers/sqlite.ts';
+import { startServe } from '../helpers/serve.ts';
 
 /**
  * Restart recovery (store/contexts.ts): contexts whose work a dead process left behind are marked interrupted when

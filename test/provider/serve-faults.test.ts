@@ -3,7 +3,7 @@ import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { Store } from '../../src/provider/store/store.ts';
-import { serveFailure, type ServeExit } from './serve-process.ts';
+import { serveFailure, type ServeExit } from '../helpers/serve.ts';
 import { testDir, type TestDir } from './helpers.ts';
 
 /**

@@ -7,8 +7,9 @@ import type { RunningProvider } from '../../src/provider/http/server.ts';
 import { seedStore } from '../../src/seeder/seed-store.ts';
 import { page } from '../helpers/feeds.ts';
 import { runCli } from '../helpers/cli.ts';
-import { allResults, firstDiagnosis, get, http, integrityCheck, post, provider, testDir, type TestDir } from './helpers.ts';
-import { startServe } from './serve-process.ts';
+import { allResults, firstDiagnosis, get, http, post, provider, testDir, type TestDir } from './helpers.ts';
+import { integrityCheck } from '../helpers/sqlite.ts';
+import { startServe } from '../helpers/serve.ts';
 
 /**
  * A store that cannot write (store/faults.ts) answers with a diagnosis, applies nothing half-way, keeps its digest

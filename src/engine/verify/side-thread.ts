@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { ContextRecorder } from '../../http/async-op.ts';
 import type { HttpClientOptions } from '../../http/client.ts';
+import { runnable } from '../../runtime/module-url.ts';
 import { isSdataError, SdataError, type SdataErrorCode, type SdataErrorDetails } from '../../protocol/errors.ts';
 import type { LogLevel } from '../log.ts';
 import type { SideRead, SideReadJob } from './read-side.ts';
@@ -90,7 +91,7 @@ export class SideThread {
   /** `contexts`: the journal's recorder of this side, which the thread's context calls are replayed into, in order. */
   constructor(job: SideJob, log: (level: LogLevel, msg: string) => void, onProgress: (entries: number) => void, contexts?: ContextRecorder) {
     const handles = new Map<number, number>();
-    this.#worker = new Worker(new URL('./side-worker.ts', import.meta.url), {
+    this.#worker = new Worker(runnable(new URL('./side-worker.ts', import.meta.url)), {
       workerData: job, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB, maxOldGenerationSizeMb: OLD_MB },
     });
     this.done = new Promise((resolve, reject) => {

@@ -6,7 +6,8 @@ import { after, test } from 'node:test';
 import { isSdataError } from '../../../src/protocol/errors.ts';
 import { isStoreFault, storeFault } from '../../../src/provider/store/faults.ts';
 import { Store } from '../../../src/provider/store/store.ts';
-import { integrityCheck, testDir } from '../helpers.ts';
+import { testDir } from '../helpers.ts';
+import { integrityCheck } from '../../helpers/sqlite.ts';
 
 /**
  * Store faults (store/faults.ts): SQLite failures that are the store's, not an entry's, classified into one code

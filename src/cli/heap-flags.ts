@@ -1,0 +1,72 @@
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+
+/**
+ * The V8 heap bounds every command runs with (docs/decisions/0004-v8-memory-bounds.md).
+ * --max-semi-space-size=8: a streaming workload makes short-lived garbage at a steady rate and gains nothing from
+ * V8's default young generation, which grows to tens of MiB: capping it keeps peak RSS ~40 MiB lower at the same
+ * throughput (measured on a 118 MB feed). --max-old-space-size=64: the live heap is ~20 MiB whatever the feed
+ * size, but with a large limit V8 lets the old generation (and its pool of freed pages) grow far beyond it before
+ * collecting: `run` of 1M entries peaked at 189-199 MiB RSS by default, 178-192 with 128, 161 with 64, 180 with 96,
+ * at the same speed (+3% CPU at 64; bench/e2e.ts). 64 holds entries at the default 16 MiB cap (three such entries
+ * pass through plan even at 48); larger --max-entry-bytes ask for a larger heap (cli/commands.ts heapRoomFor).
+ * npm start and the Dockerfile's ENTRYPOINT pass the same flags (test/packaging/runtime-flags.test.ts).
+ */
+export const HEAP_FLAGS = ['--max-semi-space-size=8', '--max-old-space-size=64'] as const;
+
+const name = (flag: string): string => flag.split('=')[0]!.replace(/_/g, '-');
+
+/**
+ * The HEAP_FLAGS this process was started without: neither on node's command line (which a shebang's flags are)
+ * nor in NODE_OPTIONS. A setting the user gave (any value, `_` or `-` spelling, or --max-old-space-size-percentage)
+ * is theirs and is kept.
+ */
+export function missingHeapFlags(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env['NODE_OPTIONS'] ?? ''): string[] {
+  const given = [...execArgv, ...nodeOptions.split(/\s+/)].map(name);
+  return HEAP_FLAGS.filter((f) => !given.some((g) => g.startsWith(name(f))));
+}
+
+/**
+ * Set in the environment of a restarted process only (and removed by it at once): one restart, never a loop. Not an
+ * SDATA_SYNC_* name: those are options (cli/config.ts refuses one that no command has).
+ */
+const RESTARTED = 'SDATA_HEAP_RESTART';
+
+/** True in a process that restartWithHeapFlags started; clears the mark so that no child of ours inherits it. */
+export function wasRestarted(): boolean {
+  const r = process.env[RESTARTED] === '1';
+  delete process.env[RESTARTED];
+  return r;
+}
+
+/**
+ * Runs this command again with the `missing` flags added, so that the bounds hold however the bin was started
+ * (`node bin/sdata-sync.mjs`, npm's bin link, npx, a container's entrypoint). In place where Node can
+ * (process.execve, Node ≥ 22.15 on POSIX: same pid, same stdio, no second process; this call does not return);
+ * elsewhere (Windows) as a child on the same stdio whose exit status this process takes, and to which it passes
+ * SIGTERM and SIGHUP. Not SIGINT: Ctrl-C reaches the whole foreground group, the child included, and a second
+ * SIGINT would make the child quit at once instead of releasing its contexts. `stopHolding` ends the bin's early
+ * signal holding (signals.ts) before the child takes over.
+ */
+export async function restartWithHeapFlags(missing: readonly string[], script: string, args: readonly string[], stopHolding: () => void): Promise<never> {
+  const argv = [...missing, ...process.execArgv, script, ...args];
+  const env = { ...process.env, [RESTARTED]: '1' };
+  if (typeof process.execve === 'function') process.execve(process.execPath, [process.execPath, ...argv], env);
+  stopHolding();
+  const child = spawn(process.execPath, argv, { stdio: 'inherit', env });
+  const pass = (sig: NodeJS.Signals): void => void child.kill(sig);
+  process.on('SIGTERM', pass).on('SIGHUP', pass).on('SIGINT', () => undefined);
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+    child.once('exit', (c, s) => resolve([c, s]));
+    child.once('error', (e) => {
+      process.stderr.write(`sdata-sync: cannot start ${process.execPath}: ${e.message}\n`);
+      resolve([1, null]);
+    });
+  });
+  if (signal) {
+    // Die of the same signal, as a shell expects; should it be caught after all, the shell's code for it.
+    process.removeAllListeners(signal);
+    process.kill(process.pid, signal);
+  }
+  process.exit(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1));
+}
