@@ -19,7 +19,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   plan: ['protocol', 'xml', 'runtime'],
   gen: ['protocol'],
   http: ['protocol', 'xml'],
-  engine: ['protocol', 'xml', 'plan', 'http'],
+  engine: ['protocol', 'xml', 'plan', 'http', 'runtime'],
   provider: ['protocol', 'xml'],
   seeder: ['protocol', 'xml', 'gen', 'provider'],
   cli: ['protocol', 'xml', 'plan', 'gen', 'http', 'engine', 'provider', 'seeder', 'runtime'],
