@@ -63,7 +63,7 @@ const imp = (from: string, to: string): Import => ({ from, to });
 test('the checker reports provider → engine and engine → provider, the siblings', () => {
   assert.deepEqual(check([imp('provider/server.ts', 'engine/pass.ts'), imp('engine/pass.ts', 'provider/store.ts')]), [
     'provider/server.ts imports engine/pass.ts: provider may import protocol, xml',
-    'engine/pass.ts imports provider/store.ts: engine may import protocol, xml, plan, http',
+    'engine/pass.ts imports provider/store.ts: engine may import protocol, xml, plan, http, runtime',
   ]);
 });
 
