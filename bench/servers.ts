@@ -82,16 +82,19 @@ export interface BinRun {
   cpuSeconds: number;
 }
 
-/** Runs one `sdata-sync` command as users run it (the bin's flags), measured like the servers. */
-export async function runBin(dir: string, name: string, args: string[]): Promise<BinRun> {
+/**
+ * Runs one `sdata-sync` command as users run it (the bin's flags), measured like the servers. `discardStdout`: its
+ * stdout goes to /dev/null (a `pull` of a million entries writes more than a string holds).
+ */
+export async function runBin(dir: string, name: string, args: string[], discardStdout = false): Promise<BinRun> {
   const rssFile = join(dir, `${name}.rss.json`);
   const t = performance.now();
   const child = spawn(process.execPath, [...BIN_FLAGS, '--import', MAXRSS, BIN, ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
+    { stdio: ['ignore', discardStdout ? 'ignore' : 'pipe', 'pipe'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   let sampled = 0;
   const timer = setInterval(() => {
     sampled = Math.max(sampled, vmRssKiB(child.pid!).rss);

@@ -167,6 +167,17 @@ const credentialNote = (side: 'source' | 'target'): string => {
 /** README "Exit codes", in one line, from the one map of them (protocol/errors.ts). */
 export const EXIT_LINE = `Exit codes: ${Object.entries(EXIT).map(([k, n]) => `${n} ${k.toLowerCase().replace(/_/g, ' ')}`).join(', ')} (README).`;
 
+/** `link` and `verify`: one kind of two applications, by their dataset bases. */
+const TWO_SIDES = {
+  source: url({ required: true, help: 'source dataset base URL' }),
+  target: url({ required: true, help: 'target dataset base URL' }),
+  kind: string({ arg: 'KIND', required: true, pattern: KIND_NAME, help: 'resource kind' }),
+};
+const TWO_SIDES_HELP = {
+  notes: `${credentialNote('source').replace(' (Basic).', ' (Basic); the same with TARGET.')}\n\n${EXIT_LINE}`,
+  argsHint: 'URLs go with --source/--target',
+};
+
 // --- the commands ------------------------------------------------------------------------------------------------
 
 export const COMMANDS = {
@@ -327,12 +338,9 @@ export const COMMANDS = {
       'it; both have different ones -> the side with the lower conflictPriority (its own digest entry) keeps its uuid ' +
       'and the other re-points. A key held by several resources on a side is ambiguous: reported, never linked. ' +
       'Dry run unless --apply. URLs are dataset bases, e.g. http://host/sdata/myApp/myContract/-',
-    notes: `${credentialNote('source').replace(' (Basic).', ' (Basic); the same with TARGET.')}\n\n${EXIT_LINE}`,
-    argsHint: 'URLs go with --source/--target',
+    ...TWO_SIDES_HELP,
     options: {
-      source: url({ required: true, help: 'source dataset base URL' }),
-      target: url({ required: true, help: 'target dataset base URL' }),
-      kind: string({ arg: 'KIND', required: true, pattern: KIND_NAME, help: 'resource kind' }),
+      ...TWO_SIDES,
       match: list({ arg: 'FIELD', required: true, item: { pattern: /^[^\s/]+(\/[^\s/]+)*$/, what: 'property names or paths of them (a/b)' }, help: 'the natural key: payload properties by local name; a path reaches into children (address/postCode); several fields make one composite key' }),
       normalize: list({ arg: 'LIST', item: { pattern: /^(trim|case|space)$/, what: 'trim, case or space' }, help: 'before comparing: trim (the ends), case (lower case), space (inner runs of white space as one space); comma-separated (default: compare as written)' }),
       apply: bool({ help: "write the links through each provider's $linked (default: a dry run)" }),
@@ -342,6 +350,30 @@ export const COMMANDS = {
       spoolDir: { ...spoolDir, help: 'where the scratch file of the matching goes' },
       stopTimeout,
       maxEntryBytes: { ...maxEntryBytes, help: 'larger entries are refused' },
+      ...HTTP,
+    },
+    exclusive: HTTP_RULES,
+    credentials: [SOURCE.token, SOURCE.user, SOURCE.password, TARGET.token, TARGET.user, TARGET.password],
+  },
+  verify: {
+    summary: 'compare what two applications hold of a kind: missing, extra, deleted and different resources',
+    description: "Reads both sides' whole state of a kind (each one's sync feed against an empty digest: every resource " +
+      'and tombstone) and compares them by uuid: a resource live on one side must be live on the other with the same ' +
+      'canonical payload (namespace prefixes, attribute order, references and CDATA, layout white space, child-list ' +
+      'order and the local sdata:key/sdata:url do not count); a tombstone equals a tombstone or nothing. Memory stays ' +
+      'bounded: both sides are joined in a scratch file. Exit 0 when they hold the same data, 8 when they do not. ' +
+      'URLs are dataset bases, e.g. http://host/sdata/myApp/myContract/-',
+    ...TWO_SIDES_HELP,
+    options: {
+      ...TWO_SIDES,
+      states: bool({ help: 'also compare syncStates (endpoint and tick); a resource with equal data and another state is reported, not a failure' }),
+      report: { ...report, help: 'one JSON line per difference: uuid, what differs, and both sides\' digest, url and syncState' },
+      tempDir: path({ arg: 'DIR', defaultText: 'the system temp directory', help: 'where the scratch file of the comparison goes' }),
+      threads: int({ min: 1, max: 2, default: 1, help: 'read the target in a thread of its own (2: ~50 MiB more RSS, a little faster where a core is free) or both sides on one (1); the result is the same' }),
+      runName: { ...runName, default: 'sdata-sync verify', help: 'runName sent with the $syncSource POSTs' },
+      maxEntryBytes: { ...maxEntryBytes, help: 'larger entries are not compared (and make the result a difference)' },
+      ...LIMITS,
+      stateDir,
       ...HTTP,
     },
     exclusive: HTTP_RULES,

@@ -18,6 +18,7 @@ const LOADERS: Record<CommandName, () => Promise<Runnable>> = {
   'hash-password': () => import('./hash-password.ts'),
   run: () => import('./run.ts'),
   link: () => import('./link.ts'),
+  verify: () => import('./verify.ts'),
   digest: () => import('./digest.ts'),
   pull: () => import('./pull.ts'),
   push: () => import('./push.ts'),
@@ -30,7 +31,7 @@ const LOADERS: Record<CommandName, () => Promise<Runnable>> = {
  * The commands that handle SIGINT and SIGTERM themselves (signals.ts handleSignals: contexts released, stores closed);
  * the others get the default action, also for a signal that came while they loaded.
  */
-const HANDLES_SIGNALS: ReadonlySet<CommandName> = new Set(['serve', 'run', 'link', 'pull', 'push', 'demo']);
+const HANDLES_SIGNALS: ReadonlySet<CommandName> = new Set(['serve', 'run', 'link', 'verify', 'pull', 'push', 'demo']);
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -16,7 +16,7 @@ export type LogEvent = (typeof LOG_EVENTS)[number];
 
 /**
  * Every key a JSON log line may have, with its JSON type: one schema for every command (README "Logs" documents
- * each; test/cli/log-schema.test.ts holds every line of run, push, pull, link and serve to it). A key with no value
+ * each; test/cli/log-schema.test.ts holds every line of run, push, pull, link, verify and serve to it). A key with no value
  * is left out, never null.
  */
 export const LOG_KEYS = {
@@ -31,6 +31,9 @@ export const LOG_KEYS = {
   // link: keys matched, and what was (or would be) done per key (docs/protocol.md X18).
   matched: 'number', alreadyLinked: 'number', linkBoth: 'number', copyToTarget: 'number', copyToSource: 'number',
   repointTarget: 'number', repointSource: 'number', uuidTaken: 'number', ambiguous: 'number', unmatched: 'number',
+  // verify: how the two sides compare (docs/protocol.md X22).
+  equal: 'boolean', missing: 'number', extra: 'number', deletedOnOneSide: 'number', payload: 'number', duplicate: 'number',
+  notCompared: 'number',
   // How it ended.
   upToDate: 'boolean', seconds: 'number', error: 'string', exitCode: 'number',
 } as const;

@@ -17,9 +17,8 @@ import { invalidWarner } from './invalid.ts';
 import type { Logger } from './log.ts';
 import { streamPages, type PageSink } from './page-stream.ts';
 import { MEMORY_SPOOL_MAX, SpoolTarget } from './spool.ts';
+import { ENTRY_TYPE } from './source-feed.ts';
 import { newPassStats, type PassStats } from './stats.ts';
-
-export const ENTRY_TYPE = 'application/atom+xml; type=entry';
 
 export interface PassOptions {
   kind: string;

@@ -1,34 +1,17 @@
 import type { Writable } from 'node:stream';
-import { AsyncOperation, type ContextRecorder, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
-import type { HttpClient, HttpResponse } from '../http/client.ts';
-import { operationUrl, withQuery } from '../http/url.ts';
+import type { DeleteOutcome } from '../http/async-op.ts';
 import { digestKey } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
 import type { EntryRecord, FeedHead } from '../xml/feed-types.ts';
 import { feedClose, feedOpen, forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
 import { TextSink } from '../xml/text-sink.ts';
 import type { Logger } from './log.ts';
-import { streamPages, type PageSink } from './page-stream.ts';
-import { ENTRY_TYPE } from './pass.ts';
-import type { XmlLimits } from '../xml/limits.ts';
+import type { PageSink } from './page-stream.ts';
+import { readSourceFeed, type SourceFeedOptions } from './source-feed.ts';
 
-export interface PullOptions {
-  client: HttpClient;
-  /** Source collection URL (`…/-/accounts`). */
-  collection: string;
-  /** The `$syncDigest` entry to POST (the target's digest; empty = everything). */
-  digestEntry: string;
-  runName: string;
-  runStamp: string;
+export interface PullOptions extends Omit<SourceFeedOptions, 'beforePage'> {
   out: Writable;
   log: Logger;
-  maxEntryBytes?: number;
-  /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
-  limits?: XmlLimits | undefined;
-  poll?: Partial<PollOptions>;
-  signal?: AbortSignal | undefined;
-  /** Records the source context (and those of `next` pages) until their DELETE (the journal). */
-  contexts?: ContextRecorder | undefined;
 }
 
 export interface PullResult {
@@ -51,24 +34,16 @@ export const newPullResult = (): PullResult => ({ pages: 0, entries: 0, notForwa
  */
 export async function pullFeed(o: PullOptions, r: PullResult = newPullResult()): Promise<PullResult> {
   const sink = new TextSink(o.out);
-  const op = new AsyncOperation(o.client, {
-    ...o.poll,
-    url: withQuery(operationUrl(o.collection, '$syncSource'), { runName: o.runName, runStamp: o.runStamp }),
-    body: () => o.digestEntry,
-    contentType: ENTRY_TYPE,
-    contentLength: Buffer.byteLength(o.digestEntry),
-    contexts: o.contexts,
-  });
   let key: string | undefined;
   let decls: PageDecls = [];
   let url = '';
-  const page: PageSink = {
+  const page = (contextUrl: string): PageSink => ({
     head: (h: FeedHead) => {
       const k = `${h.syncMode}\u0002${digestKey(h.digest)}`;
       if (key === undefined) {
         key = k;
         sink.write(feedOpen({
-          id: h.atomId ?? op.location ?? op.postUrl, title: 'Synchronization feed',
+          id: h.atomId ?? contextUrl, title: 'Synchronization feed',
           ...(h.syncMode ? { syncMode: h.syncMode } : {}), ...(h.digest ? { digest: h.digest } : {}),
           ...(h.totalResults === undefined ? {} : { totalResults: h.totalResults }),
         }));
@@ -88,28 +63,24 @@ export async function pullFeed(o: PullOptions, r: PullResult = newPullResult()):
       sink.write('\n');
     },
     ready: () => (sink.needsDrain ? sink.drained() : undefined),
-  };
-  try {
-    const res: HttpResponse = await op.start();
-    const r0 = await streamPages({
-      client: o.client, first: res, again: () => op.again(), firstUrl: op.location ?? op.postUrl, sink: page, poll: o.poll, signal: o.signal, contexts: o.contexts,
-      limits: o.limits,
-      ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }),
-      beforePage: (u) => {
-        url = u;
-      },
-      afterPage: (p, n) => {
-        r.bytesIn += p.bytes;
-        r.pages = n;
-      },
-    });
-    r.pages = r0.pages;
-    sink.write(feedClose());
-    sink.flush();
-    await sink.drained();
-    r.bytesOut = sink.bytes;
-    return r;
-  } finally {
-    r.sourceContext = await op.delete();
-  }
+  });
+  const read = await readSourceFeed({
+    ...o,
+    beforePage: (u) => {
+      url = u;
+    },
+    afterPage: (bytes, n) => {
+      r.bytesIn += bytes;
+      r.pages = n;
+    },
+    released: (outcome) => {
+      r.sourceContext = outcome;
+    },
+  }, page);
+  r.pages = read.pages;
+  sink.write(feedClose());
+  sink.flush();
+  await sink.drained();
+  r.bytesOut = sink.bytes;
+  return r;
 }

@@ -19,7 +19,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   plan: ['protocol', 'xml', 'runtime'],
   gen: ['protocol'],
   http: ['protocol', 'xml'],
-  engine: ['protocol', 'xml', 'plan', 'http'],
+  engine: ['protocol', 'xml', 'plan', 'http', 'runtime'],
   provider: ['protocol', 'xml'],
   seeder: ['protocol', 'xml', 'gen', 'provider'],
   cli: ['protocol', 'xml', 'plan', 'gen', 'http', 'engine', 'provider', 'seeder', 'runtime'],
@@ -63,7 +63,7 @@ const imp = (from: string, to: string): Import => ({ from, to });
 test('the checker reports provider → engine and engine → provider, the siblings', () => {
   assert.deepEqual(check([imp('provider/server.ts', 'engine/pass.ts'), imp('engine/pass.ts', 'provider/store.ts')]), [
     'provider/server.ts imports engine/pass.ts: provider may import protocol, xml',
-    'engine/pass.ts imports provider/store.ts: engine may import protocol, xml, plan, http',
+    'engine/pass.ts imports provider/store.ts: engine may import protocol, xml, plan, http, runtime',
   ]);
 });
 

@@ -44,7 +44,7 @@ function endsWithSummary(r: CliResult, what: string): Array<Record<string, unkno
   return lines;
 }
 
-describe('JSON logs: every stderr line of run, push, pull, link and serve in one schema (README "Logs")', () => {
+describe('JSON logs: every stderr line of run, push, pull, link, verify and serve in one schema (README "Logs")', () => {
   let dir = '';
   let source: Served;
   let target: Served;
@@ -111,6 +111,13 @@ describe('JSON logs: every stderr line of run, push, pull, link and serve in one
     assert.equal(r.code, 0, r.stderr);
     const s = endsWithSummary(r, 'link').at(-1)!;
     assert.deepEqual([s['matched'], s['alreadyLinked'], s['read']], [300, 300, 600]);
+  });
+
+  it('verify (after the run: the two hold the same data)', async () => {
+    const r = await runCli(['verify', '--source', source.url, '--target', target.url, '--kind', 'accounts', '--verbose', '--log-format', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = endsWithSummary(r, 'verify').at(-1)!;
+    assert.deepEqual([s['equal'], s['read'], s['missing'], s['payload'], s['exitCode']], [true, 600, 0, 0, 0]);
   });
 
   it('usage errors found once the options are known, and auto = JSON off a terminal', async () => {

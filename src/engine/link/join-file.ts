@@ -1,15 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { ScratchFile, type Statement } from '../scratch-file.ts';
 
 /**
- * The scratch space of `link`: every resource of both sides, with its natural key, in a temporary SQLite file
- * (node:sqlite), so that matching a million resources per side costs disk, not memory. It is the engine's own
- * file, deleted when done; it has nothing to do with the provider's store.
+ * The scratch space of `link`: every resource of both sides, with its natural key, in the engine's scratch file
+ * (../scratch-file.ts), so that matching a million resources per side costs disk, not memory.
  *
- * Rows go in as the collections stream by (one transaction per ADD_BATCH rows); `finish()` then builds a covering
- * index in key order (one external sort, cheaper than keeping an index up to date through random inserts), and
- * `groups()` walks it: all resources that share a key, both sides together, at most `keep` rows per side held.
+ * Rows go in as the collections stream by; `finish()` then builds a covering index in key order, and `groups()`
+ * walks it: all resources that share a key, both sides together, at most `keep` rows per side held.
  */
 
 export type Side = 0 | 1;
@@ -32,32 +28,21 @@ export interface KeyGroup {
   rows: [JoinRow[], JoinRow[]];
 }
 
-const ADD_BATCH = 10_000;
-
-/** The scratch file's page cache: the bound on its memory whatever the number of rows (sorts spill to disk). */
-const CACHE_KIB = 8 * 1024;
-
 export class JoinFile {
-  readonly dir: string;
-  readonly #db: DatabaseSync;
-  readonly #sAdd: StatementSync;
-  #sHolders: StatementSync | undefined;
-  #pending = 0;
+  readonly #file: ScratchFile;
+  readonly #add: (...values: Array<string | number | null>) => void;
+  #sHolders: Statement | undefined;
   #rows = 0;
-  #closed = false;
 
   /** A new, empty scratch file in a directory of its own under `parent`. */
   constructor(parent: string) {
-    this.dir = mkdtempSync(join(parent, 'sdata-sync-link-'));
-    this.#db = new DatabaseSync(join(this.dir, 'join.db'));
-    try {
-      this.#db.exec(`PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=FILE; PRAGMA cache_size=-${CACHE_KIB};
-        CREATE TABLE rows(side INTEGER NOT NULL, k TEXT, url TEXT NOT NULL, uuid TEXT, u TEXT, lkey TEXT);`);
-      this.#sAdd = this.#db.prepare('INSERT INTO rows(side, k, url, uuid, u, lkey) VALUES(?, ?, ?, ?, ?, ?)');
-    } catch (e) {
-      this.close();
-      throw e;
-    }
+    this.#file = ScratchFile.inNewDir(parent, 'sdata-sync-link-', 'CREATE TABLE rows(side INTEGER NOT NULL, k TEXT, url TEXT NOT NULL, uuid TEXT, u TEXT, lkey TEXT);');
+    this.#add = this.#file.inserter('INSERT INTO rows(side, k, url, uuid, u, lkey) VALUES(?, ?, ?, ?, ?, ?)');
+  }
+
+  /** The scratch file's directory (gone once closed). */
+  get dir(): string {
+    return this.#file.dir;
   }
 
   get rows(): number {
@@ -65,24 +50,21 @@ export class JoinFile {
   }
 
   add(side: Side, k: string | undefined, r: Omit<JoinRow, 'side'>): void {
-    if (this.#pending === 0) this.#db.exec('BEGIN');
-    this.#sAdd.run(side, k ?? null, r.url, r.uuid ?? null, r.uuid === undefined ? null : r.uuid.trim().toLowerCase(), r.key ?? null);
+    this.#add(side, k ?? null, r.url, r.uuid ?? null, r.uuid === undefined ? null : r.uuid.trim().toLowerCase(), r.key ?? null);
     this.#rows++;
-    if (++this.#pending >= ADD_BATCH) this.#commit();
   }
 
   /** No more rows: the indexes the matching walks. */
   finish(): void {
-    this.#commit();
-    this.#db.exec(`CREATE INDEX rows_k ON rows(k, side, url, uuid, lkey);
+    this.#file.exec(`CREATE INDEX rows_k ON rows(k, side, url, uuid, lkey);
       CREATE INDEX rows_u ON rows(side, u) WHERE u IS NOT NULL;`);
-    this.#sHolders = this.#db.prepare('SELECT url FROM rows WHERE side = ? AND u = ? LIMIT ?');
+    this.#sHolders = this.#file.prepare('SELECT url FROM rows WHERE side = ? AND u = ? LIMIT ?');
   }
 
   /** Every key with its resources, in key order; resources without a key first, one group each. */
   *groups(keep = 10): Generator<KeyGroup> {
     let cur: KeyGroup | undefined;
-    const it = this.#db.prepare('SELECT side, k, url, uuid, lkey FROM rows INDEXED BY rows_k ORDER BY k, side')
+    const it = this.#file.prepare('SELECT side, k, url, uuid, lkey FROM rows INDEXED BY rows_k ORDER BY k, side')
       .iterate() as Iterable<{ side: Side; k: string | null; url: string; uuid: string | null; lkey: string | null }>;
     for (const r of it) {
       const row: JoinRow = { side: r.side, url: r.url, uuid: r.uuid ?? undefined, key: r.lkey ?? undefined };
@@ -110,18 +92,6 @@ export class JoinFile {
 
   /** Closes and deletes the file. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      if (this.#db.isOpen) this.#db.close();
-    } finally {
-      rmSync(this.dir, { recursive: true, force: true });
-    }
-  }
-
-  #commit(): void {
-    if (this.#pending === 0) return;
-    this.#db.exec('COMMIT');
-    this.#pending = 0;
+    this.#file.close();
   }
 }

@@ -12,7 +12,7 @@ import { schemaOf } from '../run.ts';
 import { readCollection, type CollectionRead } from './collection.ts';
 import { decide, naturalKey, SIDE_NAMES, winnerOf, type Action, type Decision, type KeyNormalization } from './decide.ts';
 import { JoinFile, type JoinRow } from './join-file.ts';
-import { JsonlFile } from './jsonl.ts';
+import { JsonlFile } from '../jsonl.ts';
 import { LinkWriter } from './link-writer.ts';
 
 /**

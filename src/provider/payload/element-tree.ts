@@ -1,4 +1,5 @@
 import { NS } from '../../protocol/namespaces.ts';
+import { isXsTrue as isTrue, LIST, listRule, WORK } from '../../xml/child-list-rule.ts';
 import { prefixOf, scanStartTag, unescapeAttr } from './fragment.ts';
 
 /**
@@ -38,8 +39,6 @@ export interface Elem {
   /** This element or one inside it needs the child-list merge (listRule). */
   work: boolean;
 }
-
-const isTrue = (v: string): boolean => v === 'true' || v === '1';
 
 /** Whether `deleteMissing` says the list is complete. */
 export const isComplete = (e: Elem): boolean => e.deleteMissing !== undefined && isTrue(e.deleteMissing.value);
@@ -168,22 +167,6 @@ function restore(scope: Map<string, string>, undo: Array<[string, string | undef
     if (old === undefined) scope.delete(p);
     else scope.set(p, old);
   }
-}
-
-export const LIST = 1;
-export const WORK = 2;
-
-/**
- * The list rule (docs/protocol.md §3.3), on what both scanners count: an element is a child list when it carries no
- * `sdata:uuid` (an element with one is a resource, a child or a reference, never a list), has no character data of
- * its own, and either carries `sdata:deleteMissing` or has element children that all carry `sdata:uuid`. A list needs
- * work when it is not flagged complete and its children can be matched (a delta: it merges with the stored list), or
- * when it is flagged complete and holds children flagged deleted (they go). Returns LIST | WORK bits.
- */
-export function listRule(hasUuid: boolean, text: boolean, flagged: boolean, complete: boolean, children: number, uuidChildren: number, deletedChild: boolean): number {
-  const matchable = uuidChildren === children;
-  if (hasUuid || text || !(flagged || (children > 0 && matchable))) return 0;
-  return (complete ? deletedChild : matchable) ? LIST | WORK : LIST;
 }
 
 function finish(e: Elem): void {

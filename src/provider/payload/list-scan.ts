@@ -1,5 +1,6 @@
 import { NS } from '../../protocol/namespaces.ts';
-import { isBlank, listRule, WORK } from './element-tree.ts';
+import { listRule, WORK } from '../../xml/child-list-rule.ts';
+import { isBlank } from './element-tree.ts';
 import { unescapeAttr } from './fragment.ts';
 
 /**

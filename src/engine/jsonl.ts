@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { SdataError } from '../../protocol/errors.ts';
+import { SdataError } from '../protocol/errors.ts';
 
 /** A JSON Lines file written with backpressure: `line()` waits while the stream's buffer is full. */
 export class JsonlFile {
@@ -15,6 +15,12 @@ export class JsonlFile {
     });
   }
 
+  /** Once the file is open: a path that cannot be written fails here (SDATA_E_IO), before any work is done. */
+  async opened(): Promise<void> {
+    if (this.#ws.pending && this.#error === undefined) await this.#settled('ready');
+    this.#check();
+  }
+
   async line(value: unknown): Promise<void> {
     this.#check();
     if (!this.#ws.write(`${JSON.stringify(value)}\n`)) {
@@ -24,7 +30,8 @@ export class JsonlFile {
   }
 
   async close(): Promise<void> {
-    if (!this.#ws.writableEnded) {
+    // A stream that failed (a path that could not be opened) emits neither 'finish' nor another 'error': no wait.
+    if (!this.#ws.writableEnded && !this.#ws.destroyed && this.#error === undefined) {
       this.#ws.end();
       await this.#settled('finish');
     }
@@ -32,7 +39,7 @@ export class JsonlFile {
   }
 
   /** Until `event`, or an error (which #check then reports); no listener outlives the wait. */
-  #settled(event: 'drain' | 'finish'): Promise<void> {
+  #settled(event: 'ready' | 'drain' | 'finish'): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
         this.#ws.off(event, done);
