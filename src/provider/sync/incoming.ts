@@ -1,6 +1,6 @@
 import type { EntryRecord } from '../../xml/feed-types.ts';
 import { hasListWork } from '../payload/child-lists.ts';
-import { storedFragment } from '../payload/fragment.ts';
+import { storedResource } from '../payload/fragment.ts';
 import { MAX_TICK_DIGITS } from '../store/repositories.ts';
 
 /**
@@ -21,18 +21,20 @@ export type Incoming = Pick<EntryRecord, 'index' | 'line' | 'column' | 'atomId' 
 export function toIncoming(rec: EntryRecord): Incoming {
   let invalid = rec.invalid;
   let fragment: string | undefined;
+  let bodyStart = 0;
   if (invalid === undefined) {
     if (rec.state!.tick.length > MAX_TICK_DIGITS) invalid = `sync:tick has more than ${MAX_TICK_DIGITS} digits`;
     else {
-      fragment = storedFragment(rec, rec.uuid);
-      if (fragment === undefined) invalid = 'sdata:payload has no resource element';
+      const stored = storedResource(rec, rec.uuid);
+      if (stored === undefined) invalid = 'sdata:payload has no resource element';
+      else ({ fragment, bodyStart } = stored);
     }
   }
   if (invalid === undefined && rec.httpMethod !== undefined && rec.httpMethod !== 'POST' && rec.httpMethod !== 'PUT' && rec.httpMethod !== 'DELETE') {
     invalid = `http:httpMethod ${rec.httpMethod} cannot be applied from a sync feed`;
   }
   // A deletion keeps no children (spec 6.1), so its lists never matter.
-  const lists = fragment !== undefined && invalid === undefined && !rec.isDeleted && rec.httpMethod !== 'DELETE' && hasListWork(fragment);
+  const lists = fragment !== undefined && invalid === undefined && !rec.isDeleted && rec.httpMethod !== 'DELETE' && hasListWork(fragment, bodyStart);
   return {
     index: rec.index, line: rec.line, column: rec.column, atomId: rec.atomId, uuid: rec.uuid, isDeleted: rec.isDeleted,
     method: rec.httpMethod, state: rec.state, invalid, fragment, lists,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NS } from '../../../src/protocol/namespaces.ts';
-import { normalizeFragment, rootUuid, rootDeclarations, scanRootTag, storedFragment, tombstoneFragment } from '../../../src/provider/payload/fragment.ts';
+import { normalizeFragment, rootUuid, rootDeclarations, scanRootTag, storedFragment, storedResource, tombstoneFragment } from '../../../src/provider/payload/fragment.ts';
 import type { EntryRecord } from '../../../src/xml/feed-types.ts';
 import { resourceXml } from '../../../src/xml/feed-writer.ts';
 import { parseXml } from '../helpers.ts';
@@ -55,10 +55,20 @@ test('storedFragment skips rescanning what resourceXml tested, with the same res
     `<feed xmlns="${NS.atom}" xmlns:sdata="${NS.sdata}" xmlns:sync="${NS.sync}" xmlns:k="urn:sync:k"><entry><sdata:payload><k:a sdata:uuid="U-7"/></sdata:payload></entry></feed>`,
     // no namespace at all
     `<feed xmlns="${NS.atom}" xmlns:sdata="${NS.sdata}" xmlns:http="${NS.http}"><entry><sdata:payload><a xmlns="" sdata:uuid="U-5"><n>http:thing xhttp:no</n></a></sdata:payload></entry></feed>`,
+    // prefixes with characters outside [\w.-], used and unused; a use right before the end tag; a scheme at the end
+    `<feed xmlns="${NS.atom}" xmlns:sdata="${NS.sdata}" xmlns:ü="urn:u" xmlns:é="urn:e" xmlns:a.b-c="urn:abc" xmlns:sync="${NS.sync}"><entry><sdata:payload><c xmlns="urn:c" sdata:uuid="U-8"><ü:x/>a.b-c:1 xa.b-c:2 sync:</c></sdata:payload></entry></feed>`,
+    `<feed xmlns="${NS.atom}" xmlns:sdata="${NS.sdata}" xmlns:sync="${NS.sync}" xmlns:http="${NS.http}"><entry><sdata:payload><c xmlns="urn:c" sdata:uuid="U-9">sync:// http:/x :x</c></sdata:payload></entry></feed>`,
+    // two prefixes bound to sdata, neither on the uuid (it is on the payload): which one the root's sdata:uuid takes
+    `<feed xmlns="${NS.atom}" xmlns:s="${NS.sdata}" xmlns:t="${NS.sdata}"><entry><s:payload s:uuid="U-10"><c xmlns="urn:c" xmlns:u="${NS.sdata}"><t:x/></c></s:payload></entry></feed>`,
+    `<feed xmlns="${NS.atom}" xmlns:s="${NS.sdata}"><entry><s:payload s:uuid="U-11"><c xmlns="urn:c" xmlns:sdata="urn:not-sdata"><s:x/></c></s:payload></entry></feed>`,
+    // a root without a uuid and without a namespace-bound prefix for one
+    `<feed xmlns="${NS.atom}" xmlns:s="${NS.sdata}" xmlns:c="urn:c"><entry><s:payload><c:a xmlns:sdata="urn:x"/></s:payload></entry></feed>`,
   ];
   for (const feed of feeds) {
     const rec = recordsOf(feed)[0]!;
-    assert.equal(storedFragment(rec, rec.uuid), reference(rec), feed);
+    assert.equal(storedFragment(rec, rec.uuid ?? 'U-0'), reference({ ...rec, uuid: rec.uuid ?? 'U-0' }), feed);
+    const stored = storedResource(rec, rec.uuid)!;
+    assert.equal(stored.bodyStart, scanRootTag(stored.fragment).end, feed);
   }
 });
 
