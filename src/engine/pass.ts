@@ -8,8 +8,10 @@ import { collectionUrl, operationUrl, redactUrl, withQuery } from '../http/url.t
 import { SdataError, isSdataError } from '../protocol/errors.ts';
 import type { Digest } from '../protocol/digest.ts';
 import { explainLine, unexplained } from '../plan/explain.ts';
+import { SegmentedPlan } from '../plan/parallel.ts';
 import { Planner, type ChunkTarget, type ChunkWriter, type Explained, type InvalidEntry, type PassEnding, type PlanStats } from '../plan/planner.ts';
 import { formatDiagnosis } from '../xml/tracking-reader.ts';
+import type { FeedHead } from '../xml/feed-types.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
 import { FileWriter, MemoryWriter, type BodyFactory } from './chunk-body.ts';
 import { ChunkSender, type ContextCounts } from './chunk-sender.ts';
@@ -87,7 +89,7 @@ export interface PassResult {
 
 /** The dry run's chunk target: counts what would be sent, keeps nothing. */
 class DiscardTarget implements ChunkTarget {
-  private readonly w: ChunkWriter = { write: () => true, needsDrain: false, drained: async () => undefined };
+  private readonly w: ChunkWriter = { write: () => true, writeBytes: () => true, needsDrain: false, drained: async () => undefined };
   open(): ChunkWriter {
     return this.w;
   }
@@ -216,16 +218,23 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
       stats.invalid = ps.invalid;
     };
     let first = true;
+    const head = (h: FeedHead): void => {
+      if (first) {
+        first = false;
+        stats.totalResults = h.totalResults;
+      }
+      planner.head(h);
+    };
+    // Pages are read in pieces on this thread, most by the piece scanner (docs/decisions/0021-engine-piece-scanner.md);
+    // --explain needs the records, which only the one-pass reader brings (as in plan).
+    const segmented = o.explain === undefined
+      ? new SegmentedPlan({ target: digest, maxEntryBytes: o.maxEntryBytes, helpers: 0, ...(o.limits ? { limits: o.limits } : {}) })
+      : undefined;
     const sink: PageSink = {
-      head: (h) => {
-        if (first) {
-          first = false;
-          stats.totalResults = h.totalResults;
-        }
-        planner.head(h);
-      },
+      head,
       entry: (r) => planner.entry(r),
       ready: () => planner.ready(),
+      ...(segmented ? { readPage: (body, source, hooks) => segmented.page(body, planner, source, hooks) } : {}),
     };
     const op = sourceOp;
     const check = spool ? () => spool!.check() : undefined;
