@@ -259,6 +259,10 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
         o.log.debug(`${o.kind}: page ${n}: ${page.entries} entries, ${page.bytes} bytes${page.resumed ? `, fetched again ${page.resumed}x after a cut-off` : ''}`);
       },
     });
+    if (segmented) {
+      const c = segmented.counts;
+      o.log.debug(`${o.kind}: ${c.here + c.again} piece(s) read, ${c.scanned} by the piece scanner, ${c.again} read again after a cut that was not after an entry`);
+    }
     stats.phase = 'finishing';
     await planner.finish();
     sync();
