@@ -133,6 +133,19 @@ export class MemoryWriter implements BodyWriter {
     return true;
   }
 
+  /** Bytes that are already UTF-8 (a scanned piece's entries, plan/scanned-batch.ts): copied, never kept. */
+  writeBytes(b: Uint8Array): boolean {
+    let off = 0;
+    while (off < b.length) {
+      if (this.used === PIECE) this.seal();
+      const n = Math.min(b.length - off, PIECE - this.used);
+      this.cur.set(off === 0 && n === b.length ? b : b.subarray(off, off + n), this.used);
+      this.used += n;
+      off += n;
+    }
+    return true;
+  }
+
   async drained(): Promise<void> {}
 
   private seal(): void {
@@ -173,6 +186,9 @@ export class FileWriter implements BodyWriter {
   }
   write(s: string): boolean {
     return this.sink.write(s);
+  }
+  writeBytes(b: Uint8Array): boolean {
+    return this.sink.writeBytes(b);
   }
   get needsDrain(): boolean {
     return this.sink.needsDrain;

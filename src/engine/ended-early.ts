@@ -30,9 +30,13 @@ export function endOfDocument<T>(end: () => T): T {
   try {
     return end();
   } catch (e) {
-    if (isSdataError(e) && e.code === 'SDATA_E_MALFORMED') throw new EndedEarly(e);
-    throw e;
+    throw endError(e);
   }
+}
+
+/** What to throw for an error a reader's `end()` found (see endOfDocument). */
+export function endError(e: unknown): unknown {
+  return isSdataError(e) && e.code === 'SDATA_E_MALFORMED' ? new EndedEarly(e) : e;
 }
 
 /**

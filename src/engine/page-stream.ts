@@ -2,13 +2,14 @@ import { digestKey } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { getWhenReady, MovedContexts, type ContextRecorder, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
 import { discardBody, statusError } from '../http/body.ts';
-import { endOfDocument, pageReadFaults } from './ended-early.ts';
+import { endError, endOfDocument, pageReadFaults } from './ended-early.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { withRetry, type Clock, type RetryPolicy } from '../http/retry.ts';
 import { resolveHref } from '../http/url.ts';
 import { FeedReader } from '../xml/feed-reader.ts';
 import type { EntryRecord, FeedHead } from '../xml/feed-types.ts';
 import type { XmlLimits } from '../xml/limits.ts';
+import type { PageHooks } from '../plan/parallel.ts';
 
 /** Where a source page's records go: the planner, or the concatenating writer of `pull`. */
 export interface PageSink {
@@ -16,6 +17,12 @@ export interface PageSink {
   entry(rec: EntryRecord): void;
   /** A promise to await before reading more, or undefined when the sink can take more now. */
   ready(): Promise<void> | undefined;
+  /**
+   * Optional: reads a whole page's body itself, with exactly what `head` and `entry` would have made of it (the
+   * planner's piece scanner, plan/parallel.ts: docs/architecture.md §2.1). Used for a page's first fetch; a page
+   * fetched again after some of its entries were delivered goes through `entry`, which skips them.
+   */
+  readPage?(body: AsyncIterable<Uint8Array>, source: string, hooks: Required<PageHooks>): Promise<{ next: string | undefined; entries: number }>;
 }
 
 export interface PageResult {
@@ -62,24 +69,44 @@ export async function streamPage(
   let headKey: string | undefined;
   let res = first;
   const interrupted = (): SdataError => new SdataError('SDATA_E_ABORTED', `${o.source}: interrupted`, { url: o.source });
+  const onHead = (h: FeedHead): void => {
+    const key = `${h.syncMode}\u0002${digestKey(h.digest)}`;
+    if (headKey === undefined) {
+      headKey = key;
+      head = h;
+      sink.head(h);
+    } else if (key !== headKey) {
+      throw new SdataError('SDATA_E_PROTOCOL', `${o.source}: the page changed between two fetches (syncMode or digest differ); the source context is not a snapshot`, { url: o.source });
+    }
+  };
   try {
     return await withRetry(async (attempt) => {
       if (res.statusCode !== 200) throw await statusError('GET', res, 'expected 200 with a feed page');
       const skip = delivered;
+      if (skip === 0 && sink.readPage !== undefined) {
+        const body = res.body;
+        const counted = async function* (): AsyncGenerator<Uint8Array> {
+          for await (const chunk of body) {
+            const b = chunk as Buffer;
+            bytes += b.length;
+            o.onBytes?.(b.length);
+            yield b;
+            o.check?.();
+          }
+        };
+        try {
+          const r = await sink.readPage(counted(), o.source, { head: onHead, committed: (n) => void (delivered = n), atEnd: endError });
+          return { next: r.next, entries: r.entries, bytes, head, resumed: attempt };
+        } catch (e) {
+          discardBody(res);
+          throw e;
+        }
+      }
       let seen = 0;
       let next: string | undefined;
       let entries = 0;
       const reader = new FeedReader({
-        head: (h) => {
-          const key = `${h.syncMode}\u0002${digestKey(h.digest)}`;
-          if (headKey === undefined) {
-            headKey = key;
-            head = h;
-            sink.head(h);
-          } else if (key !== headKey) {
-            throw new SdataError('SDATA_E_PROTOCOL', `${o.source}: the page changed between two fetches (syncMode or digest differ); the source context is not a snapshot`, { url: o.source });
-          }
-        },
+        head: onHead,
         entry: (rec) => {
           if (seen++ < skip) return;
           delivered++;

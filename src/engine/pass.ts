@@ -8,8 +8,10 @@ import { collectionUrl, operationUrl, redactUrl, withQuery } from '../http/url.t
 import { SdataError, isSdataError } from '../protocol/errors.ts';
 import type { Digest } from '../protocol/digest.ts';
 import { explainLine, unexplained } from '../plan/explain.ts';
+import { SegmentedPlan } from '../plan/parallel.ts';
 import { Planner, type ChunkTarget, type ChunkWriter, type Explained, type InvalidEntry, type PassEnding, type PlanStats } from '../plan/planner.ts';
 import { formatDiagnosis } from '../xml/tracking-reader.ts';
+import type { FeedHead } from '../xml/feed-types.ts';
 import { parseDigestDocument } from '../xml/digest-document.ts';
 import { FileWriter, MemoryWriter, type BodyFactory } from './chunk-body.ts';
 import { ChunkSender, type ContextCounts } from './chunk-sender.ts';
@@ -86,7 +88,7 @@ export interface PassResult {
 
 /** The dry run's chunk target: counts what would be sent, keeps nothing. */
 class DiscardTarget implements ChunkTarget {
-  private readonly w: ChunkWriter = { write: () => true, needsDrain: false, drained: async () => undefined };
+  private readonly w: ChunkWriter = { write: () => true, writeBytes: () => true, needsDrain: false, drained: async () => undefined };
   open(): ChunkWriter {
     return this.w;
   }
@@ -215,16 +217,23 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
       stats.invalid = ps.invalid;
     };
     let first = true;
+    const head = (h: FeedHead): void => {
+      if (first) {
+        first = false;
+        stats.totalResults = h.totalResults;
+      }
+      planner.head(h);
+    };
+    // Pages are read in pieces on this thread, most by the piece scanner (docs/decisions/0021-engine-piece-scanner.md);
+    // --explain needs the records, which only the one-pass reader brings (as in plan).
+    const segmented = o.explain === undefined
+      ? new SegmentedPlan({ target: digest, maxEntryBytes: o.maxEntryBytes, helpers: 0, ...(o.limits ? { limits: o.limits } : {}) })
+      : undefined;
     const sink: PageSink = {
-      head: (h) => {
-        if (first) {
-          first = false;
-          stats.totalResults = h.totalResults;
-        }
-        planner.head(h);
-      },
+      head,
       entry: (r) => planner.entry(r),
       ready: () => planner.ready(),
+      ...(segmented ? { readPage: (body, source, hooks) => segmented.page(body, planner, source, hooks) } : {}),
     };
     const op = sourceOp;
     const check = spool ? () => spool!.check() : undefined;
@@ -249,6 +258,10 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
         o.log.debug(`${o.kind}: page ${n}: ${page.entries} entries, ${page.bytes} bytes${page.resumed ? `, fetched again ${page.resumed}x after a cut-off` : ''}`);
       },
     });
+    if (segmented) {
+      const c = segmented.counts;
+      o.log.debug(`${o.kind}: ${c.here + c.again} piece(s) read, ${c.scanned} by the piece scanner, ${c.again} read again after a cut that was not after an entry`);
+    }
     stats.phase = 'finishing';
     await planner.finish();
     sync();

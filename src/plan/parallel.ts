@@ -2,7 +2,8 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Digest } from '../protocol/digest.ts';
 import { runnable } from '../runtime/module-url.ts';
-import type { FeedLink, ResumePoint } from '../xml/feed-types.ts';
+import type { SdataError } from '../protocol/errors.ts';
+import type { FeedHead, FeedLink, ResumePoint } from '../xml/feed-types.ts';
 import { pageDecls, type PageDecls } from '../xml/feed-writer.ts';
 import { resolveLimits, type XmlLimits } from '../xml/limits.ts';
 import { Decider } from './decide.ts';
@@ -171,6 +172,16 @@ async function* pieces(input: AsyncIterable<Uint8Array>, size: number, pattern: 
   yield { bytes: rest, byteOffset: offset, final: true };
 }
 
+/** What a caller that reads pages itself (the engine's page stream) is told while a page is read. */
+export interface PageHooks {
+  /** The page's head, instead of the planner, which the hook tells in turn (the engine checks it first). */
+  head?: (h: FeedHead) => void;
+  /** After each commit: the entries of this page committed so far (a page fetched again skips them). */
+  committed?: (entries: number) => void;
+  /** What to throw for an error found only at the end of the document (it stopped early), instead of the error. */
+  atEnd?: (e: SdataError) => unknown;
+}
+
 /**
  * Plans documents in pieces across threads. One instance serves the pages of a run in turn (the helper thread is
  * started when a page first has a second piece, and kept); call close() at the end, also after a failure.
@@ -215,8 +226,9 @@ export class SegmentedPlan {
   }
 
   /** One source document into the planner, like planPage. */
-  async page(input: AsyncIterable<Uint8Array>, planner: Planner, source: string): Promise<{ next: string | undefined; bytesIn: number }> {
+  async page(input: AsyncIterable<Uint8Array>, planner: Planner, source: string, hooks: PageHooks = {}): Promise<{ next: string | undefined; bytesIn: number; entries: number }> {
     planner.beginPage(source);
+    let committed = 0;
     const links: FeedLink[] = [];
     let origin: Origin = { line: 1, column: 0, primer: 0, entries: 0 };
     let resume: (ResumePoint & { decls: PageDecls }) | undefined;
@@ -227,10 +239,18 @@ export class SegmentedPlan {
 
     const commit = (b: SegmentBatch, o: Origin): void => {
       if (b.scanned) this.counts.scanned++;
-      if (b.head) planner.head(b.head);
+      if (b.head) {
+        if (hooks.head) hooks.head(b.head);
+        else planner.head(b.head);
+      }
       planner.commitBatch(b, o.entries, translate(o));
+      committed += b.kinds.length;
+      hooks.committed?.(committed);
       for (const l of b.links) links.push(l);
-      if (b.error) throw segmentFailure(b.error, source, translate(o));
+      if (b.error) {
+        const e = segmentFailure(b.error, source, translate(o));
+        throw b.error.atEnd && hooks.atEnd ? hooks.atEnd(e) : e;
+      }
     };
     /** The document position after a reader that began at `o` stopped at local (line, column). */
     const after = (o: Origin, b: SegmentBatch, entries: number): Origin => {
@@ -352,6 +372,6 @@ export class SegmentedPlan {
     }
     let next: string | undefined;
     for (const l of links) if (l.rel === 'next') next = l.href;
-    return { next, bytesIn };
+    return { next, bytesIn, entries: committed };
   }
 }

@@ -40,6 +40,8 @@ export interface SegmentError {
   line: number | undefined;
   column: number | undefined;
   entryId: string | undefined;
+  /** Found only when the reader was ended: the document stopped early (engine/ended-early.ts). */
+  atEnd?: true;
 }
 
 /** What reading (part of) a piece produced, in the piece's coordinates. */
@@ -203,9 +205,11 @@ export class SegmentReader {
     this.collector.recordEndpoints(endpoints);
     let state: SegmentBatch['state'] = 'open';
     if (this.failed === undefined) {
+      let ending = false;
       try {
         for (let i = 0; i < bytes.length; i += PUSH_BYTES) this.reader.push(bytes.subarray(i, Math.min(bytes.length, i + PUSH_BYTES)));
         if (final) {
+          ending = true;
           this.reader.end();
           state = 'end';
         } else if (this.reader.atBoundary()) {
@@ -213,6 +217,7 @@ export class SegmentReader {
         }
       } catch (e) {
         this.failed = toSegmentError(e);
+        if (ending) this.failed.atEnd = true;
       }
     }
     const links = this.reader.linksSeen;

@@ -42,5 +42,28 @@ describe('chunk bodies', () => {
         await rm(dir, { recursive: true, force: true });
       }
     });
+
+    it(`${name}: strings and UTF-8 bytes (a scanned piece's entries) mixed, across piece boundaries`, async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'sdata-body-'));
+      try {
+        const w: BodyWriter = make(dir);
+        for (const [i, p] of pieces.entries()) {
+          if (i % 3 === 0) w.write(p);
+          else {
+            const b = Buffer.from(p);
+            // A view into a larger buffer, as a batch's entries are.
+            const view = Buffer.concat([Buffer.from('<<'), b, Buffer.from('>>')]).subarray(2, 2 + b.length);
+            w.writeBytes!(view);
+          }
+          if (w.needsDrain) await w.drained();
+        }
+        const body = await w.finish();
+        assert.equal(body.size, want.length);
+        assert.ok((await bytesOf(body)).equals(want));
+        await body.release();
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
   }
 });
