@@ -15,22 +15,16 @@
 // the measured runs: the profiler costs time), and where each one's CPU goes.
 // Figures on stderr, one JSON line on stdout. BENCH_ENGINE_NODE_ARGS adds node flags to the engine, BENCH_NODE_FLAGS
 // to the providers (profiling: --cpu-prof --cpu-prof-dir=DIR).
-import { BIN, binFlags } from './bin-flags.ts';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { seedStore } from '../src/seeder/seed-store.ts';
 import { busyMicros, summarise, type CpuProfile } from './cpu-profile.ts';
-
-const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
-const MAXRSS = here('./maxrss.ts');
-const NODE = process.execPath;
-const BIN_FLAGS = binFlags();
+import { getJson, here, NODE, provider as serveProcess, runChild, stopProvider, type Checksum, type ChildRun, type Usage } from './sync-processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -48,45 +42,9 @@ const { values } = parseArgs({
 const log = (s: string): void => void process.stderr.write(`[bench e2e] ${s}\n`);
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
-interface Usage { cpuSeconds: number; maxRssMiB: number; writeBytes: number }
-
-async function usageFrom(file: string): Promise<Usage> {
-  const u = JSON.parse(await readFile(file, 'utf8')) as { maxRssKiB: number; userMs: number; systemMs: number; writeBytes?: number };
-  await rm(file, { force: true });
-  return { cpuSeconds: (u.userMs + u.systemMs) / 1000, maxRssMiB: u.maxRssKiB / 1024, writeBytes: u.writeBytes ?? 0 };
-}
-
 /** One core for the engine (and plan) where taskset exists and there is a second core for its peers. */
 const PIN = existsSync('/usr/bin/taskset') && cpus().length >= 2;
 const onCore = (core: number): string[] => (PIN ? ['/usr/bin/taskset', '-c', String(core)] : []);
-
-interface Provider { url: string; child: ChildProcess; rssFile: string }
-
-/** A reference provider as `sdata-sync serve` in its own process. */
-async function provider(name: string, db: string, dir: string): Promise<Provider> {
-  const rssFile = join(dir, `rss-${name}-${process.hrtime.bigint()}.json`);
-  const flags = [...(process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean), ...profileFlags(name)];
-  const child = spawn(NODE, [...BIN_FLAGS, ...flags, '--import', MAXRSS, BIN, 'serve', '--db', db, '--port', '0', '--app', name, '--contract', 'crm',
-    '--kinds', 'accounts', '--priority', name === 'source' ? '1' : '5', '--endpoint-base', `http://${name}.example/sdata/${name}/crm/-`,
-    '--page-size', values['page-size']], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
-  let err = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (c) => reject(new Error(`serve ${name} exited ${c}: ${err}`)));
-    createInterface({ input: child.stdout }).once('line', resolve);
-  });
-  return { url: url.trim(), child, rssFile };
-}
-
-/** Stops a provider gracefully (SIGINT); its CPU and peak RSS. */
-async function stopProvider(p: Provider): Promise<Usage> {
-  const done = new Promise((r) => p.child.once('exit', r));
-  p.child.kill('SIGINT');
-  await done;
-  return usageFrom(p.rssFile);
-}
-
-interface ChildRun extends Usage { wall: number }
 
 /** Where --cpu-prof writes, per process, while the profiled pass runs. */
 let profileDir: string | undefined;
@@ -105,35 +63,9 @@ async function profileTables(): Promise<string> {
   return out;
 }
 
-async function runChild(args: string[], dir: string, stdoutFile?: string, nodeArgs: string[] = [], wrap: string[] = []): Promise<ChildRun> {
-  const rssFile = join(dir, `rss-${process.hrtime.bigint()}.json`);
-  const out = openSync(stdoutFile ?? process.env['BENCH_ENGINE_STDOUT'] ?? '/dev/null', 'w');
-  try {
-    const t0 = process.hrtime.bigint();
-    const cmd = [...wrap, NODE, ...BIN_FLAGS, ...nodeArgs, '--import', MAXRSS, BIN, ...args];
-    const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', out, 'pipe'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
-    let err = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', resolve);
-    });
-    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-    if (code !== 0) throw new Error(`sdata-sync ${args.join(' ')} exited ${code}: ${err.slice(-2000)}`);
-    return { wall, ...(await usageFrom(rssFile)) };
-  } finally {
-    closeSync(out);
-    await rm(rssFile, { force: true });
-  }
-}
-
-async function getJson<T>(url: string): Promise<T> {
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
-  return (await res.json()) as T;
-}
-
-interface Checksum { count: number; sha256: string; statesSha256: string }
+/** A provider of this bench: its page size, BENCH_NODE_FLAGS, and the profiler's flags while the profiled pass runs. */
+const provider = (name: string, db: string, dir: string): ReturnType<typeof serveProcess> =>
+  serveProcess(name, db, dir, { pageSize: values['page-size'], nodeFlags: [...(process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean), ...profileFlags(name)] });
 
 interface SizeResult {
   count: number;

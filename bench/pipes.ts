@@ -7,21 +7,15 @@
 //
 // Usage: node bench/pipes.ts [--count 1000000] [--chunk-entries 1000] [--page-size 1000]   (also: npm run bench -- pipes …)
 // Figures on stderr, one JSON line on stdout. BENCH_ENGINE_NODE_ARGS adds node flags to the engine (profiling).
-import { BIN, binFlags } from './bin-flags.ts';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { BIN } from './bin-flags.ts';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { seedStore } from '../src/seeder/seed-store.ts';
+import { BIN_FLAGS, getJson, MAXRSS, NODE, provider as serveProcess, runChild, stopProvider, usageFrom, type Checksum, type Usage } from './sync-processes.ts';
 
-const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
-const MAXRSS = here('./maxrss.ts');
-const NODE = process.execPath;
-const BIN_FLAGS = binFlags();
 
 const { values } = parseArgs({
   options: {
@@ -34,61 +28,8 @@ const { values } = parseArgs({
 const log = (s: string): void => void process.stderr.write(`[bench pipes] ${s}\n`);
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
-interface Usage { cpuSeconds: number; maxRssMiB: number }
-
-async function usageFrom(file: string): Promise<Usage> {
-  const u = JSON.parse(await readFile(file, 'utf8')) as { maxRssKiB: number; userMs: number; systemMs: number };
-  await rm(file, { force: true });
-  return { cpuSeconds: (u.userMs + u.systemMs) / 1000, maxRssMiB: u.maxRssKiB / 1024 };
-}
-
-interface Provider { url: string; child: ChildProcess; rssFile: string }
-
-/** A reference provider as `sdata-sync serve` in its own process. */
-async function provider(name: string, db: string, dir: string): Promise<Provider> {
-  const rssFile = join(dir, `rss-${name}-${process.hrtime.bigint()}.json`);
-  const child = spawn(NODE, [...BIN_FLAGS, '--import', MAXRSS, BIN, 'serve', '--db', db, '--port', '0', '--app', name, '--contract', 'crm',
-    '--kinds', 'accounts', '--priority', name === 'source' ? '1' : '5', '--endpoint-base', `http://${name}.example/sdata/${name}/crm/-`,
-    '--page-size', values['page-size']], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
-  let err = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (c) => reject(new Error(`serve ${name} exited ${c}: ${err}`)));
-    createInterface({ input: child.stdout }).once('line', resolve);
-  });
-  return { url: url.trim(), child, rssFile };
-}
-
-/** Stops a provider gracefully (SIGINT); its CPU and peak RSS. */
-async function stopProvider(p: Provider): Promise<Usage> {
-  const done = new Promise((r) => p.child.once('exit', r));
-  p.child.kill('SIGINT');
-  await done;
-  return usageFrom(p.rssFile);
-}
-
-interface ChildRun extends Usage { wall: number }
-
-async function runChild(args: string[], dir: string, stdoutFile?: string, nodeArgs: string[] = []): Promise<ChildRun> {
-  const rssFile = join(dir, `rss-${process.hrtime.bigint()}.json`);
-  const out = openSync(stdoutFile ?? process.env['BENCH_ENGINE_STDOUT'] ?? '/dev/null', 'w');
-  try {
-    const t0 = process.hrtime.bigint();
-    const child = spawn(NODE, [...BIN_FLAGS, ...nodeArgs, '--import', MAXRSS, BIN, ...args], { stdio: ['ignore', out, 'pipe'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
-    let err = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', resolve);
-    });
-    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-    if (code !== 0) throw new Error(`sdata-sync ${args.join(' ')} exited ${code}: ${err.slice(-2000)}`);
-    return { wall, ...(await usageFrom(rssFile)) };
-  } finally {
-    closeSync(out);
-    await rm(rssFile, { force: true });
-  }
-}
+/** A provider of this bench, with its page size. */
+const provider = (name: string, db: string, dir: string): ReturnType<typeof serveProcess> => serveProcess(name, db, dir, { pageSize: values['page-size'] });
 
 interface PipeRun { wall: number; stages: Array<Usage & { command: string }> }
 
@@ -123,14 +64,6 @@ async function runPipe(commands: string[][], dir: string): Promise<PipeRun> {
     for (const f of [...rss, ...errs]) await rm(f, { force: true });
   }
 }
-
-async function getJson<T>(url: string): Promise<T> {
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
-  return (await res.json()) as T;
-}
-
-interface Checksum { count: number; sha256: string; statesSha256: string }
 
 interface SizeResult {
   count: number;
@@ -180,7 +113,7 @@ async function once(count: number, dir: string): Promise<SizeResult> {
     const converged = cs.count === count && ct.count === count && cs.sha256 === ct.sha256 && cs.statesSha256 === ct.statesSha256;
     r = {
       count, seconds: run.wall, entriesPerSecond: p.read / run.wall, mbPerSecond: p.bytesIn / 1e6 / run.wall, feedMB: p.bytesIn / 1e6,
-      engine: { cpuSeconds: run.cpuSeconds, maxRssMiB: run.maxRssMiB }, source: null, target: null, converged, pipes: null, load,
+      engine: { cpuSeconds: run.cpuSeconds, maxRssMiB: run.maxRssMiB, writeBytes: run.writeBytes }, source: null, target: null, converged, pipes: null, load,
     };
     log(`run: ${fmt(count)} entries in ${run.wall.toFixed(1)} s: ${fmt(r.entriesPerSecond)} entries/s, ${r.mbPerSecond.toFixed(1)} MB/s ` +
       `(${r.feedMB.toFixed(0)} MB of source feed); engine peak RSS ${run.maxRssMiB.toFixed(0)} MiB, CPU ${run.cpuSeconds.toFixed(1)} s; ` +

@@ -1,0 +1,82 @@
+// The processes of a sync, as the end-to-end benches run them (bench/e2e.ts, bench/pipes.ts): `sdata-sync serve`
+// providers and `sdata-sync` commands as child processes with the bin's node flags, each measured by the maxrss
+// preload (bench/maxrss.ts: CPU, peak RSS, bytes written), and the providers' $checksum.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { BIN, binFlags } from './bin-flags.ts';
+
+export const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
+export const MAXRSS = here('./maxrss.ts');
+export const NODE = process.execPath;
+export const BIN_FLAGS = binFlags();
+
+export interface Usage { cpuSeconds: number; maxRssMiB: number; writeBytes: number }
+
+/** What the maxrss preload wrote for a process that has ended (the file is removed). */
+export async function usageFrom(file: string): Promise<Usage> {
+  const u = JSON.parse(await readFile(file, 'utf8')) as { maxRssKiB: number; userMs: number; systemMs: number; writeBytes?: number };
+  await rm(file, { force: true });
+  return { cpuSeconds: (u.userMs + u.systemMs) / 1000, maxRssMiB: u.maxRssKiB / 1024, writeBytes: u.writeBytes ?? 0 };
+}
+
+export interface Provider { url: string; child: ChildProcess; rssFile: string }
+
+/** A reference provider ('source' or 'target': its app, priority and endpoint) as `sdata-sync serve` in its own process. */
+export async function provider(name: string, db: string, dir: string, o: { pageSize: string; nodeFlags?: string[] }): Promise<Provider> {
+  const rssFile = join(dir, `rss-${name}-${process.hrtime.bigint()}.json`);
+  const child = spawn(NODE, [...BIN_FLAGS, ...(o.nodeFlags ?? []), '--import', MAXRSS, BIN, 'serve', '--db', db, '--port', '0', '--app', name, '--contract', 'crm',
+    '--kinds', 'accounts', '--priority', name === 'source' ? '1' : '5', '--endpoint-base', `http://${name}.example/sdata/${name}/crm/-`,
+    '--page-size', o.pageSize], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (c) => reject(new Error(`serve ${name} exited ${c}: ${err}`)));
+    createInterface({ input: child.stdout }).once('line', resolve);
+  });
+  return { url: url.trim(), child, rssFile };
+}
+
+/** Stops a provider gracefully (SIGINT); its CPU and peak RSS. */
+export async function stopProvider(p: Provider): Promise<Usage> {
+  const done = new Promise((r) => p.child.once('exit', r));
+  p.child.kill('SIGINT');
+  await done;
+  return usageFrom(p.rssFile);
+}
+
+export interface ChildRun extends Usage { wall: number }
+
+/** `sdata-sync ARGS` to its end (stdout to `stdoutFile` or /dev/null), `wrap` before node (e.g. taskset); throws unless exit 0. */
+export async function runChild(args: string[], dir: string, stdoutFile?: string, nodeArgs: string[] = [], wrap: string[] = []): Promise<ChildRun> {
+  const rssFile = join(dir, `rss-${process.hrtime.bigint()}.json`);
+  const out = openSync(stdoutFile ?? process.env['BENCH_ENGINE_STDOUT'] ?? '/dev/null', 'w');
+  try {
+    const t0 = process.hrtime.bigint();
+    const cmd = [...wrap, NODE, ...BIN_FLAGS, ...nodeArgs, '--import', MAXRSS, BIN, ...args];
+    const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', out, 'pipe'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
+    let err = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', resolve);
+    });
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (code !== 0) throw new Error(`sdata-sync ${args.join(' ')} exited ${code}: ${err.slice(-2000)}`);
+    return { wall, ...(await usageFrom(rssFile)) };
+  } finally {
+    closeSync(out);
+    await rm(rssFile, { force: true });
+  }
+}
+
+export async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
+  return (await res.json()) as T;
+}
+
+export interface Checksum { count: number; sha256: string; statesSha256: string }
