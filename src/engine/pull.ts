@@ -64,7 +64,7 @@ export async function pullFeed(o: PullOptions, r: PullResult = newPullResult()):
     },
     ready: () => (sink.needsDrain ? sink.drained() : undefined),
   });
-  const read = await readSourceFeed({
+  await readSourceFeed({
     ...o,
     beforePage: (u) => {
       url = u;
@@ -77,7 +77,6 @@ export async function pullFeed(o: PullOptions, r: PullResult = newPullResult()):
       r.sourceContext = outcome;
     },
   }, page);
-  r.pages = read.pages;
   sink.write(feedClose());
   sink.flush();
   await sink.drained();
