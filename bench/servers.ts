@@ -38,7 +38,8 @@ export async function serve(dir: string, name: string, args: string[]): Promise<
   // BENCH_SERVE_ARGS: extra `serve` options (e.g. --young-gen-mb 32).
   const extra = (process.env['BENCH_SERVE_ARGS'] ?? '').split(' ').filter((f) => f !== '');
   const child = spawn(process.execPath, [...BIN_FLAGS, ...flags, '--import', MAXRSS, BIN, 'serve', '--port', '0', ...extra, ...args],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
+    { stdio: ['ignore', 'pipe', 'inherit'], // A state directory of the bench's own: never another run's journal of open contexts (the default one is shared).
+    env: { ...process.env, BENCH_RSS_OUT: rssFile, SDATA_SYNC_STATE_DIR: join(dir, 'state') } });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   for (let i = 0; i < 400 && !out.includes('\n'); i++) await new Promise((r) => setTimeout(r, 25));

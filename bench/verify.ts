@@ -125,7 +125,7 @@ async function plant(s: Server, t: Server, n: number): Promise<{ expected: Map<s
 }
 
 function summaryOf(r: BinRun): VerifyResult {
-  const line = r.stderr.split('\n').find((l) => l.startsWith('{') && l.includes('"type":"summary"'));
+  const line = r.stderr.split('\n').find((l) => l.startsWith('{') && l.includes('"event":"summary"'));
   if (!line || (r.code !== 0 && r.code !== 8)) throw new Error(`verify exited ${r.code}: ${r.stderr.slice(-2000)}`);
   return JSON.parse(line) as VerifyResult;
 }
