@@ -413,7 +413,8 @@ export const COMMANDS = {
       'does (--chunk-entries, --chunk-bytes; each chunk a spec-shaped page of the feed, the last without a next link), and ' +
       "writes the target's results to stdout as one result feed. The input is streamed and checked as it is read: a " +
       'chunk is posted only once all its bytes were read and found well-formed, so malformed input stops the push with ' +
-      'exit 3 (file:line:column) before anything after it is sent.\n\n' +
+      'exit 3 (file:line:column) before anything after it is sent; a push that stops before the target answered ' +
+      'anything leaves stdout empty.\n\n' +
       'Several files are the pages of one feed, in order: a file with a next link goes on into the next file, one ' +
       'without ends the feed (the target merges its digest) and the next file begins another. When the last file has a ' +
       'next link, so does the last chunk: the target merges when the rest is pushed. Retries re-send the identical ' +

@@ -184,6 +184,7 @@ export async function pushFeeds(o: PushOptions, r: PushResult = newPushResult())
     else if (s.ending === 'none') o.log.info(`${f.label}nothing to post: the feed has no entries and no digest to merge`);
   };
   let reading = '';
+  let failed = false;
   try {
     const before = { read: 0, forwarded: 0, invalid: 0, held: 0 };
     for (let i = 0; i < o.inputs.length; i++) {
@@ -206,6 +207,7 @@ export async function pushFeeds(o: PushOptions, r: PushResult = newPushResult())
     }
     await sender.settle();
   } catch (e) {
+    failed = true;
     if (feed) await feed.spool.abort().catch(() => undefined);
     throw pushError(e, o.signal, reading);
   } finally {
@@ -216,10 +218,14 @@ export async function pushFeeds(o: PushOptions, r: PushResult = newPushResult())
     r.outcomes.merge(sender.outcomes);
     Object.assign(r.contexts, sender.contexts);
     await rm(dir, { recursive: true, force: true });
-    openResults();
-    results.write(feedClose());
-    results.flush();
-    await results.drained().catch(() => undefined);
+    // A result feed names what the target applied. A push that stopped before any result has none to name: it
+    // leaves stdout empty rather than print a document that reads as "applied nothing" (a consumer would trust it).
+    if (opened || !failed) {
+      openResults();
+      results.write(feedClose());
+      results.flush();
+      await results.drained().catch(() => undefined);
+    }
   }
   return r;
 }

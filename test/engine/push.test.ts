@@ -99,6 +99,7 @@ describe('push re-chunks its input with the engine planner', () => {
     assert.match(r.stderr, new RegExp(`${f.replace(/[.]/g, '\\.')}:\\d+:\\d+: not well-formed XML`));
     assert.doesNotMatch(r.stderr, /sdata-sync-push-|\n\s+at /);
     assert.equal(posted.length, 0);
+    assert.equal(r.stdout, '', 'no result feed on stdout: nothing was applied, and an empty one would say so');
   });
 
   it('several files are pages of one feed: re-chunked across them, one merge; a file without next ends its feed', async () => {
