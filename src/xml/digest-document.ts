@@ -31,7 +31,9 @@ export function parseDigestDocument(xml: string, source = '<digest>'): Digest {
       digestDepth = depth;
     }
   });
+  // CDATA sections are character data too, as in the feed reader's head digest.
   p.on('text', (t) => builder?.addText(t));
+  p.on('cdata', (t) => builder?.addText(t));
   p.on('closetag', (t) => {
     if (builder) {
       if (depth === digestDepth) {

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compareTicks, parseTick, tickLess, nextTick, maxTick } from '../../src/protocol/ticks.ts';
-import { normalizeEndpoint } from '../../src/protocol/endpoint.ts';
+import { isNormalEndpoint, normalizeEndpoint } from '../../src/protocol/endpoint.ts';
 import { digestEntryFor, serializeDigest, serializeDigestEntry, digestKey } from '../../src/protocol/digest.ts';
+import { NS } from '../../src/protocol/namespaces.ts';
 import { parseDigestDocument } from '../../src/xml/digest-document.ts';
 import { DIGEST_ENTRY_5_2, EP } from '../helpers/spec-examples.ts';
 
@@ -29,6 +30,25 @@ test('endpoint normalisation: scheme/host case, trailing slash, query, fragment;
   assert.equal(normalizeEndpoint('HTTP://WWW.Example.COM/sdata/App/c/-/accounts/?x=1#f'), 'http://www.example.com/sdata/App/c/-/accounts');
   assert.equal(normalizeEndpoint('http://h/a'), normalizeEndpoint('http://H/a/'));
   assert.notEqual(normalizeEndpoint('http://h/A'), normalizeEndpoint('http://h/a'));
+});
+
+test('isNormalEndpoint says true only where normalizeEndpoint changes nothing (the shortcut the decider takes)', () => {
+  const spellings = [
+    'http://h/a', 'http://H/a', 'HTTP://h/a', 'http://h/A', 'http://h/a/', 'http://h/a?x=1', 'http://h/a#f', ' http://h/a', 'http://h/a ',
+    'http://h', 'http://h/', 'https://www.example.com/sdata/App/c/-/accounts', 'https://www.Example.com/sdata/app', 'urn:x:y', '',
+    'http://h/a\u00e9', '\u00e9http://h/a', 'http://h:8080/a/b/c', 'http://h/a//', 'mailto:X@h',
+  ];
+  for (const raw of spellings) {
+    if (isNormalEndpoint(raw)) assert.equal(normalizeEndpoint(raw), raw, raw);
+  }
+  assert.equal(isNormalEndpoint('https://www.example.com/sdata/App/c/-/accounts'), true, 'the common case takes the shortcut');
+  assert.equal(isNormalEndpoint('http://H/a'), false);
+});
+
+test('a digest endpoint written as CDATA is its text, as in a feed head', () => {
+  const d = parseDigestDocument(`<digest xmlns="${NS.sync}"><origin>http://x/a</origin><digestEntry><endpoint><![CDATA[http://x/a]]></endpoint>` +
+    '<tick>7</tick><stamp>2008-10-30T17:22:50Z</stamp><conflictPriority>1</conflictPriority></digestEntry></digest>');
+  assert.equal(d.entries.get('http://x/a')?.tick, '7');
 });
 
 test('the 4.2 digest, from the 5.2 $syncDigest entry', () => {
