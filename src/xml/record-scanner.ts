@@ -73,11 +73,16 @@ export class RecordScanner extends PieceScanner {
       const start = o.start[k]!;
       const end = o.end[k]!;
       let text = s.slice(start, end);
-      // Offsets in the record are in UTF-16 units of its text, as the FeedReader's are.
+      // Offsets in the record are in UTF-16 units of its text, as the FeedReader's are: the same as bytes up to the
+      // first non-ASCII byte; after it, counted from there or back from the entry's end, whichever is nearer (the
+      // resource's end is a few ASCII bytes from the entry's).
+      const ascii = text.search(NON_ASCII);
       let unit = (b: number): number => b - start;
-      if (NON_ASCII.test(text)) {
+      if (ascii >= 0) {
         text = buf.toString('utf8', start, end);
-        unit = (b: number): number => utf16Units(s, start, b);
+        const first = start + ascii;
+        const units = text.length;
+        unit = (b: number): number => b <= first ? b - start : end - b < b - first ? units - utf16Units(s, b, end) : ascii + utf16Units(s, first, b);
       }
       const state: SyncState = { endpoint: o.endpoint[k]!, tick: o.tick[k]!, stamp: f.stamp };
       if (f.user !== undefined) state.user = f.user;
