@@ -223,7 +223,11 @@ class Relay implements FeedHandler {
   /** A record already in the document's coordinates (the scanner's). */
   scanned(rec: EntryRecord): void {
     this.entries++;
-    this.call(() => this.handler.entry(rec));
+    try {
+      this.handler.entry(rec);
+    } catch (e) {
+      throw this.handlers(e);
+    }
   }
 
   end(tail: FeedTail): void {
@@ -237,9 +241,14 @@ class Relay implements FeedHandler {
     try {
       f();
     } catch (e) {
-      if (typeof e === 'object' && e !== null) this.fromHandler.add(e);
-      throw e;
+      throw this.handlers(e);
     }
+  }
+
+  /** Marks an error the handler threw, so that documentError leaves it as it is. */
+  private handlers(e: unknown): unknown {
+    if (typeof e === 'object' && e !== null) this.fromHandler.add(e);
+    return e;
   }
 
   /** A FeedReader error at a position in the document (the handler's own errors pass unchanged). */
