@@ -148,7 +148,7 @@ export class PieceScanner {
       pos = this.tagEnd;
     }
     if (o.count === 0) return 'no entry';
-    endPosition(s, resume.primerColumns, o);
+    this.endOfPiece(s, resume.primerColumns);
     return undefined;
   }
 
@@ -257,6 +257,11 @@ export class PieceScanner {
         open++;
       }
     }
+  }
+
+  /** Where a reader of the primer and the piece would stand (ScannedEntries.line/column); subclasses may count otherwise. */
+  protected endOfPiece(s: string, primerColumns: number): void {
+    endPosition(s, primerColumns, this.out);
   }
 
   /** An entry's start tag has just been read (its end is tagEnd, its declarations `own`): a hook for subclasses. */

@@ -65,10 +65,11 @@ export class RecordScanner extends PieceScanner {
     const s = this.s;
     const buf = this.buf;
     const o = this.out;
+    const ends: LineEnds = { lf: s.indexOf('\n'), cr: s.indexOf('\r') };
     let from = 0;
     for (let k = 0; k < o.count; k++) {
       const f = this.done[k]!;
-      advance(s, from, f.tagEnd, at);
+      advance(s, from, f.tagEnd, at, ends);
       from = f.tagEnd;
       const start = o.start[k]!;
       const end = o.end[k]!;
@@ -113,9 +114,12 @@ export class RecordScanner extends PieceScanner {
         invalid: undefined,
       });
     }
-    advance(s, from, s.length, at);
+    advance(s, from, s.length, at, ends);
     return undefined;
   }
+
+  /** Positions are counted in scanRecords, in the document's coordinates. */
+  protected override endOfPiece(): void {}
 
   private readonly uuids: string[] = [];
 
@@ -239,25 +243,34 @@ function utf16Units(s: string, from: number, to: number): number {
   return n;
 }
 
+/** The next LF and CR at or after where `advance` stands in a piece (-1: none left), so each is searched for once. */
+interface LineEnds {
+  lf: number;
+  cr: number;
+}
+
 /**
  * Moves `at` (a line and column as saxes counts them: code points; CR LF and a lone CR end a line) over the bytes
- * [from, to) of the Latin-1 view `s`.
+ * [from, to) of the Latin-1 view `s`, `ends` standing at or after `from`.
  */
-function advance(s: string, from: number, to: number, at: { line: number; column: number }): void {
+function advance(s: string, from: number, to: number, at: { line: number; column: number }, ends: LineEnds): void {
   let last = -1;
   let lines = 0;
-  for (let i = s.indexOf('\n', from); i >= 0 && i < to; i = s.indexOf('\n', i + 1)) {
+  let i = ends.lf;
+  for (; i >= 0 && i < to; i = s.indexOf('\n', i + 1)) {
     lines++;
     last = i;
   }
-  for (let i = s.indexOf('\r', from); i >= 0 && i < to; i = s.indexOf('\r', i + 1)) {
+  ends.lf = i;
+  for (i = ends.cr; i >= 0 && i < to; i = s.indexOf('\r', i + 1)) {
     if (s.charCodeAt(i + 1) !== 10) {
       lines++;
       if (i > last) last = i;
     }
   }
+  ends.cr = i;
   let col = 0;
-  for (let i = last < 0 ? from : last + 1; i < to; i++) if ((s.charCodeAt(i) & 0xc0) !== 0x80) col++;
+  for (let j = last < 0 ? from : last + 1; j < to; j++) if ((s.charCodeAt(j) & 0xc0) !== 0x80) col++;
   if (last < 0) {
     at.column += col;
   } else {
