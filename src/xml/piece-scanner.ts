@@ -58,45 +58,49 @@ export class PieceScanner {
   readonly out: ScannedEntries = { count: 0, start: [], end: [], nameEnd: [], own: [], endpoint: [], tick: [], firstName: undefined, line: 1, column: 0 };
   private readonly limits: XmlLimits;
   private readonly maxEntryBytes: number;
-  private s = '';
-  private buf: Buffer = Buffer.alloc(0);
+  protected s = '';
+  protected buf: Buffer = Buffer.alloc(0);
   /** Next `&` and `]]>` at or after what has been checked (-1: none left). */
   private amp = -1;
   private rbr = -1;
   // The start tag just read (startTag): its end, name, attributes.
-  private tagEnd = 0;
-  private selfClose = false;
-  private nameEnd = 0;
-  private colon = -1;
+  protected tagEnd = 0;
+  protected selfClose = false;
+  protected nameEnd = 0;
+  protected colon = -1;
   /** The colon of the qname qnameEnd just read. */
   private readonly q = { colon: -1 };
-  private attrs = 0;
-  private readonly aStart: number[] = [];
-  private readonly aColon: number[] = [];
-  private readonly aEnd: number[] = [];
-  private readonly vStart: number[] = [];
-  private readonly vEnd: number[] = [];
+  protected attrs = 0;
+  protected readonly aStart: number[] = [];
+  protected readonly aColon: number[] = [];
+  protected readonly aEnd: number[] = [];
+  protected readonly vStart: number[] = [];
+  protected readonly vEnd: number[] = [];
   // Namespace scope: prefixed bindings (copied when an element declares one), the default namespace, and the saved
   // scopes of the elements that declared something, with their depths.
-  private ns = new Map<string, string>();
-  private dflt = '';
-  private readonly saved: Array<{ depth: number; ns: Map<string, string>; dflt: string }> = [];
+  protected ns = new Map<string, string>();
+  protected dflt = '';
+  protected readonly saved: Array<{ depth: number; ns: Map<string, string>; dflt: string }> = [];
   /** Open elements of the entry: offset of each name and its end. */
   private readonly openAt: number[] = [];
   private readonly openEnd: number[] = [];
   // The entry being read.
-  private own: readonly string[] = NO_DECLS;
+  protected own: readonly string[] = NO_DECLS;
   private sawState = false;
   private sawPayload = false;
-  private inState = false;
-  private inPayload = false;
-  private sawResource = false;
+  protected inState = false;
+  protected inPayload = false;
+  protected sawResource = false;
   private endpoint: string | undefined;
   private tickText: string | undefined;
-  private uuid: string | undefined;
-  /** Capture of sync:endpoint (1) or sync:tick (2): its content starts at capFrom. */
-  private cap = 0;
-  private capFrom = 0;
+  protected uuid: string | undefined;
+  /**
+   * Capture of sync:endpoint (1), sync:tick (2) or a field of a subclass (more: captured()): its content starts at
+   * capFrom, and it ends with the element at capDepth.
+   */
+  protected cap = 0;
+  protected capFrom = 0;
+  protected capDepth = 0;
 
   constructor(limits: XmlLimits, maxEntryBytes: number) {
     this.limits = limits;
@@ -144,7 +148,7 @@ export class PieceScanner {
       pos = this.tagEnd;
     }
     if (o.count === 0) return 'no entry';
-    endPosition(s, resume.primerColumns, o);
+    this.endOfPiece(s, resume.primerColumns);
     return undefined;
   }
 
@@ -161,7 +165,7 @@ export class PieceScanner {
   }
 
   /** The real text of bytes [a, b) (which hold whole characters). */
-  private real(a: number, b: number): string {
+  protected real(a: number, b: number): string {
     const t = this.s.slice(a, b);
     return NON_ASCII.test(t) ? this.buf.toString('utf8', a, b) : t;
   }
@@ -176,7 +180,8 @@ export class PieceScanner {
     if (this.selfClose) return 'empty entry';
     const o = this.out;
     o.firstName ??= s.slice(lt + 1, this.nameEnd);
-    this.own = this.declared(s);
+    this.own = this.declared(s, 1);
+    this.begun();
     this.sawState = this.sawPayload = this.inState = this.inPayload = this.sawResource = false;
     this.endpoint = this.tickText = this.uuid = undefined;
     this.cap = 0;
@@ -210,7 +215,8 @@ export class PieceScanner {
         open--;
         // Depth of the element closed, in the entry (1 = the entry itself).
         const d = open + 1;
-        if (this.cap !== 0 && d === 3) this.endCapture(next);
+        if (this.cap !== 0 && d === this.capDepth) this.endCapture(next);
+        this.ended(d, pos);
         if (d === 2) {
           if (this.inState && (why = this.closeState()) !== undefined) return why;
           this.inState = this.inPayload = false;
@@ -242,7 +248,8 @@ export class PieceScanner {
       if (this.selfClose) {
         if (d === 2 && this.inState && (why = this.closeState()) !== undefined) return why;
         if (d === 2) this.inState = this.inPayload = false;
-        if (this.cap !== 0 && d === 3) this.endCapture(-1);
+        if (this.cap !== 0 && d === this.capDepth) this.endCapture(-1);
+        this.ended(d, pos);
         this.unscope(d);
       } else {
         openAt[open] = next + 1;
@@ -252,8 +259,22 @@ export class PieceScanner {
     }
   }
 
+  /** Where a reader of the primer and the piece would stand (ScannedEntries.line/column); subclasses may count otherwise. */
+  protected endOfPiece(s: string, primerColumns: number): void {
+    endPosition(s, primerColumns, this.out);
+  }
+
+  /** An entry's start tag has just been read (its end is tagEnd, its declarations `own`): a hook for subclasses. */
+  protected begun(): void {}
+
+  /** The element at depth `d` of the entry has ended just before `end`: a hook for subclasses. */
+  protected ended(_d: number, _end: number): void {}
+
+  /** A capture of a subclass's (cap > 2) has ended with text `t`. */
+  protected captured(_cap: number, _t: string): void {}
+
   /** What the reader looks at in a start tag at depth `d` of the entry (2: its children; 3: theirs). */
-  private element(s: string, lt: number, d: number): Refusal | undefined {
+  protected element(s: string, lt: number, d: number): Refusal | undefined {
     if (d === 2) {
       const from = lt + 1;
       if (this.localIs(s, from, 'syncState')) {
@@ -276,6 +297,7 @@ export class PieceScanner {
       if ((which === 1 ? this.endpoint : this.tickText) !== undefined) return 'syncState field twice';
       this.cap = which;
       this.capFrom = this.tagEnd;
+      this.capDepth = 3;
     } else if (this.inPayload && !this.sawResource) {
       this.sawResource = true;
       return this.uuidAttribute(s);
@@ -300,7 +322,8 @@ export class PieceScanner {
     // A self-closing element has no content (endLt < 0).
     const t = endLt < 0 ? '' : rawToText(this.real(this.capFrom, endLt), () => new Error('unreachable: references are checked'));
     if (this.cap === 1) this.endpoint = t.trim();
-    else this.tickText = t;
+    else if (this.cap === 2) this.tickText = t;
+    else this.captured(this.cap, t);
     this.cap = 0;
   }
 
@@ -314,7 +337,7 @@ export class PieceScanner {
     return undefined;
   }
 
-  private closeEntry(lt: number, end: number): Refusal | undefined {
+  protected closeEntry(lt: number, end: number): Refusal | undefined {
     if (!this.sawState || this.uuid === undefined || this.uuid === '') return 'invalid entry';
     if (end - lt > this.maxEntryBytes) return 'entry over the cap';
     const o = this.out;
@@ -498,11 +521,11 @@ export class PieceScanner {
     }
   }
 
-  /** Prefixes the entry start tag just read declares. */
-  private declared(s: string): readonly string[] {
+  /** Prefixes the start tag just read (at `depth` of the entry) declares. */
+  protected declared(s: string, depth: number): readonly string[] {
     const saved = this.saved;
     const top = saved[saved.length - 1];
-    if (top === undefined || top.depth !== 1) return NO_DECLS;
+    if (top === undefined || top.depth !== depth) return NO_DECLS;
     const own: string[] = [];
     for (let k = 0; k < this.attrs; k++) {
       const as = this.aStart[k]!;
@@ -514,13 +537,13 @@ export class PieceScanner {
   }
 
   /** The namespace of the name of the start tag just read, which begins at `from`. */
-  private uriOf(s: string, from: number): string | undefined {
+  protected uriOf(s: string, from: number): string | undefined {
     const colon = this.colon;
     return colon < 0 ? this.dflt : this.ns.get(s.slice(from, colon));
   }
 
   /** Whether the local part of the qname at `from` (ending at the tag's name end, or at `to`) is `local`. */
-  private localIs(s: string, from: number, local: string, colon = this.colon, to = this.nameEnd): boolean {
+  protected localIs(s: string, from: number, local: string, colon = this.colon, to = this.nameEnd): boolean {
     const ls = colon < 0 ? from : colon + 1;
     return to - ls === local.length && s.startsWith(local, ls);
   }

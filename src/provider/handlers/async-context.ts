@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SdataError } from '../../protocol/errors.ts';
 import { FeedReader } from '../../xml/feed-reader.ts';
+import { ScannedFeedReader } from '../../xml/scanned-feed-reader.ts';
 import { feedClose, feedOpen } from '../../xml/feed-writer.ts';
 import { TextSink } from '../../xml/text-sink.ts';
 import { ATOM_FEED, bodyChunks, drain, HttpProblem, methodNotAllowed, sendText, sendTracking } from '../http/http-io.ts';
@@ -244,16 +245,19 @@ export async function applyBody(c: Call, op: AsyncOp, work: (row: ContextRow) =>
 const TX_BYTES = 256 * 1024;
 
 /**
- * Feeds the streamed body to `applier`, one store transaction per ~TX_BYTES of body. A store fault (a full disk, a
+ * Feeds the streamed body to `applier` (`scanned`: through the ScannedFeedReader), one store transaction per ~TX_BYTES of body. A store fault (a full disk, a
  * lock held elsewhere) fails the request as a whole: its transaction rolls back whole, the ones committed before it
  * stay, each entry with its digest update (the state a crash there would leave, which the next pass repairs), and
  * the message says how many entries that is. Answering 200 with a 5xx result for each entry not applied (core
  * 13.4) would need result rows, and failure records that hold the digest back on later pages, written to the store
  * that just failed to write (docs/decisions/0012-store-faults.md).
  */
-export async function applyStream(c: Call, row: ContextRow, applier: BodyApplier, requireSyncHead: boolean): Promise<void> {
+export async function applyStream(c: Call, row: ContextRow, applier: BodyApplier, requireSyncHead: boolean, scanned = false): Promise<void> {
   const { store, contexts } = c.core;
-  const reader = new FeedReader(applier, { source: `${c.method} ${c.url.pathname}`, maxEntryBytes: c.core.maxEntryBytes, limits: c.core.limits, requireSyncHead });
+  const opts = { source: `${c.method} ${c.url.pathname}`, maxEntryBytes: c.core.maxEntryBytes, limits: c.core.limits, requireSyncHead };
+  // `scanned`: most of the body is read by a byte scanner, the rest by the FeedReader, with the same records but for
+  // http:ifMatch, which only $batch reads (xml/scanned-feed-reader.ts; docs/decisions/0025-target-piece-scanner.md).
+  const reader = scanned ? new ScannedFeedReader(applier, opts) : new FeedReader(applier, opts);
   let touched = Date.now();
   // Chunks are applied in groups of about TX_BYTES: each COMMIT rewrites the pages it dirtied (hot index and
   // result pages again and again), so per-chunk transactions cost more; but a group whose dirty pages outgrow the

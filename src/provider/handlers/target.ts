@@ -20,7 +20,7 @@ export function handleTarget(c: Call, context: string | undefined): Promise<void
     const applier = new TargetApplier({
       store: c.core.store, kind: c.kind, ctx: row.id, servingCollection: c.collection, source: `POST ${c.url.pathname}`,
     });
-    await applyStream(c, row, applier, true);
+    await applyStream(c, row, applier, true, true);
     return { entries: applier.stats.entries, info: JSON.stringify({ mode: applier.mode, merged: applier.merged, stats: applier.stats }) };
   }));
 }
