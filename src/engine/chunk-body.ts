@@ -1,6 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { Readable } from 'node:stream';
 import type { ChunkWriter } from '../plan/planner.ts';
 import { TextSink } from '../xml/text-sink.ts';
 
@@ -10,7 +9,11 @@ import { TextSink } from '../xml/text-sink.ts';
  */
 export interface ChunkBody {
   readonly size: number;
-  open(): Readable;
+  /**
+   * The bytes, from the start: pieces in memory as an array (the HTTP client writes them to the socket one by one,
+   * as a stream would, without a stream's machinery: docs/decisions/0024-engine-cpu.md), a file as a stream.
+   */
+  open(): Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
   /** Frees the bytes (a spool file is deleted; a caller's own file is left alone). */
   release(): Promise<void>;
 }
@@ -22,8 +25,8 @@ export class MemoryBody implements ChunkBody {
     this.parts = parts;
     this.size = size;
   }
-  open(): Readable {
-    return Readable.from(this.parts, { objectMode: false });
+  open(): readonly Buffer[] {
+    return this.parts;
   }
   async release(): Promise<void> {
     // Called once the body is acknowledged (or the pass has failed): nothing reads these pieces any more.
@@ -61,7 +64,7 @@ export class FileBody implements ChunkBody {
     this.size = size;
     this.owned = owned;
   }
-  open(): Readable {
+  open(): AsyncIterable<Uint8Array> {
     return createReadStream(this.path, { highWaterMark: 256 * 1024 });
   }
   async release(): Promise<void> {
@@ -84,13 +87,15 @@ export class FramedBody implements ChunkBody {
     this.tail = Buffer.from(tail, 'utf8');
     this.size = this.head.length + inner.size + this.tail.length;
   }
-  open(): Readable {
-    const { head, inner, tail } = this;
-    return Readable.from((async function* () {
+  open(): Iterable<Uint8Array> | AsyncIterable<Uint8Array> {
+    const { head, tail } = this;
+    const inner = this.inner.open();
+    if (Symbol.iterator in inner) return [head, ...inner, tail];
+    return (async function* () {
       yield head;
-      yield* inner.open();
+      yield* inner;
       yield tail;
-    })(), { objectMode: false });
+    })();
   }
   release(): Promise<void> {
     return this.inner.release();

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { SdataError } from '../protocol/errors.ts';
 import type { Tracking } from '../protocol/tracking.ts';
 import { parseTracking } from '../xml/tracking-reader.ts';
 import { readSmallBody, statusError } from './body.ts';
 import { DEFAULT_POLL } from './defaults.ts';
-import type { HttpClient, HttpResponse } from './client.ts';
+import type { HttpClient, HttpResponse, RequestBody } from './client.ts';
 import { retryAfterMs } from './retry.ts';
 import { redactUrl, resolveHref, withQuery } from './url.ts';
 
@@ -43,7 +42,7 @@ export interface ContextRecorder {
 export interface StartOptions extends Partial<PollOptions> {
   /** The operation URL without the trackingID (runName/runStamp already added by the caller). */
   url: string;
-  body: () => Readable | string | Buffer;
+  body: () => RequestBody;
   contentType: string;
   contentLength?: number;
   /** Reuse a trackingID (a retried POST); default: a fresh one (docs/protocol.md §0.4 rule 9). */

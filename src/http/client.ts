@@ -24,8 +24,11 @@ export interface HttpRequest {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   url: string;
   headers?: Record<string, string>;
-  /** Called once per attempt, so a retry re-sends an identical body (a fresh stream over the same spool file). */
-  body?: () => Readable | string | Buffer;
+  /**
+   * Called once per attempt, so a retry re-sends an identical body (a fresh stream over the same spool file, or the
+   * same pieces of memory: an iterable of them, which undici writes piece by piece, waiting for the socket to drain).
+   */
+  body?: () => RequestBody;
   retry?: RetryMode;
   /** Per-request override of the header timeout (long synchronous operations). */
   headersTimeoutMs?: number;
@@ -41,6 +44,9 @@ export interface HttpRequest {
    */
   uninterruptible?: boolean;
 }
+
+/** What a request sends: pieces in memory (iterated once per attempt), a stream, or one string or Buffer. */
+export type RequestBody = Readable | Iterable<Uint8Array> | AsyncIterable<Uint8Array> | string | Buffer;
 
 /** An answer, with its URL and how many times the request was tried again before it (statusError says so). */
 export type HttpResponse = Dispatcher.ResponseData & {
@@ -135,7 +141,8 @@ export class HttpClient {
       this.requests++;
       const res = await this.agent.request({
         origin, path, method: req.method, headers,
-        body: req.body ? req.body() : null,
+        // undici takes iterables too (its types list only some body forms).
+        body: (req.body ? req.body() : null) as Dispatcher.DispatchOptions['body'],
         signal: signal ?? null,
         headersTimeout: cleanup ? Math.min(CLEANUP_TIMEOUT_MS, this.timeouts.headersMs) : req.headersTimeoutMs ?? this.timeouts.headersMs,
         bodyTimeout: this.timeouts.bodyMs,
