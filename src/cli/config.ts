@@ -11,6 +11,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { SdataError } from '../protocol/errors.ts';
+import { V8_DEFAULTS_ENV } from '../engine/heap.ts';
 import { COMMAND_NAMES, COMMANDS, CONFIG_ENV, credentialsNote, type CommandDecl, type CommandName } from './commands.ts';
 import { fileStep } from './common.ts';
 import { ENV_PREFIX, envOf, flagOf, type Opt, type Valibot } from './option-types.ts';
@@ -128,7 +129,7 @@ export async function readConfigFile(path: string, from = '--config'): Promise<C
 export async function checkEnvNames(env: NodeJS.ProcessEnv): Promise<void> {
   const ours = Object.keys(env).filter((n) => n.startsWith(ENV_PREFIX) && env[n] !== undefined);
   if (ours.length === 0) return;
-  const known = new Set<string>([CONFIG_ENV]);
+  const known = new Set<string>([CONFIG_ENV, V8_DEFAULTS_ENV]);
   for (const name of COMMAND_NAMES) for (const k of layeredKeys(COMMANDS[name])) known.add(envOf(k));
   for (const name of ours) {
     if (known.has(name)) continue;

@@ -1,6 +1,9 @@
 import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 
+/** Set to 1: a transfer leaves V8's heap sizing alone (the two settings below); not an option, so named here once. */
+export const V8_DEFAULTS_ENV = 'SDATA_SYNC_V8_DEFAULTS';
+
 /**
  * Makes V8 start marking the old generation later during a transfer: when half the room left under its limit is used
  * (docs/decisions/0024-engine-cpu.md). Under the bin's 64 MiB old-space bound V8 sizes the heap as a memory-constrained
@@ -13,7 +16,7 @@ import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
  * engine took 21% less CPU and peaked ~20 MiB higher (176–177 against 152 MiB).
  */
 export function startMarkingLater(): void {
-  if (process.env['SDATA_SYNC_V8_DEFAULTS'] === '1') return;
+  if (process.env[V8_DEFAULTS_ENV] === '1') return;
   setFlagsFromString('--incremental-marking-soft-trigger=50');
 }
 
@@ -31,7 +34,7 @@ export function startMarkingLater(): void {
  * Returns a function that stops watching. SDATA_SYNC_V8_DEFAULTS=1 leaves V8 alone.
  */
 export function capYoungGeneration(mb = 16): () => void {
-  if (process.env['SDATA_SYNC_V8_DEFAULTS'] === '1') return () => undefined;
+  if (process.env[V8_DEFAULTS_ENV] === '1') return () => undefined;
   const limit = mb * 1024 * 1024;
   let done = false;
   const check = (): void => {

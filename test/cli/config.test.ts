@@ -131,7 +131,7 @@ describe('what a wrong value says: where it is (flag, variable, file and key) an
     }
     assert.match(await usage(checkEnvNames({ SDATA_SYNC_TARGET_PASSWORD: 'x' })), /^SDATA_SYNC_TARGET_PASSWORD: credentials are read from their own variables \(SDATA_SOURCE_\*, SDATA_TARGET_\*, SDATA_SERVE_\*\), never from SDATA_SYNC_\*/);
     assert.equal(await usage(checkEnvNames({ SDATA_SYNC_CHUNK_ENTRIE: '5' })), 'SDATA_SYNC_CHUNK_ENTRIE: no command has this option (did you mean SDATA_SYNC_CHUNK_ENTRIES?)');
-    await checkEnvNames({ SDATA_SYNC_PORT: '1', SDATA_SYNC_CONFIG: 'x', SDATA_SOURCE_TOKEN: 't', SDATA_SYNCHRONOUS: 'x' });
+    await checkEnvNames({ SDATA_SYNC_PORT: '1', SDATA_SYNC_CONFIG: 'x', SDATA_SYNC_V8_DEFAULTS: '1', SDATA_SOURCE_TOKEN: 't', SDATA_SYNCHRONOUS: 'x' });
   });
 
   test('rules between options hold across layers, and name where each value came from', async () => {
