@@ -24,7 +24,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { seedStore } from '../src/seeder/seed-store.ts';
 import { busyMicros, summarise, type CpuProfile } from './cpu-profile.ts';
-import { getJson, here, NODE, provider as serveProcess, runChild, stopProvider, type Checksum, type ChildRun, type Usage } from './sync-processes.ts';
+import { cpuSecondsNow, getJson, here, NODE, provider as serveProcess, runChild, stopProvider, type Checksum, type ChildRun, type Usage } from './sync-processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -133,11 +133,13 @@ async function once(count: number, dir: string, withPlan: boolean): Promise<Size
     let us!: Usage;
     let ut!: Usage;
     let converged = false;
+    let atEnd: Array<number | undefined> = [undefined, undefined];
     const load = loadavg()[0]!;
     try {
       const report = join(dir, `report-${count}.json`);
       run = await runChild(['run', '--source', src.url, '--target', tgt.url, '--kind', 'accounts', '--chunk-entries', values['chunk-entries'],
         '--report', report, '--progress', 'none', '--quiet', '--state-dir', dir], dir, undefined, [...(process.env['BENCH_ENGINE_NODE_ARGS'] ?? '').split(' ').filter(Boolean), ...profileFlags('engine')]);
+      atEnd = [cpuSecondsNow(src.child), cpuSecondsNow(tgt.child)];
       p = (JSON.parse(await readFile(report, 'utf8')) as { passes: { read: number; bytesIn: number }[] }).passes[0]!;
       const [cs, ct] = await Promise.all([getJson<Checksum>(`${src.url}/accounts/$checksum`), getJson<Checksum>(`${tgt.url}/accounts/$checksum`)]);
       converged = cs.count === count && ct.count === count && cs.sha256 === ct.sha256 && cs.statesSha256 === ct.statesSha256;
@@ -145,6 +147,14 @@ async function once(count: number, dir: string, withPlan: boolean): Promise<Size
       us = await stopProvider(src);
       ut = await stopProvider(tgt);
     }
+    // The sync's CPU is what the providers had used when it ended; the checksums and the shutdown come after.
+    const sync = (u: Usage, cpu: number | undefined, name: string): Usage => {
+      if (cpu === undefined) return u;
+      log(`  ${name}: ${(u.cpuSeconds - cpu).toFixed(1)} CPU-s after the sync (the bench's $checksum, shutdown), not counted`);
+      return { ...u, cpuSeconds: cpu };
+    };
+    us = sync(us, atEnd[0], 'source');
+    ut = sync(ut, atEnd[1], 'target');
     const r: SizeResult = {
       count, seconds: run.wall, entriesPerSecond: p.read / run.wall, mbPerSecond: p.bytesIn / 1e6 / run.wall, feedMB: p.bytesIn / 1e6,
       engine: { cpuSeconds: run.cpuSeconds, maxRssMiB: run.maxRssMiB, writeBytes: run.writeBytes }, source: us, target: ut, converged, load, serve: null, alone: null,

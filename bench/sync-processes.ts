@@ -2,7 +2,7 @@
 // providers and `sdata-sync` commands as child processes with the bin's node flags, each measured by the maxrss
 // preload (bench/maxrss.ts: CPU, peak RSS, bytes written), and the providers' $checksum.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -38,6 +38,22 @@ export async function provider(name: string, db: string, dir: string, o: { pageS
     createInterface({ input: child.stdout }).once('line', resolve);
   });
   return { url: url.trim(), child, rssFile };
+}
+
+/**
+ * CPU-seconds a running child has used so far, all its threads (Linux /proc; undefined elsewhere): read when the sync
+ * ends, before the bench asks the providers for their $checksum, so that a figure counts the sync and not the bench's
+ * own check (a checksum of 1M resources costs a provider ~7-9 CPU-s, which earlier figures included).
+ */
+export function cpuSecondsNow(child: ChildProcess): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of proc(5) (utime, stime) in clock ticks, 100 a second on Linux.
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Stops a provider gracefully (SIGINT); its CPU and peak RSS. */
