@@ -20,11 +20,10 @@ import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { seedStore } from '../src/seeder/seed-store.ts';
 import { busyMicros, summarise, type CpuProfile } from './cpu-profile.ts';
-import { cpuSecondsNow, getJson, here, NODE, provider as serveProcess, runChild, stopProvider, type Checksum, type ChildRun, type Usage } from './sync-processes.ts';
+import { cpuSecondsNow, getJson, here, NODE, nullPeers, onCore, PIN, provider as serveProcess, runChild, stopProvider, type Checksum, type ChildRun, type Usage } from './sync-processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -42,9 +41,6 @@ const { values } = parseArgs({
 const log = (s: string): void => void process.stderr.write(`[bench e2e] ${s}\n`);
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
-/** One core for the engine (and plan) where taskset exists and there is a second core for its peers. */
-const PIN = existsSync('/usr/bin/taskset') && cpus().length >= 2;
-const onCore = (core: number): string[] => (PIN ? ['/usr/bin/taskset', '-c', String(core)] : []);
 
 /** Where --cpu-prof writes, per process, while the profiled pass runs. */
 let profileDir: string | undefined;
@@ -94,13 +90,9 @@ const seededSource = (dir: string, count: number): string => join(dir, `source-$
 
 /** The engine between peers that cost nothing, against `plan --threads 1`, on the same file and the same core. */
 async function engineAlone(feed: string, count: number, dir: string): Promise<EngineAlone> {
-  const cmd = [...onCore(1), NODE, here('./null-peers.ts'), '--feed', feed];
-  const peers = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const peers = await nullPeers(here('./null-peers.ts'), feed);
   try {
-    const base = (await new Promise<string>((resolve, reject) => {
-      peers.once('exit', (c) => reject(new Error(`null-peers exited ${c}`)));
-      createInterface({ input: peers.stdout }).once('line', resolve);
-    })).trim();
+    const base = peers.base;
     const size = (await stat(feed)).size;
     const report = join(dir, `report-alone-${count}.json`);
     const run = await runChild(['run', '--source', `${base}/sdata/source/crm/-/accounts`, '--target', `${base}/sdata/sink/crm/-/accounts`, '--kind', 'accounts',
@@ -115,7 +107,7 @@ async function engineAlone(feed: string, count: number, dir: string): Promise<En
       plan1: { seconds: plan.wall, mbPerSecond: mb / plan.wall, cpuSeconds: plan.cpuSeconds, maxRssMiB: plan.maxRssMiB },
     };
   } finally {
-    peers.kill('SIGTERM');
+    peers.stop();
   }
 }
 

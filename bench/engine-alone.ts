@@ -11,16 +11,14 @@
 // end, the medians and the ratio plan CPU / engine CPU (issue 15's bar: ≥ 0.66). JSON on stdout. --profile: one more
 // run of this checkout's engine under --cpu-prof, and where its CPU goes (bench/cpu-profile.ts).
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { seedStore } from '../src/seeder/seed-store.ts';
 import { binFlags } from './bin-flags.ts';
 import { summarise, type CpuProfile } from './cpu-profile.ts';
-import { here, NODE, provider, runChild, stopProvider, usageFrom, type ChildRun } from './sync-processes.ts';
+import { here, NODE, nullPeers, onCore, PIN, provider, runChild, stopProvider, usageFrom, type ChildRun } from './sync-processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -35,8 +33,6 @@ const { values } = parseArgs({
 });
 
 const log = (s: string): void => void process.stderr.write(`[bench engine-alone] ${s}\n`);
-const PIN = existsSync('/usr/bin/taskset') && cpus().length >= 2;
-const onCore = (core: number): string[] => (PIN ? ['/usr/bin/taskset', '-c', String(core)] : []);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const trees = [here('..'), ...values.against.map((d) => resolve(d))];
@@ -75,13 +71,9 @@ async function feedFile(): Promise<string> {
 
 /** One engine run of one checkout between that checkout's null peers. */
 async function engine(tree: string, feed: string, entries: number, nodeArgs: string[] = []): Promise<ChildRun> {
-  const cmd = [...onCore(1), NODE, join(tree, 'bench/null-peers.ts'), '--feed', feed];
-  const peers = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const peers = await nullPeers(join(tree, 'bench/null-peers.ts'), feed);
   try {
-    const base = (await new Promise<string>((res, rej) => {
-      peers.once('exit', (c) => rej(new Error(`null-peers exited ${c}`)));
-      createInterface({ input: peers.stdout }).once('line', res);
-    })).trim();
+    const base = peers.base;
     const report = join(dir, 'report.json');
     const r = await child(tree, ['run', '--source', `${base}/sdata/source/crm/-/accounts`, '--target', `${base}/sdata/sink/crm/-/accounts`, '--kind', 'accounts',
       '--report', report, '--progress', 'none', '--quiet', '--state-dir', dir], onCore(0), nodeArgs);
@@ -89,7 +81,7 @@ async function engine(tree: string, feed: string, entries: number, nodeArgs: str
     if (rep.passes[0]!.forwarded !== entries) throw new Error(`${tree}: the engine forwarded ${rep.passes[0]!.forwarded} of ${entries} entries`);
     return r;
   } finally {
-    peers.kill('SIGTERM');
+    peers.stop();
   }
 }
 

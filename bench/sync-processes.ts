@@ -2,8 +2,9 @@
 // providers and `sdata-sync` commands as child processes with the bin's node flags, each measured by the maxrss
 // preload (bench/maxrss.ts: CPU, peak RSS, bytes written), and the providers' $checksum.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -96,3 +97,27 @@ export async function getJson<T>(url: string): Promise<T> {
 }
 
 export interface Checksum { count: number; sha256: string; statesSha256: string }
+
+/** One core for the engine (and plan) where taskset exists and there is a second core for its peers. */
+export const PIN = existsSync('/usr/bin/taskset') && cpus().length >= 2;
+export const onCore = (core: number): string[] => (PIN ? ['/usr/bin/taskset', '-c', String(core)] : []);
+
+/**
+ * bench/null-peers.ts (a source streaming `feed`, a target that accepts at once) in its own process on core 1, from
+ * `script` (a checkout's own copy, for benches that alternate checkouts); its base URL, and how to stop it.
+ */
+export async function nullPeers(script: string, feed: string): Promise<{ base: string; stop: () => void }> {
+  const cmd = [...onCore(1), NODE, script, '--feed', feed];
+  const peers = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const stop = (): void => void peers.kill('SIGTERM');
+  try {
+    const base = await new Promise<string>((resolve, reject) => {
+      peers.once('exit', (c) => reject(new Error(`null-peers exited ${c}`)));
+      createInterface({ input: peers.stdout }).once('line', resolve);
+    });
+    return { base: base.trim(), stop };
+  } catch (e) {
+    stop();
+    throw e;
+  }
+}
