@@ -107,6 +107,7 @@ export async function readSide(o: ReadSideOptions): Promise<SideRead> {
     if (unreadable.length < KEEP_UNREADABLE) unreadable.push({ side: o.side, uuid: rec.uuid?.trim().toLowerCase() || undefined, url: rec.atomId, at, reason });
   };
   const sink: PageSink = {
+    scanned: true,
     head: () => undefined,
     entry: (rec) => {
       if (++s.entries % PROGRESS_EVERY === 0) o.onProgress?.(s.entries);
