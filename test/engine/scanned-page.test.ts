@@ -3,17 +3,14 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { streamPage, type PageResult, type PageSink } from '../../src/engine/page-stream.ts';
 import type { HttpResponse } from '../../src/http/client.ts';
-import { resolveFeedOptions, pageTexts } from '../../src/gen/synthetic.ts';
-import { targetDigestFor } from '../../src/gen/target-digest.ts';
 import { SegmentedPlan } from '../../src/plan/parallel.ts';
 import { Planner, type InvalidEntry } from '../../src/plan/planner.ts';
-import { emptyDigest, setDigestEntry, type Digest } from '../../src/protocol/digest.ts';
 import { isSdataError } from '../../src/protocol/errors.ts';
-import { resolveLimits, type XmlLimits } from '../../src/xml/limits.ts';
+import { resolveLimits } from '../../src/xml/limits.ts';
 import { instantClock } from '../helpers/clock.ts';
-import { page, prng, splitStream } from '../helpers/feeds.ts';
+import { generatedFeed, page, prng, splitStream } from '../helpers/feeds.ts';
 import { HOSTILE } from '../helpers/hostile.ts';
-import { MemoryChunkTarget, withoutClock } from '../helpers/plan-text.ts';
+import { MemoryChunkTarget, TARGET_AT_20, TEST_EP, withoutClock, type PlanOpts, type PlanOutcome } from '../helpers/plan-text.ts';
 
 // The engine's page stream reads a page's first fetch in pieces, most by the piece scanner (PageSink.readPage, as
 // src/engine/pass.ts wires it), and a page fetched again after a cut-off through the one-pass reader, skipping what
@@ -21,22 +18,8 @@ import { MemoryChunkTarget, withoutClock } from '../helpers/plan-text.ts';
 // both sinks on the same answers (including cut-offs, documents that end early and hostile inputs) and compare the
 // chunks, counts, warnings, the page's result and the first error.
 
-interface Outcome {
-  chunks: string[];
-  finals: boolean[];
-  stats: unknown;
-  invalid: InvalidEntry[];
+interface Outcome extends PlanOutcome {
   page: PageResult | undefined;
-  error: string | undefined;
-}
-
-interface Opts {
-  target?: Digest;
-  chunkEntries?: number;
-  chunkBytes?: number;
-  strict?: boolean;
-  maxEntryBytes?: number;
-  limits?: Partial<XmlLimits>;
 }
 
 /** One answer's body: the document's bytes, cut short at `stop` (ended cleanly, or by `fail`). */
@@ -62,7 +45,7 @@ function response(a: Answer, rnd: () => number, read: number): HttpResponse {
   return { statusCode: 200, headers: {}, body } as unknown as HttpResponse;
 }
 
-async function engine(answers: Answer[], o: Opts, scan: { segmentBytes: number; read: number; seed: number } | undefined): Promise<Outcome & { scanned: number }> {
+async function engine(answers: Answer[], o: PlanOpts, scan: { segmentBytes: number; read: number; seed: number } | undefined): Promise<Outcome & { scanned: number }> {
   const out = new MemoryChunkTarget();
   const invalid: InvalidEntry[] = [];
   const planner = new Planner({ ...o, out, onInvalid: (e) => invalid.push(e) });
@@ -92,7 +75,7 @@ async function engine(answers: Answer[], o: Opts, scan: { segmentBytes: number; 
 }
 
 /** Both sinks agree on the same answers, read in uneven pieces; returns the one-pass outcome and the pieces scanned. */
-async function same(answers: Answer[], o: Opts, scans: Array<{ segmentBytes: number; read: number }>): Promise<Outcome & { scanned: number }> {
+async function same(answers: Answer[], o: PlanOpts, scans: Array<{ segmentBytes: number; read: number }>): Promise<Outcome & { scanned: number }> {
   const { scanned: _, ...want } = await engine(answers, o, undefined);
   let scanned = 0;
   for (const [k, s] of scans.entries()) {
@@ -103,18 +86,6 @@ async function same(answers: Answer[], o: Opts, scans: Array<{ segmentBytes: num
   return { ...want, scanned };
 }
 
-function generated(count: number, seed: number): { bytes: Buffer; target: Digest } {
-  const o = resolveFeedOptions({ count, seed });
-  return { bytes: Buffer.from([...pageTexts(o, 0)].join('')), target: targetDigestFor(o, 0.5).digest };
-}
-
-const EP = 'http://a.example/sdata/app/c/-/accounts';
-const TARGET: Digest = (() => {
-  const d = emptyDigest('http://b.example/sdata/app/c/-/accounts');
-  setDigestEntry(d, { endpoint: EP, tick: '20', stamp: '2020-01-01T00:00:00Z', conflictPriority: 5 });
-  return d;
-})();
-
 const SCANS = [
   { segmentBytes: 64 * 1024, read: 16 * 1024 },
   { segmentBytes: 3000, read: 700 },
@@ -122,11 +93,13 @@ const SCANS = [
 ];
 
 const plain = (n: number, body = (i: number) => `<name>account ${i} ${'x'.repeat(300)}</name>`): Buffer =>
-  Buffer.from(page({ entries: Array.from({ length: n }, (_, i) => ({ endpoint: EP, tick: i + 1, body: body(i) })) }));
+  Buffer.from(page({ entries: Array.from({ length: n }, (_, i) => ({ endpoint: TEST_EP, tick: i + 1, body: body(i) })) }));
 
 describe('the engine reads a page with the piece scanner = with the one-pass reader', () => {
   it('a generated feed (endpoints, deletions, CDATA, entities, non-ASCII), one chunk and many', async () => {
-    const { bytes, target } = generated(400, 3);
+    const feed = generatedFeed(400, 3);
+    const bytes = Buffer.from(feed.text);
+    const target = feed.target;
     const one = await same([{ bytes }], { target }, SCANS);
     assert.equal((one.stats as { read: number }).read, 400);
     assert.ok(one.scanned > 10, `${one.scanned} pieces scanned`);
@@ -136,25 +109,25 @@ describe('the engine reads a page with the piece scanner = with the one-pass rea
 
   it('invalid entries, held endpoints and strict mode', async () => {
     const entries = Array.from({ length: 60 }, (_, i) => ({
-      endpoint: i % 7 === 3 ? 'http://c.example/sdata/app/c/-/accounts' : EP, tick: i % 11 === 5 ? 'x' : i + 1,
+      endpoint: i % 7 === 3 ? 'http://c.example/sdata/app/c/-/accounts' : TEST_EP, tick: i % 11 === 5 ? 'x' : i + 1,
       noState: i === 40, body: `<name>n${i} ${'y'.repeat(200)}</name>`,
     }));
     const bytes = Buffer.from(page({ entries }));
-    const r = await same([{ bytes }], { target: TARGET, chunkEntries: 5 }, SCANS.slice(1));
+    const r = await same([{ bytes }], { target: TARGET_AT_20, chunkEntries: 5 }, SCANS.slice(1));
     assert.ok(r.invalid.length >= 5, JSON.stringify(r.invalid.length));
-    const s = await same([{ bytes }], { target: TARGET, strict: true }, SCANS.slice(1));
+    const s = await same([{ bytes }], { target: TARGET_AT_20, strict: true }, SCANS.slice(1));
     assert.match(s.error ?? '', /^SDATA_E_INVALID_ENTRY page1:\d+:\d+: entry #6/);
   });
 
   it('a page cut off mid-body, and one whose document ends early, is fetched again and resumed after what was delivered', async () => {
     const bytes = plain(300);
     for (const at of [100, 40_000, 70_000, 150_000, bytes.length - 10]) {
-      const cut = await same([{ bytes, stop: at, fail: true }, { bytes }], { target: TARGET, chunkEntries: 13 }, SCANS);
+      const cut = await same([{ bytes, stop: at, fail: true }, { bytes }], { target: TARGET_AT_20, chunkEntries: 13 }, SCANS);
       assert.equal(cut.page?.resumed, 1);
       assert.equal((cut.stats as { read: number }).read, 300);
       // (A document that stops inside its head, before the root element, is not a sync feed: not fetched again.)
       if (at < 1000) continue;
-      const early = await same([{ bytes, stop: at }, { bytes }], { target: TARGET, chunkEntries: 13 }, SCANS);
+      const early = await same([{ bytes, stop: at }, { bytes }], { target: TARGET_AT_20, chunkEntries: 13 }, SCANS);
       assert.equal(early.page?.resumed, 1, `${at}: ${early.error}`);
       assert.deepEqual(early.chunks, cut.chunks);
     }

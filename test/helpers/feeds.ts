@@ -1,5 +1,8 @@
 import { Readable } from 'node:stream';
 import { Rng } from '../../src/gen/rng.ts';
+import { pageTexts, resolveFeedOptions } from '../../src/gen/synthetic.ts';
+import { targetDigestFor } from '../../src/gen/target-digest.ts';
+import type { Digest } from '../../src/protocol/digest.ts';
 import { NS } from '../../src/protocol/namespaces.ts';
 
 export interface TestEntry {
@@ -64,4 +67,23 @@ export function splitStream(bytes: Uint8Array, cuts: number[]): Readable {
 export function prng(seed: number): () => number {
   const r = new Rng(seed);
   return () => r.next() / 4294967296;
+}
+
+/** One generated page (endpoints, deletions, CDATA, entities, non-ASCII) and a target digest that skips half of it. */
+export function generatedFeed(count: number, seed: number): { text: string; target: Digest } {
+  const o = resolveFeedOptions({ count, seed });
+  return { text: [...pageTexts(o, 0)].join(''), target: targetDigestFor(o, 0.5).digest };
+}
+
+/**
+ * `count` copies of `text`, each broken at one random place: a stray `<`, `&`, `"`, `]]>` or end tag put in place of
+ * a character, or the text cut off there. For the readers' tests that must fail alike wherever a document breaks.
+ */
+export function brokenCopies(text: string, count = 36, seed = 99): string[] {
+  const rnd = prng(seed);
+  const kinds = ['<', '&', '"', ']]>', '</x>', ''];
+  return Array.from({ length: count }, (_, k) => {
+    const at = 1 + Math.floor(rnd() * (text.length - 2));
+    return k % 6 === 5 ? text.slice(0, at) : text.slice(0, at) + kinds[k % 6] + text.slice(at + 1);
+  });
 }

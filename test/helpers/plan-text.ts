@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { Digest } from '../../src/protocol/digest.ts';
+import { emptyDigest, setDigestEntry, type Digest } from '../../src/protocol/digest.ts';
 import { planPage } from '../../src/plan/pipeline.ts';
 import { Planner, type ChunkFrame, type ChunkTarget, type ChunkWriter, type InvalidEntry, type PlanStats } from '../../src/plan/planner.ts';
 import type { XmlLimits } from '../../src/xml/limits.ts';
@@ -27,6 +27,33 @@ export class MemoryChunkTarget implements ChunkTarget {
     this.chunks[n - 1] = frame!.head + this.chunks[n - 1]! + frame!.tail;
   }
 }
+
+/** What the comparison tests give planning (one-pass, segmented, the engine's page stream). */
+export interface PlanOpts {
+  target?: Digest;
+  chunkEntries?: number;
+  chunkBytes?: number;
+  strict?: boolean;
+  maxEntryBytes?: number;
+  limits?: Partial<XmlLimits>;
+}
+
+/** What they compare: chunks (without the clock), which were final, counts, invalid entries, the first error. */
+export interface PlanOutcome {
+  chunks: string[];
+  finals: boolean[];
+  stats: unknown;
+  invalid: InvalidEntry[];
+  error: string | undefined;
+}
+
+/** The endpoint of the comparison tests' hand-written entries, and a target that knows it at tick 20. */
+export const TEST_EP = 'http://a.example/sdata/app/c/-/accounts';
+export const TARGET_AT_20: Digest = (() => {
+  const d = emptyDigest('http://b.example/sdata/app/c/-/accounts');
+  setDigestEntry(d, { endpoint: TEST_EP, tick: '20', stamp: '2020-01-01T00:00:00Z', conflictPriority: 5 });
+  return d;
+})();
 
 export interface PlanResult {
   chunks: string[];

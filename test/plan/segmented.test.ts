@@ -3,41 +3,24 @@ import { describe, it } from 'node:test';
 import { Readable } from 'node:stream';
 import { SegmentedPlan } from '../../src/plan/parallel.ts';
 import { Planner, type InvalidEntry } from '../../src/plan/planner.ts';
-import { resolveFeedOptions, pageTexts } from '../../src/gen/synthetic.ts';
-import { targetDigestFor } from '../../src/gen/target-digest.ts';
-import { emptyDigest, setDigestEntry, type Digest } from '../../src/protocol/digest.ts';
 import { isSdataError } from '../../src/protocol/errors.ts';
 import { resolveLimits, type XmlLimits } from '../../src/xml/limits.ts';
-import { page, prng, splitStream } from '../helpers/feeds.ts';
+import { brokenCopies, generatedFeed, page, prng, splitStream } from '../helpers/feeds.ts';
 import { HOSTILE } from '../helpers/hostile.ts';
-import { MemoryChunkTarget, planPages, withoutClock } from '../helpers/plan-text.ts';
+import { MemoryChunkTarget, planPages, TARGET_AT_20, TEST_EP, withoutClock, type PlanOpts, type PlanOutcome } from '../helpers/plan-text.ts';
 
 // Segmented planning (plan/parallel.ts) must give exactly what the one-pass reader gives: the same chunks, counts,
 // warnings, and the same first error at the same line:column. These tests run both on the same input and compare,
 // with pieces far smaller than the default so that every feed is cut in many places, on this thread and a helper.
 
-interface Outcome {
+interface Outcome extends PlanOutcome {
   counts?: SegmentedPlan['counts'];
-  chunks: string[];
-  finals: boolean[];
-  stats: unknown;
-  invalid: InvalidEntry[];
-  error: string | undefined;
-}
-
-interface Opts {
-  target?: Digest;
-  chunkEntries?: number;
-  chunkBytes?: number;
-  strict?: boolean;
-  maxEntryBytes?: number;
-  limits?: Partial<XmlLimits>;
 }
 
 /** `<updated>` of our own chunk heads is the wall clock. */
 const stable = (chunks: string[]): string[] => chunks.map(withoutClock);
 
-async function sequential(pages: Array<string | Uint8Array>, o: Opts): Promise<Outcome> {
+async function sequential(pages: Array<string | Uint8Array>, o: PlanOpts): Promise<Outcome> {
   try {
     const r = await planPages(pages, o);
     return { chunks: stable(r.chunks), finals: r.finals, stats: r.stats, invalid: r.invalid, error: undefined };
@@ -47,7 +30,7 @@ async function sequential(pages: Array<string | Uint8Array>, o: Opts): Promise<O
   }
 }
 
-async function segmented(pages: Array<string | Uint8Array>, o: Opts, seg: { segmentBytes: number; helpers: number; seed: number }): Promise<Outcome> {
+async function segmented(pages: Array<string | Uint8Array>, o: PlanOpts, seg: { segmentBytes: number; helpers: number; seed: number }): Promise<Outcome> {
   const out = new MemoryChunkTarget();
   const invalid: InvalidEntry[] = [];
   const planner = new Planner({ ...o, out, onInvalid: (e) => invalid.push(e) });
@@ -75,7 +58,7 @@ async function segmented(pages: Array<string | Uint8Array>, o: Opts, seg: { segm
 }
 
 /** Both ways agree; returns the one-pass outcome, with the pieces counted over all segmented runs. */
-async function same(pages: Array<string | Uint8Array>, o: Opts, segs: Array<{ segmentBytes: number; helpers: number }>, seed = 1): Promise<Outcome> {
+async function same(pages: Array<string | Uint8Array>, o: PlanOpts, segs: Array<{ segmentBytes: number; helpers: number }>, seed = 1): Promise<Outcome> {
   const want = await sequential(pages, o);
   const counts = { helper: 0, here: 0, again: 0, scanned: 0 };
   for (const s of segs) {
@@ -89,18 +72,6 @@ async function same(pages: Array<string | Uint8Array>, o: Opts, segs: Array<{ se
   return { ...want, counts };
 }
 
-function generated(count: number, seed: number): { text: string; target: Digest } {
-  const o = resolveFeedOptions({ count, seed });
-  return { text: [...pageTexts(o, 0)].join(''), target: targetDigestFor(o, 0.5).digest };
-}
-
-/** A target that knows the tests' endpoint at tick 20: some entries skipped, some forwarded. */
-const TARGET: Digest = (() => {
-  const d = emptyDigest('http://b.example/sdata/app/c/-/accounts');
-  setDigestEntry(d, { endpoint: 'http://a.example/sdata/app/c/-/accounts', tick: '20', stamp: '2020-01-01T00:00:00Z', conflictPriority: 5 });
-  return d;
-})();
-
 const SEGS = [
   { segmentBytes: 200, helpers: 0 },
   { segmentBytes: 1500, helpers: 1 },
@@ -109,7 +80,7 @@ const SEGS = [
 
 describe('segmented planning = one-pass planning', () => {
   it('a generated feed (endpoints, deletions, CDATA, entities, non-ASCII), one feed and chunked', async () => {
-    const { text, target } = generated(300, 7);
+    const { text, target } = generatedFeed(300, 7);
     const one = await same([text], { target }, SEGS);
     assert.equal((one.stats as { read: number }).read, 300);
     assert.ok(one.counts!.helper > 20 && one.counts!.here > 20, JSON.stringify(one.counts));
@@ -213,13 +184,9 @@ describe('segmented planning = one-pass planning', () => {
   });
 
   it('a document broken anywhere fails with the same error at the same place', async () => {
-    const { text, target } = generated(60, 3);
-    const rnd = prng(99);
-    const kinds = ['<', '&', '"', ']]>', '</x>', ''];
+    const { text, target } = generatedFeed(60, 3);
     let failures = 0;
-    for (let k = 0; k < 36; k++) {
-      const at = 1 + Math.floor(rnd() * (text.length - 2));
-      const broken = k % 6 === 5 ? text.slice(0, at) : text.slice(0, at) + kinds[k % 6] + text.slice(at + 1);
+    for (const [k, broken] of brokenCopies(text).entries()) {
       const r = await same([broken], { target }, [{ segmentBytes: 400, helpers: k % 2 }], k);
       if (r.error) failures++;
     }
@@ -261,7 +228,7 @@ describe('segmented planning = one-pass planning', () => {
   });
 
   it('what the fast scanner must read exactly or leave to saxes: references, line ends, names, namespaces, odd markup, limits at their edge', async () => {
-    const EP = 'http://a.example/sdata/app/c/-/accounts';
+    const EP = TEST_EP;
     type Variant = { body?: string; endpoint?: string; tick?: string; uuid?: string; entryAttrs?: string; between?: string; limits?: Partial<XmlLimits>; maxEntryBytes?: number };
     const variants: Variant[] = [
       // References, accepted and refused.
@@ -310,7 +277,7 @@ describe('segmented planning = one-pass planning', () => {
         let n = 0;
         text = text.replace(/<\/entry>\n/g, (m) => (++n >= 12 && n % 3 === 0 ? `</entry>${v.between}` : m));
       }
-      const r = await same([text], { target: TARGET, limits: v.limits, maxEntryBytes: v.maxEntryBytes, chunkEntries: 5 },
+      const r = await same([text], { target: TARGET_AT_20, limits: v.limits, maxEntryBytes: v.maxEntryBytes, chunkEntries: 5 },
         [k % 2 === 0 ? { segmentBytes: 500, helpers: 0 } : { segmentBytes: 1500, helpers: 1 }], k);
       scanned += r.counts!.scanned;
     }
@@ -333,7 +300,7 @@ describe('segmented planning = one-pass planning', () => {
   });
 
   it('a helper that cannot start is not fatal: this thread reads everything, with a warning', async () => {
-    const { text, target } = generated(80, 5);
+    const { text, target } = generatedFeed(80, 5);
     const want = await sequential([text], { target });
     const out = new MemoryChunkTarget();
     const planner = new Planner({ target, out });

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { resolveFeedOptions, pageTexts } from '../../src/gen/synthetic.ts';
 import { NS } from '../../src/protocol/namespaces.ts';
 import { isSdataError } from '../../src/protocol/errors.ts';
 import { FeedReader } from '../../src/xml/feed-reader.ts';
 import type { EntryRecord, FeedHandler, FeedHead, FeedReaderOptions, FeedTail } from '../../src/xml/feed-types.ts';
 import type { XmlLimits } from '../../src/xml/limits.ts';
 import { ScannedFeedReader } from '../../src/xml/scanned-feed-reader.ts';
-import { page, prng, type TestEntry } from '../helpers/feeds.ts';
+import { brokenCopies, generatedFeed, page, prng, type TestEntry } from '../helpers/feeds.ts';
 
 // The target's reader of posted pages (xml/scanned-feed-reader.ts) must report exactly what the saxes FeedReader
 // reports for the same bytes: the same head, the same records field by field (text, offsets, scopes, line:column), the
@@ -76,8 +75,7 @@ const entries = (n: number, f: (i: number) => Partial<TestEntry> = () => ({})): 
 describe('ScannedFeedReader = FeedReader', () => {
   it('generated feeds (endpoints, deletions, CDATA, entities, non-ASCII): the same records, most of them scanned', () => {
     for (const seed of [7, 8]) {
-      const o = resolveFeedOptions({ count: 200, seed });
-      const text = [...pageTexts(o, 0)].join('');
+      const { text } = generatedFeed(200, seed);
       const r = same(text, {}, [300, 4000, 20000], seed);
       assert.equal(r.events.filter((e) => (e as unknown[])[0] === 'entry').length, 200);
       assert.equal(r.error, undefined);
@@ -133,14 +131,9 @@ describe('ScannedFeedReader = FeedReader', () => {
   });
 
   it('a document broken anywhere fails with the same error at the same place', () => {
-    const o = resolveFeedOptions({ count: 40, seed: 3 });
-    const text = [...pageTexts(o, 0)].join('');
-    const rnd = prng(99);
-    const kinds = ['<', '&', '"', ']]>', '</x>', ''];
+    const { text } = generatedFeed(40, 3);
     let failures = 0;
-    for (let k = 0; k < 36; k++) {
-      const at = 1 + Math.floor(rnd() * (text.length - 2));
-      const broken = k % 6 === 5 ? text.slice(0, at) : text.slice(0, at) + kinds[k % 6] + text.slice(at + 1);
+    for (const [k, broken] of brokenCopies(text).entries()) {
       const r = same(broken, {}, [400, 1500], k);
       if (r.error) failures++;
     }
