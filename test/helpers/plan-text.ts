@@ -64,7 +64,7 @@ export interface PlanResult {
 
 export async function planPages(
   pages: Array<string | Uint8Array | Readable>,
-  opts: { target?: Digest; chunkEntries?: number; chunkBytes?: number; strict?: boolean; singleFeed?: boolean; maxEntryBytes?: number; limits?: Partial<XmlLimits> } = {},
+  opts: PlanOpts & { singleFeed?: boolean } = {},
 ): Promise<PlanResult> {
   const out = new MemoryChunkTarget();
   const invalid: InvalidEntry[] = [];
