@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { seedStore } from '../src/seeder/seed-store.ts';
 import { busyMicros, summarise, type CpuProfile } from './cpu-profile.ts';
-import { cpuSecondsNow, getJson, here, NODE, nullPeers, onCore, PIN, provider as serveProcess, runChild, stopProvider, type Checksum, type ChildRun, type Usage } from './sync-processes.ts';
+import { cpuSecondsNow, getJson, here, NODE, nullPeers, onCore, PIN, provider as serveProcess, removeStores, runChild, stopProvider, type Checksum, type ChildRun, type Usage } from './sync-processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -182,7 +182,7 @@ async function once(count: number, dir: string, withPlan: boolean): Promise<Size
     }
     return r;
   } finally {
-    for (const f of [srcDb, tgtDb]) for (const x of ['', '-wal', '-shm']) await rm(f + x, { force: true });
+    removeStores(srcDb, tgtDb);
   }
 }
 

@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { seedStore } from '../src/seeder/seed-store.ts';
 import { binFlags } from './bin-flags.ts';
 import { summarise, type CpuProfile } from './cpu-profile.ts';
-import { here, NODE, nullPeers, onCore, PIN, provider, runChild, stopProvider, usageFrom, type ChildRun } from './sync-processes.ts';
+import { here, NODE, nullPeers, onCore, PIN, provider, removeStores, runChild, stopProvider, usageFrom, type ChildRun } from './sync-processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -64,7 +64,7 @@ async function feedFile(): Promise<string> {
     await runChild(['pull', `${src.url}/accounts`, '--quiet', '--state-dir', dir], dir, feed);
   } finally {
     await stopProvider(src);
-    for (const x of ['', '-wal', '-shm']) await rm(db + x, { force: true });
+    removeStores(db);
   }
   return feed;
 }

@@ -9,12 +9,13 @@
 //
 // ./node_modules/.bin/node bench/link.ts [--sizes 100000,1000000] [--page-size 5000] [--batch 500] [--keep DIR]
 // Prints a table and, last, one line of JSON. Heavy at 1M: minutes, ~3 GB of disk.
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { seedOverlap, type OverlapTruth } from '../src/seeder/overlap.ts';
 import { kill, runBin, serve, stop, type BinRun } from './servers.ts';
+import { leaveDir, printTable, removeStores } from './sync-processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -58,7 +59,7 @@ async function runSize(n: number): Promise<Figures> {
   const src = join(dir, `src-${n}.db`);
   const tgt = join(dir, `tgt-${n}.db`);
   try {
-    for (const f of [src, tgt]) for (const x of ['', '-wal', '-shm']) rmSync(`${f}${x}`, { force: true });
+    removeStores(src, tgt);
     let t = performance.now();
     const truth = await seedOverlap({
       source: { db: src, app: 'crm', endpointBase: 'http://crm.example/sdata/crm/crm/-', priority: 1 },
@@ -114,23 +115,19 @@ async function runSize(n: number): Promise<Figures> {
       throw e;
     }
   } finally {
-    if (!values.keep) rmSync(dir, { recursive: true, force: true });
-    else if (existsSync(dir)) process.stderr.write(`kept ${dir}\n`);
+    leaveDir(dir, values.keep !== undefined);
   }
 }
 
 const results: Figures[] = [];
 for (const n of sizes) results.push(await runSize(n));
 const f1 = (x: number): string => x.toFixed(1);
-process.stdout.write(`\nload average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (2 cores; figures are wall-clock)\n`);
-process.stdout.write('per side    seed s   link s  link CPU s  link RSS MiB   run s  matched  new  copied s>t/t>s  re-pointed  already  ambiguous  unmatched  target after\n');
-for (const r of results) {
-  const c = r.counts;
-  process.stdout.write(`${String(r.perSide).padEnd(10)}  ${f1(r.seedSeconds).padStart(6)}  ${f1(r.link.seconds).padStart(7)}  ${f1(r.link.cpuSeconds).padStart(10)}  ${f1(r.link.peakMiB).padStart(12)}  ` +
-    `${f1(r.run.seconds).padStart(6)}  ${String(c.matched).padStart(7)}  ${String(c.linkBoth).padStart(3)}  ${`${c.copyToTarget}/${c.copyToSource}`.padStart(14)}  ` +
-    `${String(c.repointTarget + c.repointSource).padStart(10)}  ${String(c.alreadyLinked).padStart(7)}  ${String(c.ambiguous).padStart(9)}  ` +
-    `${String(c.unmatched).padStart(9)}  ${String(r.targetAfter).padStart(12)}\n`);
-}
+printTable(['per side', 'seed s', 'link s', 'link CPU s', 'link RSS MiB', 'run s', 'matched', 'new', 'copied s>t/t>s', 're-pointed', 'already', 'ambiguous', 'unmatched', 'target after'],
+  results.map((r) => {
+    const c = r.counts;
+    return [String(r.perSide), f1(r.seedSeconds), f1(r.link.seconds), f1(r.link.cpuSeconds), f1(r.link.peakMiB), f1(r.run.seconds), String(c.matched), String(c.linkBoth),
+      `${c.copyToTarget}/${c.copyToSource}`, String(c.repointTarget + c.repointSource), String(c.alreadyLinked), String(c.ambiguous), String(c.unmatched), String(r.targetAfter)];
+  }));
 // 200 MB as the issue says it (decimal): 190.7 MiB.
 const bars = { rssOk: results.every((r) => r.link.peakMiB * 1.048576 <= 200), noDuplicates: results.every((r) => r.noDuplicates) };
 process.stdout.write(`${JSON.stringify({ bench: 'link', results, bars })}\n`);

@@ -14,7 +14,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { seedStore } from '../src/seeder/seed-store.ts';
-import { BIN_FLAGS, getJson, MAXRSS, NODE, provider as serveProcess, runChild, stopProvider, usageFrom, type Checksum, type Usage } from './sync-processes.ts';
+import { BIN_FLAGS, getJson, MAXRSS, NODE, provider as serveProcess, removeStores, runChild, stopProvider, usageFrom, type Checksum, type Usage } from './sync-processes.ts';
 
 
 const { values } = parseArgs({
@@ -135,7 +135,7 @@ async function once(count: number, dir: string): Promise<SizeResult> {
         return f;
       } finally {
         await stopProvider(t);
-        for (const x of ['', '-wal', '-shm']) await rm(db + x, { force: true });
+        removeStores(db);
       }
     };
     const chunk = ['--chunk-entries', values['chunk-entries']];
@@ -155,7 +155,7 @@ async function once(count: number, dir: string): Promise<SizeResult> {
       log(`providers: source CPU ${us.cpuSeconds.toFixed(1)} s (with the pulls of the pipes), peak RSS ${us.maxRssMiB.toFixed(0)} MiB; ` +
         `target CPU ${ut.cpuSeconds.toFixed(1)} s, peak RSS ${ut.maxRssMiB.toFixed(0)} MiB`);
     }
-    for (const f of [srcDb, tgtDb]) for (const x of ['', '-wal', '-shm']) await rm(f + x, { force: true });
+    removeStores(srcDb, tgtDb);
   }
 }
 

@@ -2,9 +2,9 @@
 // providers and `sdata-sync` commands as child processes with the bin's node flags, each measured by the maxrss
 // preload (bench/maxrss.ts: CPU, peak RSS, bytes written), and the providers' $checksum.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -120,4 +120,26 @@ export async function nullPeers(script: string, feed: string): Promise<{ base: s
     stop();
     throw e;
   }
+}
+
+/** Deletes SQLite files with their -wal and -shm, where they exist. */
+export function removeStores(...dbs: string[]): void {
+  for (const db of dbs) for (const x of ['', '-wal', '-shm']) rmSync(db + x, { force: true });
+}
+
+/** A bench's scratch directory at its end: deleted, or left (--keep DIR) and said so. */
+export function leaveDir(dir: string, keep: boolean): void {
+  if (!keep) rmSync(dir, { recursive: true, force: true });
+  else if (existsSync(dir)) process.stderr.write(`kept ${dir}\n`);
+}
+
+/**
+ * A bench's closing table on stdout, after the load average: each column as wide as its header or widest cell, the
+ * first left-aligned, the others right-aligned.
+ */
+export function printTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>): void {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const line = (cells: readonly string[]): string => cells.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ');
+  process.stdout.write(`\nload average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (2 cores; figures are wall-clock)\n`);
+  for (const r of [header, ...rows]) process.stdout.write(`${line(r).trimEnd()}\n`);
 }
