@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { seedStore } from '../src/seeder/seed-store.ts';
 import { busyMicros, summarise, type CpuProfile } from './cpu-profile.ts';
-import { cpuSecondsNow, getJson, here, NODE, nullPeers, onCore, PIN, provider as serveProcess, removeStores, runChild, stopProvider, type Checksum, type ChildRun, type Usage } from './sync-processes.ts';
+import { cpuSecondsNow, getJson, here, NODE, nullPeers, onCore, PIN, provider as serveProcess, removeStores, runChild, stopProvider, type Checksum, type ChildRun, type SyncRunFigures, type Usage } from './sync-processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -63,17 +63,9 @@ async function profileTables(): Promise<string> {
 const provider = (name: string, db: string, dir: string): ReturnType<typeof serveProcess> =>
   serveProcess(name, db, dir, { pageSize: values['page-size'], nodeFlags: [...(process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean), ...profileFlags(name)] });
 
-interface SizeResult {
-  count: number;
-  seconds: number;
-  entriesPerSecond: number;
-  mbPerSecond: number;
-  feedMB: number;
-  engine: Usage;
+interface SizeResult extends SyncRunFigures {
   source: Usage;
   target: Usage;
-  converged: boolean;
-  load: number;
   /** The source serving the same feed alone (`pull` to a file), and what runs on that file. */
   serve: { seconds: number; entriesPerSecond: number; sourceCpuSeconds: number } | null;
   alone: EngineAlone | null;

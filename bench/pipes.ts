@@ -14,7 +14,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { seedStore } from '../src/seeder/seed-store.ts';
-import { BIN_FLAGS, getJson, MAXRSS, NODE, provider as serveProcess, removeStores, runChild, stopProvider, usageFrom, type Checksum, type Usage } from './sync-processes.ts';
+import { BIN_FLAGS, getJson, MAXRSS, NODE, provider as serveProcess, removeStores, runChild, stopProvider, usageFrom, type Checksum, type SyncRunFigures, type Usage } from './sync-processes.ts';
 
 
 const { values } = parseArgs({
@@ -65,19 +65,11 @@ async function runPipe(commands: string[][], dir: string): Promise<PipeRun> {
   }
 }
 
-interface SizeResult {
-  count: number;
-  seconds: number;
-  entriesPerSecond: number;
-  mbPerSecond: number;
-  feedMB: number;
-  engine: Usage;
+interface SizeResult extends SyncRunFigures {
   source: Usage | null;
   target: Usage | null;
-  converged: boolean;
   /** The pipe commands into fresh targets, each with its wall time over `run`'s (the bar: within 1.3x). */
   pipes: PipeFigures[] | null;
-  load: number;
 }
 
 interface PipeFigures {

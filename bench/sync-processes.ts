@@ -24,6 +24,18 @@ export async function usageFrom(file: string): Promise<Usage> {
   return { cpuSeconds: (u.userMs + u.systemMs) / 1000, maxRssMiB: u.maxRssKiB / 1024, writeBytes: u.writeBytes ?? 0 };
 }
 
+/** One `run` of N entries between two providers, as e2e.ts and pipes.ts report it. */
+export interface SyncRunFigures {
+  count: number;
+  seconds: number;
+  entriesPerSecond: number;
+  mbPerSecond: number;
+  feedMB: number;
+  engine: Usage;
+  converged: boolean;
+  load: number;
+}
+
 export interface Provider { url: string; child: ChildProcess; rssFile: string }
 
 /** A reference provider ('source' or 'target': its app, priority and endpoint) as `sdata-sync serve` in its own process. */
