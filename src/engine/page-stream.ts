@@ -30,6 +30,8 @@ export interface PageSink {
    * peak RSS rose 17-33 MB with it (docs/decisions/0019-verify.md).
    */
   readonly scanned?: boolean;
+  /** With `scanned`: the scanner's records carry their text as UTF-8 bytes (EntryRecord.textBytes; verify's canonical form reads them so). */
+  readonly textBytes?: boolean;
 }
 
 export interface PageResult {
@@ -123,7 +125,10 @@ export async function streamPage(
           next = t.next;
           entries = t.entries;
         },
-      }, { source: o.source, requireSyncHead: o.syncFeed ?? true, limits: o.limits, ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }) });
+      }, {
+        source: o.source, requireSyncHead: o.syncFeed ?? true, limits: o.limits, textBytes: sink.textBytes === true,
+        ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }),
+      });
       try {
         for await (const chunk of res.body) {
           const b = chunk as Buffer;

@@ -51,6 +51,12 @@ export interface EntryRecord {
   ifMatch: string | undefined;
   /** Exact source text of `<entry …>…</entry>`; undefined when the entry was over the size cap. */
   text: string | undefined;
+  /**
+   * `text` holds the entry's UTF-8 bytes, one per character (a latin1 string), and the offsets below count bytes:
+   * records of a ScannedFeedReader asked for it (FeedReaderOptions.textBytes) that its scanner made. Otherwise
+   * `text` holds the characters.
+   */
+  textBytes?: boolean;
   /** Offset in `text` just after the start tag's qname: where namespace declarations may be inserted. */
   nameEnd: number;
   /** Prefixes ('' = default) declared on the entry start tag itself. */
@@ -102,6 +108,12 @@ export interface FeedReaderOptions {
   byteOffset?: number;
   /** Limits on depth, attributes, names and text between entries (xml/limits.ts); the defaults for those not given. */
   limits?: Partial<XmlLimits>;
+  /**
+   * ScannedFeedReader only: the records its scanner makes carry their text as bytes (EntryRecord.textBytes), for a
+   * consumer that reads the text itself and would rather not have it decoded (verify's canonical form). Records the
+   * FeedReader makes (a head page's first entries, pieces the scanner refused) carry characters as always.
+   */
+  textBytes?: boolean;
 }
 
 /** The namespace bindings a resource element inherits (some may be re-declared by its `resourceOwnDecls`). */

@@ -47,8 +47,12 @@ export class RecordScanner extends PieceScanner {
   private readonly done: Fields[] = [];
   private bindings: Readonly<Record<string, string>> = {};
 
-  constructor(limits: XmlLimits, maxEntryBytes: number) {
+  private readonly textBytes: boolean;
+
+  /** `textBytes`: records carry their text as UTF-8 bytes (EntryRecord.textBytes), never decoded. */
+  constructor(limits: XmlLimits, maxEntryBytes: number, textBytes = false) {
     super(limits, maxEntryBytes);
+    this.textBytes = textBytes;
   }
 
   /**
@@ -77,7 +81,7 @@ export class RecordScanner extends PieceScanner {
       // Offsets in the record are in UTF-16 units of its text, as the FeedReader's are: the same as bytes up to the
       // first non-ASCII byte; after it, counted from there or back from the entry's end, whichever is nearer (the
       // resource's end is a few ASCII bytes from the entry's).
-      const ascii = text.search(NON_ASCII);
+      const ascii = this.textBytes ? -1 : text.search(NON_ASCII);
       let unit = (b: number): number => b - start;
       if (ascii >= 0) {
         text = buf.toString('utf8', start, end);
@@ -91,7 +95,7 @@ export class RecordScanner extends PieceScanner {
       const scopes: Array<Readonly<Record<string, string>>> = [this.bindings];
       if (f.entryDecls !== undefined) scopes.push(f.entryDecls);
       if (f.payloadDecls !== undefined) scopes.push(f.payloadDecls);
-      this.records.push({
+      const rec: EntryRecord = {
         index: firstIndex + k,
         line: at.line,
         column: at.column,
@@ -112,7 +116,10 @@ export class RecordScanner extends PieceScanner {
         resourceLocal: f.resLocal,
         resourceUri: f.resUri,
         invalid: undefined,
-      });
+      };
+      // Only when asked: records otherwise equal the FeedReader's, field for field (the tests compare them).
+      if (this.textBytes) rec.textBytes = true;
+      this.records.push(rec);
     }
     advance(s, from, s.length, at, ends);
     return undefined;

@@ -198,7 +198,7 @@ describe('the comparison\'s window (compare-file.ts)', () => {
     const dir = await mkdtemp(join(tmpdir(), 'sdata-verify-window-'));
     const cf = new CompareFile(dir, { rowsPerUuid: 3, cacheKiB: 32 });
     try {
-      const dg = (n: number): Uint8Array => new Uint8Array(32).fill(n);
+      const dg = (n: number): string => Buffer.alloc(32, n).toString('base64');
       const sides = [new SideFile(cf.sidePath(0), 32), new SideFile(cf.sidePath(1), 32)] as const;
       for (let i = 0; i < 500; i++) for (const f of sides) f.add(`u${String(i).padStart(4, '0')}`, { deleted: false, digest: dg(i % 200), url: `r${i}`, endpoint: undefined, tick: undefined });
       // One uuid the source's feed carries 50 times (its last entry differs from the target's), one payload difference.

@@ -15,7 +15,7 @@ const C = 'http://schemas.sage.com/myContract';
 const X = 'http://example.com/ext';
 const SD = NS.sdata;
 const canon = (xml: string): string => canonicalXml(fragmentPayload(xml));
-const digest = (xml: string): string => payloadDigest(fragmentPayload(xml)).toString('hex');
+const digest = (xml: string): string => Buffer.from(payloadDigest(fragmentPayload(xml)), 'base64').toString('hex');
 const acc = (inner: string, attrs = ''): string => `<account xmlns="${C}" xmlns:sdata="${SD}" xmlns:xsi="${NS.xsi}" sdata:uuid="aa"${attrs}>${inner}</account>`;
 
 const U1 = '00000000-0000-4000-8000-000000000001';

@@ -28,7 +28,7 @@ export interface CompareWindow {
 
 interface Row {
   del: number;
-  dg: Uint8Array | null;
+  dg: string | null;
   url: string | null;
   ep: number | null;
   tick: string | null;

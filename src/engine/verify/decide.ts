@@ -47,7 +47,7 @@ export function decide(c: Candidate, states: boolean): Finding[] {
   if (sLive && t === undefined) out.push(finding('missing'));
   else if (tLive && s === undefined) out.push(finding('extra'));
   else if (sLive !== tLive && s !== undefined && t !== undefined) out.push(finding('deleted'));
-  else if (sLive && tLive && Buffer.compare(s.digest!, t.digest!) !== 0) out.push(finding('payload'));
+  else if (sLive && tLive && s.digest !== t.digest) out.push(finding('payload'));
   else if (states && s !== undefined && t !== undefined && (s.endpoint !== t.endpoint || s.tick !== t.tick)) out.push(finding('state'));
   return out;
 }

@@ -108,6 +108,7 @@ export async function readSide(o: ReadSideOptions): Promise<SideRead> {
   };
   const sink: PageSink = {
     scanned: true,
+    textBytes: true,
     head: () => undefined,
     entry: (rec) => {
       if (++s.entries % PROGRESS_EVERY === 0) o.onProgress?.(s.entries);
@@ -116,7 +117,7 @@ export async function readSide(o: ReadSideOptions): Promise<SideRead> {
       if (!uuid) return notCompared(rec, 'no sdata:uuid on the payload resource');
       // A deletion is the resource element flagged isDeleted (spec 4.4), or, from a sender that says it so, DELETE (X11).
       const deleted = rec.isDeleted || rec.httpMethod === 'DELETE';
-      let digest: Buffer | undefined;
+      let digest: string | undefined;
       if (!deleted) {
         const p = payloadOf(rec);
         if (p === undefined) return notCompared(rec, 'no resource element in sdata:payload');

@@ -162,7 +162,7 @@ function firstFailure(settled: ReadonlyArray<PromiseSettledResult<SideRead>>, ou
 function sideOf(r: SideRow | undefined, endpoints: ReadonlyMap<number, string>): Record<string, unknown> | null {
   if (r === undefined) return null;
   return {
-    deleted: r.deleted, digest: r.digest === undefined ? null : Buffer.from(r.digest).toString('hex'), url: r.url ?? null,
+    deleted: r.deleted, digest: r.digest === undefined ? null : Buffer.from(r.digest, 'base64').toString('hex'), url: r.url ?? null,
     endpoint: r.endpoint === undefined ? null : endpoints.get(r.endpoint) ?? null, tick: r.tick ?? null,
   };
 }

@@ -10,8 +10,8 @@ import { ScratchFile } from '../scratch-file.ts';
 /** What a side's feed says about one uuid. */
 export interface SideRow {
   deleted: boolean;
-  /** SHA-256 of the canonical payload (src/xml/canonical.ts); undefined for a tombstone. */
-  digest: Uint8Array | undefined;
+  /** SHA-256 of the canonical payload in base64 (src/xml/canonical.ts); undefined for a tombstone. */
+  digest: string | undefined;
   /** The entry's atom:id (the resource's URL at that application). */
   url: string | undefined;
   /**
@@ -22,7 +22,7 @@ export interface SideRow {
   tick: string | undefined;
 }
 
-const SCHEMA = 'CREATE TABLE rows(u TEXT NOT NULL, del INTEGER NOT NULL, dg BLOB, url TEXT, ep INTEGER, tick TEXT);';
+const SCHEMA = 'CREATE TABLE rows(u TEXT NOT NULL, del INTEGER NOT NULL, dg TEXT, url TEXT, ep INTEGER, tick TEXT);';
 
 export class SideFile {
   readonly #file: ScratchFile;
