@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { isNormalEndpoint, normalizeEndpoint } from '../protocol/endpoint.ts';
-import type { Digest } from '../protocol/digest.ts';
+import { ownString, type Digest } from '../protocol/digest.ts';
 import { tickLess } from '../protocol/ticks.ts';
 import type { EntryRecord } from '../xml/feed-types.ts';
 
@@ -17,11 +17,6 @@ export interface Explanation {
 }
 
 const ABSENT = '';
-
-/** A string that shares no memory with `s` (V8 makes slices of 13 characters or more views of their parent). */
-function copyOf(s: string): string {
-  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
-}
 
 /**
  * The per-entry decision of docs/engine-rules.md §1. An entry (ep, tick) is skipped iff the target digest knows ep and
@@ -64,7 +59,7 @@ export class Decider {
       if (t === undefined) {
         t = target.entries.get(normalizeEndpoint(endpoint))?.tick ?? ABSENT;
         // A copy: the endpoint may be a slice of a whole input chunk, which the key would keep alive.
-        this.ticks.set(copyOf(endpoint), t);
+        this.ticks.set(ownString(endpoint), t);
       }
     }
     return t !== ABSENT && tickLess(tick, t) ? 'skip' : 'forward';
