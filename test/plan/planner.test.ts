@@ -98,6 +98,21 @@ test('chunks: bounded by bytes; an oversize entry goes alone, never split or dro
   assert.equal(r.stats.bytesOut, r.chunks.reduce((a, c) => a + Buffer.byteLength(c), 0));
 });
 
+test('chunks: a large head digest is in every chunk, counted in the byte bound (its text made once per page)', async () => {
+  const big: Array<[string, number]> = Array.from({ length: 60 }, (_, i) => [`http://host${i}.example/sdata/app/c/-/accounts`, 100 + i]);
+  const entries = Array.from({ length: 40 }, (_, i) => ({ endpoint: 'http://a/x', tick: i, body: `<n>${'v'.repeat(300)}</n>` }));
+  const bound = 16000;
+  const r = await planPages([page({ digest: big, entries })], { chunkEntries: 1000, chunkBytes: bound });
+  assert.ok(r.chunks.length > 3, `${r.chunks.length} chunks`);
+  const digestText = (c: string): string => c.slice(c.indexOf('<sync:digest>'), c.indexOf('</sync:digest>'));
+  for (const [i, c] of r.chunks.entries()) {
+    assert.ok(Buffer.byteLength(c) <= bound, `chunk ${i + 1}: ${Buffer.byteLength(c)} bytes`);
+    assert.equal(digestText(c), digestText(r.chunks[0]!), `chunk ${i + 1}`);
+    assert.equal((digestText(c).match(/<sync:digestEntry>/g) ?? []).length, 60);
+  }
+  assert.equal(r.stats.bytesOut, r.chunks.reduce((a, c) => a + Buffer.byteLength(c), 0));
+});
+
 test('chunks never mix pages whose digest or syncMode differ', async () => {
   const p1 = page({ digest: [['http://a/x', 10]], entries: [{ endpoint: 'http://a/x', tick: 1 }, { endpoint: 'http://a/x', tick: 2 }], next: 'n' });
   const p2 = page({ digest: [['http://a/x', 10]], entries: [{ endpoint: 'http://a/x', tick: 3 }], next: 'n' });
