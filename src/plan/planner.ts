@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { digestKey, serializeDigest, type Digest } from '../protocol/digest.ts';
+import { sameDigest, serializeDigest, type Digest } from '../protocol/digest.ts';
 import { normalizeEndpoint } from '../protocol/endpoint.ts';
 import { SdataError } from '../protocol/errors.ts';
 import type { SyncMode } from '../protocol/sync-state.ts';
@@ -162,8 +162,6 @@ export class Planner implements FeedHandler {
   private source = '<input>';
   private mode: SyncMode | undefined;
   private digest: Digest | undefined;
-  /** digestKey(this.digest), once needed (sameHead). */
-  private key: string | undefined;
   /**
    * serializeDigest(this.digest), once needed: every chunk's head carries it, and each chunk made its head twice
    * (when opened, to count its bytes, and when closed), 2.5 MB of XML each time with a 10,000-endpoint digest.
@@ -207,7 +205,8 @@ export class Planner implements FeedHandler {
   }
 
   head(h: FeedHead): void {
-    if (this.sawHead && !this.sameHead(h)) {
+    const same = this.sawHead && h.syncMode === this.mode && sameDigest(h.digest, this.digest);
+    if (this.sawHead && !same) {
       if (this.o.singleFeed) {
         throw new SdataError('SDATA_E_NOT_SYNC_FEED',
           `${this.source}: this page's syncMode/digest differ from the first page's; one output feed cannot carry both (use --out-dir)`,
@@ -219,24 +218,12 @@ export class Planner implements FeedHandler {
     if (!this.sawHead) this.feedId ??= h.atomId !== undefined && ABSOLUTE_URI.test(h.atomId) ? h.atomId : `urn:uuid:${randomUUID()}`;
     this.sawHead = true;
     this.mode = h.syncMode;
-    if (h.digest !== this.digest) this.digestXml = undefined;
-    this.digest = h.digest;
+    // A page saying what the last one said keeps the last one's digest, and the digest's text made for chunk heads.
+    if (!same) {
+      this.digest = h.digest;
+      this.digestXml = undefined;
+    }
     this.decls = pageDecls(h.bindings);
-  }
-
-  /**
-   * Whether a page head says what the last one said (syncMode, digest). The digests' canonical keys are made only
-   * when a page comes with another digest object: a one-page plan never sorts its head's 10,000 endpoints.
-   */
-  private sameHead(h: FeedHead): boolean {
-    const mode = h.syncMode === this.mode;
-    if (h.digest === this.digest) return mode;
-    this.key ??= digestKey(this.digest);
-    const k = digestKey(h.digest);
-    const same = mode && k === this.key;
-    // The key of the digest that becomes this.digest.
-    this.key = k;
-    return same;
   }
 
   entry(rec: EntryRecord): void {

@@ -39,6 +39,21 @@ export function digestKey(d: Digest | undefined): string {
   return `${d.origin ?? ''}\u0001${parts.join('\u0001')}`;
 }
 
+/**
+ * Whether two digests say the same thing (digestKey(a) === digestKey(b)), without sorting their entries or making a
+ * string of each: what a planner asks of every page's head, 20-30 ms a page with 10,000 endpoints as keys.
+ */
+export function sameDigest(a: Digest | undefined, b: Digest | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  if ((a.origin ?? '') !== (b.origin ?? '') || a.entries.size !== b.entries.size) return false;
+  for (const [k, e] of a.entries) {
+    const f = b.entries.get(k);
+    if (f === undefined || f.tick !== e.tick || f.conflictPriority !== e.conflictPriority || f.stamp !== e.stamp) return false;
+  }
+  return true;
+}
+
 /** Where a parser is: line and column (1-based) just after what it read last. */
 export interface Position {
   line: number;
