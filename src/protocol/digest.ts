@@ -77,7 +77,7 @@ export function ownString(s: string): string {
  * non-negative integer`.
  *
  * A digest can have 10,000 entries and lives as long as the pass, so this allocates nothing per element beyond what
- * the digest keeps (docs/decisions/0027-many-endpoints-compact.md): positions are numbers, not an object per element
+ * the digest keeps (docs/decisions/0027-many-endpoints-digest-cost.md): positions are numbers, not an object per element
  * in a map; the current entry is fields, not an object; kept strings are copies, not slices that would keep the
  * parser's whole input chunk (the whole document, for a digest document) alive; a stamp equal to the previous
  * entry's is that same string.
