@@ -1,4 +1,4 @@
-import { digestKey } from '../protocol/digest.ts';
+import { sameDigest } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { getWhenReady, MovedContexts, type ContextRecorder, type DeleteOutcome, type PollOptions } from '../http/async-op.ts';
 import { discardBody, statusError } from '../http/body.ts';
@@ -75,16 +75,13 @@ export async function streamPage(
   let delivered = 0;
   let bytes = 0;
   let head: FeedHead | undefined;
-  let headKey: string | undefined;
   let res = first;
   const interrupted = (): SdataError => new SdataError('SDATA_E_ABORTED', `${o.source}: interrupted`, { url: o.source });
   const onHead = (h: FeedHead): void => {
-    const key = `${h.syncMode}\u0002${digestKey(h.digest)}`;
-    if (headKey === undefined) {
-      headKey = key;
+    if (head === undefined) {
       head = h;
       sink.head(h);
-    } else if (key !== headKey) {
+    } else if (h.syncMode !== head.syncMode || !sameDigest(h.digest, head.digest)) {
       throw new SdataError('SDATA_E_PROTOCOL', `${o.source}: the page changed between two fetches (syncMode or digest differ); the source context is not a snapshot`, { url: o.source });
     }
   };

@@ -39,6 +39,21 @@ export function digestKey(d: Digest | undefined): string {
   return `${d.origin ?? ''}\u0001${parts.join('\u0001')}`;
 }
 
+/**
+ * Whether two digests say the same thing (digestKey(a) === digestKey(b)), without sorting their entries or making a
+ * string of each: what a planner asks of every page's head, 20-30 ms a page with 10,000 endpoints as keys.
+ */
+export function sameDigest(a: Digest | undefined, b: Digest | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  if ((a.origin ?? '') !== (b.origin ?? '') || a.entries.size !== b.entries.size) return false;
+  for (const [k, e] of a.entries) {
+    const f = b.entries.get(k);
+    if (f === undefined || f.tick !== e.tick || f.conflictPriority !== e.conflictPriority || f.stamp !== e.stamp) return false;
+  }
+  return true;
+}
+
 /** Where a parser is: line and column (1-based) just after what it read last. */
 export interface Position {
   line: number;
@@ -46,38 +61,80 @@ export interface Position {
 }
 
 /**
+ * A copy of `s` that shares no memory with it: V8 makes slices of 13 characters or more views of their parent, which
+ * they keep alive. Appending makes a pair that slicing must flatten, into a new string that the result is then a view
+ * of: 1–2 ms per 20,000 endpoints, where a round trip through a Buffer took 3–15 ms.
+ */
+export function ownString(s: string): string {
+  return s.length < 13 ? s : `${s}.`.slice(0, -1);
+}
+
+/**
  * Builds a Digest from the element events inside `sync:digest`, whichever parser produces them.
  * Feed `begin(local)` / `text` / `end(local)` for sync-namespace children; call `finish()` at `</digest>`.
- * `source` names the document; with `at` (the parser's position) an error points at the element that is wrong:
- * `page.xml:14:99: sync:digest: digestEntry for …: tick '-5' is not a non-negative integer`.
+ * `source` names the document; with `at` (the parser, whose line and column are read when an element begins) an
+ * error points at the element that is wrong: `page.xml:14:99: sync:digest: digestEntry for …: tick '-5' is not a
+ * non-negative integer`.
+ *
+ * A digest can have 10,000 entries and lives as long as the pass, so this allocates nothing per element beyond what
+ * the digest keeps (docs/decisions/0027-many-endpoints-digest-cost.md): positions are numbers, not an object per element
+ * in a map; the current entry is fields, not an object; kept strings are copies, not slices that would keep the
+ * parser's whole input chunk (the whole document, for a digest document) alive; a stamp equal to the previous
+ * entry's is that same string.
  */
 export class DigestBuilder {
   private readonly digest: Digest = emptyDigest();
-  private cur: Partial<DigestEntry> & { tickText?: string; prioText?: string } | undefined;
+  private inEntry = false;
+  private endpoint = '';
+  private tickText: string | undefined;
+  private stamp: string | undefined;
+  private prioText: string | undefined;
+  private lastStamp = '';
   private field = '';
   private text = '';
   private readonly source: string;
-  private readonly at: (() => Position) | undefined;
-  /** Where the current digestEntry and its fields began. */
-  private readonly began = new Map<string, Position>();
+  private readonly at: Position | undefined;
+  /** Where the current digestEntry, its tick and its conflictPriority began (line 0: not seen). */
+  private entryLine = 0;
+  private entryColumn = 0;
+  private tickLine = 0;
+  private tickColumn = 0;
+  private prioLine = 0;
+  private prioColumn = 0;
 
-  constructor(source = '', at?: () => Position) {
+  constructor(source = '', at?: Position) {
     this.source = source;
     this.at = at;
   }
 
-  private fail(code: 'SDATA_E_DIGEST' | 'SDATA_E_TICK', element: string, message: string): SdataError {
-    const p = this.began.get(element) ?? this.began.get('digestEntry');
-    if (!p) return new SdataError(code, `${this.source ? `${this.source}: ` : ''}sync:digest: ${message}`, this.source ? { source: this.source } : {});
-    return new SdataError(code, `${this.source}:${p.line}:${p.column}: sync:digest: ${message}`, { source: this.source, line: p.line, column: p.column });
+  private fail(code: 'SDATA_E_DIGEST' | 'SDATA_E_TICK', element: 'digestEntry' | 'tick' | 'conflictPriority', message: string): SdataError {
+    const [line, column] = element === 'tick' && this.tickLine > 0 ? [this.tickLine, this.tickColumn]
+      : element === 'conflictPriority' && this.prioLine > 0 ? [this.prioLine, this.prioColumn] : [this.entryLine, this.entryColumn];
+    if (line === 0) return new SdataError(code, `${this.source ? `${this.source}: ` : ''}sync:digest: ${message}`, this.source ? { source: this.source } : {});
+    return new SdataError(code, `${this.source}:${line}:${column}: sync:digest: ${message}`, { source: this.source, line, column });
   }
 
   begin(local: string): void {
+    const at = this.at;
     if (local === 'digestEntry') {
-      this.cur = {};
-      this.began.clear();
-    } else this.field = local;
-    if (this.at) this.began.set(local, this.at());
+      this.inEntry = true;
+      this.endpoint = '';
+      this.tickText = this.stamp = this.prioText = undefined;
+      this.tickLine = this.prioLine = 0;
+      if (at) {
+        this.entryLine = at.line;
+        this.entryColumn = at.column;
+      }
+    } else {
+      this.field = local;
+      if (at && local === 'tick') {
+        this.tickLine = at.line;
+        this.tickColumn = at.column;
+      } else if (at && local === 'conflictPriority') {
+        this.prioLine = at.line;
+        this.prioColumn = at.column;
+      }
+    }
     this.text = '';
   }
 
@@ -87,33 +144,38 @@ export class DigestBuilder {
 
   end(local: string): void {
     if (local === 'digestEntry') {
-      const c = this.cur;
-      this.cur = undefined;
-      if (!c) return;
-      if (!c.endpoint) throw this.fail('SDATA_E_DIGEST', 'digestEntry', 'digestEntry without endpoint');
-      if (c.tickText === undefined) throw this.fail('SDATA_E_DIGEST', 'digestEntry', `digestEntry for ${c.endpoint} has no tick`);
-      const tick = parseTick(c.tickText);
+      if (!this.inEntry) return;
+      this.inEntry = false;
+      const endpoint = this.endpoint;
+      const tickText = this.tickText;
+      if (!endpoint) throw this.fail('SDATA_E_DIGEST', 'digestEntry', 'digestEntry without endpoint');
+      if (tickText === undefined) throw this.fail('SDATA_E_DIGEST', 'digestEntry', `digestEntry for ${endpoint} has no tick`);
+      const tick = parseTick(tickText);
       if (tick === undefined) {
-        throw this.fail('SDATA_E_TICK', 'tick', `digestEntry for ${c.endpoint}: tick '${c.tickText.trim()}' is not a non-negative integer`);
+        throw this.fail('SDATA_E_TICK', 'tick', `digestEntry for ${endpoint}: tick '${tickText.trim()}' is not a non-negative integer`);
       }
       let prio = 9;
-      if (c.prioText !== undefined && c.prioText.trim() !== '') {
-        prio = Number(c.prioText.trim());
+      const prioText = this.prioText;
+      if (prioText !== undefined && prioText.trim() !== '') {
+        prio = Number(prioText.trim());
         if (!Number.isInteger(prio)) {
-          throw this.fail('SDATA_E_DIGEST', 'conflictPriority', `digestEntry for ${c.endpoint}: conflictPriority '${c.prioText.trim()}' is not an integer`);
+          throw this.fail('SDATA_E_DIGEST', 'conflictPriority', `digestEntry for ${endpoint}: conflictPriority '${prioText.trim()}' is not an integer`);
         }
       }
-      setDigestEntry(this.digest, { endpoint: c.endpoint, tick, stamp: c.stamp ?? '', conflictPriority: prio });
+      let stamp = this.stamp ?? '';
+      if (stamp === this.lastStamp) stamp = this.lastStamp;
+      else stamp = this.lastStamp = ownString(stamp);
+      setDigestEntry(this.digest, { endpoint: ownString(endpoint), tick: ownString(tick), stamp, conflictPriority: prio });
       return;
     }
     const t = this.text.trim();
-    if (this.cur) {
-      if (local === 'endpoint') this.cur.endpoint = t;
-      else if (local === 'tick') this.cur.tickText = this.text;
-      else if (local === 'stamp') this.cur.stamp = t;
-      else if (local === 'conflictPriority') this.cur.prioText = this.text;
+    if (this.inEntry) {
+      if (local === 'endpoint') this.endpoint = t;
+      else if (local === 'tick') this.tickText = this.text;
+      else if (local === 'stamp') this.stamp = t;
+      else if (local === 'conflictPriority') this.prioText = this.text;
     } else if (local === 'origin') {
-      this.digest.origin = t;
+      this.digest.origin = ownString(t);
     }
     this.field = '';
     this.text = '';
@@ -128,14 +190,17 @@ export class DigestBuilder {
 export function serializeDigest(d: Digest, prefix = 'sync'): string {
   const p = prefix ? `${prefix}:` : '';
   const decl = prefix ? '' : ` xmlns="${NS.sync}"`;
-  let s = `<${p}digest${decl}>`;
-  if (d.origin !== undefined) s += `<${p}origin>${escapeText(d.origin)}</${p}origin>`;
+  // Parts joined at the end: one flat string, where `+=` would make a rope of 20 pieces per entry that stays that
+  // big for as long as the text is kept (a planner keeps its head's digest text for every chunk: planner.ts).
+  const parts = [`<${p}digest${decl}>`];
+  if (d.origin !== undefined) parts.push(`<${p}origin>${escapeText(d.origin)}</${p}origin>`);
   const entries = [...d.entries.values()].sort((a, b) => (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0));
   for (const e of entries) {
-    s += `<${p}digestEntry><${p}endpoint>${escapeText(e.endpoint)}</${p}endpoint><${p}tick>${e.tick}</${p}tick>` +
-      `<${p}stamp>${escapeText(e.stamp)}</${p}stamp><${p}conflictPriority>${e.conflictPriority}</${p}conflictPriority></${p}digestEntry>`;
+    parts.push(`<${p}digestEntry><${p}endpoint>${escapeText(e.endpoint)}</${p}endpoint><${p}tick>${e.tick}</${p}tick>` +
+      `<${p}stamp>${escapeText(e.stamp)}</${p}stamp><${p}conflictPriority>${e.conflictPriority}</${p}conflictPriority></${p}digestEntry>`);
   }
-  return `${s}</${p}digest>`;
+  parts.push(`</${p}digest>`);
+  return parts.join('');
 }
 
 /** The `$syncDigest` Atom entry (docs/protocol.md §1.3 step 1). */

@@ -27,7 +27,7 @@ export function parseDigestDocument(xml: string, source = '<digest>'): Digest {
     if (builder) {
       if (t.uri === NS.sync) builder.begin(t.local);
     } else if (t.uri === NS.sync && t.local === 'digest' && found === undefined) {
-      builder = new DigestBuilder(source, () => ({ line: p.line, column: p.column }));
+      builder = new DigestBuilder(source, p);
       digestDepth = depth;
     }
   });

@@ -340,7 +340,7 @@ export class FeedReader {
       if (local === 'syncMode' || local === 'digest') {
         if (this.headSent) throw this.fail('SDATA_E_NOT_SYNC_FEED', `sync:${local} after the first entry is not supported (a streaming reader must know it first)`);
         if (local === 'digest') {
-          this.digestBuilder = new DigestBuilder(this.source, () => ({ line: this.parser.line, column: this.parser.column }));
+          this.digestBuilder = new DigestBuilder(this.source, this.parser);
           this.digestDepth = this.depth;
           this.limits.digestBegins(this.parser.position);
         } else this.capture(Cap.SyncMode);

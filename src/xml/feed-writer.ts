@@ -11,6 +11,8 @@ export interface FeedOpenOptions {
   links?: readonly FeedLink[];
   syncMode?: SyncMode;
   digest?: Digest;
+  /** `digest` already serialized (serializeDigest): for a head made again and again with the same digest. */
+  digestXml?: string;
   totalResults?: number;
   startIndex?: number;
   itemsPerPage?: number;
@@ -28,7 +30,8 @@ export function feedOpen(o: FeedOpenOptions): string {
   if (o.startIndex !== undefined) s += `<opensearch:startIndex>${o.startIndex}</opensearch:startIndex>`;
   if (o.itemsPerPage !== undefined) s += `<opensearch:itemsPerPage>${o.itemsPerPage}</opensearch:itemsPerPage>`;
   if (o.syncMode !== undefined) s += `<sync:syncMode>${o.syncMode}</sync:syncMode>`;
-  if (o.digest !== undefined) s += serializeDigest(o.digest);
+  if (o.digestXml !== undefined) s += o.digestXml;
+  else if (o.digest !== undefined) s += serializeDigest(o.digest);
   if (o.extra) s += o.extra;
   return `${s}\n`;
 }

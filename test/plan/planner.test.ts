@@ -10,6 +10,7 @@ import { DIGEST_ENTRY_5_2, EP, PAGE_5_2_CORRECTED } from '../helpers/spec-exampl
 import { page, splitStream, prng } from '../helpers/feeds.ts';
 import { MemoryChunkTarget, planPages, withoutClock } from '../helpers/plan-text.ts';
 import { explainLine } from '../../src/plan/explain.ts';
+import { Decider } from '../../src/plan/decide.ts';
 import { planPage } from '../../src/plan/pipeline.ts';
 import { Planner, type Explained } from '../../src/plan/planner.ts';
 import { entriesMeaning, oracleCheck, xmllintErrors } from '../helpers/oracle.ts';
@@ -95,6 +96,35 @@ test('chunks: bounded by bytes; an oversize entry goes alone, never split or dro
   });
   const alone = r.chunks.find((c) => c.includes('v'.repeat(9000)))!;
   assert.equal(entriesOf(alone).length, 1);
+  assert.equal(r.stats.bytesOut, r.chunks.reduce((a, c) => a + Buffer.byteLength(c), 0));
+});
+
+test('decisions look a digest up by normalised endpoint, also in a digest whose map has a key not in normal form', () => {
+  const d = digest(['http://b.example/y', 10]);
+  const odd = { endpoint: 'HTTP://A.EXAMPLE/x/', tick: '10', stamp: '', conflictPriority: 5 };
+  d.entries.set(odd.endpoint, odd); // not through setDigestEntry: its key is no endpoint's normalisation
+  for (const decider of [new Decider(d), new Decider(digest(['http://b.example/y', 10]))]) {
+    assert.equal(decider.decideState('http://b.example/y', '5'), 'skip');
+    assert.equal(decider.decideState('HTTP://B.example/y/', '5'), 'skip');
+    assert.equal(decider.decideState('http://b.example/y', '10'), 'forward');
+    // The odd key names http://a.example/x, which the digest has no entry for under that (normal) key.
+    assert.equal(decider.decideState('HTTP://A.EXAMPLE/x/', '5'), 'forward');
+    assert.equal(decider.decideState('http://a.example/x', '5'), 'forward');
+  }
+});
+
+test('chunks: a large head digest is in every chunk, counted in the byte bound (its text made once per page)', async () => {
+  const big: Array<[string, number]> = Array.from({ length: 60 }, (_, i) => [`http://host${i}.example/sdata/app/c/-/accounts`, 100 + i]);
+  const entries = Array.from({ length: 40 }, (_, i) => ({ endpoint: 'http://a/x', tick: i, body: `<n>${'v'.repeat(300)}</n>` }));
+  const bound = 16000;
+  const r = await planPages([page({ digest: big, entries })], { chunkEntries: 1000, chunkBytes: bound });
+  assert.ok(r.chunks.length > 3, `${r.chunks.length} chunks`);
+  const digestText = (c: string): string => c.slice(c.indexOf('<sync:digest>'), c.indexOf('</sync:digest>'));
+  for (const [i, c] of r.chunks.entries()) {
+    assert.ok(Buffer.byteLength(c) <= bound, `chunk ${i + 1}: ${Buffer.byteLength(c)} bytes`);
+    assert.equal(digestText(c), digestText(r.chunks[0]!), `chunk ${i + 1}`);
+    assert.equal((digestText(c).match(/<sync:digestEntry>/g) ?? []).length, 60);
+  }
   assert.equal(r.stats.bytesOut, r.chunks.reduce((a, c) => a + Buffer.byteLength(c), 0));
 });
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compareTicks, parseTick, tickLess, nextTick, maxTick } from '../../src/protocol/ticks.ts';
 import { isNormalEndpoint, normalizeEndpoint } from '../../src/protocol/endpoint.ts';
-import { digestEntryFor, serializeDigest, serializeDigestEntry, digestKey } from '../../src/protocol/digest.ts';
+import { digestEntryFor, emptyDigest, ownString, sameDigest, serializeDigest, serializeDigestEntry, setDigestEntry, digestKey, type Digest } from '../../src/protocol/digest.ts';
 import { NS } from '../../src/protocol/namespaces.ts';
 import { parseDigestDocument } from '../../src/xml/digest-document.ts';
 import { DIGEST_ENTRY_5_2, EP } from '../helpers/spec-examples.ts';
@@ -77,4 +77,34 @@ test('bad digests are refused with a clear message', () => {
     (e: Error & { code?: string }) => e.code === 'SDATA_E_TICK' && /-11/.test(e.message));
   assert.throws(() => parseDigestDocument('<x>', 'd.xml'), (e: Error & { code?: string }) => e.code === 'SDATA_E_MALFORMED');
   assert.throws(() => parseDigestDocument('<!DOCTYPE x [<!ENTITY a "b">]><x/>', 'd.xml'), /DOCTYPE/);
+});
+
+test('sameDigest says what comparing digestKeys says, whatever the order of the entries', () => {
+  const make = (entries: Array<[string, string, number, string]>, origin?: string): Digest => {
+    const d = emptyDigest(origin);
+    for (const [endpoint, tick, conflictPriority, stamp] of entries) setDigestEntry(d, { endpoint, tick, stamp, conflictPriority });
+    return d;
+  };
+  const base: Array<[string, string, number, string]> = [['http://a/x', '5', 3, 's1'], ['http://b/y', '7', 5, 's2'], ['http://c/z', '9', 1, '']];
+  const variants: Array<Digest | undefined> = [
+    undefined,
+    emptyDigest(),
+    make(base),
+    make([...base].reverse()),
+    make(base.map(([e, t, p, s]) => [`${e.replace('http://', 'HTTP://')}/`, t, p, s])), // other spellings, same endpoints
+    make(base, 'http://a/x'),
+    make(base.slice(1)),
+    make(base.map(([e, t, p, s], i) => [e, i === 1 ? '8' : t, p, s])),
+    make(base.map(([e, t, p, s], i) => [e, t, i === 2 ? 2 : p, s])),
+    make(base.map(([e, t, p, s], i) => [e, t, p, i === 0 ? 's9' : s])),
+    make([...base.slice(0, 2), ['http://d/z', '9', 1, '']]),
+  ];
+  for (const a of variants) {
+    for (const b of variants) assert.equal(sameDigest(a, b), digestKey(a) === digestKey(b), `${digestKey(a)} / ${digestKey(b)}`);
+  }
+  assert.ok(sameDigest(variants[2], variants[3]) && sameDigest(variants[2], variants[4]), 'order and spelling of the endpoints do not matter');
+});
+
+test('ownString: the same text', () => {
+  for (const s of ['', 'short', 'http://www.example.com/sdata/app1/myContract/-/accounts'.slice(3), ' spaced  ', 'é😀 x'.repeat(5)]) assert.equal(ownString(s), s);
 });
