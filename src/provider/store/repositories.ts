@@ -88,7 +88,7 @@ export interface ResourceReads {
   byUuid(kind: number, uuid: string): ResourceRow | undefined;
   /** By local key (the row id, `accounts('42')`). */
   byId(kind: number, id: number): ResourceRow | undefined;
-  /** The state alone, by uuid: one indexed lookup per applied entry (a second one, of the aliases, on a miss). */
+  /** The state alone, by uuid: one indexed lookup per applied entry (and one of the aliases on a miss, if the store has any). */
   stateOf(kind: number, uuid: string): ResourceState | undefined;
   payloadOf(id: number): string | undefined;
 }

@@ -54,8 +54,6 @@ export class ResourceRepo implements ResourceWrites {
 
   constructor(db: DatabaseSync, guard: TxGuard) {
     this.#guard = guard;
-    // Payloads are bound as strings or as their UTF-8 bytes (a Payload); CAST makes bytes the TEXT they encode, so the
-    // column holds text either way (SQLite's CAST of a BLOB to TEXT takes its bytes as UTF-8, the database's encoding).
     this.#sByUuid = db.prepare(`SELECT ${RESOURCE_COLUMNS} FROM resources WHERE kind = ? AND uuid = ?`);
     this.#sById = db.prepare(`SELECT ${RESOURCE_COLUMNS} FROM resources WHERE kind = ? AND id = ?`);
     this.#sState = db.prepare('SELECT id, deleted, ep, tick, stamp FROM resources WHERE kind = ? AND uuid = ?');
@@ -63,6 +61,8 @@ export class ResourceRepo implements ResourceWrites {
     this.#sByAlias = db.prepare(`SELECT ${R_RESOURCE_COLUMNS} ${alias}`);
     this.#sStateByAlias = db.prepare(`SELECT r.id, r.deleted, r.ep, r.tick, r.stamp, r.uuid AS "primary" ${alias}`);
     this.#sPayload = db.prepare('SELECT payload FROM resources WHERE id = ?');
+    // Payloads are bound as strings or as their UTF-8 bytes (a Payload); CAST makes bytes the TEXT they encode, so the
+    // column holds text either way (SQLite's CAST of a BLOB to TEXT takes its bytes as UTF-8, the database's encoding).
     this.#sInsert = db.prepare('INSERT INTO resources(kind, uuid, deleted, ep, tick, stamp, user, payload, linked) VALUES(?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT), ?)');
     // Nothing is written when a row holds the uuid already (the UNIQUE index is checked before the table is touched).
     this.#sInsertNew = db.prepare('INSERT INTO resources(kind, uuid, deleted, ep, tick, stamp, user, payload, linked) VALUES(?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT), 1) ' +
