@@ -87,7 +87,12 @@ export interface FeedTail {
 
 export interface FeedHandler {
   head(head: FeedHead): void;
-  entry(entry: EntryRecord): void;
+  /**
+   * `resourceBytes`, when the reader has them at hand (the ScannedFeedReader's scanner does): the resource element's
+   * UTF-8 bytes as received, the very text of `entry.text.slice(resourceStart, resourceEnd)`. A view of the reader's
+   * buffer, valid only during the call.
+   */
+  entry(entry: EntryRecord, resourceBytes?: Uint8Array): void;
   end(tail: FeedTail): void;
 }
 

@@ -43,6 +43,8 @@ interface Fields {
 export class RecordScanner extends PieceScanner {
   /** The records of the last piece scanned without refusal, in order, `index` counted from `firstIndex`. */
   readonly records: EntryRecord[] = [];
+  /** The resource element's bytes of each record (a view of the piece: valid until the next scan), or undefined. */
+  readonly resourceBytes: Array<Uint8Array | undefined> = [];
   private f: Fields = newFields();
   private readonly done: Fields[] = [];
   private bindings: Readonly<Record<string, string>> = {};
@@ -62,6 +64,7 @@ export class RecordScanner extends PieceScanner {
    */
   scanRecords(bytes: Uint8Array, resume: ResumePoint, at: { line: number; column: number }, firstIndex: number): Refusal | undefined {
     this.records.length = 0;
+    this.resourceBytes.length = 0;
     this.done.length = 0;
     this.bindings = resume.bindings;
     const why = this.scan(bytes, resume);
@@ -91,6 +94,8 @@ export class RecordScanner extends PieceScanner {
       }
       const state: SyncState = { endpoint: o.endpoint[k]!, tick: o.tick[k]!, stamp: f.stamp };
       if (f.user !== undefined) state.user = f.user;
+      // The piece is valid UTF-8 (PieceScanner.scan), so these bytes are exactly the resource's text, encoded.
+      this.resourceBytes.push(f.resStart < 0 || f.resEnd < 0 ? undefined : buf.subarray(f.resStart, f.resEnd));
       const own = o.own[k]!;
       const scopes: Array<Readonly<Record<string, string>>> = [this.bindings];
       if (f.entryDecls !== undefined) scopes.push(f.entryDecls);

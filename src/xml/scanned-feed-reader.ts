@@ -136,7 +136,8 @@ export class ScannedFeedReader {
       return;
     }
     this.counts.scanned++;
-    for (const rec of this.scanner.records) this.relay.scanned(rec);
+    const { records, resourceBytes } = this.scanner;
+    for (let k = 0; k < records.length; k++) this.relay.scanned(records[k]!, resourceBytes[k]);
     this.at.line = at.line;
     this.at.column = at.column;
     this.offset += cut;
@@ -220,11 +221,11 @@ class Relay implements FeedHandler {
     this.scanned(rec);
   }
 
-  /** A record already in the document's coordinates (the scanner's). */
-  scanned(rec: EntryRecord): void {
+  /** A record already in the document's coordinates (the scanner's, with its resource's bytes). */
+  scanned(rec: EntryRecord, resourceBytes?: Uint8Array): void {
     this.entries++;
     try {
-      this.handler.entry(rec);
+      this.handler.entry(rec, resourceBytes);
     } catch (e) {
       throw this.handlers(e);
     }

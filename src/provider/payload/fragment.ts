@@ -116,6 +116,8 @@ export function storedFragment(rec: EntryRecord, uuid: string | undefined): stri
 export interface StoredResource {
   fragment: string;
   bodyStart: number;
+  /** The fragment is the resource element as received, nothing inserted (the common case of relayed payloads). */
+  verbatim: boolean;
 }
 
 /**
@@ -156,7 +158,7 @@ export function storedResource(rec: EntryRecord, uuid: string | undefined): Stor
   for (const [prefix, uri] of rootDeclarations(rt)) decls.set(prefix, uri);
   if (!decls.has(prefixOf(rt.qname))) {
     const f = fullStoredFragment(rec, uuid)!;
-    return { fragment: f, bodyStart: scanRootTag(f).end };
+    return { fragment: f, bodyStart: scanRootTag(f).end, verbatim: false };
   }
   // normalizeFragment's additions, inserted before resourceXml's. Its usesPrefix over the text after the qname
   // (resourceXml's declarations, then the tail) stops after the declarations for a prefix resourceXml has tested on
@@ -172,7 +174,7 @@ export function storedResource(rec: EntryRecord, uuid: string | undefined): Stor
   ins += uuidDeclaration(rt, decls, uuid);
   ins += inherited;
   const fragment = ins === '' ? text.slice(rs, re) : text.slice(rs, ne) + ins + text.slice(ne, re);
-  return { fragment, bodyStart: rt.end - rs + ins.length };
+  return { fragment, bodyStart: rt.end - rs + ins.length, verbatim: ins === '' };
 }
 
 /** Prefix names usedPrefixes can tell exactly: those of the characters usesPrefix's look-behind knows as name characters. */

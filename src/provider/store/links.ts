@@ -1,7 +1,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { LinkRow, LinkWrites, SourceRange } from './repositories.ts';
 import { nowStamp } from './digest.ts';
-import { uuidKey } from './resources.ts';
+import { uuidKey, type ResourceRepo } from './resources.ts';
 import type { TxGuard } from './tx-guard.ts';
 
 /**
@@ -11,6 +11,7 @@ import type { TxGuard } from './tx-guard.ts';
  */
 export class LinkRepo implements LinkWrites {
   readonly #guard: TxGuard;
+  readonly #resources: ResourceRepo;
   readonly #sOwner: StatementSync;
   readonly #sAliases: StatementSync;
   readonly #sUnlinked: StatementSync;
@@ -19,8 +20,9 @@ export class LinkRepo implements LinkWrites {
   readonly #sRemoveAlias: StatementSync;
   readonly #sDropAliases: StatementSync;
 
-  constructor(db: DatabaseSync, guard: TxGuard) {
+  constructor(db: DatabaseSync, guard: TxGuard, resources: ResourceRepo) {
     this.#guard = guard;
+    this.#resources = resources;
     this.#sOwner = db.prepare('SELECT resource FROM uuid_aliases WHERE kind = ? AND uuid = ?');
     this.#sAliases = db.prepare('SELECT uuid FROM uuid_aliases WHERE resource = ? ORDER BY created, uuid');
     this.#sUnlinked = db.prepare('SELECT id, uuid, deleted, linked, payload FROM resources INDEXED BY resources_unlinked ' +
@@ -58,6 +60,7 @@ export class LinkRepo implements LinkWrites {
   addAlias(kind: number, uuid: string, id: number): void {
     this.#guard.check('links.addAlias');
     this.#sAddAlias.run(kind, uuidKey(uuid), id, nowStamp());
+    this.#resources.aliasAdded();
   }
 
   removeAlias(kind: number, uuid: string): void {

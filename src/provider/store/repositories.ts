@@ -88,15 +88,26 @@ export interface ResourceReads {
   byUuid(kind: number, uuid: string): ResourceRow | undefined;
   /** By local key (the row id, `accounts('42')`). */
   byId(kind: number, id: number): ResourceRow | undefined;
-  /** The state alone, by uuid: one indexed lookup per applied entry (a second one, of the aliases, on a miss). */
+  /** The state alone, by uuid: one indexed lookup per applied entry (and one of the aliases on a miss, if the store has any). */
   stateOf(kind: number, uuid: string): ResourceState | undefined;
   payloadOf(id: number): string | undefined;
 }
 
+/**
+ * A payload to write: the fragment's text, or its UTF-8 bytes when they are at hand (a posted page's resource as
+ * received): stored as the same TEXT either way.
+ */
+export type Payload = string | Uint8Array;
+
 export interface ResourceWrites extends ResourceReads {
   /** A new row (live, or a tombstone when `deleted`; `linked` false: not linked yet); returns its local key. */
-  insert(kind: number, uuid: string, deleted: boolean, ep: number, tick: Tick, stamp: string, user: string | null, payload: string, linked?: boolean): number;
-  update(id: number, deleted: boolean, ep: number, tick: Tick, stamp: string, user: string | null, payload: string): void;
+  insert(kind: number, uuid: string, deleted: boolean, ep: number, tick: Tick, stamp: string, user: string | null, payload: Payload, linked?: boolean): number;
+  /**
+   * A new linked row unless a resource of the kind answers to `uuid` (its own or an alias); undefined, and nothing
+   * written, when one does. The target's create path: one statement instead of a look-up and an insert.
+   */
+  insertNew(kind: number, uuid: string, deleted: boolean, ep: number, tick: Tick, stamp: string, user: string | null, payload: Payload): number | undefined;
+  update(id: number, deleted: boolean, ep: number, tick: Tick, stamp: string, user: string | null, payload: Payload): void;
 }
 
 export interface DigestReads {

@@ -154,7 +154,7 @@ export class Store implements SyncStore {
       const resources = new ResourceRepo(db, this.#guard);
       this.#digest = new DigestRepo(db, this, resources, this.#guard, tx);
       this.#failures = new PassFailureRepo(db, this.#guard);
-      const links = new LinkRepo(db, this.#guard);
+      const links = new LinkRepo(db, this.#guard, resources);
       this.#writer = Object.freeze({ links, resources, digest: this.#digest, staged: new StagedRepo(db, this.#guard), failures: this.#failures });
       this.resources = resources;
       this.links = links;
@@ -222,6 +222,7 @@ export class Store implements SyncStore {
       throw this.fault(e) ?? e;
     }
     guard.depth = 1;
+    guard.serial++;
     try {
       const r = fn(this.#writer);
       // Gone if a statement failed in a way that makes SQLite roll back, and the error was caught inside fn.

@@ -7,6 +7,8 @@
  */
 export class TxGuard {
   depth = 0;
+  /** Counts the transactions Store.tx() has opened: what repositories key a cache on that holds for one transaction. */
+  serial = 0;
   readonly #open: () => boolean;
 
   /** `open`: whether SQLite has the transaction open (DatabaseSync.isTransaction). */

@@ -13,6 +13,11 @@ export type Incoming = Pick<EntryRecord, 'index' | 'line' | 'column' | 'atomId' 
   method: string | undefined;
   /** The resource element as stored: self-contained (storedFragment). */
   fragment: string | undefined;
+  /**
+   * The fragment is the resource element exactly as it came (resourceBytes of the reader, when it has them, are its
+   * UTF-8: the store may take those instead of encoding the string again).
+   */
+  verbatim: boolean;
   /** The fragment has a child list that is not complete, or deleted children: it must be merged (child-lists.ts). */
   lists: boolean;
 };
@@ -22,12 +27,13 @@ export function toIncoming(rec: EntryRecord): Incoming {
   let invalid = rec.invalid;
   let fragment: string | undefined;
   let bodyStart = 0;
+  let verbatim = false;
   if (invalid === undefined) {
     if (rec.state!.tick.length > MAX_TICK_DIGITS) invalid = `sync:tick has more than ${MAX_TICK_DIGITS} digits`;
     else {
       const stored = storedResource(rec, rec.uuid);
       if (stored === undefined) invalid = 'sdata:payload has no resource element';
-      else ({ fragment, bodyStart } = stored);
+      else ({ fragment, bodyStart, verbatim } = stored);
     }
   }
   if (invalid === undefined && rec.httpMethod !== undefined && rec.httpMethod !== 'POST' && rec.httpMethod !== 'PUT' && rec.httpMethod !== 'DELETE') {
@@ -37,6 +43,6 @@ export function toIncoming(rec: EntryRecord): Incoming {
   const lists = fragment !== undefined && invalid === undefined && !rec.isDeleted && rec.httpMethod !== 'DELETE' && hasListWork(fragment, bodyStart);
   return {
     index: rec.index, line: rec.line, column: rec.column, atomId: rec.atomId, uuid: rec.uuid, isDeleted: rec.isDeleted,
-    method: rec.httpMethod, state: rec.state, invalid, fragment, lists,
+    method: rec.httpMethod, state: rec.state, invalid, fragment, verbatim, lists,
   };
 }

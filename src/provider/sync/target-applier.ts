@@ -9,7 +9,7 @@ import type { EntryRecord, FeedHead, FeedTail } from '../../xml/feed-types.ts';
 import { mergeChildLists } from '../payload/child-lists.ts';
 import { scanRootTag, tombstoneFragment } from '../payload/fragment.ts';
 import { withRootUuid } from '../payload/link-attrs.ts';
-import { MAX_TICK_DIGITS, type KindInfo, type ResultWriter, type StoreWriter, type SyncStore } from '../store/repositories.ts';
+import { MAX_TICK_DIGITS, type KindInfo, type ResourceState, type ResultWriter, type StoreWriter, type SyncStore } from '../store/repositories.ts';
 import type { BodyApplier } from './body-applier.ts';
 import { decide, type DigestLookup, type Verdict } from './conflict-rules.ts';
 import { etagOf } from './etag.ts';
@@ -83,6 +83,8 @@ export class TargetApplier implements BodyApplier {
   /** Newer conflictPriorities the source digest brings (head()), taken with the page's entries. */
   private readonly priorities: Array<[ep: number, prio: number]> = [];
   private gap: string | undefined;
+  /** Whether the last entry applied created its resource (applyValid: insert first, look up only if it exists). */
+  private creating = false;
   private now = new Date().toISOString();
 
   private readonly results: ResultWriter;
@@ -147,13 +149,11 @@ export class TargetApplier implements BodyApplier {
     }
   }
 
-  entry(rec: EntryRecord): void {
-    this.accept(toIncoming(rec));
-  }
-
-  private accept(inc: Incoming): void {
+  entry(rec: EntryRecord, resourceBytes?: Uint8Array): void {
+    const inc = toIncoming(rec);
+    // An immediate page's entries are staged as JSON, and the bytes are the reader's only during this call.
     if (this.expected === undefined) {
-      this.apply(inc);
+      this.apply(inc, inc.verbatim ? resourceBytes : undefined);
       return;
     }
     if (this.gap !== undefined) return;
@@ -240,7 +240,8 @@ export class TargetApplier implements BodyApplier {
     this.w.digest.advance(this.kind.id, ep, next, this.src.get(ep)?.prio ?? 9, this.now);
   }
 
-  private apply(inc: Incoming): void {
+  /** `bytes`: the UTF-8 of `inc.fragment` when the reader had them (FeedHandler.entry), stored as they are. */
+  private apply(inc: Incoming, bytes?: Uint8Array): void {
     this.stats.entries++;
     const st = inc.state;
     if (inc.invalid !== undefined || st === undefined) {
@@ -251,7 +252,7 @@ export class TargetApplier implements BodyApplier {
     }
     const ep = this.store.endpointId(st.endpoint);
     try {
-      this.applyValid(inc, st, ep);
+      this.applyValid(inc, st, ep, bytes);
     } catch (e) {
       // A store fault (disk full, lock, I/O) is not this entry's: the transaction is over, and so is the request.
       const fault = this.store.fault(e);
@@ -260,17 +261,32 @@ export class TargetApplier implements BodyApplier {
     }
   }
 
-  private applyValid(inc: Incoming, st: SyncState, ep: number): void {
+  private applyValid(inc: Incoming, st: SyncState, ep: number, bytes: Uint8Array | undefined): void {
     const store = this.store;
     const resources = this.w.resources;
     const k = this.kind.id;
     const uuid = inc.uuid!;
     const del = inc.isDeleted || inc.method === 'DELETE';
-    const local = resources.stateOf(k, uuid);
+    const user = st.user ?? null;
+    // After an entry that created its resource, the next one most likely creates too (a pass into an empty or
+    // lagging kind): it is inserted unless its uuid is known, in one statement, and looked up only if it is. After
+    // one that found its resource, it is looked up first. The same rows either way; payloads with child lists to
+    // merge are always looked up first (their merge depends on what is stored).
+    let created: number | undefined;
+    let local: ResourceState | undefined;
+    if (this.creating && !inc.lists) {
+      created = resources.insertNew(k, uuid, del, ep, st.tick, st.stamp, user, del ? deletionOf(inc.fragment!, uuid) : bytes ?? inc.fragment!);
+      if (created === undefined) local = resources.stateOf(k, uuid)!;
+    } else {
+      local = resources.stateOf(k, uuid);
+    }
+    this.creating = local === undefined;
     // The uuid may be an alias, one the resource held before a re-point (docs/protocol.md §3.11): the entry is
     // about that resource, and its payload is stored under the resource's current uuid, which the source sends.
     const fragment = local?.primary === undefined ? inc.fragment! : withRootUuid(inc.fragment!, local.primary);
-    const user = st.user ?? null;
+    // What a live version stores when no child list is merged: the payload as received, as bytes if the reader had
+    // them (SQLite then copies them instead of encoding the string to UTF-8 again).
+    const whole = local?.primary === undefined ? bytes ?? fragment : fragment;
     const diagnoses: Diagnosis[] = [];
     let status: number;
     let method: string | undefined;
@@ -280,14 +296,14 @@ export class TargetApplier implements BodyApplier {
     if (!local) {
       // docs/protocol.md §3.5: unknown uuid. A delete records a tombstone with the incoming state; anything else creates.
       if (del) {
-        id = resources.insert(k, uuid, true, ep, st.tick, st.stamp, user, deletionOf(inc.fragment!, uuid));
+        id = created ?? resources.insert(k, uuid, true, ep, st.tick, st.stamp, user, deletionOf(inc.fragment!, uuid));
         status = 200;
         method = 'DELETE';
         deleted = true;
         diagnoses.push(info('SyncDeleteUnknown', 'nothing to delete: the resource was not known here; its deletion is recorded'));
         this.stats.deleted++;
       } else {
-        id = resources.insert(k, uuid, false, ep, st.tick, st.stamp, user, inc.lists ? mergeChildLists(undefined, inc.fragment!) : inc.fragment!);
+        id = created ?? resources.insert(k, uuid, false, ep, st.tick, st.stamp, user, inc.lists ? mergeChildLists(undefined, inc.fragment!) : whole);
         status = 201;
         method = 'POST';
         deleted = false;
@@ -311,7 +327,7 @@ export class TargetApplier implements BodyApplier {
           this.stats.deleted++;
         } else {
           // Child lists that are not complete merge with the stored ones (docs/protocol.md §3.3); else the payload is whole.
-          const f = inc.lists ? mergeChildLists(local.deleted ? undefined : resources.payloadOf(id), fragment) : fragment;
+          const f = inc.lists ? mergeChildLists(local.deleted ? undefined : resources.payloadOf(id), fragment) : whole;
           resources.update(id, false, ep, st.tick, st.stamp, user, f);
           status = local.deleted ? 201 : 200;
           method = local.deleted ? 'POST' : 'PUT';
