@@ -477,8 +477,28 @@ export class PieceScanner {
     return undefined;
   }
 
+  // The last declarations bound (bindDecls): the scope they were made in, their text as written, the scope they made.
+  // Every entry's payload declares the same few namespaces in the same scope: the scope made last time is used again
+  // (scopes are never changed once made), rather than a new map and a decoded string per declaration per entry.
+  private memoParent: Map<string, string> | undefined;
+  private memoParentDflt = '';
+  private readonly memoRaw: string[] = [];
+  private memoCount = 0;
+  private memoNs: Map<string, string> | undefined;
+  private memoDflt = '';
+
   /** The namespace declarations of the start tag just read, applied for its element (at `depth`). */
   private bindDecls(s: string, depth: number): Refusal | undefined {
+    if (this.ns === this.memoParent && this.dflt === this.memoParentDflt && this.sameDecls(s)) {
+      this.saved.push({ depth, ns: this.ns, dflt: this.dflt });
+      this.ns = this.memoNs!;
+      this.dflt = this.memoDflt;
+      return undefined;
+    }
+    const parent = this.ns;
+    const parentDflt = this.dflt;
+    this.memoParent = undefined;
+    let count = 0;
     let ns: Map<string, string> | undefined;
     let dflt = this.dflt;
     for (let k = 0; k < this.attrs; k++) {
@@ -496,6 +516,7 @@ export class PieceScanner {
       }
       const uri = this.real(vs, ve).trim();
       if (uri === XMLNS_NS || uri === XML_NS) return 'reserved namespace';
+      this.memoRaw[count++] = s.slice(as, ve + 1);
       if (prefixed) {
         const p = s.slice(ac + 1, ae);
         if (p === 'xml' || p === 'xmlns' || uri === '') return 'reserved prefix';
@@ -507,7 +528,25 @@ export class PieceScanner {
     this.saved.push({ depth, ns: this.ns, dflt: this.dflt });
     if (ns !== undefined) this.ns = ns;
     this.dflt = dflt;
+    this.memoParent = parent;
+    this.memoParentDflt = parentDflt;
+    this.memoCount = count;
+    this.memoNs = this.ns;
+    this.memoDflt = dflt;
     return undefined;
+  }
+
+  /** Whether the start tag just read declares exactly what was bound last (memoRaw), in the same order and spelling. */
+  private sameDecls(s: string): boolean {
+    let n = 0;
+    for (let k = 0; k < this.attrs; k++) {
+      const as = this.aStart[k]!;
+      const ac = this.aColon[k]!;
+      if (!((ac - as === 5 || (ac < 0 && this.aEnd[k]! - as === 5)) && s.startsWith('xmlns', as))) continue;
+      const raw = this.memoRaw[n++];
+      if (n > this.memoCount || raw === undefined || raw.length !== this.vEnd[k]! + 1 - as || !s.startsWith(raw, as)) return false;
+    }
+    return n === this.memoCount;
   }
 
   /** The element at `depth` (in the entry: the entry is 1) has ended: its declarations go out of scope. */

@@ -118,6 +118,18 @@ describe('ScannedFeedReader = FeedReader', () => {
     assert.ok(o.scanned > 3, `${o.scanned} pieces scanned`);
   });
 
+  it('declarations repeated entry after entry bind what each entry says (a scope is reused only for the same text in the same scope)', () => {
+    // Every payload declares the same xmlns:w; the resource's prefix v is bound by every other entry (urn:e0, urn:e2…),
+    // else by the feed (urn:feed).
+    const text = page({ rootAttrs: ' xmlns:v="urn:feed"', entries: entries(48, (i) => ({ entryAttrs: i % 2 === 0 ? ` xmlns:v="urn:e${i}"` : '', body: '<w:n>x</w:n><v:m/>' })) })
+      .replaceAll('<sdata:payload><account xmlns="urn:contract"', '<sdata:payload xmlns:w="urn:w"><v:account').replaceAll('</account>', '</v:account>');
+    const r = same(text, {}, [400, 1500, 6000]);
+    assert.equal(r.error, undefined);
+    assert.ok(r.scanned > 5, `${r.scanned} pieces scanned`);
+    const recs = r.events.filter((e) => (e as unknown[])[0] === 'entry').map((e) => (e as [string, EntryRecord])[1]);
+    assert.deepEqual(recs.slice(0, 4).map((x) => x.resourceUri), ['urn:e0', 'urn:feed', 'urn:e2', 'urn:feed']);
+  });
+
   it('invalid entries and odd markup are left to the FeedReader, with the same records and positions', () => {
     const text = page({
       entries: entries(80, (i) => [
