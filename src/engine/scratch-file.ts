@@ -18,6 +18,8 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 export type Statement = StatementSync;
 
 const BATCH = 10_000;
+/** Rows per INSERT statement: one statement call per row cost ~0.3 µs more per row (node:sqlite, 300k rows). */
+const ROWS = 16;
 
 /** The page cache: the bound on a file's memory whatever the number of rows (sorts spill to disk). */
 const CACHE_KIB = 8 * 1024;
@@ -58,19 +60,38 @@ export class ScratchFile {
     return this.#ownDir ?? join(this.path, '..');
   }
 
-  /** Adds rows with `sql` (an INSERT); rows are committed in batches, and by flush(). */
-  inserter(sql: string): (...values: SQLInputValue[]) => void {
-    const st = this.#db.prepare(sql);
+  /**
+   * Adds rows to `table(columns…)`, in the order given (rowids keep it); rows are written ROWS to a statement,
+   * committed in batches, and all written and committed by flush() (which every query runs first).
+   */
+  inserter(table: string, columns: readonly string[]): (...values: SQLInputValue[]) => void {
+    const row = `(${columns.map(() => '?').join(', ')})`;
+    const sql = (n: number): string => `INSERT INTO ${table}(${columns.join(', ')}) VALUES ${Array(n).fill(row).join(', ')}`;
+    const many = this.#db.prepare(sql(ROWS));
+    const one = this.#db.prepare(sql(1));
+    const width = columns.length;
+    const held: SQLInputValue[] = [];
+    const write = (): void => {
+      if (held.length === 0) return;
+      if (held.length === ROWS * width) many.run(...held);
+      else for (let i = 0; i < held.length; i += width) one.run(...held.slice(i, i + width));
+      held.length = 0;
+    };
+    this.#writers.push(write);
     return (...values) => {
       if (this.#pending === 0) this.#db.exec('BEGIN');
-      st.run(...values);
+      for (const v of values) held.push(v);
+      if (held.length === ROWS * width) write();
       if (++this.#pending >= BATCH) this.flush();
     };
   }
 
-  /** Commits the rows added since the last batch. */
+  readonly #writers: Array<() => void> = [];
+
+  /** Writes the rows held and commits the rows added since the last batch. */
   flush(): void {
     if (this.#pending === 0) return;
+    for (const w of this.#writers) w();
     this.#db.exec('COMMIT');
     this.#pending = 0;
   }
@@ -80,7 +101,9 @@ export class ScratchFile {
     this.#db.exec(sql);
   }
 
+  /** A query (rows held by an inserter are written first). */
   prepare(sql: string): Statement {
+    this.flush();
     return this.#db.prepare(sql);
   }
 

@@ -45,6 +45,7 @@ function isBlank(s: string): boolean {
 const bad: BadReference = (at, problem) => new SdataError('SDATA_E_MALFORMED', `payload, character ${at}: ${problem}`);
 
 const TEXT_SPECIAL = /[&<>\r]/;
+const TAB_LF_CR = /[\t\n\r]/;
 const ATTR_SPECIAL = /[&<"\t\n\r]/;
 
 const ESCAPED: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\t': '&#x9;', '\n': '&#xA;', '\r': '&#xD;' };
@@ -72,11 +73,14 @@ export function intern(uri: string): string {
   return uri;
 }
 
-/** A uuid as compared: trimmed, lower case (most are written so already: a loop tells, cheaper than a regular expression). */
-function uuidKey(v: string): string {
+/**
+ * A uuid as compared: trimmed, lower case (most are written so already: a loop tells, cheaper than a regular
+ * expression). Anything but printable ASCII goes through characters when `v` holds bytes.
+ */
+function uuidKey(v: string, bytes: boolean): string {
   for (let i = 0; i < v.length; i++) {
     const c = v.charCodeAt(i);
-    if ((c >= 65 && c <= 90) || c <= 32 || c > 126) return v.trim().toLowerCase();
+    if ((c >= 65 && c <= 90) || c <= 32 || c > 126) return bytes ? toBytes(toChars(v).trim().toLowerCase()) : v.trim().toLowerCase();
   }
   return v;
 }
@@ -444,7 +448,7 @@ export class CanonicalWriter {
     if (uri === NS.sdata) {
       if (LOCAL_ATTRS.has(local)) return;
       if (local === 'uuid') {
-        this.tagUuid = this.bytes && NON_ASCII.test(value) ? toBytes(uuidKey(toChars(value))) : uuidKey(value);
+        this.tagUuid = uuidKey(value, this.bytes);
         return this.keep(uri, local, this.tagUuid);
       }
       if (local === 'deleteMissing') {
@@ -522,7 +526,7 @@ export class CanonicalWriter {
 
   /** Attribute-value normalisation (XML 1.0 §3.3.3, CDATA type): literal white space is a space, then references. */
   attrValue(raw: string): string {
-    const v = /[\t\n\r]/.test(raw) ? raw.replace(/\r\n|[\t\n\r]/g, ' ') : raw;
+    const v = TAB_LF_CR.test(raw) ? raw.replace(/\r\n|[\t\n\r]/g, ' ') : raw;
     if (v.indexOf('&') < 0) return v;
     return this.bytes ? toBytes(decodeEntities(toChars(v), bad)) : decodeEntities(v, bad);
   }

@@ -43,6 +43,8 @@ const CASES: Array<[what: string, xml: string]> = [
   ['xsi:nil ending in U+00A0 (trimmed as characters)', acc('<fax xsi:nil="true\u00a0"/><tel xsi:nil="false\u00a0">1</tel>')],
   ['isDeleted ending in U+00A0', acc(`<addresses><address sdata:uuid="${U(1)}" sdata:isDeleted="true\u00a0"/><address sdata:uuid="${U(2)}"/></addresses>`)],
   ['a uuid with Latin-1 capitals and U+00A0 padding', acc('<primaryContact sdata:uuid="\u00a0ÀÉ-UUID\u00a0"/>')],
+  ['a uuid with capitals whose UTF-8 bytes have no case (fullwidth)', acc('<primaryContact sdata:uuid="ＡＢ-1"/>')],
+  ['a uuid with Greek and Cyrillic capitals', acc('<primaryContact sdata:uuid="ΩД-1"/>')],
   ['a list sorted by uuids that differ at a supplementary character and U+FFxx',
     acc(`<addresses sdata:deleteMissing="true"><address sdata:uuid="x\uff01"/><address sdata:uuid="x😀"/><address sdata:uuid="x\u00e9"/></addresses>`)],
   ['attributes sorted by namespace URIs that differ the same way',

@@ -37,7 +37,7 @@ export class JoinFile {
   /** A new, empty scratch file in a directory of its own under `parent`. */
   constructor(parent: string) {
     this.#file = ScratchFile.inNewDir(parent, 'sdata-sync-link-', 'CREATE TABLE rows(side INTEGER NOT NULL, k TEXT, url TEXT NOT NULL, uuid TEXT, u TEXT, lkey TEXT);');
-    this.#add = this.#file.inserter('INSERT INTO rows(side, k, url, uuid, u, lkey) VALUES(?, ?, ?, ?, ?, ?)');
+    this.#add = this.#file.inserter('rows', ['side', 'k', 'url', 'uuid', 'u', 'lkey']);
   }
 
   /** The scratch file's directory (gone once closed). */

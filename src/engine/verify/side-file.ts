@@ -31,7 +31,7 @@ export class SideFile {
   /** A new file at `path` (in the comparison's scratch directory); `cacheKiB`: its page cache (scratch-file.ts). */
   constructor(path: string, cacheKiB?: number) {
     this.#file = ScratchFile.at(path, SCHEMA, cacheKiB);
-    this.#add = this.#file.inserter('INSERT INTO rows(u, del, dg, url, ep, tick) VALUES(?, ?, ?, ?, ?, ?)');
+    this.#add = this.#file.inserter('rows', ['u', 'del', 'dg', 'url', 'ep', 'tick']);
   }
 
   /** `uuid` trimmed and lower-cased. */
