@@ -1,4 +1,5 @@
 import { NS } from '../protocol/namespaces.ts';
+import { uuidKey } from '../protocol/uuid.ts';
 import { isXsTrue, LIST, listRule } from './child-list-rule.ts';
 import { decodeEntities, type BadReference } from './entities.ts';
 import { SdataError } from '../protocol/errors.ts';
@@ -73,16 +74,10 @@ export function intern(uri: string): string {
   return uri;
 }
 
-/**
- * A uuid as compared: trimmed, lower case (most are written so already: a loop tells, cheaper than a regular
- * expression). Anything but printable ASCII goes through characters when `v` holds bytes.
- */
-function uuidKey(v: string, bytes: boolean): string {
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    if ((c >= 65 && c <= 90) || c <= 32 || c > 126) return bytes ? toBytes(toChars(v).trim().toLowerCase()) : v.trim().toLowerCase();
-  }
-  return v;
+/** A uuid as compared (protocol/uuid.ts); read as bytes, anything but printable ASCII goes through characters. */
+function uuidOf(v: string, bytes: boolean): string {
+  if (bytes) for (let i = 0; i < v.length; i++) if (v.charCodeAt(i) > 126) return toBytes(uuidKey(toChars(v)));
+  return uuidKey(v);
 }
 
 /**
@@ -448,7 +443,7 @@ export class CanonicalWriter {
     if (uri === NS.sdata) {
       if (LOCAL_ATTRS.has(local)) return;
       if (local === 'uuid') {
-        this.tagUuid = uuidKey(value, this.bytes);
+        this.tagUuid = uuidOf(value, this.bytes);
         return this.keep(uri, local, this.tagUuid);
       }
       if (local === 'deleteMissing') {

@@ -200,11 +200,11 @@ describe('the comparison\'s window (compare-file.ts)', () => {
     try {
       const dg = (n: number): string => Buffer.alloc(32, n).toString('base64');
       const sides = [new SideFile(cf.sidePath(0), 32), new SideFile(cf.sidePath(1), 32)] as const;
-      for (let i = 0; i < 500; i++) for (const f of sides) f.add(`u${String(i).padStart(4, '0')}`, { deleted: false, digest: dg(i % 200), url: `r${i}`, endpoint: undefined, tick: undefined });
+      for (let i = 0; i < 500; i++) for (const f of sides) f.add(`u${String(i).padStart(4, "0")}`, false, dg(i % 200), `r${i}`, undefined, undefined);
       // One uuid the source's feed carries 50 times (its last entry differs from the target's), one payload difference.
-      for (let k = 0; k < 50; k++) sides[0].add('dup', { deleted: false, digest: dg(k), url: `d${k}`, endpoint: undefined, tick: undefined });
-      sides[1].add('dup', { deleted: false, digest: dg(7), url: 'd', endpoint: undefined, tick: undefined });
-      sides[1].add('u0100', { deleted: false, digest: dg(1), url: 'changed', endpoint: undefined, tick: undefined });
+      for (let k = 0; k < 50; k++) sides[0].add('dup', false, dg(k), `d${k}`, undefined, undefined);
+      sides[1].add('dup', false, dg(7), 'd', undefined, undefined);
+      sides[1].add('u0100', false, dg(1), 'changed', undefined, undefined);
       for (const f of sides) f.finish();
       assert.equal(cf.cacheKiB(), 32);
       const got = [...cf.differences(false)];

@@ -4,6 +4,7 @@ import type { HttpClient } from '../../http/client.ts';
 import { operationUrl, redactUrl } from '../../http/url.ts';
 import { emptyDigest, serializeDigestEntry } from '../../protocol/digest.ts';
 import { normalizeEndpoint } from '../../protocol/endpoint.ts';
+import { uuidKey } from '../../protocol/uuid.ts';
 import { payloadDigest, payloadOf } from '../../xml/canonical.ts';
 import type { EntryRecord } from '../../xml/feed-types.ts';
 import type { XmlLimits } from '../../xml/limits.ts';
@@ -89,12 +90,18 @@ export async function readSide(o: ReadSideOptions): Promise<SideRead> {
   const s: SideSummary = { collection: o.collection, entries: 0, live: 0, deleted: 0, unreadable: 0, pages: 0, bytes: 0, context: 'none' };
   const unreadable: Unreadable[] = [];
   const endpoints = new Map<string, number>();
+  // Entries of one endpoint come in runs (a feed is ordered by syncState): the last one is checked first.
+  let lastRaw = '';
+  let lastKey = 0;
   const endpointOf = (raw: string): number => {
+    if (raw === lastRaw) return lastKey;
     let k = endpoints.get(raw);
     if (k === undefined) {
       k = endpointKey(normalizeEndpoint(raw));
       endpoints.set(raw, k);
     }
+    lastRaw = raw;
+    lastKey = k;
     return k;
   };
   const file = new SideFile(o.file, o.cacheKiB);
@@ -112,7 +119,7 @@ export async function readSide(o: ReadSideOptions): Promise<SideRead> {
     head: () => undefined,
     entry: (rec) => {
       if (++s.entries % PROGRESS_EVERY === 0) o.onProgress?.(s.entries);
-      const uuid = rec.uuid?.trim().toLowerCase();
+      const uuid = rec.uuid === undefined ? undefined : uuidKey(rec.uuid);
       if (rec.text === undefined) return notCompared(rec, rec.invalid ?? 'over the size cap');
       if (!uuid) return notCompared(rec, 'no sdata:uuid on the payload resource');
       // A deletion is the resource element flagged isDeleted (spec 4.4), or, from a sender that says it so, DELETE (X11).
@@ -127,7 +134,7 @@ export async function readSide(o: ReadSideOptions): Promise<SideRead> {
         s.deleted++;
       }
       const st = rec.state;
-      file.add(uuid, { deleted, digest, url: rec.atomId, endpoint: st?.endpoint ? endpointOf(st.endpoint) : undefined, tick: st?.tick || undefined });
+      file.add(uuid, deleted, digest, rec.atomId, st?.endpoint ? endpointOf(st.endpoint) : undefined, st?.tick || undefined);
     },
     ready: () => undefined,
   };

@@ -34,9 +34,9 @@ export class SideFile {
     this.#add = this.#file.inserter('rows', ['u', 'del', 'dg', 'url', 'ep', 'tick']);
   }
 
-  /** `uuid` trimmed and lower-cased. */
-  add(uuid: string, r: SideRow): void {
-    this.#add(uuid, r.deleted ? 1 : 0, r.digest ?? null, r.url ?? null, r.endpoint ?? null, r.tick ?? null);
+  /** A row (SideRow's fields, in order), `uuid` trimmed and lower-cased. */
+  add(uuid: string, deleted: boolean, digest: string | undefined, url: string | undefined, endpoint: number | undefined, tick: string | undefined): void {
+    this.#add(uuid, deleted ? 1 : 0, digest ?? null, url ?? null, endpoint ?? null, tick ?? null);
   }
 
   /** No more rows: the index by uuid the comparison walks (covering what it compares), then closed. */

@@ -1,7 +1,8 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { LinkRow, LinkWrites, SourceRange } from './repositories.ts';
 import { nowStamp } from './digest.ts';
-import { uuidKey, type ResourceRepo } from './resources.ts';
+import { uuidKey } from '../../protocol/uuid.ts';
+import type { ResourceRepo } from './resources.ts';
 import type { TxGuard } from './tx-guard.ts';
 
 /**

@@ -5,7 +5,7 @@ import { tickKey, tickOfKey } from './tick-key.ts';
 import type { TxGuard } from './tx-guard.ts';
 
 /** UUIDs match in either case (docs/protocol.md §2.2); rows keep them lower-cased, payloads keep them as written. */
-export const uuidKey = (u: string): string => u.trim().toLowerCase();
+import { uuidKey } from '../../protocol/uuid.ts';
 
 /** A resource row as SQLite returns it (ticks as tick keys, flags as integers). */
 export interface RawResource {
