@@ -1,7 +1,8 @@
 import { createHash, hash } from 'node:crypto';
 import { SdataError } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
-import { CanonicalWriter, intern, toChars } from './canonical-writer.ts';
+import { intern, isSpace, toChars } from './canonical-text.ts';
+import { CanonicalWriter } from './canonical-writer.ts';
 import type { EntryRecord } from './feed-types.ts';
 
 /**
@@ -73,8 +74,6 @@ function digestOf(canonical: string, bytes: boolean): string {
 }
 
 const scratch = Buffer.allocUnsafe(64 * 1024);
-
-const isSpace = (c: number): boolean => c === 32 || c === 10 || c === 9 || c === 13;
 
 /**
  * The writer's reader for a payload's own text (a FeedReader's record, a fragment): finds each tag, its name and
