@@ -88,7 +88,8 @@ export interface FeedTail {
 export interface FeedHandler {
   head(head: FeedHead): void;
   /**
-   * `resourceBytes`, when the reader has them at hand (the ScannedFeedReader's scanner does): the resource element's
+   * `resourceBytes`, when the reader has them at hand and was asked for them (the ScannedFeedReader's scanner, with
+   * FeedReaderOptions.resourceBytes): the resource element's
    * UTF-8 bytes as received, the very text of `entry.text.slice(resourceStart, resourceEnd)`. A view of the reader's
    * buffer, valid only during the call.
    */
@@ -119,6 +120,8 @@ export interface FeedReaderOptions {
    * FeedReader makes (a head page's first entries, pieces the scanner refused) carry characters as always.
    */
   textBytes?: boolean;
+  /** ScannedFeedReader only: hand the handler each scanned record's resource bytes (FeedHandler.entry's second argument). */
+  resourceBytes?: boolean;
 }
 
 /** The namespace bindings a resource element inherits (some may be re-declared by its `resourceOwnDecls`). */

@@ -51,10 +51,17 @@ export class RecordScanner extends PieceScanner {
 
   private readonly textBytes: boolean;
 
-  /** `textBytes`: records carry their text as UTF-8 bytes (EntryRecord.textBytes), never decoded. */
-  constructor(limits: XmlLimits, maxEntryBytes: number, textBytes = false) {
+  /** Whether to keep resourceBytes: a view per record costs an object that only the target uses. */
+  private readonly keepBytes: boolean;
+
+  /**
+   * `textBytes`: records carry their text as UTF-8 bytes (EntryRecord.textBytes), never decoded. `resourceBytes`:
+   * each record's resource bytes are kept in `resourceBytes` (else it stays empty).
+   */
+  constructor(limits: XmlLimits, maxEntryBytes: number, textBytes = false, resourceBytes = false) {
     super(limits, maxEntryBytes);
     this.textBytes = textBytes;
+    this.keepBytes = resourceBytes;
   }
 
   /**
@@ -95,7 +102,7 @@ export class RecordScanner extends PieceScanner {
       const state: SyncState = { endpoint: o.endpoint[k]!, tick: o.tick[k]!, stamp: f.stamp };
       if (f.user !== undefined) state.user = f.user;
       // The piece is valid UTF-8 (PieceScanner.scan), so these bytes are exactly the resource's text, encoded.
-      this.resourceBytes.push(f.resStart < 0 || f.resEnd < 0 ? undefined : buf.subarray(f.resStart, f.resEnd));
+      if (this.keepBytes) this.resourceBytes.push(f.resStart < 0 || f.resEnd < 0 ? undefined : buf.subarray(f.resStart, f.resEnd));
       const own = o.own[k]!;
       const scopes: Array<Readonly<Record<string, string>>> = [this.bindings];
       if (f.entryDecls !== undefined) scopes.push(f.entryDecls);

@@ -65,7 +65,7 @@ function applyAll(bodies: string[], lookUpFirst: boolean, counts: Counts, saxes 
     const stats: unknown[] = [];
     bodies.forEach((body, ctx) => {
       const applier = new TargetApplier({ store, kind, ctx: ctx + 1, servingCollection: SERVING, source: 'POST /t' });
-      const reader = saxes ? new FeedReader(applier, { source: 'POST /t' }) : new ScannedFeedReader(applier, { source: 'POST /t' }, 400);
+      const reader = saxes ? new FeedReader(applier, { source: 'POST /t' }) : new ScannedFeedReader(applier, { source: 'POST /t', resourceBytes: true }, 400);
       const bytes = Buffer.from(body);
       for (let at = 0; at < bytes.length; at += 700) {
         store.tx((w) => {
