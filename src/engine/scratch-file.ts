@@ -30,6 +30,8 @@ export class ScratchFile {
   readonly path: string;
   readonly #db: DatabaseSync;
   #pending = 0;
+  /** Each inserter's writer of the rows it holds (flush runs them). */
+  readonly #writers: Array<() => void> = [];
   #closed = false;
 
   /** A new file in a new directory `parent/{prefix}XXXXXX`, with `schema` (SQL) applied; close() removes the directory. */
@@ -85,8 +87,6 @@ export class ScratchFile {
       if (++this.#pending >= BATCH) this.flush();
     };
   }
-
-  readonly #writers: Array<() => void> = [];
 
   /** Writes the rows held and commits the rows added since the last batch. */
   flush(): void {

@@ -1,9 +1,10 @@
 import { createHash, hash } from 'node:crypto';
 import { SdataError } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
-import { intern, isSpace, toChars } from './canonical-text.ts';
+import { intern, toChars } from './canonical-text.ts';
 import { CanonicalWriter } from './canonical-writer.ts';
 import type { EntryRecord } from './feed-types.ts';
+import { isSpace } from './scan-chars.ts';
 
 /**
  * The canonical form of a resource payload (docs/protocol.md X23): what `verify` compares between two applications,
@@ -78,7 +79,7 @@ const scratch = Buffer.allocUnsafe(64 * 1024);
 /**
  * The writer's reader for a payload's own text (a FeedReader's record, a fragment): finds each tag, its name and
  * attributes, keeps the declarations made inside the payload for prefix look-ups, and hands the writer what it
- * found. The record scanner (record-scanner.ts) is the other reader, for the pieces it scans.
+ * found.
  */
 class PayloadReader {
   private readonly w = new CanonicalWriter();

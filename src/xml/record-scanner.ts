@@ -43,7 +43,10 @@ interface Fields {
 export class RecordScanner extends PieceScanner {
   /** The records of the last piece scanned without refusal, in order, `index` counted from `firstIndex`. */
   readonly records: EntryRecord[] = [];
-  /** The resource element's bytes of each record (a view of the piece: valid until the next scan), or undefined. */
+  /**
+   * With `resourceBytes` (constructor): the resource element's bytes of each record (a view of the piece, valid until
+   * the next scan), or undefined; otherwise empty.
+   */
   readonly resourceBytes: Array<Uint8Array | undefined> = [];
   private f: Fields = newFields();
   private readonly done: Fields[] = [];

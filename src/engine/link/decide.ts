@@ -1,3 +1,4 @@
+import { uuidKey } from '../../protocol/uuid.ts';
 import type { JoinRow, KeyGroup, Side } from './join-file.ts';
 
 /**
@@ -59,7 +60,7 @@ export function decide(g: KeyGroup, winner: Side, newUuid: () => string): Decisi
 function pair(key: string, s: JoinRow, t: JoinRow, winner: Side, newUuid: () => string): Decision {
   const base = { key, counts: [1, 1] as [number, number], source: s, target: t };
   if (s.uuid !== undefined && t.uuid !== undefined) {
-    if (s.uuid.trim().toLowerCase() === t.uuid.trim().toLowerCase()) return { ...base, action: 'already-linked', uuid: s.uuid, ops: [] };
+    if (uuidKey(s.uuid) === uuidKey(t.uuid)) return { ...base, action: 'already-linked', uuid: s.uuid, ops: [] };
     const [w, l] = winner === 0 ? [s, t] : [t, s];
     const loser: Side = winner === 0 ? 1 : 0;
     return { ...base, action: loser === 1 ? 'repoint-target' : 'repoint-source', uuid: w.uuid!, ops: [{ key, side: loser, method: 'PUT', url: l.url, uuid: w.uuid! }] };

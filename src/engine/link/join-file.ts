@@ -1,3 +1,4 @@
+import { uuidKey } from '../../protocol/uuid.ts';
 import { ScratchFile, type Statement } from '../scratch-file.ts';
 
 /**
@@ -50,7 +51,7 @@ export class JoinFile {
   }
 
   add(side: Side, k: string | undefined, r: Omit<JoinRow, 'side'>): void {
-    this.#add(side, k ?? null, r.url, r.uuid ?? null, r.uuid === undefined ? null : r.uuid.trim().toLowerCase(), r.key ?? null);
+    this.#add(side, k ?? null, r.url, r.uuid ?? null, r.uuid === undefined ? null : uuidKey(r.uuid), r.key ?? null);
     this.#rows++;
   }
 
@@ -87,7 +88,7 @@ export class JoinFile {
   /** URLs of resources of `side` that answer to `uuid` (any case), at most `limit`. */
   holders(side: Side, uuid: string, limit = 2): string[] {
     if (!this.#sHolders) throw new Error('JoinFile.holders() before finish()');
-    return (this.#sHolders.all(side, uuid.trim().toLowerCase(), limit) as Array<{ url: string }>).map((r) => r.url);
+    return (this.#sHolders.all(side, uuidKey(uuid), limit) as Array<{ url: string }>).map((r) => r.url);
   }
 
   /** Closes and deletes the file. */

@@ -111,7 +111,7 @@ export async function readSide(o: ReadSideOptions): Promise<SideRead> {
     const at = `${redactUrl(page)}:${rec.line}:${rec.column}`;
     if (s.unreadable <= MAX_WARNINGS) o.log('warn', `${o.side}: ${at}: entry #${rec.index + 1}${rec.atomId ? ` (${rec.atomId})` : ''} not compared: ${reason}`);
     if (s.unreadable === MAX_WARNINGS) o.log('warn', `${o.side}: further entries that cannot be compared are only counted (and listed in --report)`);
-    if (unreadable.length < KEEP_UNREADABLE) unreadable.push({ side: o.side, uuid: rec.uuid?.trim().toLowerCase() || undefined, url: rec.atomId, at, reason });
+    if (unreadable.length < KEEP_UNREADABLE) unreadable.push({ side: o.side, uuid: (rec.uuid === undefined ? '' : uuidKey(rec.uuid)) || undefined, url: rec.atomId, at, reason });
   };
   const sink: PageSink = {
     scanned: true,

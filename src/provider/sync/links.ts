@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { withRootUuid } from '../payload/link-attrs.ts';
+import { uuidKey } from '../../protocol/uuid.ts';
 import type { KindInfo, LinkRow, ResourceRow, SourceRange, StoreWriter, SyncStore } from '../store/repositories.ts';
 
 /**
@@ -31,7 +32,7 @@ export class LinkRefused extends Error {
 }
 
 /** UUIDs match in either case (docs/protocol.md §2.2). */
-export const sameUuid = (a: string, b: string): boolean => a.trim().toLowerCase() === b.trim().toLowerCase();
+export const sameUuid = (a: string, b: string): boolean => uuidKey(a) === uuidKey(b);
 
 /** Rows linked per transaction when a source selection links what it is about to send. */
 const SYNC_LINK_BATCH = 2000;
