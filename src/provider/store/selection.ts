@@ -29,7 +29,7 @@ export class Selections implements SelectionQueries {
     this.#sCount = db.prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM resources WHERE ${where} LIMIT ?)`);
     this.#sNth = db.prepare(`SELECT tick, id FROM resources WHERE ${where} ORDER BY tick, id LIMIT 1 OFFSET ?`);
     this.#sAny = db.prepare(`SELECT 1 AS x FROM resources WHERE ${where} LIMIT 1`);
-    this.#sRows = db.prepare('SELECT id, ep, tick, stamp, user, payload FROM resources ' +
+    this.#sRows = db.prepare('SELECT id, ep, tick, stamp, user, CAST(payload AS BLOB) AS payload FROM resources ' +
       'WHERE kind = ? AND ep = ? AND tick >= ? AND tick <= ? AND (tick, id) > (?, ?) AND (tick, id) <= (?, ?) ORDER BY tick, id');
   }
 

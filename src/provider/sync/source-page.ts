@@ -47,6 +47,8 @@ export interface PageRequest {
  * head where consumers expect it; then rows are read with an iterating statement and written as they come
  * (streamRows: paused and resumed from `pos` when the response pushes back).
  */
+const PAYLOAD_END = '</sdata:payload></entry>\n';
+
 export async function writeSourcePage(p: PageRequest): Promise<number> {
   const { store, kind, selection, sink } = p;
   const queries = store.selection;
@@ -82,7 +84,9 @@ export async function writeSourcePage(p: PageRequest): Promise<number> {
     const user = row.user === null ? '' : `<sync:user>${escapeText(row.user)}</sync:user>`;
     sink.write(`<entry><id>${identity}('${row.id}')</id><title>${title}${row.id}</title><updated>${row.stamp}</updated>` +
       `<http:etag>${etagFrom(ep.a, ep.b, row.tick)}</http:etag>${ep.state}${row.tick}</sync:tick>` +
-      `<sync:stamp>${escapeText(row.stamp)}</sync:stamp>${user}</sync:syncState><sdata:payload>${row.payload}</sdata:payload></entry>\n`);
+      `<sync:stamp>${escapeText(row.stamp)}</sync:stamp>${user}</sync:syncState><sdata:payload>`);
+    sink.writeBytes(row.payload);
+    sink.write(PAYLOAD_END);
   });
   sink.write(feedClose());
   return written;
