@@ -1,5 +1,6 @@
 import type { SaxesTagNS } from 'saxes';
 import { parseTick } from '../protocol/ticks.ts';
+import { toChars } from './canonical-text.ts';
 import type { EntryRecord } from './feed-types.ts';
 
 /**
@@ -68,4 +69,29 @@ export function closeEntry(rec: EntryRecord, text: string | undefined, maxEntryB
     if (rec.state === undefined) rec.invalid = 'no sync:syncState';
     else if (rec.uuid === undefined || rec.uuid === '') rec.invalid = 'no sdata:uuid on the payload resource';
   }
+}
+
+/** UTF-16 units of the UTF-8 bytes [from, to) of the Latin-1 view `s` (whole characters). */
+export function utf16Units(s: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if ((c & 0xc0) !== 0x80) n += c >= 0xf0 ? 2 : 1;
+  }
+  return n;
+}
+
+/**
+ * A record whose text is UTF-8 bytes (EntryRecord.textBytes) as the same record in characters, the FeedReader's
+ * form: its text decoded and its offsets counted in UTF-16 units. Other records are returned as they are.
+ */
+export function recordInChars(rec: EntryRecord): EntryRecord {
+  const t = rec.text;
+  if (rec.textBytes !== true || t === undefined) return rec;
+  const unit = (b: number): number => (b < 0 ? b : utf16Units(t, 0, b));
+  const { textBytes: _, ...chars } = rec;
+  return {
+    ...chars, text: toChars(t), nameEnd: unit(rec.nameEnd),
+    resourceStart: unit(rec.resourceStart), resourceNameEnd: unit(rec.resourceNameEnd), resourceEnd: unit(rec.resourceEnd),
+  };
 }

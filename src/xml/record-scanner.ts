@@ -1,6 +1,6 @@
 import { NS } from '../protocol/namespaces.ts';
 import type { SyncState } from '../protocol/sync-state.ts';
-import { NO_DECLS } from './entry-record.ts';
+import { NO_DECLS, utf16Units } from './entry-record.ts';
 import type { EntryRecord, ResumePoint } from './feed-types.ts';
 import type { XmlLimits } from './limits.ts';
 import { PieceScanner, type Refusal } from './piece-scanner.ts';
@@ -253,16 +253,6 @@ function newFields(): Fields {
     entryDecls: undefined, payloadDecls: undefined, resStart: -1, resNameEnd: -1, resEnd: -1, resOwn: NO_DECLS,
     resLocal: undefined, resUri: undefined,
   };
-}
-
-/** UTF-16 units of the UTF-8 bytes [from, to) of the Latin-1 view `s` (whole characters). */
-function utf16Units(s: string, from: number, to: number): number {
-  let n = 0;
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if ((c & 0xc0) !== 0x80) n += c >= 0xf0 ? 2 : 1;
-  }
-  return n;
 }
 
 /** The next LF and CR at or after where `advance` stands in a piece (-1: none left), so each is searched for once. */

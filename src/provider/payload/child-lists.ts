@@ -30,12 +30,12 @@ import { needsListMerge } from './list-scan.ts';
  */
 
 /** Whether storing `incoming` needs mergeChildLists(); false: store it as it is. */
-export function hasListWork(incoming: string, body = scanRootTag(incoming).end): boolean {
+export function hasListWork(incoming: string, body = scanRootTag(incoming).end, bytes = false): boolean {
   // A list that needs work has a child with a uuid or a deleteMissing flag: text without either, past the root's
   // start tag (`body`: where it ends, if the caller knows), has none (the common payload with no list at all costs
   // two string searches).
   if (incoming.indexOf('uuid', body) < 0 && incoming.indexOf('deleteMissing', body) < 0) return false;
-  return needsListMerge(incoming);
+  return needsListMerge(incoming, bytes);
 }
 
 /**

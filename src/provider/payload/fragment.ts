@@ -1,5 +1,6 @@
 import { escapeAttr } from '../../protocol/escape.ts';
 import { NS, OUTPUT_ROOT_BINDINGS } from '../../protocol/namespaces.ts';
+import { recordInChars } from '../../xml/entry-record.ts';
 import { resourceScope, type EntryRecord } from '../../xml/feed-types.ts';
 import { decodeEntities } from '../../xml/entities.ts';
 import { resourceXml, usesPrefix } from '../../xml/feed-writer.ts';
@@ -109,11 +110,12 @@ export function rootUuid(rt: RootTag, decls: Map<string, string>): string | unde
  * Undefined when the entry has no resource element.
  */
 export function storedFragment(rec: EntryRecord, uuid: string | undefined): string | undefined {
-  return storedResource(rec, uuid)?.fragment;
+  return storedResource(recordInChars(rec), uuid)?.fragment ?? undefined;
 }
 
 /** A stored fragment, and where its root start tag ends (what the list scan skips: child-lists.ts hasListWork). */
 export interface StoredResource {
+  /** In characters; for a record whose text is bytes (EntryRecord.textBytes), its UTF-8 as a Latin-1 string. */
   fragment: string;
   bodyStart: number;
   /** The fragment is the resource element as received, nothing inserted (the common case of relayed payloads). */
@@ -126,9 +128,16 @@ export interface StoredResource {
  * oracle of test/provider/payload/fragment.test.ts), without a second scan of the fragment's root, and with one pass
  * over the resource's text for the prefixes it uses instead of one search per prefix (usedPrefixes). This runs once
  * per applied entry: per ~1 KB entry it took ~8 µs of the target's ~75 (decision 0022).
+ *
+ * A record whose text is UTF-8 bytes (EntryRecord.textBytes, the target's scanned records) is read as such, never
+ * decoded: every test here looks at ASCII (`<`, `:`, quotes, names of [\w.-], namespace URIs compared with ours),
+ * which reads the same in bytes and in characters. Where that does not hold (a prefix of other characters in scope,
+ * a declaration or uuid to insert that is not ASCII, the root's own prefix undeclared on it) the answer is `null`:
+ * read the record in characters instead (recordInChars).
  */
-export function storedResource(rec: EntryRecord, uuid: string | undefined): StoredResource | undefined {
+export function storedResource(rec: EntryRecord, uuid: string | undefined): StoredResource | undefined | null {
   const text = rec.text;
+  const bytes = rec.textBytes === true;
   if (text === undefined || rec.resourceStart < 0 || rec.resourceEnd < 0) return undefined;
   const rs = rec.resourceStart;
   const ne = rec.resourceNameEnd;
@@ -145,6 +154,7 @@ export function storedResource(rec: EntryRecord, uuid: string | undefined): Stor
   let inherited = '';
   for (const prefix of Object.keys(scope)) {
     if (prefix === 'xml' || own.includes(prefix)) continue;
+    if (bytes && prefix !== '' && !WORD_NAME.test(prefix)) return null;
     if (prefix !== '' && !tailUses(prefix)) continue;
     const uri = scope[prefix]!;
     inherited += prefix === '' ? ` xmlns="${escapeAttr(uri)}"` : ` xmlns:${prefix}="${escapeAttr(uri)}"`;
@@ -157,6 +167,7 @@ export function storedResource(rec: EntryRecord, uuid: string | undefined): Stor
   const rt = scanStartTag(text, rs);
   for (const [prefix, uri] of rootDeclarations(rt)) decls.set(prefix, uri);
   if (!decls.has(prefixOf(rt.qname))) {
+    if (bytes) return null;
     const f = fullStoredFragment(rec, uuid)!;
     return { fragment: f, bodyStart: scanRootTag(f).end, verbatim: false };
   }
@@ -173,9 +184,12 @@ export function storedResource(rec: EntryRecord, uuid: string | undefined): Stor
   }
   ins += uuidDeclaration(rt, decls, uuid);
   ins += inherited;
+  if (bytes && NON_ASCII.test(ins)) return null;
   const fragment = ins === '' ? text.slice(rs, re) : text.slice(rs, ne) + ins + text.slice(ne, re);
   return { fragment, bodyStart: rt.end - rs + ins.length, verbatim: ins === '' };
 }
+
+const NON_ASCII = /[^\x00-\x7f]/;
 
 /** Prefix names usedPrefixes can tell exactly: those of the characters usesPrefix's look-behind knows as name characters. */
 const WORD_NAME = /^[\w.-]+$/;

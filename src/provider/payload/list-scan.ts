@@ -1,6 +1,7 @@
 import { NS } from '../../protocol/namespaces.ts';
 import { listRule, WORK } from '../../xml/child-list-rule.ts';
 import { isBlank } from './element-tree.ts';
+import { toChars } from '../../xml/canonical-text.ts';
 import { unescapeAttr } from './fragment.ts';
 
 /**
@@ -31,10 +32,17 @@ const MAX_CANDIDATES = 16;
 const cand = new Int32Array(MAX_CANDIDATES * 4);
 let selfClosing = false;
 let tooMany = false;
+let bytesMode = false;
+const NON_ASCII = /[^\x00-\x7f]/;
 
 const isSpace = (c: number): boolean => c === 32 || c === 10 || c === 9 || c === 13;
 
-export function needsListMerge(f: string): boolean {
+/**
+ * `bytes`: `f` is UTF-8 as a Latin-1 string (a fragment of the target's scanned records, fragment.ts). Everything
+ * read here is ASCII but the flags' values, which are trimmed as characters (isTrue).
+ */
+export function needsListMerge(f: string, bytes = false): boolean {
+  bytesMode = bytes;
   nDecl = 0;
   let d = -1;
   let i = 0;
@@ -203,6 +211,8 @@ function lookup(f: string, a: number, colon: number): string | undefined {
 /** xs:boolean true, as element-tree.ts reads it (whitespace trimmed, references resolved). */
 function isTrue(f: string, vs: number, ve: number): boolean {
   let v = f.slice(vs, ve);
+  // trim() takes U+00A0 and other non-ASCII spaces: bytes are decoded first, so that they trim as characters do.
+  if (bytesMode && NON_ASCII.test(v)) v = toChars(v);
   if (v.includes('&')) v = unescapeAttr(v);
   v = v.trim();
   return v === 'true' || v === '1';

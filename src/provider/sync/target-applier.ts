@@ -9,11 +9,11 @@ import type { EntryRecord, FeedHead, FeedTail } from '../../xml/feed-types.ts';
 import { mergeChildLists } from '../payload/child-lists.ts';
 import { scanRootTag, tombstoneFragment } from '../payload/fragment.ts';
 import { withRootUuid } from '../payload/link-attrs.ts';
-import { MAX_TICK_DIGITS, type KindInfo, type ResourceState, type ResultWriter, type StoreWriter, type SyncStore } from '../store/repositories.ts';
+import { MAX_TICK_DIGITS, type KindInfo, type Payload, type ResourceState, type ResultWriter, type StoreWriter, type SyncStore } from '../store/repositories.ts';
 import type { BodyApplier } from './body-applier.ts';
 import { decide, type DigestLookup, type Verdict } from './conflict-rules.ts';
 import { etagOf } from './etag.ts';
-import { toIncoming, type Incoming } from './incoming.ts';
+import { fragmentText, fragmentUtf8, toIncoming, type Incoming } from './incoming.ts';
 import { compactResult, resultEntryXml, stateXml, type ResultEntry } from './result-entry.ts';
 
 /**
@@ -261,8 +261,10 @@ export class TargetApplier implements BodyApplier {
     }
   }
 
-  private applyValid(inc: Incoming, st: SyncState, ep: number, bytes: Uint8Array | undefined): void {
+  private applyValid(inc: Incoming, st: SyncState, ep: number, received: Uint8Array | undefined): void {
     const store = this.store;
+    // The payload's UTF-8 when the reader had it: as received, or the fragment built from the received bytes.
+    const bytes = received ?? fragmentUtf8(inc);
     const resources = this.w.resources;
     const k = this.kind.id;
     const uuid = inc.uuid!;
@@ -275,7 +277,7 @@ export class TargetApplier implements BodyApplier {
     let created: number | undefined;
     let local: ResourceState | undefined;
     if (this.creating && !inc.lists) {
-      created = resources.insertNew(k, uuid, del, ep, st.tick, st.stamp, user, del ? deletionOf(inc.fragment!, uuid) : bytes ?? inc.fragment!);
+      created = resources.insertNew(k, uuid, del, ep, st.tick, st.stamp, user, del ? deletionOf(fragmentText(inc), uuid) : bytes ?? fragmentText(inc));
       if (created === undefined) local = resources.stateOf(k, uuid)!;
     } else {
       local = resources.stateOf(k, uuid);
@@ -283,10 +285,12 @@ export class TargetApplier implements BodyApplier {
     this.creating = local === undefined;
     // The uuid may be an alias, one the resource held before a re-point (docs/protocol.md §3.11): the entry is
     // about that resource, and its payload is stored under the resource's current uuid, which the source sends.
-    const fragment = local?.primary === undefined ? inc.fragment! : withRootUuid(inc.fragment!, local.primary);
+    // Functions, not values: the fragment in characters is decoded only where it is needed.
+    const primary = local?.primary;
+    const fragment = (): string => primary === undefined ? fragmentText(inc) : withRootUuid(fragmentText(inc), primary);
     // What a live version stores when no child list is merged: the payload as received, as bytes if the reader had
     // them (SQLite then copies them instead of encoding the string to UTF-8 again).
-    const whole = local?.primary === undefined ? bytes ?? fragment : fragment;
+    const whole = (): Payload => primary === undefined ? bytes ?? fragment() : fragment();
     const diagnoses: Diagnosis[] = [];
     let status: number;
     let method: string | undefined;
@@ -296,14 +300,14 @@ export class TargetApplier implements BodyApplier {
     if (!local) {
       // docs/protocol.md §3.5: unknown uuid. A delete records a tombstone with the incoming state; anything else creates.
       if (del) {
-        id = created ?? resources.insert(k, uuid, true, ep, st.tick, st.stamp, user, deletionOf(inc.fragment!, uuid));
+        id = created ?? resources.insert(k, uuid, true, ep, st.tick, st.stamp, user, deletionOf(fragmentText(inc), uuid));
         status = 200;
         method = 'DELETE';
         deleted = true;
         diagnoses.push(info('SyncDeleteUnknown', 'nothing to delete: the resource was not known here; its deletion is recorded'));
         this.stats.deleted++;
       } else {
-        id = created ?? resources.insert(k, uuid, false, ep, st.tick, st.stamp, user, inc.lists ? mergeChildLists(undefined, inc.fragment!) : whole);
+        id = created ?? resources.insert(k, uuid, false, ep, st.tick, st.stamp, user, inc.lists ? mergeChildLists(undefined, fragmentText(inc)) : whole());
         status = 201;
         method = 'POST';
         deleted = false;
@@ -319,7 +323,7 @@ export class TargetApplier implements BodyApplier {
       }
       if (verdict.apply) {
         if (del) {
-          resources.update(id, true, ep, st.tick, st.stamp, user, deletionOf(fragment, uuid));
+          resources.update(id, true, ep, st.tick, st.stamp, user, deletionOf(fragment(), uuid));
           if (local.deleted) diagnoses.push(info('SyncAlreadyDeleted', 'already deleted here; the deletion state is updated'));
           status = 200;
           method = 'DELETE';
@@ -327,7 +331,7 @@ export class TargetApplier implements BodyApplier {
           this.stats.deleted++;
         } else {
           // Child lists that are not complete merge with the stored ones (docs/protocol.md §3.3); else the payload is whole.
-          const f = inc.lists ? mergeChildLists(local.deleted ? undefined : resources.payloadOf(id), fragment) : whole;
+          const f = inc.lists ? mergeChildLists(local.deleted ? undefined : resources.payloadOf(id), fragment()) : whole();
           resources.update(id, false, ep, st.tick, st.stamp, user, f);
           status = local.deleted ? 201 : 200;
           method = local.deleted ? 'POST' : 'PUT';

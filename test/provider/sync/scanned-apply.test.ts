@@ -71,11 +71,17 @@ function applyAll(bodies: string[], make: MakeReader, group: number): Outcome {
   return out;
 }
 
+/**
+ * The FeedReader's outcome, and the ScannedFeedReader's: as the tests of records read it, and as applyStream reads it
+ * (records as UTF-8 bytes, never decoded where the answer is the same, and each resource's received bytes).
+ */
 function same(bodies: string[], pieces = [300, 2000]): Outcome {
   const want = applyAll(bodies, (h) => new FeedReader(h, { source: 'POST /t' }), 5000);
   for (const p of pieces) {
     const got = applyAll(bodies, (h) => new ScannedFeedReader(h, { source: 'POST /t' }, p), 5000);
     assert.deepEqual(got, want, `pieces of ${p} bytes`);
+    const asServed = applyAll(bodies, (h) => new ScannedFeedReader(h, { source: 'POST /t', textBytes: true, resourceBytes: true }, p), 5000);
+    assert.deepEqual(asServed, want, `pieces of ${p} bytes, read as bytes`);
   }
   return want;
 }
@@ -111,6 +117,41 @@ describe('target apply: ScannedFeedReader = FeedReader, store and results', () =
     const r = same([page({ entries: first, digest }), p2, page({ entries: first, digest, mode: 'immediate' })]);
     assert.equal(r.errors.length, 0, r.errors.join('; '));
     assert.ok(r.results[1]!.some((x) => x.includes('SyncEntryFailed')) && r.results[1]!.some((x) => x.includes('SyncIgnored')));
+  });
+
+  it('records read as bytes: what needs characters is read in characters (non-ASCII prefixes, URIs, uuids, flags)', () => {
+    const lists = `<contacts sdata:deleteMissing="true\u00a0"><contact sdata:uuid="k1"/><contact sdata:uuid="k2" sdata:isDeleted="true"/></contacts>`;
+    const bodies = [
+      '<name>\u4e2d\u6587 \u{1f600} \u00e9</name>', // self-contained (half the roots declare sdata below): stored as received
+      '<c:x>\u00e7</c:x>', // a prefix of the feed's, bound to a URI that is not ASCII
+      lists, // a flag with a no-break space: true once trimmed as characters, so the deleted child goes
+      `<contacts sdata:deleteMissing="true\u00a0"><contact sdata:uuid="k5"/><contact sdata:uuid="k6"/></contacts>`, // complete: replaces
+      `<contacts sdata:deleteMissing="1"><contact sdata:uuid="k7"/><contact sdata:uuid="k8" sdata:isDeleted="true\u00a0"/></contacts>`,
+      lists.replace('true\u00a0', '\u00a0true\u2003'),
+      '<contacts><contact sdata:uuid="k3"/></contacts>', // a delta list
+      `<contacts sdata:deleteMissing="tr\u00fce"><contact sdata:uuid="k4" sdata:isDeleted="true"/></contacts>`,
+    ];
+    const entries = (from: number, n: number, body: (i: number) => string): TestEntry[] => Array.from({ length: n }, (_, k) => {
+      const i = from + k;
+      return { endpoint: EP, tick: 10 + i, uuid: i % 7 === 3 ? `\u00fc-${i}` : uuid(i), body: body(i), deleted: i % 13 === 12 };
+    });
+    let plain = page({ entries: entries(0, 36, (i) => bodies[i % bodies.length]!), rootAttrs: ' xmlns:c="urn:\u00e7"' });
+    // Half the payloads declare what they use on their root (stored as received), the others inherit sdata.
+    let n = 0;
+    plain = plain.replace(/<account xmlns="urn:contract"/g, (m) => (n++ % 2 === 0 ? `${m} xmlns:sdata="${NS.sdata}"` : m));
+    // Empty roots whose own prefix only the entry declares.
+    plain = plain.replace(/<entry>((?:(?!<\/entry>)[\s\S])*?)<account xmlns="urn:contract"( xmlns:sdata="[^"]*")? sdata:uuid="([^"]*)" sdata:isDeleted="true"\/>/g,
+      (_m, head: string, _d, u: string) => `<entry xmlns:r="urn:\u0155">${head}<r:account sdata:uuid="${u}" sdata:isDeleted="true"/>`);
+    assert.equal(plain.match(/<r:account /g)?.length, 2);
+    // A feed binding a prefix that is not ASCII, which a payload's text uses as usesPrefix reads it.
+    const odd = page({ entries: entries(100, 20, (i) => (i % 2 ? '<note>\u00e9:x</note>' : '<name>n</name>')), rootAttrs: ' xmlns:\u00e9="urn:e"' });
+    // The same entries later, the complete lists one child shorter: a list read as a delta would keep it.
+    const later = plain.replace(/<sync:tick>(\d+)</g, (_m, t: string) => `<sync:tick>${Number(t) + 100}<`).replaceAll('<contact sdata:uuid="k6"/>', '');
+    const r = same([plain, odd, later]);
+    assert.equal(r.errors.length, 0, r.errors.join('; '));
+    assert.equal(r.resources.length, 56);
+    const stored = JSON.stringify(r.resources);
+    assert.ok(stored.includes('k5') && !stored.includes('k6') && stored.includes('k7') && !stored.includes('k8'));
   });
 
   it('a body that is not well-formed, or over a limit, fails alike after the same entries', () => {
