@@ -3,7 +3,9 @@
 // preload, so each one's peak RSS, CPU and bytes written are its own. In the same run, in this order:
 // 1. the anchor (bench/anchor.ts): bare node:sqlite inserting N rows of the same shape into the same filesystem;
 // 2. end to end at N: wall and the three processes' CPU against the anchor's, target equal to source (checksums);
-// 3. the source serving the same feed alone (`pull` to a file): its rate against the target's apply rate;
+// 3. the source serving the same feed alone, to a client that drops what it reads (bench/source-drain.ts): its rate
+//    against the target's apply rate; then `pull` to a file (the feed step 4 reads; its rate is printed, and is the
+//    pull's own: it parses every entry);
 // 4. the engine alone (issue 15 item 2): `run` from a source that streams that file to a null-sink target
 //    (bench/null-peers.ts, its own process), against `plan --threads 1` on the same file, both on one core
 //    (taskset -c 0, the peers on the other core) where taskset exists;
@@ -23,6 +25,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { seedStore } from '../src/seeder/seed-store.ts';
 import { busyMicros, summarise, type CpuProfile } from './cpu-profile.ts';
+import { drainSourceFeed, type Drained } from './source-drain.ts';
 import { cpuSecondsNow, getJson, here, NODE, nullPeers, onCore, PIN, provider as serveProcess, removeStores, runChild, stopProvider, type Checksum, type ChildRun, type SyncRunFigures, type Usage } from './sync-processes.ts';
 
 const { values } = parseArgs({
@@ -67,7 +70,8 @@ interface SizeResult extends SyncRunFigures {
   source: Usage;
   target: Usage;
   /** The source serving the same feed alone (`pull` to a file), and what runs on that file. */
-  serve: { seconds: number; entriesPerSecond: number; sourceCpuSeconds: number } | null;
+  /** The source serving alone to the drain client; `pull` its rate when pulled to a file. */
+  serve: { seconds: number; entriesPerSecond: number; sourceCpuSeconds: number; pull: { seconds: number; entriesPerSecond: number } } | null;
   alone: EngineAlone | null;
 }
 
@@ -150,18 +154,32 @@ async function once(count: number, dir: string, withPlan: boolean): Promise<Size
         `wrote ${(u.writeBytes / 1e6).toFixed(0)} MB (${fmt(u.writeBytes / count)} bytes per entry)`);
     }
     if (withPlan) {
-      // The source alone: the same feed pulled to a file with an empty digest, as the run saw it.
+      // The source alone, as fast as it serves: the same feed (an empty digest) to a client that drops it.
+      const drainer = await provider('source', srcDb, dir);
+      let drained!: Drained;
+      let ud!: Usage;
+      try {
+        drained = await drainSourceFeed(`${drainer.url}/accounts`);
+      } finally {
+        ud = await stopProvider(drainer);
+      }
+      if (drained.pages * Number(values['page-size']) < count) throw new Error(`the drain client read ${drained.pages} pages for ${count} entries`);
+      // The same feed pulled to a file, as the run saw it: what the engine alone reads next.
       const feed = join(dir, `feed-${count}.xml`);
       const again = await provider('source', srcDb, dir);
       let pull!: ChildRun;
-      let ua!: Usage;
       try {
         pull = await runChild(['pull', `${again.url}/accounts`, '--quiet', '--state-dir', dir], dir, feed);
       } finally {
-        ua = await stopProvider(again);
+        await stopProvider(again);
       }
-      r.serve = { seconds: pull.wall, entriesPerSecond: count / pull.wall, sourceCpuSeconds: ua.cpuSeconds };
-      log(`source serving alone (pull to a file): ${pull.wall.toFixed(1)} s, ${fmt(r.serve.entriesPerSecond)} entries/s, source CPU ${ua.cpuSeconds.toFixed(1)} s`);
+      r.serve = {
+        seconds: drained.seconds, entriesPerSecond: count / drained.seconds, sourceCpuSeconds: ud.cpuSeconds,
+        pull: { seconds: pull.wall, entriesPerSecond: count / pull.wall },
+      };
+      log(`source serving alone (to a client that drops the bytes): ${drained.seconds.toFixed(1)} s, ${fmt(r.serve.entriesPerSecond)} entries/s, ` +
+        `${(drained.bytes / 1e6).toFixed(0)} MB in ${drained.pages} pages, source CPU ${ud.cpuSeconds.toFixed(1)} s; ` +
+        `\`pull\` to a file (parses every entry) ${pull.wall.toFixed(1)} s, ${fmt(r.serve.pull.entriesPerSecond)} entries/s`);
       try {
         r.alone = await engineAlone(feed, count, dir);
         const a = r.alone;
