@@ -57,6 +57,12 @@ export interface EntryRecord {
    * `text` holds the characters.
    */
   textBytes?: boolean;
+  /**
+   * Whether the resource element has a child list that needs the merge (the rule of child-list-rule.ts), found while
+   * the entry was read: records of a ScannedFeedReader asked for it (FeedReaderOptions.listWork) that its scanner
+   * made. Undefined otherwise: the consumer looks for itself.
+   */
+  listWork?: boolean;
   /** Offset in `text` just after the start tag's qname: where namespace declarations may be inserted. */
   nameEnd: number;
   /** Prefixes ('' = default) declared on the entry start tag itself. */
@@ -122,6 +128,8 @@ export interface FeedReaderOptions {
   textBytes?: boolean;
   /** ScannedFeedReader only: hand the handler each scanned record's resource bytes (FeedHandler.entry's second argument). */
   resourceBytes?: boolean;
+  /** ScannedFeedReader only: its scanner's records say whether their child lists need the merge (EntryRecord.listWork). */
+  listWork?: boolean;
 }
 
 /** The namespace bindings a resource element inherits (some may be re-declared by its `resourceOwnDecls`). */

@@ -3,6 +3,8 @@ import type { SyncState } from '../protocol/sync-state.ts';
 import { NO_DECLS, utf16Units } from './entry-record.ts';
 import type { EntryRecord, ResumePoint } from './feed-types.ts';
 import type { XmlLimits } from './limits.ts';
+import { decodeEntities } from './entities.ts';
+import { L_DELETED, L_FLAG, L_UUID, ListWatch, L_COMPLETE } from './list-watch.ts';
 import { PieceScanner, type Refusal } from './piece-scanner.ts';
 
 const NON_ASCII = /[\x80-\xff]/;
@@ -29,6 +31,8 @@ interface Fields {
   resOwn: readonly string[];
   resLocal: string | undefined;
   resUri: string | undefined;
+  /** Whether the resource's child lists need the merge (with the scanner's listWork; undefined until it ends). */
+  listWork: boolean | undefined;
 }
 
 /**
@@ -57,14 +61,19 @@ export class RecordScanner extends PieceScanner {
   /** Whether to keep resourceBytes: a view per record costs an object that only the target uses. */
   private readonly keepBytes: boolean;
 
+  /** With `listWork` (constructor): what each resource says for the child-list rule, as it is read. */
+  private readonly watch: ListWatch | undefined;
+
   /**
    * `textBytes`: records carry their text as UTF-8 bytes (EntryRecord.textBytes), never decoded. `resourceBytes`:
-   * each record's resource bytes are kept in `resourceBytes` (else it stays empty).
+   * each record's resource bytes are kept in `resourceBytes` (else it stays empty). `listWork`: records say whether
+   * their child lists need the merge (EntryRecord.listWork).
    */
-  constructor(limits: XmlLimits, maxEntryBytes: number, textBytes = false, resourceBytes = false) {
+  constructor(limits: XmlLimits, maxEntryBytes: number, textBytes = false, resourceBytes = false, listWork = false) {
     super(limits, maxEntryBytes);
     this.textBytes = textBytes;
     this.keepBytes = resourceBytes;
+    this.watch = listWork ? new ListWatch() : undefined;
   }
 
   /**
@@ -134,6 +143,7 @@ export class RecordScanner extends PieceScanner {
       };
       // Only when asked: records otherwise equal the FeedReader's, field for field (the tests compare them).
       if (this.textBytes) rec.textBytes = true;
+      if (this.watch !== undefined) rec.listWork = f.listWork;
       this.records.push(rec);
     }
     advance(s, from, s.length, at, ends);
@@ -146,6 +156,7 @@ export class RecordScanner extends PieceScanner {
   private readonly uuids: string[] = [];
 
   protected override begun(): void {
+    if (this.watch !== undefined) this.watch.active = false;
     const f = (this.f = newFields());
     f.tagEnd = this.tagEnd;
     if (this.own !== NO_DECLS) f.entryDecls = this.declsOf(this.own);
@@ -156,6 +167,12 @@ export class RecordScanner extends PieceScanner {
     const resource = d === 3 && !this.inState && this.inPayload && !this.sawResource;
     const why = super.element(s, lt, d);
     if (why !== undefined) return why;
+    const watch = this.watch;
+    if (watch !== undefined) {
+      // The stored fragment's root carries the entry's uuid (fragment.ts inserts it where the resource lacks it).
+      if (resource) watch.start(3, this.listBits(s) | (this.uuid !== undefined ? L_UUID : 0));
+      else if (watch.active) watch.open(d, this.listBits(s));
+    }
     const from = lt + 1;
     if (d === 2) {
       if (this.inPayload) {
@@ -214,6 +231,52 @@ export class RecordScanner extends PieceScanner {
   protected override ended(d: number, end: number): void {
     const f = this.f;
     if (d === 3 && f.resStart >= 0 && f.resEnd < 0 && !this.inState && this.inPayload) f.resEnd = end;
+    const watch = this.watch;
+    if (watch !== undefined && watch.active) {
+      watch.close(d);
+      if (!watch.active) f.listWork = watch.work;
+    }
+  }
+
+  protected override charData(d: number, s: string, from: number, to: number): void {
+    const watch = this.watch;
+    if (watch === undefined || !watch.active || d < 3) return;
+    for (let i = from; i < to; i++) {
+      const c = s.charCodeAt(i);
+      if (c !== 32 && c !== 10 && c !== 13 && c !== 9) {
+        watch.text(d);
+        return;
+      }
+    }
+  }
+
+  /**
+   * The L_* bits of the start tag just read: sdata:uuid; sdata:deleteMissing, and whether it is true; sdata:isDeleted
+   * or sync:isDeleted true. Values are read as list-scan.ts reads them (references resolved, trimmed as characters).
+   */
+  private listBits(s: string): number {
+    let bits = 0;
+    for (let k = 0; k < this.attrs; k++) {
+      const c = this.aColon[k]!;
+      if (c < 0) continue;
+      const ll = this.aEnd[k]! - c - 1;
+      const which = ll === 4 && s.startsWith('uuid', c + 1) ? L_UUID : ll === 13 && s.startsWith('deleteMissing', c + 1) ? L_FLAG
+        : ll === 9 && s.startsWith('isDeleted', c + 1) ? L_DELETED : 0;
+      if (which === 0) continue;
+      const uri = this.ns.get(s.slice(this.aStart[k], c));
+      if (uri !== NS.sdata && (which !== L_DELETED || uri !== NS.sync)) continue;
+      if (which === L_UUID) {
+        bits |= L_UUID;
+        continue;
+      }
+      let v = this.real(this.vStart[k]!, this.vEnd[k]!);
+      if (v.includes('&')) v = decodeEntities(v, (at, problem) => new Error(`attribute value, character ${at}: ${problem}`));
+      v = v.trim();
+      const yes = v === 'true' || v === '1';
+      if (which === L_FLAG) bits |= L_FLAG | (yes ? L_COMPLETE : 0);
+      else if (yes) bits |= L_DELETED;
+    }
+    return bits;
   }
 
   protected override closeEntry(lt: number, end: number): Refusal | undefined {
@@ -251,7 +314,7 @@ function newFields(): Fields {
   return {
     tagEnd: 0, atomId: undefined, method: undefined, stamp: '', sawStamp: false, user: undefined, isDeleted: false,
     entryDecls: undefined, payloadDecls: undefined, resStart: -1, resNameEnd: -1, resEnd: -1, resOwn: NO_DECLS,
-    resLocal: undefined, resUri: undefined,
+    resLocal: undefined, resUri: undefined, listWork: undefined,
   };
 }
 

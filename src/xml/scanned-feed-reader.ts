@@ -50,7 +50,8 @@ export class ScannedFeedReader {
     this.pieceBytes = pieceBytes;
     this.relay = new Relay(handler, opts.source ?? '<input>');
     this.reader = new FeedReader(this.relay, opts);
-    this.scanner = new RecordScanner(resolveLimits(opts.limits), opts.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES, opts.textBytes === true, opts.resourceBytes === true);
+    this.scanner = new RecordScanner(resolveLimits(opts.limits), opts.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES, opts.textBytes === true, opts.resourceBytes === true,
+      opts.listWork === true);
   }
 
   push(bytes: Uint8Array): void {

@@ -55,7 +55,9 @@ export function toIncoming(rec: EntryRecord): Incoming {
   }
   const bytes = rec.textBytes === true;
   // A deletion keeps no children (spec 6.1), so its lists never matter.
-  const lists = fragment !== undefined && invalid === undefined && !rec.isDeleted && rec.httpMethod !== 'DELETE' && hasListWork(fragment, bodyStart, bytes);
+  // The scanner may have found it while it read the entry (EntryRecord.listWork): the same rule, without a second pass.
+  const lists = fragment !== undefined && invalid === undefined && !rec.isDeleted && rec.httpMethod !== 'DELETE' &&
+    (rec.listWork ?? hasListWork(fragment, bodyStart, bytes));
   return {
     index: rec.index, line: rec.line, column: rec.column, atomId: rec.atomId, uuid: rec.uuid, isDeleted: rec.isDeleted,
     method: rec.httpMethod, state: rec.state, invalid, fragment: bytes ? undefined : fragment, fragmentBytes: bytes ? fragment : undefined,

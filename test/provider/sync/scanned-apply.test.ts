@@ -80,7 +80,7 @@ function same(bodies: string[], pieces = [300, 2000]): Outcome {
   for (const p of pieces) {
     const got = applyAll(bodies, (h) => new ScannedFeedReader(h, { source: 'POST /t' }, p), 5000);
     assert.deepEqual(got, want, `pieces of ${p} bytes`);
-    const asServed = applyAll(bodies, (h) => new ScannedFeedReader(h, { source: 'POST /t', textBytes: true, resourceBytes: true }, p), 5000);
+    const asServed = applyAll(bodies, (h) => new ScannedFeedReader(h, { source: 'POST /t', textBytes: true, resourceBytes: true, listWork: true }, p), 5000);
     assert.deepEqual(asServed, want, `pieces of ${p} bytes, read as bytes`);
   }
   return want;
