@@ -171,7 +171,7 @@ export class RecordScanner extends PieceScanner {
     if (watch !== undefined) {
       // The stored fragment's root carries the entry's uuid (fragment.ts inserts it where the resource lacks it).
       if (resource) watch.start(3, this.listBits(s) | (this.uuid !== undefined ? L_UUID : 0));
-      else if (watch.active) watch.open(d, this.listBits(s));
+      else if (watch.active) watch.open(d, this.attrs === 0 ? 0 : this.listBits(s));
     }
     const from = lt + 1;
     if (d === 2) {
