@@ -1,26 +1,17 @@
 import { NS } from '../../protocol/namespaces.ts';
-import { listRule, WORK } from '../../xml/child-list-rule.ts';
-import { isBlank } from './element-tree.ts';
+import { L_COMPLETE, L_DELETED, L_FLAG, L_UUID, ListWatch } from '../../xml/list-watch.ts';
 import { toChars } from '../../xml/canonical-text.ts';
+import { isBlank } from './element-tree.ts';
 import { unescapeAttr } from './fragment.ts';
 
 /**
  * Whether a fragment has a child list that needs the merge (element-tree.ts's rule), answered without building
- * anything: it runs on every payload a target stores, and most have complete lists or none (the fast path). Per open
- * element it keeps a few counters in arrays reused from call to call; it stops at the first list that needs work.
- * Measured on the seeded and generated ~1 KB payloads: about a tenth of the element tree's cost.
+ * anything: it runs on payloads a target stores whose reader did not answer it already (EntryRecord.listWork: the
+ * target's scanner counts the same in its own pass), and on local edits. The counting per open element is
+ * ListWatch's (xml/list-watch.ts), shared with that scanner; it stops at the first list that needs work. Measured on
+ * the seeded and generated ~1 KB payloads: about a tenth of the element tree's cost.
  */
 
-const F_UUID = 1;
-const F_FLAG = 2;
-const F_COMPLETE = 4;
-const F_TEXT = 8;
-const F_DELETED = 16;
-const F_DELETED_CHILD = 32;
-
-let flags = new Uint8Array(32);
-let kids = new Int32Array(32);
-let uuidKids = new Int32Array(32);
 // In-scope declarations, innermost last (prefixes are few: usually all on the root); nDecl of them are live.
 const declPrefix: string[] = [];
 const declUri: string[] = [];
@@ -34,6 +25,8 @@ let selfClosing = false;
 let tooMany = false;
 let bytesMode = false;
 const NON_ASCII = /[^\x00-\x7f]/;
+/** The counting is the target's scanner's (xml/list-watch.ts): one implementation of the rule's bookkeeping. */
+const watch = new ListWatch();
 
 const isSpace = (c: number): boolean => c === 32 || c === 10 || c === 9 || c === 13;
 
@@ -44,6 +37,8 @@ const isSpace = (c: number): boolean => c === 32 || c === 10 || c === 9 || c ===
 export function needsListMerge(f: string, bytes = false): boolean {
   bytesMode = bytes;
   nDecl = 0;
+  watch.active = false;
+  watch.work = false;
   let d = -1;
   let i = 0;
   const n = f.length;
@@ -53,7 +48,7 @@ export function needsListMerge(f: string, bytes = false): boolean {
     let x = f.charCodeAt(lt);
     while (x === 32 || x === 10 || x === 9 || x === 13) x = f.charCodeAt(++lt);
     if (x !== 60 /* < */) {
-      if (d >= 0) flags[d]! |= F_TEXT;
+      if (d >= 0) watch.text(d);
       lt = f.indexOf('<', lt);
       if (lt < 0) break;
     }
@@ -67,7 +62,7 @@ export function needsListMerge(f: string, bytes = false): boolean {
     if (c === 33 /* ! */) {
       if (f.startsWith('<![CDATA[', lt)) {
         const e = f.indexOf(']]>', lt + 9);
-        if (d >= 0 && !isBlank(f, lt + 9, e)) flags[d]! |= F_TEXT;
+        if (d >= 0 && !isBlank(f, lt + 9, e)) watch.text(d);
         i = e + 3;
       } else {
         i = f.indexOf('-->', lt + 4) + 3;
@@ -78,10 +73,7 @@ export function needsListMerge(f: string, bytes = false): boolean {
       i = f.indexOf('?>', lt + 2) + 2;
       continue;
     }
-    if (++d === flags.length) grow();
-    flags[d] = 0;
-    kids[d] = 0;
-    uuidKids[d] = 0;
+    ++d;
     let j = lt + 1;
     for (;;) {
       const y = f.charCodeAt(j);
@@ -89,50 +81,42 @@ export function needsListMerge(f: string, bytes = false): boolean {
       j++;
     }
     const y = f.charCodeAt(j);
+    let bits = 0;
     if (y === 62) {
-      // No attributes. A leaf (`<a>text</a>`, the bulk of a payload) only counts as a child of its parent.
-      const next = f.indexOf('<', j + 1);
-      if (next >= 0 && f.charCodeAt(next + 1) === 47 && d > 0) {
-        d--;
-        kids[d]!++;
-        i = f.indexOf('>', next + 2) + 1;
-        continue;
-      }
       i = j + 1;
-      continue;
-    }
-    if (y === 47) {
+    } else if (y === 47) {
       i = j + 2;
+      selfClosing = true;
     } else {
       i = attributes(f, j, d);
       if (tooMany) return true; // absurd, but the element tree decides exactly
-      if (!selfClosing) continue;
+      bits = attrBits;
     }
+    if (d === 0) watch.start(0, bits);
+    else watch.open(d, bits);
+    if (y === 62 || !selfClosing) continue;
     if (close(d)) return true;
     d--;
   }
   return false;
 }
 
-/** Closes the element at depth d: whether it needs work; else counts it in its parent and drops its declarations. */
+/** Closes the element at depth d: whether a list needing work was found; drops its declarations. */
 function close(d: number): boolean {
-  const fl = flags[d]!;
-  if ((listRule((fl & F_UUID) !== 0, (fl & F_TEXT) !== 0, (fl & F_FLAG) !== 0, (fl & F_COMPLETE) !== 0, kids[d]!, uuidKids[d]!,
-    (fl & F_DELETED_CHILD) !== 0) & WORK) !== 0) return true;
-  if (d > 0) {
-    kids[d - 1]!++;
-    if ((fl & F_UUID) !== 0) uuidKids[d - 1]!++;
-    if ((fl & F_DELETED) !== 0) flags[d - 1]! |= F_DELETED_CHILD;
-  }
+  watch.close(d);
   while (nDecl > 0 && declDepth[nDecl - 1] === d) nDecl--;
-  return false;
+  return watch.work;
 }
+
+/** The L_* bits of the last start tag read by attributes(). */
+let attrBits = 0;
 
 /** Reads the attributes of the start tag whose name ends at j; returns the offset after the tag. */
 function attributes(f: string, j: number, d: number): number {
   let i = j;
   let nc = 0;
   tooMany = false;
+  attrBits = 0;
   for (;;) {
     while (isSpace(f.charCodeAt(i))) i++;
     const c = f.charCodeAt(i);
@@ -189,11 +173,11 @@ function attributes(f: string, j: number, d: number): number {
     const uri = lookup(f, a, colon);
     const ll = f.charCodeAt(colon + 1);
     if (uri === NS.sdata) {
-      if (ll === 117 /* u */) flags[d]! |= F_UUID;
-      else if (ll === 100 /* d */) flags[d]! |= F_FLAG | (isTrue(f, cand[k * 4 + 2]!, cand[k * 4 + 3]!) ? F_COMPLETE : 0);
-      else if (isTrue(f, cand[k * 4 + 2]!, cand[k * 4 + 3]!)) flags[d]! |= F_DELETED;
+      if (ll === 117 /* u */) attrBits |= L_UUID;
+      else if (ll === 100 /* d */) attrBits |= L_FLAG | (isTrue(f, cand[k * 4 + 2]!, cand[k * 4 + 3]!) ? L_COMPLETE : 0);
+      else if (isTrue(f, cand[k * 4 + 2]!, cand[k * 4 + 3]!)) attrBits |= L_DELETED;
     } else if (uri === NS.sync && ll === 105 /* i */ && isTrue(f, cand[k * 4 + 2]!, cand[k * 4 + 3]!)) {
-      flags[d]! |= F_DELETED;
+      attrBits |= L_DELETED;
     }
   }
   return i;
@@ -216,17 +200,4 @@ function isTrue(f: string, vs: number, ve: number): boolean {
   if (v.includes('&')) v = unescapeAttr(v);
   v = v.trim();
   return v === 'true' || v === '1';
-}
-
-function grow(): void {
-  const m = flags.length * 2;
-  const nf = new Uint8Array(m);
-  nf.set(flags);
-  flags = nf;
-  const nk = new Int32Array(m);
-  nk.set(kids);
-  kids = nk;
-  const nu = new Int32Array(m);
-  nu.set(uuidKids);
-  uuidKids = nu;
 }

@@ -9,6 +9,7 @@ import { storedFragment } from '../../../src/provider/payload/fragment.ts';
 import { needsListMerge } from '../../../src/provider/payload/list-scan.ts';
 import { seedResource } from '../../../src/seeder/seed-store.ts';
 import { entriesMeaning, oracleTest, xmllintErrors } from '../../helpers/oracle.ts';
+import { randomFragment } from '../../helpers/fragments.ts';
 import { OUR_ROOT, recordsOf } from './records.ts';
 
 /** Child lists (docs/protocol.md §3.3, A9): the rule, the merge, and the fast-path test. */
@@ -187,28 +188,6 @@ function xmlOk(f: string, context = ''): boolean {
   } catch (e) {
     assert.fail(`${(e as Error).message}: ${context}${f}`);
   }
-}
-
-/** Random payloads: lists (flagged or not, empty or not), references, children, text, comments, CDATA, declarations. */
-function randomFragment(r: Rng): string {
-  let n = 0;
-  const el = (depth: number): string => {
-    const name = r.pick(['l', 'x:l', 'i', 'v']);
-    const decl = r.int(8) === 0 ? ` xmlns:${r.pick(['s', 'x', 'q'])}="${r.pick([S, NS.sync, 'urn:x'])}"` : '';
-    let attrs = '';
-    if (r.int(3) === 0) attrs += ` ${r.pick(['sdata', 's', 'q'])}:uuid="u${n++}"`;
-    if (r.int(5) === 0) attrs += ` ${r.pick(['sdata', 's'])}:deleteMissing="${r.pick(['true', 'false', '1', ' true '])}"`;
-    if (r.int(6) === 0) attrs += ` ${r.pick(['sdata', 'sync', 's'])}:isDeleted="${r.pick(['true', 'false'])}"`;
-    if (depth > 3 || r.int(4) === 0) return `<${name}${decl}${attrs}/>`;
-    let body = '';
-    const kids = r.int(4);
-    for (let k = 0; k < kids; k++) {
-      body += r.pick(['', '\n  ', ' ', 'text', '<!-- c -->', '<![CDATA[ ]]>', '<![CDATA[x]]>', '&#32;']);
-      body += el(depth + 1);
-    }
-    return `<${name}${decl}${attrs}>${body}${r.pick(['', '\n', 'z'])}</${name}>`;
-  };
-  return `<a xmlns="urn:c" xmlns:sdata="${S}" xmlns:sync="${NS.sync}" xmlns:s="${S}" xmlns:q="urn:q" xmlns:x="urn:x" sdata:uuid="A">${el(0)}${el(0)}</a>`;
 }
 
 test('the fast-path scanner agrees with the element tree on random payloads; merges are well-formed and settle', () => {

@@ -5,7 +5,9 @@ import { hasListWork } from '../../../src/provider/payload/child-lists.ts';
 import { storedFragment } from '../../../src/provider/payload/fragment.ts';
 import type { EntryRecord, FeedHandler } from '../../../src/xml/feed-types.ts';
 import { ScannedFeedReader } from '../../../src/xml/scanned-feed-reader.ts';
+import { Rng } from '../../../src/gen/rng.ts';
 import { generatedFeed, page, type TestEntry } from '../../helpers/feeds.ts';
+import { randomFragment } from '../../helpers/fragments.ts';
 
 // The target's scanner says, while it reads an entry, whether the resource's child lists need the merge
 // (EntryRecord.listWork, xml/list-watch.ts); the provider looked for itself in a second pass over the stored fragment
@@ -46,6 +48,21 @@ describe('EntryRecord.listWork = hasListWork of the stored fragment', () => {
       }
     }
     assert.ok(n > 1000 && yes > 0 && yes < n, `${n} records, ${yes} with list work`);
+  });
+
+  it('random payloads (the child-list tests\' own: flags, references, text, comments, CDATA, declarations)', () => {
+    const r = new Rng(11);
+    const entries: TestEntry[] = Array.from({ length: 600 }, (_, i) => ({ endpoint: EP, tick: 10 + i, uuid: `r${i}`, body: `<R${i}/>` }));
+    let placed = 0;
+    const text = page({ entries }).replace(/<account xmlns="urn:contract" sdata:uuid="[^"]*"><R\d+\/><\/account>/g, () => {
+      placed++;
+      return randomFragment(r);
+    });
+    assert.equal(placed, 600);
+    const got = answers(text, 3000);
+    assert.ok(got.length > 500, `${got.length} records scanned`);
+    for (const a of got) assert.equal(a.scanner, a.oracle, a.id);
+    assert.ok(got.filter((a) => a.scanner).length > 50 && got.filter((a) => !a.scanner).length > 50);
   });
 
   it('flags and markup a list may carry', () => {
