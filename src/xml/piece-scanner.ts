@@ -164,7 +164,7 @@ export class PieceScanner extends TagScope {
       if (next > pos) {
         why = this.text(s, pos, next);
         if (why !== undefined) return why;
-        this.charData(open, s, pos, next);
+        if (this.wantsCharData) this.charData(open, s, pos, next);
       }
       const c = s.charCodeAt(next + 1);
       if (c === SLASH) {
@@ -199,7 +199,7 @@ export class PieceScanner extends TagScope {
         } else if (s.startsWith('<![CDATA[', next)) {
           const e = s.indexOf(']]>', next + 9);
           if (e < 0) return 'CDATA section not ended';
-          this.charData(open, s, next + 9, e);
+          if (this.wantsCharData) this.charData(open, s, next + 9, e);
           pos = e + 3;
         } else return 'markup declaration';
         continue;
@@ -234,8 +234,12 @@ export class PieceScanner extends TagScope {
   /** An entry's start tag has just been read (its end is tagEnd, its declarations `own`): a hook for subclasses. */
   protected begun(): void {}
 
-  /** Character data [from, to) of `s` (a text run, or a CDATA section's content) in the element at depth `d`: a hook. */
+  /**
+   * Character data [from, to) of `s` (a text run, or a CDATA section's content) in the element at depth `d`: a hook,
+   * called only when a subclass sets `wantsCharData` (plan's scanner, on the hot path, does not pay for the call).
+   */
   protected charData(_d: number, _s: string, _from: number, _to: number): void {}
+  protected wantsCharData = false;
 
   /** The element at depth `d` of the entry has ended just before `end`: a hook for subclasses. */
   protected ended(_d: number, _end: number): void {}

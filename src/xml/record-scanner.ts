@@ -74,6 +74,7 @@ export class RecordScanner extends PieceScanner {
     this.textBytes = textBytes;
     this.keepBytes = resourceBytes;
     this.watch = listWork ? new ListWatch() : undefined;
+    this.wantsCharData = listWork;
   }
 
   /**
