@@ -257,7 +257,10 @@ export async function applyStream(c: Call, row: ContextRow, applier: BodyApplier
   const opts = { source: `${c.method} ${c.url.pathname}`, maxEntryBytes: c.core.maxEntryBytes, limits: c.core.limits, requireSyncHead };
   // `scanned`: most of the body is read by a byte scanner, the rest by the FeedReader, with the same records but for
   // http:ifMatch, which only $batch reads (xml/scanned-feed-reader.ts; docs/decisions/0025-target-piece-scanner.md).
-  const reader = scanned ? new ScannedFeedReader(applier, { ...opts, resourceBytes: true, textBytes: true, listWork: true }) : new FeedReader(applier, opts);
+  // The scanner's records keep their text as UTF-8 bytes, hand over each resource's bytes, and say whether their
+  // child lists need merging: the applier decodes and scans again only where it must (docs/decisions/0029).
+  const scanOpts = { ...opts, resourceBytes: true, textBytes: true, listWork: true };
+  const reader = scanned ? new ScannedFeedReader(applier, scanOpts) : new FeedReader(applier, opts);
   let touched = Date.now();
   // Chunks are applied in groups of about TX_BYTES: each COMMIT rewrites the pages it dirtied (hot index and
   // result pages again and again), so per-chunk transactions cost more; but a group whose dirty pages outgrow the
