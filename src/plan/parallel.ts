@@ -129,33 +129,41 @@ interface Queued {
 }
 
 /**
- * The last `pattern` in `buf` that ends an end tag. Before the entry's qname is known the pattern is `entry>`, which
- * also ends every `<entry>` start tag, and a cut there (inside an entry) keeps the document on this thread's reader
- * until some cut happens to fall between an end tag and the next start tag: with entries written back to back, most
- * never do. A cut is only a guess either way (the module comment): this makes the first good one come sooner.
+ * Whether the `pattern` at `idx` in `buf` ends an end tag. Before the entry's qname is known the pattern is
+ * `entry>`, which also ends every `<entry>` start tag, and a cut there (inside an entry) keeps the document on this
+ * thread's reader until some cut happens to fall between an end tag and the next start tag: with entries written
+ * back to back, most never do. A cut is only a guess either way (the module comment): this makes a good one come
+ * sooner.
  */
-function lastEndTag(buf: Buffer, pattern: Buffer): number {
-  for (let idx = buf.lastIndexOf(pattern); idx >= 0; idx = idx > 0 ? buf.lastIndexOf(pattern, idx - 1) : -1) {
-    if (pattern[0] === LT_BYTE) return idx; // `</qname>`: an end tag itself
-    // Back over the rest of a qname (its prefix and colon) to `</`.
-    let j = idx - 1;
-    while (j >= 0 && buf[j] !== SLASH_BYTE && buf[j] !== LT_BYTE && buf[j]! > 32) j--;
-    if (j > 0 && buf[j] === SLASH_BYTE && buf[j - 1] === LT_BYTE) return idx;
-  }
-  return -1;
+function endsEndTag(buf: Buffer, idx: number, pattern: Buffer): boolean {
+  if (pattern[0] === LT_BYTE) return true; // `</qname>`: an end tag itself
+  // Back over the rest of a qname (its prefix and colon) to `</`.
+  let j = idx - 1;
+  while (j >= 0 && buf[j] !== SLASH_BYTE && buf[j] !== LT_BYTE && buf[j]! > 32) j--;
+  return j > 0 && buf[j] === SLASH_BYTE && buf[j - 1] === LT_BYTE;
 }
 const SLASH_BYTE = 0x2f;
 const LT_BYTE = 0x3c;
 
-/** The first `pattern` in `buf` that ends an end tag (as lastEndTag), or -1. */
-function firstEndTag(buf: Buffer, pattern: Buffer): number {
-  for (let idx = buf.indexOf(pattern); idx >= 0; idx = buf.indexOf(pattern, idx + 1)) {
-    if (pattern[0] === LT_BYTE) return idx;
-    let j = idx - 1;
-    while (j >= 0 && buf[j] !== SLASH_BYTE && buf[j] !== LT_BYTE && buf[j]! > 32) j--;
-    if (j > 0 && buf[j] === SLASH_BYTE && buf[j - 1] === LT_BYTE) return idx;
+/** The last `pattern` in `buf` that ends an end tag, or -1. */
+function lastEndTag(buf: Buffer, pattern: Buffer): number {
+  for (let idx = buf.lastIndexOf(pattern); idx >= 0; idx = idx > 0 ? buf.lastIndexOf(pattern, idx - 1) : -1) {
+    if (endsEndTag(buf, idx, pattern)) return idx;
   }
   return -1;
+}
+
+/** The first `pattern` in `buf` that ends an end tag, or -1. */
+function firstEndTag(buf: Buffer, pattern: Buffer): number {
+  for (let idx = buf.indexOf(pattern); idx >= 0; idx = buf.indexOf(pattern, idx + 1)) {
+    if (endsEndTag(buf, idx, pattern)) return idx;
+  }
+  return -1;
+}
+
+/** The bytes gathered so far as one Buffer (a view when there is one piece). */
+function joined(acc: readonly Uint8Array[], length: number): Buffer {
+  return acc.length === 1 ? Buffer.from(acc[0]!.buffer, acc[0]!.byteOffset, acc[0]!.length) : Buffer.concat(acc, length);
 }
 
 /**
@@ -174,7 +182,7 @@ async function* pieces(input: AsyncIterable<Uint8Array>, size: number, pattern: 
     acc.push(chunk);
     accLen += chunk.length;
     if (accLen < size && offset > 0) continue;
-    const buf = acc.length === 1 ? Buffer.from(acc[0]!.buffer, acc[0]!.byteOffset, acc[0]!.length) : Buffer.concat(acc, accLen);
+    const buf = joined(acc, accLen);
     const p = pattern();
     const idx = offset === 0 ? firstEndTag(buf, p) : lastEndTag(buf, p);
     const cut = idx >= 0 ? idx + p.length : accLen >= 4 * size ? accLen : -1;
@@ -187,7 +195,7 @@ async function* pieces(input: AsyncIterable<Uint8Array>, size: number, pattern: 
     acc = cut < accLen ? [buf.subarray(cut)] : [];
     accLen -= cut;
   }
-  const rest = acc.length === 1 ? Buffer.from(acc[0]!.buffer, acc[0]!.byteOffset, acc[0]!.length) : Buffer.concat(acc, accLen);
+  const rest = joined(acc, accLen);
   const p = pattern();
   const idx = offset > 0 ? lastEndTag(rest, p) : -1;
   if (idx >= 0 && idx + p.length < rest.length) {
