@@ -2,7 +2,6 @@ import { SdataError } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
 import { uuidKey } from '../protocol/uuid.ts';
 import type { BadReference } from './entities.ts';
-import { isSpace } from './scan-chars.ts';
 
 /**
  * The canonical form's text rules (canonical-writer.ts): escaping as Canonical XML escapes, character data with
@@ -17,11 +16,6 @@ import { isSpace } from './scan-chars.ts';
 const NON_ASCII = /[^\x00-\x7f]/;
 export const toChars = (s: string): string => (NON_ASCII.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s);
 export const toBytes = (s: string): string => (NON_ASCII.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s);
-
-export function isBlank(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (!isSpace(s.charCodeAt(i))) return false;
-  return true;
-}
 
 export const bad: BadReference = (at, problem) => new SdataError('SDATA_E_MALFORMED', `payload, character ${at}: ${problem}`);
 

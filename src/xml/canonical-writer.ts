@@ -1,5 +1,6 @@
 import { NS } from '../protocol/namespaces.ts';
-import { bad, cmp, escAttr, escText, intern, isBlank, quickText, TAB_LF_CR, toBytes, toChars, uuidOf } from './canonical-text.ts';
+import { bad, cmp, escAttr, escText, intern, quickText, TAB_LF_CR, toBytes, toChars, uuidOf } from './canonical-text.ts';
+import { isBlank } from './scan-chars.ts';
 import { isXsTrue, LIST, listRule } from './child-list-rule.ts';
 import { decodeEntities } from './entities.ts';
 import { rawToText } from './raw-text.ts';

@@ -10,9 +10,9 @@ const L_DELETED_CHILD = 32;
 
 /**
  * Whether an element has, at any depth, a child list that needs the merge (the rule of child-list-rule.ts), counted
- * while a scanner reads it: what the provider's `needsListMerge` finds in a second pass over the stored fragment
- * (src/provider/payload/list-scan.ts, the oracle of test/xml/list-watch.test.ts), found in the pass that reads the
- * entry. The scanner says where the element starts (`start`), what each start tag inside says (`open`: L_* bits
+ * while a reader reads it. The target's record scanner (record-scanner.ts) counts in the pass that reads the entry;
+ * the provider's `needsListMerge` (src/provider/payload/list-scan.ts) in a second pass over a stored fragment, and is
+ * the oracle of the scanner's answer (test/provider/payload/list-work.test.ts). The reader says where the element starts (`start`), what each start tag inside says (`open`: L_* bits
  * from its sdata:uuid, sdata:deleteMissing and sdata/sync:isDeleted attributes), where character data that is not
  * white space stands (`text`), and where each element ends (`close`); `work` is the answer once the element closed.
  */

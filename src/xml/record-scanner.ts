@@ -2,10 +2,11 @@ import { NS } from '../protocol/namespaces.ts';
 import type { SyncState } from '../protocol/sync-state.ts';
 import { NO_DECLS, utf16Units } from './entry-record.ts';
 import type { EntryRecord, ResumePoint } from './feed-types.ts';
-import type { XmlLimits } from './limits.ts';
 import { decodeEntities } from './entities.ts';
-import { L_DELETED, L_FLAG, L_UUID, ListWatch, L_COMPLETE } from './list-watch.ts';
+import type { XmlLimits } from './limits.ts';
+import { L_COMPLETE, L_DELETED, L_FLAG, L_UUID, ListWatch } from './list-watch.ts';
 import { PieceScanner, type Refusal } from './piece-scanner.ts';
+import { isBlank } from './scan-chars.ts';
 
 const NON_ASCII = /[\x80-\xff]/;
 // Captures of this scanner (PieceScanner keeps 1 and 2 for the endpoint and the tick).
@@ -40,7 +41,7 @@ interface Fields {
  * posted page: provider/sync/target-applier.ts): besides what plan's scanner checks and keeps, each entry's atom:id,
  * `http:httpMethod`, the syncState's stamp and user, the resource element's span, name, namespace, own declarations
  * and `isDeleted`, the declarations of the entry and the payload, and the entry's exact text: the record the saxes
- * FeedReader makes of the same entry (test/xml/record-scanner.test.ts compares them), but for `http:ifMatch`, which
+ * FeedReader makes of the same entry (test/xml/scanned-feed-reader.test.ts compares them), but for `http:ifMatch`, which
  * no target reads. It refuses what PieceScanner refuses, a field given twice, and references in the attributes it
  * reads; the caller then reads the piece with the FeedReader (xml/scanned-feed-reader.ts).
  */
@@ -241,14 +242,7 @@ export class RecordScanner extends PieceScanner {
 
   protected override charData(d: number, s: string, from: number, to: number): void {
     const watch = this.watch;
-    if (watch === undefined || !watch.active || d < 3) return;
-    for (let i = from; i < to; i++) {
-      const c = s.charCodeAt(i);
-      if (c !== 32 && c !== 10 && c !== 13 && c !== 9) {
-        watch.text(d);
-        return;
-      }
-    }
+    if (watch !== undefined && watch.active && d >= 3 && !isBlank(s, from, to)) watch.text(d);
   }
 
   /**

@@ -39,6 +39,12 @@ export function isSpace(c: number): boolean {
   return c === 32 || c === 10 || c === 9 || c === 13;
 }
 
+/** Whether `s` from `from` to `to` (the whole of it by default) is XML white space only. */
+export function isBlank(s: string, from = 0, to = s.length): boolean {
+  for (let i = from; i < to; i++) if (!isSpace(s.charCodeAt(i))) return false;
+  return true;
+}
+
 /** XML 1.0's Char production, for character references (saxes' isChar10). */
 export function isChar10(c: number): boolean {
   return c === 9 || c === 10 || c === 13 || (c >= 0x20 && c <= 0xd7ff) || (c >= 0xe000 && c <= 0xfffd) || (c >= 0x10000 && c <= 0x10ffff);

@@ -1,7 +1,8 @@
 import { escapeAttr } from '../../protocol/escape.ts';
 import { NS } from '../../protocol/namespaces.ts';
 import { usesPrefix } from '../../xml/feed-writer.ts';
-import { elementTree, isBlank, isComplete, scopeAt, uriOf, type Elem } from './element-tree.ts';
+import { isBlank } from '../../xml/scan-chars.ts';
+import { elementTree, isComplete, scopeAt, uriOf, type Elem } from './element-tree.ts';
 import { normalizeFragment, scanRootTag } from './fragment.ts';
 import { needsListMerge } from './list-scan.ts';
 

@@ -1,5 +1,6 @@
 import { NS } from '../../protocol/namespaces.ts';
 import { isXsTrue as isTrue, LIST, listRule, WORK } from '../../xml/child-list-rule.ts';
+import { isBlank } from '../../xml/scan-chars.ts';
 import { prefixOf, scanStartTag, unescapeAttr } from './fragment.ts';
 
 /**
@@ -42,15 +43,6 @@ export interface Elem {
 
 /** Whether `deleteMissing` says the list is complete. */
 export const isComplete = (e: Elem): boolean => e.deleteMissing !== undefined && isTrue(e.deleteMissing.value);
-
-/** Whether f[from, to) is XML whitespace only. */
-export function isBlank(f: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const c = f.charCodeAt(i);
-    if (c !== 32 && c !== 10 && c !== 13 && c !== 9) return false;
-  }
-  return true;
-}
 
 /** The element tree of a well-formed fragment (its root element starts at offset 0). */
 export function elementTree(f: string): Elem {

@@ -110,7 +110,7 @@ export function rootUuid(rt: RootTag, decls: Map<string, string>): string | unde
  * Undefined when the entry has no resource element.
  */
 export function storedFragment(rec: EntryRecord, uuid: string | undefined): string | undefined {
-  return storedResource(recordInChars(rec), uuid)?.fragment ?? undefined;
+  return storedResource(recordInChars(rec), uuid)?.fragment;
 }
 
 /** A stored fragment, and where its root start tag ends (what the list scan skips: child-lists.ts hasListWork). */

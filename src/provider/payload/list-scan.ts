@@ -1,7 +1,7 @@
 import { NS } from '../../protocol/namespaces.ts';
 import { L_COMPLETE, L_DELETED, L_FLAG, L_UUID, ListWatch } from '../../xml/list-watch.ts';
 import { toChars } from '../../xml/canonical-text.ts';
-import { isBlank } from './element-tree.ts';
+import { isBlank, isSpace } from '../../xml/scan-chars.ts';
 import { unescapeAttr } from './fragment.ts';
 
 /**
@@ -24,11 +24,8 @@ const cand = new Int32Array(MAX_CANDIDATES * 4);
 let selfClosing = false;
 let tooMany = false;
 let bytesMode = false;
-const NON_ASCII = /[^\x00-\x7f]/;
 /** The counting is the target's scanner's (xml/list-watch.ts): one implementation of the rule's bookkeeping. */
 const watch = new ListWatch();
-
-const isSpace = (c: number): boolean => c === 32 || c === 10 || c === 9 || c === 13;
 
 /**
  * `bytes`: `f` is UTF-8 as a Latin-1 string (a fragment of the target's scanned records, fragment.ts). Everything
@@ -196,7 +193,7 @@ function lookup(f: string, a: number, colon: number): string | undefined {
 function isTrue(f: string, vs: number, ve: number): boolean {
   let v = f.slice(vs, ve);
   // trim() takes U+00A0 and other non-ASCII spaces: bytes are decoded first, so that they trim as characters do.
-  if (bytesMode && NON_ASCII.test(v)) v = toChars(v);
+  if (bytesMode) v = toChars(v);
   if (v.includes('&')) v = unescapeAttr(v);
   v = v.trim();
   return v === 'true' || v === '1';

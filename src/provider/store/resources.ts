@@ -1,11 +1,11 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { Tick } from '../../protocol/ticks.ts';
+import { uuidKey } from '../../protocol/uuid.ts';
 import type { Payload, ResourceRow, ResourceState, ResourceWrites } from './repositories.ts';
 import { tickKey, tickOfKey } from './tick-key.ts';
 import type { TxGuard } from './tx-guard.ts';
 
-/** UUIDs match in either case (docs/protocol.md §2.2); rows keep them lower-cased, payloads keep them as written. */
-import { uuidKey } from '../../protocol/uuid.ts';
+// UUIDs match in either case (docs/protocol.md §2.2): rows keep them as uuidKey makes them, payloads as written.
 
 /** A resource row as SQLite returns it (ticks as tick keys, flags as integers). */
 export interface RawResource {

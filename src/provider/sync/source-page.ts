@@ -42,13 +42,13 @@ export interface PageRequest {
   sink: TextSink;
 }
 
+const PAYLOAD_END = '</sdata:payload></entry>\n';
+
 /**
  * Streams one page. The page's last row is located first with an index-only scan, so `next` goes in the feed
  * head where consumers expect it; then rows are read with an iterating statement and written as they come
  * (streamRows: paused and resumed from `pos` when the response pushes back).
  */
-const PAYLOAD_END = '</sdata:payload></entry>\n';
-
 export async function writeSourcePage(p: PageRequest): Promise<number> {
   const { store, kind, selection, sink } = p;
   const queries = store.selection;
