@@ -4,9 +4,10 @@
 // the rest of its bytes, so the rate it sees is the source's, not a reader's (`pull` parses every entry with saxes
 // and writes a file: on this VM it, not the source, set the pace, ~27–33k entries/s).
 import { request } from 'undici';
+import { ENTRY_TYPE } from '../src/engine/source-feed.ts';
 import { emptyDigest, serializeDigestEntry } from '../src/protocol/digest.ts';
+import { decodeEntities } from '../src/xml/entities.ts';
 
-const ENTRY_TYPE = 'application/atom+xml; type=entry';
 /** The `next` link of a page, in the head our source writes it in (source-page.ts puts it before the entries). */
 const NEXT = /<link\s+rel="next"[^>]*?\shref="([^"]+)"/;
 /** How much of a page's start is searched for it. */
@@ -17,8 +18,6 @@ export interface Drained {
   bytes: number;
   seconds: number;
 }
-
-const unescape = (s: string): string => s.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'");
 
 /** Reads a page, returning its `next` link; the rest of its bytes are counted and dropped. */
 async function page(url: string, body: AsyncIterable<Buffer>, counted: { bytes: number }): Promise<string | undefined> {
@@ -31,7 +30,7 @@ async function page(url: string, body: AsyncIterable<Buffer>, counted: { bytes: 
     head += chunk.toString('latin1');
     const m = NEXT.exec(head);
     if (m) {
-      next = new URL(unescape(m[1]!), url).href;
+      next = new URL(decodeEntities(m[1]!, (at, problem) => new Error(`${url}: next link, character ${at}: ${problem}`)), url).href;
       searching = false;
     } else if (head.length > HEAD_BYTES || head.includes('<entry')) {
       searching = false;
