@@ -57,7 +57,8 @@ EXPOSE 8080
 # when set (serve on 0.0.0.0 needs one, and then $health too).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=64", "/app/bin/sdata-sync.mjs", "health", "--auth", "serve", "http://127.0.0.1:8080/sdata/hub/crm/-/$health"]
-# The bin's heap bounds (src/cli/heap-flags.ts) on node's command line: the bin would otherwise start itself again
-# to get them. Exec form: node is PID 1 and receives docker stop's SIGTERM itself.
-ENTRYPOINT ["node", "--max-semi-space-size=8", "--max-old-space-size=64", "/app/bin/sdata-sync.mjs"]
+# No heap flags here: the bin starts itself again, in place (process.execve: same PID 1), with the bounds and the
+# environment of the command it runs (src/cli/heap-flags.ts: verify's differ from the rest). Exec form: node is
+# PID 1 and receives docker stop's SIGTERM itself.
+ENTRYPOINT ["node", "/app/bin/sdata-sync.mjs"]
 CMD ["--help"]

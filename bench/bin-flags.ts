@@ -1,13 +1,14 @@
 import { fileURLToPath } from 'node:url';
-import { HEAP_FLAGS } from '../src/cli/heap-flags.ts';
+import { heapFlagsFor } from '../src/cli/heap-flags.ts';
 
 export const BIN = fileURLToPath(new URL('../bin/sdata-sync.mjs', import.meta.url));
 
 /**
- * The node flags the bin runs with (src/cli/heap-flags.ts: started without them, it starts itself again with them).
+ * The node flags the bin runs the command `args` with (src/cli/heap-flags.ts: started without them, it starts itself
+ * again with them).
  * Benches and tests start the bin as `node FLAGS BIN …` (to add a preload, or to watch one process): with these it
  * runs as users run it, and without a restart.
  */
-export function binFlags(): string[] {
-  return [...HEAP_FLAGS];
+export function binFlags(args: readonly string[] = []): string[] {
+  return [...heapFlagsFor(args)];
 }

@@ -90,7 +90,7 @@ export interface BinRun {
 export async function runBin(dir: string, name: string, args: string[], discardStdout = false): Promise<BinRun> {
   const rssFile = join(dir, `${name}.rss.json`);
   const t = performance.now();
-  const child = spawn(process.execPath, [...BIN_FLAGS, '--import', MAXRSS, BIN, ...args],
+  const child = spawn(process.execPath, [...binFlags(args), '--import', MAXRSS, BIN, ...args],
     { stdio: ['ignore', discardStdout ? 'ignore' : 'pipe', 'pipe'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
   let stdout = '';
   let stderr = '';

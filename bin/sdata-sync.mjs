@@ -48,16 +48,19 @@ const { enableCompileCache } = await import('node:module');
 const cache = enableCompileCache?.(process.env.NODE_COMPILE_CACHE);
 if (cache?.directory && !process.env.NODE_COMPILE_CACHE) process.env.NODE_COMPILE_CACHE = cache.directory;
 
-// The V8 heap bounds (src/cli/heap-flags.ts) hold however this was started: without them, start again with them.
+// The V8 heap bounds of the command (src/cli/heap-flags.ts) hold however this was started: without them (or without
+// the environment the command starts with), start again with them.
 const heap = await load('cli/heap-flags');
 // Read (and cleared) whether flags are missing or not: the mark must not reach the command or its children.
 const restarted = heap.wasRestarted();
-const missing = heap.missingHeapFlags();
-if (missing.length > 0 && !restarted) {
+const args = process.argv.slice(2);
+const missing = heap.missingHeapFlags(undefined, undefined, heap.heapFlagsFor(args));
+const env = heap.missingEnv(args);
+if ((missing.length > 0 || Object.keys(env).length > 0) && !restarted) {
   // Nothing is open yet: a signal that came meanwhile ends this start, as it would have a moment later.
   if (held.length > 0) process.exit(130);
-  await heap.restartWithHeapFlags(missing, process.argv[1] ?? self, process.argv.slice(2), stop);
+  await heap.restartWithHeapFlags(missing, process.argv[1] ?? self, args, stop, env);
 }
 
 const { run } = await load('cli/main');
-await run(process.argv.slice(2), { held, stop });
+await run(args, { held, stop });

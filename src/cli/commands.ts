@@ -18,11 +18,11 @@
  * This module is loaded by every command, `plan` on a pipe included: it imports constants only (no undici, no SQLite;
  * test/cli/common.test.ts).
  */
-import { getHeapStatistics } from 'node:v8';
 import { credentialVariables } from '../http/auth.ts';
 import { DEFAULT_POLL, DEFAULT_RETRY, DEFAULT_TIMEOUTS } from '../http/defaults.ts';
 import { DEFAULT_CHUNK } from '../plan/defaults.ts';
 import { EXIT } from '../protocol/errors.ts';
+import { heapRoomFor } from './heap-flags.ts';
 import { LIMIT_DEFAULTS, PROVIDER_DEFAULTS, SCRYPT_DEFAULT_N } from '../provider/http/defaults.ts';
 import { STORE_DEFAULTS } from '../provider/store/defaults.ts';
 import { DEFAULT_LIMITS, DEFAULT_MAX_ENTRY_BYTES } from '../xml/limits.ts';
@@ -91,20 +91,7 @@ const endpointBase = url({ help: "identity of a new store's endpoint, fixed when
 const explain = list({ arg: 'UUID', help: 'say on stderr why the entry with this uuid was forwarded or not, and for run what the target answered (repeat or comma-separate)' });
 const db = path({ required: true, help: "SQLite database file, created if missing (':memory:' for a throw-away store)" });
 
-/**
- * The reader holds one entry at a time (its pieces, then the joined text: up to twice the bytes as UTF-16), so
- * the need is ~3x the cap plus a working set. Measured: three 16 MiB entries (two-byte text) pass through plan
- * with the old generation capped at 48 MiB; the bin caps it at 64 (bin/sdata-sync.mjs) so that memory stays flat.
- * Larger caps need a larger heap, asked for by running node with --max-old-space-size.
- */
-function heapRoomFor(bytes: number): string | undefined {
-  const limitMiB = Math.floor(getHeapStatistics().heap_size_limit / 2 ** 20);
-  const needMiB = Math.ceil((3 * bytes) / 2 ** 20) + 32;
-  return needMiB > limitMiB
-    ? `entries that large need about ${needMiB} MiB of heap and this process has ${limitMiB} MiB; run it with a larger one: node --max-old-space-size=${needMiB} "$(command -v sdata-sync)" …`
-    : undefined;
-}
-const maxEntryBytes = size({ default: DEFAULT_MAX_ENTRY_BYTES, check: heapRoomFor, help: 'larger entries are invalid (not forwarded)' });
+const maxEntryBytes = size({ default: DEFAULT_MAX_ENTRY_BYTES, check: (b) => heapRoomFor(b), help: 'larger entries are invalid (not forwarded)' });
 
 /** The journal of open contexts (engine/journal.ts): the next run DELETEs those a killed run left open. */
 const stateDir = path({ arg: 'DIR', defaultText: '$XDG_STATE_HOME/sdata-sync, else ~/.local/state/sdata-sync', help: 'where the journal of open contexts is kept, so that the next run deletes those a killed one left open' });
@@ -369,7 +356,7 @@ export const COMMANDS = {
       states: bool({ help: 'also compare syncStates (endpoint and tick); a resource with equal data and another state is reported, not a failure' }),
       report: { ...report, help: 'one JSON line per difference: uuid, what differs, and both sides\' digest, url and syncState' },
       tempDir: path({ arg: 'DIR', defaultText: 'the system temp directory', help: 'where the scratch file of the comparison goes' }),
-      threads: int({ min: 1, max: 2, default: 1, help: 'read the target in a thread of its own (2: ~50 MiB more RSS, a little faster where a core is free) or both sides on one (1); the result is the same' }),
+      threads: int({ min: 1, max: 2, default: 2, help: 'read the two sides on two threads (2: ~1.3x faster where two cores are free) or both on one (1: ~10 MiB less memory, for one core); the result is the same' }),
       runName: { ...runName, default: 'sdata-sync verify', help: 'runName sent with the $syncSource POSTs' },
       maxEntryBytes: { ...maxEntryBytes, help: 'larger entries are not compared (and make the result a difference)' },
       ...LIMITS,

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 
 /**
  * The V8 heap bounds every command runs with (docs/decisions/0004-v8-memory-bounds.md).
@@ -14,6 +15,47 @@ import { constants } from 'node:os';
  */
 export const HEAP_FLAGS = ['--max-semi-space-size=8', '--max-old-space-size=64'] as const;
 
+/**
+ * `verify`'s (docs/decisions/0030-verify-two-threads.md): it reads its two sides on two threads, each with a heap of
+ * its own (the worker takes the same bound, engine/verify/side-thread.ts), and a thread holds an entry, the reader's
+ * characters of it and its canonical form at once: an entry of 15.5 MB needs 128–160 MiB of old generation (measured,
+ * test/engine/verify-large.test.ts), hence 160 for the default 16 MiB cap (VERIFY_BYTES_FACTOR). A larger limit costs
+ * nothing until used: peak RSS at 1M resources per side was the same with 80 and 160. A 2 MiB semi-space rather than
+ * 8: with two heaps the young generations cost ~20 MiB of peak RSS at the same speed. glibc's malloc arenas capped at
+ * 2 rather than 8 per core: the second thread's own arena cost ~20 MiB more.
+ */
+export const VERIFY_HEAP_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=160'] as const;
+/** Heap a verify thread needs per byte of --max-entry-bytes (plus a working set): see VERIFY_HEAP_FLAGS. */
+export const VERIFY_BYTES_FACTOR = 8;
+const VERIFY_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+
+/** The heap flags of the command `args` start with. */
+export function heapFlagsFor(args: readonly string[]): readonly string[] {
+  return args[0] === 'verify' ? VERIFY_HEAP_FLAGS : HEAP_FLAGS;
+}
+
+/** Environment the command `args` start with must be started with (read by the C library at start), where unset. */
+export function missingEnv(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const want = args[0] === 'verify' && process.platform === 'linux' ? VERIFY_ENV : {};
+  return Object.fromEntries(Object.entries(want).filter(([k]) => env[k] === undefined));
+}
+
+/**
+ * Whether this heap has room for an entry of `bytes`, or what to do. The pipe commands' reader holds one entry at a
+ * time (its pieces, then the joined text: up to twice the bytes as UTF-16), so their need is ~3x the cap plus a
+ * working set (`factor` 3). Measured: three 16 MiB entries (two-byte text) pass through plan with the old generation
+ * capped at 48 MiB; the bin caps it at 64 (bin/sdata-sync.mjs) so that memory stays flat. verify's threads hold more
+ * per entry (VERIFY_BYTES_FACTOR). Larger caps need a larger heap, asked for by running node with
+ * --max-old-space-size.
+ */
+export function heapRoomFor(bytes: number, factor = 3): string | undefined {
+  const limitMiB = Math.floor(getHeapStatistics().heap_size_limit / 2 ** 20);
+  const needMiB = Math.ceil((factor * bytes) / 2 ** 20) + 32;
+  return needMiB > limitMiB
+    ? `entries that large need about ${needMiB} MiB of heap and this process has ${limitMiB} MiB; run it with a larger one: node --max-old-space-size=${needMiB} "$(command -v sdata-sync)" …`
+    : undefined;
+}
+
 const name = (flag: string): string => flag.split('=')[0]!.replace(/_/g, '-');
 
 /**
@@ -21,9 +63,9 @@ const name = (flag: string): string => flag.split('=')[0]!.replace(/_/g, '-');
  * nor in NODE_OPTIONS. A setting the user gave (any value, `_` or `-` spelling, or --max-old-space-size-percentage)
  * is theirs and is kept.
  */
-export function missingHeapFlags(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env['NODE_OPTIONS'] ?? ''): string[] {
+export function missingHeapFlags(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env['NODE_OPTIONS'] ?? '', flags: readonly string[] = HEAP_FLAGS): string[] {
   const given = [...execArgv, ...nodeOptions.split(/\s+/)].map(name);
-  return HEAP_FLAGS.filter((f) => !given.some((g) => g.startsWith(name(f))));
+  return flags.filter((f) => !given.some((g) => g.startsWith(name(f))));
 }
 
 /**
@@ -48,9 +90,9 @@ export function wasRestarted(): boolean {
  * SIGINT would make the child quit at once instead of releasing its contexts. `stopHolding` ends the bin's early
  * signal holding (signals.ts) before the child takes over.
  */
-export async function restartWithHeapFlags(missing: readonly string[], script: string, args: readonly string[], stopHolding: () => void): Promise<never> {
+export async function restartWithHeapFlags(missing: readonly string[], script: string, args: readonly string[], stopHolding: () => void, extraEnv: Readonly<Record<string, string>> = {}): Promise<never> {
   const argv = [...missing, ...process.execArgv, script, ...args];
-  const env = { ...process.env, [RESTARTED]: '1' };
+  const env = { ...process.env, ...extraEnv, [RESTARTED]: '1' };
   if (typeof process.execve === 'function') process.execve(process.execPath, [process.execPath, ...argv], env);
   stopHolding();
   const child = spawn(process.execPath, argv, { stdio: 'inherit', env });

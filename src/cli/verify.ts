@@ -9,9 +9,14 @@ import type { COMMANDS, Input } from './commands.ts';
 import { levelOfExit } from '../engine/log.ts';
 import { clientOptions, limitsFrom, loggerFrom, onInterrupt, pollFrom, withSummary } from './common.ts';
 import { EXIT } from './exit-codes.ts';
+import { heapRoomFor, VERIFY_BYTES_FACTOR } from './heap-flags.ts';
+import { SdataError } from '../protocol/errors.ts';
 
 /** `sdata-sync verify`: options and help in commands.ts. */
 export async function run({ values: v }: Input<typeof COMMANDS.verify>): Promise<number> {
+  // A thread holds an entry with its canonical form: more per byte than the pipe commands (the option's own check).
+  const room = heapRoomFor(v.maxEntryBytes, VERIFY_BYTES_FACTOR);
+  if (room !== undefined) throw new SdataError('SDATA_E_USAGE', `verify, --max-entry-bytes ${v.maxEntryBytes}: ${room}`);
   const log = loggerFrom(v);
   // The report first: a path that cannot be written ends the command before either provider is asked anything.
   const report = v.report === undefined ? undefined : new JsonlFile(v.report);

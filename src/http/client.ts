@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
-import { Agent, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { SdataError } from '../protocol/errors.ts';
 import {
   DECLINED_STATUS, errorCode, isTransientError, isUnsentError, RETRYABLE_STATUS, retryAfterMs,
@@ -10,14 +11,24 @@ import type { Side } from './auth.ts';
 import { DEFAULT_RETRY, DEFAULT_TIMEOUTS, type Timeouts } from './defaults.ts';
 import { originOf, redactUrl, splitUrl } from './url.ts';
 
+const CLEANUP_TIMEOUT_MS = 10_000;
+
+/**
+ * undici's Agent and its request API, and nothing else of it. The package's entry point loads all of undici (fetch,
+ * WebSocket, EventSource, mocks, caches) into every thread that makes a request: 6.0 MiB of heap where these two take
+ * 2.4, ~14 MiB of RSS per thread (verify reads its two sides on two threads: docs/decisions/0030). The package has
+ * no exports map, so these paths are its own files; test/http/undici-parts.test.ts fails if they move.
+ */
+const load = createRequire(import.meta.url);
+const UndiciAgent = load('undici/lib/dispatcher/agent.js') as typeof Agent;
+const requestOf = load('undici/lib/api/api-request.js') as (this: Dispatcher, o: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
+
 /**
  * How a request may be repeated after a failure:
  * - `idempotent`: GET, DELETE, and POSTs carrying a trackingID (the provider recognises the repeat, core 11.6);
  * - `unsent`: only when the request provably never reached the server (refused connection, 429/503);
  * - `never`.
  */
-const CLEANUP_TIMEOUT_MS = 10_000;
-
 export type RetryMode = 'idempotent' | 'unsent' | 'never';
 
 export interface HttpRequest {
@@ -117,7 +128,7 @@ export class HttpClient {
     this.onRetry = o.onRetry;
     this.clock = o.clock ?? SYSTEM_CLOCK;
     this.ownsAgent = o.agent === undefined;
-    this.agent = o.agent ?? new Agent({
+    this.agent = o.agent ?? new UndiciAgent({
       connect: { timeout: this.timeouts.connectMs, ...(o.ca && o.ca.length > 0 ? { ca: trustedWith(o.ca) } : {}) },
       headersTimeout: this.timeouts.headersMs,
       bodyTimeout: this.timeouts.bodyMs,
@@ -139,7 +150,7 @@ export class HttpClient {
     const signal = cleanup ? AbortSignal.timeout(CLEANUP_TIMEOUT_MS) : req.uninterruptible ? undefined : this.signal;
     return withRetry(async (n) => {
       this.requests++;
-      const res = await this.agent.request({
+      const res = await requestOf.call(this.agent, {
         origin, path, method: req.method, headers,
         // undici takes iterables too (its types list only some body forms).
         body: (req.body ? req.body() : null) as Dispatcher.DispatchOptions['body'],

@@ -56,25 +56,27 @@ export function uuidOf(v: string, bytes: boolean): string {
 
 /**
  * The canonical (escaped) text of a run of character data that holds references but no markup, CR or run of only
- * white space, read in one pass without decoding the run to characters and back; undefined for anything else, which
- * rawToText reads. A character reference becomes its character (its UTF-8 bytes when `bytes`), escaped as Canonical
- * XML escapes it.
+ * white space, read in one pass without decoding the run to characters and back, appended to `out` piece by piece;
+ * false (and `out` as it was) for anything else, which rawToText reads. A character reference becomes its character
+ * (its UTF-8 bytes when `bytes`), escaped as Canonical XML escapes it. Pieces, not a string built by `+=`: V8 keeps
+ * such a string as a tree of concatenations, ~3x the text until it is flattened, and a 15 MB run of text with
+ * references ran verify out of heap (test/engine/verify-large.test.ts).
  */
-export function quickText(f: string, from: number, to: number, bytes: boolean): string | undefined {
-  let out = '';
+export function quickText(f: string, from: number, to: number, bytes: boolean, out: string[]): boolean {
+  const mark = out.length;
   let seg = from;
   let blank = true;
   for (let i = from; i < to; i++) {
     const c = f.charCodeAt(i);
     if (c === 38) {
       const semi = f.indexOf(';', i + 2);
-      if (semi < 0 || semi >= to) return undefined;
+      if (semi < 0 || semi >= to) return undo(out, mark);
       let rep: string;
       if (f.charCodeAt(i + 1) === 35) {
         const hex = f.charCodeAt(i + 2) === 120;
         const cp = Number.parseInt(f.slice(i + (hex ? 3 : 2), semi), hex ? 16 : 10);
         // Only characters XML allows (the readers have checked; anything else is left to rawToText's message).
-        if (!(cp >= 32 ? cp < 0xd800 || (cp >= 0xe000 && cp <= 0x10ffff && cp !== 0xfffe && cp !== 0xffff) : cp === 9 || cp === 10 || cp === 13)) return undefined;
+        if (!(cp >= 32 ? cp < 0xd800 || (cp >= 0xe000 && cp <= 0x10ffff && cp !== 0xfffe && cp !== 0xffff) : cp === 9 || cp === 10 || cp === 13)) return undo(out, mark);
         if (cp === 38) rep = '&amp;';
         else if (cp === 60) rep = '&lt;';
         else if (cp === 62) rep = '&gt;';
@@ -89,23 +91,33 @@ export function quickText(f: string, from: number, to: number, bytes: boolean): 
         else if (name === 'gt') rep = '&gt;';
         else if (name === 'quot') rep = '"';
         else if (name === 'apos') rep = "'";
-        else return undefined;
+        else return undo(out, mark);
         blank = false;
       }
-      out += f.slice(seg, i) + rep;
+      if (i > seg) out.push(f.slice(seg, i));
+      out.push(rep);
       seg = semi + 1;
       i = semi;
     } else if (c === 62) {
-      out += `${f.slice(seg, i)}&gt;`;
+      if (i > seg) out.push(f.slice(seg, i));
+      out.push('&gt;');
       seg = i + 1;
       blank = false;
     } else if (c === 60 || c === 13) {
-      return undefined;
+      return undo(out, mark);
     } else if (blank && c !== 32 && c !== 10 && c !== 9) {
       blank = false;
     }
   }
-  return blank ? undefined : out + f.slice(seg, to);
+  if (blank) return undo(out, mark);
+  if (to > seg) out.push(f.slice(seg, to));
+  return true;
+}
+
+/** `out` back to its first `mark` pieces (rare: a run quickText does not read, after some of it was written). */
+function undo(out: string[], mark: number): false {
+  out.length = mark;
+  return false;
 }
 
 /**

@@ -89,10 +89,10 @@ export class CanonicalWriter {
     this.from = this.lastEnd = start;
   }
 
-  /** The output, once the resource element has ended just before `end`. */
-  finish(end: number): string {
+  /** The output's pieces, once the resource element has ended just before `end` (valid until the next begin()). */
+  finish(end: number): readonly string[] {
     this.flushTo(end);
-    return this.out.join('');
+    return this.out;
   }
 
   /** A namespace URI as this writer compares and writes it (interned; in bytes when the text is read as bytes). */
@@ -144,15 +144,16 @@ export class CanonicalWriter {
     const out = this.out;
     // Plain text is canonical as written: it stays in the source run (unless it is white space held back below).
     let t = '';
-    // Otherwise its canonical text `e`: written directly when it holds references but no markup or CR (quickText).
-    let e: string | undefined;
+    // Otherwise its canonical text: appended piece by piece when it holds references but no markup or CR (`quick`),
+    // else read whole (rawToText) into `t`.
+    let quick = false;
     if (plain) {
       if ((this.flags[d]! & F_TEXT) !== 0) return;
     } else {
-      e = quickText(f, from, to, this.bytes);
       this.flushTo(from);
       this.from = to;
-      if (e === undefined) {
+      quick = quickText(f, from, to, this.bytes, out);
+      if (!quick) {
         t = this.bytes ? toBytes(rawToText(toChars(f.slice(from, to)), bad)) : rawToText(f.slice(from, to), bad);
         if (t === '') return;
         blank = isBlank(t);
@@ -160,7 +161,7 @@ export class CanonicalWriter {
         blank = false;
       }
       if ((this.flags[d]! & F_TEXT) !== 0) {
-        out.push(e ?? escText(t));
+        if (!quick) out.push(escText(t));
         return;
       }
     }
@@ -176,11 +177,11 @@ export class CanonicalWriter {
       return;
     }
     this.flags[d]! |= F_TEXT;
-    // Mixed content: the white space held so far is text too, in its place (all of it before the pending run).
+    // Mixed content: the white space held so far is text too, in its place (all of it before this run's pieces).
     const base = this.wsBase[d]!;
     for (let k = this.nWs - 1; k >= base; k--) out.splice(this.wsAt[k]!, 0, escText(this.wsText[k]!));
     this.nWs = base;
-    if (!plain) out.push(e ?? escText(t));
+    if (!plain && !quick) out.push(escText(t));
   }
 
   /**

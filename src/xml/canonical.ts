@@ -54,7 +54,7 @@ export const fragmentPayload = (xml: string): PayloadText => ({ text: xml, start
 
 /** The canonical XML of a payload (its characters, whatever `p.bytes`). */
 export function canonicalXml(p: PayloadText): string {
-  const c = reader.run(p);
+  const c = reader.run(p).join('');
   return p.bytes === true ? toChars(c) : c;
 }
 
@@ -63,8 +63,17 @@ export function canonicalXml(p: PayloadText): string {
  * payload is an ArrayBuffer to allocate and collect, which doubled the cost of the hash (docs/decisions/0026).
  */
 export function payloadDigest(p: PayloadText): string {
-  return digestOf(reader.run(p), p.bytes === true);
+  const pieces = reader.run(p);
+  const bytes = p.bytes === true;
+  if (pieces.length <= MANY_PIECES) return digestOf(pieces.join(''), bytes);
+  // A large payload is hashed piece by piece: joined, its canonical form would be one more copy of it in the heap.
+  const h = createHash('sha256');
+  for (const s of pieces) h.update(s, bytes ? 'latin1' : 'utf8');
+  return h.digest('base64');
 }
+
+/** Pieces of output above which a payload is hashed without joining them (a payload of ~1 KB has a few dozen). */
+const MANY_PIECES = 4096;
 
 /** SHA-256 in base64 of a canonical form as the writer made it (`bytes`: as UTF-8 bytes, hashed as they are). */
 function digestOf(canonical: string, bytes: boolean): string {
@@ -99,7 +108,7 @@ class PayloadReader {
   private i = 0;
   private selfClosing = false;
 
-  run(p: PayloadText): string {
+  run(p: PayloadText): readonly string[] {
     const f = p.text;
     const w = this.w;
     this.f = f;

@@ -31,7 +31,7 @@ export const TEST_ENV = { XDG_STATE_HOME: STATE_HOME };
 
 export function runCli(args: string[], opts: { stdin?: string | Buffer; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [...BIN_FLAGS, BIN, ...args], { cwd: opts.cwd, env: { ...process.env, ...TEST_ENV, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(NODE, [...binFlags(args), BIN, ...args], { cwd: opts.cwd, env: { ...process.env, ...TEST_ENV, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -63,7 +63,7 @@ export interface MeasuredChild {
 export function spawnMeasured(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): MeasuredChild {
   const dir = mkdtempSync(join(tmpdir(), 'sdata-sync-rss-'));
   const rssFile = join(dir, 'rss.json');
-  const child = spawn(NODE, [...BIN_FLAGS, '--import', MAXRSS, BIN, ...args], {
+  const child = spawn(NODE, [...binFlags(args), '--import', MAXRSS, BIN, ...args], {
     env: { ...process.env, ...TEST_ENV, ...opts.env, BENCH_RSS_OUT: rssFile }, stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';

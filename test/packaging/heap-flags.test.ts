@@ -3,7 +3,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { HEAP_FLAGS, missingHeapFlags, wasRestarted } from '../../src/cli/heap-flags.ts';
+import { HEAP_FLAGS, heapFlagsFor, missingEnv, missingHeapFlags, VERIFY_HEAP_FLAGS, wasRestarted } from '../../src/cli/heap-flags.ts';
 import { BIN, NODE } from '../helpers/cli.ts';
 import { until } from '../helpers/until.ts';
 
@@ -71,13 +71,37 @@ test('`node bin/sdata-sync.mjs` without flags runs with the bin\'s heap bounds, 
   assert.doesNotMatch(c.stdout + c.stderr, /HEAP_RESTART/);
 });
 
+test('verify runs with its own bounds and, on Linux, its malloc arena cap; a setting the user gave is kept', async () => {
+  assert.deepEqual(heapFlagsFor(['verify', '--help']), VERIFY_HEAP_FLAGS);
+  assert.deepEqual(heapFlagsFor(['run']), HEAP_FLAGS);
+  assert.deepEqual(missingEnv(['run'], {}), {});
+  if (process.platform === 'linux') {
+    assert.deepEqual(missingEnv(['verify'], {}), { MALLOC_ARENA_MAX: '2' });
+    assert.deepEqual(missingEnv(['verify'], { MALLOC_ARENA_MAX: '4' }), {});
+  }
+  const env = `${REPORT} --import=${fixture('env-report.mjs')}`;
+  const s = start([], ['verify', '--help'], env);
+  const r = await s.done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.reports.length, 1, r.stderr);
+  assert.equal(r.reports[0]!.pid, s.child.pid);
+  assert.deepEqual(r.reports[0]!.execArgv.filter((a) => a.startsWith('--max')), [...VERIFY_HEAP_FLAGS]);
+  assert.equal(r.reports[0]!.heapLimitMiB, limitWith(VERIFY_HEAP_FLAGS));
+  if (process.platform === 'linux') assert.match(r.stderr, /^env-report MALLOC_ARENA_MAX=2$/m);
+  // Flags given on the command line are the user's: only the environment is added (one start more, in place).
+  const given = start(['--max-old-space-size=200'], ['verify', '--help'], env);
+  const g = await given.done;
+  assert.equal(g.reports.at(-1)!.heapLimitMiB, limitWith(['--max-semi-space-size=2', '--max-old-space-size=200']));
+  assert.equal(g.reports.at(-1)!.pid, given.child.pid);
+});
+
 test('a heap size the user chose is kept (for a large --max-entry-bytes): only the missing flag is added', async () => {
   const r = await start(['--max-old-space-size=256'], ['--version'], REPORT).done;
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.reports.at(-1)!.heapLimitMiB, limitWith(['--max-semi-space-size=8', '--max-old-space-size=256']));
   const viaEnv = await start([], ['--version'], `${REPORT} --max-old-space-size=300`).done;
   assert.equal(viaEnv.reports.at(-1)!.heapLimitMiB, limitWith(['--max-semi-space-size=8', '--max-old-space-size=300']));
-  // Started with both (npm start, the image's entrypoint, the shebang of an older bin): no second start.
+  // Started with both (npm start, the image's health check, the shebang of an older bin): no second start.
   const both = start([...HEAP_FLAGS], ['--version'], REPORT);
   const b = await both.done;
   assert.deepEqual(b.reports.map((x) => x.pid), [both.child.pid]);

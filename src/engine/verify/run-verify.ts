@@ -13,10 +13,10 @@ import { SideThread, type PortableClientOptions } from './side-thread.ts';
 
 /**
  * `sdata-sync verify`: do two applications hold the same resources of a kind? Each side's whole state is read from
- * its own sync feed (read-side.ts) into a side file, the target's in a thread of its own when `threads` is 2; the
- * two files are then joined by uuid (compare-file.ts) and the comparison rule (decide.ts, docs/protocol.md X22)
- * names every difference. Memory stays bounded whatever the sizes; both `$syncSource` contexts are DELETEd however
- * it ends, an interruption included.
+ * its own sync feed (read-side.ts) into a side file, the target's in a thread of its own when `threads` is 2 (the
+ * CLI's default: docs/decisions/0030-verify-two-threads.md); the two files are then joined by uuid (compare-file.ts)
+ * and the comparison rule (decide.ts, docs/protocol.md X22) names every difference. Memory stays bounded whatever
+ * the sizes; both `$syncSource` contexts are DELETEd however it ends, an interruption included.
  */
 
 export interface VerifySide {

@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import type { ContextRecorder } from '../../http/async-op.ts';
 import type { HttpClientOptions } from '../../http/client.ts';
@@ -80,9 +81,13 @@ export function portRecorder(post: (c: ContextCall) => void): ContextRecorder {
   };
 }
 
-/** V8 heap bounds of the thread, MiB: what it holds is one page's entry and one payload's canonical form at a time. */
+/**
+ * The thread's young generation, MiB: what it holds is one page's entry and one payload's canonical form at a time.
+ * Its old generation is as large as this thread's whole heap: the bound the CLI checked --max-entry-bytes against
+ * (cli/commands.ts heapRoomFor), which an entry that large needs on whichever thread reads it.
+ */
 const YOUNG_MB = 4;
-const OLD_MB = 32;
+const oldGenerationMb = (): number => Math.floor(getHeapStatistics().heap_size_limit / 2 ** 20);
 
 export class SideThread {
   readonly #worker: Worker;
@@ -92,7 +97,7 @@ export class SideThread {
   constructor(job: SideJob, log: (level: LogLevel, msg: string) => void, onProgress: (entries: number) => void, contexts?: ContextRecorder) {
     const handles = new Map<number, number>();
     this.#worker = new Worker(runnable(new URL('./side-worker.ts', import.meta.url)), {
-      workerData: job, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB, maxOldGenerationSizeMb: OLD_MB },
+      workerData: job, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB, maxOldGenerationSizeMb: oldGenerationMb() },
     });
     this.done = new Promise((resolve, reject) => {
       let settled = false;
