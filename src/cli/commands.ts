@@ -356,7 +356,7 @@ export const COMMANDS = {
       states: bool({ help: 'also compare syncStates (endpoint and tick); a resource with equal data and another state is reported, not a failure' }),
       report: { ...report, help: 'one JSON line per difference: uuid, what differs, and both sides\' digest, url and syncState' },
       tempDir: path({ arg: 'DIR', defaultText: 'the system temp directory', help: 'where the scratch file of the comparison goes' }),
-      threads: int({ min: 1, max: 2, default: 2, help: 'read the two sides on two threads (2: ~1.3x faster where two cores are free) or both on one (1: ~10 MiB less memory, for one core); the result is the same' }),
+      threads: int({ min: 1, max: 2, default: 2, help: 'read the two sides on two threads (2: ~1.3x faster where two cores are free) or both on one (1: for one core; ~10 MiB less memory, but twice the heap per --max-entry-bytes); the result is the same' }),
       runName: { ...runName, default: 'sdata-sync verify', help: 'runName sent with the $syncSource POSTs' },
       maxEntryBytes: { ...maxEntryBytes, help: 'larger entries are not compared (and make the result a difference)' },
       ...LIMITS,

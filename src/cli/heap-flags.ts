@@ -18,15 +18,15 @@ export const HEAP_FLAGS = ['--max-semi-space-size=8', '--max-old-space-size=64']
 /**
  * `verify`'s (docs/decisions/0030-verify-two-threads.md): it reads its two sides on two threads, each with a heap of
  * its own (the worker takes the same bound, engine/verify/side-thread.ts), and a thread holds an entry, the reader's
- * characters of it and its canonical form at once: an entry of 15.5 MB needs 128–160 MiB of old generation (measured,
- * test/engine/verify-large.test.ts), hence 160 for the default 16 MiB cap (VERIFY_BYTES_FACTOR). A larger limit costs
- * nothing until used: peak RSS at 1M resources per side was the same with 80 and 160. A 2 MiB semi-space rather than
- * 8: with two heaps the young generations cost ~20 MiB of peak RSS at the same speed. glibc's malloc arenas capped at
- * 2 rather than 8 per core: the second thread's own arena cost ~20 MiB more.
+ * characters of it and its canonical form at once: an entry of 15.7 MB did not fit in 128 MiB of old generation and
+ * did in 152 and 160 (test/engine/verify-large.test.ts), hence 192 for the default 16 MiB cap (VERIFY_BYTES_FACTOR).
+ * A larger limit costs nothing until used: peak RSS at 1M resources per side was the same with 80, 160 and 192. A
+ * 2 MiB semi-space rather than 8: with two heaps the young generations cost ~20 MiB of peak RSS at the same speed.
+ * glibc's malloc arenas capped at 2 rather than 8 per core: the second thread's own arena cost ~20 MiB more.
  */
-export const VERIFY_HEAP_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=160'] as const;
+export const VERIFY_HEAP_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=192'] as const;
 /** Heap a verify thread needs per byte of --max-entry-bytes (plus a working set): see VERIFY_HEAP_FLAGS. */
-export const VERIFY_BYTES_FACTOR = 8;
+export const VERIFY_BYTES_FACTOR = 10;
 const VERIFY_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
 
 /** The heap flags of the command `args` start with. */

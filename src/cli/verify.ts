@@ -14,9 +14,14 @@ import { SdataError } from '../protocol/errors.ts';
 
 /** `sdata-sync verify`: options and help in commands.ts. */
 export async function run({ values: v }: Input<typeof COMMANDS.verify>): Promise<number> {
-  // A thread holds an entry with its canonical form: more per byte than the pipe commands (the option's own check).
-  const room = heapRoomFor(v.maxEntryBytes, VERIFY_BYTES_FACTOR);
-  if (room !== undefined) throw new SdataError('SDATA_E_USAGE', `verify, --max-entry-bytes ${v.maxEntryBytes}: ${room}`);
+  // A thread holds an entry with its canonical form: more per byte than the pipe commands (the option's own check);
+  // with --threads 1, an entry of each side, which can meet.
+  const sidesPerThread = v.threads === 1 ? 2 : 1;
+  const room = heapRoomFor(v.maxEntryBytes, VERIFY_BYTES_FACTOR * sidesPerThread);
+  if (room !== undefined) {
+    const which = sidesPerThread === 2 ? 'verify --threads 1 (both sides on one heap)' : 'verify';
+    throw new SdataError('SDATA_E_USAGE', `${which}, --max-entry-bytes ${v.maxEntryBytes}: ${room}; or lower --max-entry-bytes`);
+  }
   const log = loggerFrom(v);
   // The report first: a path that cannot be written ends the command before either provider is asked anything.
   const report = v.report === undefined ? undefined : new JsonlFile(v.report);
