@@ -7,10 +7,10 @@ import type { PortableClientOptions } from '../engine/verify/side-thread.ts';
 import { runVerify, type VerifyResult } from '../engine/verify/run-verify.ts';
 import type { COMMANDS, Input } from './commands.ts';
 import { levelOfExit } from '../engine/log.ts';
+import { SdataError } from '../protocol/errors.ts';
 import { clientOptions, limitsFrom, loggerFrom, onInterrupt, pollFrom, withSummary } from './common.ts';
 import { EXIT } from './exit-codes.ts';
 import { heapRoomFor, VERIFY_BYTES_FACTOR } from './heap-flags.ts';
-import { SdataError } from '../protocol/errors.ts';
 
 /** `sdata-sync verify`: options and help in commands.ts. */
 export async function run({ values: v }: Input<typeof COMMANDS.verify>): Promise<number> {

@@ -84,7 +84,7 @@ export function portRecorder(post: (c: ContextCall) => void): ContextRecorder {
 /**
  * The thread's young generation, MiB: what it holds is one page's entry and one payload's canonical form at a time.
  * Its old generation is as large as this thread's whole heap: the bound the CLI checked --max-entry-bytes against
- * (cli/commands.ts heapRoomFor), which an entry that large needs on whichever thread reads it.
+ * (cli/verify.ts, cli/heap-flags.ts heapRoomFor), which an entry that large needs on whichever thread reads it.
  */
 const YOUNG_MB = 4;
 const oldGenerationMb = (): number => Math.floor(getHeapStatistics().heap_size_limit / 2 ** 20);
