@@ -41,7 +41,7 @@ const dir = await mkdtemp(join(tmpdir(), 'sdata-bench-alone-'));
 /** `node FLAGS BIN ARGS` of one checkout, measured by the maxrss preload; throws unless exit 0. */
 async function child(tree: string, args: string[], wrap: string[], nodeArgs: string[] = []): Promise<ChildRun> {
   const rssFile = join(dir, `rss-${process.hrtime.bigint()}.json`);
-  const cmd = [...wrap, NODE, ...binFlags(), ...nodeArgs, '--import', here('./maxrss.ts'), join(tree, 'bin/sdata-sync.mjs'), ...args];
+  const cmd = [...wrap, NODE, ...binFlags(args), ...nodeArgs, '--import', here('./maxrss.ts'), join(tree, 'bin/sdata-sync.mjs'), ...args];
   const t0 = process.hrtime.bigint();
   const c = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
   let err = '';

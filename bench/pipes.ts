@@ -7,14 +7,14 @@
 //
 // Usage: node bench/pipes.ts [--count 1000000] [--chunk-entries 1000] [--page-size 1000]   (also: npm run bench -- pipes …)
 // Figures on stderr, one JSON line on stdout. BENCH_ENGINE_NODE_ARGS adds node flags to the engine (profiling).
-import { BIN } from './bin-flags.ts';
+import { BIN, binFlags } from './bin-flags.ts';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { seedStore } from '../src/seeder/seed-store.ts';
-import { BIN_FLAGS, getJson, MAXRSS, NODE, provider as serveProcess, removeStores, runChild, stopProvider, usageFrom, type Checksum, type SyncRunFigures, type Usage } from './sync-processes.ts';
+import { getJson, MAXRSS, NODE, provider as serveProcess, removeStores, runChild, stopProvider, usageFrom, type Checksum, type SyncRunFigures, type Usage } from './sync-processes.ts';
 
 
 const { values } = parseArgs({
@@ -44,7 +44,7 @@ async function runPipe(commands: string[][], dir: string): Promise<PipeRun> {
   const tag = process.hrtime.bigint();
   const rss = commands.map((_, i) => join(dir, `rss-pipe-${i}-${tag}.json`));
   const errs = commands.map((_, i) => join(dir, `stderr-pipe-${i}-${tag}.txt`));
-  const script = commands.map((args, i) => `BENCH_RSS_OUT=${shq(rss[i]!)} ${[NODE, ...BIN_FLAGS, '--import', MAXRSS, BIN, ...args].map(shq).join(' ')} 2> ${shq(errs[i]!)}`)
+  const script = commands.map((args, i) => `BENCH_RSS_OUT=${shq(rss[i]!)} ${[NODE, ...binFlags(args), '--import', MAXRSS, BIN, ...args].map(shq).join(' ')} 2> ${shq(errs[i]!)}`)
     .join(' | ');
   try {
     const t0 = process.hrtime.bigint();

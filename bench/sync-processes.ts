@@ -85,7 +85,7 @@ export async function runChild(args: string[], dir: string, stdoutFile?: string,
   const out = openSync(stdoutFile ?? process.env['BENCH_ENGINE_STDOUT'] ?? '/dev/null', 'w');
   try {
     const t0 = process.hrtime.bigint();
-    const cmd = [...wrap, NODE, ...BIN_FLAGS, ...nodeArgs, '--import', MAXRSS, BIN, ...args];
+    const cmd = [...wrap, NODE, ...binFlags(args), ...nodeArgs, '--import', MAXRSS, BIN, ...args];
     const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', out, 'pipe'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
     let err = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));

@@ -13,7 +13,8 @@ import type { BadReference } from './entities.ts';
  * everywhere; what decodes references, trims or changes case goes through characters and back, so that the output is
  * byte for byte the UTF-8 of the output from characters (test/xml/canonical-bytes.test.ts compares the two).
  */
-const NON_ASCII = /[^\x00-\x7f]/;
+/** A character outside ASCII (in a Latin-1 view of UTF-8: a byte of a multi-byte sequence). Stateless: shared. */
+export const NON_ASCII = /[^\x00-\x7f]/;
 export const toChars = (s: string): string => (NON_ASCII.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s);
 export const toBytes = (s: string): string => (NON_ASCII.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s);
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { constants } from 'node:os';
-import { BIN, BIN_FLAGS, NODE, TEST_ENV } from '../helpers/cli.ts';
+import { BIN, binFlags, NODE, TEST_ENV } from '../helpers/cli.ts';
 
 /**
  * The project's processes as users run them: `sdata-sync seed`, `serve` and `run` started with the bin's V8 flags
@@ -36,7 +36,7 @@ export interface SpawnOptions {
 }
 
 export function spawnBin(args: string[], o: SpawnOptions = {}): Child {
-  const child = spawn(NODE, [...BIN_FLAGS, ...(o.nodeArgs ?? []), BIN, ...args], {
+  const child = spawn(NODE, [...binFlags(args), ...(o.nodeArgs ?? []), BIN, ...args], {
     stdio: ['ignore', 'pipe', 'pipe', ...(o.fd3 ? ['pipe' as const] : [])],
     env: { ...process.env, ...TEST_ENV, ...o.env },
   });

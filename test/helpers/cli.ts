@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { BIN, binFlags } from '../../bench/bin-flags.ts';
 
-export { BIN };
+export { BIN, binFlags };
 /** The pinned runtime (the one `npm test` runs on). */
 export const NODE = process.execPath;
 

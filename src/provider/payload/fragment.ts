@@ -1,5 +1,6 @@
 import { escapeAttr } from '../../protocol/escape.ts';
 import { NS, OUTPUT_ROOT_BINDINGS } from '../../protocol/namespaces.ts';
+import { NON_ASCII } from '../../xml/canonical-text.ts';
 import { recordInChars } from '../../xml/entry-record.ts';
 import { resourceScope, type EntryRecord } from '../../xml/feed-types.ts';
 import { decodeEntities } from '../../xml/entities.ts';
@@ -189,7 +190,6 @@ export function storedResource(rec: EntryRecord, uuid: string | undefined): Stor
   return { fragment, bodyStart: rt.end - rs + ins.length, verbatim: ins === '' };
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
 
 /** Prefix names usedPrefixes can tell exactly: those of the characters usesPrefix's look-behind knows as name characters. */
 const WORD_NAME = /^[\w.-]+$/;
