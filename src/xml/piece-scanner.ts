@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { NS } from '../protocol/namespaces.ts';
 import { parseTick } from '../protocol/ticks.ts';
+import { firstControlByte } from './control-bytes.ts';
 import { NO_DECLS } from './entry-record.ts';
 import type { ResumePoint } from './feed-types.ts';
 import type { XmlLimits } from './limits.ts';
@@ -29,9 +30,6 @@ export interface ScannedEntries {
 }
 
 export type { Refusal };
-
-/** C0 controls XML 1.0 does not allow, as bytes (a UTF-8 string holds them only as themselves). */
-const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f]/;
 
 /**
  * A fast reader for the pieces of a sync feed that segmented planning cuts after entries (plan/parallel.ts): each
@@ -105,8 +103,9 @@ export class PieceScanner extends TagScope {
     if (n === 0) return 'empty';
     const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, n);
     if (!isUtf8(buf)) return 'not UTF-8';
+    // C0 controls XML 1.0 does not allow (a UTF-8 string holds them only as themselves).
+    if (firstControlByte(buf) >= 0) return 'control character';
     const s = buf.toString('latin1', 0, n);
-    if (CONTROL.test(s)) return 'control character';
     // U+FFFE and U+FFFF are not XML characters: EF BF BE, EF BF BF.
     for (let i = s.indexOf('\xef\xbf'); i >= 0; i = s.indexOf('\xef\xbf', i + 2)) {
       const c = s.charCodeAt(i + 2);
