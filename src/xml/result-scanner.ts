@@ -3,6 +3,7 @@ import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
 import { declarationRefusal, encodingError, Utf8Stream } from './encoding.ts';
 import { decodeEntities } from './entities.ts';
+import { FIELD, FlatEntryReader, flatNames, keepField, tagEnd, type FlatNames } from './flat-result-entry.ts';
 import { limitMessage, shown } from './limit-guard.ts';
 import { DEFAULT_MAX_ENTRY_BYTES, MAX_DIAGNOSES, resolveLimits, type XmlLimits } from './limits.ts';
 import { LongMarkup } from './long-markup.ts';
@@ -11,7 +12,7 @@ import { toDiagnosis } from './tracking-reader.ts';
 
 const SDATA_URIS: ReadonlySet<string> = new Set([NS.sdata, NS.sdataLegacy]);
 const DIAG_FIELDS: ReadonlySet<string> = new Set(['severity', 'sdataCode', 'applicationCode', 'message', 'payloadPath']);
-const F = { None: 0, Status: 1, Message: 2, Method: 3, Location: 4, Id: 5, Diag: 6 } as const;
+const F = { ...FIELD, Diag: 6 } as const;
 type F = (typeof F)[keyof typeof F];
 
 const LT = 60; // <
@@ -79,6 +80,10 @@ export class ResultScanner {
   private text = '';
   private next: string | undefined;
   private readonly feedDiagnoses: Diagnosis[] = [];
+  /** The fast path for plain result entries, and the names it compares with under the bindings `flatFor`. */
+  private readonly flat: FlatEntryReader;
+  private flatFor: Bindings | undefined;
+  private flatNames: FlatNames | undefined;
 
   constructor(onEntry: (e: ResultEntry) => void, opts: ResultScannerOptions = {}) {
     this.onEntry = onEntry;
@@ -89,6 +94,7 @@ export class ResultScanner {
     this.nameUnits = Math.floor(l.maxNameBytes / 3);
     // An attribute takes at least 4 characters (` a=""`): a tag this short has at most maxAttributes of them.
     this.plainTag = Math.min(this.nameUnits, Math.floor(l.maxAttributeBytes / 3), 4 * l.maxAttributes);
+    this.flat = new FlatEntryReader({ maxDepth: l.maxDepth, plainTag: this.plainTag, maxText: this.maxEntryBytes });
   }
 
   /** Bytes pushed so far. */
@@ -146,6 +152,7 @@ export class ResultScanner {
   private scan(s: string, final: boolean): void {
     let pos = 0;
     const n = s.length;
+    this.flat.begin(s);
     while (pos < n) {
       const lt = s.indexOf('<', pos);
       if (lt < 0) {
@@ -191,6 +198,13 @@ export class ResultScanner {
         if (lt === 0 && this.atStart) this.xmlDecl(s.slice(0, end + 2));
         pos = end + 2;
       } else {
+        if (this.names.length === 1 && this.cur === undefined && this.diag === undefined) {
+          const end = this.flatEntry(s, lt);
+          if (end >= 0) {
+            pos = end;
+            continue;
+          }
+        }
         const gt = tagEnd(s, lt + 1);
         if (gt === -1) break;
         if (gt < -1) throw this.malformed(s, -2 - gt, "'<' inside a start tag");
@@ -217,6 +231,26 @@ export class ResultScanner {
       }, (code, m) => this.fail(code, `result feed: ${m}`));
       this.buf = '';
     }
+  }
+
+  /**
+   * The entry starting at `lt`, directly inside the root, read by the fast path (flat-result-entry.ts) and reported;
+   * -1 when it is not that simple (then the general path reads it, from its start).
+   */
+  private flatEntry(s: string, lt: number): number {
+    if (this.flatFor !== this.ns) {
+      this.flatNames = flatNames(this.ns);
+      this.flatFor = this.ns;
+    }
+    const names = this.flatNames!;
+    if (names.entry === '' || !s.startsWith(names.entry, lt + 1)) return -1;
+    const e: ResultEntry = { index: this.count, atomId: undefined, uuid: undefined, status: undefined, message: undefined, method: undefined, location: undefined, diagnoses: [] };
+    const end = this.flat.read(lt, names, e);
+    if (end < 0) return -1;
+    this.count++;
+    this.outside = 0;
+    this.onEntry(e);
+    return end;
   }
 
   /** `decl` is a PI at the document's start: when it is the XML declaration, its encoding must be UTF-8. */
@@ -409,20 +443,10 @@ export class ResultScanner {
   }
 
   private endField(): void {
-    const t = this.text.trim();
-    const cur = this.cur;
-    switch (this.field) {
-      case F.Status: {
-        const n = Number(t);
-        if (cur && t !== '' && Number.isInteger(n)) cur.status = n;
-        break;
-      }
-      case F.Message: if (cur) cur.message = t; break;
-      case F.Method: if (cur) cur.method = t.toUpperCase(); break;
-      case F.Location: if (cur) cur.location = t; break;
-      case F.Id: if (cur) cur.atomId = t; break;
-      case F.Diag: if (this.diag) this.diag[this.fieldName] = t; break;
-      default: break;
+    if (this.field === F.Diag) {
+      if (this.diag) this.diag[this.fieldName] = this.text.trim();
+    } else if (this.cur) {
+      keepField(this.cur, this.field, this.text);
     }
     this.field = F.None;
     this.fieldDepth = -1;
@@ -432,36 +456,6 @@ export class ResultScanner {
 
 function isSpace(c: number): boolean {
   return c === 32 || c === 10 || c === 9 || c === 13;
-}
-
-/** Index of the `>` ending the start tag that begins at `from`, skipping quoted attribute values; -1 if not yet there. */
-function tagEnd(s: string, from: number): number {
-  let i = from;
-  const n = s.length;
-  for (;;) {
-    const gt = s.indexOf('>', i);
-    if (gt < 0) return -1;
-    // Most tags have no quote before their '>', or only balanced ones: check the stretch for an open quote.
-    let q = 0;
-    let j = i;
-    for (; j < gt; j++) {
-      const c = s.charCodeAt(j);
-      if (c === DQ || c === SQ) {
-        const close = s.indexOf(c === DQ ? '"' : "'", j + 1);
-        if (close < 0) return -1;
-        if (close > gt) {
-          q = close;
-          break;
-        }
-        j = close;
-      } else if (c === LT) {
-        return -2 - j; // '<' inside a tag: reported by the caller as malformed
-      }
-    }
-    if (q === 0) return gt;
-    i = q + 1;
-    if (i >= n) return -1;
-  }
 }
 
 /** Calls `f(name, value)` for each attribute in `s[from, to)` (values entity-decoded). */

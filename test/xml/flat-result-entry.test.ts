@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { NS } from '../../src/protocol/namespaces.ts';
+import { isSdataError } from '../../src/protocol/errors.ts';
+import { resultEntryXml, stateXml } from '../../src/provider/sync/result-entry.ts';
+import { FlatEntryReader, flatNames, type EntryFields } from '../../src/xml/flat-result-entry.ts';
+import type { ResultEntry, ResultTail } from '../../src/xml/result-types.ts';
+import { ResultScanner } from '../../src/xml/result-scanner.ts';
+import { prng } from '../helpers/feeds.ts';
+import { ResultReader } from '../helpers/result-reader.ts';
+
+// ResultScanner reads plain result entries in one tight pass (src/xml/flat-result-entry.ts) and leaves every other
+// shape to its general path. The saxes-based reader is the oracle of both; the pass itself must take the entries a
+// target writes (else it is dead weight) and give up on each shape it does not read.
+
+const ROOT = `<feed xmlns="${NS.atom}" xmlns:sdata="${NS.sdata}" xmlns:http="${NS.http}" xmlns:sync="${NS.sync}" xmlns:h="${NS.http}" xmlns:o="urn:other">`;
+const BINDINGS = new Map([['xml', NS.xml], ['', NS.atom], ['sdata', NS.sdata], ['http', NS.http], ['sync', NS.sync], ['h', NS.http], ['o', 'urn:other']]);
+
+function providerEntry(i: number, status = 201): string {
+  const url = `http://localhost:8081/sdata/hub/crm/-/accounts('${i}')`;
+  return resultEntryXml({
+    id: url, title: `accounts ${i}`, status, method: status === 201 ? 'POST' : 'PUT', location: url, etag: 'a1b2c3', updated: '2026-12-05T14:31:16.743Z',
+    stateXml: stateXml('http://localhost:8080/sdata/app/crm/-/accounts', `${5000 + i}`, '2026-12-05T14:31:16.743Z'),
+  }).trimEnd();
+}
+
+/** Shapes of result entries: the first read by the pass, the rest each a reason to leave the entry to the general path. */
+const PLAIN: string[] = [
+  providerEntry(1),
+  providerEntry(2, 200),
+  '<entry>\n  <id> spaced </id >\n  <h:httpStatus>409</h:httpStatus><http:httpMessage/>\n  <http:httpMethod>put</http:httpMethod>\n</entry>',
+  '<entry><id>x</id><http:httpStatus>200</http:httpStatus><http:httpStatus>not a number</http:httpStatus><o:httpStatus>1</o:httpStatus></entry>',
+  '<entry><id>x</id><other a="1" b=\'&gt;/\'><deep><entry>inner</entry></deep></other><http:location>L</http:location></entry>',
+  '<entry><id>x</id><httpStatus>7</httpStatus><sync:syncState><sync:endpoint>e</sync:endpoint></sync:syncState></entry>',
+];
+const LEFT: string[] = [
+  '<entry><id>a &amp; b</id><http:httpStatus>200</http:httpStatus></entry>',
+  '<entry><id><![CDATA[c]]></id><http:httpStatus>200</http:httpStatus></entry>',
+  '<entry><id>x<!-- c --></id><http:httpStatus>200</http:httpStatus></entry>',
+  '<entry><!-- c --><http:httpStatus>200</http:httpStatus></entry>',
+  '<entry><?pi x?><http:httpStatus>200</http:httpStatus></entry>',
+  '<entry><id>x<b>y</b></id><http:httpStatus>200</http:httpStatus></entry>',
+  `<entry xmlns:x="${NS.http}"><x:httpStatus>200</x:httpStatus></entry>`,
+  `<entry><http:httpStatus xmlns:http="urn:not-http">200</http:httpStatus></entry>`,
+  '<entry><http:httpStatus>500</http:httpStatus><sdata:diagnosis><sdata:message>m</sdata:message></sdata:diagnosis></entry>',
+  '<entry><http:httpStatus>200</http:httpStatus><sdata:payload><a xmlns:sdata="http://schemas.sage.com/sdata/2008/1" sdata:uuid="u"/></sdata:payload></entry>',
+  `<entry><id>x</id><other ${Array.from({ length: 60 }, (_, k) => `a${k}="1"`).join(' ')}/><http:httpStatus>200</http:httpStatus></entry>`,
+];
+const BROKEN: string[] = [
+  '<entry><id>x</idd><http:httpStatus>200</http:httpStatus></entry>',
+  '<entry><id>x</id><zz:httpStatus>200</zz:httpStatus></entry>',
+  '<entry><id>x</id><http:httpStatus>200</http:httpStatus>',
+];
+
+function doc(entries: string[]): Buffer {
+  return Buffer.from(`<?xml version="1.0" encoding="utf-8"?>\n${ROOT}<id>r</id>\n${entries.join('\n')}\n</feed>\n`);
+}
+
+function read(make: (f: (e: ResultEntry) => void) => { push(b: Uint8Array): void; end(): ResultTail }, bytes: Buffer, step: number): unknown {
+  const entries: ResultEntry[] = [];
+  const r = make((e) => entries.push(e));
+  try {
+    for (let i = 0; i < bytes.length; i += step) r.push(bytes.subarray(i, i + step));
+    return { entries, tail: r.end() };
+  } catch (e) {
+    return isSdataError(e) ? { error: e.code } : e;
+  }
+}
+
+function fields(x: string): EntryFields | undefined {
+  const r = new FlatEntryReader({ maxDepth: 256, plainTag: 341, maxText: 1 << 20 });
+  const s = `${x}\n`;
+  r.begin(s);
+  const e: EntryFields = { atomId: undefined, status: undefined, message: undefined, method: undefined, location: undefined };
+  const end = r.read(0, flatNames(BINDINGS), e);
+  if (end < 0) return undefined;
+  assert.equal(end, x.length, 'the pass ends right after the entry');
+  return e;
+}
+
+describe('plain result entries (ResultScanner fast path)', () => {
+  it('reads the entries a target writes, and each plain shape', () => {
+    assert.deepEqual(fields(PLAIN[0]!), {
+      atomId: "http://localhost:8081/sdata/hub/crm/-/accounts('1')", status: 201, message: 'Created', method: 'POST',
+      location: "http://localhost:8081/sdata/hub/crm/-/accounts('1')",
+    });
+    for (const x of PLAIN) assert.ok(fields(x), `left to the general path: ${x}`);
+    // A later status that is not a number does not undo an earlier one; a prefix bound elsewhere is another element.
+    assert.equal(fields(PLAIN[3]!)!.status, 200);
+    assert.equal(fields(PLAIN[2]!)!.method, 'PUT');
+  });
+
+  it('leaves every other shape to the general path', () => {
+    for (const x of [...LEFT, ...BROKEN]) assert.equal(fields(x), undefined, `read by the pass: ${x}`);
+    // Cut anywhere, an entry is not the pass's to read.
+    const x = PLAIN[0]!;
+    for (let cut = 1; cut < x.length; cut++) {
+      const r = new FlatEntryReader({ maxDepth: 256, plainTag: 341, maxText: 1 << 20 });
+      r.begin(x.slice(0, cut));
+      assert.equal(r.read(0, flatNames(BINDINGS), { atomId: undefined, status: undefined, message: undefined, method: undefined, location: undefined }), -1, `cut at ${cut}`);
+    }
+    // Depth and field-size limits are the general path's to report.
+    const shallow = new FlatEntryReader({ maxDepth: 3, plainTag: 341, maxText: 1 << 20 });
+    shallow.begin(PLAIN[4]!);
+    assert.equal(shallow.read(0, flatNames(BINDINGS), { atomId: undefined, status: undefined, message: undefined, method: undefined, location: undefined }), -1);
+    const short = new FlatEntryReader({ maxDepth: 256, plainTag: 341, maxText: 3 });
+    short.begin(PLAIN[0]!);
+    assert.equal(short.read(0, flatNames(BINDINGS), { atomId: undefined, status: undefined, message: undefined, method: undefined, location: undefined }), -1);
+  });
+
+  it('gives what saxes gives on random mixes of every shape, in several chunkings', () => {
+    const rand = prng(5);
+    const shapes = [...PLAIN, ...LEFT];
+    for (let k = 0; k < 40; k++) {
+      const entries: string[] = [];
+      const n = 1 + Math.floor(rand() * 30);
+      for (let i = 0; i < n; i++) entries.push(rand() < 0.5 ? providerEntry(i, rand() < 0.5 ? 201 : 200) : shapes[Math.floor(rand() * shapes.length)]!);
+      const bytes = doc(entries);
+      const want = read((f) => new ResultReader(f), bytes, bytes.length);
+      for (const step of [bytes.length, 65536, 4096, 1 + Math.floor(rand() * 300), 7]) {
+        assert.deepEqual(read((f) => new ResultScanner(f), bytes, step), want, `mix ${k}, step ${step}`);
+      }
+    }
+  });
+
+  it('refuses a broken entry where it breaks, whatever the chunking', () => {
+    for (const x of BROKEN) {
+      const bytes = doc([providerEntry(1), x, providerEntry(2)]);
+      const saxes = read((f) => new ResultReader(f), bytes, bytes.length);
+      assert.ok(saxes && typeof saxes === 'object' && 'error' in saxes, `saxes accepts ${x}`);
+      let message: string | undefined;
+      for (const step of [bytes.length, 5]) {
+        try {
+          const r = new ResultScanner(() => undefined, { source: 'R' });
+          for (let i = 0; i < bytes.length; i += step) r.push(bytes.subarray(i, i + step));
+          r.end();
+          assert.fail(`accepted: ${x}`);
+        } catch (e) {
+          assert.ok(isSdataError(e), String(e));
+          if (message === undefined) message = e.message;
+          else assert.equal(e.message, message, 'the same error whatever the chunking');
+        }
+      }
+      // The entry never closed is found where the document ends; the others where they break.
+      assert.match(message!, x.endsWith('</entry>') ? /^R:4:\d+: / : /^R:6:1: /, x);
+    }
+  });
+});
