@@ -358,7 +358,9 @@ export const COMMANDS = {
       tempDir: path({ arg: 'DIR', defaultText: 'the system temp directory', help: 'where the scratch file of the comparison goes' }),
       threads: int({ min: 1, max: 2, default: 2, help: 'read the two sides on two threads (2: ~1.3x faster where two cores are free) or both on one (1: for one core; ~10 MiB less memory, but twice the heap per --max-entry-bytes); the result is the same' }),
       runName: { ...runName, default: 'sdata-sync verify', help: 'runName sent with the $syncSource POSTs' },
-      maxEntryBytes: { ...maxEntryBytes, help: 'larger entries are not compared (and make the result a difference)' },
+      // Checked by the command itself (cli/verify.ts), with verify's heap per byte and its --threads: the pipe
+      // commands' check here would answer first above ~45 MiB and ask for a third of the heap verify needs.
+      maxEntryBytes: { ...maxEntryBytes, check: undefined, help: 'larger entries are not compared (and make the result a difference)' },
       ...LIMITS,
       stateDir,
       ...HTTP,

@@ -61,6 +61,13 @@ describe('verify with entries near --max-entry-bytes', () => {
     const two = await runCli(['verify', '--source', s.url, '--target', t.url, '--kind', 'accounts', '--max-entry-bytes', '32MiB', ...BOUNDS]);
     assert.equal(two.code, 2, two.stderr);
     assert.match(two.stderr, /verify, --max-entry-bytes 33554432: entries that large need about \d+ MiB of heap/);
+    // Far above the pipe commands' own bound too: the heap asked for is verify's (10 bytes of heap per byte of cap), so
+    // that following the advice gets past the check.
+    const big = await runCli(['verify', '--source', s.url, '--target', t.url, '--kind', 'accounts', '--max-entry-bytes', '64MiB', ...BOUNDS]);
+    assert.equal(big.code, 2, big.stderr);
+    const asked = /verify, --max-entry-bytes 67108864: entries that large need about (\d+) MiB of heap .* node --max-old-space-size=(\d+) /.exec(big.stderr);
+    assert.ok(asked, big.stderr);
+    assert.ok(Number(asked[1]) >= 640 && asked[1] === asked[2], big.stderr);
   });
 });
 
