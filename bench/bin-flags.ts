@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { heapFlagsFor } from '../src/cli/heap-flags.ts';
+import { heapFlagsFor, missingEnv } from '../src/cli/heap-flags.ts';
 
 export const BIN = fileURLToPath(new URL('../bin/sdata-sync.mjs', import.meta.url));
 
@@ -12,3 +12,8 @@ export const BIN = fileURLToPath(new URL('../bin/sdata-sync.mjs', import.meta.ur
 export function binFlags(args: readonly string[] = []): string[] {
   return [...heapFlagsFor(args)];
 }
+
+// And the environment the bin starts every command with (MALLOC_ARENA_MAX on Linux): set here, in the process of
+// every bench and test that starts the bin, so that each child inherits it and runs as users run it, without a
+// restart (which the bin makes, in place, when it is missing).
+Object.assign(process.env, missingEnv());

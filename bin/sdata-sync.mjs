@@ -55,7 +55,7 @@ const heap = await load('cli/heap-flags');
 const restarted = heap.wasRestarted();
 const args = process.argv.slice(2);
 const missing = heap.missingHeapFlags(undefined, undefined, heap.heapFlagsFor(args));
-const env = heap.missingEnv(args);
+const env = heap.missingEnv();
 if ((missing.length > 0 || Object.keys(env).length > 0) && !restarted) {
   // Nothing is open yet: a signal that came meanwhile ends this start, as it would have a moment later.
   if (held.length > 0) process.exit(130);

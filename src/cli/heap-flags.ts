@@ -22,21 +22,27 @@ export const HEAP_FLAGS = ['--max-semi-space-size=8', '--max-old-space-size=64']
  * did in 152 and 160 (test/engine/verify-large.test.ts), hence 192 for the default 16 MiB cap (VERIFY_BYTES_FACTOR).
  * A larger limit costs nothing until used: peak RSS at 1M resources per side was the same with 80, 160 and 192. A
  * 2 MiB semi-space rather than 8: with two heaps the young generations cost ~20 MiB of peak RSS at the same speed.
- * glibc's malloc arenas capped at 2 rather than 8 per core: the second thread's own arena cost ~20 MiB more.
  */
 export const VERIFY_HEAP_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=192'] as const;
 /** Heap a verify thread needs per byte of --max-entry-bytes (plus a working set): see VERIFY_HEAP_FLAGS. */
 export const VERIFY_BYTES_FACTOR = 10;
-const VERIFY_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+/**
+ * The environment every command starts with on Linux (glibc reads it at start only): malloc arenas capped at 2
+ * rather than 8 per core. Each thread that allocates (the main one, a worker, V8's GC helpers, libuv's pool) can
+ * otherwise get an arena of its own, and their free space is RSS: at 1M entries end to end, peak RSS engine 175 → 151,
+ * target 172 → 161 MiB; verify's second thread ~20 MiB; `plan --threads 2` 161–189 → 152–158 MB; CPU unchanged
+ * (docs/decisions/0032-malloc-arenas.md).
+ */
+const START_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
 
 /** The heap flags of the command `args` start with. */
 export function heapFlagsFor(args: readonly string[]): readonly string[] {
   return args[0] === 'verify' ? VERIFY_HEAP_FLAGS : HEAP_FLAGS;
 }
 
-/** Environment the command `args` start with must be started with (read by the C library at start), where unset. */
-export function missingEnv(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  const want = args[0] === 'verify' && process.platform === 'linux' ? VERIFY_ENV : {};
+/** The environment a command must be started with (START_ENV, read by the C library at start) that `env` lacks. */
+export function missingEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const want = process.platform === 'linux' ? START_ENV : {};
   return Object.fromEntries(Object.entries(want).filter(([k]) => env[k] === undefined));
 }
 
