@@ -1,6 +1,6 @@
 import { NS } from '../protocol/namespaces.ts';
 import type { ResultEntry } from './result-types.ts';
-import { isSpace } from './scan-chars.ts';
+import { BANG, COLON, DQ, GT, isSpace, LT, QMARK, same, SLASH, SQ } from './scan-chars.ts';
 
 /**
  * The result entries a target writes for entries applied without diagnoses, read in one tight pass (ResultScanner's
@@ -11,19 +11,8 @@ import { isSpace } from './scan-chars.ts';
  * to the general scanner, which reads it (or reports what is wrong with it) exactly as before: this pass changes
  * nothing and throws nothing. It checks what the general scanner checks there: tags nested and closed by their own
  * names, prefixes bound, the depth and the tag-size limits.
- * test/xml/result-scanner.test.ts holds both paths to the saxes-based reader.
+ * test/xml/flat-result-entry.test.ts holds it, and the scanner with it, to the saxes-based reader.
  */
-
-const LT = 60;
-const COLON = 58;
-const GT = 62;
-const QUOT = 34;
-const APOS = 39;
-const SLASH = 47;
-const BANG = 33;
-const QMARK = 63;
-const DQ = 34;
-const SQ = 39;
 
 /** The fields a result entry's children carry, as the scanner keeps them. */
 export const FIELD = { None: 0, Status: 1, Message: 2, Method: 3, Location: 4, Id: 5 } as const;
@@ -140,7 +129,7 @@ export class FlatEntryReader {
         // An end tag: the name of the element open, optional white space, '>'.
         const len = openLen[depth - 1]!;
         let gt = pos + 2 + len;
-        if (gt >= n || !sameChars(s, pos + 2, openAt[depth - 1]!, len)) return -1;
+        if (gt >= n || !same(s, pos + 2, openAt[depth - 1]!, len)) return -1;
         let ch = s.charCodeAt(gt);
         while (isSpace(ch) && gt + 1 < n) ch = s.charCodeAt(++gt);
         if (ch !== GT) return -1; // another name, or the text ends here
@@ -163,7 +152,7 @@ export class FlatEntryReader {
       let ch = c;
       while (ch !== GT && ch !== SLASH && !isSpace(ch)) {
         if (ch === COLON && colon < 0) colon = i;
-        else if (ch === LT || ch === QUOT || ch === APOS) return -1;
+        else if (ch === LT || ch === DQ || ch === SQ) return -1;
         if (++i === n) return -1;
         ch = s.charCodeAt(i);
       }
@@ -212,11 +201,6 @@ export class FlatEntryReader {
     if (this.xmlnsAt === -2 || (this.xmlnsAt >= 0 && this.xmlnsAt < from)) this.xmlnsAt = this.s.indexOf('xmlns', from);
     return this.xmlnsAt >= 0 && this.xmlnsAt < to;
   }
-}
-
-function sameChars(s: string, a: number, b: number, len: number): boolean {
-  for (let k = 0; k < len; k++) if (s.charCodeAt(a + k) !== s.charCodeAt(b + k)) return false;
-  return true;
 }
 
 /** Whether `s[from, to)` is `name`. */
