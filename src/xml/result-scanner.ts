@@ -7,6 +7,7 @@ import { FIELD, FlatEntryReader, flatNames, keepField, tagEnd, type FlatNames } 
 import { limitMessage, shown } from './limit-guard.ts';
 import { DEFAULT_MAX_ENTRY_BYTES, MAX_DIAGNOSES, resolveLimits, type XmlLimits } from './limits.ts';
 import { LongMarkup } from './long-markup.ts';
+import { BANG, DQ, isSpace, LT, QMARK, SLASH, SQ } from './scan-chars.ts';
 import type { ResultEntry, ResultScannerOptions, ResultTail } from './result-types.ts';
 import { toDiagnosis } from './tracking-reader.ts';
 
@@ -15,12 +16,6 @@ const DIAG_FIELDS: ReadonlySet<string> = new Set(['severity', 'sdataCode', 'appl
 const F = { ...FIELD, Diag: 6 } as const;
 type F = (typeof F)[keyof typeof F];
 
-const LT = 60; // <
-const SLASH = 47;
-const BANG = 33;
-const QMARK = 63;
-const DQ = 34;
-const SQ = 39;
 
 type Bindings = ReadonlyMap<string, string>;
 const XML_BINDINGS: Bindings = new Map([['xml', NS.xml]]);
@@ -452,10 +447,6 @@ export class ResultScanner {
     this.fieldDepth = -1;
     this.text = '';
   }
-}
-
-function isSpace(c: number): boolean {
-  return c === 32 || c === 10 || c === 9 || c === 13;
 }
 
 /** Calls `f(name, value)` for each attribute in `s[from, to)` (values entity-decoded). */
