@@ -32,7 +32,31 @@ export function etagFrom(a: number, b: number, tick: Tick): string {
   }
   a = fmix(a);
   b = fmix(b ^ a);
-  return (a >>> 0).toString(36).padStart(7, '0') + (b >>> 0).toString(36).padStart(7, '0');
+  return base36(a) + base36(b);
+}
+
+const DIGITS = Array.from('0123456789abcdefghijklmnopqrstuvwxyz', (c) => c.charCodeAt(0));
+
+/**
+ * `(h >>> 0).toString(36).padStart(7, '0')`, which it replaced: a 32-bit value in seven base-36 digits (36^7 > 2^32).
+ * Written out because Number#toString with a radix took most of a result entry's rendering (`serve` renders one per
+ * applied entry, the source one per entry it serves).
+ */
+export function base36(h: number): string {
+  let n = h >>> 0;
+  const d6 = n % 36;
+  n = (n - d6) / 36;
+  const d5 = n % 36;
+  n = (n - d5) / 36;
+  const d4 = n % 36;
+  n = (n - d4) / 36;
+  const d3 = n % 36;
+  n = (n - d3) / 36;
+  const d2 = n % 36;
+  n = (n - d2) / 36;
+  const d1 = n % 36;
+  n = (n - d1) / 36;
+  return String.fromCharCode(DIGITS[n]!, DIGITS[d1]!, DIGITS[d2]!, DIGITS[d3]!, DIGITS[d4]!, DIGITS[d5]!, DIGITS[d6]!);
 }
 
 function fmix(h: number): number {

@@ -94,7 +94,18 @@ export class ResultRenderer {
 
   render(stored: string): string {
     if (stored.charCodeAt(0) !== 2) return stored;
-    const [, status, method, id, ep, tick, stamp] = stored.split(F) as [string, string, string, string, string, string, string];
+    // The fields of compactResult, cut where they stand (a split made an array per entry: a third of the rendering).
+    const f1 = stored.indexOf(F, 1);
+    const f2 = stored.indexOf(F, f1 + 1);
+    const f3 = stored.indexOf(F, f2 + 1);
+    const f4 = stored.indexOf(F, f3 + 1);
+    const f5 = stored.indexOf(F, f4 + 1);
+    const status = stored.slice(1, f1);
+    const method = stored.slice(f1 + 1, f2);
+    const id = stored.slice(f2 + 1, f3);
+    const ep = stored.slice(f3 + 1, f4);
+    const tick = stored.slice(f4 + 1, f5);
+    const stamp = stored.slice(f5 + 1);
     let e = this.eps.get(ep);
     if (e === undefined) {
       const endpoint = this.rc.store.endpoint(Number(ep));
