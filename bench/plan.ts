@@ -57,7 +57,7 @@ const { values } = parseArgs({
 const NODE_FLAGS = values['node-flag'];
 
 // plan is measured as users run it: with the bin's flags.
-const PLAN_FLAGS = binFlags();
+const PLAN_FLAGS = binFlags(['plan']);
 const SIZE = Number(values['size-mb']) * 1e6;
 const BIG = Number(values['big-factor']);
 const RUNS = Math.max(1, Number(values.runs));

@@ -35,9 +35,18 @@ export const VERIFY_BYTES_FACTOR = 10;
  */
 const START_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
 
+/**
+ * `plan`'s: the common bounds, and V8's allocation-site pretenuring off. With a 10,000-endpoint digest (two ~2.5 MB
+ * digests parsed first) V8 decided, in about one run in three, to allocate the scanners' short-lived objects straight
+ * into the old generation: 60–68 mark-compacts instead of 13–18, ~1 CPU-s more on 250 MB. Without pretenuring none
+ * such run in 8, the 10,000-endpoint median 2.78 → 2.38 s and the 3-endpoint one unchanged (1.93 / 1.94 s, 7
+ * alternating runs); `run` and `serve` measured the same with and without (docs/decisions/0033-plan-pretenuring.md).
+ */
+export const PLAN_HEAP_FLAGS = [...HEAP_FLAGS, '--no-allocation-site-pretenuring'] as const;
+
 /** The heap flags of the command `args` start with. */
 export function heapFlagsFor(args: readonly string[]): readonly string[] {
-  return args[0] === 'verify' ? VERIFY_HEAP_FLAGS : HEAP_FLAGS;
+  return args[0] === 'verify' ? VERIFY_HEAP_FLAGS : args[0] === 'plan' ? PLAN_HEAP_FLAGS : HEAP_FLAGS;
 }
 
 /** The environment a command must be started with (START_ENV, read by the C library at start) that `env` lacks. */
@@ -62,7 +71,8 @@ export function heapRoomFor(bytes: number, factor = 3): string | undefined {
     : undefined;
 }
 
-const name = (flag: string): string => flag.split('=')[0]!.replace(/_/g, '-');
+/** A flag's setting, whatever its spelling: `_` or `-`, and `--no-x` is the setting `--x` (the user's either way). */
+const name = (flag: string): string => flag.split('=')[0]!.replace(/_/g, '-').replace(/^--no-/, '--');
 
 /**
  * The HEAP_FLAGS this process was started without: neither on node's command line (which a shebang's flags are)

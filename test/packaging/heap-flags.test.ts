@@ -3,7 +3,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { HEAP_FLAGS, heapFlagsFor, missingEnv, missingHeapFlags, VERIFY_HEAP_FLAGS, wasRestarted } from '../../src/cli/heap-flags.ts';
+import { HEAP_FLAGS, heapFlagsFor, missingEnv, missingHeapFlags, PLAN_HEAP_FLAGS, VERIFY_HEAP_FLAGS, wasRestarted } from '../../src/cli/heap-flags.ts';
 import { BIN, NODE } from '../helpers/cli.ts';
 import { until } from '../helpers/until.ts';
 
@@ -47,6 +47,10 @@ test('missingHeapFlags: a flag the user set, on the command line or in NODE_OPTI
   assert.deepEqual(missingHeapFlags(['--max_old_space_size=512', '--max-semi-space-size=32'], ''), []);
   assert.deepEqual(missingHeapFlags([], '--max-old-space-size-percentage=50 --require x'), ['--max-semi-space-size=8']);
   assert.deepEqual(missingHeapFlags(['--inspect'], '  --max-semi-space-size=16  '), ['--max-old-space-size=64']);
+  // A boolean V8 flag is one setting whichever way it is spelt: the user's --x keeps our --no-x out.
+  assert.deepEqual(missingHeapFlags([...HEAP_FLAGS], '', PLAN_HEAP_FLAGS), ['--no-allocation-site-pretenuring']);
+  assert.deepEqual(missingHeapFlags([...HEAP_FLAGS, '--allocation-site-pretenuring'], '', PLAN_HEAP_FLAGS), []);
+  assert.deepEqual(missingHeapFlags([], '--max-old-space-size=64 --max-semi-space-size=8 --no_allocation_site_pretenuring', PLAN_HEAP_FLAGS), []);
 });
 
 test('a restarted process knows it (one restart, never a loop) and clears the mark, so that no child of it inherits it', () => {
@@ -72,6 +76,18 @@ test('`node bin/sdata-sync.mjs` without flags runs with the bin\'s heap bounds, 
   const c = await start([], ['config', '--print', '--command', 'plan'], REPORT).done;
   assert.equal(c.code, 0, c.stderr);
   assert.doesNotMatch(c.stdout + c.stderr, /HEAP_RESTART/);
+});
+
+test('plan runs without allocation-site pretenuring (the common bounds besides), in the same process', async () => {
+  assert.deepEqual(heapFlagsFor(['plan', '--digest', 'd.xml']), PLAN_HEAP_FLAGS);
+  assert.deepEqual(PLAN_HEAP_FLAGS, [...HEAP_FLAGS, '--no-allocation-site-pretenuring']);
+  const s = start([], ['plan', '--help'], REPORT);
+  const r = await s.done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.reports.length, 1, r.stderr);
+  assert.equal(r.reports[0]!.pid, s.child.pid);
+  assert.deepEqual(r.reports[0]!.execArgv.filter((a) => a.startsWith('--')), [...PLAN_HEAP_FLAGS]);
+  assert.equal(r.reports[0]!.heapLimitMiB, limitWith(HEAP_FLAGS));
 });
 
 test('verify runs with its own bounds; every command, on Linux, with the malloc arena cap; a setting the user gave is kept', async () => {
