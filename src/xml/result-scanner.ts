@@ -16,7 +16,6 @@ const DIAG_FIELDS: ReadonlySet<string> = new Set(['severity', 'sdataCode', 'appl
 const F = { ...FIELD, Diag: 6 } as const;
 type F = (typeof F)[keyof typeof F];
 
-
 type Bindings = ReadonlyMap<string, string>;
 const XML_BINDINGS: Bindings = new Map([['xml', NS.xml]]);
 
