@@ -75,9 +75,9 @@ export function heapRoomFor(bytes: number, factor = 3): string | undefined {
 const name = (flag: string): string => flag.split('=')[0]!.replace(/_/g, '-').replace(/^--no-/, '--');
 
 /**
- * The HEAP_FLAGS this process was started without: neither on node's command line (which a shebang's flags are)
- * nor in NODE_OPTIONS. A setting the user gave (any value, `_` or `-` spelling, or --max-old-space-size-percentage)
- * is theirs and is kept.
+ * The `flags` (the command's heap flags: heapFlagsFor) this process was started without: neither on node's command
+ * line (which a shebang's flags are) nor in NODE_OPTIONS. A setting the user gave (any value, `_` or `-` spelling,
+ * `--x` for our `--no-x`, or --max-old-space-size-percentage) is theirs and is kept.
  */
 export function missingHeapFlags(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env['NODE_OPTIONS'] ?? '', flags: readonly string[] = HEAP_FLAGS): string[] {
   const given = [...execArgv, ...nodeOptions.split(/\s+/)].map(name);

@@ -190,7 +190,6 @@ export function storedResource(rec: EntryRecord, uuid: string | undefined): Stor
   return { fragment, bodyStart: rt.end - rs + ins.length, verbatim: ins === '' };
 }
 
-
 /** Prefix names usedPrefixes can tell exactly: those of the characters usesPrefix's look-behind knows as name characters. */
 const WORD_NAME = /^[\w.-]+$/;
 

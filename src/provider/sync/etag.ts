@@ -40,7 +40,8 @@ const DIGITS = Array.from('0123456789abcdefghijklmnopqrstuvwxyz', (c) => c.charC
 /**
  * `(h >>> 0).toString(36).padStart(7, '0')`, which it replaced: a 32-bit value in seven base-36 digits (36^7 > 2^32).
  * Written out because Number#toString with a radix took most of a result entry's rendering (`serve` renders one per
- * applied entry, the source one per entry it serves).
+ * applied entry, the source one per entry it serves). Unrolled: a loop over a scratch array of codes measured ~25%
+ * slower (0.12 against 0.10 µs), still twice as fast as toString.
  */
 export function base36(h: number): string {
   let n = h >>> 0;
