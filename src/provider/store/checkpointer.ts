@@ -57,7 +57,9 @@ export function serveCheckpoints(port: MessagePort, dbPath: string, observe?: (r
         }
         db = c;
       }
-      observe?.(stmt.get() as unknown as CheckpointResult);
+      // Run first, observed after: `observe?.(stmt.get())` would skip the checkpoint itself when nobody observes.
+      const r = stmt.get() as unknown as CheckpointResult;
+      observe?.(r);
     } catch {
       // Busy, or the store is closing: the next commits ask again, and the provider's backstop still applies.
     }

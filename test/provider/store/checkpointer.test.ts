@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { statSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { MessageChannel } from 'node:worker_threads';
 import { serveCheckpoints, type CheckpointResult } from '../../../src/provider/store/checkpointer.ts';
@@ -52,5 +53,30 @@ test('without a checkpointer, commits checkpoint the WAL themselves', async () =
     assert.equal(p.store.walAutocheckpoint(), 8192);
   } finally {
     await p.close();
+  }
+});
+
+test('as `serve` runs it (nobody observing), the checkpointer copies the WAL into the database file', async () => {
+  // The provider's own backstop (32,768 pages) is far above this pass's WAL, so only the checkpointer can have
+  // moved the resources into the database file while both are still open.
+  await seedStore({ db: dir.db('src2'), app: 'crm', contract: 'crm', kind: 'accounts', count: 3000, seed: 4 });
+  const ch = new MessageChannel();
+  serveCheckpoints(ch.port1, dir.db('tgt2'));
+  const src = await provider(dir, 'src2', { pageSize: 1000 });
+  const tgt = await provider(dir, 'tgt2', { app: 'erp', checkpointPort: ch.port2 });
+  try {
+    const before = statSync(dir.db('tgt2')).size;
+    assert.equal((await syncPass(src.url, tgt.url)).entries, 3000);
+    // A checkpoint runs at most MIN_INTERVAL_MS (100 ms) after the message that asks for it: wait up to 5 s.
+    let size = statSync(dir.db('tgt2')).size;
+    for (let i = 0; i < 100 && size < before + 2_000_000; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      size = statSync(dir.db('tgt2')).size;
+    }
+    assert.ok(size >= before + 2_000_000, `database file ${before} → ${size} bytes: the WAL was not checkpointed`);
+  } finally {
+    await src.close();
+    await tgt.close();
+    ch.port1.close();
   }
 });
