@@ -20,7 +20,7 @@ test('with a checkpointer attached, the target commits without checkpointing and
   await seedStore({ db: dir.db('src'), app: 'crm', contract: 'crm', kind: 'accounts', count: 3000, seed: 3 });
   const ch = new MessageChannel();
   const seen: CheckpointResult[] = [];
-  serveCheckpoints(ch.port1, dir.db('tgt'), (r) => seen.push(r));
+  serveCheckpoints(ch.port1, dir.db('tgt'), { observe: (e) => { if (e.type === 'checkpoint') seen.push(e.result); } });
   const src = await provider(dir, 'src', { pageSize: 1000 });
   const tgt = await provider(dir, 'tgt', { app: 'erp', checkpointPort: ch.port2 });
   try {
@@ -58,7 +58,8 @@ test('without a checkpointer, commits checkpoint the WAL themselves', async () =
 
 test('as `serve` runs it (nobody observing), the checkpointer copies the WAL into the database file', async () => {
   // The provider's own backstop (32,768 pages) is far above this pass's WAL, so only the checkpointer can have
-  // moved the resources into the database file while both are still open.
+  // moved the resources into the database file while both are still open. The pass takes less than the interval
+  // between checkpoints (500 ms): its last commits are copied by the checkpoint left due after the syncs.
   await seedStore({ db: dir.db('src2'), app: 'crm', contract: 'crm', kind: 'accounts', count: 3000, seed: 4 });
   const ch = new MessageChannel();
   serveCheckpoints(ch.port1, dir.db('tgt2'));
@@ -78,5 +79,51 @@ test('as `serve` runs it (nobody observing), the checkpointer copies the WAL int
     await src.close();
     await tgt.close();
     ch.port1.close();
+  }
+});
+
+test('between checkpoints (at most one per interval), each request syncs the WAL instead', async () => {
+  const file = dir.db('intervals');
+  const w = new DatabaseSync(file);
+  w.exec('PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE t(x TEXT)');
+  const ins = w.prepare('INSERT INTO t(x) VALUES(?)');
+  const write = (): void => {
+    for (let i = 0; i < 50; i++) ins.run('x'.repeat(1000));
+  };
+  const events: string[] = [];
+  let wake: (() => void) | undefined;
+  const ch = new MessageChannel();
+  // No checkpoint within a minute of the last one, no wait between requests: what each request does is decided
+  // by the interval alone, whatever this machine's speed.
+  serveCheckpoints(ch.port1, file, {
+    checkpointMs: 60_000, syncMs: 0,
+    observe: (e) => {
+      events.push(e.type === 'checkpoint' ? `checkpoint ${e.result.checkpointed > 0 ? 'copied' : 'nothing'}` : 'sync');
+      wake?.();
+    },
+  });
+  const request = async (): Promise<string> => {
+    const n = events.length;
+    const done = new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no checkpoint or sync within 5 s; so far: ${events.join(', ')}`)), 5000);
+      wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+    ch.port2.postMessage(0);
+    await done;
+    return events[n]!;
+  };
+  try {
+    write();
+    assert.equal(await request(), 'checkpoint copied', 'the first request checkpoints');
+    write();
+    assert.equal(await request(), 'sync', 'within the interval: a sync');
+    write();
+    assert.equal(await request(), 'sync');
+  } finally {
+    ch.port1.close();
+    w.close();
   }
 });
