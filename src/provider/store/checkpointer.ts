@@ -17,7 +17,10 @@ import type { Store } from './store.ts';
  * per commit); the host side checkpoints or syncs the WAL on each (`serveCheckpoints`).
  */
 
-/** Commits between the provider's messages (~2 MiB of posted body): each asks for a checkpoint. */
+/**
+ * Commits between the provider's messages (~2 MiB of posted body), each a request for a checkpoint or a sync; fewer
+ * are reported SYNC_INTERVAL_MS after the first of them.
+ */
 const CHECKPOINT_EVERY = 8;
 /**
  * At most one checkpoint per this many ms. Each copies the latest version of every page the WAL holds: the longer
@@ -142,12 +145,22 @@ export function attachCheckpointer(store: Store, port: MessagePort): () => void 
   port.unref();
   store.deferCheckpoints(true);
   let commits = 0;
-  store.onCommit = () => {
-    if (++commits < CHECKPOINT_EVERY) return;
+  let quiet: NodeJS.Timeout | undefined;
+  const report = (): void => {
+    clearTimeout(quiet);
+    quiet = undefined;
     commits = 0;
     port.postMessage(0);
   };
+  store.onCommit = () => {
+    if (++commits >= CHECKPOINT_EVERY) report();
+    // Fewer commits followed by a quiet spell (single-resource edits) are reported too, SYNC_INTERVAL_MS after the
+    // first of them, so that they are synced as soon as a bulk pass's are; one timer per report, not per commit.
+    else quiet ??= setTimeout(report, SYNC_INTERVAL_MS).unref();
+  };
   return () => {
+    clearTimeout(quiet);
+    quiet = undefined;
     store.onCommit = undefined;
     store.deferCheckpoints(false);
     port.close();

@@ -3,9 +3,10 @@ import { after, test } from 'node:test';
 import { statSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { MessageChannel } from 'node:worker_threads';
+import { NS } from '../../../src/protocol/namespaces.ts';
 import { serveCheckpoints, type CheckpointResult } from '../../../src/provider/store/checkpointer.ts';
 import { seedStore } from '../../../src/seeder/seed-store.ts';
-import { provider, syncPass, testDir } from '../helpers.ts';
+import { http, provider, syncPass, testDir } from '../helpers.ts';
 
 /** Background WAL checkpoints (checkpointer.ts): what `serve` runs on its main thread, here on the test's. */
 
@@ -125,5 +126,30 @@ test('between checkpoints (at most one per interval), each request syncs the WAL
   } finally {
     ch.port1.close();
     w.close();
+  }
+});
+
+test('a single commit and then quiet is reported too, so that it is synced', async () => {
+  const events: string[] = [];
+  let wake: (() => void) | undefined;
+  const ch = new MessageChannel();
+  serveCheckpoints(ch.port1, dir.db('quiet'), { observe: (e) => { events.push(e.type); wake?.(); } });
+  const p = await provider(dir, 'quiet', { app: 'erp', checkpointPort: ch.port2 });
+  try {
+    const heard = new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('no checkpoint or sync within 5 s of one commit')), 5000);
+      wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+    const body = `<?xml version="1.0"?>\n<entry xmlns="${NS.atom}" xmlns:sdata="${NS.sdata}"><sdata:payload>` +
+      `<account xmlns="http://schemas.sage.com/crm" sdata:uuid="Q-1"><name>quiet</name></account></sdata:payload></entry>`;
+    assert.equal((await http('POST', `${p.url}/accounts`, body, { 'content-type': 'application/atom+xml; type=entry' })).status, 201);
+    await heard;
+    assert.equal(events.length, 1, events.join(', '));
+  } finally {
+    await p.close();
+    ch.port1.close();
   }
 });
