@@ -130,11 +130,12 @@ export function serveCheckpoints(port: MessagePort, dbPath: string, o: Checkpoin
     clearTimeout(timer);
     clearTimeout(trailing);
     timer = trailing = undefined;
+    // The WAL file first: closing the last connection may delete it (on Windows only once no handle is open).
+    if (wal !== undefined) closeSync(wal);
+    wal = undefined;
     db?.close();
     db = undefined;
     stmt = undefined;
-    if (wal !== undefined) closeSync(wal);
-    wal = undefined;
   });
 }
 
