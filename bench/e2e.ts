@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { seedStore } from '../src/seeder/seed-store.ts';
 import { busyMicros, summarise, type CpuProfile } from './cpu-profile.ts';
 import { drainSourceFeed, type Drained } from './source-drain.ts';
-import { cpuSecondsNow, getJson, here, NODE, nullPeers, onCore, PIN, provider as serveProcess, removeStores, runChild, stopProvider, type Checksum, type ChildRun, type SyncRunFigures, type Usage } from './sync-processes.ts';
+import { cpuSecondsNow, getJson, threadCpuNow, here, NODE, nullPeers, onCore, PIN, provider as serveProcess, removeStores, runChild, stopProvider, type Checksum, type ChildRun, type SyncRunFigures, type Usage } from './sync-processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -73,6 +73,8 @@ interface SizeResult extends SyncRunFigures {
   /** The source serving alone to the drain client; `pull` its rate when pulled to a file. */
   serve: { seconds: number; entriesPerSecond: number; sourceCpuSeconds: number; pull: { seconds: number; entriesPerSecond: number } } | null;
   alone: EngineAlone | null;
+  /** The providers' CPU-s by thread role when the sync ended (threadCpuNow; null where /proc is not there). */
+  threads: { source: Record<string, number> | null; target: Record<string, number> | null };
 }
 
 interface EngineAlone {
@@ -122,12 +124,14 @@ async function once(count: number, dir: string, withPlan: boolean): Promise<Size
     let ut!: Usage;
     let converged = false;
     let atEnd: Array<number | undefined> = [undefined, undefined];
+    let threads: Array<Record<string, number> | undefined> = [undefined, undefined];
     const load = loadavg()[0]!;
     try {
       const report = join(dir, `report-${count}.json`);
       run = await runChild(['run', '--source', src.url, '--target', tgt.url, '--kind', 'accounts', '--chunk-entries', values['chunk-entries'],
         '--report', report, '--progress', 'none', '--quiet', '--state-dir', dir], dir, undefined, [...(process.env['BENCH_ENGINE_NODE_ARGS'] ?? '').split(' ').filter(Boolean), ...profileFlags('engine')]);
       atEnd = [cpuSecondsNow(src.child), cpuSecondsNow(tgt.child)];
+      threads = [threadCpuNow(src.child), threadCpuNow(tgt.child)];
       p = (JSON.parse(await readFile(report, 'utf8')) as { passes: { read: number; bytesIn: number }[] }).passes[0]!;
       const [cs, ct] = await Promise.all([getJson<Checksum>(`${src.url}/accounts/$checksum`), getJson<Checksum>(`${tgt.url}/accounts/$checksum`)]);
       converged = cs.count === count && ct.count === count && cs.sha256 === ct.sha256 && cs.statesSha256 === ct.statesSha256;
@@ -146,12 +150,16 @@ async function once(count: number, dir: string, withPlan: boolean): Promise<Size
     const r: SizeResult = {
       count, seconds: run.wall, entriesPerSecond: p.read / run.wall, mbPerSecond: p.bytesIn / 1e6 / run.wall, feedMB: p.bytesIn / 1e6,
       engine: { cpuSeconds: run.cpuSeconds, maxRssMiB: run.maxRssMiB, writeBytes: run.writeBytes }, source: us, target: ut, converged, load, serve: null, alone: null,
+      threads: { source: threads[0] ?? null, target: threads[1] ?? null },
     };
     log(`run: ${fmt(count)} entries in ${run.wall.toFixed(1)} s: ${fmt(r.entriesPerSecond)} entries/s, ${r.mbPerSecond.toFixed(1)} MB/s ` +
       `(${r.feedMB.toFixed(0)} MB of source feed); target ${converged ? 'equals' : 'DIFFERS FROM'} source (checksums); load average at start ${load.toFixed(2)}`);
     for (const [name, u] of [['engine', r.engine], ['source', us], ['target', ut]] as const) {
       log(`  ${name}: CPU ${u.cpuSeconds.toFixed(1)} s (${(u.cpuSeconds / (count / 1e6)).toFixed(1)} s per million entries), peak RSS ${u.maxRssMiB.toFixed(0)} MiB, ` +
         `wrote ${(u.writeBytes / 1e6).toFixed(0)} MB (${fmt(u.writeBytes / count)} bytes per entry)`);
+    }
+    for (const [name, t] of [['source', threads[0]], ['target', threads[1]]] as const) {
+      if (t !== undefined) log(`  ${name}'s threads during the sync (CPU-s): ${Object.entries(t).map(([role, s]) => `${role} ${s.toFixed(1)}`).join(', ')}`);
     }
     if (withPlan) {
       // The source alone, as fast as it serves: the same feed (an empty digest) to a client that drops it.

@@ -2,7 +2,7 @@
 // providers and `sdata-sync` commands as child processes with the bin's node flags, each measured by the maxrss
 // preload (bench/maxrss.ts: CPU, peak RSS, bytes written), and the providers' $checksum.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +64,34 @@ export function cpuSecondsNow(child: ChildProcess): number | undefined {
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // Fields 14 and 15 of proc(5) (utime, stime) in clock ticks, 100 a second on Linux.
     return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a provider's threads are for, by the name the kernel knows them by (Node names them). */
+const THREAD_ROLES: Record<string, string> = {
+  WorkerThread: 'provider',
+  MainThread: 'main (WAL checkpoints)',
+  V8Worker: 'V8 helpers (GC, compiler)',
+};
+
+/**
+ * CPU-seconds a running child's threads have used so far, summed by role (Linux /proc; undefined elsewhere). For a
+ * `serve`, what its provider thread and its main thread (the WAL checkpointer) each took: a checkpointer that does
+ * nothing shows here (it did, unseen, from ba73b04 to 197a90a: docs/decisions/0003-wal-checkpointer.md).
+ */
+export function threadCpuNow(child: ChildProcess): Record<string, number> | undefined {
+  try {
+    // In this order in what is printed: provider, main, V8 helpers, other.
+    const by: Record<string, number> = Object.fromEntries([...Object.values(THREAD_ROLES), 'other'].map((r) => [r, 0]));
+    for (const t of readdirSync(`/proc/${child.pid}/task`)) {
+      const stat = readFileSync(`/proc/${child.pid}/task/${t}/stat`, 'utf8');
+      const role = THREAD_ROLES[stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))] ?? 'other';
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      by[role]! += (Number(f[11]) + Number(f[12])) / 100;
+    }
+    return by;
   } catch {
     return undefined;
   }
