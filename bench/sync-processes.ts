@@ -60,13 +60,16 @@ export async function provider(name: string, db: string, dir: string, o: { pageS
  */
 export function cpuSecondsNow(child: ChildProcess): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields 14 and 15 of proc(5) (utime, stime) in clock ticks, 100 a second on Linux.
-    return (Number(f[11]) + Number(f[12])) / 100;
+    return statCpuSeconds(readFileSync(`/proc/${child.pid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }
+}
+
+/** The CPU-seconds in a process's or thread's `stat` line: fields 14 and 15 of proc(5) (utime, stime), 100 ticks a second on Linux. */
+function statCpuSeconds(stat: string): number {
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 /** What a provider's threads are for, by the name the kernel knows them by (Node names them). */
@@ -88,8 +91,7 @@ export function threadCpuNow(child: ChildProcess): Record<string, number> | unde
     for (const t of readdirSync(`/proc/${child.pid}/task`)) {
       const stat = readFileSync(`/proc/${child.pid}/task/${t}/stat`, 'utf8');
       const role = THREAD_ROLES[stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))] ?? 'other';
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      by[role]! += (Number(f[11]) + Number(f[12])) / 100;
+      by[role]! += statCpuSeconds(stat);
     }
     return by;
   } catch {

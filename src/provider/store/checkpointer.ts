@@ -95,8 +95,6 @@ export function serveCheckpoints(port: MessagePort, dbPath: string, o: Checkpoin
     fsyncSync(wal);
     o.observe?.({ type: 'sync' });
   };
-  // Checkpointing, not syncing, when the last checkpoint is old enough; a request answered by a sync leaves a
-  // checkpoint due for when it is (`trailing`), so that the end of a burst of commits is copied too.
   const attempt = (step: () => void): void => {
     try {
       step();
@@ -111,6 +109,8 @@ export function serveCheckpoints(port: MessagePort, dbPath: string, o: Checkpoin
     lastCheckpoint = last = Date.now();
     attempt(checkpoint);
   };
+  // Checkpointing, not syncing, when the last checkpoint is old enough; a request answered by a sync leaves a
+  // checkpoint due for when it is (`trailing`), so that the end of a burst of commits is copied too.
   const due = (): void => {
     timer = undefined;
     const now = Date.now();

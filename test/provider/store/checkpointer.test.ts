@@ -6,6 +6,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { NS } from '../../../src/protocol/namespaces.ts';
 import { serveCheckpoints, type CheckpointResult } from '../../../src/provider/store/checkpointer.ts';
 import { seedStore } from '../../../src/seeder/seed-store.ts';
+import { until } from '../../helpers/until.ts';
 import { http, provider, syncPass, testDir } from '../helpers.ts';
 
 /** Background WAL checkpoints (checkpointer.ts): what `serve` runs on its main thread, here on the test's. */
@@ -69,13 +70,10 @@ test('as `serve` runs it (nobody observing), the checkpointer copies the WAL int
   try {
     const before = statSync(dir.db('tgt2')).size;
     assert.equal((await syncPass(src.url, tgt.url)).entries, 3000);
-    // A checkpoint runs at most MIN_INTERVAL_MS (100 ms) after the message that asks for it: wait up to 5 s.
-    let size = statSync(dir.db('tgt2')).size;
-    for (let i = 0; i < 100 && size < before + 2_000_000; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      size = statSync(dir.db('tgt2')).size;
-    }
-    assert.ok(size >= before + 2_000_000, `database file ${before} → ${size} bytes: the WAL was not checkpointed`);
+    // The checkpoint left due runs at most 500 ms after the last sync.
+    await until(() => statSync(dir.db('tgt2')).size >= before + 2_000_000, {
+      what: () => `the WAL checkpointed into the database file (${before} → ${statSync(dir.db('tgt2')).size} bytes)`,
+    });
   } finally {
     await src.close();
     await tgt.close();
@@ -92,28 +90,17 @@ test('between checkpoints (at most one per interval), each request syncs the WAL
     for (let i = 0; i < 50; i++) ins.run('x'.repeat(1000));
   };
   const events: string[] = [];
-  let wake: (() => void) | undefined;
   const ch = new MessageChannel();
   // No checkpoint within a minute of the last one, no wait between requests: what each request does is decided
   // by the interval alone, whatever this machine's speed.
   serveCheckpoints(ch.port1, file, {
     checkpointMs: 60_000, syncMs: 0,
-    observe: (e) => {
-      events.push(e.type === 'checkpoint' ? `checkpoint ${e.result.checkpointed > 0 ? 'copied' : 'nothing'}` : 'sync');
-      wake?.();
-    },
+    observe: (e) => events.push(e.type === 'checkpoint' ? `checkpoint ${e.result.checkpointed > 0 ? 'copied' : 'nothing'}` : 'sync'),
   });
   const request = async (): Promise<string> => {
     const n = events.length;
-    const done = new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no checkpoint or sync within 5 s; so far: ${events.join(', ')}`)), 5000);
-      wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
     ch.port2.postMessage(0);
-    await done;
+    await until(() => events.length > n, { what: () => `a checkpoint or sync; so far: ${events.join(', ')}` });
     return events[n]!;
   };
   try {
@@ -131,22 +118,14 @@ test('between checkpoints (at most one per interval), each request syncs the WAL
 
 test('a single commit and then quiet is reported too, so that it is synced', async () => {
   const events: string[] = [];
-  let wake: (() => void) | undefined;
   const ch = new MessageChannel();
-  serveCheckpoints(ch.port1, dir.db('quiet'), { observe: (e) => { events.push(e.type); wake?.(); } });
+  serveCheckpoints(ch.port1, dir.db('quiet'), { observe: (e) => events.push(e.type) });
   const p = await provider(dir, 'quiet', { app: 'erp', checkpointPort: ch.port2 });
   try {
-    const heard = new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('no checkpoint or sync within 5 s of one commit')), 5000);
-      wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
     const body = `<?xml version="1.0"?>\n<entry xmlns="${NS.atom}" xmlns:sdata="${NS.sdata}"><sdata:payload>` +
       `<account xmlns="http://schemas.sage.com/crm" sdata:uuid="Q-1"><name>quiet</name></account></sdata:payload></entry>`;
     assert.equal((await http('POST', `${p.url}/accounts`, body, { 'content-type': 'application/atom+xml; type=entry' })).status, 201);
-    await heard;
+    await until(() => events.length > 0, { what: 'a checkpoint or sync after one commit' });
     assert.equal(events.length, 1, events.join(', '));
   } finally {
     await p.close();
