@@ -146,39 +146,60 @@ export class DigestBuilder {
     if (local === 'digestEntry') {
       if (!this.inEntry) return;
       this.inEntry = false;
-      const endpoint = this.endpoint;
-      const tickText = this.tickText;
-      if (!endpoint) throw this.fail('SDATA_E_DIGEST', 'digestEntry', 'digestEntry without endpoint');
-      if (tickText === undefined) throw this.fail('SDATA_E_DIGEST', 'digestEntry', `digestEntry for ${endpoint} has no tick`);
-      const tick = parseTick(tickText);
-      if (tick === undefined) {
-        throw this.fail('SDATA_E_TICK', 'tick', `digestEntry for ${endpoint}: tick '${tickText.trim()}' is not a non-negative integer`);
-      }
-      let prio = 9;
-      const prioText = this.prioText;
-      if (prioText !== undefined && prioText.trim() !== '') {
-        prio = Number(prioText.trim());
-        if (!Number.isInteger(prio)) {
-          throw this.fail('SDATA_E_DIGEST', 'conflictPriority', `digestEntry for ${endpoint}: conflictPriority '${prioText.trim()}' is not an integer`);
-        }
-      }
-      let stamp = this.stamp ?? '';
-      if (stamp === this.lastStamp) stamp = this.lastStamp;
-      else stamp = this.lastStamp = ownString(stamp);
-      setDigestEntry(this.digest, { endpoint: ownString(endpoint), tick: ownString(tick), stamp, conflictPriority: prio });
+      this.addEntry(true);
       return;
     }
-    const t = this.text.trim();
-    if (this.inEntry) {
-      if (local === 'endpoint') this.endpoint = t;
-      else if (local === 'tick') this.tickText = this.text;
-      else if (local === 'stamp') this.stamp = t;
-      else if (local === 'conflictPriority') this.prioText = this.text;
-    } else if (local === 'origin') {
-      this.digest.origin = ownString(t);
-    }
     this.field = '';
+    this.set(local, this.text);
     this.text = '';
+  }
+
+  /**
+   * A child element's whole text at once, for a reader that has it (xml/digest-scanner.ts): what begin(local),
+   * addText(text) and end(local) do, without the positions (that reader leaves errors to a parser that has them).
+   */
+  fieldText(local: string, text: string): void {
+    this.set(local, text);
+  }
+
+  /** A digestEntry element ends; its strings are the reader's own (not slices of its input) unless `copy`. */
+  endEntry(copy: boolean): void {
+    this.inEntry = false;
+    this.addEntry(copy);
+  }
+
+  private set(local: string, text: string): void {
+    if (this.inEntry) {
+      if (local === 'endpoint') this.endpoint = text.trim();
+      else if (local === 'tick') this.tickText = text;
+      else if (local === 'stamp') this.stamp = text.trim();
+      else if (local === 'conflictPriority') this.prioText = text;
+    } else if (local === 'origin') {
+      this.digest.origin = ownString(text.trim());
+    }
+  }
+
+  private addEntry(copy: boolean): void {
+    const endpoint = this.endpoint;
+    const tickText = this.tickText;
+    if (!endpoint) throw this.fail('SDATA_E_DIGEST', 'digestEntry', 'digestEntry without endpoint');
+    if (tickText === undefined) throw this.fail('SDATA_E_DIGEST', 'digestEntry', `digestEntry for ${endpoint} has no tick`);
+    const tick = parseTick(tickText);
+    if (tick === undefined) {
+      throw this.fail('SDATA_E_TICK', 'tick', `digestEntry for ${endpoint}: tick '${tickText.trim()}' is not a non-negative integer`);
+    }
+    let prio = 9;
+    const prioText = this.prioText;
+    if (prioText !== undefined && prioText.trim() !== '') {
+      prio = Number(prioText.trim());
+      if (!Number.isInteger(prio)) {
+        throw this.fail('SDATA_E_DIGEST', 'conflictPriority', `digestEntry for ${endpoint}: conflictPriority '${prioText.trim()}' is not an integer`);
+      }
+    }
+    let stamp = this.stamp ?? '';
+    if (stamp === this.lastStamp) stamp = this.lastStamp;
+    else stamp = this.lastStamp = copy ? ownString(stamp) : stamp;
+    setDigestEntry(this.digest, { endpoint: copy ? ownString(endpoint) : endpoint, tick: copy ? ownString(tick) : tick, stamp, conflictPriority: prio });
   }
 
   finish(): Digest {

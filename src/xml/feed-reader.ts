@@ -3,16 +3,20 @@ import { DigestBuilder } from '../protocol/digest.ts';
 import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
 import { parseSyncMode } from '../protocol/sync-state.ts';
+import { DigestCollector, scanDigestContent, SkippedText } from './digest-scanner.ts';
 import { declarationRefusal, Utf8Stream } from './encoding.ts';
 import type { BadReference } from './entities.ts';
 import { closeEntry, closeSyncState, newEntryRecord, ownDeclarations } from './entry-record.ts';
 import { feedLink, newFeedHead, syncHeadProblem, totalResults } from './feed-head.ts';
 import type { EntryRecord, FeedHandler, FeedHead, FeedLink, FeedReaderOptions, ResumePoint } from './feed-types.ts';
 import { FeedLimits, SLICE_BYTES } from './feed-limits.ts';
-import { DEFAULT_MAX_ENTRY_BYTES, MAX_FEED_LINKS, resolveLimits } from './limits.ts';
+import { DEFAULT_MAX_ENTRY_BYTES, MAX_DIGEST_BYTES, MAX_FEED_LINKS, resolveLimits, type XmlLimits } from './limits.ts';
 import { rawToText } from './raw-text.ts';
 import { RetainedText } from './retained-text.ts';
 import { createParser, drive, inTextState, openElements, restartParser, setTagHandlers, setTextHandler, UriMatch, type NsParser } from './saxes-adapter.ts';
+
+/** A digest's start tag as the scanner takes it: `<digest>` or `<P:digest>`, no attributes, no white space. */
+const DIGEST_START = /<(?:[A-Za-z_][A-Za-z0-9_.-]*:)?digest>/g;
 
 // What the text handler is collecting (plain numbers: enums are not erasable syntax).
 const Cap = {
@@ -40,6 +44,10 @@ export class FeedReader {
   private readonly maxEntryBytes: number;
   private readonly requireSyncHead: boolean;
   private readonly limits: FeedLimits;
+  private readonly xmlLimits: XmlLimits;
+  private readonly digestScanner: boolean;
+  /** Where the reader is in the document: saxes' line and column, past a head digest the scanner read instead. */
+  private readonly at: SkippedText;
   /** Offset of the first pushed byte in the document (FeedReaderOptions.byteOffset). */
   private byteOffset = 0;
   private depth = 0;
@@ -59,6 +67,11 @@ export class FeedReader {
   private links: FeedLink[] = [];
   private digestBuilder: DigestBuilder | undefined;
   private digestDepth = 0;
+  /** The head digest's start tag (its qname) has just been read, ending at this position: the scanner may take it. */
+  private digestOpened: { qname: string; end: number } | undefined;
+  /** The head digest's content, being gathered for the scanner (xml/digest-scanner.ts). */
+  private collector: DigestCollector | undefined;
+  private scanned = 0;
 
   // text capture
   private cap: Cap = Cap.None;
@@ -81,6 +94,7 @@ export class FeedReader {
     this.source = opts.source ?? '<input>';
     this.maxEntryBytes = opts.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES;
     this.requireSyncHead = opts.requireSyncHead ?? true;
+    this.digestScanner = opts.digestScanner ?? true;
     if (opts.continuation) this.headSent = true;
     this.byteOffset = opts.byteOffset ?? 0;
     this.input = new Utf8Stream((m, cause, atStart) => this.fail('SDATA_E_ENCODING', m, cause, atStart ? 1 : undefined, atStart ? 1 : undefined),
@@ -88,7 +102,9 @@ export class FeedReader {
     this.win = new RetainedText(this.maxEntryBytes);
     const p = createParser(this.source);
     this.parser = p;
-    this.limits = new FeedLimits(p, this.win, resolveLimits(opts.limits), (code, m) => this.fail(code, m));
+    this.at = new SkippedText(p);
+    this.xmlLimits = resolveLimits(opts.limits);
+    this.limits = new FeedLimits(p, this.win, this.xmlLimits, (code, m) => this.fail(code, m));
     this.stopCapture();
     // No 'error' handler on purpose (see saxes-adapter.ts): saxes then throws from write(), and parse() turns its
     // errors into SdataErrors.
@@ -128,12 +144,19 @@ export class FeedReader {
     this.links = [];
     this.digestBuilder = undefined;
     this.digestDepth = 0;
+    this.digestOpened = this.collector = undefined;
+    this.at.reset();
     this.inEntry = this.inState = this.inPayload = false;
     this.entryCount = 0;
     this.rec = undefined;
     this.stTick = undefined;
     setTagHandlers(this.parser, this.onOpenTag, this.onCloseTag);
     this.stopCapture();
+  }
+
+  /** Head digests the scanner read (tests, benches). */
+  get digestsScanned(): number {
+    return this.scanned;
   }
 
   get bytesRead(): number {
@@ -147,10 +170,10 @@ export class FeedReader {
 
   /** Line and column saxes has reached (after the last character pushed). */
   get line(): number {
-    return this.parser.line;
+    return this.at.line;
   }
   get column(): number {
-    return this.parser.column;
+    return this.at.column;
   }
 
   /** How a reader with `continuation` can take the document over after an entry; undefined before the first entry. */
@@ -201,23 +224,95 @@ export class FeedReader {
   }
 
   private read(text: string): void {
+    if (this.collector) this.collect(text);
+    else if (this.headSent || this.digestBuilder || this.at.skipped || !this.digestScanner) this.readText(text);
+    else this.readHead(text);
+  }
+
+  private readText(text: string): void {
     this.win.next(text);
     this.parse(text);
     this.win.retain();
   }
 
+  /**
+   * Head text: read up to each digest start tag; when saxes has just read it as the head's digest, the content that
+   * follows is gathered for the scanner instead. A tag cut by a slice's end is read by saxes, as is everything else.
+   */
+  private readHead(text: string): void {
+    let from = 0;
+    DIGEST_START.lastIndex = 0;
+    for (let m = DIGEST_START.exec(text); m !== null; m = DIGEST_START.exec(text)) {
+      const to = m.index + m[0].length;
+      this.readText(text.slice(from, to));
+      from = to;
+      const o = this.digestOpened;
+      this.digestOpened = undefined;
+      if (o !== undefined && o.end === this.win.end && this.digestBuilder && inTextState(this.parser)) {
+        this.collector = new DigestCollector(o.qname, MAX_DIGEST_BYTES);
+        this.collect(text.slice(from));
+        return;
+      }
+      if (this.headSent) break;
+    }
+    this.readText(from === 0 ? text : text.slice(from));
+  }
+
+  /**
+   * The head digest's content, gathered to its end tag: read by the scanner, saxes going on from the end tag as if it
+   * had read the content (SkippedText shifts its positions); or, where the scanner declines or the content passes
+   * MAX_DIGEST_BYTES, read by saxes from the start tag on, in the slices it came in.
+   */
+  private collect(text: string): void {
+    const c = this.collector!;
+    if (!c.add(text)) {
+      if (c.over) this.giveUpScan();
+      return;
+    }
+    const content = c.content();
+    const l = this.xmlLimits;
+    const d = content.length <= MAX_DIGEST_BYTES
+      ? scanDigestContent(content, c.prefix, { maxText: l.maxTextBetweenEntries, maxNameBytes: l.maxNameBytes, depthLeft: l.maxDepth - openElements(this.parser) }, this.source)
+      : undefined;
+    if (d === undefined) {
+      this.giveUpScan();
+      return;
+    }
+    this.collector = undefined;
+    this.scanned++;
+    this.at.skip(content);
+    this.head.digest = d;
+    // saxes reads the end tag next, which closes the digest with no builder left to finish.
+    this.digestBuilder = undefined;
+    this.readText(c.rest());
+  }
+
+  /** saxes reads what was gathered, from the digest's start tag on, as it would have. */
+  private giveUpScan(): void {
+    const c = this.collector;
+    if (!c) return;
+    this.collector = undefined;
+    c.replay((t) => this.readText(t), () => this.checkpoint());
+  }
+
   /** Between two slices (FeedLimits; the entry cap is RetainedText's, after every chunk). */
   private checkpoint(): void {
+    if (this.collector) {
+      this.collector.checkedHere();
+      return;
+    }
     // No handler of ours takes comments or PIs, nor CDATA but while the head's text is captured.
     this.limits.checkpoint(this.inEntry, this.inEntry || this.cap === Cap.None, this.digestBuilder !== undefined);
   }
 
   /** Input that is not UTF-8: refused at the first invalid byte, once the text before it has been read. */
   private invalidBytes(before: string): SdataError {
+    // Where the invalid byte is needs everything before it read.
+    this.giveUpScan();
     const { message, cause } = this.input.invalid!;
     // saxes holds back a trailing CR until it sees what follows: the invalid byte starts the next line then.
-    if (before.endsWith('\r')) return this.fail('SDATA_E_ENCODING', message, cause, this.parser.line + 1, 1);
-    return this.fail('SDATA_E_ENCODING', message, cause, this.parser.line, this.parser.column + 1);
+    if (before.endsWith('\r')) return this.fail('SDATA_E_ENCODING', message, cause, this.at.line + 1, 1);
+    return this.fail('SDATA_E_ENCODING', message, cause, this.at.line, this.at.column + 1);
   }
 
   end(): void {
@@ -226,10 +321,12 @@ export class FeedReader {
     if (rest) this.pushText(rest);
     // What came after the last slice's end (after the root, say) is checked like any slice.
     else this.checkpoint();
+    // A digest that never ended: saxes reads it, and says what is wrong.
+    this.giveUpScan();
     if (!this.sawRoot) throw this.fail('SDATA_E_NOT_SYNC_FEED', 'empty document: no root element');
     // saxes resets its position on close; messages about the head must still say where the document ended.
-    this.endLine = this.parser.line;
-    this.endColumn = this.parser.column;
+    this.endLine = this.at.line;
+    this.endColumn = this.at.column;
     this.parse(null);
     this.ended = true;
     if (!this.headSent) this.sendHead();
@@ -247,8 +344,8 @@ export class FeedReader {
 
   /** An error at the parser's position, or at the one given. */
   private fail(code: SdataErrorCode, message: string, cause?: unknown, atLine?: number, atColumn?: number): SdataError {
-    const line = atLine ?? (this.ended || this.endLine > 0 ? this.endLine : this.parser.line);
-    const column = atColumn ?? (this.ended || this.endLine > 0 ? this.endColumn : this.parser.column);
+    const line = atLine ?? (this.ended || this.endLine > 0 ? this.endLine : this.at.line);
+    const column = atColumn ?? (this.ended || this.endLine > 0 ? this.endColumn : this.at.column);
     return new SdataError(code, `${this.source}:${line}:${column}: ${message}`, { source: this.source, line, column, cause });
   }
 
@@ -340,9 +437,10 @@ export class FeedReader {
       if (local === 'syncMode' || local === 'digest') {
         if (this.headSent) throw this.fail('SDATA_E_NOT_SYNC_FEED', `sync:${local} after the first entry is not supported (a streaming reader must know it first)`);
         if (local === 'digest') {
-          this.digestBuilder = new DigestBuilder(this.source, this.parser);
+          this.digestBuilder = new DigestBuilder(this.source, this.at);
           this.digestDepth = this.depth;
           this.limits.digestBegins(this.parser.position);
+          this.digestOpened = { qname: tag.name, end: this.parser.position };
         } else this.capture(Cap.SyncMode);
       }
     } else if (uri === NS.opensearch && local === 'totalResults') {
@@ -358,7 +456,7 @@ export class FeedReader {
     this.inState = false;
     this.inPayload = false;
     this.stTick = undefined;
-    this.rec = newEntryRecord(this.entryCount++, this.parser.line, this.parser.column, tag, this.head.bindings);
+    this.rec = newEntryRecord(this.entryCount++, this.at.line, this.at.column, tag, this.head.bindings);
   }
 
   private openInEntry(tag: SaxesTagNS, d: number): void {

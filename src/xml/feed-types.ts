@@ -130,6 +130,11 @@ export interface FeedReaderOptions {
   resourceBytes?: boolean;
   /** ScannedFeedReader only: its scanner's records say whether their child lists need the merge (EntryRecord.listWork). */
   listWork?: boolean;
+  /**
+   * false: saxes reads the head's digest too, where the digest scanner would have read its content
+   * (xml/digest-scanner.ts): the tests' oracle. Default true.
+   */
+  digestScanner?: boolean;
 }
 
 /** The namespace bindings a resource element inherits (some may be re-declared by its `resourceOwnDecls`). */

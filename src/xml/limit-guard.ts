@@ -95,11 +95,12 @@ export class LimitGuard {
 
 /**
  * A document read whole (digest, tracking, diagnoses, schema): over `maxBytes` it is refused before it is parsed
- * (SDATA_E_TOO_LARGE); its parser keeps the default limits, errors at its position in `source`.
+ * (SDATA_E_TOO_LARGE); its parser keeps the default limits, errors at its position in `source` (`at`: where the
+ * reader says it is, when that is not the parser's own position).
  */
-export function guardDocument(p: NsParser, text: string, source: string, what: string, maxBytes: number): void {
+export function guardDocument(p: NsParser, text: string, source: string, what: string, maxBytes: number, at: { line: number; column: number } = p): void {
   if (text.length > maxBytes / 3 && Buffer.byteLength(text) > maxBytes) {
     throw new SdataError('SDATA_E_TOO_LARGE', `${source}: ${what} is larger than ${maxBytes} bytes, more than such a document ever needs`, { source });
   }
-  new LimitGuard(p, DEFAULT_LIMITS, (code, m) => new SdataError(code, `${source}:${p.line}:${p.column}: ${m}`, { source, line: p.line, column: p.column }));
+  new LimitGuard(p, DEFAULT_LIMITS, (code, m) => new SdataError(code, `${source}:${at.line}:${at.column}: ${m}`, { source, line: at.line, column: at.column }));
 }

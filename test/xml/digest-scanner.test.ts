@@ -1,0 +1,218 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { digestKey, type Digest } from '../../src/protocol/digest.ts';
+import { NS } from '../../src/protocol/namespaces.ts';
+import { pageTexts, resolveFeedOptions } from '../../src/gen/synthetic.ts';
+import { parseDigestDocument } from '../../src/xml/digest-document.ts';
+import { scanDigestContent } from '../../src/xml/digest-scanner.ts';
+import { FeedReader } from '../../src/xml/feed-reader.ts';
+import type { EntryRecord, FeedHead, FeedReaderOptions } from '../../src/xml/feed-types.ts';
+import { MAX_DIGEST_BYTES } from '../../src/xml/limits.ts';
+
+// The digest scanner reads a digest's content where it is written the plain way, and declines everything else; what it
+// reads must be what saxes reads (the oracle: the same readers with the scanner off), with the same positions after it.
+
+const LIMITS = { maxText: Infinity, maxNameBytes: 1024, depthLeft: 100 };
+
+interface Shape {
+  prefix?: string;
+  /** Between elements. */
+  sep?: string;
+  entries?: number;
+  origin?: boolean;
+  prio?: boolean;
+}
+
+/** The content of a digest element (between its tags). */
+function content({ prefix = 'sync', sep = '', entries = 3, origin = true, prio = true }: Shape = {}): string {
+  const q = prefix ? `${prefix}:` : '';
+  const el = (local: string, text: string): string => `<${q}${local}>${text}</${q}${local}>`;
+  let s = origin ? `${sep}${el('origin', 'http://src.example/sdata/app/c/-/accounts')}` : '';
+  for (let k = 0; k < entries; k++) {
+    s += `${sep}<${q}digestEntry>${sep}${el('endpoint', ` http://ep${k}.example/sdata/app/c/-/accounts `)}${sep}${el('tick', `${k * 7 + 1}`)}` +
+      `${sep}${el('stamp', '2024-05-01T00:00:00.000Z')}${prio ? `${sep}${el('conflictPriority', ` ${k % 3} `)}` : ''}${sep}</${q}digestEntry>`;
+  }
+  return `${s}${sep}`;
+}
+
+/** A `$syncDigest` entry holding `inner` as its digest's content; `after` follows the digest element. */
+function doc(inner: string, prefix = 'sync', after = ''): string {
+  const q = prefix ? `${prefix}:` : '';
+  const decl = prefix ? ` xmlns:${prefix}="${NS.sync}"` : '';
+  const open = prefix ? `<${q}digest>` : `<digest xmlns="${NS.sync}">`;
+  return `<?xml version="1.0" encoding="utf-8"?>\n<entry xmlns="${NS.atom}" xmlns:sdata="${NS.sdata}"${decl}>\n  <id>http://x.example/$syncDigest</id>\n` +
+    `  <sdata:payload>${open}${inner}</${q}digest>${after}</sdata:payload>\n</entry>\n`;
+}
+
+/** What a digest says, and its endpoints as written. */
+const said = (d: Digest): unknown => [digestKey(d), [...d.entries.values()].map((e) => e.endpoint)];
+
+/** The outcome of a parse: what it read, or its error's code and message. */
+function outcome(f: () => Digest): unknown {
+  try {
+    return said(f());
+  } catch (e) {
+    const x = e as { code?: string; message: string };
+    return { code: x.code, message: x.message };
+  }
+}
+
+const both = (xml: string): [unknown, unknown] => [outcome(() => parseDigestDocument(xml, 'd.xml')), outcome(() => parseDigestDocument(xml, 'd.xml', false))];
+
+describe('digest scanner', () => {
+  const plain: Array<[string, Shape]> = [
+    ['one line', {}], ['LF and indentation', { sep: '\n    ' }], ['CR LF', { sep: '\r\n  ' }], ['lone CR', { sep: '\r' }], ['tabs', { sep: '\t' }],
+    ['no prefix', { prefix: '' }], ['another prefix', { prefix: 'x.y-z' }], ['no origin, no conflictPriority', { origin: false, prio: false }],
+    ['no entries', { entries: 0 }], ['400 entries', { entries: 400, sep: '\n' }],
+  ];
+
+  it('reads the plain forms, as saxes does', () => {
+    for (const [name, shape] of plain) {
+      const inner = content(shape);
+      const d = scanDigestContent(inner, shape.prefix ?? 'sync', LIMITS);
+      assert.ok(d, `${name}: taken`);
+      const xml = doc(inner, shape.prefix);
+      assert.deepEqual(said(d), outcome(() => parseDigestDocument(xml, 'd.xml', false)), name);
+      assert.deepEqual(outcome(() => parseDigestDocument(xml, 'd.xml')), said(d), name);
+    }
+  });
+
+  it('declines anything else, and the document reads as saxes reads it', () => {
+    const base = content({ entries: 2 });
+    const edits: Array<[string, string]> = [
+      ['a comment', base.replace('<sync:digestEntry>', '<!-- c --><sync:digestEntry>')],
+      ['CDATA', base.replace('>1<', '><![CDATA[1]]><')],
+      ['a reference', base.replace('accounts ', 'accounts?a=1&amp;b=2 ')],
+      ['a character reference', base.replace('>1<', '>&#49;<')],
+      ['non-ASCII', base.replace('ep0', 'épée')],
+      ['an attribute', base.replace('<sync:tick>', '<sync:tick a="1">')],
+      ['white space in a tag', base.replace('</sync:tick>', '</sync:tick >')],
+      ['an empty-element tag', base.replace(/<sync:conflictPriority>[^<]*<\/sync:conflictPriority>/, '<sync:conflictPriority/>')],
+      ['an unknown child', base.replace('<sync:tick>', '<sync:other>z</sync:other><sync:tick>')],
+      ['an element of another namespace', base.replace('<sync:tick>', '<sdata:x>z</sdata:x><sync:tick>')],
+      ['another prefix for the namespace', base.replace('<sync:tick>1</sync:tick>', '<s2:tick xmlns:s2="http://schemas.sage.com/sdata/sync/2008/1">1</s2:tick>')],
+      ['text in an entry', base.replace('<sync:tick>', 'loose<sync:tick>')],
+      ['a nested entry', base.replace('<sync:tick>', '<sync:digestEntry><sync:tick>')],
+      [']]> in text', base.replace('2024-05-01', ']]>2024-05-01')],
+      ['a mismatched end tag', base.replace('</sync:tick>', '</sync:tock>')],
+      ['a bad tick', base.replace('>1<', '>-5<')],
+      ['no endpoint', base.replace(/<sync:endpoint>[^<]*<\/sync:endpoint>/, '')],
+      ['a bad conflictPriority', base.replace('> 0 <', '>high<')],
+      ['a control character', base.replace('accounts ', 'accounts\u0001 ')],
+      ['a line break in a text', base.replace('>1<', '>\r\n1<')],
+      ['> in a text', base.replace('accounts ', 'accounts> ')],
+      ['an unclosed entry', base.replace(/<\/sync:digestEntry>$/, '')],
+    ];
+    for (const [name, inner] of edits) {
+      assert.equal(scanDigestContent(inner, 'sync', LIMITS), undefined, `${name}: declined`);
+      const [fast, oracle] = both(doc(inner));
+      assert.deepEqual(fast, oracle, name);
+    }
+  });
+
+  it('declines where a limit would be crossed, so that the reader reports it', () => {
+    const inner = content({ sep: `\n${' '.repeat(69)}` });
+    assert.ok(scanDigestContent(inner, 'sync', { ...LIMITS, maxText: 70 }));
+    assert.equal(scanDigestContent(inner, 'sync', { ...LIMITS, maxText: 69 }), undefined, 'white space');
+    assert.equal(scanDigestContent(content(), 'sync', { ...LIMITS, maxText: 40 }), undefined, 'an endpoint');
+    assert.equal(scanDigestContent(inner, 'sync', { ...LIMITS, maxNameBytes: 20 }), undefined, 'sync:conflictPriority');
+    assert.equal(scanDigestContent(inner, 'sync', { ...LIMITS, depthLeft: 1 }), undefined, 'depth');
+  });
+
+  it('errors after the digest are placed where saxes alone places them', () => {
+    for (const sep of ['', '\n  ', '\r\n', '\r']) {
+      for (const after of ['<bad', '</sdata:nope>', '\n\n  <x>&undefined;</x>', '<sdata:a/>\n<sdata:b></sdata:c>', '\n<!DOCTYPE x>']) {
+        const xml = doc(content({ sep }), 'sync', after);
+        const [fast, oracle] = both(xml);
+        assert.deepEqual(fast, oracle, JSON.stringify({ sep, after }));
+        assert.ok(typeof fast === 'object' && fast !== null && 'message' in fast, 'an error');
+      }
+    }
+  });
+
+  it('a limit crossed after the digest is placed where saxes alone places it', () => {
+    const deep = `${'<sdata:d>'.repeat(300)}${'</sdata:d>'.repeat(300)}`;
+    const [fast, oracle] = both(doc(content({ sep: '\n' }), 'sync', deep));
+    assert.deepEqual(fast, oracle);
+    assert.match(String((fast as { message: string }).message), /d\.xml:\d+:\d+: .*maxDepth|nested/);
+  });
+
+  it('only the first digest counts, and a digest start tag in a comment is not one', () => {
+    const xml = doc(content(), 'sync').replace('<sdata:payload>', '<sdata:payload><!-- <sync:digest> -->');
+    assert.deepEqual(...both(xml));
+    const two = doc(content(), 'sync', `<sync:digest>${content({ entries: 1 })}</sync:digest>`);
+    const [fast, oracle] = both(two);
+    assert.deepEqual(fast, oracle);
+  });
+});
+
+/** Reads `xml` pushed in `chunk`-byte pieces: head, entries (number, line, column, id) and the error, if any. */
+function readFeed(xml: string, chunk: number, opts: FeedReaderOptions): { head?: unknown; entries: unknown[]; error?: unknown; scanned: number } {
+  const out: { head?: unknown; entries: unknown[]; error?: unknown; scanned: number } = { entries: [], scanned: 0 };
+  const r = new FeedReader({
+    head: (h: FeedHead) => void (out.head = h.digest ? said(h.digest) : undefined),
+    entry: (e: EntryRecord) => void out.entries.push([e.index, e.line, e.column, e.atomId, e.state?.endpoint]),
+    end: () => undefined,
+  }, { source: 'f.xml', ...opts });
+  const bytes = Buffer.from(xml);
+  try {
+    for (let i = 0; i < bytes.length; i += chunk) r.push(bytes.subarray(i, i + chunk));
+    r.end();
+  } catch (e) {
+    const x = e as { code?: string; message: string };
+    out.error = { code: x.code, message: x.message };
+  }
+  out.scanned = r.digestsScanned;
+  return out;
+}
+
+describe('feed head digest', () => {
+  const o = resolveFeedOptions({ count: 40, seed: 3, endpoints: 300 });
+  const feed = [...pageTexts(o, 0)].join('');
+
+  it('the scanner reads the head digest of a generated feed: the same head, entries and positions as saxes alone', () => {
+    for (const chunk of [7, 1000, 65536]) {
+      const fast = readFeed(feed, chunk, {});
+      const oracle = readFeed(feed, chunk, { digestScanner: false });
+      assert.equal(fast.error, undefined);
+      assert.equal(fast.entries.length, 40);
+      assert.deepEqual({ ...fast, scanned: 0 }, { ...oracle, scanned: 0 }, `chunks of ${chunk}`);
+      assert.equal(oracle.scanned, 0);
+      // A start tag cut by a slice's end is saxes' (7-byte chunks: the tag is split, or in a slice of its own).
+      if (chunk >= 1000) assert.equal(fast.scanned, 1, `chunks of ${chunk}: scanned`);
+    }
+  });
+
+  it('errors after the head digest, and in it, are placed where saxes alone places them', () => {
+    const cases: Array<[string, string, boolean?]> = [
+      ['a comment in the digest (read by saxes)', feed.replace('<sync:digestEntry>', '<!-- x --><sync:digestEntry>'), false],
+      ['a malformed entry', feed.replace('</sync:tick>', '</sync:tock>')],
+      ['bad bytes in an entry', feed.replace('<sync:tick>', '<sync:tick>\u{fffe}')],
+      ['a bad tick in the digest', feed.replace(/(<sync:digestEntry><sync:endpoint>[^<]*<\/sync:endpoint><sync:tick>)\d+/, '$1-1')],
+      ['a digest never closed', feed.slice(0, feed.indexOf('</sync:digest>'))],
+      ['no entries, the feed cut after the digest', feed.slice(0, feed.indexOf('</sync:digest>') + 20)],
+    ];
+    for (const [name, xml, fails = true] of cases) {
+      for (const chunk of [13, 4096]) {
+        const fast = readFeed(xml, chunk, {});
+        assert.deepEqual({ ...fast, scanned: 0 }, { ...readFeed(xml, chunk, { digestScanner: false }), scanned: 0 }, `${name}, chunks of ${chunk}`);
+        assert.equal(fast.error !== undefined, fails, `${name}: ${fails ? 'an error' : 'no error'}`);
+      }
+    }
+  });
+
+  it('the limits on text between tags and on the digest size hold as with saxes alone', () => {
+    const spaced = feed.replace(/<sync:digestEntry>/g, '\n        <sync:digestEntry>');
+    for (const maxTextBetweenEntries of [8, 9, 100]) {
+      const opts = { limits: { maxTextBetweenEntries } };
+      const fast = readFeed(spaced, 4096, opts);
+      assert.deepEqual({ ...fast, scanned: 0 }, { ...readFeed(spaced, 4096, { ...opts, digestScanner: false }), scanned: 0 }, `maxTextBetweenEntries ${maxTextBetweenEntries}`);
+    }
+    // Over MAX_DIGEST_BYTES: refused where saxes refuses it.
+    const big = resolveFeedOptions({ count: 2, seed: 3, endpoints: Math.ceil(MAX_DIGEST_BYTES / 180) });
+    const huge = [...pageTexts(big, 0)].join('');
+    const fast = readFeed(huge, 65536, {});
+    assert.deepEqual(fast, { ...readFeed(huge, 65536, { digestScanner: false }), scanned: 0 });
+    assert.match(String((fast.error as { message: string }).message), /sync:digest is larger than/);
+  });
+});
