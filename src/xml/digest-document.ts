@@ -1,7 +1,7 @@
 import { DigestBuilder, type Digest } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
-import { scanDigestContent, SkippedText } from './digest-scanner.ts';
+import { asciiBytes, scanDigest, SkippedText } from './digest-scanner.ts';
 import { documentText, encodingError } from './encoding.ts';
 import { guardDocument } from './limit-guard.ts';
 import { DEFAULT_LIMITS, MAX_DIGEST_BYTES } from './limits.ts';
@@ -74,9 +74,9 @@ export function parseDigestDocument(xml: string, source = '<digest>', scan = tru
     const endTag = `</${m[0].slice(1)}`;
     const end = text.indexOf(endTag, start);
     if (end < 0) continue;
-    const content = text.slice(start, end);
-    const d = scanDigestContent(content, opened.prefix, { maxText: Infinity, maxNameBytes: DEFAULT_LIMITS.maxNameBytes, depthLeft: DEFAULT_LIMITS.maxDepth - openElements(p) }, source);
-    if (d === undefined) continue;
+    const content = asciiBytes(text.slice(start, end));
+    const d = content && scanDigest(content, opened.prefix, { maxText: Infinity, maxNameBytes: DEFAULT_LIMITS.maxNameBytes, depthLeft: DEFAULT_LIMITS.maxDepth - openElements(p) }, source);
+    if (!d) continue;
     where.skip(content);
     // saxes goes on from the end tag, which closes the digest with no builder left to finish.
     builder = undefined;

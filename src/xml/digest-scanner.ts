@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { DigestBuilder, type Digest } from '../protocol/digest.ts';
+import { DigestBuilder, ownString, type Digest } from '../protocol/digest.ts';
 
 /**
  * The limits a saxes-based reader would apply to the digest's content (xml/limit-guard.ts, feed-limits.ts): where the
@@ -14,112 +14,110 @@ export interface DigestScanLimits {
   depthLeft: number;
 }
 
-const LT = 60;
+/** White space between tags, and the text of an element: printable ASCII but `<`, `&` and `>`, no line break. */
+const WS = '[ \\t\\r\\n]*';
+const TEXT = '([^<&>\\x00-\\x1f\\x7f]*)';
 
-/** One element of text the scanner knows: its tags as bytes, and (for those that mostly repeat) its last text. */
-interface Element {
-  local: string;
-  open: Uint8Array;
-  close: Uint8Array;
-  last: string;
+interface Patterns {
+  origin: RegExp;
+  entry: RegExp;
+  end: RegExp;
+  /** Characters of markup in an entry without, and with, its conflictPriority element. */
+  entryTags: number;
+  prioTags: number;
+}
+
+/** The sticky patterns for one prefix (a feed uses one or two): compiled once, then native code. */
+const patternCache = new Map<string, Patterns>();
+
+function patternsFor(prefix: string): Patterns {
+  let p = patternCache.get(prefix);
+  if (p === undefined) {
+    const q = prefix === '' ? '' : `${prefix.replace(/\./g, '\\.')}:`;
+    const el = (local: string): string => `${WS}<${q}${local}>${TEXT}</${q}${local}>`;
+    const tags = (local: string): number => 2 * (prefix === '' ? 0 : prefix.length + 1) + 2 * local.length + 5;
+    p = {
+      origin: new RegExp(el('origin'), 'y'),
+      // The order the spec's examples and every serializer we know write; any other order is saxes'.
+      entry: new RegExp(`${WS}<${q}digestEntry>${el('endpoint')}${el('tick')}${el('stamp')}(?:${el('conflictPriority')})?${WS}</${q}digestEntry>`, 'y'),
+      end: new RegExp(`${WS}$`, 'y'),
+      entryTags: tags('digestEntry') + tags('endpoint') + tags('tick') + tags('stamp'),
+      prioTags: tags('conflictPriority'),
+    };
+    if (patternCache.size < 16) patternCache.set(prefix, p);
+  }
+  return p;
 }
 
 /**
  * The fast path of a digest: reads the content of a `<P:digest>` element — the characters between its start tag and
  * its end tag, both written exactly so, with `P:` the prefix of the digest's own name ('' for none) — when it is written
- * the plain way: white space, `P:origin`, and `P:digestEntry` elements holding `P:endpoint`, `P:tick`, `P:stamp` and
- * `P:conflictPriority`, every tag without attributes or white space, all text printable ASCII without `&` or `>`.
- * Anything else (comments, CDATA, other elements or prefixes, an attribute, a line break inside a text, a non-ASCII
- * character, a limit crossed, a digest the builder refuses) returns undefined, and the caller reads the content with
- * saxes as before: the scanner only takes what that parse would accept, and gives the same digest
- * (test/xml/digest-scanner.test.ts compares them).
+ * the plain way: white space, an optional `P:origin`, then `P:digestEntry` elements holding `P:endpoint`, `P:tick`,
+ * `P:stamp` and optionally `P:conflictPriority` in that order, every tag without attributes or white space, all text
+ * printable ASCII without `&`, `>` or a line break. Anything else (comments, CDATA, other elements, orders or
+ * prefixes, an attribute, a non-ASCII character, a limit crossed, a digest the builder refuses) returns undefined, and
+ * the caller reads the content with saxes as before: the scanner only takes what that parse would accept, and gives the
+ * same digest (test/xml/digest-scanner.test.ts compares them).
  *
  * Why: a digest names one entry per endpoint, and one of 10,000 endpoints is ~2.5 MB that saxes, with its objects per
- * tag and its garbage, read in 45-80 ms; a plan reads two (the target's digest, the feed head's). Every byte is looked
- * at once, in a byte copy of the content, and the strings kept are cut from that copy (latin1): each is its own flat
- * one-byte string, not a slice keeping the input alive, nor two-byte because the text it came from held a non-Latin-1
- * character somewhere else (docs/decisions/0034-digest-scanner.md).
+ * tag and its garbage, read in 45-80 ms; a plan reads two (the target's digest, the feed head's). A sticky regular
+ * expression per entry runs as native code from the first call (a byte loop in JavaScript took 30 ms cold, 13 warm;
+ * this 12-18 cold). It runs over a latin1 copy of the content made for the digest, so the strings kept are one-byte
+ * (not two-byte because the text they came from held a non-Latin-1 character somewhere else), and are kept as cut
+ * from that copy: it is the digest's own text, ~its size, where copying each string cost 10 ms per 20,000
+ * (docs/decisions/0034-digest-scanner.md). `bytes`: ASCII only (asciiBytes).
  */
-export function scanDigestContent(content: string, prefix: string, limits: DigestScanLimits, source = ''): Digest | undefined {
-  // All ASCII: a UTF-8 length equal to the UTF-16 one (a latin1 copy would turn any other character into some byte).
-  if (limits.depthLeft < 2 || prefix.length + 17 > limits.maxNameBytes || Buffer.byteLength(content) !== content.length) return undefined;
-  const b = Buffer.from(content, 'latin1');
-  const n = b.length;
-  const q = prefix === '' ? '' : `${prefix}:`;
-  const element = (local: string): Element => ({ local, open: Buffer.from(`<${q}${local}>`, 'latin1'), close: Buffer.from(`</${q}${local}>`, 'latin1'), last: '' });
-  const entry = element('digestEntry');
-  const origin = element('origin');
-  const endpoint = element('endpoint');
-  const tick = element('tick');
-  const stamp = element('stamp');
-  const prio = element('conflictPriority');
-  /** Where a child's local name begins, after `<` and the prefix. */
-  const local = 1 + q.length;
+export function scanDigest(bytes: Uint8Array, prefix: string, limits: DigestScanLimits, source = ''): Digest | undefined {
+  if (limits.depthLeft < 2 || prefix.length + 17 > limits.maxNameBytes) return undefined;
+  const s = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+  const p = patternsFor(prefix);
   const builder = new DigestBuilder(source);
   const maxText = limits.maxText;
+  /** Characters of texts read, and of markup: the rest is white space between tags. */
+  let texts = 0;
+  let tags = 0;
   let i = 0;
-  let inEntry = false;
-  const at = (t: Uint8Array, k: number): boolean => {
-    if (k + t.length > n) return false;
-    for (let m = 0; m < t.length; m++) if (b[k + m] !== t[m]) return false;
-    return true;
-  };
-  /** Past white space (a text run between two tags); false when it is longer than the limit. */
-  const space = (): boolean => {
-    const from = i;
-    while (i < n) {
-      const c = b[i]!;
-      if (c !== 32 && c !== 10 && c !== 9 && c !== 13) break;
-      i++;
-    }
-    return i - from <= maxText;
-  };
-  /** An element of text whose start tag is at i: printable ASCII but `&` and `>` up to its end tag. */
-  const text = (e: Element, repeats: boolean): boolean => {
-    const from = i + e.open.length;
-    let to = from;
-    for (; to < n; to++) {
-      const c = b[to]!;
-      if (c === LT) break;
-      if (c < 32 || c === 38 || c === 62 || c === 127) return false;
-    }
-    if (to - from > maxText || !at(e.close, to)) return false;
-    let t: string;
-    if (repeats && to - from === e.last.length && content.startsWith(e.last, from)) t = e.last;
-    else t = b.toString('latin1', from, to);
-    if (repeats) e.last = t;
-    builder.fieldText(e.local, t);
-    i = to + e.close.length;
-    return true;
-  };
   try {
-    for (;;) {
-      if (!space()) return undefined;
-      if (i === n) break;
-      if (b[i] !== LT) return undefined;
-      if (inEntry) {
-        if (at(entry.close, i)) {
-          builder.endEntry(false);
-          inEntry = false;
-          i += entry.close.length;
-          continue;
-        }
-        const c = b[i + local];
-        const e = c === 101 /* e */ ? endpoint : c === 116 /* t */ ? tick : c === 115 /* s */ ? stamp : c === 99 /* c */ ? prio : undefined;
-        if (e === undefined || !at(e.open, i) || !text(e, e === stamp || e === prio)) return undefined;
-      } else if (at(entry.open, i)) {
-        builder.begin('digestEntry');
-        inEntry = true;
-        i += entry.open.length;
-      } else if (!at(origin.open, i) || !text(origin, false)) {
-        return undefined;
-      }
+    p.origin.lastIndex = 0;
+    const o = p.origin.exec(s);
+    if (o !== null) {
+      const t = o[1]!;
+      if (t.length > maxText) return undefined;
+      builder.origin(t);
+      texts += t.length;
+      tags += o[0].length - t.length;
+      i = p.origin.lastIndex;
     }
+    const re = p.entry;
+    re.lastIndex = i;
+    for (let m = re.exec(s); m !== null; m = re.exec(s)) {
+      const endpoint = m[1]!;
+      const tick = m[2]!;
+      const stamp = m[3]!;
+      const prio = m[4];
+      const n = endpoint.length + tick.length + stamp.length + (prio === undefined ? 0 : prio.length);
+      if (endpoint.length > maxText || tick.length > maxText || stamp.length > maxText || (prio !== undefined && prio.length > maxText)) return undefined;
+      // Copies: slices would keep the whole content alive (the digest lives as long as the pass; it is its size).
+      builder.entry(ownString(endpoint), ownString(tick), stamp, prio);
+      texts += n;
+      tags += p.entryTags + (prio === undefined ? 0 : p.prioTags);
+      i = re.lastIndex;
+    }
+    p.end.lastIndex = i;
+    if (!p.end.test(s)) return undefined;
   } catch {
     // The builder refused an entry: the caller's parse reports it, at its line and column.
     return undefined;
   }
-  return inEntry ? undefined : builder.finish();
+  // The white space between tags, all of it together, within the limit: then so is every run of it.
+  if (s.length - texts - tags > maxText) return undefined;
+  return builder.finish();
+}
+
+/** `text` as bytes when it is all ASCII (the same as its UTF-8 then); undefined when it is not. */
+export function asciiBytes(text: string): Buffer | undefined {
+  // A UTF-8 length equal to the UTF-16 one is all ASCII (a latin1 copy would turn any other character into some byte).
+  return Buffer.byteLength(text) === text.length ? Buffer.from(text, 'latin1') : undefined;
 }
 
 /** Where a parser stands, as the readers report it. */
@@ -153,19 +151,19 @@ export class SkippedText implements Position {
     return this.atLine > 0;
   }
 
-  /** The parser stands just before `text`, which it will not read. */
-  skip(text: string): void {
+  /** The parser stands just before `text` (ASCII bytes), which it will not read. */
+  skip(text: Uint8Array): void {
     this.atLine = this.p.line;
     this.atColumn = this.p.column;
     let lines = 0;
     let last = 0;
-    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) {
+    for (let i = text.indexOf(10); i >= 0; i = text.indexOf(10, i + 1)) {
       lines++;
       last = i + 1;
     }
-    // A CR alone ends a line too, as saxes counts them (CR LF is one, counted at its LF). ASCII only: the scanner's.
-    for (let i = text.indexOf('\r'); i >= 0; i = text.indexOf('\r', i + 1)) {
-      if (text.charCodeAt(i + 1) !== 10) {
+    // A CR alone ends a line too, as saxes counts them (CR LF is one, counted at its LF).
+    for (let i = text.indexOf(13); i >= 0; i = text.indexOf(13, i + 1)) {
+      if (text[i + 1] !== 10) {
         lines++;
         if (i + 1 > last) last = i + 1;
       }
@@ -214,14 +212,20 @@ export class DigestCollector {
 
   /** Gathers `text`; true once the end tag is in. */
   add(text: string): boolean {
-    const probe = this.tail + text;
-    const k = probe.indexOf(this.endTag);
-    if (k >= 0) this.endAt = this.length - this.tail.length + k;
+    const tag = this.endTag;
+    // Across the boundary first (a few characters), then in the part itself (no concatenation of the two).
+    const across = (this.tail + text.slice(0, tag.length - 1)).indexOf(tag);
+    if (across >= 0) this.endAt = this.length - this.tail.length + across;
+    else {
+      const k = text.indexOf(tag);
+      if (k >= 0) this.endAt = this.length + k;
+    }
     this.parts.push(text);
     this.checked.push(false);
     this.length += text.length;
-    this.tail = probe.slice(-(this.endTag.length - 1));
-    return k >= 0;
+    const keep = tag.length - 1;
+    this.tail = text.length >= keep ? text.slice(-keep) : (this.tail + text).slice(-keep);
+    return this.endAt >= 0;
   }
 
   /** The reader checked its limits after the last part. */
@@ -233,14 +237,31 @@ export class DigestCollector {
     return this.endAt < 0 && this.length > this.max + this.endTag.length;
   }
 
-  /** Everything from the start tag to the end tag (once `add` said it is in). */
-  content(): string {
-    return this.all().slice(0, this.endAt);
+  /**
+   * Everything from the start tag to the end tag (once `add` said it is in), as bytes, written part by part (never one
+   * string: a part decoded from a chunk with one non-Latin-1 character is two-byte, and so would be the whole join);
+   * undefined unless all ASCII.
+   */
+  contentBytes(): Buffer | undefined {
+    const out = Buffer.allocUnsafe(this.endAt);
+    let at = 0;
+    for (const part of this.parts) {
+      if (at >= this.endAt) break;
+      const t = at + part.length > this.endAt ? part.slice(0, this.endAt - at) : part;
+      if (Buffer.byteLength(t) !== t.length) return undefined;
+      out.write(t, at, 'latin1');
+      at += t.length;
+    }
+    return out;
   }
 
-  /** What follows the content: the end tag and what came after it in the same part. */
+  /** What follows the content: the end tag and what came after it (in the last part, or the last two). */
   rest(): string {
-    return this.all().slice(this.endAt);
+    let at = 0;
+    let k = 0;
+    while (at + this.parts[k]!.length <= this.endAt) at += this.parts[k++]!.length;
+    const first = this.parts[k]!.slice(this.endAt - at);
+    return k + 1 < this.parts.length ? first + this.parts.slice(k + 1).join('') : first;
   }
 
   /** Everything gathered, in the parts it came in, each with whether limits were checked after it. */
@@ -249,10 +270,5 @@ export class DigestCollector {
       read(this.parts[k]!);
       if (this.checked[k]) check();
     }
-  }
-
-  private joined: string | undefined;
-  private all(): string {
-    return (this.joined ??= this.parts.join(''));
   }
 }

@@ -3,7 +3,7 @@ import { DigestBuilder } from '../protocol/digest.ts';
 import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
 import { parseSyncMode } from '../protocol/sync-state.ts';
-import { DigestCollector, scanDigestContent, SkippedText } from './digest-scanner.ts';
+import { DigestCollector, scanDigest, SkippedText } from './digest-scanner.ts';
 import { declarationRefusal, Utf8Stream } from './encoding.ts';
 import type { BadReference } from './entities.ts';
 import { closeEntry, closeSyncState, newEntryRecord, ownDeclarations } from './entry-record.ts';
@@ -269,10 +269,10 @@ export class FeedReader {
       if (c.over) this.giveUpScan();
       return;
     }
-    const content = c.content();
+    const content = c.contentBytes();
     const l = this.xmlLimits;
-    const d = content.length <= MAX_DIGEST_BYTES
-      ? scanDigestContent(content, c.prefix, { maxText: l.maxTextBetweenEntries, maxNameBytes: l.maxNameBytes, depthLeft: l.maxDepth - openElements(this.parser) }, this.source)
+    const d = content !== undefined && content.length <= MAX_DIGEST_BYTES
+      ? scanDigest(content, c.prefix, { maxText: l.maxTextBetweenEntries, maxNameBytes: l.maxNameBytes, depthLeft: l.maxDepth - openElements(this.parser) }, this.source)
       : undefined;
     if (d === undefined) {
       this.giveUpScan();
@@ -280,7 +280,7 @@ export class FeedReader {
     }
     this.collector = undefined;
     this.scanned++;
-    this.at.skip(content);
+    this.at.skip(content!);
     this.head.digest = d;
     // saxes reads the end tag next, which closes the digest with no builder left to finish.
     this.digestBuilder = undefined;
