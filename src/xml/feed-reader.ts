@@ -3,20 +3,18 @@ import { DigestBuilder } from '../protocol/digest.ts';
 import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
 import { parseSyncMode } from '../protocol/sync-state.ts';
-import { DigestCollector, scanDigest, SkippedText } from './digest-scanner.ts';
+import { SkippedText } from './digest-scanner.ts';
 import { declarationRefusal, Utf8Stream } from './encoding.ts';
 import type { BadReference } from './entities.ts';
 import { closeEntry, closeSyncState, newEntryRecord, ownDeclarations } from './entry-record.ts';
 import { feedLink, newFeedHead, syncHeadProblem, totalResults } from './feed-head.ts';
 import type { EntryRecord, FeedHandler, FeedHead, FeedLink, FeedReaderOptions, ResumePoint } from './feed-types.ts';
 import { FeedLimits, SLICE_BYTES } from './feed-limits.ts';
-import { DEFAULT_MAX_ENTRY_BYTES, MAX_DIGEST_BYTES, MAX_FEED_LINKS, resolveLimits, type XmlLimits } from './limits.ts';
+import { HeadDigestScan } from './head-digest.ts';
+import { DEFAULT_MAX_ENTRY_BYTES, MAX_FEED_LINKS, resolveLimits, type XmlLimits } from './limits.ts';
 import { rawToText } from './raw-text.ts';
 import { RetainedText } from './retained-text.ts';
 import { createParser, drive, inTextState, openElements, restartParser, setTagHandlers, setTextHandler, UriMatch, type NsParser } from './saxes-adapter.ts';
-
-/** A digest's start tag as the scanner takes it: `<digest>` or `<P:digest>`, no attributes, no white space. */
-const DIGEST_START = /<(?:[A-Za-z_][A-Za-z0-9_.-]*:)?digest>/g;
 
 // What the text handler is collecting (plain numbers: enums are not erasable syntax).
 const Cap = {
@@ -67,11 +65,8 @@ export class FeedReader {
   private links: FeedLink[] = [];
   private digestBuilder: DigestBuilder | undefined;
   private digestDepth = 0;
-  /** The head digest's start tag (its qname) has just been read, ending at this position: the scanner may take it. */
-  private digestOpened: { qname: string; end: number } | undefined;
-  /** The head digest's content, being gathered for the scanner (xml/digest-scanner.ts). */
-  private collector: DigestCollector | undefined;
-  private scanned = 0;
+  /** The head digest's fast path (xml/head-digest.ts). */
+  private readonly headDigest: HeadDigestScan;
 
   // text capture
   private cap: Cap = Cap.None;
@@ -105,6 +100,18 @@ export class FeedReader {
     this.at = new SkippedText(p);
     this.xmlLimits = resolveLimits(opts.limits);
     this.limits = new FeedLimits(p, this.win, this.xmlLimits, (code, m) => this.fail(code, m));
+    this.headDigest = new HeadDigestScan({
+      readText: (t) => this.readText(t),
+      checkpoint: () => this.checkpoint(),
+      standsAfter: (end) => end === this.win.end && this.digestBuilder !== undefined && inTextState(p),
+      limits: () => ({ maxText: this.xmlLimits.maxTextBetweenEntries, maxNameBytes: this.xmlLimits.maxNameBytes, depthLeft: this.xmlLimits.maxDepth - openElements(p) }),
+      scanned: (d, content) => {
+        this.at.skip(content);
+        this.head.digest = d;
+        // saxes reads the end tag next, which closes the digest with no builder left to finish.
+        this.digestBuilder = undefined;
+      },
+    }, this.source);
     this.stopCapture();
     // No 'error' handler on purpose (see saxes-adapter.ts): saxes then throws from write(), and parse() turns its
     // errors into SdataErrors.
@@ -144,7 +151,7 @@ export class FeedReader {
     this.links = [];
     this.digestBuilder = undefined;
     this.digestDepth = 0;
-    this.digestOpened = this.collector = undefined;
+    this.headDigest.reset();
     this.at.reset();
     this.inEntry = this.inState = this.inPayload = false;
     this.entryCount = 0;
@@ -156,7 +163,7 @@ export class FeedReader {
 
   /** Head digests the scanner read (tests, benches). */
   get digestsScanned(): number {
-    return this.scanned;
+    return this.headDigest.count;
   }
 
   get bytesRead(): number {
@@ -224,9 +231,9 @@ export class FeedReader {
   }
 
   private read(text: string): void {
-    if (this.collector) this.collect(text);
+    if (this.headDigest.collecting) this.headDigest.collect(text);
     else if (this.headSent || this.digestBuilder || this.at.skipped || !this.digestScanner) this.readText(text);
-    else this.readHead(text);
+    else this.headDigest.read(text);
   }
 
   private readText(text: string): void {
@@ -235,70 +242,10 @@ export class FeedReader {
     this.win.retain();
   }
 
-  /**
-   * Head text: read up to each digest start tag; when saxes has just read it as the head's digest, the content that
-   * follows is gathered for the scanner instead. A tag cut by a slice's end is read by saxes, as is everything else.
-   */
-  private readHead(text: string): void {
-    let from = 0;
-    DIGEST_START.lastIndex = 0;
-    for (let m = DIGEST_START.exec(text); m !== null; m = DIGEST_START.exec(text)) {
-      const to = m.index + m[0].length;
-      this.readText(text.slice(from, to));
-      from = to;
-      const o = this.digestOpened;
-      this.digestOpened = undefined;
-      if (o !== undefined && o.end === this.win.end && this.digestBuilder && inTextState(this.parser)) {
-        this.collector = new DigestCollector(o.qname, MAX_DIGEST_BYTES);
-        this.collect(text.slice(from));
-        return;
-      }
-      if (this.headSent) break;
-    }
-    this.readText(from === 0 ? text : text.slice(from));
-  }
-
-  /**
-   * The head digest's content, gathered to its end tag: read by the scanner, saxes going on from the end tag as if it
-   * had read the content (SkippedText shifts its positions); or, where the scanner declines or the content passes
-   * MAX_DIGEST_BYTES, read by saxes from the start tag on, in the slices it came in.
-   */
-  private collect(text: string): void {
-    const c = this.collector!;
-    if (!c.add(text)) {
-      if (c.over) this.giveUpScan();
-      return;
-    }
-    const content = c.contentBytes();
-    const l = this.xmlLimits;
-    const d = content !== undefined && content.length <= MAX_DIGEST_BYTES
-      ? scanDigest(content, c.prefix, { maxText: l.maxTextBetweenEntries, maxNameBytes: l.maxNameBytes, depthLeft: l.maxDepth - openElements(this.parser) }, this.source)
-      : undefined;
-    if (d === undefined) {
-      this.giveUpScan();
-      return;
-    }
-    this.collector = undefined;
-    this.scanned++;
-    this.at.skip(content!);
-    this.head.digest = d;
-    // saxes reads the end tag next, which closes the digest with no builder left to finish.
-    this.digestBuilder = undefined;
-    this.readText(c.rest());
-  }
-
-  /** saxes reads what was gathered, from the digest's start tag on, as it would have. */
-  private giveUpScan(): void {
-    const c = this.collector;
-    if (!c) return;
-    this.collector = undefined;
-    c.replay((t) => this.readText(t), () => this.checkpoint());
-  }
-
   /** Between two slices (FeedLimits; the entry cap is RetainedText's, after every chunk). */
   private checkpoint(): void {
-    if (this.collector) {
-      this.collector.checkedHere();
+    if (this.headDigest.collecting) {
+      this.headDigest.checked();
       return;
     }
     // No handler of ours takes comments or PIs, nor CDATA but while the head's text is captured.
@@ -308,7 +255,7 @@ export class FeedReader {
   /** Input that is not UTF-8: refused at the first invalid byte, once the text before it has been read. */
   private invalidBytes(before: string): SdataError {
     // Where the invalid byte is needs everything before it read.
-    this.giveUpScan();
+    this.headDigest.giveUp();
     const { message, cause } = this.input.invalid!;
     // saxes holds back a trailing CR until it sees what follows: the invalid byte starts the next line then.
     if (before.endsWith('\r')) return this.fail('SDATA_E_ENCODING', message, cause, this.at.line + 1, 1);
@@ -322,7 +269,7 @@ export class FeedReader {
     // What came after the last slice's end (after the root, say) is checked like any slice.
     else this.checkpoint();
     // A digest that never ended: saxes reads it, and says what is wrong.
-    this.giveUpScan();
+    this.headDigest.giveUp();
     if (!this.sawRoot) throw this.fail('SDATA_E_NOT_SYNC_FEED', 'empty document: no root element');
     // saxes resets its position on close; messages about the head must still say where the document ended.
     this.endLine = this.at.line;
@@ -440,7 +387,7 @@ export class FeedReader {
           this.digestBuilder = new DigestBuilder(this.source, this.at);
           this.digestDepth = this.depth;
           this.limits.digestBegins(this.parser.position);
-          this.digestOpened = { qname: tag.name, end: this.parser.position };
+          this.headDigest.openedAt(tag.name, this.parser.position);
         } else this.capture(Cap.SyncMode);
       }
     } else if (uri === NS.opensearch && local === 'totalResults') {

@@ -1,0 +1,195 @@
+import type { Digest } from '../protocol/digest.ts';
+import { scanDigest, type DigestScanLimits } from './digest-scanner.ts';
+import { MAX_DIGEST_BYTES } from './limits.ts';
+
+/** A digest's start tag as the scanner takes it: `<digest>` or `<P:digest>`, no attributes, no white space. */
+const DIGEST_START = /<(?:[A-Za-z_][A-Za-z0-9_.-]*:)?digest>/g;
+
+/** What the feed reader lends the head digest's fast path. */
+export interface HeadDigestHost {
+  /** saxes reads `text` (as the reader reads any slice). */
+  readText(text: string): void;
+  /** The reader's checks between two slices. */
+  checkpoint(): void;
+  /** saxes has just read the head digest's start tag, which ended at `end`, and stands right after it. */
+  standsAfter(end: number): boolean;
+  /** The limits saxes would apply inside the digest. */
+  limits(): DigestScanLimits;
+  /** The scanner read the digest's `content` (ASCII bytes), which saxes will not see. */
+  scanned(digest: Digest, content: Uint8Array): void;
+}
+
+/**
+ * The feed reader's fast path for its head's digest (xml/digest-scanner.ts): the head text is read by saxes up to
+ * each digest start tag; when saxes has just read one as the head's digest, the content that follows is gathered to
+ * its end tag and read by the scanner, saxes going on from the end tag as if it had read the content; where the
+ * scanner declines or the content passes MAX_DIGEST_BYTES, saxes reads what was gathered, in the slices it came in.
+ * A start tag cut by a slice's end is read by saxes, as is everything else.
+ */
+export class HeadDigestScan {
+  private readonly host: HeadDigestHost;
+  private readonly source: string;
+  /** The head digest's start tag (its qname) has just been read, ending at this position. */
+  private opened: { qname: string; end: number } | undefined;
+  private collector: DigestCollector | undefined;
+  /** Head digests the scanner read (tests, benches). */
+  count = 0;
+
+  constructor(host: HeadDigestHost, source: string) {
+    this.host = host;
+    this.source = source;
+  }
+
+  reset(): void {
+    this.opened = this.collector = undefined;
+  }
+
+  get collecting(): boolean {
+    return this.collector !== undefined;
+  }
+
+  /** saxes has read the head digest's start tag `qname`, ending at `end`. */
+  openedAt(qname: string, end: number): void {
+    this.opened = { qname, end };
+  }
+
+  /** Head text, before any digest. */
+  read(text: string): void {
+    let from = 0;
+    DIGEST_START.lastIndex = 0;
+    for (let m = DIGEST_START.exec(text); m !== null; m = DIGEST_START.exec(text)) {
+      const to = m.index + m[0].length;
+      this.host.readText(text.slice(from, to));
+      from = to;
+      const o = this.opened;
+      this.opened = undefined;
+      if (o !== undefined && this.host.standsAfter(o.end)) {
+        this.collector = new DigestCollector(o.qname, MAX_DIGEST_BYTES);
+        this.collect(text.slice(from));
+        return;
+      }
+    }
+    this.host.readText(from === 0 ? text : text.slice(from));
+  }
+
+  /** Text inside the digest being gathered. */
+  collect(text: string): void {
+    const c = this.collector!;
+    if (!c.add(text)) {
+      if (c.over) this.giveUp();
+      return;
+    }
+    const content = c.contentBytes();
+    const d = content !== undefined && content.length <= MAX_DIGEST_BYTES ? scanDigest(content, c.prefix, this.host.limits(), this.source) : undefined;
+    if (d === undefined) {
+      this.giveUp();
+      return;
+    }
+    this.collector = undefined;
+    this.count++;
+    this.host.scanned(d, content!);
+    this.host.readText(c.rest());
+  }
+
+  /** The reader checked its limits after the last slice. */
+  checked(): void {
+    this.collector?.checkedHere();
+  }
+
+  /** saxes reads what was gathered, from the digest's start tag on, as it would have. */
+  giveUp(): void {
+    const c = this.collector;
+    if (!c) return;
+    this.collector = undefined;
+    c.replay((t) => this.host.readText(t), () => this.host.checkpoint());
+  }
+}
+
+/**
+ * A streamed digest's content, gathered from the text after its start tag until its end tag (a feed head's digest
+ * arrives in slices): then `content()` is the scanner's and `rest()` what follows, from the end tag on. Bounded: more
+ * than `max` characters without the end tag is `over`. Each part is kept as it came, with whether the reader checked
+ * its limits after it, so that a reader that gives up on the scanner replays exactly what it would have read.
+ */
+export class DigestCollector {
+  /** The prefix of the digest's name ('' for none). */
+  readonly prefix: string;
+  private readonly endTag: string;
+  private readonly max: number;
+  private readonly parts: string[] = [];
+  private readonly checked: boolean[] = [];
+  private length = 0;
+  /** The last characters gathered (an end tag may begin in one part and end in the next). */
+  private tail = '';
+  /** Where the end tag begins, in all that was gathered (-1: not yet). */
+  private endAt = -1;
+
+  constructor(qname: string, max: number) {
+    const colon = qname.indexOf(':');
+    this.prefix = colon < 0 ? '' : qname.slice(0, colon);
+    this.endTag = `</${qname}>`;
+    this.max = max;
+  }
+
+  /** Gathers `text`; true once the end tag is in. */
+  add(text: string): boolean {
+    const tag = this.endTag;
+    // Across the boundary first (a few characters), then in the part itself (no concatenation of the two).
+    const across = (this.tail + text.slice(0, tag.length - 1)).indexOf(tag);
+    if (across >= 0) this.endAt = this.length - this.tail.length + across;
+    else {
+      const k = text.indexOf(tag);
+      if (k >= 0) this.endAt = this.length + k;
+    }
+    this.parts.push(text);
+    this.checked.push(false);
+    this.length += text.length;
+    const keep = tag.length - 1;
+    this.tail = text.length >= keep ? text.slice(-keep) : (this.tail + text).slice(-keep);
+    return this.endAt >= 0;
+  }
+
+  /** The reader checked its limits after the last part. */
+  checkedHere(): void {
+    if (this.checked.length > 0) this.checked[this.checked.length - 1] = true;
+  }
+
+  get over(): boolean {
+    return this.endAt < 0 && this.length > this.max + this.endTag.length;
+  }
+
+  /**
+   * Everything from the start tag to the end tag (once `add` said it is in), as bytes, written part by part (never one
+   * string: a part decoded from a chunk with one non-Latin-1 character is two-byte, and so would be the whole join);
+   * undefined unless all ASCII.
+   */
+  contentBytes(): Buffer | undefined {
+    const out = Buffer.allocUnsafe(this.endAt);
+    let at = 0;
+    for (const part of this.parts) {
+      if (at >= this.endAt) break;
+      const t = at + part.length > this.endAt ? part.slice(0, this.endAt - at) : part;
+      if (Buffer.byteLength(t) !== t.length) return undefined;
+      out.write(t, at, 'latin1');
+      at += t.length;
+    }
+    return out;
+  }
+
+  /** What follows the content: the end tag and what came after it (in the last part, or the last two). */
+  rest(): string {
+    let at = 0;
+    let k = 0;
+    while (at + this.parts[k]!.length <= this.endAt) at += this.parts[k++]!.length;
+    const first = this.parts[k]!.slice(this.endAt - at);
+    return k + 1 < this.parts.length ? first + this.parts.slice(k + 1).join('') : first;
+  }
+
+  /** Everything gathered, in the parts it came in, each with whether limits were checked after it. */
+  replay(read: (text: string) => void, check: () => void): void {
+    for (let k = 0; k < this.parts.length; k++) {
+      read(this.parts[k]!);
+      if (this.checked[k]) check();
+    }
+  }
+}
