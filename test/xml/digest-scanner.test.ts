@@ -154,17 +154,27 @@ describe('digest scanner', () => {
   });
 });
 
-/** Reads `xml` pushed in `chunk`-byte pieces: head, entries (number, line, column, id) and the error, if any. */
-function readFeed(xml: string, chunk: number, opts: FeedReaderOptions): { head?: unknown; entries: unknown[]; error?: unknown; scanned: number } {
-  const out: { head?: unknown; entries: unknown[]; error?: unknown; scanned: number } = { entries: [], scanned: 0 };
+type Read = { head?: unknown; entries: unknown[]; error?: unknown; scanned: number };
+
+/**
+ * Reads `xml` pushed in pieces — of `cut` bytes each, or cut at the byte offsets `cut` — and says what the reader
+ * made of it: the head's digest, the entries (number, line, column, id, endpoint), the error if any, the digests scanned.
+ */
+function readFeed(xml: string, cut: number | number[], opts: FeedReaderOptions): Read {
+  const out: Read = { entries: [], scanned: 0 };
   const r = new FeedReader({
     head: (h: FeedHead) => void (out.head = h.digest ? said(h.digest) : undefined),
     entry: (e: EntryRecord) => void out.entries.push([e.index, e.line, e.column, e.atomId, e.state?.endpoint]),
     end: () => undefined,
   }, { source: 'f.xml', ...opts });
   const bytes = Buffer.from(xml);
+  const cuts = typeof cut === 'number' ? Array.from({ length: Math.ceil(bytes.length / cut) }, (_, k) => (k + 1) * cut) : [...cut, bytes.length];
   try {
-    for (let i = 0; i < bytes.length; i += chunk) r.push(bytes.subarray(i, i + chunk));
+    let from = 0;
+    for (const at of cuts) {
+      r.push(bytes.subarray(from, Math.min(at, bytes.length)));
+      from = at;
+    }
     r.end();
   } catch (e) {
     const x = e as { code?: string; message: string };
@@ -189,6 +199,21 @@ describe('feed head digest', () => {
       // A start tag cut by a slice's end is saxes' (7-byte chunks: the tag is split, or in a slice of its own).
       if (chunk >= 1000) assert.equal(fast.scanned, 1, `chunks of ${chunk}: scanned`);
     }
+  });
+
+  it('an end tag cut between two pushes, anywhere, is found: the same read as saxes alone', () => {
+    const end = Buffer.from(feed).indexOf('</sync:digest>');
+    const oracle = readFeed(feed, [], { digestScanner: false });
+    for (let k = 0; k <= '</sync:digest>'.length; k++) {
+      const got = readFeed(feed, [end - 500, end + k], {});
+      assert.deepEqual({ ...got, scanned: 0 }, { ...oracle, scanned: 0 }, `cut ${k} into the end tag`);
+      assert.equal(got.scanned, 1, `cut ${k} into the end tag: scanned`);
+    }
+    // A start tag cut in two is saxes' to read: the same result, not scanned.
+    const start = Buffer.from(feed).indexOf('<sync:digest>');
+    const cut = readFeed(feed, [start + 5], {});
+    assert.deepEqual({ ...cut, scanned: 0 }, { ...oracle, scanned: 0 });
+    assert.equal(cut.scanned, 0);
   });
 
   it('errors after the head digest, and in it, are placed where saxes alone places them', () => {
