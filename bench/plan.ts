@@ -152,14 +152,16 @@ interface Feed {
 /** The endpoints of the large-digest feed, and how many its target digest names (padded with endpoints it never uses). */
 const MANY_ENDPOINTS = 10_000;
 
-async function makeFeed(dir: string, name: string, count: number, endpoints?: number): Promise<Feed> {
-  const o = resolveFeedOptions({ count, seed: SEED, ...(endpoints === undefined ? {} : { endpoints }) });
+/** `digestEndpoints`: how many endpoints the feed's head digest and the target digest name, if more than the entries do. */
+async function makeFeed(dir: string, name: string, count: number, endpoints?: number, digestEndpoints?: number): Promise<Feed> {
+  const o = resolveFeedOptions({ count, seed: SEED, ...(endpoints === undefined ? {} : { endpoints }), ...(digestEndpoints === undefined ? {} : { digestEndpoints }) });
   const file = join(dir, `${name}.xml`);
   const digest = join(dir, `${name}-digest.xml`);
   const t0 = process.hrtime.bigint();
   const plan = targetDigestFor(o, RATIO);
-  if (endpoints !== undefined && endpoints >= MANY_ENDPOINTS) {
-    for (let k = 0; plan.digest.entries.size < endpoints; k++) {
+  const padTo = Math.max(endpoints ?? 0, digestEndpoints ?? 0);
+  if (padTo >= MANY_ENDPOINTS) {
+    for (let k = 0; plan.digest.entries.size < padTo; k++) {
       setDigestEntry(plan.digest, { endpoint: `http://pad${k}.example.net/sdata/app/c/-/accounts`, tick: '1', stamp: '2024-05-01T00:00:00.000Z', conflictPriority: 5 });
     }
   }
@@ -268,24 +270,28 @@ async function main(): Promise<void> {
     const peers = values['no-peers'] ? [] : availablePeers(log);
     const a = await measure(small, RUNS, dir, true, true, peers);
 
-    // Issue 15 point 5: the same bytes per entry, 3 endpoints or 10,000 (and a target digest naming 10,000).
-    let endpoints: { few: RunResult[]; many: RunResult[]; fewFeed: Feed; manyFeed: Feed } | undefined;
+    // Issue 15 point 5: the same bytes per entry, 3 endpoints or 10,000 (and a target digest naming 10,000). A third
+    // feed tells the digests' cost from the entries': its entries name 3 endpoints, its digests 10,000 (information).
+    let endpoints: { few: RunResult[]; many: RunResult[]; digests: RunResult[]; fewFeed: Feed; manyFeed: Feed; digestsFeed: Feed } | undefined;
     if (!values['no-endpoints']) {
       const en = Math.max(1, feedOptionsForSize(Number(values['endpoints-mb']), 4000, SEED).count);
       const fewFeed = await makeFeed(dir, 'feed-3-endpoints', en, 3);
       const manyFeed = await makeFeed(dir, 'feed-10k-endpoints', en, MANY_ENDPOINTS);
-      log(`${RUNS} alternating runs of plan on ${f1(fewFeed.bytes / 1e6)} MB with 3 endpoints and ${f1(manyFeed.bytes / 1e6)} MB with ${MANY_ENDPOINTS} (digests of ${MANY_ENDPOINTS} endpoints and of 5)`);
-      endpoints = { few: [], many: [], fewFeed, manyFeed };
+      const digestsFeed = await makeFeed(dir, 'feed-3-endpoints-10k-digests', en, 3, MANY_ENDPOINTS);
+      log(`${RUNS} rotating runs of plan on ${f1(fewFeed.bytes / 1e6)} MB with 3 endpoints, ${f1(manyFeed.bytes / 1e6)} MB with ${MANY_ENDPOINTS} ` +
+        `(digests of ${MANY_ENDPOINTS} endpoints and of 5) and ${f1(digestsFeed.bytes / 1e6)} MB with 3 in the entries and ${MANY_ENDPOINTS} in both digests`);
+      endpoints = { few: [], many: [], digests: [], fewFeed, manyFeed, digestsFeed };
+      const sides = ['few', 'many', 'digests'] as const;
+      const label = { few: '3 endpoints', many: `${MANY_ENDPOINTS} endpoints`, digests: `3 endpoints, ${MANY_ENDPOINTS} in the digests` };
       for (let k = 0; k < RUNS; k++) {
-        for (const which of k % 2 === 0 ? ['few', 'many'] as const : ['many', 'few'] as const) {
-          const f = which === 'few' ? fewFeed : manyFeed;
+        for (const which of [...sides.slice(k % 3), ...sides.slice(0, k % 3)]) {
+          const f = endpoints[`${which}Feed`];
           const x = await runPlan(f, dir);
           endpoints[which].push(x);
-          log(`  run ${k + 1} plan, ${which === 'few' ? 3 : MANY_ENDPOINTS} endpoints: ${x.wall.toFixed(2)} s, ${f1(f.bytes / 1e6 / x.wall)} MB/s`);
+          log(`  run ${k + 1} plan, ${label[which]}: ${x.wall.toFixed(2)} s, ${f1(f.bytes / 1e6 / x.wall)} MB/s`);
         }
       }
-      await rm(fewFeed.file, { force: true });
-      await rm(manyFeed.file, { force: true });
+      for (const f of [fewFeed, manyFeed, digestsFeed]) await rm(f.file, { force: true });
     }
 
     let big: { feed: { bytes: number; count: number }; pair: Pair } | undefined;
@@ -386,11 +392,16 @@ async function main(): Promise<void> {
     bar('plan (default: one thread) peak RSS ÷ bare saxes peak RSS', plan1Rss / saxesRss, '≤', 1.0);
     bar('plan --threads 2 peak RSS ÷ bare saxes peak RSS', rssRatio, '≤', 1.0);
     let epRatio: number | undefined;
+    let digestsRatio: number | undefined;
     if (endpoints) {
       const few = median(endpoints.few.map((r) => endpoints.fewFeed.bytes / 1e6 / r.wall));
       const many = median(endpoints.many.map((r) => endpoints.manyFeed.bytes / 1e6 / r.wall));
       epRatio = many / few;
       bar(`plan MB/s, ${MANY_ENDPOINTS}-endpoint digest ÷ 3 endpoints (${f1(many)} ÷ ${f1(few)})`, epRatio, '≥', 0.9);
+      const digests = median(endpoints.digests.map((r) => endpoints.digestsFeed.bytes / 1e6 / r.wall));
+      digestsRatio = digests / few;
+      bars.push(`(information) plan MB/s, ${MANY_ENDPOINTS}-endpoint digests with entries from 3 endpoints ÷ 3 endpoints (${f1(digests)} ÷ ${f1(few)}): ` +
+        `${f2(digestsRatio)}: the digests' own cost, without ${MANY_ENDPOINTS} endpoints' lookups in random order`);
     }
     if (growth !== undefined) bar(`plan peak RSS growth, ${f1(big!.feed.bytes / 1e6)} MB ÷ ${f1(small.bytes / 1e6)} MB feed`, Math.abs(growth), '≤', 0.1, `${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}%`);
     process.stdout.write(`\nload average ${loadavg().map(f2).join(' ')}\n${bars.join('\n')}\n`);
@@ -409,6 +420,7 @@ async function main(): Promise<void> {
       plan1MBps: +f1(plan1MBps), plan1RssMiB: +f1(plan1Rss),
       peers: Object.fromEntries([...a.peers].map(([k, v]) => [k, { MBps: +f1(mbps(v, small.bytes, 'wall')), rssMiB: MiBs(v) === undefined ? null : +f1(MiBs(v)!) }])),
       endpointsRatio: epRatio === undefined ? null : +epRatio.toFixed(3),
+      digestsRatio: digestsRatio === undefined ? null : +digestsRatio.toFixed(3),
     };
     process.stdout.write(`${JSON.stringify(json)}\n`);
   } finally {

@@ -280,10 +280,16 @@ export interface FeedOptions extends SyntheticOptions {
   count: number;
   /** Entries per page. Default: everything on one page. */
   pageSize?: number;
+  /**
+   * Endpoints the pages' head digest names, at least `endpoints` (the entries name only those): a source that knows
+   * many peers whose changes it has not forwarded in this feed. Default `endpoints`.
+   */
+  digestEndpoints?: number;
 }
 
 export interface ResolvedFeedOptions extends ResolvedOptions {
   count: number;
+  digestEndpoints: number;
   pageSize: number;
   pages: number;
 }
@@ -292,7 +298,10 @@ export function resolveFeedOptions(o: FeedOptions): ResolvedFeedOptions {
   if (!Number.isSafeInteger(o.count) || o.count < 0) throw new RangeError(`count must be a whole number ≥ 0 (got ${o.count})`);
   const pageSize = o.pageSize ?? Math.max(1, o.count);
   if (!Number.isSafeInteger(pageSize) || pageSize < 1) throw new RangeError(`pageSize must be a whole number ≥ 1 (got ${pageSize})`);
-  return { ...resolveOptions(o), count: o.count, pageSize, pages: Math.max(1, Math.ceil(o.count / pageSize)) };
+  const base = resolveOptions(o);
+  const digestEndpoints = Math.max(base.endpoints, o.digestEndpoints ?? 0);
+  if (!Number.isSafeInteger(digestEndpoints)) throw new RangeError(`digestEndpoints must be a whole number (got ${o.digestEndpoints})`);
+  return { ...base, count: o.count, pageSize, pages: Math.max(1, Math.ceil(o.count / pageSize)), digestEndpoints };
 }
 
 /** The source context URL pages are served from (a provider would hand it out in `Location`). */
@@ -307,7 +316,7 @@ export function sourceDigestXml(o: ResolvedFeedOptions, prefix: string): string 
   const p = prefix ? `${prefix}:` : '';
   const decl = prefix ? '' : ` xmlns="${NS.sync}"`;
   let s = `<${p}digest${decl}>\n    <${p}origin>${endpointUrl(0, o.kind)}</${p}origin>\n`;
-  for (let k = 0; k < o.endpoints; k++) {
+  for (let k = 0; k < o.digestEndpoints; k++) {
     s += `    <${p}digestEntry><${p}endpoint>${endpointUrl(k, o.kind)}</${p}endpoint>` +
       `<${p}tick>${endpointBase(k) + BigInt(o.count)}</${p}tick><${p}stamp>${FEED_UPDATED}</${p}stamp>` +
       `<${p}conflictPriority>${k === 0 ? 1 : 5}</${p}conflictPriority></${p}digestEntry>\n`;

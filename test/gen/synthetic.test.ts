@@ -366,3 +366,20 @@ test('uuids never repeat, even for two entries whose generators are seeded alike
   }
   assert.equal(seen.size, n);
 });
+
+test('digestEndpoints: the head digest names more endpoints than the entries do, and plan skips the same entries', async () => {
+  const o = resolveFeedOptions({ count: 120, seed: 8, endpoints: 3, digestEndpoints: 50 });
+  const few = resolveFeedOptions({ count: 120, seed: 8, endpoints: 3 });
+  const [page] = await pagesOf(o);
+  const s = scan(page!.toString('utf8'));
+  assert.equal(s.digestTicks.length, 50, 'the head digest names 50 endpoints');
+  assert.equal(new Set(s.entries.map((e) => normalizeEndpoint(e.endpoint))).size, 3, 'the entries name 3');
+  // The same entries as the feed without the extra endpoints, so the same decisions against the same target.
+  const [plain] = await pagesOf(few);
+  assert.deepEqual(s.entries, scan(plain!.toString('utf8')).entries);
+  const digest = parseDigestDocument(targetDigestEntryXml(few, targetDigestFor(few, 0.5).digest), 'digest.xml');
+  const a = await planPages([page!], { target: digest, chunkEntries: 10_000, chunkBytes: 1e9 });
+  const b = await planPages([plain!], { target: digest, chunkEntries: 10_000, chunkBytes: 1e9 });
+  assert.deepEqual([a.stats.skipped, a.stats.forwarded], [b.stats.skipped, b.stats.forwarded]);
+  assert.equal(a.stats.skipped, 60);
+});
