@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { DigestBuilder, ownString, type Digest } from '../protocol/digest.ts';
+import { DigestBuilder, type Digest, type Position } from '../protocol/digest.ts';
 
 /**
  * The limits a saxes-based reader would apply to the digest's content (xml/limit-guard.ts, feed-limits.ts): where the
@@ -98,7 +98,7 @@ export function scanDigest(bytes: Uint8Array, prefix: string, limits: DigestScan
       const n = endpoint.length + tick.length + stamp.length + (prio === undefined ? 0 : prio.length);
       if (endpoint.length > maxText || tick.length > maxText || stamp.length > maxText || (prio !== undefined && prio.length > maxText)) return undefined;
       // Copies: slices would keep the whole content alive (the digest lives as long as the pass; it is its size).
-      builder.entry(ownString(endpoint), ownString(tick), stamp, prio);
+      builder.entry(endpoint, tick, stamp, prio);
       texts += n;
       tags += p.entryTags + (prio === undefined ? 0 : p.prioTags);
       i = re.lastIndex;
@@ -118,12 +118,6 @@ export function scanDigest(bytes: Uint8Array, prefix: string, limits: DigestScan
 export function asciiBytes(text: string): Buffer | undefined {
   // A UTF-8 length equal to the UTF-16 one is all ASCII (a latin1 copy would turn any other character into some byte).
   return Buffer.byteLength(text) === text.length ? Buffer.from(text, 'latin1') : undefined;
-}
-
-/** Where a parser stands, as the readers report it. */
-export interface Position {
-  readonly line: number;
-  readonly column: number;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { SaxesTagNS } from 'saxes';
 import { parseTick } from '../protocol/ticks.ts';
 import { toChars } from './canonical-text.ts';
 import type { EntryRecord } from './feed-types.ts';
+import type { UriMatch } from './saxes-adapter.ts';
 
 /**
  * An EntryRecord from its start tag to its end tag, and the rules that make an entry unforwardable (docs/engine-rules.md
@@ -15,6 +16,41 @@ export function ownDeclarations(tag: SaxesTagNS): readonly string[] {
   const own = tag.ns;
   if (own) for (const _ in own) return Object.keys(own);
   return NO_DECLS;
+}
+
+/**
+ * sdata:payload was opened: its sdata:uuid becomes the entry's unless the resource element gives one (docs/protocol.md
+ * A19; by namespace, whatever the prefix), and the declarations it makes are a scope of the resource's.
+ */
+export function payloadOpened(rec: EntryRecord, tag: SaxesTagNS, sdata: UriMatch): void {
+  if (rec.uuid === undefined) {
+    const attrs = tag.attributes;
+    for (const k in attrs) {
+      const a = attrs[k]!;
+      if (a.local === 'uuid' && sdata.is(a.uri)) rec.uuid = a.value.trim();
+    }
+  }
+  const ns = tag.ns;
+  if (ns) for (const _ in ns) {
+    rec.scopes = [...rec.scopes, ns];
+    break;
+  }
+}
+
+/** The resource element was opened: its name, namespace and own declarations, its sdata:uuid and its isDeleted (sdata: or sync:). */
+export function resourceOpened(rec: EntryRecord, tag: SaxesTagNS, sdata: UriMatch, sync: UriMatch): void {
+  rec.resourceLocal = tag.local;
+  rec.resourceUri = tag.uri;
+  rec.resourceOwnDecls = ownDeclarations(tag);
+  const attrs = tag.attributes;
+  for (const k in attrs) {
+    const a = attrs[k]!;
+    if (a.local === 'uuid' && sdata.is(a.uri)) rec.uuid = a.value.trim();
+    else if (a.local === 'isDeleted' && (sdata.is(a.uri) || sync.is(a.uri))) {
+      const v = a.value.trim();
+      rec.isDeleted = v === 'true' || v === '1';
+    }
+  }
 }
 
 /** The record of an entry whose start tag `tag` was just read, at `line`:`column`, inside a feed binding `feed`. */

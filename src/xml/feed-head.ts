@@ -1,5 +1,5 @@
 import type { SaxesTagNS } from 'saxes';
-import type { FeedHead, FeedLink } from './feed-types.ts';
+import type { FeedHead, FeedLink, ResumePoint } from './feed-types.ts';
 
 /** What the feed says before its first entry, and the rules it must satisfy; the reader finds where it is said. */
 
@@ -29,4 +29,17 @@ export function syncHeadProblem(head: FeedHead): string | undefined {
 export function totalResults(text: string): number | undefined {
   const n = Number(text.trim());
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/**
+ * How a reader with `continuation` takes the document over after an entry: the root start tag as the document wrote it
+ * (`rootTag`, its line breaks made spaces so that it keeps to one line), after an XML declaration if the version is
+ * not 1.0, and the entry element's qname.
+ */
+export function resumePointAfter(xmlVersion: string | undefined, rootTag: string, entryName: string, bindings: Readonly<Record<string, string>>): ResumePoint {
+  const decl = xmlVersion !== undefined && xmlVersion !== '1.0' ? `<?xml version="${xmlVersion}"?>` : '';
+  const primer = decl + rootTag.replace(/[\t\n\r]/g, ' ');
+  let primerColumns = 0;
+  for (const _ of primer) primerColumns++;
+  return { primer, primerColumns, entryName, bindings };
 }

@@ -1,16 +1,15 @@
 import type { SaxesTagNS, XMLDecl } from 'saxes';
-import { DigestBuilder } from '../protocol/digest.ts';
 import { SdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
 import { parseSyncMode } from '../protocol/sync-state.ts';
 import { SkippedText } from './digest-scanner.ts';
 import { declarationRefusal, Utf8Stream } from './encoding.ts';
 import type { BadReference } from './entities.ts';
-import { closeEntry, closeSyncState, newEntryRecord, ownDeclarations } from './entry-record.ts';
-import { feedLink, newFeedHead, syncHeadProblem, totalResults } from './feed-head.ts';
+import { closeEntry, closeSyncState, newEntryRecord, payloadOpened, resourceOpened } from './entry-record.ts';
+import { feedLink, newFeedHead, resumePointAfter, syncHeadProblem, totalResults } from './feed-head.ts';
 import type { EntryRecord, FeedHandler, FeedHead, FeedLink, FeedReaderOptions, ResumePoint } from './feed-types.ts';
 import { FeedLimits, SLICE_BYTES } from './feed-limits.ts';
-import { HeadDigestScan } from './head-digest.ts';
+import { HeadDigest } from './head-digest.ts';
 import { DEFAULT_MAX_ENTRY_BYTES, MAX_FEED_LINKS, resolveLimits, type XmlLimits } from './limits.ts';
 import { rawToText } from './raw-text.ts';
 import { RetainedText } from './retained-text.ts';
@@ -63,10 +62,8 @@ export class FeedReader {
   private head: FeedHead = newFeedHead();
   private headSent = false;
   private links: FeedLink[] = [];
-  private digestBuilder: DigestBuilder | undefined;
-  private digestDepth = 0;
-  /** The head digest's fast path (xml/head-digest.ts). */
-  private readonly headDigest: HeadDigestScan;
+  /** The head's digest, read by the scanner or by saxes (xml/head-digest.ts). */
+  private readonly headDigest: HeadDigest;
 
   // text capture
   private cap: Cap = Cap.None;
@@ -100,16 +97,14 @@ export class FeedReader {
     this.at = new SkippedText(p);
     this.xmlLimits = resolveLimits(opts.limits);
     this.limits = new FeedLimits(p, this.win, this.xmlLimits, (code, m) => this.fail(code, m));
-    this.headDigest = new HeadDigestScan({
+    this.headDigest = new HeadDigest({
       readText: (t) => this.readText(t),
       checkpoint: () => this.checkpoint(),
-      standsAfter: (end) => end === this.win.end && this.digestBuilder !== undefined && inTextState(p),
+      standsAfter: (end) => end === this.win.end && inTextState(p),
       limits: () => ({ maxText: this.xmlLimits.maxTextBetweenEntries, maxNameBytes: this.xmlLimits.maxNameBytes, depthLeft: this.xmlLimits.maxDepth - openElements(p) }),
       scanned: (d, content) => {
         this.at.skip(content);
         this.head.digest = d;
-        // saxes reads the end tag next, which closes the digest with no builder left to finish.
-        this.digestBuilder = undefined;
       },
     }, this.source);
     this.stopCapture();
@@ -149,8 +144,6 @@ export class FeedReader {
     this.head = newFeedHead();
     this.headSent = opts.continuation === true;
     this.links = [];
-    this.digestBuilder = undefined;
-    this.digestDepth = 0;
     this.headDigest.reset();
     this.at.reset();
     this.inEntry = this.inState = this.inPayload = false;
@@ -186,11 +179,7 @@ export class FeedReader {
   /** How a reader with `continuation` can take the document over after an entry; undefined before the first entry. */
   get resumePoint(): ResumePoint | undefined {
     if (this.rootTag === undefined || this.entryName === undefined) return undefined;
-    const decl = this.xmlVersion !== undefined && this.xmlVersion !== '1.0' ? `<?xml version="${this.xmlVersion}"?>` : '';
-    const primer = decl + this.rootTag.replace(/[\t\n\r]/g, ' ');
-    let primerColumns = 0;
-    for (const _ of primer) primerColumns++;
-    return { primer, primerColumns, entryName: this.entryName, bindings: this.head.bindings };
+    return resumePointAfter(this.xmlVersion, this.rootTag, this.entryName, this.head.bindings);
   }
 
   /**
@@ -199,7 +188,7 @@ export class FeedReader {
    */
   atBoundary(): boolean {
     // The parser is between markup after any end tag; the other tests say which one.
-    return this.headSent && !this.inEntry && this.depth === 1 && this.cap === Cap.None && this.digestBuilder === undefined
+    return this.headSent && !this.inEntry && this.depth === 1 && this.cap === Cap.None && !this.headDigest.reading
       && this.entryEnd === this.win.end && inTextState(this.parser);
   }
 
@@ -232,7 +221,7 @@ export class FeedReader {
 
   private read(text: string): void {
     if (this.headDigest.collecting) this.headDigest.collect(text);
-    else if (this.headSent || this.digestBuilder || this.at.skipped || !this.digestScanner) this.readText(text);
+    else if (this.headSent || this.headDigest.reading || this.at.skipped || !this.digestScanner) this.readText(text);
     else this.headDigest.read(text);
   }
 
@@ -249,7 +238,7 @@ export class FeedReader {
       return;
     }
     // No handler of ours takes comments or PIs, nor CDATA but while the head's text is captured.
-    this.limits.checkpoint(this.inEntry, this.inEntry || this.cap === Cap.None, this.digestBuilder !== undefined);
+    this.limits.checkpoint(this.inEntry, this.inEntry || this.cap === Cap.None, this.headDigest.reading);
   }
 
   /** Input that is not UTF-8: refused at the first invalid byte, once the text before it has been read. */
@@ -337,7 +326,7 @@ export class FeedReader {
   private readonly badReference: BadReference = (_offset, problem) => this.fail('SDATA_E_MALFORMED', `not well-formed XML: ${problem}`);
 
   private readonly onText = (t: string): void => {
-    if (this.cap === Cap.Digest) this.digestBuilder!.addText(t);
+    if (this.cap === Cap.Digest) this.headDigest.text(t);
     else this.limits.captured((this.capText += t).length);
   };
 
@@ -358,12 +347,9 @@ export class FeedReader {
       this.openInEntry(tag, d);
       return;
     }
-    if (this.digestBuilder) {
+    if (this.headDigest.reading) {
       this.limits.digestAt(this.parser.position);
-      if (tag.uri === NS.sync) {
-        this.digestBuilder.begin(tag.local);
-        if (this.cap === Cap.None) this.capture(Cap.Digest);
-      }
+      if (this.headDigest.child(tag) && this.cap === Cap.None) this.capture(Cap.Digest);
       return;
     }
     if (d !== 1) return;
@@ -384,10 +370,8 @@ export class FeedReader {
       if (local === 'syncMode' || local === 'digest') {
         if (this.headSent) throw this.fail('SDATA_E_NOT_SYNC_FEED', `sync:${local} after the first entry is not supported (a streaming reader must know it first)`);
         if (local === 'digest') {
-          this.digestBuilder = new DigestBuilder(this.source, this.at);
-          this.digestDepth = this.depth;
+          this.headDigest.begin(tag.name, this.depth, this.parser.position, this.at);
           this.limits.digestBegins(this.parser.position);
-          this.headDigest.openedAt(tag.name, this.parser.position);
         } else this.capture(Cap.SyncMode);
       }
     } else if (uri === NS.opensearch && local === 'totalResults') {
@@ -420,19 +404,7 @@ export class FeedReader {
       } else if (local === 'payload') {
         if (this.sdata.is(tag.uri)) {
           this.inPayload = true;
-          // Fallback only (docs/protocol.md A19): the resource element's own uuid wins. By namespace, whatever the prefix.
-          if (rec.uuid === undefined) {
-            const attrs = tag.attributes;
-            for (const k in attrs) {
-              const a = attrs[k]!;
-              if (a.local === 'uuid' && this.sdata.is(a.uri)) rec.uuid = a.value.trim();
-            }
-          }
-          const ns = tag.ns;
-          if (ns) for (const _ in ns) {
-            rec.scopes = [...rec.scopes, ns];
-            break;
-          }
+          payloadOpened(rec, tag, this.sdata);
         }
       } else if (local === 'id') {
         if (tag.uri === NS.atom) this.capture(Cap.EntryId);
@@ -465,18 +437,7 @@ export class FeedReader {
       rec.resourceStart = lt - this.win.entryStart;
       rec.resourceNameEnd = rec.resourceStart + 1 + tag.name.length;
     }
-    rec.resourceLocal = tag.local;
-    rec.resourceUri = tag.uri;
-    rec.resourceOwnDecls = ownDeclarations(tag);
-    const attrs = tag.attributes;
-    for (const k in attrs) {
-      const a = attrs[k]!;
-      if (a.local === 'uuid' && this.sdata.is(a.uri)) rec.uuid = a.value.trim();
-      else if (a.local === 'isDeleted' && (this.sdata.is(a.uri) || this.sync.is(a.uri))) {
-        const v = a.value.trim();
-        rec.isDeleted = v === 'true' || v === '1';
-      }
-    }
+    resourceOpened(rec, tag, this.sdata, this.sync);
     // Nothing inside the resource matters to us (saxes still checks it is well-formed), and it is most of the
     // bytes: stop taking open events and only watch for the resource's own end tag.
     setTagHandlers(this.parser, undefined, this.onCloseInResource);
@@ -495,13 +456,11 @@ export class FeedReader {
     if (!this.inEntry) this.limits.tagOutside();
     const d = --this.depth;
     if (this.cap !== Cap.None && d === this.capDepth - 1) this.endCapture(tag.name.length);
-    if (this.digestBuilder) {
-      if (d === this.digestDepth - 1) {
-        this.head.digest = this.digestBuilder.finish();
-        this.digestBuilder = undefined;
+    if (this.headDigest.reading) {
+      const digest = this.headDigest.close(tag, d);
+      if (digest) {
+        this.head.digest = digest;
         if (this.cap === Cap.Digest) this.stopCapture();
-      } else if (tag.uri === NS.sync) {
-        this.digestBuilder.end(tag.local);
       }
       return;
     }

@@ -1,4 +1,6 @@
-import type { Digest } from '../protocol/digest.ts';
+import type { SaxesTagNS } from 'saxes';
+import { DigestBuilder, type Digest, type Position } from '../protocol/digest.ts';
+import { NS } from '../protocol/namespaces.ts';
 import { scanDigest, type DigestScanLimits } from './digest-scanner.ts';
 import { MAX_DIGEST_BYTES } from './limits.ts';
 
@@ -11,7 +13,7 @@ export interface HeadDigestHost {
   readText(text: string): void;
   /** The reader's checks between two slices. */
   checkpoint(): void;
-  /** saxes has just read the head digest's start tag, which ended at `end`, and stands right after it. */
+  /** saxes stands right after the head digest's start tag, which ended at `end`. */
   standsAfter(end: number): boolean;
   /** The limits saxes would apply inside the digest. */
   limits(): DigestScanLimits;
@@ -20,15 +22,19 @@ export interface HeadDigestHost {
 }
 
 /**
- * The feed reader's fast path for its head's digest (xml/digest-scanner.ts): the head text is read by saxes up to
- * each digest start tag; when saxes has just read one as the head's digest, the content that follows is gathered to
- * its end tag and read by the scanner, saxes going on from the end tag as if it had read the content; where the
- * scanner declines or the content passes MAX_DIGEST_BYTES, saxes reads what was gathered, in the slices it came in.
- * A start tag cut by a slice's end is read by saxes, as is everything else.
+ * The feed reader's head digest, read by the scanner (xml/digest-scanner.ts) or by saxes. The head text is read by
+ * saxes up to each digest start tag; when saxes has just read one as the head's digest, the content that follows is
+ * gathered to its end tag and read by the scanner, saxes going on from the end tag as if it had read the content;
+ * where the scanner declines or the content passes MAX_DIGEST_BYTES, saxes reads what was gathered, in the slices it
+ * came in, and its events build the digest here (begin, child, text, close). A start tag cut by a slice's end is
+ * read by saxes, as is everything else.
  */
-export class HeadDigestScan {
+export class HeadDigest {
   private readonly host: HeadDigestHost;
   private readonly source: string;
+  /** The digest saxes is reading (from its start tag to its end tag), and the depth of its element. */
+  private builder: DigestBuilder | undefined;
+  private depth = 0;
   /** The head digest's start tag (its qname) has just been read, ending at this position. */
   private opened: { qname: string; end: number } | undefined;
   private collector: DigestCollector | undefined;
@@ -41,16 +47,45 @@ export class HeadDigestScan {
   }
 
   reset(): void {
-    this.opened = this.collector = undefined;
+    this.opened = this.collector = this.builder = undefined;
+  }
+
+  /** Between the digest's start tag and its end tag. */
+  get reading(): boolean {
+    return this.builder !== undefined;
   }
 
   get collecting(): boolean {
     return this.collector !== undefined;
   }
 
-  /** saxes has read the head digest's start tag `qname`, ending at `end`. */
-  openedAt(qname: string, end: number): void {
+  /** saxes has read the head digest's start tag `qname`, ending at `end`, the element at `depth`; `at` says where saxes is. */
+  begin(qname: string, depth: number, end: number, at: Position): void {
+    this.builder = new DigestBuilder(this.source, at);
+    this.depth = depth;
     this.opened = { qname, end };
+  }
+
+  /** saxes read a start tag inside the digest: true when its text is the digest's (the reader captures it). */
+  child(tag: SaxesTagNS): boolean {
+    if (tag.uri !== NS.sync) return false;
+    this.builder!.begin(tag.local);
+    return true;
+  }
+
+  text(t: string): void {
+    this.builder!.addText(t);
+  }
+
+  /** saxes read an end tag inside the digest, `depth` the depth after it: the digest, when it was the digest's own. */
+  close(tag: SaxesTagNS, depth: number): Digest | undefined {
+    const b = this.builder!;
+    if (depth === this.depth - 1) {
+      this.builder = undefined;
+      return b.finish();
+    }
+    if (tag.uri === NS.sync) b.end(tag.local);
+    return undefined;
   }
 
   /** Head text, before any digest. */
@@ -63,7 +98,7 @@ export class HeadDigestScan {
       from = to;
       const o = this.opened;
       this.opened = undefined;
-      if (o !== undefined && this.host.standsAfter(o.end)) {
+      if (o !== undefined && this.builder !== undefined && this.host.standsAfter(o.end)) {
         this.collector = new DigestCollector(o.qname, MAX_DIGEST_BYTES);
         this.collect(text.slice(from));
         return;
@@ -87,6 +122,8 @@ export class HeadDigestScan {
     }
     this.collector = undefined;
     this.count++;
+    // saxes reads the end tag next, which closes the digest with no builder left to finish.
+    this.builder = undefined;
     this.host.scanned(d, content!);
     this.host.readText(c.rest());
   }
