@@ -9,7 +9,9 @@
 // 4. the engine alone (issue 15 item 2): `run` from a source that streams that file to a null-sink target
 //    (bench/null-peers.ts, its own process), against `plan --threads 1` on the same file, both on one core
 //    (taskset -c 0, the peers on the other core) where taskset exists;
-// 5. end to end at a smaller size: every process's peak RSS must not grow with the feed (flat: within 10%).
+// 5. the anchor again: the two bracket steps 2-4, and the ratios take their mean (these machines change speed by tens
+//    of percent within minutes; one anchor before the seeding cannot see it, two say how much the run drifted);
+// 6. end to end at a smaller size: every process's peak RSS must not grow with the feed (flat: within 10%).
 //
 // Usage: node bench/e2e.ts [--count 1000000] [--small 250000] [--chunk-entries 1000] [--page-size 1000]
 //                          [--no-small] [--no-plan] [--no-anchor] [--profile]   (also: npm run bench -- e2e …)
@@ -206,7 +208,7 @@ async function once(count: number, dir: string, withPlan: boolean): Promise<Size
 
 interface Anchor { count: number; seconds: number; cpuSeconds: number; maxRssMiB: number; writeBytes: number; dbBytes: number }
 
-async function anchor(count: number, dir: string): Promise<Anchor> {
+async function anchor(count: number, dir: string, when: string): Promise<Anchor> {
   const out = join(dir, 'anchor.json');
   const fd = openSync(out, 'w');
   try {
@@ -220,9 +222,18 @@ async function anchor(count: number, dir: string): Promise<Anchor> {
     closeSync(fd);
   }
   const a = JSON.parse(await readFile(out, 'utf8')) as Anchor;
-  log(`anchor (bare node:sqlite, same filesystem): ${fmt(count)} rows in ${a.seconds.toFixed(1)} s, ${fmt(count / a.seconds)} rows/s, CPU ${a.cpuSeconds.toFixed(1)} s, ` +
+  log(`anchor ${when} (bare node:sqlite, same filesystem): ${fmt(count)} rows in ${a.seconds.toFixed(1)} s, ${fmt(count / a.seconds)} rows/s, CPU ${a.cpuSeconds.toFixed(1)} s, ` +
     `wrote ${(a.writeBytes / 1e6).toFixed(0)} MB (${fmt(a.writeBytes / count)} bytes per row), database ${(a.dbBytes / 1e6).toFixed(0)} MB`);
   return a;
+}
+
+/** The anchor as the mean of two runs that bracket the measured ones. */
+function meanAnchor(a: Anchor, b: Anchor): Anchor {
+  const mean = (x: number, y: number): number => (x + y) / 2;
+  return {
+    count: a.count, seconds: mean(a.seconds, b.seconds), cpuSeconds: mean(a.cpuSeconds, b.cpuSeconds),
+    maxRssMiB: Math.max(a.maxRssMiB, b.maxRssMiB), writeBytes: mean(a.writeBytes, b.writeBytes), dbBytes: mean(a.dbBytes, b.dbBytes),
+  };
 }
 
 const verdict = (ok: boolean | null): string => (ok === null ? 'n/a' : ok ? 'met' : 'MISSED');
@@ -236,8 +247,15 @@ try {
   // A small pass first, not reported: every process then starts with a warm compile cache, as it does in steady
   // use (a cold one makes each thread that compiles our .ts files load Node's TypeScript stripper: ~15 MiB RSS).
   await once(1000, dir, !values['no-plan']);
-  const anc = values['no-anchor'] ? null : await anchor(count, dir);
+  const before = values['no-anchor'] ? null : await anchor(count, dir, 'before');
   const big = await once(count, dir, !values['no-plan']);
+  const after = before === null ? null : await anchor(count, dir, 'after');
+  const anc = before === null || after === null ? null : meanAnchor(before, after);
+  if (anc) {
+    const drift = Math.max(Math.abs(after!.seconds / before!.seconds - 1), Math.abs(after!.cpuSeconds / before!.cpuSeconds - 1));
+    log(`anchor, mean of the two: ${anc.seconds.toFixed(1)} s, CPU ${anc.cpuSeconds.toFixed(1)} s; the machine drifted ${(drift * 100).toFixed(0)}% between them` +
+      (drift > 0.1 ? ' — more than 10%: this run\'s ratios are not trustworthy, run it again' : ''));
+  }
   const sm = values['no-small'] || small >= count ? undefined : await once(small, dir, false);
   const procs = ['engine', 'source', 'target'] as const;
   const rssRatio = Object.fromEntries(procs.map((n) => [n, sm ? big[n].maxRssMiB / sm[n].maxRssMiB : null]));
@@ -287,7 +305,7 @@ try {
     profileDir = undefined;
   }
   process.stdout.write(`${JSON.stringify({
-    bench: 'e2e', count, chunkEntries: Number(values['chunk-entries']), pageSize: Number(values['page-size']), anchor: anc, big, small: sm ?? null,
+    bench: 'e2e', count, chunkEntries: Number(values['chunk-entries']), pageSize: Number(values['page-size']), anchor: anc, anchors: [before, after], big, small: sm ?? null,
     rssRatio, figures, bars,
   })}\n`);
 } finally {
