@@ -1,14 +1,13 @@
 import { DigestBuilder, type Digest } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
-import { asciiBytes, scanDigest, SkippedText } from './digest-scanner.ts';
+import { asciiBytes, DIGEST_START_TAG, scanDigest, SkippedText } from './digest-scanner.ts';
 import { documentText, encodingError } from './encoding.ts';
 import { guardDocument } from './limit-guard.ts';
 import { DEFAULT_LIMITS, MAX_DIGEST_BYTES } from './limits.ts';
 import { createParser, drive, inTextState, openElements } from './saxes-adapter.ts';
 
-/** A start tag `<digest>` or `<P:digest>` (ASCII prefix), written without attributes or white space. */
-const DIGEST_START = /<(?:([A-Za-z_][A-Za-z0-9_.-]*):)?digest>/g;
+const DIGEST_START = new RegExp(DIGEST_START_TAG, 'g');
 
 /**
  * Parses a digest from a `$syncDigest` Atom entry (digest inside sdata:payload), a feed carrying one, or a bare

@@ -14,6 +14,12 @@ export interface DigestScanLimits {
   depthLeft: number;
 }
 
+/**
+ * A digest's start tag as the scanner takes it: `<digest>` or `<P:digest>` (P, group 1: an ASCII prefix), without
+ * attributes or white space. A source for each reader's own global expression (they keep state in lastIndex).
+ */
+export const DIGEST_START_TAG = '<(?:([A-Za-z_][A-Za-z0-9_.-]*):)?digest>';
+
 /** White space between tags, and the text of an element: printable ASCII but `<`, `&` and `>`, no line break. */
 const WS = '[ \\t\\r\\n]*';
 const TEXT = '([^<&>\\x00-\\x1f\\x7f]*)';
@@ -97,7 +103,6 @@ export function scanDigest(bytes: Uint8Array, prefix: string, limits: DigestScan
       const prio = m[4];
       const n = endpoint.length + tick.length + stamp.length + (prio === undefined ? 0 : prio.length);
       if (endpoint.length > maxText || tick.length > maxText || stamp.length > maxText || (prio !== undefined && prio.length > maxText)) return undefined;
-      // Copies: slices would keep the whole content alive (the digest lives as long as the pass; it is its size).
       builder.entry(endpoint, tick, stamp, prio);
       texts += n;
       tags += p.entryTags + (prio === undefined ? 0 : p.prioTags);

@@ -1,11 +1,10 @@
 import type { SaxesTagNS } from 'saxes';
 import { DigestBuilder, type Digest, type Position } from '../protocol/digest.ts';
 import { NS } from '../protocol/namespaces.ts';
-import { scanDigest, type DigestScanLimits } from './digest-scanner.ts';
+import { DIGEST_START_TAG, scanDigest, type DigestScanLimits } from './digest-scanner.ts';
 import { MAX_DIGEST_BYTES } from './limits.ts';
 
-/** A digest's start tag as the scanner takes it: `<digest>` or `<P:digest>`, no attributes, no white space. */
-const DIGEST_START = /<(?:[A-Za-z_][A-Za-z0-9_.-]*:)?digest>/g;
+const DIGEST_START = new RegExp(DIGEST_START_TAG, 'g');
 
 /** What the feed reader lends the head digest's fast path. */
 export interface HeadDigestHost {
