@@ -1,89 +1,71 @@
-import { DigestBuilder, type Digest } from '../protocol/digest.ts';
+import type { Digest } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
-import { asciiBytes, DIGEST_START_TAG, scanDigest, SkippedText } from './digest-scanner.ts';
+import { DigestElement } from './digest-element.ts';
+import { SkippedText } from './digest-scanner.ts';
 import { documentText, encodingError } from './encoding.ts';
 import { guardDocument } from './limit-guard.ts';
 import { DEFAULT_LIMITS, MAX_DIGEST_BYTES } from './limits.ts';
 import { createParser, drive, inTextState, openElements } from './saxes-adapter.ts';
-
-const DIGEST_START = new RegExp(DIGEST_START_TAG, 'g');
 
 /**
  * Parses a digest from a `$syncDigest` Atom entry (digest inside sdata:payload), a feed carrying one, or a bare
  * `sync:digest` document. Small documents only (a digest has one entry per endpoint), so this takes the whole text,
  * up to MAX_DIGEST_BYTES.
  *
- * saxes reads the document up to the digest's start tag; the digest's content is read by the scanner
- * (xml/digest-scanner.ts) where it can, and saxes goes on from the end tag, its positions shifted by what it did not
- * read; where the scanner declines, saxes reads the content too. `scan` false: saxes reads it all (the tests' oracle).
+ * The first `sync:digest` element is read as the feed reader reads its head's (xml/digest-element.ts): saxes reads the
+ * document up to its start tag, the scanner its content where it can, and saxes goes on from the end tag, its
+ * positions shifted by what it did not read; where the scanner declines, saxes reads the content too. `scan` false:
+ * saxes reads it all (the tests' oracle).
  */
 export function parseDigestDocument(xml: string, source = '<digest>', scan = true): Digest {
   const p = createParser(source);
-  let builder: DigestBuilder | undefined;
-  let digestDepth = -1;
-  let depth = 0;
-  let found: Digest | undefined;
-  /** A digest start tag has just been read, at this depth (its prefix): the scanner may take its content. */
-  let opened: { prefix: string } | undefined;
   // Where saxes is in the document, past the digest's content when the scanner read it.
   const where = new SkippedText(p);
+  let depth = 0;
+  /** Characters given to saxes so far. */
+  let fed = 0;
+  let found: Digest | undefined;
   const fail = (msg: string): SdataError =>
     new SdataError('SDATA_E_DIGEST', `${source}:${where.line}:${where.column}: ${msg}`, { source, line: where.line, column: where.column });
+  const malformed = (message: string, cause: Error): Error =>
+    new SdataError('SDATA_E_MALFORMED', `${source}:${where.line}:${where.column}: not well-formed XML: ${message}`, { source, line: where.line, column: where.column, cause });
+  const digest = new DigestElement({
+    readText: (t) => {
+      fed += t.length;
+      drive(p, t, source, malformed);
+    },
+    checkpoint: () => undefined,
+    standsAfter: (end) => end === fed && inTextState(p),
+    limits: () => ({ maxText: Infinity, maxNameBytes: DEFAULT_LIMITS.maxNameBytes, depthLeft: DEFAULT_LIMITS.maxDepth - openElements(p) }),
+    scanned: (d, content) => {
+      where.skip(content);
+      found = d;
+    },
+  }, source);
   p.on('doctype', () => {
     throw fail('DOCTYPE declarations are refused');
   });
   p.on('opentag', (t) => {
     depth++;
-    opened = undefined;
-    if (builder) {
-      if (t.uri === NS.sync) builder.begin(t.local);
-    } else if (t.uri === NS.sync && t.local === 'digest' && found === undefined) {
-      builder = new DigestBuilder(source, where);
-      digestDepth = depth;
-      opened = { prefix: t.prefix };
-    }
+    if (digest.reading) digest.child(t);
+    else if (t.uri === NS.sync && t.local === 'digest' && found === undefined) digest.begin(t.name, depth, p.position, where);
   });
   // CDATA sections are character data too, as in the feed reader's head digest.
-  p.on('text', (t) => builder?.addText(t));
-  p.on('cdata', (t) => builder?.addText(t));
+  p.on('text', (t) => digest.reading && digest.text(t));
+  p.on('cdata', (t) => digest.reading && digest.text(t));
   p.on('closetag', (t) => {
-    opened = undefined;
-    if (builder) {
-      if (depth === digestDepth) {
-        found = builder.finish();
-        builder = undefined;
-      } else if (t.uri === NS.sync) builder.end(t.local);
-    }
+    if (digest.reading) found = digest.close(t, depth - 1) ?? found;
     depth--;
   });
   const text = documentText(xml);
   if (typeof text !== 'string') throw encodingError(source, text);
   guardDocument(p, text, source, 'the digest document', MAX_DIGEST_BYTES, where);
-  const malformed = (message: string, cause: Error): Error =>
-    new SdataError('SDATA_E_MALFORMED', `${source}:${where.line}:${where.column}: not well-formed XML: ${message}`, { source, line: where.line, column: where.column, cause });
-  let from = 0;
-  DIGEST_START.lastIndex = 0;
-  for (let m = scan ? DIGEST_START.exec(text) : null; m !== null && found === undefined; m = DIGEST_START.exec(text)) {
-    const start = m.index + m[0].length;
-    drive(p, text.slice(from, start), source, malformed);
-    from = start;
-    // Taken only when saxes has just read this very tag as the sync digest, and stands after it.
-    if (opened === undefined || opened.prefix !== (m[1] ?? '') || !inTextState(p)) continue;
-    const endTag = `</${m[0].slice(1)}`;
-    const end = text.indexOf(endTag, start);
-    if (end < 0) continue;
-    const content = asciiBytes(text.slice(start, end));
-    const d = content && scanDigest(content, opened.prefix, { maxText: Infinity, maxNameBytes: DEFAULT_LIMITS.maxNameBytes, depthLeft: DEFAULT_LIMITS.maxDepth - openElements(p) }, source);
-    if (!d) continue;
-    where.skip(content);
-    // saxes goes on from the end tag, which closes the digest with no builder left to finish.
-    builder = undefined;
-    found = d;
-    from = end;
-    break;
-  }
-  drive(p, text.slice(from), source, malformed);
+  if (scan) {
+    digest.read(text);
+    // A digest that never ended: saxes reads it, and says what is wrong.
+    digest.giveUp();
+  } else drive(p, text, source, malformed);
   drive(p, null, source, malformed);
   if (!found) throw fail('no sync:digest element found');
   return found;

@@ -71,7 +71,7 @@ function patternsFor(prefix: string): Patterns {
  * this 12-18 cold). It runs over a latin1 copy of the content made for the digest, so the strings kept are one-byte
  * (not two-byte because the text they came from held a non-Latin-1 character somewhere else), and are kept as cut
  * from that copy: it is the digest's own text, ~its size, where copying each string cost 10 ms per 20,000
- * (docs/decisions/0034-digest-scanner.md). `bytes`: ASCII only (asciiBytes).
+ * (docs/decisions/0034-digest-scanner.md). `bytes`: ASCII only (isAscii).
  */
 export function scanDigest(bytes: Uint8Array, prefix: string, limits: DigestScanLimits, source = ''): Digest | undefined {
   if (limits.depthLeft < 2 || prefix.length + 17 > limits.maxNameBytes) return undefined;
@@ -119,10 +119,9 @@ export function scanDigest(bytes: Uint8Array, prefix: string, limits: DigestScan
   return builder.finish();
 }
 
-/** `text` as bytes when it is all ASCII (the same as its UTF-8 then); undefined when it is not. */
-export function asciiBytes(text: string): Buffer | undefined {
-  // A UTF-8 length equal to the UTF-16 one is all ASCII (a latin1 copy would turn any other character into some byte).
-  return Buffer.byteLength(text) === text.length ? Buffer.from(text, 'latin1') : undefined;
+/** Whether `text` is all ASCII: its UTF-8 length equals its UTF-16 one (a latin1 copy would turn any other character into some byte). */
+export function isAscii(text: string): boolean {
+  return Buffer.byteLength(text) === text.length;
 }
 
 /**

@@ -9,7 +9,7 @@ import { closeEntry, closeSyncState, newEntryRecord, payloadOpened, resourceOpen
 import { feedLink, newFeedHead, resumePointAfter, syncHeadProblem, totalResults } from './feed-head.ts';
 import type { EntryRecord, FeedHandler, FeedHead, FeedLink, FeedReaderOptions, ResumePoint } from './feed-types.ts';
 import { FeedLimits, SLICE_BYTES } from './feed-limits.ts';
-import { HeadDigest } from './head-digest.ts';
+import { DigestElement } from './digest-element.ts';
 import { DEFAULT_MAX_ENTRY_BYTES, MAX_FEED_LINKS, resolveLimits, type XmlLimits } from './limits.ts';
 import { rawToText } from './raw-text.ts';
 import { RetainedText } from './retained-text.ts';
@@ -62,8 +62,8 @@ export class FeedReader {
   private head: FeedHead = newFeedHead();
   private headSent = false;
   private links: FeedLink[] = [];
-  /** The head's digest, read by the scanner or by saxes (xml/head-digest.ts). */
-  private readonly headDigest: HeadDigest;
+  /** The head's digest, read by the scanner or by saxes (xml/digest-element.ts). */
+  private readonly headDigest: DigestElement;
 
   // text capture
   private cap: Cap = Cap.None;
@@ -97,7 +97,7 @@ export class FeedReader {
     this.at = new SkippedText(p);
     this.xmlLimits = resolveLimits(opts.limits);
     this.limits = new FeedLimits(p, this.win, this.xmlLimits, (code, m) => this.fail(code, m));
-    this.headDigest = new HeadDigest({
+    this.headDigest = new DigestElement({
       readText: (t) => this.readText(t),
       checkpoint: () => this.checkpoint(),
       standsAfter: (end) => end === this.win.end && inTextState(p),

@@ -4,7 +4,7 @@ import { digestKey, type Digest } from '../../src/protocol/digest.ts';
 import { NS } from '../../src/protocol/namespaces.ts';
 import { pageTexts, resolveFeedOptions } from '../../src/gen/synthetic.ts';
 import { parseDigestDocument } from '../../src/xml/digest-document.ts';
-import { asciiBytes, scanDigest, type DigestScanLimits } from '../../src/xml/digest-scanner.ts';
+import { isAscii, scanDigest, type DigestScanLimits } from '../../src/xml/digest-scanner.ts';
 import { FeedReader } from '../../src/xml/feed-reader.ts';
 import type { EntryRecord, FeedHead, FeedReaderOptions } from '../../src/xml/feed-types.ts';
 import { MAX_DIGEST_BYTES } from '../../src/xml/limits.ts';
@@ -16,8 +16,7 @@ const LIMITS = { maxText: Infinity, maxNameBytes: 1024, depthLeft: 100 };
 
 /** The scanner on a digest's content, as the readers call it (ASCII only). */
 function scanDigestContent(content: string, prefix: string, limits: DigestScanLimits): Digest | undefined {
-  const b = asciiBytes(content);
-  return b && scanDigest(b, prefix, limits);
+  return isAscii(content) ? scanDigest(Buffer.from(content, 'latin1'), prefix, limits) : undefined;
 }
 
 interface Shape {

@@ -1,18 +1,18 @@
 import type { SaxesTagNS } from 'saxes';
 import { DigestBuilder, type Digest, type Position } from '../protocol/digest.ts';
 import { NS } from '../protocol/namespaces.ts';
-import { DIGEST_START_TAG, scanDigest, type DigestScanLimits } from './digest-scanner.ts';
+import { DIGEST_START_TAG, isAscii, scanDigest, type DigestScanLimits } from './digest-scanner.ts';
 import { MAX_DIGEST_BYTES } from './limits.ts';
 
 const DIGEST_START = new RegExp(DIGEST_START_TAG, 'g');
 
-/** What the feed reader lends the head digest's fast path. */
-export interface HeadDigestHost {
+/** What a reader lends the digest element's reading. */
+export interface DigestElementHost {
   /** saxes reads `text` (as the reader reads any slice). */
   readText(text: string): void;
-  /** The reader's checks between two slices. */
+  /** The reader's checks between two slices (none for a document read whole). */
   checkpoint(): void;
-  /** saxes stands right after the head digest's start tag, which ended at `end`. */
+  /** saxes stands right after the digest's start tag, which ended at `end` (characters given to readText so far). */
   standsAfter(end: number): boolean;
   /** The limits saxes would apply inside the digest. */
   limits(): DigestScanLimits;
@@ -21,15 +21,15 @@ export interface HeadDigestHost {
 }
 
 /**
- * The feed reader's head digest, read by the scanner (xml/digest-scanner.ts) or by saxes. The head text is read by
- * saxes up to each digest start tag; when saxes has just read one as the head's digest, the content that follows is
- * gathered to its end tag and read by the scanner, saxes going on from the end tag as if it had read the content;
- * where the scanner declines or the content passes MAX_DIGEST_BYTES, saxes reads what was gathered, in the slices it
- * came in, and its events build the digest here (begin, child, text, close). A start tag cut by a slice's end is
- * read by saxes, as is everything else.
+ * A reader's `sync:digest` element (a feed head's; the one of a digest document), read by the scanner
+ * (xml/digest-scanner.ts) or by saxes. The text before it is read by saxes up to each digest start tag; when saxes
+ * has just read one as the digest the reader wants (`begin`), the content that follows is gathered to its end tag and
+ * read by the scanner, saxes going on from the end tag as if it had read the content; where the scanner declines or
+ * the content passes MAX_DIGEST_BYTES, saxes reads what was gathered, in the slices it came in, and its events build
+ * the digest here (begin, child, text, close). A start tag cut by a slice's end is read by saxes, as is everything else.
  */
-export class HeadDigest {
-  private readonly host: HeadDigestHost;
+export class DigestElement {
+  private readonly host: DigestElementHost;
   private readonly source: string;
   /** The digest saxes is reading (from its start tag to its end tag), and the depth of its element. */
   private builder: DigestBuilder | undefined;
@@ -37,10 +37,10 @@ export class HeadDigest {
   /** The head digest's start tag (its qname) has just been read, ending at this position. */
   private opened: { qname: string; end: number } | undefined;
   private collector: DigestCollector | undefined;
-  /** Head digests the scanner read (tests, benches). */
+  /** Digests the scanner read (tests, benches). */
   count = 0;
 
-  constructor(host: HeadDigestHost, source: string) {
+  constructor(host: DigestElementHost, source: string) {
     this.host = host;
     this.source = source;
   }
@@ -58,7 +58,7 @@ export class HeadDigest {
     return this.collector !== undefined;
   }
 
-  /** saxes has read the head digest's start tag `qname`, ending at `end`, the element at `depth`; `at` says where saxes is. */
+  /** saxes has read the digest's start tag `qname`, ending at `end`, the element at `depth`; `at` says where saxes is. */
   begin(qname: string, depth: number, end: number, at: Position): void {
     this.builder = new DigestBuilder(this.source, at);
     this.depth = depth;
@@ -87,7 +87,7 @@ export class HeadDigest {
     return undefined;
   }
 
-  /** Head text, before any digest. */
+  /** Text before the digest (or the document's whole text): saxes reads it, up to a digest whose content the scanner can take. */
   read(text: string): void {
     let from = 0;
     DIGEST_START.lastIndex = 0;
@@ -143,7 +143,7 @@ export class HeadDigest {
 
 /**
  * A streamed digest's content, gathered from the text after its start tag until its end tag (a feed head's digest
- * arrives in slices): then `content()` is the scanner's and `rest()` what follows, from the end tag on. Bounded: more
+ * arrives in slices): then `contentBytes()` is the scanner's and `rest()` what follows, from the end tag on. Bounded: more
  * than `max` characters without the end tag is `over`. Each part is kept as it came, with whether the reader checked
  * its limits after it, so that a reader that gives up on the scanner replays exactly what it would have read.
  */
@@ -205,7 +205,7 @@ export class DigestCollector {
     for (const part of this.parts) {
       if (at >= this.endAt) break;
       const t = at + part.length > this.endAt ? part.slice(0, this.endAt - at) : part;
-      if (Buffer.byteLength(t) !== t.length) return undefined;
+      if (!isAscii(t)) return undefined;
       out.write(t, at, 'latin1');
       at += t.length;
     }
