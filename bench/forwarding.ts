@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 const { values } = parseArgs({ options: { mb: { type: 'string', default: '40' }, runs: { type: 'string', default: '3' }, child: { type: 'string' } } });
 
 if (values.child) {
-  const { feedOptionsForSize, pageTexts } = await import('../src/gen/synthetic.ts');
+  const { feedOptionsForSize, pageTexts } = await import('../src/gen/synthetic-feed.ts');
   const { targetDigestFor } = await import('../src/gen/target-digest.ts');
   const o = feedOptionsForSize(Number(values.mb), 1000);
   const all = Buffer.from([...pageTexts(o, 0)].join(''), 'utf8');

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SaxesParser, type SaxesAttributePlain, type SaxesTagPlain } from 'saxes';
-import { pageTexts, resolveFeedOptions, PAGE_STYLE_COUNT } from '../src/gen/synthetic.ts';
+import { pageTexts, resolveFeedOptions, PAGE_STYLE_COUNT } from '../src/gen/synthetic-feed.ts';
 
 const XML_NS = 'http://www.w3.org/XML/1998/namespace';
 const XMLNS_NS = 'http://www.w3.org/2000/xmlns/';

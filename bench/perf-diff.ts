@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writePageFile } from '../src/gen/stream.ts';
-import { feedOptionsForSize } from '../src/gen/synthetic.ts';
+import { feedOptionsForSize } from '../src/gen/synthetic-feed.ts';
 import { targetDigestEntryXml, targetDigestFor } from '../src/gen/target-digest.ts';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { SaxesParser } from 'saxes';
 import { Bench } from 'tinybench';
-import { feedOptionsForSize, pageTexts } from '../src/gen/synthetic.ts';
+import { feedOptionsForSize, pageTexts } from '../src/gen/synthetic-feed.ts';
 import { targetDigestFor } from '../src/gen/target-digest.ts';
 import { Planner } from '../src/plan/planner.ts';
 import { StreamChunkTarget } from '../src/plan/targets.ts';

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writePageFile } from '../src/gen/stream.ts';
-import { feedOptionsForSize, resolveFeedOptions, type ResolvedFeedOptions } from '../src/gen/synthetic.ts';
+import { feedOptionsForSize, resolveFeedOptions, type ResolvedFeedOptions } from '../src/gen/synthetic-feed.ts';
 import { targetDigestEntryXml, targetDigestFor } from '../src/gen/target-digest.ts';
 import { setDigestEntry } from '../src/protocol/digest.ts';
 import { availablePeers, runPeer, type Peer, type ToolRun } from './peers.ts';

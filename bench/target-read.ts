@@ -5,7 +5,7 @@
 //
 // Usage: node bench/target-read.ts [--entries 5000] [--rounds 8]
 import { parseArgs } from 'node:util';
-import { pageTexts, resolveFeedOptions } from '../src/gen/synthetic.ts';
+import { pageTexts, resolveFeedOptions } from '../src/gen/synthetic-feed.ts';
 import { FeedReader } from '../src/xml/feed-reader.ts';
 import type { FeedHandler } from '../src/xml/feed-types.ts';
 import { ScannedFeedReader } from '../src/xml/scanned-feed-reader.ts';

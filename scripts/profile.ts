@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { summarise, type CpuProfile } from '../bench/cpu-profile.ts';
 import { writePageFile } from '../src/gen/stream.ts';
-import { feedOptionsForSize } from '../src/gen/synthetic.ts';
+import { feedOptionsForSize } from '../src/gen/synthetic-feed.ts';
 import { targetDigestEntryXml, targetDigestFor } from '../src/gen/target-digest.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { SdataError } from '../protocol/errors.ts';
 import { pageFileName, writePage, writePageFile } from '../gen/stream.ts';
-import { resolveFeedOptions, type ResolvedFeedOptions } from '../gen/synthetic.ts';
+import { resolveFeedOptions, type ResolvedFeedOptions } from '../gen/synthetic-feed.ts';
 import { targetDigestEntryXml, targetDigestFor } from '../gen/target-digest.ts';
 import type { COMMANDS, Input } from './commands.ts';
 import { fileStep, stderrLine } from './common.ts';

@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
-import { pageTexts, resolveFeedOptions, type FeedOptions, type ResolvedFeedOptions } from './synthetic.ts';
+import { pageTexts, resolveFeedOptions, type FeedOptions, type ResolvedFeedOptions } from './synthetic-feed.ts';
 
 /** Pieces are encoded into buffers of this many bytes, each handed on whole. */
 const CHUNK_BYTES = 64 * 1024;

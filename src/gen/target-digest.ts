@@ -1,5 +1,6 @@
 import { emptyDigest, serializeDigestEntry, setDigestEntry, type Digest } from '../protocol/digest.ts';
-import { endpointBase, endpointUrl, entryEndpointIndex, type ResolvedFeedOptions } from './synthetic.ts';
+import { endpointBase, endpointUrl, entryEndpointIndex } from './synthetic.ts';
+import { type ResolvedFeedOptions } from './synthetic-feed.ts';
 
 /** The target side of the synthetic world: its own collection URL (no feed entry ever names it). */
 export function targetEndpointUrl(kind = 'accounts'): string {

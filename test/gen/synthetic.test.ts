@@ -6,9 +6,8 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { SaxesParser } from 'saxes';
 import { generateFeed, generatePage, writePage, writePageFiles } from '../../src/gen/stream.ts';
-import {
-  CONTRACT_NS, EXT_A_NS, EXT_B_NS, PAGE_STYLE_COUNT, entryHash, entryTick, resolveFeedOptions, syntheticResource, type FeedOptions,
-} from '../../src/gen/synthetic.ts';
+import { CONTRACT_NS, EXT_A_NS, EXT_B_NS, entryHash, entryTick, syntheticResource } from '../../src/gen/synthetic.ts';
+import { PAGE_STYLE_COUNT, resolveFeedOptions, type FeedOptions } from '../../src/gen/synthetic-feed.ts';
 import { targetDigestEntryXml, targetDigestFor } from '../../src/gen/target-digest.ts';
 import { normalizeEndpoint } from '../../src/protocol/endpoint.ts';
 import { NS } from '../../src/protocol/namespaces.ts';

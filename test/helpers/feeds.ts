@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { Rng } from '../../src/gen/rng.ts';
-import { pageTexts, resolveFeedOptions } from '../../src/gen/synthetic.ts';
+import { pageTexts, resolveFeedOptions } from '../../src/gen/synthetic-feed.ts';
 import { targetDigestFor } from '../../src/gen/target-digest.ts';
 import type { Digest } from '../../src/protocol/digest.ts';
 import { NS } from '../../src/protocol/namespaces.ts';

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { NS } from '../../src/protocol/namespaces.ts';
 import type { RunningProvider } from '../../src/provider/http/server.ts';
-import { CONTRACT_NS, pageTexts, resolveFeedOptions, syntheticResource } from '../../src/gen/synthetic.ts';
+import { CONTRACT_NS, syntheticResource } from '../../src/gen/synthetic.ts';
+import { pageTexts, resolveFeedOptions } from '../../src/gen/synthetic-feed.ts';
 import { page, type TestEntry } from '../helpers/feeds.ts';
 import { get, http, kid, kids, linkOf, parseXml, pollUntilDone, post, provider, resultsOf, syncPass, testDir, textOf, type El, type TestDir } from './helpers.ts';
 

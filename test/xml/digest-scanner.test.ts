@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { digestKey, type Digest } from '../../src/protocol/digest.ts';
 import { NS } from '../../src/protocol/namespaces.ts';
-import { pageTexts, resolveFeedOptions } from '../../src/gen/synthetic.ts';
+import { pageTexts, resolveFeedOptions } from '../../src/gen/synthetic-feed.ts';
 import { parseDigestDocument } from '../../src/xml/digest-document.ts';
 import { isAscii, scanDigest, type DigestScanLimits } from '../../src/xml/digest-scanner.ts';
 import { FeedReader } from '../../src/xml/feed-reader.ts';

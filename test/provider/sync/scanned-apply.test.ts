@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { pageTexts, resolveFeedOptions } from '../../../src/gen/synthetic.ts';
+import { pageTexts, resolveFeedOptions } from '../../../src/gen/synthetic-feed.ts';
 import { NS } from '../../../src/protocol/namespaces.ts';
 import { isSdataError } from '../../../src/protocol/errors.ts';
 import { Store } from '../../../src/provider/store/store.ts';
