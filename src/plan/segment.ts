@@ -256,8 +256,13 @@ export class SegmentReaders {
       this.scanner = new PieceScanner(job.limits, job.maxEntryBytes);
       this.scannerFor = { maxEntryBytes: job.maxEntryBytes, limits: job.limits };
     }
-    if (this.scanner.scan(job.bytes, job.resume) !== undefined) return undefined;
-    const b = scannedBatch(job, this.scanner.out, this.decider);
+    const scanner = this.scanner;
+    if (scanner.scan(job.bytes, job.resume) !== undefined) {
+      scanner.release();
+      return undefined;
+    }
+    const b = scannedBatch(job, scanner.out, this.decider);
+    scanner.release();
     b.scanned = true;
     return b;
   }

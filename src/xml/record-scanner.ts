@@ -78,6 +78,15 @@ export class RecordScanner extends PieceScanner {
     this.wantsCharData = listWork;
   }
 
+  /** Lets go of the last piece (PieceScanner.release) and of its records, which the handler has by now. */
+  override release(): void {
+    super.release();
+    this.records.length = 0;
+    this.resourceBytes.length = 0;
+    this.done.length = 0;
+    this.f = newFields();
+  }
+
   /**
    * Scans a piece (PieceScanner.scan) and, when it was read whole, makes its records: positions counted on from
    * `at` (the document's line and column where the piece begins), indexes from `firstIndex`. `at` is moved to the

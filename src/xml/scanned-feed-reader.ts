@@ -133,12 +133,17 @@ export class ScannedFeedReader {
     const at = { line: this.at.line, column: this.at.column };
     const why = this.scanner.scanRecords(buf.subarray(0, cut), this.resume!, at, this.relay.entries);
     if (why !== undefined) {
+      this.scanner.release();
       this.fallBack(buf);
       return;
     }
     this.counts.scanned++;
     const { records, resourceBytes } = this.scanner;
-    for (let k = 0; k < records.length; k++) this.relay.scanned(records[k]!, resourceBytes[k]);
+    try {
+      for (let k = 0; k < records.length; k++) this.relay.scanned(records[k]!, resourceBytes[k]);
+    } finally {
+      this.scanner.release();
+    }
     this.at.line = at.line;
     this.at.column = at.column;
     this.offset += cut;

@@ -1,3 +1,4 @@
+import { ownString } from '../protocol/digest.ts';
 import { NS } from '../protocol/namespaces.ts';
 import { NO_DECLS } from './entry-record.ts';
 
@@ -89,9 +90,11 @@ export class TagScope {
         const c = s.charCodeAt(i);
         if (c === 38 || c === 9 || c === 10 || c === 13) return 'declaration value';
       }
-      const uri = this.real(vs, ve).trim();
+      // Copies, not slices: the memo and the scopes outlive the piece, whose whole text a slice would keep alive
+      // (PieceScanner.release).
+      const uri = ownString(this.real(vs, ve).trim());
       if (uri === XMLNS_NS || uri === XML_NS) return 'reserved namespace';
-      this.memoRaw[count++] = s.slice(as, ve + 1);
+      this.memoRaw[count++] = ownString(s.slice(as, ve + 1));
       if (prefixed) {
         const p = s.slice(ac + 1, ae);
         if (p === 'xml' || p === 'xmlns' || uri === '') return 'reserved prefix';
