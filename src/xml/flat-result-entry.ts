@@ -1,4 +1,5 @@
 import { NS } from '../protocol/namespaces.ts';
+import { GROUP, LINK_TAG_CHARS, resultEntryPattern, type ResultEntryPattern } from './result-entry-pattern.ts';
 import type { ResultEntry } from './result-types.ts';
 import { BANG, COLON, DQ, GT, isSpace, LT, QMARK, same, SLASH, SQ } from './scan-chars.ts';
 
@@ -21,6 +22,8 @@ export const FIELD = { None: 0, Status: 1, Message: 2, Method: 3, Location: 4, I
 export interface FlatNames {
   /** The qname of atom:entry as these bindings spell it ('' when atom has no spelling here). */
   entry: string;
+  /** The entry our provider writes, read whole (result-entry-pattern.ts). */
+  pattern: ResultEntryPattern | undefined;
   /** Qnames of the kept fields, each with its FIELD. */
   fieldNames: string[];
   fieldKinds: number[];
@@ -50,7 +53,8 @@ export function flatNames(ns: ReadonlyMap<string, string>): FlatNames {
   add(NS.atom, 'id', FIELD.Id);
   const prefixes: string[] = [];
   for (const p of ns.keys()) if (p !== '') prefixes.push(`${p}:`);
-  return { entry: spell(NS.atom, 'entry')[0] ?? '', fieldNames, fieldKinds, prefixes };
+  const entry = spell(NS.atom, 'entry')[0] ?? '';
+  return { entry, pattern: resultEntryPattern(ns), fieldNames, fieldKinds, prefixes };
 }
 
 export interface FlatLimits {
@@ -110,6 +114,10 @@ export class FlatEntryReader {
     const s = this.s;
     const n = s.length;
     const lim = this.lim;
+    if (names.pattern !== undefined && lim.maxDepth >= 4) {
+      const end = this.readWhole(names, lt, e);
+      if (end >= 0) return end;
+    }
     const openAt = this.openAt;
     const openLen = this.openLen;
     /** Open elements of the entry, itself included. */
@@ -191,6 +199,33 @@ export class FlatEntryReader {
       }
       pos = gt + 1;
     }
+  }
+
+  /**
+   * The entry at `lt` when it is the one our provider writes (result-entry-pattern.ts), with what the walk below
+   * would check of it: every field's text within maxText (the whole entry is), the self link's tag within plainTag
+   * (the other tags are far shorter than any plainTag a limit allows), the depth (4: checked by the caller). -1: not
+   * that entry, and `e` untouched.
+   */
+  private readWhole(names: FlatNames, lt: number, e: EntryFields): number {
+    const p = names.pattern!;
+    const lim = this.lim;
+    if (p.longestTag > lim.plainTag) return -1;
+    const re = p.re;
+    re.lastIndex = lt;
+    const m = re.exec(this.s);
+    if (m === null) return -1;
+    const end = re.lastIndex;
+    const href = m[GROUP.Href];
+    if (end - lt > lim.maxText || (href !== undefined && LINK_TAG_CHARS + p.atomPrefix + href.length > lim.plainTag)) return -1;
+    keepField(e, FIELD.Id, m[GROUP.Id]!);
+    keepField(e, FIELD.Status, m[GROUP.Status]!);
+    keepField(e, FIELD.Message, m[GROUP.Message]!);
+    const method = m[GROUP.Method];
+    if (method !== undefined) keepField(e, FIELD.Method, method);
+    const location = m[GROUP.Location];
+    if (location !== undefined) keepField(e, FIELD.Location, location);
+    return end;
   }
 
   /**

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { NS } from '../../src/protocol/namespaces.ts';
 import { isSdataError } from '../../src/protocol/errors.ts';
-import { resultEntryXml, stateXml } from '../../src/provider/sync/result-entry.ts';
-import { FlatEntryReader, flatNames, type EntryFields } from '../../src/xml/flat-result-entry.ts';
+import { compactResult, ResultRenderer, resultEntryXml, stateXml } from '../../src/provider/sync/result-entry.ts';
+import { FlatEntryReader, flatNames, type EntryFields, type FlatLimits } from '../../src/xml/flat-result-entry.ts';
+import { resultEntryPattern } from '../../src/xml/result-entry-pattern.ts';
 import type { ResultEntry, ResultTail } from '../../src/xml/result-types.ts';
 import { ResultScanner } from '../../src/xml/result-scanner.ts';
 import { prng } from '../helpers/feeds.ts';
@@ -143,6 +144,63 @@ describe('plain result entries (ResultScanner fast path)', () => {
       }
       // The entry never closed is found where the document ends; the others where they break.
       assert.match(message!, x.endsWith('</entry>') ? /^R:4:\d+: / : /^R:6:1: /, x);
+    }
+  });
+});
+
+/** What the flat pass reads of `x` under `lim`, with the whole-entry pattern or with the walk alone. */
+function both(x: string, lim: FlatLimits = { maxDepth: 256, plainTag: 341, maxText: 1 << 20 }): [EntryFields | undefined, EntryFields | undefined] {
+  const s = `${x}\n`;
+  const one = (pattern: boolean): EntryFields | undefined => {
+    const r = new FlatEntryReader(lim);
+    r.begin(s);
+    const names = flatNames(BINDINGS);
+    const e: EntryFields = { atomId: undefined, status: undefined, message: undefined, method: undefined, location: undefined };
+    const end = r.read(0, pattern ? names : { ...names, pattern: undefined }, e);
+    return end < 0 ? undefined : (assert.equal(end, x.length), e);
+  };
+  return [one(true), one(false)];
+}
+
+/** The entries the provider's result pages carry (ResultRenderer), as a target writes them for applied entries. */
+function rendered(i: number): string {
+  const renderer = new ResultRenderer({
+    store: { endpoint: () => ({ norm: 'http://localhost:8080/sdata/app/crm/-/accounts', xml: 'http://localhost:8080/sdata/app/crm/-/accounts' }) as never },
+    kind: { selfUrl: 'http://localhost:8081/sdata/hub/crm/-/accounts', name: 'accounts' } as never,
+    serving: 'http://localhost:8081/sdata/hub/crm/-/accounts', updated: '2026-12-05T14:31:16.743Z',
+  });
+  return renderer.render(compactResult(i % 3 === 0 ? 200 : 201, i % 3 === 0 ? 'PUT' : 'POST', i, 1, String(5000 + i), '2026-12-05T14:31:16.743Z')).trimEnd();
+}
+
+describe('the entry a target writes, read whole (result-entry-pattern.ts)', () => {
+  it('matches what the provider writes, and nothing of it cut short', () => {
+    const re = resultEntryPattern(BINDINGS)!.re;
+    for (const x of [providerEntry(1), providerEntry(2, 200), rendered(1), rendered(3), PLAIN[1]!]) {
+      re.lastIndex = 0;
+      assert.ok(re.exec(x) !== null && re.lastIndex === x.length, `not matched whole: ${x}`);
+      for (let cut = 1; cut < x.length; cut++) {
+        re.lastIndex = 0;
+        assert.equal(re.exec(x.slice(0, cut)), null, `matched cut at ${cut}`);
+      }
+    }
+    assert.deepEqual(both(rendered(3))[0], {
+      atomId: "http://localhost:8081/sdata/hub/crm/-/accounts('3')", status: 200, message: 'OK', method: 'PUT', location: undefined,
+    });
+  });
+
+  it('reads what the walk reads, of every shape, and leaves what the walk leaves', () => {
+    for (const x of [...PLAIN, ...LEFT, ...BROKEN, rendered(1), rendered(3), providerEntry(7)]) {
+      const [whole, walked] = both(x);
+      assert.deepEqual(whole, walked, x);
+    }
+  });
+
+  it('leaves to the walk what a limit would stop: a long link tag, a long entry, a shallow depth, short tags', () => {
+    const long = resultEntryXml({ id: 'i', status: 201, location: `http://h/${'x'.repeat(400)}`, updated: 'u' }).trimEnd();
+    assert.deepEqual(both(long), [undefined, undefined]);
+    for (const lim of [{ maxDepth: 3, plainTag: 341, maxText: 1 << 20 }, { maxDepth: 256, plainTag: 341, maxText: 100 }, { maxDepth: 256, plainTag: 12, maxText: 1 << 20 }]) {
+      const [whole, walked] = both(rendered(1), lim);
+      assert.deepEqual(whole, walked, JSON.stringify(lim));
     }
   });
 });
