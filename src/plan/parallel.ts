@@ -6,7 +6,6 @@ import type { FeedHead, FeedLink, ResumePoint } from '../xml/feed-types.ts';
 import { pageDecls, type PageDecls } from '../xml/feed-writer.ts';
 import { resolveLimits, type XmlLimits } from '../xml/limits.ts';
 import { Decider } from './decide.ts';
-import { GcSchedule } from './gc-schedule.ts';
 import type { Planner } from './planner.ts';
 import { readSegment, segmentFailure, SegmentReaders, type SegmentBatch, type SegmentJob, type SegmentReader } from './segment.ts';
 
@@ -234,7 +233,6 @@ export class SegmentedPlan {
    * those committed, how many the fast scanner read (xml/piece-scanner.ts) rather than the saxes reader.
    */
   readonly counts = { helper: 0, here: 0, again: 0, scanned: 0 };
-  private readonly gc = new GcSchedule();
   private readonly warn: ((message: string) => void) | undefined;
 
   constructor(o: SegmentedOptions) {
@@ -306,7 +304,6 @@ export class SegmentedPlan {
           endpoints: planner.holding, limits: this.limits,
         });
         if (b !== undefined) {
-          this.gc.betweenPieces();
           this.counts.here++;
           commit(b, origin);
           origin = after(origin, b, b.kinds.length);
@@ -314,8 +311,6 @@ export class SegmentedPlan {
         }
       }
       if (!main) {
-        // Only here, where a reader starts, is nothing of an earlier piece alive (gc-schedule.ts).
-        this.gc.betweenPieces();
         const reader = this.readers.for(source, this.maxEntryBytes, this.limits);
         reader.start({ byteOffset: piece.byteOffset, resume });
         main = { reader, origin, entries: 0 };
@@ -389,7 +384,6 @@ export class SegmentedPlan {
             queue.push(q);
           } else {
             this.counts.here++;
-            this.gc.betweenPieces();
             queue.push({ piece, batch: readSegment(job, this.readers), error: undefined, done: Promise.resolve() });
           }
           await settle(false);

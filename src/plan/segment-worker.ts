@@ -1,7 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Digest } from '../protocol/digest.ts';
 import { Decider } from './decide.ts';
-import { GcSchedule } from './gc-schedule.ts';
 import { readSegment, SegmentReaders, type SegmentJob } from './segment.ts';
 
 /**
@@ -13,11 +12,8 @@ import { readSegment, SegmentReaders, type SegmentJob } from './segment.ts';
 const port = parentPort!;
 const readers = new SegmentReaders(new Decider((workerData as { target: Digest | undefined }).target));
 
-const gc = new GcSchedule();
-
 port.on('message', (job: SegmentJob) => {
   try {
-    gc.betweenPieces();
     const b = readSegment(job, readers);
     port.postMessage(b, [b.out.buffer as ArrayBuffer]);
   } catch (e) {
