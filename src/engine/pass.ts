@@ -227,7 +227,7 @@ export async function runPass(o: PassOptions): Promise<PassResult> {
     // Pages are read in pieces on this thread, most by the piece scanner (docs/decisions/0021-engine-piece-scanner.md);
     // --explain needs the records, which only the one-pass reader brings (as in plan).
     const segmented = o.explain === undefined
-      ? new SegmentedPlan({ target: digest, maxEntryBytes: o.maxEntryBytes, helpers: 0, ...(o.limits ? { limits: o.limits } : {}) })
+      ? new SegmentedPlan({ target: digest, maxEntryBytes: o.maxEntryBytes, helpers: 0, scheduledGc: true, ...(o.limits ? { limits: o.limits } : {}) })
       : undefined;
     const sink: PageSink = {
       head,

@@ -6,6 +6,7 @@ import type { FeedHead, FeedLink, ResumePoint } from '../xml/feed-types.ts';
 import { pageDecls, type PageDecls } from '../xml/feed-writer.ts';
 import { resolveLimits, type XmlLimits } from '../xml/limits.ts';
 import { Decider } from './decide.ts';
+import { GcSchedule } from './gc-schedule.ts';
 import type { Planner } from './planner.ts';
 import { readSegment, segmentFailure, SegmentReaders, type SegmentBatch, type SegmentJob, type SegmentReader } from './segment.ts';
 
@@ -43,6 +44,11 @@ export interface SegmentedOptions {
   helpers?: number;
   /** Told when the helper thread is lost and this thread reads on alone (same output, slower). */
   onWarning?: (message: string) => void;
+  /**
+   * Full collections between pieces on this thread (gc-schedule.ts): the engine's, whose peak RSS must stay flat over
+   * a pass of any length (docs/decisions/0035-pieces-let-go.md). `plan` runs without them.
+   */
+  scheduledGc?: boolean;
 }
 
 interface Piece {
@@ -233,9 +239,11 @@ export class SegmentedPlan {
    * those committed, how many the fast scanner read (xml/piece-scanner.ts) rather than the saxes reader.
    */
   readonly counts = { helper: 0, here: 0, again: 0, scanned: 0 };
+  private readonly gc: GcSchedule | undefined;
   private readonly warn: ((message: string) => void) | undefined;
 
   constructor(o: SegmentedOptions) {
+    this.gc = o.scheduledGc === true ? new GcSchedule() : undefined;
     this.target = o.target;
     this.maxEntryBytes = o.maxEntryBytes;
     this.limits = resolveLimits(o.limits);
@@ -304,6 +312,7 @@ export class SegmentedPlan {
           endpoints: planner.holding, limits: this.limits,
         });
         if (b !== undefined) {
+          this.gc?.betweenPieces();
           this.counts.here++;
           commit(b, origin);
           origin = after(origin, b, b.kinds.length);
@@ -311,6 +320,8 @@ export class SegmentedPlan {
         }
       }
       if (!main) {
+        // Only here, where a reader starts, is nothing of an earlier piece alive (gc-schedule.ts).
+        this.gc?.betweenPieces();
         const reader = this.readers.for(source, this.maxEntryBytes, this.limits);
         reader.start({ byteOffset: piece.byteOffset, resume });
         main = { reader, origin, entries: 0 };
@@ -384,6 +395,7 @@ export class SegmentedPlan {
             queue.push(q);
           } else {
             this.counts.here++;
+            this.gc?.betweenPieces();
             queue.push({ piece, batch: readSegment(job, this.readers), error: undefined, done: Promise.resolve() });
           }
           await settle(false);
