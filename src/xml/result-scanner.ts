@@ -91,6 +91,11 @@ export class ResultScanner {
     this.flat = new FlatEntryReader({ maxDepth: l.maxDepth, plainTag: this.plainTag, maxText: this.maxEntryBytes });
   }
 
+  /** Entries read whole by the pattern of the entry our provider writes (flat-result-entry.ts; tests, benches). */
+  get entriesReadWhole(): number {
+    return this.flat.wholeEntries;
+  }
+
   /** Bytes pushed so far. */
   get bytes(): number {
     return this.input.bytes;

@@ -195,6 +195,25 @@ describe('the entry a target writes, read whole (result-entry-pattern.ts)', () =
     }
   });
 
+  it('reads a page of entries our provider writes whole, whatever the chunking, and a page of another spelling by the walk', () => {
+    const ours = doc(Array.from({ length: 600 }, (_, i) => rendered(i)));
+    const theirs = doc(Array.from({ length: 600 }, (_, i) => `<entry><id>${i}</id><http:httpStatus>201</http:httpStatus></entry>`));
+    for (const step of [ours.length, 65536, 4096, 7]) {
+      const count = (bytes: Buffer): [number, number] => {
+        let n = 0;
+        const r = new ResultScanner(() => n++);
+        for (let i = 0; i < bytes.length; i += step) r.push(bytes.subarray(i, i + step));
+        r.end();
+        return [n, r.entriesReadWhole];
+      };
+      const [n, whole] = count(ours);
+      assert.equal(n, 600);
+      // An entry a chunk cuts is read once more text has come; a cut is not taken for another spelling.
+      assert.ok(whole >= 600 - Math.ceil(ours.length / step) - 1, `step ${step}: ${whole} of 600 read whole`);
+      assert.deepEqual(count(theirs), [600, 0]);
+    }
+  });
+
   it('leaves to the walk what a limit would stop: a long link tag, a long entry, a shallow depth, short tags', () => {
     const long = resultEntryXml({ id: 'i', status: 201, location: `http://h/${'x'.repeat(400)}`, updated: 'u' }).trimEnd();
     assert.deepEqual(both(long), [undefined, undefined]);
