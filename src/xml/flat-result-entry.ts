@@ -223,9 +223,9 @@ export class FlatEntryReader {
 
   /**
    * The entry at `lt` when it is the one our provider writes (result-entry-pattern.ts), with what the walk below
-   * would check of it: every field's text within maxText (the whole entry is), the self link's tag within plainTag
-   * (the other tags are far shorter than any plainTag a limit allows), the depth (4: checked by the caller). -1: not
-   * that entry, and `e` untouched.
+   * would check of it: every field's text within maxText (the whole entry is), every tag within plainTag (the self
+   * link's by its href's length, the others by the longest of them as spelt here), the depth (4: checked by the
+   * caller). -1: not that entry, and `e` untouched.
    */
   private readWhole(names: FlatNames, lt: number, e: EntryFields): number {
     const p = names.pattern!;
