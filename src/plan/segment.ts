@@ -257,14 +257,14 @@ export class SegmentReaders {
       this.scannerFor = { maxEntryBytes: job.maxEntryBytes, limits: job.limits };
     }
     const scanner = this.scanner;
-    if (scanner.scan(job.bytes, job.resume) !== undefined) {
+    try {
+      if (scanner.scan(job.bytes, job.resume) !== undefined) return undefined;
+      const b = scannedBatch(job, scanner.out, this.decider);
+      b.scanned = true;
+      return b;
+    } finally {
       scanner.release();
-      return undefined;
     }
-    const b = scannedBatch(job, scanner.out, this.decider);
-    scanner.release();
-    b.scanned = true;
-    return b;
   }
 }
 
