@@ -83,6 +83,30 @@ describe('ScannedFeedReader = FeedReader', () => {
     }
   });
 
+  it('a body arriving in large chunks: the FeedReader reads the head and the first entry, the scanner the rest', () => {
+    // The scanner hands over each resource's bytes (resourceBytes), the FeedReader does not: that tells who read what.
+    // Entries of ~1.2 KB, like the engine's: the FeedReader is given 4 KiB at a time until it knows the entry's end tag.
+    const text = Buffer.from(page({ entries: entries(120, (i) => ({ body: `<name>${String(i).repeat(1000 / String(i).length | 0)}</name>` })) }));
+    for (const first of [text.length, 64 * 1024, 9000]) {
+      const byFeedReader: number[] = [];
+      let count = 0;
+      const h: FeedHandler = {
+        head: () => {},
+        entry: (rec, bytes) => {
+          count++;
+          if (bytes === undefined) byFeedReader.push(rec.index);
+        },
+        end: () => {},
+      };
+      const r = new ScannedFeedReader(h, { source: 'POST /x', resourceBytes: true, textBytes: true }, 20000);
+      r.push(text.subarray(0, first));
+      r.push(text.subarray(first));
+      r.end();
+      assert.equal(count, 120);
+      assert.ok(byFeedReader[0] === 0 && byFeedReader.length <= 4, `first push of ${first} bytes: entries ${byFeedReader.join(' ')} read by the FeedReader`);
+    }
+  });
+
   it('what the target reads: atom:id, http:httpMethod, stamp and user, isDeleted, prefixes, declarations on the entry, payload and resource', () => {
     const A = `xmlns:a="${NS.atom}"`;
     const variants: Array<Partial<TestEntry>> = [
