@@ -433,7 +433,9 @@ export class ResultScanner {
       this.cur = undefined;
       this.onEntry(e);
     }
-    const top = this.scopes[this.scopes.length - 1];
+    // Not `scopes[scopes.length - 1]` on an empty array (index -1, a slow property look-up: tag-scope.ts unscope).
+    const n = this.scopes.length;
+    const top = n === 0 ? undefined : this.scopes[n - 1];
     if (top && top.depth === d) {
       this.ns = top.prev;
       this.scopes.pop();

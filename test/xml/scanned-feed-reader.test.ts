@@ -166,6 +166,42 @@ describe('ScannedFeedReader = FeedReader', () => {
     assert.ok(r.scanned > 0 && r.read > 1, `${r.scanned} scanned, ${r.read} read`);
   });
 
+  it('elements of text only inside the resource, in every spelling of their tags: the same records, and the same errors', () => {
+    const leaves = [
+      '<name>plain</name><n2>caf\u00e9 &amp; &#233; \u{1f600}</n2><empty></empty><x.y-z_1>t</x.y-z_1><t>]]</t><u>]</u>',
+      '<a>x</a ><b >y</b><c>z</c\n>', // white space in a tag: walked
+      '<deep><d2><d3>t</d3><d3b></d3b></d2>tail<d4>w</d4></deep>',
+      '<list sdata:deleteMissing="true"><item sdata:uuid="i1"><v>1</v></item><item sdata:uuid="i2"><v>  </v></item></list>',
+      '<q:n xmlns:q="urn:q">prefixed</q:n><n xmlns="urn:d">declared</n><n a="1">attribute</n>',
+      `<${'n'.repeat(299)}>long name</${'n'.repeat(299)}>`,
+    ];
+    const text = page({ entries: entries(44, (i) => ({ body: leaves[i % leaves.length]! })) });
+    const limits: XmlLimits = { maxDepth: 40, maxAttributeBytes: 20_000, maxAttributes: 50, maxNameBytes: 300, maxTextBetweenEntries: 30_000 };
+    for (const opts of [{}, { limits }]) {
+      const r = same(text, opts, [300, 2500]);
+      assert.equal(r.error, undefined);
+      assert.equal(r.events.filter((e) => (e as unknown[])[0] === 'entry').length, 44);
+      assert.ok(r.scanned > 5, `${r.scanned} pieces scanned`);
+    }
+    const at20 = (body: string): string => page({ entries: entries(30, (i) => ({ body: i === 20 ? body : leaves[i % leaves.length]! })) });
+    const bad: Array<[string, RegExp]> = [
+      [at20('<a>x</b>'), /./],
+      [at20('<a>x]]>y</a>'), /./],
+      [at20('<a>&bad;</a>'), /./],
+      [at20('<a>&#0;</a>'), /./],
+      [at20('<a>x & y</a>'), /./],
+      [at20(`<${'n'.repeat(301)}>x</${'n'.repeat(301)}>`), /--max-name-bytes/],
+      [at20('<a>'.repeat(36) + '<leaf>t</leaf>' + '</a>'.repeat(36)), /--max-depth/],
+    ];
+    for (const [doc, message] of bad) {
+      for (const seed of [1, 2]) {
+        const r = same(doc, { limits }, [400, 3000], seed);
+        assert.match(r.error ?? '', /^SDATA_E_\w+ POST \/x:\d+:\d+: /);
+        assert.match(r.error!, message);
+      }
+    }
+  });
+
   it('a document broken anywhere fails with the same error at the same place', () => {
     const { text } = generatedFeed(40, 3);
     let failures = 0;
