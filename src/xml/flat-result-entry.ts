@@ -240,7 +240,8 @@ export class FlatEntryReader {
     if (end - lt > lim.maxText || (href !== undefined && LINK_TAG_CHARS + p.atomPrefix + href.length > lim.plainTag)) return -1;
     keepField(e, FIELD.Id, m[GROUP.Id]!);
     keepField(e, FIELD.Status, m[GROUP.Status]!);
-    keepField(e, FIELD.Message, m[GROUP.Message]!);
+    const message = m[GROUP.Message];
+    if (message !== undefined) keepField(e, FIELD.Message, message);
     const method = m[GROUP.Method];
     if (method !== undefined) keepField(e, FIELD.Method, method);
     const location = m[GROUP.Location];

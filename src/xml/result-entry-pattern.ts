@@ -1,10 +1,12 @@
 import { NS } from '../protocol/namespaces.ts';
 
 /**
- * The result entry a target writes for an entry it applied without diagnoses, in the one spelling our provider writes
+ * The result entry a target writes for an entry it applied without diagnoses, in the spelling our provider writes
  * it (provider/sync/result-entry.ts): `<entry><id>…</id><title>…</title><updated>…</updated>`, optionally the self
  * link, `http:httpStatus`, `http:httpMessage`, optionally `http:httpMethod`, `http:location`, `http:etag` and the
- * `sync:syncState` (endpoint, tick, stamp, optionally user), `</entry>`: no attributes but the link's, no white space,
+ * `sync:syncState` (endpoint, tick, stamp, optionally user), `</entry>`; and that spelling without the title, the
+ * updated element or the message, which terser targets leave out (`<entry><id>…</id><http:httpStatus>201</…>
+ * <http:httpMethod>POST</…></entry>`, decision 0037). No attributes but the link's, no white space,
  * no reference, comment or CDATA section. One sticky regular expression reads such an entry whole, where the flat
  * pass (flat-result-entry.ts) walks its ~14 tags one by one: at a million result entries per pass that walk was the
  * engine's largest cost after the source feed (~3.5 CPU-s). Whatever does not match exactly is left to the flat pass,
@@ -38,9 +40,9 @@ export function resultEntryPattern(ns: ReadonlyMap<string, string>): ResultEntry
   const longestTag = Math.max(...[[a, 'entry'], [a, 'updated'], [h, 'httpStatus'], [h, 'httpMessage'], [h, 'httpMethod'], [h, 'location'],
     [h, 'etag'], [s, 'syncState'], [s, 'endpoint'], [s, 'stamp'], [s, 'user']].map(([p, l]) => `</${p}${l}>`.length));
   const re = new RegExp(
-    `<${A}entry>${el(A, 'id', true)}${el(A, 'title', false)}${el(A, 'updated', false)}` +
+    `<${A}entry>${el(A, 'id', true)}(?:${el(A, 'title', false)})?(?:${el(A, 'updated', false)})?` +
       `(?:<${A}link rel="self" type="application/atom\\+xml; type=entry" href="([^"<&]*)"/>)?` +
-      `${el(H, 'httpStatus', true)}${el(H, 'httpMessage', true)}(?:${el(H, 'httpMethod', true)})?(?:${el(H, 'location', true)})?` +
+      `${el(H, 'httpStatus', true)}(?:${el(H, 'httpMessage', true)})?(?:${el(H, 'httpMethod', true)})?(?:${el(H, 'location', true)})?` +
       `(?:${el(H, 'etag', false)})?` +
       `(?:<${S}syncState>${el(S, 'endpoint', false)}${el(S, 'tick', false)}${el(S, 'stamp', false)}(?:${el(S, 'user', false)})?</${S}syncState>)?` +
       `</${A}entry>`,

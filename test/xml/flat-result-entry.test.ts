@@ -172,10 +172,19 @@ function rendered(i: number): string {
   return renderer.render(compactResult(i % 3 === 0 ? 200 : 201, i % 3 === 0 ? 'PUT' : 'POST', i, 1, String(5000 + i), '2026-12-05T14:31:16.743Z')).trimEnd();
 }
 
+/** The spelling without the optional title, updated and message: what a terser target writes (bench/null-peers.ts). */
+const TERSE: string[] = [
+  '<entry><id>urn:e:1</id><http:httpStatus>201</http:httpStatus><http:httpMethod>POST</http:httpMethod></entry>',
+  '<entry><id>urn:e:2</id><http:httpStatus>200</http:httpStatus></entry>',
+  '<entry><id>urn:e:3</id><updated>2026-12-05T14:31:16.743Z</updated><http:httpStatus>200</http:httpStatus><http:httpMessage>OK</http:httpMessage></entry>',
+  '<entry><id>urn:e:4</id><title>t</title><http:httpStatus>201</http:httpStatus><http:location>L</http:location><http:etag>e</http:etag></entry>',
+  '<entry><id>urn:e:5</id><link rel="self" type="application/atom+xml; type=entry" href="h"/><http:httpStatus>204</http:httpStatus></entry>',
+];
+
 describe('the entry a target writes, read whole (result-entry-pattern.ts)', () => {
   it('matches what the provider writes, and nothing of it cut short', () => {
     const re = resultEntryPattern(BINDINGS)!.re;
-    for (const x of [providerEntry(1), providerEntry(2, 200), rendered(1), rendered(3), PLAIN[1]!]) {
+    for (const x of [providerEntry(1), providerEntry(2, 200), rendered(1), rendered(3), PLAIN[1]!, ...TERSE]) {
       re.lastIndex = 0;
       assert.ok(re.exec(x) !== null && re.lastIndex === x.length, `not matched whole: ${x}`);
       for (let cut = 1; cut < x.length; cut++) {
@@ -186,10 +195,11 @@ describe('the entry a target writes, read whole (result-entry-pattern.ts)', () =
     assert.deepEqual(both(rendered(3))[0], {
       atomId: "http://localhost:8081/sdata/hub/crm/-/accounts('3')", status: 200, message: 'OK', method: 'PUT', location: undefined,
     });
+    assert.deepEqual(both(TERSE[0]!)[0], { atomId: 'urn:e:1', status: 201, message: undefined, method: 'POST', location: undefined });
   });
 
   it('reads what the walk reads, of every shape, and leaves what the walk leaves', () => {
-    for (const x of [...PLAIN, ...LEFT, ...BROKEN, rendered(1), rendered(3), providerEntry(7)]) {
+    for (const x of [...PLAIN, ...LEFT, ...BROKEN, ...TERSE, rendered(1), rendered(3), providerEntry(7)]) {
       const [whole, walked] = both(x);
       assert.deepEqual(whole, walked, x);
     }
@@ -197,7 +207,8 @@ describe('the entry a target writes, read whole (result-entry-pattern.ts)', () =
 
   it('reads a page of entries our provider writes whole, whatever the chunking, and a page of another spelling by the walk', () => {
     const ours = doc(Array.from({ length: 600 }, (_, i) => rendered(i)));
-    const theirs = doc(Array.from({ length: 600 }, (_, i) => `<entry><id>${i}</id><http:httpStatus>201</http:httpStatus></entry>`));
+    const terse = doc(Array.from({ length: 600 }, (_, i) => TERSE[i % TERSE.length]!));
+    const theirs = doc(Array.from({ length: 600 }, (_, i) => `<entry>\n <id>${i}</id>\n <http:httpStatus>201</http:httpStatus>\n</entry>`));
     for (const step of [ours.length, 65536, 4096, 7]) {
       const count = (bytes: Buffer): [number, number] => {
         let n = 0;
@@ -210,6 +221,8 @@ describe('the entry a target writes, read whole (result-entry-pattern.ts)', () =
       assert.equal(n, 600);
       // An entry a chunk cuts is read once more text has come; a cut is not taken for another spelling.
       assert.ok(whole >= 600 - Math.ceil(ours.length / step) - 1, `step ${step}: ${whole} of 600 read whole`);
+      const [t, tw] = count(terse);
+      assert.ok(t === 600 && tw >= 600 - Math.ceil(terse.length / step) - 1, `step ${step}: ${tw} of 600 terse entries read whole`);
       assert.deepEqual(count(theirs), [600, 0]);
     }
   });
