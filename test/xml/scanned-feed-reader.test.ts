@@ -190,6 +190,10 @@ describe('ScannedFeedReader = FeedReader', () => {
       [at20('<a>&bad;</a>'), /./],
       [at20('<a>&#0;</a>'), /./],
       [at20('<a>x & y</a>'), /./],
+      [at20('<q:a>unbound prefix</q:a>'), /./],
+      [at20('<a q:b="1">unbound attribute prefix</a>'), /./],
+      [at20('<xmlns:a>x</xmlns:a>'), /./],
+      [at20('<n xmlns:q="urn:q"><q:a>bound here</q:a></n><q:a>not here</q:a>'), /./],
       [at20(`<${'n'.repeat(301)}>x</${'n'.repeat(301)}>`), /--max-name-bytes/],
       [at20('<a>'.repeat(36) + '<leaf>t</leaf>' + '</a>'.repeat(36)), /--max-depth/],
     ];
