@@ -68,6 +68,15 @@ export class ScannedFeedReader {
     if (this.pendingBytes >= this.pieceBytes) this.scanPending(false);
   }
 
+  /**
+   * Reads every entry whose bytes have all been pushed. The target calls it before each commit, so that what a
+   * transaction commits is every entry received before it, as with the FeedReader, which reads entries as their end
+   * tags come: the scanner otherwise waits for a piece's worth of bytes.
+   */
+  settle(): void {
+    if (this.scanning && this.pendingBytes > 0) this.scanPending(false);
+  }
+
   end(): void {
     if (this.scanning) {
       this.scanPending(true);

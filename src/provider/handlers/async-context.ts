@@ -279,6 +279,7 @@ export async function applyStream(c: Call, row: ContextRow, applier: BodyApplier
         applier.begin(w);
         for (const chunk of g) reader.push(chunk);
         if (last) reader.end();
+        else if (reader instanceof ScannedFeedReader) reader.settle();
         applier.flush();
       });
     } catch (e) {

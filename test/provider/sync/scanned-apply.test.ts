@@ -16,7 +16,7 @@ import { page, type TestEntry } from '../../helpers/feeds.ts';
 // payload, the digest) and identical result feeds, and fail alike. Groups of body bytes per transaction as
 // applyStream makes them (smaller, so that pieces and transactions cut entries in many places).
 
-type Reader = { push(b: Uint8Array): void; end(): void };
+type Reader = { push(b: Uint8Array): void; end(): void; settle?(): void };
 type MakeReader = (h: FeedHandler) => Reader;
 
 const SERVING = 'http://t.example/sdata/app/c/-/accounts';
@@ -45,6 +45,7 @@ function applyAll(bodies: string[], make: MakeReader, group: number): Outcome {
             applier.begin(w);
             reader.push(bytes.subarray(at, at + group));
             if (last) reader.end();
+            else reader.settle?.();
             applier.flush();
           });
           if (last) break;
@@ -75,12 +76,12 @@ function applyAll(bodies: string[], make: MakeReader, group: number): Outcome {
  * The FeedReader's outcome, and the ScannedFeedReader's: as the tests of records read it, and as applyStream reads it
  * (records as UTF-8 bytes, never decoded where the answer is the same, and each resource's received bytes).
  */
-function same(bodies: string[], pieces = [300, 2000]): Outcome {
-  const want = applyAll(bodies, (h) => new FeedReader(h, { source: 'POST /t' }), 5000);
+function same(bodies: string[], pieces = [300, 2000], group = 5000): Outcome {
+  const want = applyAll(bodies, (h) => new FeedReader(h, { source: 'POST /t' }), group);
   for (const p of pieces) {
-    const got = applyAll(bodies, (h) => new ScannedFeedReader(h, { source: 'POST /t' }, p), 5000);
+    const got = applyAll(bodies, (h) => new ScannedFeedReader(h, { source: 'POST /t' }, p), group);
     assert.deepEqual(got, want, `pieces of ${p} bytes`);
-    const asServed = applyAll(bodies, (h) => new ScannedFeedReader(h, { source: 'POST /t', textBytes: true, resourceBytes: true, listWork: true }, p), 5000);
+    const asServed = applyAll(bodies, (h) => new ScannedFeedReader(h, { source: 'POST /t', textBytes: true, resourceBytes: true, listWork: true }, p), group);
     assert.deepEqual(asServed, want, `pieces of ${p} bytes, read as bytes`);
   }
   return want;
@@ -160,6 +161,8 @@ describe('target apply: ScannedFeedReader = FeedReader, store and results', () =
     const broken = good.replace('<title>e20</title>', '<title>e20</titel>');
     const deep = good.replace('<name>n25</name>', '<a>'.repeat(300) + '</a>'.repeat(300));
     const r = same([broken, deep]);
+    // Transactions of fewer bytes than a piece: what a commit holds is still every entry received before it (settle).
+    assert.deepEqual(same([broken, deep], [2000], 700), same([broken, deep], [300], 700));
     assert.equal(r.errors.length, 2);
     assert.match(r.errors[0]!, /^SDATA_E_MALFORMED POST \/t:\d+:\d+: /);
     assert.match(r.errors[1]!, /^SDATA_E_LIMIT POST \/t:\d+:\d+: .*--max-depth/);
