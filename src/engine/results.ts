@@ -99,16 +99,29 @@ export async function readResults(first: HttpResponse, again: () => Promise<Http
             o.onResult?.(e);
           }, { source: url, limits: o.limits, ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }) });
           let out: WriteStream | undefined;
+          // The spool file's failure (a full disk), or the one its last write reports after destroy() when the page
+          // is refused meanwhile: always listened to, so that it is this page's error and never an uncaught event
+          // that ends the process with a stack trace (seen: push of a hostile result feed, ERR_STREAM_DESTROYED).
+          let outError: Error | undefined;
+          const spoolFailed = (e: Error): SdataError =>
+            new SdataError('SDATA_E_IO', `${label}: result page ${page}: ${file}: cannot write: ${(e as NodeJS.ErrnoException).code ?? e.message}`, { cause: e });
           try {
-            if (file) out = createWriteStream(file);
+            if (file) {
+              out = createWriteStream(file);
+              out.on('error', (e) => void (outError ??= e));
+            }
             for await (const c of res.body) {
               const b = c as Buffer;
               o.onBytes?.(b.length);
               reader.push(b);
-              if (out && !out.write(b)) await once(out, 'drain');
+              if (out) {
+                if (outError) throw spoolFailed(outError);
+                if (!out.write(b)) await once(out, 'drain').catch((e: Error) => { throw spoolFailed(e); });
+              }
             }
             const t = endOfDocument(() => reader.end());
-            if (out) await new Promise<void>((resolve, reject) => out!.end((err?: Error | null) => (err ? reject(err) : resolve())));
+            if (out) await new Promise<void>((resolve, reject) => out!.end((err?: Error | null) => (err ? reject(spoolFailed(err)) : resolve())));
+            if (outError) throw spoolFailed(outError);
             return t;
           } catch (e) {
             discardBody(res);

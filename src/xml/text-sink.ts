@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { SdataError } from '../protocol/errors.ts';
 
 /**
  * Coalesces many small strings into writes of ~64 KiB and reports backpressure: `write()` returns false when the
@@ -18,11 +19,26 @@ export class TextSink {
   private readonly size: number;
   /** UTF-8 bytes handed to the stream so far. */
   bytes = 0;
+  /** The stream's first error, thrown by the next write, flush or wait. */
+  private failure: Error | undefined;
 
   constructor(stream: Writable, flushAt = 64 * 1024) {
     this.stream = stream;
     this.size = Math.max(16, flushAt);
     this.buf = Buffer.allocUnsafe(this.size);
+    // Always listened to: an 'error' event nobody listens to ends the process with a stack trace (seen: plan
+    // --out-dir on a full disk). A file's failure is SDATA_E_IO naming the file; a socket's or a pipe's (EPIPE) is
+    // passed on as it is, for whoever knows what a closed peer means.
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      const path = (stream as { path?: unknown }).path;
+      this.failure ??= typeof path === 'string' && typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)
+        ? new SdataError('SDATA_E_IO', `${path}: cannot write: ${e.code}`, { source: path, cause: e })
+        : e;
+    });
+  }
+
+  private check(): void {
+    if (this.failure !== undefined) throw this.failure;
   }
 
   write(s: string): boolean {
@@ -64,6 +80,7 @@ export class TextSink {
   }
 
   flush(): void {
+    this.check();
     if (this.off === 0) return;
     const b = this.buf.subarray(0, this.off);
     // The stream may hold on to `b` (async writes): never write into it again.
@@ -79,6 +96,7 @@ export class TextSink {
 
   /** Resolves when the stream has drained (immediately if it never asked us to wait). */
   async drained(): Promise<void> {
+    this.check();
     if (!this.blocked) return;
     if (this.stream.writableNeedDrain) {
       // Plain listeners, both removed whichever fires: a pending `once` would stay registered per wait (thousands
@@ -95,7 +113,7 @@ export class TextSink {
         };
         const onClose = (): void => {
           done();
-          reject(Object.assign(new Error('stream closed before drain'), { code: 'ERR_STREAM_DESTROYED' }));
+          reject(this.failure ?? Object.assign(new Error('stream closed before drain'), { code: 'ERR_STREAM_DESTROYED' }));
         };
         stream.on('drain', onDrain);
         stream.on('close', onClose);
@@ -109,8 +127,9 @@ export class TextSink {
     this.flush();
     await this.drained();
     await new Promise<void>((resolve, reject) => {
-      this.stream.once('error', reject);
+      this.stream.once('error', (e: Error) => reject(this.failure ?? e));
       this.stream.end(() => resolve());
     });
+    this.check();
   }
 }

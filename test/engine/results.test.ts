@@ -102,6 +102,20 @@ describe('reading a result feed strictly (core 13.4)', () => {
     assert.deepEqual(requests.filter((x) => x.startsWith('DELETE')), []);
   });
 
+  it('a spool file that cannot be written fails the page with SDATA_E_IO, never with an uncaught error event', { skip: process.platform !== 'linux' && 'needs /dev/full' }, async () => {
+    // /dev/full refuses every write (ENOSPC), as a full disk does. The spool stream's errors were not listened to:
+    // a full disk, or the last write of a page refused meanwhile (destroy() with a write running: seen as
+    // ERR_STREAM_DESTROYED from push of a hostile result feed), ended the process with a stack trace.
+    routes.clear();
+    routes.set('/ctx', page(1, 4000, undefined));
+    const first = await client.request({ method: 'GET', url: `${base}/ctx` });
+    await assert.rejects(readResults(first, () => client.request({ method: 'GET', url: `${base}/ctx` }), {
+      client, chunk: 3, label: 'chunk 3', posted: undefined, context: `${base}/ctx`, spoolPage: () => '/dev/full',
+    }), (e: unknown) => isSdataError(e) && e.code === 'SDATA_E_IO' && /^chunk 3: result page 1: \/dev\/full: cannot write: ENOSPC$/.test(e.message));
+    // An error event after the rejection would come on a later turn, and end this process.
+    await new Promise((r) => setTimeout(r, 100));
+  });
+
   it('fewer results than posted, across pages: names the first posted entries without one', async () => {
     routes.clear();
     routes.set('/ctx', page(1, 2, `${base}/ctx?p=2`));

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createWriteStream } from 'node:fs';
 import { Writable } from 'node:stream';
+import { isSdataError } from '../../src/protocol/errors.ts';
 import { TextSink } from '../../src/xml/text-sink.ts';
 import { prng } from '../helpers/feeds.ts';
 
@@ -59,4 +61,27 @@ test('TextSink reports backpressure and resumes after drain', async () => {
   await d;
   assert.equal(sink.needsDrain, false);
   assert.ok(calls >= 1);
+});
+
+test('TextSink: a file that cannot be written fails the next write, flush or wait with SDATA_E_IO naming it, never an uncaught error event', { skip: process.platform !== 'linux' && 'needs /dev/full' }, async () => {
+  // /dev/full refuses every write (ENOSPC), as a full disk does; without a listener the stream's 'error' ended the
+  // process with a stack trace (plan --out-dir on a full disk).
+  const sink = new TextSink(createWriteStream('/dev/full'), 64);
+  sink.write('x'.repeat(200));
+  await assert.rejects(async () => {
+    for (let i = 0; i < 100; i++) {
+      sink.write('y'.repeat(100));
+      await sink.drained();
+      await new Promise((r) => setImmediate(r));
+    }
+  }, (e: unknown) => isSdataError(e) && e.code === 'SDATA_E_IO' && e.message === '/dev/full: cannot write: ENOSPC');
+  assert.throws(() => sink.flush(), (e: unknown) => isSdataError(e) && e.code === 'SDATA_E_IO');
+});
+
+test('TextSink: another stream\'s error is passed on as it is', async () => {
+  const broken = new Writable({ write: (_c, _e, cb) => cb(Object.assign(new Error('gone'), { code: 'EPIPE' })) });
+  const sink = new TextSink(broken, 16);
+  sink.write('x'.repeat(40));
+  await new Promise((r) => setImmediate(r));
+  await assert.rejects(sink.drained(), (e: unknown) => (e as NodeJS.ErrnoException).code === 'EPIPE');
 });
