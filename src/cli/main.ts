@@ -68,17 +68,25 @@ export async function main(argv: string[], onCommand: (name: string) => void = (
 export async function run(argv: string[], held?: HeldSignals): Promise<void> {
   adoptHeldSignals(held);
   let stdoutBroken = false;
+  let name: string | undefined;
+  // Once the options are known, a command with a log format says its failure in it (JSON off a terminal).
+  let json = false;
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') {
       // The reader went away (`| head`): stop quietly with our own code, nothing to report.
       stdoutBroken = true;
       process.exit(EXIT.EPIPE);
     }
+    if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) {
+      // A file stdout was redirected to cannot be written (ENOSPC on a full disk): an I/O failure said as one line,
+      // not an uncaught exception with its stack.
+      const message = `stdout: cannot write: ${e.code}`;
+      process.stderr.write(json ? jsonLine('error', message, { event: 'error', error: 'SDATA_E_IO', exitCode: EXIT.IO })
+        : `${name === undefined ? 'sdata-sync' : `sdata-sync ${name}`}: ${message}\n`);
+      process.exit(EXIT.IO);
+    }
     throw e;
   });
-  let name: string | undefined;
-  // Once the options are known, a command with a log format says its failure in it (JSON off a terminal).
-  let json = false;
   try {
     const code = await main(argv, (n) => {
       name = n;

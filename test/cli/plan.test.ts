@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -155,6 +156,27 @@ test('plan: a reader that goes away (EPIPE) ends quietly with exit 141', async (
     });
     assert.equal(code, 141);
   } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('plan: stdout on a full disk ends with exit 4 and one line, not a stack trace', { skip: process.platform !== 'linux' && 'needs /dev/full' }, async () => {
+  // /dev/full refuses every write (ENOSPC), as a full disk under `plan feed.xml > out.xml` does.
+  const dir = await tmp();
+  const out = openSync('/dev/full', 'w');
+  try {
+    const entries = Array.from({ length: 2000 }, (_, i) => ({ endpoint: 'http://a/x', tick: i, body: `<n>${'p'.repeat(400)}</n>` }));
+    await writeFile(join(dir, 'big.xml'), page({ entries }));
+    const [code, err] = await new Promise<[number | null, string]>((resolve) => {
+      const child = spawn(NODE, [...BIN_FLAGS, BIN, 'plan', join(dir, 'big.xml')], { stdio: ['ignore', out, 'pipe'] });
+      let e = '';
+      child.stderr!.on('data', (d) => (e += d));
+      child.on('close', (c) => resolve([c, e]));
+    });
+    assert.equal(err, 'sdata-sync plan: stdout: cannot write: ENOSPC\n');
+    assert.equal(code, 4);
+  } finally {
+    closeSync(out);
     await rm(dir, { recursive: true, force: true });
   }
 });
