@@ -12,7 +12,7 @@ import { authorizationFromEnv } from '../http/auth.ts';
 import type { HttpClientOptions } from '../http/client.ts';
 import { readCaFile } from '../http/trust.ts';
 import { splitUrl } from '../http/url.ts';
-import { isSdataError, SdataError } from '../protocol/errors.ts';
+import { fileError, isSdataError, SdataError } from '../protocol/errors.ts';
 import { decodeDocument } from '../xml/encoding.ts';
 import { MAX_DIGEST_BYTES, type XmlLimits } from '../xml/limits.ts';
 import { Logger, logFormatOf, type LogFormat, type LogLevel } from '../engine/log.ts';
@@ -39,7 +39,7 @@ export async function fileStep<T>(what: string, doing: 'read' | 'write' | 'creat
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ERR_STREAM_DESTROYED' || code === 'EPIPE') throw e;
-    throw new SdataError('SDATA_E_IO', `${what}: cannot ${doing}: ${code ?? (e as Error).message}`, { cause: e });
+    throw fileError(what, doing, e);
   }
 }
 
@@ -104,7 +104,7 @@ export async function checkInput(path: string): Promise<void> {
     const s = await stat(path);
     if (s.isDirectory()) throw new Error('is a directory');
   } catch (e) {
-    throw new SdataError('SDATA_E_IO', `${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { source: path, cause: e });
+    throw fileError(path, 'read', e, { source: path });
   }
 }
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isSdataError, type SdataErrorCode } from '../protocol/errors.ts';
+import { errnoCode, fileError, isSdataError, type SdataErrorCode } from '../protocol/errors.ts';
 import { jsonLine, logFormatOf } from '../engine/log.ts';
 import type { CommandName, Runnable } from './commands.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
@@ -77,10 +77,10 @@ export async function run(argv: string[], held?: HeldSignals): Promise<void> {
       stdoutBroken = true;
       process.exit(EXIT.EPIPE);
     }
-    if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) {
+    if (errnoCode(e) !== undefined) {
       // A file stdout was redirected to cannot be written (ENOSPC on a full disk): an I/O failure said as one line,
       // not an uncaught exception with its stack.
-      const message = `stdout: cannot write: ${e.code}`;
+      const { message } = fileError('stdout', 'write', e);
       process.stderr.write(json ? jsonLine('error', message, { event: 'error', error: 'SDATA_E_IO', exitCode: EXIT.IO })
         : `${name === undefined ? 'sdata-sync' : `sdata-sync ${name}`}: ${message}\n`);
       process.exit(EXIT.IO);

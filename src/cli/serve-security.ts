@@ -3,7 +3,7 @@ import { createSecureContext } from 'node:tls';
 import { parseTokens, parseUsersFile, type AuthConfig } from '../provider/http/auth.ts';
 import type { Limits } from '../provider/http/limits.ts';
 import type { ProviderOptions } from '../provider/http/server.ts';
-import { SdataError } from '../protocol/errors.ts';
+import { fileError, SdataError } from '../protocol/errors.ts';
 import type { COMMANDS, Input } from './commands.ts';
 
 /**
@@ -57,7 +57,7 @@ function readFile(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new SdataError('SDATA_E_IO', `${what} ${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { source: path, cause: e });
+    throw fileError(`${what} ${path}`, 'read', e, { source: path });
   }
 }
 

@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { SdataError } from '../protocol/errors.ts';
+import { fileError } from '../protocol/errors.ts';
 
 /** A JSON Lines file written with backpressure: `line()` waits while the stream's buffer is full. */
 export class JsonlFile {
@@ -53,6 +53,6 @@ export class JsonlFile {
 
   #check(): void {
     const e = this.#error;
-    if (e) throw new SdataError('SDATA_E_IO', `--report ${this.path}: cannot write: ${e.code ?? e.message}`, { cause: e });
+    if (e) throw fileError(`--report ${this.path}`, 'write', e);
   }
 }

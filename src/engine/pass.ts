@@ -5,7 +5,7 @@ import { discardBody, readSmallDocument, statusError } from '../http/body.ts';
 import { MAX_DIGEST_BYTES, type XmlLimits } from '../xml/limits.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { collectionUrl, operationUrl, redactUrl, withQuery } from '../http/url.ts';
-import { SdataError, isSdataError } from '../protocol/errors.ts';
+import { errnoCode, SdataError, isSdataError } from '../protocol/errors.ts';
 import type { Digest } from '../protocol/digest.ts';
 import { explainLine, unexplained } from '../plan/explain.ts';
 import { SegmentedPlan } from '../plan/parallel.ts';
@@ -317,8 +317,7 @@ function asSdataError(e: unknown, o: PassOptions): Error {
     return isSdataError(e) && e.code === 'SDATA_E_ABORTED' ? e : new SdataError('SDATA_E_ABORTED', `${o.kind}: interrupted`, { cause: e });
   }
   if (isSdataError(e)) return e;
-  const code = (e as NodeJS.ErrnoException)?.code;
-  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+  if (errnoCode(e) !== undefined) {
     return new SdataError('SDATA_E_IO', `${o.kind}: spool: ${(e as Error).message}`, { cause: e });
   }
   return e instanceof Error ? e : new Error(String(e));

@@ -7,7 +7,7 @@ import type { HttpClient } from '../http/client.ts';
 import { operationUrl, withQuery } from '../http/url.ts';
 import { planPage } from '../plan/pipeline.ts';
 import { Planner, type PassEnding } from '../plan/planner.ts';
-import { isSdataError, SdataError } from '../protocol/errors.ts';
+import { errnoCode, fileError, isSdataError, SdataError } from '../protocol/errors.ts';
 import { FeedReader } from '../xml/feed-reader.ts';
 import type { EntryRecord } from '../xml/feed-types.ts';
 import { feedClose, feedOpen, forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
@@ -129,8 +129,8 @@ export async function pushFeeds(o: PushOptions, r: PushResult = newPushResult())
     reader.end();
     await flush();
   };
-  const dir = await mkdtemp(join(o.spoolDir, 'sdata-sync-push-')).catch((e: NodeJS.ErrnoException) => {
-    throw new SdataError('SDATA_E_IO', `spool directory ${o.spoolDir}: cannot write: ${e.code ?? e.message}`, { cause: e });
+  const dir = await mkdtemp(join(o.spoolDir, 'sdata-sync-push-')).catch((e: unknown) => {
+    throw fileError(`spool directory ${o.spoolDir}`, 'write', e);
   });
   // In memory for ordinary chunk bounds, as `run` (docs/decisions/0010-chunks-spooled-in-memory.md).
   const bodiesFor = (prefix: string): BodyFactory => (o.chunkBytes <= MEMORY_SPOOL_MAX ? () => new MemoryWriter() : (name) => new FileWriter(join(dir, `${prefix}${name}.xml`)));
@@ -234,7 +234,6 @@ export async function pushFeeds(o: PushOptions, r: PushResult = newPushResult())
 function pushError(e: unknown, signal: AbortSignal | undefined, input: string): unknown {
   if (isSdataError(e) && (e.code === 'SDATA_E_ABORTED' || !signal?.aborted)) return e;
   if (signal?.aborted) return new SdataError('SDATA_E_ABORTED', `${input}: interrupted`, { cause: e });
-  const code = (e as NodeJS.ErrnoException)?.code;
-  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return new SdataError('SDATA_E_IO', `${input}: ${(e as Error).message}`, { source: input, cause: e });
+  if (errnoCode(e) !== undefined) return new SdataError('SDATA_E_IO', `${input}: ${(e as Error).message}`, { source: input, cause: e });
   return e;
 }

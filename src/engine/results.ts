@@ -6,7 +6,7 @@ import { endOfDocument, pageReadFaults } from './ended-early.ts';
 import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { withRetry } from '../http/retry.ts';
 import { redactUrl, resolveHref } from '../http/url.ts';
-import { SdataError } from '../protocol/errors.ts';
+import { fileError, SdataError } from '../protocol/errors.ts';
 import type { ResultEntry, ResultTail } from '../xml/result-types.ts';
 import type { XmlLimits } from '../xml/limits.ts';
 import { ResultScanner } from '../xml/result-scanner.ts';
@@ -103,8 +103,7 @@ export async function readResults(first: HttpResponse, again: () => Promise<Http
           // is refused meanwhile: always listened to, so that it is this page's error and never an uncaught event
           // that ends the process with a stack trace (seen: push of a hostile result feed, ERR_STREAM_DESTROYED).
           let outError: Error | undefined;
-          const spoolFailed = (e: Error): SdataError =>
-            new SdataError('SDATA_E_IO', `${label}: result page ${page}: ${file}: cannot write: ${(e as NodeJS.ErrnoException).code ?? e.message}`, { cause: e });
+          const spoolFailed = (e: Error): SdataError => fileError(`${label}: result page ${page}: ${file}`, 'write', e);
           try {
             if (file) {
               out = createWriteStream(file);

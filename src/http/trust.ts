@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { getCACertificates } from 'node:tls';
-import { SdataError } from '../protocol/errors.ts';
+import { fileError, SdataError } from '../protocol/errors.ts';
 
 /**
  * Extra certificate authorities for `https://` peers (`--ca FILE`): a provider with a self-signed certificate, or
@@ -18,7 +18,7 @@ export function readCaFile(path: string): string[] {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new SdataError('SDATA_E_IO', `--ca ${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { source: path, cause: e });
+    throw fileError(`--ca ${path}`, 'read', e, { source: path });
   }
   const certs = text.match(PEM_CERT) ?? [];
   if (certs.length === 0) throw new SdataError('SDATA_E_USAGE', `--ca ${path}: no PEM certificate in it (-----BEGIN CERTIFICATE-----)`);

@@ -77,3 +77,14 @@ export class SdataError extends Error {
 export function isSdataError(e: unknown): e is SdataError {
   return e instanceof SdataError;
 }
+
+/** The code of a failed system call (ENOSPC, EACCES, …), if `e` is such a failure. */
+export function errnoCode(e: unknown): string | undefined {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code) ? code : undefined;
+}
+
+/** SDATA_E_IO for a file that could not be read, written or created: `what` names it (a path, an option and path). */
+export function fileError(what: string, doing: 'read' | 'write' | 'create', e: unknown, details: SdataErrorDetails = {}): SdataError {
+  return new SdataError('SDATA_E_IO', `${what}: cannot ${doing}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { ...details, cause: e });
+}

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { SdataError } from '../protocol/errors.ts';
+import { errnoCode, fileError } from '../protocol/errors.ts';
 
 /**
  * Coalesces many small strings into writes of ~64 KiB and reports backpressure: `write()` returns false when the
@@ -29,11 +29,9 @@ export class TextSink {
     // Always listened to: an 'error' event nobody listens to ends the process with a stack trace (seen: plan
     // --out-dir on a full disk). A file's failure is SDATA_E_IO naming the file; a socket's or a pipe's (EPIPE) is
     // passed on as it is, for whoever knows what a closed peer means.
-    stream.on('error', (e: NodeJS.ErrnoException) => {
+    stream.on('error', (e: Error) => {
       const path = (stream as { path?: unknown }).path;
-      this.failure ??= typeof path === 'string' && typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)
-        ? new SdataError('SDATA_E_IO', `${path}: cannot write: ${e.code}`, { source: path, cause: e })
-        : e;
+      this.failure ??= typeof path === 'string' && errnoCode(e) !== undefined ? fileError(path, 'write', e, { source: path }) : e;
     });
   }
 
