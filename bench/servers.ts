@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { BIN, binFlags } from './bin-flags.ts';
 
 export const MAXRSS = fileURLToPath(new URL('./maxrss.ts', import.meta.url));
-const BIN_FLAGS = binFlags();
+const SERVE_FLAGS = binFlags(['serve']);
 
 export interface Server {
   child: ChildProcess;
@@ -37,7 +37,7 @@ export async function serve(dir: string, name: string, args: string[]): Promise<
   const flags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
   // BENCH_SERVE_ARGS: extra `serve` options (e.g. --young-gen-mb 32).
   const extra = (process.env['BENCH_SERVE_ARGS'] ?? '').split(' ').filter((f) => f !== '');
-  const child = spawn(process.execPath, [...BIN_FLAGS, ...flags, '--import', MAXRSS, BIN, 'serve', '--port', '0', ...extra, ...args],
+  const child = spawn(process.execPath, [...SERVE_FLAGS, ...flags, '--import', MAXRSS, BIN, 'serve', '--port', '0', ...extra, ...args],
     { stdio: ['ignore', 'pipe', 'inherit'], // A state directory of the bench's own: never another run's journal of open contexts (the default one is shared).
     env: { ...process.env, BENCH_RSS_OUT: rssFile, SDATA_SYNC_STATE_DIR: join(dir, 'state') } });
   let out = '';

@@ -13,7 +13,6 @@ import { BIN, binFlags } from './bin-flags.ts';
 export const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 export const MAXRSS = here('./maxrss.ts');
 export const NODE = process.execPath;
-export const BIN_FLAGS = binFlags();
 
 export interface Usage { cpuSeconds: number; maxRssMiB: number; writeBytes: number }
 
@@ -41,7 +40,7 @@ export interface Provider { url: string; child: ChildProcess; rssFile: string }
 /** A reference provider ('source' or 'target': its app, priority and endpoint) as `sdata-sync serve` in its own process. */
 export async function provider(name: string, db: string, dir: string, o: { pageSize: string; nodeFlags?: string[] }): Promise<Provider> {
   const rssFile = join(dir, `rss-${name}-${process.hrtime.bigint()}.json`);
-  const child = spawn(NODE, [...BIN_FLAGS, ...(o.nodeFlags ?? []), '--import', MAXRSS, BIN, 'serve', '--db', db, '--port', '0', '--app', name, '--contract', 'crm',
+  const child = spawn(NODE, [...binFlags(['serve']), ...(o.nodeFlags ?? []), '--import', MAXRSS, BIN, 'serve', '--db', db, '--port', '0', '--app', name, '--contract', 'crm',
     '--kinds', 'accounts', '--priority', name === 'source' ? '1' : '5', '--endpoint-base', `http://${name}.example/sdata/${name}/crm/-`,
     '--page-size', o.pageSize], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BENCH_RSS_OUT: rssFile } });
   let err = '';

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { BIN, BIN_FLAGS, NODE } from './cli.ts';
+import { BIN, binFlags, NODE } from './cli.ts';
 
 /**
  * `sdata-sync serve` as a child process, as users run it: started, waited for (bounded), stopped or killed. The one
@@ -26,7 +26,7 @@ export interface ServeExit {
 const START_TIMEOUT_MS = 30_000;
 
 function launch(args: string[], opts: SpawnOptions): { child: ChildProcess; out: () => string; err: () => string; exited: Promise<ServeExit> } {
-  const child = spawn(NODE, [...BIN_FLAGS, BIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  const child = spawn(NODE, [...binFlags(['serve']), BIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));

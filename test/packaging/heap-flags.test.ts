@@ -3,7 +3,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { HEAP_FLAGS, heapFlagsFor, missingEnv, missingHeapFlags, PLAN_HEAP_FLAGS, VERIFY_HEAP_FLAGS, wasRestarted } from '../../src/cli/heap-flags.ts';
+import { HEAP_FLAGS, heapFlagsFor, missingEnv, missingHeapFlags, PLAN_HEAP_FLAGS, SERVE_HEAP_FLAGS, VERIFY_HEAP_FLAGS, wasRestarted } from '../../src/cli/heap-flags.ts';
 import { BIN, NODE } from '../helpers/cli.ts';
 import { until } from '../helpers/until.ts';
 
@@ -87,6 +87,20 @@ test('plan runs without allocation-site pretenuring (the common bounds besides),
   assert.equal(r.reports.length, 1, r.stderr);
   assert.equal(r.reports[0]!.pid, s.child.pid);
   assert.deepEqual(r.reports[0]!.execArgv.filter((a) => a.startsWith('--')), [...PLAN_HEAP_FLAGS]);
+  assert.equal(r.reports[0]!.heapLimitMiB, limitWith(HEAP_FLAGS));
+});
+
+test('serve runs with a heap growing factor of 2 (the common bounds besides), in the same process', async () => {
+  assert.deepEqual(heapFlagsFor(['serve', '--db', 'x.db']), SERVE_HEAP_FLAGS);
+  assert.deepEqual(SERVE_HEAP_FLAGS, [...HEAP_FLAGS, '--heap-growing-percent=100']);
+  // A growing factor of the user's is theirs.
+  assert.deepEqual(missingHeapFlags([...HEAP_FLAGS, '--heap_growing_percent=50'], '', SERVE_HEAP_FLAGS), []);
+  const s = start([], ['serve', '--help'], REPORT);
+  const r = await s.done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.reports.length, 1, r.stderr);
+  assert.equal(r.reports[0]!.pid, s.child.pid);
+  assert.deepEqual(r.reports[0]!.execArgv.filter((a) => a.startsWith('--')), [...SERVE_HEAP_FLAGS]);
   assert.equal(r.reports[0]!.heapLimitMiB, limitWith(HEAP_FLAGS));
 });
 

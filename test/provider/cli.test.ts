@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, test } from 'node:test';
 import { Store } from '../../src/provider/store/store.ts';
-import { BIN, BIN_FLAGS, NODE, runCli } from '../helpers/cli.ts';
+import { BIN, binFlags, NODE, runCli } from '../helpers/cli.ts';
 import { until } from '../helpers/until.ts';
 import { get, post, testDir, type TestDir } from './helpers.ts';
 
@@ -50,7 +50,7 @@ test('seed fills a store whose digest and syncStates are those of its own endpoi
 
 test('serve prints its URLs, answers, and stops cleanly on SIGTERM', async () => {
   const db = dir.db('served');
-  const child = spawn(NODE, [...BIN_FLAGS, BIN, 'serve', '--db', db, '--port', '0', '--app', 'demo', '--kinds', 'accounts,contacts', '--priority', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, [...binFlags(['serve']), BIN, 'serve', '--db', db, '--port', '0', '--app', 'demo', '--kinds', 'accounts,contacts', '--priority', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
