@@ -78,16 +78,21 @@ test('`node bin/sdata-sync.mjs` without flags runs with the bin\'s heap bounds, 
   assert.doesNotMatch(c.stdout + c.stderr, /HEAP_RESTART/);
 });
 
-test('plan runs without allocation-site pretenuring (the common bounds besides), in the same process', async () => {
-  assert.deepEqual(heapFlagsFor(['plan', '--digest', 'd.xml']), PLAN_HEAP_FLAGS);
-  assert.deepEqual(PLAN_HEAP_FLAGS, [...HEAP_FLAGS, '--no-allocation-site-pretenuring']);
-  const s = start([], ['plan', '--help'], REPORT);
+/** `command --help` started without flags ran, in the process started, with `flags` (and the common heap limit). */
+async function runsInPlaceWith(command: string, flags: readonly string[]): Promise<void> {
+  const s = start([], [command, '--help'], REPORT);
   const r = await s.done;
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.reports.length, 1, r.stderr);
   assert.equal(r.reports[0]!.pid, s.child.pid);
-  assert.deepEqual(r.reports[0]!.execArgv.filter((a) => a.startsWith('--')), [...PLAN_HEAP_FLAGS]);
+  assert.deepEqual(r.reports[0]!.execArgv.filter((a) => a.startsWith('--')), [...flags]);
   assert.equal(r.reports[0]!.heapLimitMiB, limitWith(HEAP_FLAGS));
+}
+
+test('plan runs without allocation-site pretenuring (the common bounds besides), in the same process', async () => {
+  assert.deepEqual(heapFlagsFor(['plan', '--digest', 'd.xml']), PLAN_HEAP_FLAGS);
+  assert.deepEqual(PLAN_HEAP_FLAGS, [...HEAP_FLAGS, '--no-allocation-site-pretenuring']);
+  await runsInPlaceWith('plan', PLAN_HEAP_FLAGS);
 });
 
 test('serve runs with a heap growing factor of 2 (the common bounds besides), in the same process', async () => {
@@ -95,13 +100,7 @@ test('serve runs with a heap growing factor of 2 (the common bounds besides), in
   assert.deepEqual(SERVE_HEAP_FLAGS, [...HEAP_FLAGS, '--heap-growing-percent=100']);
   // A growing factor of the user's is theirs.
   assert.deepEqual(missingHeapFlags([...HEAP_FLAGS, '--heap_growing_percent=50'], '', SERVE_HEAP_FLAGS), []);
-  const s = start([], ['serve', '--help'], REPORT);
-  const r = await s.done;
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.reports.length, 1, r.stderr);
-  assert.equal(r.reports[0]!.pid, s.child.pid);
-  assert.deepEqual(r.reports[0]!.execArgv.filter((a) => a.startsWith('--')), [...SERVE_HEAP_FLAGS]);
-  assert.equal(r.reports[0]!.heapLimitMiB, limitWith(HEAP_FLAGS));
+  await runsInPlaceWith('serve', SERVE_HEAP_FLAGS);
 });
 
 test('verify runs with its own bounds; every command, on Linux, with the malloc arena cap; a setting the user gave is kept', async () => {
