@@ -55,9 +55,14 @@ export const PLAN_HEAP_FLAGS = [...HEAP_FLAGS, '--no-allocation-site-pretenuring
  */
 export const SERVE_HEAP_FLAGS = [...HEAP_FLAGS, '--heap-growing-percent=100'] as const;
 
+/** The commands whose heap flags are not HEAP_FLAGS. */
+const COMMAND_HEAP_FLAGS: ReadonlyMap<string, readonly string[]> = new Map<string, readonly string[]>([
+  ['verify', VERIFY_HEAP_FLAGS], ['plan', PLAN_HEAP_FLAGS], ['serve', SERVE_HEAP_FLAGS],
+]);
+
 /** The heap flags of the command `args` start with. */
 export function heapFlagsFor(args: readonly string[]): readonly string[] {
-  return args[0] === 'verify' ? VERIFY_HEAP_FLAGS : args[0] === 'plan' ? PLAN_HEAP_FLAGS : args[0] === 'serve' ? SERVE_HEAP_FLAGS : HEAP_FLAGS;
+  return COMMAND_HEAP_FLAGS.get(args[0] ?? '') ?? HEAP_FLAGS;
 }
 
 /** The environment a command must be started with (START_ENV, read by the C library at start) that `env` lacks. */

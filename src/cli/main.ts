@@ -71,6 +71,12 @@ export async function run(argv: string[], held?: HeldSignals): Promise<void> {
   let name: string | undefined;
   // Once the options are known, a command with a log format says its failure in it (JSON off a terminal).
   let json = false;
+  /** A failure as one line on stderr, in the command's log format, and its exit code. */
+  const say = (message: string, code: number, error?: SdataErrorCode): void => {
+    const prefix = name === undefined ? 'sdata-sync' : `sdata-sync ${name}`;
+    process.stderr.write(json ? jsonLine('error', message, { event: 'error', ...(error ? { error } : {}), exitCode: code }) : `${prefix}: ${message}\n`);
+    process.exitCode = code;
+  };
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') {
       // The reader went away (`| head`): stop quietly with our own code, nothing to report.
@@ -80,10 +86,9 @@ export async function run(argv: string[], held?: HeldSignals): Promise<void> {
     if (errnoCode(e) !== undefined) {
       // A file stdout was redirected to cannot be written (ENOSPC on a full disk): an I/O failure said as one line,
       // not an uncaught exception with its stack.
-      const { message } = fileError('stdout', 'write', e);
-      process.stderr.write(json ? jsonLine('error', message, { event: 'error', error: 'SDATA_E_IO', exitCode: EXIT.IO })
-        : `${name === undefined ? 'sdata-sync' : `sdata-sync ${name}`}: ${message}\n`);
-      process.exit(EXIT.IO);
+      const f = fileError('stdout', 'write', e);
+      say(f.message, exitCodeFor(f.code), f.code);
+      process.exit();
     }
     throw e;
   });
@@ -97,11 +102,6 @@ export async function run(argv: string[], held?: HeldSignals): Promise<void> {
     process.exitCode = code;
   } catch (e) {
     if (stdoutBroken) process.exit(EXIT.EPIPE);
-    const prefix = name === undefined ? 'sdata-sync' : `sdata-sync ${name}`;
-    const say = (message: string, code: number, error?: SdataErrorCode): void => {
-      process.stderr.write(json ? jsonLine('error', message, { event: 'error', ...(error ? { error } : {}), exitCode: code }) : `${prefix}: ${message}\n`);
-      process.exitCode = code;
-    };
     if (isSdataError(e)) {
       // A usage error is its line and where to look: no help text, no paragraph.
       const see = e.code === 'SDATA_E_USAGE' && !json ? `\nsee 'sdata-sync${name === undefined ? '' : ` ${name}`} --help'` : '';
