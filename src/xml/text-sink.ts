@@ -2,6 +2,28 @@ import type { Writable } from 'node:stream';
 import { errnoCode, fileError } from '../protocol/errors.ts';
 
 /**
+ * Each written stream's first error (null until there is one), recorded by the one listener put on it however many
+ * sinks write to it: a listener per sink would pile up on a long-lived stream (stdout, a library's own writable)
+ * and never go.
+ */
+const failures = new WeakMap<Writable, Error | null>();
+
+/**
+ * Listens for `stream`'s errors once. Always listened to: an 'error' event nobody listens to ends the process with a
+ * stack trace (seen: plan --out-dir on a full disk). A file's failure is SDATA_E_IO naming the file; a socket's or a
+ * pipe's (EPIPE) is passed on as it is, for whoever knows what a closed peer means.
+ */
+function watch(stream: Writable): void {
+  if (failures.has(stream)) return;
+  failures.set(stream, null);
+  stream.on('error', (e: Error) => {
+    if (failures.get(stream) !== null) return;
+    const path = (stream as { path?: unknown }).path;
+    failures.set(stream, typeof path === 'string' && errnoCode(e) !== undefined ? fileError(path, 'write', e, { source: path }) : e);
+  });
+}
+
+/**
  * Coalesces many small strings into writes of ~64 KiB and reports backpressure: `write()` returns false when the
  * underlying stream asked us to wait, and `drained()` resolves when it may go on. At most one coalescing buffer
  * plus what the stream itself holds (its highWaterMark) is ever in memory.
@@ -19,20 +41,16 @@ export class TextSink {
   private readonly size: number;
   /** UTF-8 bytes handed to the stream so far. */
   bytes = 0;
-  /** The stream's first error, thrown by the next write, flush or wait. */
-  private failure: Error | undefined;
-
   constructor(stream: Writable, flushAt = 64 * 1024) {
     this.stream = stream;
     this.size = Math.max(16, flushAt);
     this.buf = Buffer.allocUnsafe(this.size);
-    // Always listened to: an 'error' event nobody listens to ends the process with a stack trace (seen: plan
-    // --out-dir on a full disk). A file's failure is SDATA_E_IO naming the file; a socket's or a pipe's (EPIPE) is
-    // passed on as it is, for whoever knows what a closed peer means.
-    stream.on('error', (e: Error) => {
-      const path = (stream as { path?: unknown }).path;
-      this.failure ??= typeof path === 'string' && errnoCode(e) !== undefined ? fileError(path, 'write', e, { source: path }) : e;
-    });
+    watch(stream);
+  }
+
+  /** The stream's first error, thrown by the next write, flush or wait. */
+  private get failure(): Error | undefined {
+    return failures.get(this.stream) ?? undefined;
   }
 
   private check(): void {

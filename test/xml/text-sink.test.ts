@@ -82,3 +82,26 @@ test('TextSink: another stream\'s error is passed on as it is', async () => {
   await new Promise((r) => setImmediate(r));
   await assert.rejects(sink.drained(), (e: unknown) => (e as NodeJS.ErrnoException).code === 'EPIPE');
 });
+
+test('TextSink: sinks one after another on one long-lived stream leave one error listener on it, and share its failure', async () => {
+  // A listener per sink piled up on a shared stream (the plan bench's in-process planners: MaxListenersExceededWarning).
+  const chunks: Buffer[] = [];
+  const shared = new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c), cb()) });
+  const before = shared.listenerCount('error');
+  for (let k = 0; k < 20; k++) {
+    const sink = new TextSink(shared, 16);
+    sink.write(`${k};`);
+    sink.flush();
+    await sink.drained();
+  }
+  assert.equal(shared.listenerCount('error'), before + 1);
+  assert.equal(Buffer.concat(chunks).toString(), Array.from({ length: 20 }, (_, k) => `${k};`).join(''));
+  // A stream that failed under one sink fails the next one too.
+  const broken = new Writable({ write: (_c, _e, cb) => cb(Object.assign(new Error('gone'), { code: 'EPIPE' })) });
+  const first = new TextSink(broken, 16);
+  first.write('x'.repeat(40));
+  await new Promise((r) => setImmediate(r));
+  await assert.rejects(first.drained(), (e: unknown) => (e as NodeJS.ErrnoException).code === 'EPIPE');
+  const second = new TextSink(broken, 16);
+  assert.throws(() => second.flush(), (e: unknown) => (e as NodeJS.ErrnoException).code === 'EPIPE');
+});
