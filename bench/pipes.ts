@@ -1,8 +1,9 @@
 // The pipe commands against `run` (issue 14 item 5): N generated ~1 KB resources from a source provider to an empty
 // target on loopback, first by `sdata-sync run`, then by the pipe commands, each into a fresh target of its own, timed
 // side by side in the same run: `pull | plan | push` (the whole pipe: what replaces `run`) and `plan FILE | push` (the
-// feed pulled to a file beforehand, as "plan | push of the 1M feed"), each with its ratio to `run` and the bar
-// (within 1.3x). Every process is measured by the maxrss preload (CPU, peak RSS). Issue 15's figures (the anchor,
+// feed pulled to a file beforehand: issue 14's "plan | push of the 1M feed"), each with its ratio to `run`. The bar
+// (within 1.3x) is `plan FILE | push`'s; the whole pipe's ratio is information (it reads the feed three times, in
+// three processes, beside the two providers on two cores). Every process is measured by the maxrss preload (CPU, peak RSS). Issue 15's figures (the anchor,
 // end to end, the engine alone) are bench/e2e.ts.
 //
 // Usage: node bench/pipes.ts [--count 1000000] [--chunk-entries 1000] [--page-size 1000]   (also: npm run bench -- pipes …)
@@ -77,7 +78,8 @@ interface PipeFigures {
   seconds: number;
   /** Wall time over `run`'s, on the same data. */
   ratio: number;
-  withinBar: boolean;
+  /** Against the bar, for the pipe it applies to (`plan FILE | push`); null for the whole pipe (information). */
+  withinBar: boolean | null;
   converged: boolean;
   stages: Array<Usage & { command: string }>;
   load: number;
@@ -112,7 +114,7 @@ async function once(count: number, dir: string): Promise<SizeResult> {
       `target ${converged ? 'equals' : 'DIFFERS FROM'} source (checksums); load average at start ${load.toFixed(2)}`);
     const runSeconds = run.wall;
     /** `stages` into a fresh target of its own (an empty store, as `run` had), timed against `run`. */
-    const pipeInto = async (name: string, stages: (target: string) => string[][]): Promise<PipeFigures> => {
+    const pipeInto = async (name: string, stages: (target: string) => string[][], barred: boolean): Promise<PipeFigures> => {
       const db = join(dir, `target-${name}-${count}.db`);
       const t = await provider('target', db, dir);
       try {
@@ -120,9 +122,9 @@ async function once(count: number, dir: string): Promise<SizeResult> {
         const p = await runPipe(stages(`${t.url}/accounts`), dir);
         const c = await getJson<Checksum>(`${t.url}/accounts/$checksum`);
         const ok = c.count === count && c.sha256 === cs.sha256 && c.statesSha256 === cs.statesSha256;
-        const f: PipeFigures = { pipe: name, seconds: p.wall, ratio: p.wall / runSeconds, withinBar: p.wall / runSeconds <= PIPE_BAR, converged: ok, stages: p.stages, load: load0 };
+        const f: PipeFigures = { pipe: name, seconds: p.wall, ratio: p.wall / runSeconds, withinBar: barred ? p.wall / runSeconds <= PIPE_BAR : null, converged: ok, stages: p.stages, load: load0 };
         log(`${name}: ${p.wall.toFixed(1)} s (${fmt(count / p.wall)} entries/s) = ${f.ratio.toFixed(2)}x run's ${runSeconds.toFixed(1)} s ` +
-          `(bar ${PIPE_BAR}x: ${f.withinBar ? 'met' : 'MISSED'}); ${p.stages.map((x) => `${x.command} CPU ${x.cpuSeconds.toFixed(1)} s, peak RSS ${x.maxRssMiB.toFixed(0)} MiB`).join('; ')}; ` +
+          `(${f.withinBar === null ? 'information: no bar' : `bar ${PIPE_BAR}x: ${f.withinBar ? 'met' : 'MISSED'}`}); ${p.stages.map((x) => `${x.command} CPU ${x.cpuSeconds.toFixed(1)} s, peak RSS ${x.maxRssMiB.toFixed(0)} MiB`).join('; ')}; ` +
           `target ${ok ? 'equals' : 'DIFFERS FROM'} source; load average at start ${load0.toFixed(2)}`);
         return f;
       } finally {
@@ -131,11 +133,11 @@ async function once(count: number, dir: string): Promise<SizeResult> {
       }
     };
     const chunk = ['--chunk-entries', values['chunk-entries']];
-    r.pipes = [await pipeInto('pull | plan | push', (t) => [['pull', `${src.url}/accounts`, '--quiet'], ['plan', '--quiet'], ['push', t, ...chunk, '--quiet']])];
+    r.pipes = [await pipeInto('pull | plan | push', (t) => [['pull', `${src.url}/accounts`, '--quiet'], ['plan', '--quiet'], ['push', t, ...chunk, '--quiet']], false)];
     // The same feed as one file (pulled with an empty digest, as the run saw it), then `plan FILE | push`.
     const feed = join(dir, `feed-${count}.xml`);
     await runChild(['pull', `${src.url}/accounts`, '--quiet'], dir, feed);
-    r.pipes.push(await pipeInto('plan FILE | push', (t) => [['plan', feed, '--quiet'], ['push', t, ...chunk, '--quiet']]));
+    r.pipes.push(await pipeInto('plan FILE | push', (t) => [['plan', feed, '--quiet'], ['push', t, ...chunk, '--quiet']], true));
     await rm(feed, { force: true });
     return r;
   } finally {
@@ -160,7 +162,7 @@ try {
   const big = await once(count, dir);
   const bars = {
     converged: big.converged && (big.pipes ?? []).every((p) => p.converged),
-    pipesWithin1_3xOfRun: big.pipes === null ? null : big.pipes.every((p) => p.withinBar),
+    planFilePushWithin1_3xOfRun: big.pipes?.find((p) => p.withinBar !== null)?.withinBar ?? null,
   };
   log(`bars: ${JSON.stringify(bars)}`);
   process.stdout.write(`${JSON.stringify({ bench: 'pipes', count, chunkEntries: Number(values['chunk-entries']), pageSize: Number(values['page-size']), big, bars })}\n`);

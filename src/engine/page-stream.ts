@@ -23,7 +23,7 @@ export interface PageSink {
    * planner's piece scanner, plan/parallel.ts: docs/architecture.md §2.1). Used for a page's first fetch; a page
    * fetched again after some of its entries were delivered goes through `entry`, which skips them.
    */
-  readPage?(body: AsyncIterable<Uint8Array>, source: string, hooks: Required<PageHooks>): Promise<{ next: string | undefined; entries: number }>;
+  readPage?(body: AsyncIterable<Uint8Array>, source: string, hooks: Required<Omit<PageHooks, 'idle'>>): Promise<{ next: string | undefined; entries: number }>;
   /**
    * Optional: records are made by the byte scanner (xml/scanned-feed-reader.ts: the FeedReader's exact records, most
    * pages read as bytes), for a sink whose every entry is costly anyway (verify: 18% less CPU). Not for `pull`, whose

@@ -1,11 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { ContextRecorder, PollOptions } from '../http/async-op.ts';
 import type { HttpClient } from '../http/client.ts';
 import { operationUrl, withQuery } from '../http/url.ts';
-import { planPage } from '../plan/pipeline.ts';
+import { SegmentedPlan } from '../plan/parallel.ts';
 import { Planner, type PassEnding } from '../plan/planner.ts';
 import { errnoCode, fileError, isSdataError, SdataError } from '../protocol/errors.ts';
 import { FeedReader } from '../xml/feed-reader.ts';
@@ -183,6 +183,9 @@ export async function pushFeeds(o: PushOptions, r: PushResult = newPushResult())
     else if (s.ending === 'held') o.log.warn(`${f.label}entries were dropped as invalid: the target is not let merge the feed's digest, and later entries of their endpoints were held back (docs/protocol.md X3)`);
     else if (s.ending === 'none') o.log.info(`${f.label}nothing to post: the feed has no entries and no digest to merge`);
   };
+  // The input is read in pieces, most by the piece scanner, as `run` reads a source page (docs/decisions/0021-engine-piece-scanner.md):
+  // a third of the one-pass reader's CPU (docs/decisions/0039-push-piece-scanner.md).
+  const segmented = new SegmentedPlan({ target: undefined, maxEntryBytes: o.maxEntryBytes, helpers: 0, scheduledGc: true, ...(o.limits ? { limits: o.limits } : {}) });
   let reading = '';
   let failed = false;
   try {
@@ -196,7 +199,8 @@ export async function pushFeeds(o: PushOptions, r: PushResult = newPushResult())
         count(f, before);
         if (o.signal?.aborted) throw new SdataError('SDATA_E_ABORTED', `${input.name}: interrupted`);
       };
-      const page = await planPage(await input.open(), f.planner, { source: input.name, maxEntryBytes: o.maxEntryBytes, limits: o.limits, check });
+      const bytes = await input.open();
+      const page = await segmented.page(checked(bytes, check), f.planner, input.name, { idle: idleOf(bytes) });
       count(f, before);
       if (page.next === undefined || i === o.inputs.length - 1) {
         await end(f, page.next === undefined);
@@ -211,6 +215,7 @@ export async function pushFeeds(o: PushOptions, r: PushResult = newPushResult())
     if (feed) await feed.spool.abort().catch(() => undefined);
     throw pushError(e, o.signal, reading);
   } finally {
+    await segmented.close();
     await sender.releaseAll();
     r.chunks = sender.chunks;
     r.entries = sender.entries;
@@ -228,6 +233,23 @@ export async function pushFeeds(o: PushOptions, r: PushResult = newPushResult())
     }
   }
   return r;
+}
+
+/** The input's chunks, `check` called after each (a failure downstream, an interrupt, stops the read). */
+async function* checked(input: AsyncIterable<Uint8Array>, check: () => void): AsyncGenerator<Uint8Array> {
+  for await (const chunk of input) {
+    check();
+    yield chunk;
+  }
+}
+
+/**
+ * For a stream: whether nothing more is buffered (SegmentedPlan reads what has come rather than wait for a piece's
+ * worth, so that a writer that pauses sees its entries posted). Other inputs are read a piece at a time.
+ */
+function idleOf(input: AsyncIterable<Uint8Array>): (() => boolean) | undefined {
+  const s = input as Partial<Readable>;
+  return typeof s.readableLength === 'number' ? () => s.readableLength === 0 : undefined;
 }
 
 /** An interrupt is SDATA_E_ABORTED however it surfaced (a destroyed stdin); a file-system failure is SDATA_E_IO. */

@@ -149,6 +149,7 @@ function endsEndTag(buf: Buffer, idx: number, pattern: Buffer): boolean {
 }
 const SLASH_BYTE = 0x2f;
 const LT_BYTE = 0x3c;
+const GT_BYTE = 0x3e;
 
 /** The last `pattern` in `buf` that ends an end tag, or -1. */
 function lastEndTag(buf: Buffer, pattern: Buffer): number {
@@ -178,7 +179,7 @@ function joined(acc: readonly Uint8Array[], length: number): Buffer {
  * last bytes are cut after its last entry: saxes reads a page's head, its first entry and its end, not two whole
  * pieces (the engine's pages of 1,000 entries are ~20 pieces each).
  */
-async function* pieces(input: AsyncIterable<Uint8Array>, size: number, pattern: () => Buffer): AsyncGenerator<Piece> {
+async function* pieces(input: AsyncIterable<Uint8Array>, size: number, pattern: () => Buffer, idle?: () => boolean): AsyncGenerator<Piece> {
   let acc: Uint8Array[] = [];
   let accLen = 0;
   let offset = 0;
@@ -186,7 +187,10 @@ async function* pieces(input: AsyncIterable<Uint8Array>, size: number, pattern: 
     if (chunk.length === 0) continue;
     acc.push(chunk);
     accLen += chunk.length;
-    if (accLen < size && offset > 0) continue;
+    // Short of a piece, a cut is tried only when the input has nothing more at hand and this chunk may end an end
+    // tag (it holds a `>`): a writer that sends a few entries and waits sees them read, a byte-wise one costs no
+    // search per byte.
+    if (accLen < size && offset > 0 && !(idle !== undefined && chunk.includes(GT_BYTE) && idle())) continue;
     const buf = joined(acc, accLen);
     const p = pattern();
     const idx = offset === 0 ? firstEndTag(buf, p) : lastEndTag(buf, p);
@@ -196,9 +200,24 @@ async function* pieces(input: AsyncIterable<Uint8Array>, size: number, pattern: 
       continue;
     }
     yield { bytes: buf.subarray(0, cut), byteOffset: offset, final: false };
+    const first = offset === 0;
     offset += cut;
     acc = cut < accLen ? [buf.subarray(cut)] : [];
     accLen -= cut;
+    // The first piece ends after the first entry; what came with it may hold more entries, which an idle input would
+    // otherwise leave unread until its next chunk.
+    if (first && accLen > 0 && idle?.() === true) {
+      const rest = joined(acc, accLen);
+      const q = pattern();
+      const j = lastEndTag(rest, q);
+      if (j >= 0) {
+        const c = j + q.length;
+        yield { bytes: rest.subarray(0, c), byteOffset: offset, final: false };
+        offset += c;
+        acc = c < accLen ? [rest.subarray(c)] : [];
+        accLen -= c;
+      }
+    }
   }
   const rest = joined(acc, accLen);
   const p = pattern();
@@ -219,6 +238,12 @@ export interface PageHooks {
   committed?: (entries: number) => void;
   /** What to throw for an error found only at the end of the document (it stopped early), instead of the error. */
   atEnd?: (e: SdataError) => unknown;
+  /**
+   * Whether the input has nothing more at hand right now (a stream's readableLength is 0): the bytes gathered are
+   * then read up to their last entry end rather than held until a piece's worth has come. For a reader whose input
+   * may pause while its consumer waits on what was sent (`push` from a pipe).
+   */
+  idle?: () => boolean;
 }
 
 /**
@@ -369,7 +394,7 @@ export class SegmentedPlan {
     };
 
     try {
-      for await (const piece of pieces(input, this.size, () => entryEnd)) {
+      for await (const piece of pieces(input, this.size, () => entryEnd, hooks.idle)) {
         bytesIn += piece.bytes.length;
         if (main !== undefined || resume === undefined) {
           await settle(true);

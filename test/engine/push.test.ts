@@ -69,10 +69,11 @@ describe('push re-chunks its input with the engine planner', () => {
     });
   });
 
-  it('streams: the first chunk is posted while stdin is still open; a bad byte later stops it (exit 3, <stdin>:line:col) and nothing after it is sent', async () => {
+  it('streams: the first chunk is posted while stdin is still open; a bad byte later stops it (exit 3, <stdin>:line:col) and nothing after it is sent', async (t) => {
     const feed = page({ entries: entries(300) });
     const cut = feed.split('<entry').slice(0, 251).join('<entry').length; // entries 0..249, then stop
     const child = spawn(NODE, [...BIN_FLAGS, BIN, 'push', url(), '--chunk-entries', '100', '--quiet'], { env: { ...process.env, ...TEST_ENV }, stdio: ['pipe', 'pipe', 'pipe'] });
+    t.after(() => void child.kill('SIGKILL')); // a failed wait leaves no push behind
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -89,6 +90,27 @@ describe('push re-chunks its input with the engine planner', () => {
     assert.equal(tgt.merges, 0);
     assert.equal(tgt.openContexts(), 0);
     assert.equal((stdout.match(/<entry>/g) ?? []).length, 200, 'the results of what was applied');
+  });
+
+  it('a writer that pauses with less than a piece sent (a few KiB): its complete entries are read and posted without more input', async (t) => {
+    const feed = page({ entries: entries(30) });
+    const cut = feed.split('<entry').slice(0, 26).join('<entry').length; // entries 0..24, then a pause
+    assert.ok(cut < 16 * 1024, `the test sends less than a piece before pausing (${cut} bytes)`);
+    const child = spawn(NODE, [...BIN_FLAGS, BIN, 'push', url(), '--chunk-entries', '10', '--quiet'], { env: { ...process.env, ...TEST_ENV }, stdio: ['pipe', 'pipe', 'pipe'] });
+    t.after(() => void child.kill('SIGKILL')); // a failed wait leaves no push behind
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exit = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    child.stdin.write(feed.slice(0, cut));
+    await until(() => posted.length === 2, { what: () => `the chunks of the entries sent posted while stdin pauses (posted ${posted.length}; stderr: ${stderr})` });
+    assert.deepEqual(posted.map((b) => shape(b).entries), [10, 10]);
+    child.stdin.end(feed.slice(cut));
+    assert.equal(await exit, 0, stderr);
+    assert.deepEqual(posted.map((b) => shape(b).entries), [10, 10, 10]);
+    assert.equal(tgt.merges, 1);
+    assert.equal((stdout.match(/<entry>/g) ?? []).length, 30);
   });
 
   it('malformed from the start: nothing posted, exit 3 naming the file, line and column', async () => {
