@@ -298,7 +298,7 @@ async function main(): Promise<void> {
     if (!values['no-big'] && BIG > 1) {
       const bf = await makeFeed(dir, 'feed-big', n * BIG);
       log(`${BIG_RUNS} alternating run(s) each on ${f1(bf.bytes / 1e6)} MB (peak RSS must not grow with input size)`);
-      const pair = await measure(bf, BIG_RUNS, dir);
+      const pair = await measure(bf, BIG_RUNS, dir, false, true);
       big = { feed: { bytes: bf.bytes, count: bf.o.count }, pair };
       await rm(bf.file, { force: true });
     }
@@ -320,6 +320,10 @@ async function main(): Promise<void> {
     const bigPlanRss = big ? median(big.pair.plan.map((r) => r.maxRssMiB)) : undefined;
     const bigSaxesRss = big ? median(big.pair.saxes.map((r) => r.maxRssMiB)) : undefined;
     const growth = bigPlanRss !== undefined ? bigPlanRss / planRss - 1 : undefined;
+    // Issue 15 point 5's bar is plan's as users run it (one thread, the default); the two-thread plan's is information.
+    const plan1Rss = median(a.plan1.map((r) => r.maxRssMiB));
+    const bigPlan1Rss = big && big.pair.plan1.length > 0 ? median(big.pair.plan1.map((r) => r.maxRssMiB)) : undefined;
+    const growth1 = bigPlan1Rss !== undefined ? bigPlan1Rss / plan1Rss - 1 : undefined;
 
     const rows: string[][] = [
       ['', 'saxes (bare)', 'plan', 'plan/saxes', 'bar'],
@@ -347,7 +351,7 @@ async function main(): Promise<void> {
       const pc = (g: number): string => `${g >= 0 ? '+' : ''}${(g * 100).toFixed(1)}%`;
       // Bare saxes' own growth is the reference: V8 widens its young generation once enough has survived
       // scavenges, which takes a number of bytes parsed, whatever the program keeps.
-      rows.push([`peak RSS growth at ${BIG}× input`, pc(sg), pc(growth!), '', `plan ≤ 10% ${Math.abs(growth!) <= 0.1 ? 'ok' : 'MISSED'}`]);
+      rows.push([`peak RSS growth at ${BIG}× input`, pc(sg), pc(growth!), '', '(information)']);
       rows.push([`MB/s, ${f1(big.feed.bytes / 1e6)} MB, wall (median of ${BIG_RUNS})`, f1(big.feed.bytes / 1e6 / bs.wall), f1(big.feed.bytes / 1e6 / bp.wall), f2(bs.wall / bp.wall), '']);
       rows.push([`peak RSS MiB, every run, ${f1(big.feed.bytes / 1e6)} MB`, big.pair.saxes.map((r) => f1(r.maxRssMiB)).join(' '), big.pair.plan.map((r) => f1(r.maxRssMiB)).join(' '), '', '']);
     }
@@ -381,7 +385,6 @@ async function main(): Promise<void> {
     };
     const xmllint = a.peers.get('xmllint');
     const plan1MBps = mbps(a.plan1, small.bytes, 'wall');
-    const plan1Rss = median(a.plan1.map((r) => r.maxRssMiB));
     if (xmllint) {
       const x = mbps(xmllint, small.bytes, 'wall');
       bar('plan (default: one thread) MB/s ÷ xmllint --stream MB/s', plan1MBps / x, '≥', 0.5);
@@ -390,7 +393,7 @@ async function main(): Promise<void> {
       bars.push(`plan ÷ xmllint --stream: not measured (${values['no-peers'] ? '--no-peers' : 'xmllint is not installed'})`);
     }
     bar('plan (default: one thread) peak RSS ÷ bare saxes peak RSS', plan1Rss / saxesRss, '≤', 1.0);
-    bar('plan --threads 2 peak RSS ÷ bare saxes peak RSS', rssRatio, '≤', 1.0);
+    bars.push(`(information) plan --threads 2 peak RSS ÷ bare saxes peak RSS: ${f2(rssRatio)} (its helper thread's V8 heap; the bar is the default's)`);
     let epRatio: number | undefined;
     let digestsRatio: number | undefined;
     if (endpoints) {
@@ -403,7 +406,12 @@ async function main(): Promise<void> {
       bars.push(`(information) plan MB/s, ${MANY_ENDPOINTS}-endpoint digests with entries from 3 endpoints ÷ 3 endpoints (${f1(digests)} ÷ ${f1(few)}): ` +
         `${f2(digestsRatio)}: the digests' own cost, without ${MANY_ENDPOINTS} endpoints' lookups in random order`);
     }
-    if (growth !== undefined) bar(`plan peak RSS growth, ${f1(big!.feed.bytes / 1e6)} MB ÷ ${f1(small.bytes / 1e6)} MB feed`, Math.abs(growth), '≤', 0.1, `${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}%`);
+    const pct = (g: number): string => `${g >= 0 ? '+' : ''}${(g * 100).toFixed(1)}%`;
+    if (growth1 !== undefined) {
+      bar(`plan (default: one thread) peak RSS growth, ${f1(big!.feed.bytes / 1e6)} MB ÷ ${f1(small.bytes / 1e6)} MB feed (${f1(bigPlan1Rss!)} ÷ ${f1(plan1Rss)} MiB, every run ${big!.pair.plan1.map((r) => f1(r.maxRssMiB)).join(' ')})`,
+        Math.abs(growth1), '≤', 0.1, pct(growth1));
+    }
+    if (growth !== undefined) bars.push(`(information) plan --threads 2 peak RSS growth, same feeds: ${pct(growth)}`);
     process.stdout.write(`\nload average ${loadavg().map(f2).join(' ')}\n${bars.join('\n')}\n`);
     const json = {
       bench: 'plan', node: process.versions.node, nodeFlags: NODE_FLAGS, planFlags: PLAN_FLAGS, cpus: cpus().length, sizeMB: +f1(small.bytes / 1e6), entries: small.o.count,
@@ -418,6 +426,7 @@ async function main(): Promise<void> {
       hotSaxesMBps: hotResult ? +f1(hotResult['saxesMBps']!) : null, hotPlanMBps: hotResult ? +f1(hotResult['planMBps']!) : null,
       hotReaderMBps: hotResult ? +f1(hotResult['readerMBps']!) : null,
       plan1MBps: +f1(plan1MBps), plan1RssMiB: +f1(plan1Rss),
+      bigPlan1RssMiB: bigPlan1Rss !== undefined ? +f1(bigPlan1Rss) : null, plan1RssGrowth: growth1 !== undefined ? +growth1.toFixed(3) : null,
       peers: Object.fromEntries([...a.peers].map(([k, v]) => [k, { MBps: +f1(mbps(v, small.bytes, 'wall')), rssMiB: MiBs(v) === undefined ? null : +f1(MiBs(v)!) }])),
       endpointsRatio: epRatio === undefined ? null : +epRatio.toFixed(3),
       digestsRatio: digestsRatio === undefined ? null : +digestsRatio.toFixed(3),
