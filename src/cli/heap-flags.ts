@@ -44,20 +44,14 @@ const START_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
  */
 export const PLAN_HEAP_FLAGS = [...HEAP_FLAGS, '--no-allocation-site-pretenuring'] as const;
 
-/**
- * `serve`'s: the common bounds, and a heap growing factor of 2 (V8 takes 1.3 for a heap capped this small). Serving a
- * sync feed, node:sqlite hands over each row's payload as an ArrayBuffer of its own; with ~10 MiB live and the next
- * limit at 1.3 times that, V8 started incremental marking again as soon as a collection ended: 44-47 mark-compacts
- * per 250k entries served (one every ~5 pages), their marking on the GC helper threads a quarter of the source's CPU.
- * With the factor at 2: 9-11, the source's CPU 3.58 / 4.39 / 3.66 -> 3.26 / 3.21 / 3.19 s (alternating). The target's
- * collections do not change (5-6 per 250k applied either way), its peak RSS grows by up to ~15 MiB (181 MiB at 1M
- * end to end, under the 200 MB bar). docs/decisions/0038-serve-heap-growing.md.
- */
-export const SERVE_HEAP_FLAGS = [...HEAP_FLAGS, '--heap-growing-percent=100'] as const;
 
-/** The commands whose heap flags are not HEAP_FLAGS. */
+/**
+ * The commands whose heap flags are not HEAP_FLAGS. `serve` keeps the common bounds: a growing factor of 2 saved the
+ * source side a quarter of its CPU but let the target side's peak RSS creep with the size of what it applied (140 →
+ * 152 → 161 MiB at 100k / 250k / 1M entries, against 142 → 153 → 150 without): docs/decisions/0040-serve-common-heap-flags.md.
+ */
 const COMMAND_HEAP_FLAGS: ReadonlyMap<string, readonly string[]> = new Map<string, readonly string[]>([
-  ['verify', VERIFY_HEAP_FLAGS], ['plan', PLAN_HEAP_FLAGS], ['serve', SERVE_HEAP_FLAGS],
+  ['verify', VERIFY_HEAP_FLAGS], ['plan', PLAN_HEAP_FLAGS],
 ]);
 
 /** The heap flags of the command `args` start with. */

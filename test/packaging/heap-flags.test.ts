@@ -3,7 +3,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { HEAP_FLAGS, heapFlagsFor, missingEnv, missingHeapFlags, PLAN_HEAP_FLAGS, SERVE_HEAP_FLAGS, VERIFY_HEAP_FLAGS, wasRestarted } from '../../src/cli/heap-flags.ts';
+import { HEAP_FLAGS, heapFlagsFor, missingEnv, missingHeapFlags, PLAN_HEAP_FLAGS, VERIFY_HEAP_FLAGS, wasRestarted } from '../../src/cli/heap-flags.ts';
 import { BIN, NODE } from '../helpers/cli.ts';
 import { until } from '../helpers/until.ts';
 
@@ -95,12 +95,9 @@ test('plan runs without allocation-site pretenuring (the common bounds besides),
   await runsInPlaceWith('plan', PLAN_HEAP_FLAGS);
 });
 
-test('serve runs with a heap growing factor of 2 (the common bounds besides), in the same process', async () => {
-  assert.deepEqual(heapFlagsFor(['serve', '--db', 'x.db']), SERVE_HEAP_FLAGS);
-  assert.deepEqual(SERVE_HEAP_FLAGS, [...HEAP_FLAGS, '--heap-growing-percent=100']);
-  // A growing factor of the user's is theirs.
-  assert.deepEqual(missingHeapFlags([...HEAP_FLAGS, '--heap_growing_percent=50'], '', SERVE_HEAP_FLAGS), []);
-  await runsInPlaceWith('serve', SERVE_HEAP_FLAGS);
+test('serve runs with the common bounds (no growing factor of its own: docs/decisions/0040), in the same process', async () => {
+  assert.deepEqual(heapFlagsFor(['serve', '--db', 'x.db']), HEAP_FLAGS);
+  await runsInPlaceWith('serve', HEAP_FLAGS);
 });
 
 test('verify runs with its own bounds; every command, on Linux, with the malloc arena cap; a setting the user gave is kept', async () => {
