@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it, type TestContext } from 'node:test';
 import { BIN, BIN_FLAGS, NODE, runCli, TEST_ENV } from '../helpers/cli.ts';
 import { page, type TestEntry } from '../helpers/feeds.ts';
 import { oracleCheck, xmllintErrors } from '../helpers/oracle.ts';
@@ -20,6 +20,18 @@ function shape(body: string): { head: string; links: Record<string, string>; ent
   const links: Record<string, string> = {};
   for (const m of head.matchAll(/<link rel="(\w+)"[^>]*href="([^"]+)"/g)) links[m[1]!] = m[2]!;
   return { head, links, entries: (body.match(/<entry[\s>]/g) ?? []).length, id: /<id>([^<]*)<\/id>/.exec(head)?.[1] };
+}
+
+/** `push ARGS --quiet` with stdin a pipe the test writes to; killed when the test ends (a failed wait leaves none behind). */
+function pushOnPipe(t: TestContext, args: string[]): { child: ChildProcessWithoutNullStreams; exit: Promise<number | null>; stdout: () => string; stderr: () => string } {
+  const child = spawn(NODE, [...BIN_FLAGS, BIN, 'push', ...args, '--quiet'], { env: { ...process.env, ...TEST_ENV }, stdio: ['pipe', 'pipe', 'pipe'] });
+  t.after(() => void child.kill('SIGKILL'));
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exit = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+  return { child, exit, stdout: () => stdout, stderr: () => stderr };
 }
 
 describe('push re-chunks its input with the engine planner', () => {
@@ -72,45 +84,33 @@ describe('push re-chunks its input with the engine planner', () => {
   it('streams: the first chunk is posted while stdin is still open; a bad byte later stops it (exit 3, <stdin>:line:col) and nothing after it is sent', async (t) => {
     const feed = page({ entries: entries(300) });
     const cut = feed.split('<entry').slice(0, 251).join('<entry').length; // entries 0..249, then stop
-    const child = spawn(NODE, [...BIN_FLAGS, BIN, 'push', url(), '--chunk-entries', '100', '--quiet'], { env: { ...process.env, ...TEST_ENV }, stdio: ['pipe', 'pipe', 'pipe'] });
-    t.after(() => void child.kill('SIGKILL')); // a failed wait leaves no push behind
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const exit = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
-    child.stdin.write(feed.slice(0, cut));
-    await until(() => posted.length === 2, { what: () => `two chunks posted before stdin ends (posted ${posted.length}; stderr: ${stderr})` });
+    const p = pushOnPipe(t, [url(), '--chunk-entries', '100']);
+    p.child.stdin.write(feed.slice(0, cut));
+    await until(() => posted.length === 2, { what: () => `two chunks posted before stdin ends (posted ${posted.length}; stderr: ${p.stderr()})` });
     const lines = feed.slice(0, cut).split('\n');
-    child.stdin.end('<entry><id>urn:bad</id><title/></entri>\n</feed>\n');
-    assert.equal(await exit, 3, stderr);
-    assert.match(stderr, new RegExp(`<stdin>:${lines.length}:\\d+: not well-formed XML`));
+    p.child.stdin.end('<entry><id>urn:bad</id><title/></entri>\n</feed>\n');
+    assert.equal(await p.exit, 3, p.stderr());
+    assert.match(p.stderr(), new RegExp(`<stdin>:${lines.length}:\\d+: not well-formed XML`));
     assert.deepEqual(posted.map((b) => shape(b).entries), [100, 100], 'the chunk holding entries 200-249 was never posted');
     assert.ok(posted.every((b) => shape(b).links['next'] !== undefined), 'every posted chunk has next: the target did not merge');
     assert.equal(tgt.merges, 0);
     assert.equal(tgt.openContexts(), 0);
-    assert.equal((stdout.match(/<entry>/g) ?? []).length, 200, 'the results of what was applied');
+    assert.equal((p.stdout().match(/<entry>/g) ?? []).length, 200, 'the results of what was applied');
   });
 
   it('a writer that pauses with less than a piece sent (a few KiB): its complete entries are read and posted without more input', async (t) => {
     const feed = page({ entries: entries(30) });
     const cut = feed.split('<entry').slice(0, 26).join('<entry').length; // entries 0..24, then a pause
     assert.ok(cut < 16 * 1024, `the test sends less than a piece before pausing (${cut} bytes)`);
-    const child = spawn(NODE, [...BIN_FLAGS, BIN, 'push', url(), '--chunk-entries', '10', '--quiet'], { env: { ...process.env, ...TEST_ENV }, stdio: ['pipe', 'pipe', 'pipe'] });
-    t.after(() => void child.kill('SIGKILL')); // a failed wait leaves no push behind
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const exit = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
-    child.stdin.write(feed.slice(0, cut));
-    await until(() => posted.length === 2, { what: () => `the chunks of the entries sent posted while stdin pauses (posted ${posted.length}; stderr: ${stderr})` });
+    const p = pushOnPipe(t, [url(), '--chunk-entries', '10']);
+    p.child.stdin.write(feed.slice(0, cut));
+    await until(() => posted.length === 2, { what: () => `the chunks of the entries sent posted while stdin pauses (posted ${posted.length}; stderr: ${p.stderr()})` });
     assert.deepEqual(posted.map((b) => shape(b).entries), [10, 10]);
-    child.stdin.end(feed.slice(cut));
-    assert.equal(await exit, 0, stderr);
+    p.child.stdin.end(feed.slice(cut));
+    assert.equal(await p.exit, 0, p.stderr());
     assert.deepEqual(posted.map((b) => shape(b).entries), [10, 10, 10]);
     assert.equal(tgt.merges, 1);
-    assert.equal((stdout.match(/<entry>/g) ?? []).length, 30);
+    assert.equal((p.stdout().match(/<entry>/g) ?? []).length, 30);
   });
 
   it('malformed from the start: nothing posted, exit 3 naming the file, line and column', async () => {
