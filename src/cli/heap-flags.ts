@@ -44,7 +44,6 @@ const START_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
  */
 export const PLAN_HEAP_FLAGS = [...HEAP_FLAGS, '--no-allocation-site-pretenuring'] as const;
 
-
 /**
  * The commands whose heap flags are not HEAP_FLAGS. `serve` keeps the common bounds: a growing factor of 2 saved the
  * source side a quarter of its CPU but let the target side's peak RSS creep with the size of what it applied (140 →

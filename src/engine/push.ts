@@ -184,7 +184,7 @@ export async function pushFeeds(o: PushOptions, r: PushResult = newPushResult())
     else if (s.ending === 'none') o.log.info(`${f.label}nothing to post: the feed has no entries and no digest to merge`);
   };
   // The input is read in pieces, most by the piece scanner, as `run` reads a source page (docs/decisions/0021-engine-piece-scanner.md):
-  // a third of the one-pass reader's CPU (docs/decisions/0039-push-piece-scanner.md).
+  // a third less CPU than the one-pass reader (docs/decisions/0039-push-piece-scanner.md).
   const segmented = new SegmentedPlan({ target: undefined, maxEntryBytes: o.maxEntryBytes, helpers: 0, scheduledGc: true, ...(o.limits ? { limits: o.limits } : {}) });
   let reading = '';
   let failed = false;
