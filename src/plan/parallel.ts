@@ -191,33 +191,25 @@ async function* pieces(input: AsyncIterable<Uint8Array>, size: number, pattern: 
     // tag (it holds a `>`): a writer that sends a few entries and waits sees them read, a byte-wise one costs no
     // search per byte.
     if (accLen < size && offset > 0 && !(idle !== undefined && chunk.includes(GT_BYTE) && idle())) continue;
-    const buf = joined(acc, accLen);
-    const p = pattern();
-    const idx = offset === 0 ? firstEndTag(buf, p) : lastEndTag(buf, p);
-    const cut = idx >= 0 ? idx + p.length : accLen >= 4 * size ? accLen : -1;
-    if (cut < 0) {
-      acc = [buf];
-      continue;
-    }
-    yield { bytes: buf.subarray(0, cut), byteOffset: offset, final: false };
-    const first = offset === 0;
-    offset += cut;
-    acc = cut < accLen ? [buf.subarray(cut)] : [];
-    accLen -= cut;
-    // The first piece ends after the first entry; what came with it may hold more entries, which an idle input would
-    // otherwise leave unread until its next chunk.
-    if (first && accLen > 0 && idle?.() === true) {
-      const rest = joined(acc, accLen);
-      const q = pattern();
-      const j = lastEndTag(rest, q);
-      if (j >= 0) {
-        const c = j + q.length;
-        yield { bytes: rest.subarray(0, c), byteOffset: offset, final: false };
-        offset += c;
-        acc = c < accLen ? [rest.subarray(c)] : [];
-        accLen -= c;
+    let again = false;
+    do {
+      const first = offset === 0;
+      const buf = joined(acc, accLen);
+      const p = pattern();
+      const idx = first ? firstEndTag(buf, p) : lastEndTag(buf, p);
+      const cut = idx >= 0 ? idx + p.length : !again && accLen >= 4 * size ? accLen : -1;
+      if (cut < 0) {
+        acc = [buf];
+        break;
       }
-    }
+      yield { bytes: buf.subarray(0, cut), byteOffset: offset, final: false };
+      offset += cut;
+      acc = cut < accLen ? [buf.subarray(cut)] : [];
+      accLen -= cut;
+      // The first piece ends after the first entry; what came with it may hold more entries, which an idle input
+      // would otherwise leave unread until its next chunk: cut those at once (only at an entry end).
+      again = first && accLen > 0 && idle?.() === true;
+    } while (again);
   }
   const rest = joined(acc, accLen);
   const p = pattern();
