@@ -249,6 +249,8 @@ async function hot(): Promise<Record<string, number> | undefined> {
 
 const f1 = (n: number): string => n.toFixed(1);
 const f2 = (n: number): string => n.toFixed(2);
+/** A growth as a signed percentage (+3.0%). */
+const pct = (g: number): string => `${g >= 0 ? '+' : ''}${(g * 100).toFixed(1)}%`;
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'sdata-bench-'));
@@ -348,10 +350,9 @@ async function main(): Promise<void> {
       const bp = { maxRssMiB: bigPlanRss, wall: bigWall(big.pair.plan) };
       rows.push([`peak RSS MiB, ${f1(big.feed.bytes / 1e6)} MB (median of ${BIG_RUNS})`, f1(bs.maxRssMiB), f1(bp.maxRssMiB), f2(bp.maxRssMiB / bs.maxRssMiB), `≤ 1.25 ${bp.maxRssMiB / bs.maxRssMiB <= 1.25 ? 'ok' : 'MISSED'}`]);
       const sg = bs.maxRssMiB / saxesRss - 1;
-      const pc = (g: number): string => `${g >= 0 ? '+' : ''}${(g * 100).toFixed(1)}%`;
       // Bare saxes' own growth is the reference: V8 widens its young generation once enough has survived
       // scavenges, which takes a number of bytes parsed, whatever the program keeps.
-      rows.push([`peak RSS growth at ${BIG}× input`, pc(sg), pc(growth!), '', '(information)']);
+      rows.push([`peak RSS growth at ${BIG}× input`, pct(sg), pct(growth!), '', '(information)']);
       rows.push([`MB/s, ${f1(big.feed.bytes / 1e6)} MB, wall (median of ${BIG_RUNS})`, f1(big.feed.bytes / 1e6 / bs.wall), f1(big.feed.bytes / 1e6 / bp.wall), f2(bs.wall / bp.wall), '']);
       rows.push([`peak RSS MiB, every run, ${f1(big.feed.bytes / 1e6)} MB`, big.pair.saxes.map((r) => f1(r.maxRssMiB)).join(' '), big.pair.plan.map((r) => f1(r.maxRssMiB)).join(' '), '', '']);
     }
@@ -406,7 +407,6 @@ async function main(): Promise<void> {
       bars.push(`(information) plan MB/s, ${MANY_ENDPOINTS}-endpoint digests with entries from 3 endpoints ÷ 3 endpoints (${f1(digests)} ÷ ${f1(few)}): ` +
         `${f2(digestsRatio)}: the digests' own cost, without ${MANY_ENDPOINTS} endpoints' lookups in random order`);
     }
-    const pct = (g: number): string => `${g >= 0 ? '+' : ''}${(g * 100).toFixed(1)}%`;
     if (growth1 !== undefined) {
       bar(`plan (default: one thread) peak RSS growth, ${f1(big!.feed.bytes / 1e6)} MB ÷ ${f1(small.bytes / 1e6)} MB feed (${f1(bigPlan1Rss!)} ÷ ${f1(plan1Rss)} MiB, every run ${big!.pair.plan1.map((r) => f1(r.maxRssMiB)).join(' ')})`,
         Math.abs(growth1), '≤', 0.1, pct(growth1));
