@@ -167,8 +167,8 @@ export class Planner implements FeedHandler {
    * (when opened, to count its bytes, and when closed), 2.5 MB of XML each time with a 10,000-endpoint digest.
    */
   private digestXml: string | undefined;
-  /** Buffer.byteLength(this.digestXml). */
-  private digestBytes = 0;
+  /** Buffer.byteLength(this.digestXml); -1 until counted. */
+  private digestBytes = -1;
   private decls: PageDecls = [];
   private sawHead = false;
   private feedId: string | undefined;
@@ -221,7 +221,9 @@ export class Planner implements FeedHandler {
     // A page saying what the last one said keeps the last one's digest, and the digest's text made for chunk heads.
     if (!same) {
       this.digest = h.digest;
-      this.digestXml = undefined;
+      // The digest's element as the page wrote it, when it says what ours would: 10,000 entries not written again.
+      this.digestXml = h.digest === undefined ? undefined : h.digestXml;
+      this.digestBytes = -1;
     }
     this.decls = pageDecls(h.bindings);
   }
@@ -431,12 +433,10 @@ export class Planner implements FeedHandler {
     return feedOpen({ id, title: `Synchronization feed, chunk ${n}`, updated: this.chunkUpdated, links, syncMode: this.mode, digestXml });
   }
 
-  /** The current digest's text, made once per digest. */
+  /** The current digest's text, made once per digest (or the page's own: head()). */
   private digestText(): string | undefined {
-    if (this.digest !== undefined && this.digestXml === undefined) {
-      this.digestXml = serializeDigest(this.digest);
-      this.digestBytes = Buffer.byteLength(this.digestXml);
-    }
+    if (this.digest !== undefined && this.digestXml === undefined) this.digestXml = serializeDigest(this.digest);
+    if (this.digestXml !== undefined && this.digestBytes < 0) this.digestBytes = Buffer.byteLength(this.digestXml);
     return this.digestXml;
   }
 

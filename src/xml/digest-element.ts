@@ -16,8 +16,8 @@ export interface DigestElementHost {
   standsAfter(end: number): boolean;
   /** The limits saxes would apply inside the digest. */
   limits(): DigestScanLimits;
-  /** The scanner read the digest's `content` (ASCII bytes), which saxes will not see. */
-  scanned(digest: Digest, content: Uint8Array): void;
+  /** The scanner read the digest's `content` (ASCII bytes), which saxes will not see (`written`: see ScannedDigest). */
+  scanned(digest: Digest, content: Uint8Array, written: string | undefined): void;
 }
 
 /**
@@ -114,8 +114,8 @@ export class DigestElement {
       return;
     }
     const content = c.contentBytes();
-    const d = content !== undefined && content.length <= MAX_DIGEST_BYTES ? scanDigest(content, c.prefix, this.host.limits(), this.source) : undefined;
-    if (d === undefined) {
+    const r = content !== undefined && content.length <= MAX_DIGEST_BYTES ? scanDigest(content, c.prefix, this.host.limits(), this.source) : undefined;
+    if (r === undefined) {
       this.giveUp();
       return;
     }
@@ -123,7 +123,7 @@ export class DigestElement {
     this.count++;
     // saxes reads the end tag next, which closes the digest with no builder left to finish.
     this.builder = undefined;
-    this.host.scanned(d, content!);
+    this.host.scanned(r.digest, content!, r.written);
     this.host.readText(c.rest());
   }
 

@@ -102,9 +102,10 @@ export class FeedReader {
       checkpoint: () => this.checkpoint(),
       standsAfter: (end) => end === this.win.end && inTextState(p),
       limits: () => ({ maxText: this.xmlLimits.maxTextBetweenEntries, maxNameBytes: this.xmlLimits.maxNameBytes, depthLeft: this.xmlLimits.maxDepth - openElements(p) }),
-      scanned: (d, content) => {
+      scanned: (d, content, written) => {
         this.at.skip(content);
         this.head.digest = d;
+        if (written !== undefined) this.head.digestXml = written;
       },
     }, this.source);
     this.stopCapture();

@@ -14,6 +14,11 @@ export interface FeedLink {
 export interface FeedHead {
   syncMode: SyncMode | undefined;
   digest: Digest | undefined;
+  /**
+   * `digest`'s element as it stood in the feed, when the digest scanner read it and it says exactly what
+   * serializeDigest(digest) would (xml/digest-scanner.ts ScannedDigest): what a chunk's head can carry as it is.
+   */
+  digestXml?: string;
   /** Namespace declarations on the feed element, prefix → URI ('' is the default namespace). */
   bindings: Readonly<Record<string, string>>;
   links: FeedLink[];

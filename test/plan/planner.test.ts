@@ -5,7 +5,7 @@ import { parseDigestDocument } from '../../src/xml/digest-document.ts';
 import { FeedReader } from '../../src/xml/feed-reader.ts';
 import type { EntryRecord } from '../../src/xml/feed-types.ts';
 import { SdataError } from '../../src/protocol/errors.ts';
-import { emptyDigest, setDigestEntry, type Digest } from '../../src/protocol/digest.ts';
+import { emptyDigest, serializeDigest, setDigestEntry, type Digest } from '../../src/protocol/digest.ts';
 import { DIGEST_ENTRY_5_2, EP, PAGE_5_2_CORRECTED } from '../helpers/spec-examples.ts';
 import { page, splitStream, prng } from '../helpers/feeds.ts';
 import { MemoryChunkTarget, planPages, withoutClock } from '../helpers/plan-text.ts';
@@ -126,6 +126,30 @@ test('chunks: a large head digest is in every chunk, counted in the byte bound (
     assert.equal((digestText(c).match(/<sync:digestEntry>/g) ?? []).length, 60);
   }
   assert.equal(r.stats.bytesOut, r.chunks.reduce((a, c) => a + Buffer.byteLength(c), 0));
+});
+
+test("chunk heads carry the page's digest element as written when it says what ours would, and ours otherwise", async () => {
+  // Entries out of endpoint order (serializeDigest sorts them), white space between elements, another prefix.
+  const eps: Array<[string, number]> = [['http://c.example/x', 30], ['http://a.example/x', 10], ['http://b.example/x', 20]];
+  const entries = Array.from({ length: 30 }, (_, i) => ({ endpoint: 'http://a.example/x', tick: i, body: `<n>${'v'.repeat(300)}</n>` }));
+  const spaced = (xml: string): string => xml.replace(/<(\w+:)?digestEntry>/g, '\n  <$1digestEntry>');
+  for (const syncPrefix of ['sync', 's']) {
+    const text = spaced(page({ syncPrefix, digest: eps, entries }));
+    const r = await planPages([text], { chunkEntries: 10 });
+    assert.equal(r.chunks.length, 3);
+    const written = text.slice(text.indexOf(`<${syncPrefix}:digest>`) + syncPrefix.length + 9, text.indexOf(`</${syncPrefix}:digest>`));
+    for (const c of r.chunks) {
+      // The element's content as the page wrote it, declared where the prefix is not the output's own.
+      assert.ok(c.includes(`${syncPrefix === 'sync' ? '<sync:digest>' : `<s:digest xmlns:s="${SYNC}">`}${written}</${syncPrefix}:digest>`), `prefix ${syncPrefix}`);
+      assert.equal(serializeDigest(parseDigestDocument(c, 'chunk')), serializeDigest(parseDigestDocument(text, 'page')));
+    }
+  }
+  // A tick written with a leading zero: the digest is ours, canonical and in endpoint order.
+  const odd = page({ digest: [['http://c.example/x', '030'], ['http://a.example/x', 10]], entries: entries.slice(0, 3) });
+  const r = await planPages([odd], { chunkEntries: 10 });
+  const d = parseDigestDocument(odd, 'page');
+  assert.ok(r.chunks[0]!.includes(serializeDigest(d)));
+  assert.match(serializeDigest(d), /^<sync:digest><sync:origin>[^<]*<\/sync:origin><sync:digestEntry><sync:endpoint>http:\/\/a\.example\/x<\/sync:endpoint><sync:tick>10</);
 });
 
 test('chunks never mix pages whose digest or syncMode differ', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { digestKey, type Digest } from '../../src/protocol/digest.ts';
+import { digestKey, serializeDigest, type Digest } from '../../src/protocol/digest.ts';
 import { NS } from '../../src/protocol/namespaces.ts';
 import { pageTexts, resolveFeedOptions } from '../../src/gen/synthetic-feed.ts';
 import { parseDigestDocument } from '../../src/xml/digest-document.ts';
@@ -16,7 +16,7 @@ const LIMITS = { maxText: Infinity, maxNameBytes: 1024, depthLeft: 100 };
 
 /** The scanner on a digest's content, as the readers call it (ASCII only). */
 function scanDigestContent(content: string, prefix: string, limits: DigestScanLimits): Digest | undefined {
-  return isAscii(content) ? scanDigest(Buffer.from(content, 'latin1'), prefix, limits) : undefined;
+  return isAscii(content) ? scanDigest(Buffer.from(content, 'latin1'), prefix, limits)?.digest : undefined;
 }
 
 interface Shape {
@@ -113,6 +113,51 @@ describe('digest scanner', () => {
       assert.equal(scanDigestContent(inner, 'sync', LIMITS), undefined, `${name}: declined`);
       const [fast, oracle] = both(doc(inner));
       assert.deepEqual(fast, oracle, name);
+    }
+  });
+
+  it('gives the element as written where it says what serializeDigest writes, and only there', () => {
+    const q = (prefix: string): string => (prefix ? `${prefix}:` : '');
+    const el = (prefix: string, local: string, text: string): string => `<${q(prefix)}${local}>${text}</${q(prefix)}${local}>`;
+    /** Entries written as serializeDigest writes them (canonical values, origin first, entries in endpoint order). */
+    const canonical = (prefix: string, sep: string, order = [0, 1, 2]): string =>
+      `${sep}${el(prefix, 'origin', 'http://src.example/sdata/app/c/-/accounts')}` + order.map((k) =>
+        `${sep}<${q(prefix)}digestEntry>${el(prefix, 'endpoint', `http://ep${k}.example/sdata/app/c/-/accounts`)}${el(prefix, 'tick', String(k * 70))}` +
+        `${el(prefix, 'stamp', '2024-05-01T00:00:00.000Z')}${el(prefix, 'conflictPriority', String(k - 1))}</${q(prefix)}digestEntry>`).join('') + sep;
+    /** The digest a document holding `written` (inside an element binding the sync prefix, as a feed's root does) says. */
+    const reread = (written: string): Digest => parseDigestDocument(`<r xmlns:sync="${NS.sync}">${written}</r>`, 'w.xml', false);
+    for (const prefix of ['sync', '', 'x.y-z']) {
+      for (const sep of ['', '\n    ', '\r\n\t']) {
+        const inner = canonical(prefix, sep);
+        const r = scanDigest(Buffer.from(inner, 'latin1'), prefix, LIMITS);
+        assert.ok(r?.written !== undefined, `prefix '${prefix}', separator ${JSON.stringify(sep)}: written`);
+        assert.equal(serializeDigest(reread(r.written)), serializeDigest(r.digest), `prefix '${prefix}': says the same`);
+        if (prefix === 'sync' && sep === '') assert.equal(r.written, serializeDigest(r.digest), 'one line: exactly what serializeDigest writes');
+      }
+    }
+    // Entries in another order: the same digest, written in the page's order.
+    const r = scanDigest(Buffer.from(canonical('sync', '\n', [2, 0, 1]), 'latin1'), 'sync', LIMITS)!;
+    assert.ok(r.written !== undefined);
+    assert.equal(serializeDigest(reread(r.written)), serializeDigest(r.digest));
+    // Anything serializeDigest writes otherwise: the digest still, no text.
+    const base = canonical('sync', '');
+    const otherwise: Array<[string, string]> = [
+      ['an endpoint with spaces', base.replace('>http://ep1', '> http://ep1')],
+      ['a stamp with a space', base.replace('.000Z<', '.000Z <')],
+      ['an origin with a space', base.replace('>http://src', '> http://src')],
+      ['a tick with a leading zero', base.replace('>70<', '>070<')],
+      ['a tick with a plus sign', base.replace('>70<', '>+70<')],
+      ['a tick with a space', base.replace('>70<', '>70 <')],
+      ['a conflictPriority with a leading zero', base.replace('>1</sync:conflictPriority>', '>01</sync:conflictPriority>')],
+      ['a conflictPriority with a space', base.replace('>1</sync:conflictPriority>', '> 1</sync:conflictPriority>')],
+      ['no conflictPriority (written as 9)', base.replace('<sync:conflictPriority>1</sync:conflictPriority>', '')],
+      ['an endpoint twice', base.replace('http://ep2.', 'http://ep1.')],
+      ['an endpoint twice, spelt otherwise', base.replace('http://ep2.example', 'HTTP://EP1.example')],
+    ];
+    for (const [name, inner] of otherwise) {
+      const x = scanDigest(Buffer.from(inner, 'latin1'), 'sync', LIMITS);
+      assert.ok(x !== undefined, `${name}: read`);
+      assert.equal(x.written, undefined, `${name}: no text`);
     }
   });
 

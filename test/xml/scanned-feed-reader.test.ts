@@ -21,7 +21,10 @@ interface Outcome {
 class Collect implements FeedHandler {
   readonly events: unknown[] = [];
   head(h: FeedHead): void {
-    this.events.push(['head', JSON.parse(JSON.stringify(h, (_k, v: unknown) => (v instanceof Map ? [...v] : v))) as unknown]);
+    // Without digestXml: it comes only when the digest scanner read the digest, which a start tag cut between two
+    // pushes leaves to saxes (test/xml/digest-scanner.test.ts checks what it says); the digest itself must agree.
+    const { digestXml: _written, ...said } = h;
+    this.events.push(['head', JSON.parse(JSON.stringify(said, (_k, v: unknown) => (v instanceof Map ? [...v] : v))) as unknown]);
   }
   entry(rec: EntryRecord): void {
     this.events.push(['entry', JSON.parse(JSON.stringify(rec)) as unknown]);
