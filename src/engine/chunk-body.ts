@@ -78,21 +78,22 @@ export class FileBody implements ChunkBody {
  */
 export class FramedBody implements ChunkBody {
   readonly size: number;
-  private readonly head: Buffer;
+  private readonly head: Uint8Array[];
   private readonly inner: ChunkBody;
   private readonly tail: Buffer;
-  constructor(head: string, inner: ChunkBody, tail: string) {
-    this.head = Buffer.from(head, 'utf8');
+  /** `head`: text, and bytes (a digest's element, shared with other chunks: sent as they are, never altered). */
+  constructor(head: readonly (string | Uint8Array)[], inner: ChunkBody, tail: string) {
+    this.head = head.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p));
     this.inner = inner;
     this.tail = Buffer.from(tail, 'utf8');
-    this.size = this.head.length + inner.size + this.tail.length;
+    this.size = this.head.reduce((n, p) => n + p.length, 0) + inner.size + this.tail.length;
   }
   open(): Iterable<Uint8Array> | AsyncIterable<Uint8Array> {
     const { head, tail } = this;
     const inner = this.inner.open();
-    if (Symbol.iterator in inner) return [head, ...inner, tail];
+    if (Symbol.iterator in inner) return [...head, ...inner, tail];
     return (async function* () {
-      yield head;
+      yield* head;
       yield* inner;
       yield tail;
     })();

@@ -5,7 +5,7 @@ import { SdataError } from '../protocol/errors.ts';
 import type { SyncMode } from '../protocol/sync-state.ts';
 import { tickLess } from '../protocol/ticks.ts';
 import type { EntryRecord, FeedHandler, FeedHead, FeedTail } from '../xml/feed-types.ts';
-import { feedClose, feedOpen, forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
+import { feedClose, feedOpenAround, forwardText, pageDecls, type PageDecls } from '../xml/feed-writer.ts';
 import { DEFAULT_CHUNK } from './defaults.ts';
 import { Decider, type Decision, type Explanation } from './decide.ts';
 import { Kind, type SegmentBatch } from './segment.ts';
@@ -27,8 +27,18 @@ export interface ChunkWriter {
  * are written first and the consumer puts the head before them (docs/engine-rules.md §2).
  */
 export interface ChunkFrame {
-  head: string;
+  /** Text, and the digest's element as UTF-8 (shared by every chunk head that carries the same digest: never altered). */
+  head: readonly (string | Uint8Array)[];
   tail: string;
+}
+
+/** A frame's head written to `w`: its bytes as bytes where the writer takes them. */
+export function writeHead(w: ChunkWriter, head: ChunkFrame['head']): void {
+  for (const part of head) {
+    if (typeof part === 'string') w.write(part);
+    else if (w.writeBytes) w.writeBytes(part);
+    else w.write(Buffer.from(part.buffer, part.byteOffset, part.length).toString('utf8'));
+  }
 }
 
 /** The consumer of chunks: a directory of files, stdout, or the engine's spool + POST queue. */
@@ -163,11 +173,11 @@ export class Planner implements FeedHandler {
   private mode: SyncMode | undefined;
   private digest: Digest | undefined;
   /**
-   * serializeDigest(this.digest), once needed: every chunk's head carries it, and each chunk made its head twice
-   * (when opened, to count its bytes, and when closed), 2.5 MB of XML each time with a 10,000-endpoint digest.
+   * this.digest's element as UTF-8, once needed: the page's own when it says what ours would (FeedHead.digestWritten),
+   * else serializeDigest's. Every chunk's head carries it, ~2.5 MB with 10,000 endpoints: made once, written as is.
    */
-  private digestXml: string | undefined;
-  /** Buffer.byteLength(this.digestXml); -1 until counted. */
+  private digestParts: readonly Uint8Array[] | undefined;
+  /** The bytes of digestParts; -1 until counted. */
   private digestBytes = -1;
   private decls: PageDecls = [];
   private sawHead = false;
@@ -222,7 +232,7 @@ export class Planner implements FeedHandler {
     if (!same) {
       this.digest = h.digest;
       // The digest's element as the page wrote it, when it says what ours would: 10,000 entries not written again.
-      this.digestXml = h.digest === undefined ? undefined : h.digestXml;
+      this.digestParts = h.digest === undefined ? undefined : h.digestWritten;
       this.digestBytes = -1;
     }
     this.decls = pageDecls(h.bindings);
@@ -425,31 +435,31 @@ export class Planner implements FeedHandler {
     return this.stats;
   }
 
-  /** Chunk n's head, with `digestXml` as its digest's text. */
-  private headText(n: number, final: boolean, digestXml: string | undefined): string {
+  /** Chunk n's head text before and after the place of its digest. */
+  private headText(n: number, final: boolean): [string, string] {
     const id = this.feedId!;
     const links = [{ rel: 'self', href: chunkHref(id, n) }, { rel: 'first', href: chunkHref(id, 1) }];
     if (!final) links.push({ rel: 'next', href: chunkHref(id, n + 1) });
-    return feedOpen({ id, title: `Synchronization feed, chunk ${n}`, updated: this.chunkUpdated, links, syncMode: this.mode, digestXml });
+    return feedOpenAround({ id, title: `Synchronization feed, chunk ${n}`, updated: this.chunkUpdated, links, syncMode: this.mode });
   }
 
-  /** The current digest's text, made once per digest (or the page's own: head()). */
-  private digestText(): string | undefined {
-    if (this.digest !== undefined && this.digestXml === undefined) this.digestXml = serializeDigest(this.digest);
-    if (this.digestXml !== undefined && this.digestBytes < 0) this.digestBytes = Buffer.byteLength(this.digestXml);
-    return this.digestXml;
+  /** The current digest's element, made once per digest (or the page's own: head()); [] without a digest. */
+  private digestElement(): readonly Uint8Array[] {
+    if (this.digest === undefined) return [];
+    this.digestParts ??= [Buffer.from(serializeDigest(this.digest))];
+    if (this.digestBytes < 0) this.digestBytes = this.digestParts.reduce((n, p) => n + p.length, 0);
+    return this.digestParts;
   }
 
-  /**
-   * The UTF-8 size of chunk n's head: that of the head without its digest's text plus that of the text, counted
-   * without joining them (2.5 MB copied per count with a 10,000-endpoint digest, two counts per chunk).
-   */
+  /** The UTF-8 size of chunk n's head. */
   private headBytes(n: number, final: boolean): number {
-    return Buffer.byteLength(this.headText(n, final, '')) + (this.digestText() === undefined ? 0 : this.digestBytes);
+    const [before, after] = this.headText(n, final);
+    return Buffer.byteLength(before) + Buffer.byteLength(after) + (this.digestElement().length === 0 ? 0 : this.digestBytes);
   }
 
   private frame(n: number, final: boolean): ChunkFrame {
-    return { head: this.headText(n, final, this.digestText()), tail: TAIL };
+    const [before, after] = this.headText(n, final);
+    return { head: [before, ...this.digestElement(), after], tail: TAIL };
   }
 
   private openChunk(): void {
@@ -461,7 +471,7 @@ export class Planner implements FeedHandler {
     // The bound counts the frame too, with its `next` link (the largest the frame can be).
     this.chunkBytes = this.headBytes(n, false) + TAIL_BYTES;
     if (this.o.out.streams) {
-      this.writer.write(this.frame(n, true).head);
+      writeHead(this.writer, this.frame(n, true).head);
       this.stats.bytesOut += this.headBytes(n, true);
     }
   }

@@ -42,7 +42,7 @@ export class DirChunkTarget implements ChunkTarget {
     const entries = this.temp(n, 'entries');
     const whole = this.temp(n, 'chunk');
     const out = createWriteStream(whole);
-    out.write(frame!.head);
+    for (const part of frame!.head) out.write(part);
     await pipeline(createReadStream(entries, { highWaterMark: 256 * 1024 }), out, { end: false });
     await new Promise<void>((resolve, reject) => {
       out.once('error', reject);

@@ -17,7 +17,7 @@ export interface DigestElementHost {
   /** The limits saxes would apply inside the digest. */
   limits(): DigestScanLimits;
   /** The scanner read the digest's `content` (ASCII bytes), which saxes will not see (`written`: see ScannedDigest). */
-  scanned(digest: Digest, content: Uint8Array, written: string | undefined): void;
+  scanned(digest: Digest, content: Uint8Array, written: readonly Uint8Array[] | undefined): void;
 }
 
 /**

@@ -75,7 +75,8 @@ function patternsFor(prefix: string): Patterns {
  * (docs/decisions/0034-digest-scanner.md). `bytes`: ASCII only (isAscii).
  *
  * With the digest comes its element as written (`written`), when every value in it is in the form serializeDigest
- * writes: a planner puts that text in every chunk's head instead of serialising 10,000 entries again.
+ * writes: a planner puts those bytes in every chunk's head instead of serialising 10,000 entries again. `bytes` is
+ * kept there: the caller must not reuse it.
  */
 export function scanDigest(bytes: Uint8Array, prefix: string, limits: DigestScanLimits, source = ''): ScannedDigest | undefined {
   if (limits.depthLeft < 2 || prefix.length + 17 > limits.maxNameBytes) return undefined;
@@ -128,19 +129,20 @@ export function scanDigest(bytes: Uint8Array, prefix: string, limits: DigestScan
   if (s.length - texts - tags > maxText) return undefined;
   const digest = builder.finish();
   // Two entries for one endpoint are one in the digest, which a copy of the text would not say.
-  return { digest, written: plain && entries === digest.entries.size ? wrapped(prefix, s) : undefined };
+  return { digest, written: plain && entries === digest.entries.size ? wrapped(prefix, bytes) : undefined };
 }
 
 /** A digest the scanner read, and its element as written when it can stand for the digest in a feed's head. */
 export interface ScannedDigest {
   digest: Digest;
   /**
-   * The `sync:digest` element, the content as it stood: what serializeDigest(digest) writes but for the white space
-   * between elements and the order of the entries (a prefix other than `sync` is declared on the element itself).
+   * The `sync:digest` element's UTF-8 (ASCII) in pieces, the content's bytes as they stood (kept, not copied): what
+   * serializeDigest(digest) writes but for the white space between elements and the order of the entries (a prefix
+   * other than `sync` is declared on the element itself).
    * Undefined when a value would be written otherwise: text trimmed, a tick not canonical (`007`, `+7`), a
    * conflictPriority absent or not written as its number, an endpoint named twice.
    */
-  written: string | undefined;
+  written: readonly Uint8Array[] | undefined;
 }
 
 /** The text has no space at either end (the scanner's texts hold no other white space): the builder keeps it as it is. */
@@ -155,10 +157,10 @@ function canonicalTick(t: string): boolean {
   return ((first >= 49 && first <= 57) || t === '0') && last >= 48 && last <= 57;
 }
 
-function wrapped(prefix: string, content: string): string {
+function wrapped(prefix: string, content: Uint8Array): Uint8Array[] {
   const q = prefix === '' ? '' : `${prefix}:`;
   const decl = prefix === 'sync' ? '' : prefix === '' ? ` xmlns="${NS.sync}"` : ` xmlns:${prefix}="${NS.sync}"`;
-  return `<${q}digest${decl}>${content}</${q}digest>`;
+  return [Buffer.from(`<${q}digest${decl}>`), content, Buffer.from(`</${q}digest>`)];
 }
 
 /** Whether `text` is all ASCII: its UTF-8 length equals its UTF-16 one (a latin1 copy would turn any other character into some byte). */

@@ -105,7 +105,7 @@ export class FeedReader {
       scanned: (d, content, written) => {
         this.at.skip(content);
         this.head.digest = d;
-        if (written !== undefined) this.head.digestXml = written;
+        if (written !== undefined) this.head.digestWritten = written;
       },
     }, this.source);
     this.stopCapture();

@@ -15,10 +15,10 @@ export interface FeedHead {
   syncMode: SyncMode | undefined;
   digest: Digest | undefined;
   /**
-   * `digest`'s element as it stood in the feed, when the digest scanner read it and it says exactly what
-   * serializeDigest(digest) would (xml/digest-scanner.ts ScannedDigest): what a chunk's head can carry as it is.
+   * `digest`'s element as it stood in the feed (UTF-8, in pieces), when the digest scanner read it and it says exactly
+   * what serializeDigest(digest) would (xml/digest-scanner.ts ScannedDigest): what a chunk's head can carry as it is.
    */
-  digestXml?: string;
+  digestWritten?: readonly Uint8Array[];
   /** Namespace declarations on the feed element, prefix → URI ('' is the default namespace). */
   bindings: Readonly<Record<string, string>>;
   links: FeedLink[];

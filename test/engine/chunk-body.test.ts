@@ -31,8 +31,10 @@ describe('chunk bodies', () => {
         assert.ok((await bytesOf(body)).equals(want));
         assert.ok((await bytesOf(body)).equals(want), 'a retry re-sends the identical body');
         // A head decided after the entries (it says whether the chunk is the last) goes before them, every time.
-        const framed = new FramedBody('<feed>😀<link rel="next" href="x#chunk-000002"/>\n', body, '</feed>\n');
-        const whole = Buffer.concat([Buffer.from('<feed>😀<link rel="next" href="x#chunk-000002"/>\n'), want, Buffer.from('</feed>\n')]);
+        // Its digest element as bytes between two texts, as the planner makes it.
+        const digest = Buffer.from('<sync:digest><sync:origin>ü</sync:origin></sync:digest>');
+        const framed = new FramedBody(['<feed>😀<link rel="next" href="x#chunk-000002"/>', digest, '\n'], body, '</feed>\n');
+        const whole = Buffer.concat([Buffer.from('<feed>😀<link rel="next" href="x#chunk-000002"/>'), digest, Buffer.from('\n'), want, Buffer.from('</feed>\n')]);
         assert.equal(framed.size, whole.length);
         assert.ok((await bytesOf(framed)).equals(whole));
         assert.ok((await bytesOf(framed)).equals(whole), 'and on a retry');

@@ -24,7 +24,8 @@ export class MemoryChunkTarget implements ChunkTarget {
   }
   async close(n: number, final: boolean, frame: ChunkFrame | undefined): Promise<void> {
     this.finals[n - 1] = final;
-    this.chunks[n - 1] = frame!.head + this.chunks[n - 1]! + frame!.tail;
+    const head = frame!.head.map((p) => (typeof p === 'string' ? p : Buffer.from(p).toString('utf8'))).join('');
+    this.chunks[n - 1] = head + this.chunks[n - 1]! + frame!.tail;
   }
 }
 

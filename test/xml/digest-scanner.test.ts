@@ -125,14 +125,15 @@ describe('digest scanner', () => {
         `${sep}<${q(prefix)}digestEntry>${el(prefix, 'endpoint', `http://ep${k}.example/sdata/app/c/-/accounts`)}${el(prefix, 'tick', String(k * 70))}` +
         `${el(prefix, 'stamp', '2024-05-01T00:00:00.000Z')}${el(prefix, 'conflictPriority', String(k - 1))}</${q(prefix)}digestEntry>`).join('') + sep;
     /** The digest a document holding `written` (inside an element binding the sync prefix, as a feed's root does) says. */
-    const reread = (written: string): Digest => parseDigestDocument(`<r xmlns:sync="${NS.sync}">${written}</r>`, 'w.xml', false);
+    const text = (written: readonly Uint8Array[]): string => Buffer.concat(written).toString('utf8');
+    const reread = (written: readonly Uint8Array[]): Digest => parseDigestDocument(`<r xmlns:sync="${NS.sync}">${text(written)}</r>`, 'w.xml', false);
     for (const prefix of ['sync', '', 'x.y-z']) {
       for (const sep of ['', '\n    ', '\r\n\t']) {
         const inner = canonical(prefix, sep);
         const r = scanDigest(Buffer.from(inner, 'latin1'), prefix, LIMITS);
         assert.ok(r?.written !== undefined, `prefix '${prefix}', separator ${JSON.stringify(sep)}: written`);
         assert.equal(serializeDigest(reread(r.written)), serializeDigest(r.digest), `prefix '${prefix}': says the same`);
-        if (prefix === 'sync' && sep === '') assert.equal(r.written, serializeDigest(r.digest), 'one line: exactly what serializeDigest writes');
+        if (prefix === 'sync' && sep === '') assert.equal(text(r.written), serializeDigest(r.digest), 'one line: exactly what serializeDigest writes');
       }
     }
     // Entries in another order: the same digest, written in the page's order.

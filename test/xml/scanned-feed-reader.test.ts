@@ -21,9 +21,9 @@ interface Outcome {
 class Collect implements FeedHandler {
   readonly events: unknown[] = [];
   head(h: FeedHead): void {
-    // Without digestXml: it comes only when the digest scanner read the digest, which a start tag cut between two
+    // Without digestWritten: it comes only when the digest scanner read the digest, which a start tag cut between two
     // pushes leaves to saxes (test/xml/digest-scanner.test.ts checks what it says); the digest itself must agree.
-    const { digestXml: _written, ...said } = h;
+    const { digestWritten: _written, ...said } = h;
     this.events.push(['head', JSON.parse(JSON.stringify(said, (_k, v: unknown) => (v instanceof Map ? [...v] : v))) as unknown]);
   }
   entry(rec: EntryRecord): void {
