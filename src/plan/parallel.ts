@@ -172,6 +172,23 @@ function joined(acc: readonly Uint8Array[], length: number): Buffer {
   return acc.length === 1 ? Buffer.from(acc[0]!.buffer, acc[0]!.byteOffset, acc[0]!.length) : Buffer.concat(acc, length);
 }
 
+/** The bytes gathered from `from` on, as one Buffer. */
+function joinedFrom(acc: readonly Uint8Array[], length: number, from: number): Buffer {
+  if (from === 0) return joined(acc, length);
+  let k = 0;
+  let at = 0;
+  while (at + acc[k]!.length <= from) at += acc[k++]!.length;
+  const parts = acc.slice(k);
+  parts[0] = parts[0]!.subarray(from - at);
+  return joined(parts, length - from);
+}
+
+/**
+ * How far before the bytes not yet searched a search starts again: a pattern cut by a chunk's end, and the qname
+ * prefix endsEndTag walks back over (a longer one is not taken for an end tag: a cut missed, which is only a guess).
+ */
+const SEARCH_BACK = 1024;
+
 /**
  * Cuts the byte stream into pieces that end with `pattern` where it can (see the module comment). Only pieces that
  * start after an entry, and do not end the document, can go to the fast scanner; the others are read by saxes, ~3×
@@ -183,8 +200,13 @@ async function* pieces(input: AsyncIterable<Uint8Array>, size: number, pattern: 
   let acc: Uint8Array[] = [];
   let accLen = 0;
   let offset = 0;
+  /** Bytes of `acc` searched for `searchedFor` without a cut. */
+  let searched = 0;
+  let searchedFor: Buffer | undefined;
   for await (const chunk of input) {
     if (chunk.length === 0) continue;
+    // Joined now and then, so that a search never walks more than a few dozen of a byte-wise writer's chunks.
+    if (acc.length >= 64) acc = [joined(acc, accLen)];
     acc.push(chunk);
     accLen += chunk.length;
     // Short of a piece, a cut is tried only when the input has nothing more at hand and this chunk may end an end
@@ -194,18 +216,26 @@ async function* pieces(input: AsyncIterable<Uint8Array>, size: number, pattern: 
     let again = false;
     do {
       const first = offset === 0;
-      const buf = joined(acc, accLen);
       const p = pattern();
-      const idx = first ? firstEndTag(buf, p) : lastEndTag(buf, p);
-      const cut = idx >= 0 ? idx + p.length : !again && accLen >= 4 * size ? accLen : -1;
+      if (searchedFor === undefined || !p.equals(searchedFor)) searched = 0;
+      // Only what was not searched yet (and SEARCH_BACK before it) is joined and searched: a page head of a few MB
+      // (a 10,000-endpoint digest) arrives in many chunks, each of which had joined and searched all before it.
+      const from = Math.max(0, searched - p.length - SEARCH_BACK);
+      const tail = joinedFrom(acc, accLen, from);
+      const idx = first ? firstEndTag(tail, p) : lastEndTag(tail, p);
+      let cut = idx >= 0 ? from + idx + p.length : -1;
+      if (cut < 0 && !again && accLen >= 4 * size) cut = accLen;
       if (cut < 0) {
-        acc = [buf];
+        searched = accLen;
+        searchedFor = p;
         break;
       }
+      const buf = from === 0 ? tail : joined(acc, accLen);
       yield { bytes: buf.subarray(0, cut), byteOffset: offset, final: false };
       offset += cut;
       acc = cut < accLen ? [buf.subarray(cut)] : [];
       accLen -= cut;
+      searched = 0;
       // The first piece ends after the first entry; what came with it may hold more entries, which an idle input
       // would otherwise leave unread until its next chunk: cut those at once (only at an entry end).
       again = first && accLen > 0 && idle?.() === true;
