@@ -2,7 +2,7 @@ import type { Digest } from '../protocol/digest.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { NS } from '../protocol/namespaces.ts';
 import { DigestElement } from './digest-element.ts';
-import { SkippedText } from './digest-scanner.ts';
+import { isAscii, SkippedText } from './digest-scanner.ts';
 import { documentText, encodingError } from './encoding.ts';
 import { guardDocument } from './limit-guard.ts';
 import { DEFAULT_LIMITS, MAX_DIGEST_BYTES } from './limits.ts';
@@ -42,6 +42,9 @@ export function parseDigestDocument(xml: string, source = '<digest>', scan = tru
       where.skip(content);
       found = d;
     },
+    // A document all ASCII is one-byte text as every reader of ours makes it (decodeDocument, a latin1 or UTF-8
+    // decoding of ASCII bytes): its digest's content is scanned as a slice of it.
+    asciiText: isAscii(xml),
   }, source);
   p.on('doctype', () => {
     throw fail('DOCTYPE declarations are refused');

@@ -16,8 +16,13 @@ export interface DigestElementHost {
   standsAfter(end: number): boolean;
   /** The limits saxes would apply inside the digest. */
   limits(): DigestScanLimits;
-  /** The scanner read the digest's `content` (ASCII bytes), which saxes will not see (`written`: see ScannedDigest). */
-  scanned(digest: Digest, content: Uint8Array, written: readonly Uint8Array[] | undefined): void;
+  /** The scanner read the digest's `content` (ASCII), which saxes will not see (`written`: see ScannedDigest). */
+  scanned(digest: Digest, content: Uint8Array | string, written: readonly Uint8Array[] | undefined): void;
+  /**
+   * Every text given to read() is a one-byte string of ASCII (a document read whole: digest-document.ts): the
+   * scanner then reads the digest's content as a slice of it, without copying it twice (to bytes, and back).
+   */
+  readonly asciiText?: boolean;
 }
 
 /**
@@ -113,7 +118,7 @@ export class DigestElement {
       if (c.over) this.giveUp();
       return;
     }
-    const content = c.contentBytes();
+    const content = this.host.asciiText === true ? c.contentText() : c.contentBytes();
     const r = content !== undefined && content.length <= MAX_DIGEST_BYTES ? scanDigest(content, c.prefix, this.host.limits(), this.source) : undefined;
     if (r === undefined) {
       this.giveUp();
@@ -210,6 +215,12 @@ export class DigestCollector {
       at += t.length;
     }
     return out;
+  }
+
+  /** Everything from the start tag to the end tag as text: a slice of the one part, or the parts joined. */
+  contentText(): string {
+    const first = this.parts[0]!;
+    return first.length >= this.endAt ? first.slice(0, this.endAt) : this.parts.join('').slice(0, this.endAt);
   }
 
   /** What follows the content: the end tag and what came after it (in the last part, or the last two). */

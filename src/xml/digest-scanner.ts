@@ -72,15 +72,16 @@ function patternsFor(prefix: string): Patterns {
  * this 12-18 cold). It runs over a latin1 copy of the content made for the digest, so the strings kept are one-byte
  * (not two-byte because the text they came from held a non-Latin-1 character somewhere else), and are kept as cut
  * from that copy: it is the digest's own text, ~its size, where copying each string cost 10 ms per 20,000
- * (docs/decisions/0034-digest-scanner.md). `bytes`: ASCII only (isAscii).
+ * (docs/decisions/0034-digest-scanner.md). `content`: ASCII only (isAscii); as text, a one-byte string already (a
+ * document read whole and all ASCII, digest-document.ts), which is read as it is, without the copy.
  *
  * With the digest comes its element as written (`written`), when every value in it is in the form serializeDigest
- * writes: a planner puts those bytes in every chunk's head instead of serialising 10,000 entries again. `bytes` is
- * kept there: the caller must not reuse it.
+ * writes and the content came as bytes (a feed head's): a planner puts those bytes in every chunk's head instead of
+ * serialising 10,000 entries again. The bytes are kept there: the caller must not reuse them.
  */
-export function scanDigest(bytes: Uint8Array, prefix: string, limits: DigestScanLimits, source = ''): ScannedDigest | undefined {
+export function scanDigest(content: Uint8Array | string, prefix: string, limits: DigestScanLimits, source = ''): ScannedDigest | undefined {
   if (limits.depthLeft < 2 || prefix.length + 17 > limits.maxNameBytes) return undefined;
-  const s = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+  const s = typeof content === 'string' ? content : Buffer.from(content.buffer, content.byteOffset, content.length).toString('latin1');
   const p = patternsFor(prefix);
   const builder = new DigestBuilder(source);
   const maxText = limits.maxText;
@@ -129,7 +130,7 @@ export function scanDigest(bytes: Uint8Array, prefix: string, limits: DigestScan
   if (s.length - texts - tags > maxText) return undefined;
   const digest = builder.finish();
   // Two entries for one endpoint are one in the digest, which a copy of the text would not say.
-  return { digest, written: plain && entries === digest.entries.size ? wrapped(prefix, bytes) : undefined };
+  return { digest, written: plain && entries === digest.entries.size && typeof content !== 'string' ? wrapped(prefix, content) : undefined };
 }
 
 /** A digest the scanner read, and its element as written when it can stand for the digest in a feed's head. */
@@ -193,19 +194,22 @@ export class SkippedText implements Position {
     return this.atLine > 0;
   }
 
-  /** The parser stands just before `text` (ASCII bytes), which it will not read. */
-  skip(text: Uint8Array): void {
+  /** The parser stands just before `text` (ASCII, as bytes or text), which it will not read. */
+  skip(text: Uint8Array | string): void {
     this.atLine = this.p.line;
     this.atColumn = this.p.column;
+    const bytes = typeof text !== 'string';
+    const at = (i: number): number => (bytes ? text[i]! : text.charCodeAt(i));
+    const find = (c: number, from: number): number => (bytes ? text.indexOf(c, from) : text.indexOf(String.fromCharCode(c), from));
     let lines = 0;
     let last = 0;
-    for (let i = text.indexOf(10); i >= 0; i = text.indexOf(10, i + 1)) {
+    for (let i = find(10, 0); i >= 0; i = find(10, i + 1)) {
       lines++;
       last = i + 1;
     }
     // A CR alone ends a line too, as saxes counts them (CR LF is one, counted at its LF).
-    for (let i = text.indexOf(13); i >= 0; i = text.indexOf(13, i + 1)) {
-      if (text[i + 1] !== 10) {
+    for (let i = find(13, 0); i >= 0; i = find(13, i + 1)) {
+      if (at(i + 1) !== 10) {
         lines++;
         if (i + 1 > last) last = i + 1;
       }

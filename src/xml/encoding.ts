@@ -9,6 +9,7 @@
  *   a subset, is refused too: a document declaring it is not the UTF-8 document we would read it as.
  */
 
+import { Buffer, isAscii } from 'node:buffer';
 import { SdataError } from '../protocol/errors.ts';
 
 /** An encoding refused at a position of the text given (1-based line and column, like an editor's). */
@@ -248,6 +249,14 @@ export class Utf8Stream {
 
 /** A small document received whole as bytes (a request body): its text without the byte order mark. */
 export function decodeDocument(bytes: Uint8Array, source: string): string {
+  // All ASCII (every digest we write, most bodies): the same characters as latin1, one byte each, without a UTF-8
+  // decoder's pass (~7 ms for a 10,000-endpoint digest against a fraction of one for the check and the copy).
+  if (isAscii(bytes) && foreignEncoding(bytes) === undefined) {
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+    const r = declarationRefusal(text);
+    if (r) throw encodingError(source, r);
+    return text;
+  }
   const input = new Utf8Stream((message, cause) => new SdataError('SDATA_E_ENCODING', `${source}: ${message}`, { source, cause }));
   let text = input.decode(bytes);
   const bad = input.invalid;

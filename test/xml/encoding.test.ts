@@ -91,6 +91,13 @@ describe('encoding policy, the same in every reader', () => {
     });
   }
 
+  it('decodeDocument: the text of the bytes, ASCII or not, without a UTF-8 byte order mark', () => {
+    for (const text of ['<a>plain ASCII, as every digest we write</a>', '<a>café 😀 同期</a>', '', '<', '<a/>\r\n']) {
+      assert.equal(decodeDocument(Buffer.from(text), 'in.xml'), text);
+      assert.equal(decodeDocument(Buffer.concat([BOM8, Buffer.from(text)]), 'in.xml'), text);
+    }
+  });
+
   it('FeedReader and ResultScanner name the bytes that are not UTF-8, and a document ending inside a character', () => {
     const bad = Buffer.concat([Buffer.from('<feed xmlns="http://www.w3.org/2005/Atom">caf'), Buffer.from([0xe9]), Buffer.from('</feed>')]);
     // Pushed a byte at a time: the decoder finds the fault one byte late, the message still names where it begins.
