@@ -177,8 +177,6 @@ export class Planner implements FeedHandler {
    * else serializeDigest's. Every chunk's head carries it, ~2.5 MB with 10,000 endpoints: made once, written as is.
    */
   private digestParts: readonly Uint8Array[] | undefined;
-  /** The bytes of digestParts; -1 until counted. */
-  private digestBytes = -1;
   private decls: PageDecls = [];
   private sawHead = false;
   private feedId: string | undefined;
@@ -233,7 +231,6 @@ export class Planner implements FeedHandler {
       this.digest = h.digest;
       // The digest's element as the page wrote it, when it says what ours would: 10,000 entries not written again.
       this.digestParts = h.digest === undefined ? undefined : h.digestWritten;
-      this.digestBytes = -1;
     }
     this.decls = pageDecls(h.bindings);
   }
@@ -447,14 +444,13 @@ export class Planner implements FeedHandler {
   private digestElement(): readonly Uint8Array[] {
     if (this.digest === undefined) return [];
     this.digestParts ??= [Buffer.from(serializeDigest(this.digest))];
-    if (this.digestBytes < 0) this.digestBytes = this.digestParts.reduce((n, p) => n + p.length, 0);
     return this.digestParts;
   }
 
   /** The UTF-8 size of chunk n's head. */
   private headBytes(n: number, final: boolean): number {
     const [before, after] = this.headText(n, final);
-    return Buffer.byteLength(before) + Buffer.byteLength(after) + (this.digestElement().length === 0 ? 0 : this.digestBytes);
+    return Buffer.byteLength(before) + Buffer.byteLength(after) + this.digestElement().reduce((sum, p) => sum + p.length, 0);
   }
 
   private frame(n: number, final: boolean): ChunkFrame {
