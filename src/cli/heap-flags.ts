@@ -36,13 +36,26 @@ export const VERIFY_BYTES_FACTOR = 10;
 const START_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
 
 /**
- * `plan`'s: the common bounds, and V8's allocation-site pretenuring off. With a 10,000-endpoint digest (two ~2.5 MB
- * digests parsed first) V8 decided, in about one run in three, to allocate the scanners' short-lived objects straight
- * into the old generation: 60–68 mark-compacts instead of 13–18, ~1 CPU-s more on 250 MB. Without pretenuring none
- * such run in 8, the 10,000-endpoint median 2.78 → 2.38 s and the 3-endpoint one unchanged (1.93 / 1.94 s, 7
- * alternating runs); `run` and `serve` measured the same with and without (docs/decisions/0033-plan-pretenuring.md).
+ * `plan`'s: the same 88 MiB heap with a young generation of at most 4 MiB per semi-space and an old one of 76, and
+ * V8's allocation-site pretenuring off (docs/decisions/0042-plan-young-generation.md).
+ *
+ * The smaller young generation: the two ~2.5 MB digests of a 10,000-endpoint pass survive their first scavenges, and
+ * V8 grows the semi-space to its cap. V8 starts incremental marking whenever the old generation's room under its
+ * limit is less than the young generation's capacity; at 8 MiB (16 MiB of capacity) and with a limit ~15 MiB above
+ * the live size, that was right after every mark-compact: 6–8 of them per 100 MB against 1–2 with 3 endpoints, whose
+ * semi-space stays near 4 MiB anyway. At 4: 3, all during the start; the 10,000-endpoint plan 1.38 → 1.29 s, the
+ * 3-endpoint one unchanged (1.085 / 1.10 s, 10 alternating runs each), `--threads 2` on 250 MB 2.23 → 2.08 s and
+ * 142 → 126 MiB. The old generation takes the 12 MiB the young one gives up, so an entry at the default 16 MiB cap
+ * still fits (heapRoomFor). `run` measured no better with it (3.77 against 3.87 CPU-s at 250k, 4 rounds): the
+ * common bounds stay.
+ *
+ * Pretenuring off: with a 10,000-endpoint digest V8 decided, in about one run in three, to allocate the scanners'
+ * short-lived objects straight into the old generation: 60–68 mark-compacts instead of 13–18, ~1 CPU-s more on
+ * 250 MB. Without pretenuring none such run in 8, the 10,000-endpoint median 2.78 → 2.38 s and the 3-endpoint one
+ * unchanged (1.93 / 1.94 s, 7 alternating runs); `run` and `serve` measured the same with and without
+ * (docs/decisions/0033-plan-pretenuring.md).
  */
-export const PLAN_HEAP_FLAGS = [...HEAP_FLAGS, '--no-allocation-site-pretenuring'] as const;
+export const PLAN_HEAP_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=76', '--no-allocation-site-pretenuring'] as const;
 
 /**
  * The commands whose heap flags are not HEAP_FLAGS. `serve` keeps the common bounds: a growing factor of 2 saved the
