@@ -167,20 +167,42 @@ function firstEndTag(buf: Buffer, pattern: Buffer): number {
   return -1;
 }
 
+/** Where a cut falls in the bytes gathered: after the pattern found at `idx` of a search that began at `from`, or -1. */
+function endAfter(idx: number, from: number, pattern: Buffer): number {
+  return idx >= 0 ? from + idx + pattern.length : -1;
+}
+
 /** The bytes gathered so far as one Buffer (a view when there is one piece). */
 function joined(acc: readonly Uint8Array[], length: number): Buffer {
   return acc.length === 1 ? Buffer.from(acc[0]!.buffer, acc[0]!.byteOffset, acc[0]!.length) : Buffer.concat(acc, length);
 }
 
-/** The bytes gathered from `from` on, as one Buffer. */
-function joinedFrom(acc: readonly Uint8Array[], length: number, from: number): Buffer {
-  if (from === 0) return joined(acc, length);
+/** Bytes `from` to `to` of those gathered, as one Buffer: a view when they lie in one chunk, else a copy of just them. */
+function range(acc: readonly Uint8Array[], from: number, to: number): Buffer {
   let k = 0;
   let at = 0;
   while (at + acc[k]!.length <= from) at += acc[k++]!.length;
-  const parts = acc.slice(k);
-  parts[0] = parts[0]!.subarray(from - at);
-  return joined(parts, length - from);
+  const first = acc[k]!;
+  if (to - at <= first.length) return Buffer.from(first.buffer, first.byteOffset + from - at, to - from);
+  const parts: Uint8Array[] = [first.subarray(from - at)];
+  at += first.length;
+  while (at < to) {
+    const c = acc[++k]!;
+    parts.push(to - at < c.length ? c.subarray(0, to - at) : c);
+    at += c.length;
+  }
+  return Buffer.concat(parts, to - from);
+}
+
+/** The chunks gathered after their first `n` bytes (views, not copies). */
+function after(acc: readonly Uint8Array[], n: number): Uint8Array[] {
+  let k = 0;
+  let at = 0;
+  while (k < acc.length && at + acc[k]!.length <= n) at += acc[k++]!.length;
+  if (k === acc.length) return [];
+  const rest = acc.slice(k);
+  rest[0] = rest[0]!.subarray(n - at);
+  return rest;
 }
 
 /**
@@ -188,6 +210,26 @@ function joinedFrom(acc: readonly Uint8Array[], length: number, from: number): B
  * prefix endsEndTag walks back over (a longer one is not taken for an end tag: a cut missed, which is only a guess).
  */
 const SEARCH_BACK = 1024;
+
+/**
+ * Where to cut the bytes gathered (`acc`, `accLen` of them; searched before `from` already): with `size` 0 (the first
+ * piece: a page's head and its first entry) after the first entry end, else after the last within the first `size`
+ * bytes, or the first after them. A piece is then at most `size` long unless one entry is longer: pieces as long as
+ * whatever had arrived (up to 192 KiB from a socket) made their text a large V8 object and their bytes a fresh mmap,
+ * every page of both faulted in on first touch (~10 µs each on our VMs): ~9,000 page faults per 250k entries in the
+ * engine against ~1,500 in plan, whose 64 KiB file reads make 64 KiB pieces anyway. Also returns the bytes searched
+ * last and where they start (`cut` -1: none found).
+ */
+function findCut(acc: readonly Uint8Array[], accLen: number, from: number, size: number, p: Buffer): { cut: number; bytes: Buffer; from: number } {
+  if (size > 0 && from < size) {
+    const bytes = range(acc, from, Math.min(accLen, size));
+    const cut = endAfter(lastEndTag(bytes, p), from, p);
+    if (cut >= 0 || accLen <= size) return { cut, bytes, from };
+  }
+  const start = size > 0 ? Math.max(from, size - p.length - SEARCH_BACK) : from;
+  const bytes = range(acc, start, accLen);
+  return { cut: endAfter(firstEndTag(bytes, p), start, p), bytes, from: start };
+}
 
 /**
  * Cuts the byte stream into pieces that end with `pattern` where it can (see the module comment). Only pieces that
@@ -221,24 +263,24 @@ async function* pieces(input: AsyncIterable<Uint8Array>, size: number, pattern: 
       // Only what was not searched yet (and SEARCH_BACK before it) is joined and searched: a page head of a few MB
       // (a 10,000-endpoint digest) arrives in many chunks, each of which had joined and searched all before it.
       const from = Math.max(0, searched - p.length - SEARCH_BACK);
-      const tail = joinedFrom(acc, accLen, from);
-      const idx = first ? firstEndTag(tail, p) : lastEndTag(tail, p);
-      let cut = idx >= 0 ? from + idx + p.length : -1;
+      const found = findCut(acc, accLen, from, first ? 0 : size, p);
+      let cut = found.cut;
       if (cut < 0 && !again && accLen >= 4 * size) cut = accLen;
       if (cut < 0) {
         searched = accLen;
         searchedFor = p;
         break;
       }
-      const buf = from === 0 ? tail : joined(acc, accLen);
-      yield { bytes: buf.subarray(0, cut), byteOffset: offset, final: false };
+      // A view of the bytes searched when they start where the piece does, not a second copy.
+      yield { bytes: found.from === 0 && cut <= found.bytes.length ? found.bytes.subarray(0, cut) : range(acc, 0, cut), byteOffset: offset, final: false };
       offset += cut;
-      acc = cut < accLen ? [buf.subarray(cut)] : [];
+      acc = after(acc, cut);
       accLen -= cut;
       searched = 0;
       // The first piece ends after the first entry; what came with it may hold more entries, which an idle input
-      // would otherwise leave unread until its next chunk: cut those at once (only at an entry end).
-      again = first && accLen > 0 && idle?.() === true;
+      // would otherwise leave unread until its next chunk: cut those at once (only at an entry end). Later pieces:
+      // as long as a whole piece's worth is at hand.
+      again = first ? accLen > 0 && idle?.() === true : accLen >= size;
     } while (again);
   }
   const rest = joined(acc, accLen);
