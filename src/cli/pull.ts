@@ -1,4 +1,5 @@
 import { HttpClient } from '../http/client.ts';
+import { transferHeap } from '../engine/heap.ts';
 import { operationUrl } from '../http/url.ts';
 import { int, mb } from '../engine/format.ts';
 import type { ContextJournal } from '../engine/journal.ts';
@@ -21,6 +22,7 @@ function rootLocal(xml: string): string | undefined {
 export async function run({ values: v, args }: Input<typeof COMMANDS.pull>): Promise<number> {
   const collection = args.collection;
   const log = loggerFrom(v);
+  const stopHeapWatch = transferHeap();
   const ac = new AbortController();
   const client = new HttpClient(clientOptions('source', collection, v, log, ac.signal));
   const stop = onInterrupt(log, () => ac.abort(), v.stopTimeout);
@@ -54,6 +56,7 @@ export async function run({ values: v, args }: Input<typeof COMMANDS.pull>): Pro
       });
     });
   } finally {
+    stopHeapWatch();
     journal?.close();
     stop();
     await client.close();

@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os';
 import { addAbortSignal } from 'node:stream';
 import { HttpClient } from '../http/client.ts';
+import { transferHeap } from '../engine/heap.ts';
 import { int } from '../engine/format.ts';
 import type { ContextJournal } from '../engine/journal.ts';
 import { startJournal } from '../engine/leftover-contexts.ts';
@@ -17,6 +18,7 @@ export async function run({ values: v, args }: Input<typeof COMMANDS.push>): Pro
   const names = args.feeds.length > 0 ? args.feeds : ['-'];
   if (names.filter((f) => f === '-').length > 1) throw new SdataError('SDATA_E_USAGE', "stdin ('-') can be read only once");
   const log = loggerFrom(v);
+  const stopHeapWatch = transferHeap();
   const ac = new AbortController();
   const client = new HttpClient(clientOptions('target', collection, v, log, ac.signal));
   const stop = onInterrupt(log, () => ac.abort(), v.stopTimeout);
@@ -55,6 +57,7 @@ export async function run({ values: v, args }: Input<typeof COMMANDS.push>): Pro
       });
     });
   } finally {
+    stopHeapWatch();
     journal?.close();
     stop();
     await client.close();

@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import { HttpClient } from '../http/client.ts';
-import { capYoungGeneration, startMarkingLater } from '../engine/heap.ts';
+import { transferHeap } from '../engine/heap.ts';
 import { Progress } from '../engine/progress.ts';
 import { passReport, runRecords, summaryTable, totals, upToDate, type RunReport } from '../engine/report.ts';
 import type { ContextJournal } from '../engine/journal.ts';
@@ -18,8 +18,7 @@ export async function run({ values: v }: Input<typeof COMMANDS.run>): Promise<nu
   const kindsGiven = v.kind ?? [];
   if (kindsGiven.length === 0 && !v.allKinds) throw new SdataError('SDATA_E_USAGE', 'name the kinds to sync (--kind accounts) or ask for --all-kinds');
   const log = loggerFrom(v);
-  const stopHeapWatch = capYoungGeneration();
-  startMarkingLater();
+  const stopHeapWatch = transferHeap();
   const mode = progressMode(v.progress, v.quiet ?? false, log.format);
   const ac = new AbortController();
   const source = new HttpClient(clientOptions('source', v.source, v, log, ac.signal));

@@ -7,7 +7,7 @@ import type { HttpClient, HttpResponse } from '../http/client.ts';
 import { redactUrl } from '../http/url.ts';
 import { SdataError } from '../protocol/errors.ts';
 import type { Tracking } from '../protocol/tracking.ts';
-import type { ResultEntry } from '../xml/result-types.ts';
+import type { ResultEntry, ResultTail } from '../xml/result-types.ts';
 import type { Logger } from './log.ts';
 import { Outcomes } from './outcomes.ts';
 import { readResults } from './results.ts';
@@ -55,8 +55,8 @@ export interface ChunkSenderOptions {
   log: Logger;
   /** POST each result page to the source's `$syncResults` (docs/protocol.md §1.3 step 7). */
   results?: { client: HttpClient; url: string } | undefined;
-  /** Receive each result page as a file (push's stdout). */
-  onResultPage?: ((path: string) => Promise<void>) | undefined;
+  /** Receive each result page as a file, with where its entries stand when they can be copied from it (push's stdout). */
+  onResultPage?: ((path: string, tail: ResultTail) => Promise<void>) | undefined;
   onTracking?: (t: Tracking) => void;
   onBytesOut?: (n: number) => void;
   /** A chunk's results are counted. */
@@ -195,7 +195,8 @@ export class ChunkSender {
         ...(this.o.onResultBytes ? { onBytes: this.o.onResultBytes } : {}),
         ...(this.o.results || this.o.onResultPage ? {
           spoolPage: (p: number) => `${this.o.resultDir ?? '.'}/${c.label.replace(/[^\w.-]+/g, '_')}.result-${p}.xml`,
-          onPageFile: (file: string) => this.resultPage(file),
+          onPageFile: (file: string, tail: ResultTail) => this.resultPage(file, tail),
+          copies: this.o.onResultPage !== undefined,
         } : {}),
       });
     } catch (e) {
@@ -276,9 +277,9 @@ export class ChunkSender {
     return e;
   }
 
-  private async resultPage(file: string): Promise<void> {
+  private async resultPage(file: string, tail: ResultTail): Promise<void> {
     try {
-      if (this.o.onResultPage) await this.o.onResultPage(file);
+      if (this.o.onResultPage) await this.o.onResultPage(file, tail);
       if (this.o.results) await this.postResults(file, this.o.results);
     } finally {
       await rm(file, { force: true });

@@ -29,8 +29,10 @@ export interface ReadResultsOptions {
   onResult?: (e: ResultEntry) => void;
   /** The whole result feed, page by page, is also written to files (for $syncResults or `push` output). */
   spoolPage?: (n: number) => string;
-  /** Called with each complete result page file, in order, before the next page is read. */
-  onPageFile?: (path: string) => Promise<void>;
+  /** Called with each complete result page file and what it ended with, in order, before the next page is read. */
+  onPageFile?: (path: string, tail: ResultTail) => Promise<void>;
+  /** Ask the scanner where a page's entries stand when they can be copied from its file (ResultTail.copies). */
+  copies?: boolean;
   signal?: AbortSignal | undefined;
   onBytes?: (n: number) => void;
   /** Parsing limits (xml/limits.ts) for every document read; default: the defaults. */
@@ -97,7 +99,7 @@ export async function readResults(first: HttpResponse, again: () => Promise<Http
             }
             pageOutcomes.add(e, o.chunk);
             o.onResult?.(e);
-          }, { source: url, limits: o.limits, ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }) });
+          }, { source: url, limits: o.limits, copies: o.copies === true, ...(o.maxEntryBytes === undefined ? {} : { maxEntryBytes: o.maxEntryBytes }) });
           let out: WriteStream | undefined;
           // The spool file's failure (a full disk), or the one its last write reports after destroy() when the page
           // is refused meanwhile: always listened to, so that it is this page's error and never an uncaught event
@@ -146,7 +148,7 @@ export async function readResults(first: HttpResponse, again: () => Promise<Http
       extra = extra.concat(pageExtra);
       entries += tail.entries;
       await moved.release();
-      if (file && o.onPageFile) await o.onPageFile(file);
+      if (file && o.onPageFile) await o.onPageFile(file, tail);
       if (tail.next === undefined) {
         if (o.posted !== undefined && entries !== o.posted) throw await countError(o, label, entries, o.posted, extra, res.url);
         return { outcomes: total, entries, pages: page };

@@ -8,7 +8,7 @@ import { limitMessage, shown } from './limit-guard.ts';
 import { DEFAULT_MAX_ENTRY_BYTES, MAX_DIAGNOSES, resolveLimits, type XmlLimits } from './limits.ts';
 import { LongMarkup } from './long-markup.ts';
 import { BANG, DQ, isSpace, LT, QMARK, SLASH, SQ } from './scan-chars.ts';
-import type { ResultEntry, ResultScannerOptions, ResultTail } from './result-types.ts';
+import type { ResultCopies, ResultEntry, ResultScannerOptions, ResultTail } from './result-types.ts';
 import { toDiagnosis } from './tracking-reader.ts';
 
 const SDATA_URIS: ReadonlySet<string> = new Set([NS.sdata, NS.sdataLegacy]);
@@ -18,6 +18,12 @@ type F = (typeof F)[keyof typeof F];
 
 type Bindings = ReadonlyMap<string, string>;
 const XML_BINDINGS: Bindings = new Map([['xml', NS.xml]]);
+
+/**
+ * What an entry read whole may hold that XML does not allow and the pattern does not refuse: a C0 control other than
+ * tab, line feed and carriage return, U+FFFE, U+FFFF, or `]]>` in text. Such an entry is not offered for copying.
+ */
+const NOT_COPYABLE = /[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|\]\]>/;
 
 /** An unfinished construct longer than this is held by a LongMarkup instead of being searched again per chunk. */
 const LONG = 64 * 1024;
@@ -78,6 +84,10 @@ export class ResultScanner {
   private readonly flat: FlatEntryReader;
   private flatFor: Bindings | undefined;
   private flatNames: FlatNames | undefined;
+  /** Characters of the document before the text the next scan starts with. */
+  private consumed = 0;
+  /** ResultTail.copies as far as read; undefined when not asked for, or once an entry cannot be copied. */
+  private copies: ResultCopies | undefined;
 
   constructor(onEntry: (e: ResultEntry) => void, opts: ResultScannerOptions = {}) {
     this.onEntry = onEntry;
@@ -89,6 +99,7 @@ export class ResultScanner {
     // An attribute takes at least 4 characters (` a=""`): a tag this short has at most maxAttributes of them.
     this.plainTag = Math.min(this.nameUnits, Math.floor(l.maxAttributeBytes / 3), 4 * l.maxAttributes);
     this.flat = new FlatEntryReader({ maxDepth: l.maxDepth, plainTag: this.plainTag, maxText: this.maxEntryBytes });
+    if (opts.copies === true) this.copies = { spans: [], bindings: {} };
   }
 
   /** Entries read whole by the pattern of the entry our provider writes (flat-result-entry.ts; tests, benches). */
@@ -125,7 +136,8 @@ export class ResultScanner {
     this.scan(pending + this.input.end(), true);
     if (!this.sawRoot) throw this.fail('SDATA_E_PROTOCOL', 'empty result feed: no root element');
     if (!this.rootClosed) throw this.fail('SDATA_E_MALFORMED', `result feed is not well-formed XML: unexpected end of document inside <${this.names[this.names.length - 1]}>`);
-    return { next: this.next, entries: this.count, diagnoses: this.feedDiagnoses };
+    const copies = this.copies !== undefined && this.copies.spans.length === 2 * this.count ? this.copies : undefined;
+    return { next: this.next, entries: this.count, diagnoses: this.feedDiagnoses, ...(copies === undefined ? {} : { copies }) };
   }
 
   /** An error at `at`'s end (`at`: the unconsumed text up to the problem), or where the consumed text ends. */
@@ -203,6 +215,9 @@ export class ResultScanner {
             pos = end;
             continue;
           }
+          // An entry the text cuts short waits whole for the rest (up to LONG characters), for the fast path to read,
+          // rather than being begun element by element: about one entry per chunk, and with it a page's copies.
+          if (!final && n - lt < LONG && this.cutShort(s, lt)) break;
         }
         const gt = tagEnd(s, lt + 1);
         if (gt === -1) break;
@@ -219,6 +234,7 @@ export class ResultScanner {
       last = i;
     }
     this.col = last >= 0 ? pos - last - 1 : this.col + pos;
+    this.consumed += pos;
     this.buf = pos < n ? s.slice(pos) : '';
     if (this.buf.length > LONG && this.buf.charCodeAt(0) === LT) {
       const inEntry = this.cur !== undefined;
@@ -244,12 +260,37 @@ export class ResultScanner {
     const names = this.flatNames!;
     if (names.entry === '' || !s.startsWith(names.entry, lt + 1)) return -1;
     const e: ResultEntry = { index: this.count, atomId: undefined, uuid: undefined, status: undefined, message: undefined, method: undefined, location: undefined, diagnoses: [] };
+    const whole = this.flat.wholeEntries;
     const end = this.flat.read(lt, names, e);
     if (end < 0) return -1;
+    if (this.copies !== undefined) this.copyable(s, lt, end, this.flat.wholeEntries > whole);
     this.count++;
     this.outside = 0;
     this.onEntry(e);
     return end;
+  }
+
+  /**
+   * Whether `s` holds the start of an entry at `lt` (flatEntry has just set the names) and neither its end tag nor the
+   * root's after it: only then can the rest be still to come. An entry the root's end tag follows is read now, so that
+   * a page that is complete but wrong is refused as such, not taken at its end for a page cut short (EndedEarly).
+   */
+  private cutShort(s: string, lt: number): boolean {
+    const entry = this.flatNames!.entry;
+    return entry !== '' && s.startsWith(entry, lt + 1) && s.indexOf(`</${entry}>`, lt) < 0 && s.indexOf(`</${this.names[0]!}`, lt) < 0;
+  }
+
+  /** Notes where the entry at [lt, end) of `s` stands, when it can be copied (`whole`: read by the pattern); else no copies. */
+  private copyable(s: string, lt: number, end: number, whole: boolean): void {
+    const c = this.copies!;
+    if (!whole || c.spans.length !== 2 * this.count || NOT_COPYABLE.test(s.slice(lt, end))) {
+      this.copies = undefined;
+      return;
+    }
+    if (this.count === 0) {
+      for (const [prefix, uri] of this.ns) if (XML_BINDINGS.get(prefix) !== uri) c.bindings[prefix] = uri;
+    }
+    c.spans.push(this.consumed + lt, this.consumed + end);
   }
 
   /** `decl` is a PI at the document's start: when it is the XML declaration, its encoding must be UTF-8. */

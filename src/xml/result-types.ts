@@ -24,6 +24,23 @@ export interface ResultTail {
   entries: number;
   /** Feed-level `sdata:diagnosis` elements (outside entries). */
   diagnoses: Diagnosis[];
+  /**
+   * With ResultScannerOptions.copies, when every entry of the document can be copied as it stands (ResultCopies);
+   * otherwise undefined.
+   */
+  copies?: ResultCopies | undefined;
+}
+
+/**
+ * Where the entries of a result document stand in its text, each one read whole by the pattern of the entry our
+ * provider writes (flat-result-entry.ts) and holding no character or `]]>` that XML does not allow there: text a
+ * reader can copy from the document instead of parsing it again.
+ */
+export interface ResultCopies {
+  /** Start and end of each entry, in characters of the decoded document (a leading BOM not counted): [s0, e0, s1, e1, …]. */
+  spans: number[];
+  /** The namespaces the root element declares (prefix '' for the default), which the entries' names use. */
+  bindings: Record<string, string>;
 }
 
 export interface ResultScannerOptions {
@@ -33,4 +50,6 @@ export interface ResultScannerOptions {
   limits?: Partial<XmlLimits>;
   /** Bounds one markup construct and one captured text inside an entry (default 16 MiB, --max-entry-bytes). */
   maxEntryBytes?: number;
+  /** Say where the entries stand when all of them can be copied (ResultTail.copies). */
+  copies?: boolean;
 }
