@@ -26,8 +26,8 @@ export interface PageSink {
   readPage?(body: AsyncIterable<Uint8Array>, source: string, hooks: Required<Omit<PageHooks, 'idle'>>): Promise<{ next: string | undefined; entries: number }>;
   /**
    * Optional: records are made by the byte scanner (xml/scanned-feed-reader.ts: the FeedReader's exact records, most
-   * pages read as bytes), for a sink whose every entry is costly anyway (verify: 18% less CPU). Not for `pull`, whose
-   * peak RSS rose 17-33 MB with it (docs/decisions/0019-verify.md).
+   * pages read as bytes): verify (18% less CPU) and `pull` (45% less; its peak RSS, which rose 17-33 MB with it when
+   * docs/decisions/0019-verify.md measured it, no longer does).
    */
   readonly scanned?: boolean;
   /** With `scanned`: the scanner's records carry their text as UTF-8 bytes (EntryRecord.textBytes; verify's canonical form reads them so). */
