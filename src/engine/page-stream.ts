@@ -26,8 +26,9 @@ export interface PageSink {
   readPage?(body: AsyncIterable<Uint8Array>, source: string, hooks: Required<Omit<PageHooks, 'idle'>>): Promise<{ next: string | undefined; entries: number }>;
   /**
    * Optional: records are made by the byte scanner (xml/scanned-feed-reader.ts: the FeedReader's exact records, most
-   * pages read as bytes): verify (18% less CPU) and `pull` (45% less; its peak RSS, which rose 17-33 MB with it when
-   * docs/decisions/0019-verify.md measured it, no longer does).
+   * pages read as bytes), for a sink whose every entry is costly anyway (verify: 18% less CPU). Not yet for `pull`: it
+   * would cost 45% less CPU there at the same RSS, but verify's bar is a ratio to two pulls, and verify is not that much
+   * faster (docs/decisions/0043-pipe-commands-cpu.md).
    */
   readonly scanned?: boolean;
   /** With `scanned`: the scanner's records carry their text as UTF-8 bytes (EntryRecord.textBytes; verify's canonical form reads them so). */
