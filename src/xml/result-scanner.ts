@@ -86,6 +86,8 @@ export class ResultScanner {
   private flatNames: FlatNames | undefined;
   /** Characters of the document before the text the next scan starts with. */
   private consumed = 0;
+  /** Where the last entry that waited for the rest of its text starts (characters of the document), or -1. */
+  private waitedAt = -1;
   /** ResultTail.copies as far as read; undefined when not asked for, or once an entry cannot be copied. */
   private copies: ResultCopies | undefined;
 
@@ -216,8 +218,12 @@ export class ResultScanner {
             continue;
           }
           // An entry the text cuts short waits whole for the rest (up to LONG characters), for the fast path to read,
-          // rather than being begun element by element: about one entry per chunk, and with it a page's copies.
-          if (!final && n - lt < LONG && this.cutShort(s, lt)) break;
+          // rather than being begun element by element: about one entry per chunk, and with it a page's copies. Once
+          // only: an entry that comes a few bytes at a time is not read again from its start for every few bytes.
+          if (!final && n - lt < LONG && this.consumed + lt !== this.waitedAt && this.cutShort(s, lt)) {
+            this.waitedAt = this.consumed + lt;
+            break;
+          }
         }
         const gt = tagEnd(s, lt + 1);
         if (gt === -1) break;
