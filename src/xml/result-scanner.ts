@@ -88,7 +88,7 @@ export class ResultScanner {
   private consumed = 0;
   /** Where the last entry that waited for the rest of its text starts (characters of the document), or -1. */
   private waitedAt = -1;
-  /** ResultTail.copies as far as read; undefined when not asked for, or once an entry cannot be copied. */
+  /** ResultTail.copies as far as read; undefined when not asked for, or once an entry cannot be copied (copyable(), or read by the general path). */
   private copies: ResultCopies | undefined;
 
   constructor(onEntry: (e: ResultEntry) => void, opts: ResultScannerOptions = {}) {
@@ -138,7 +138,7 @@ export class ResultScanner {
     this.scan(pending + this.input.end(), true);
     if (!this.sawRoot) throw this.fail('SDATA_E_PROTOCOL', 'empty result feed: no root element');
     if (!this.rootClosed) throw this.fail('SDATA_E_MALFORMED', `result feed is not well-formed XML: unexpected end of document inside <${this.names[this.names.length - 1]}>`);
-    const copies = this.copies !== undefined && this.copies.spans.length === 2 * this.count ? this.copies : undefined;
+    const copies = this.copies;
     return { next: this.next, entries: this.count, diagnoses: this.feedDiagnoses, ...(copies === undefined ? {} : { copies }) };
   }
 
@@ -289,7 +289,7 @@ export class ResultScanner {
   /** Notes where the entry at [lt, end) of `s` stands, when it can be copied (`whole`: read by the pattern); else no copies. */
   private copyable(s: string, lt: number, end: number, whole: boolean): void {
     const c = this.copies!;
-    if (!whole || c.spans.length !== 2 * this.count || NOT_COPYABLE.test(s.slice(lt, end))) {
+    if (!whole || NOT_COPYABLE.test(s.slice(lt, end))) {
       this.copies = undefined;
       return;
     }
@@ -425,6 +425,8 @@ export class ResultScanner {
       if (uri !== NS.atom) return;
       if (local === 'entry') {
         this.cur = { index: this.count++, atomId: undefined, uuid: undefined, status: undefined, message: undefined, method: undefined, location: undefined, diagnoses: [] };
+        // Read element by element: not an entry to copy, so neither is the page.
+        this.copies = undefined;
       } else if (local === 'link') {
         const rel = this.attr(s, attrFrom, attrTo, '', 'rel')?.trim();
         const href = this.attr(s, attrFrom, attrTo, '', 'href');
