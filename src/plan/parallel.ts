@@ -172,13 +172,9 @@ function endAfter(idx: number, from: number, pattern: Buffer): number {
   return idx >= 0 ? from + idx + pattern.length : -1;
 }
 
-/** The bytes gathered so far as one Buffer (a view when there is one piece). */
-function joined(acc: readonly Uint8Array[], length: number): Buffer {
-  return acc.length === 1 ? Buffer.from(acc[0]!.buffer, acc[0]!.byteOffset, acc[0]!.length) : Buffer.concat(acc, length);
-}
-
 /** Bytes `from` to `to` of those gathered, as one Buffer: a view when they lie in one chunk, else a copy of just them. */
 function range(acc: readonly Uint8Array[], from: number, to: number): Buffer {
+  if (from === to) return Buffer.alloc(0);
   let k = 0;
   let at = 0;
   while (at + acc[k]!.length <= from) at += acc[k++]!.length;
@@ -248,7 +244,7 @@ async function* pieces(input: AsyncIterable<Uint8Array>, size: number, pattern: 
   for await (const chunk of input) {
     if (chunk.length === 0) continue;
     // Joined now and then, so that a search never walks more than a few dozen of a byte-wise writer's chunks.
-    if (acc.length >= 64) acc = [joined(acc, accLen)];
+    if (acc.length >= 64) acc = [range(acc, 0, accLen)];
     acc.push(chunk);
     accLen += chunk.length;
     // Short of a piece, a cut is tried only when the input has nothing more at hand and this chunk may end an end
@@ -283,7 +279,7 @@ async function* pieces(input: AsyncIterable<Uint8Array>, size: number, pattern: 
       again = first ? accLen > 0 && idle?.() === true : accLen >= size;
     } while (again);
   }
-  const rest = joined(acc, accLen);
+  const rest = range(acc, 0, accLen);
   const p = pattern();
   const idx = offset > 0 ? lastEndTag(rest, p) : -1;
   if (idx >= 0 && idx + p.length < rest.length) {
