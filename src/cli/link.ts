@@ -4,6 +4,7 @@ import type { KeyNormalization } from '../engine/link/decide.ts';
 import { runLink, type LinkResult } from '../engine/link/run-link.ts';
 import type { COMMANDS, Input } from './commands.ts';
 import { checkOutputs, clientOptions, loggerFrom, onInterrupt, pollFrom, spoolDirOf, withSummary } from './common.ts';
+import { int } from '../engine/format.ts';
 import { levelOfExit, type LogFields } from '../engine/log.ts';
 import { EXIT } from './exit-codes.ts';
 
@@ -53,7 +54,7 @@ function linkFields(r: LinkResult): LogFields {
 /** The summary on stderr: what was read, matched, linked (or would be), and what was left alone. */
 export function linkSummary(r: LinkResult): string {
   const c = r.counts;
-  const n = (x: number): string => x.toLocaleString('en-US');
+  const n = int;
   const [s, t] = r.sides;
   const verb = r.apply ? '' : 'would be ';
   const lines = [

@@ -6,6 +6,7 @@ import { startJournal } from '../engine/leftover-contexts.ts';
 import type { PortableClientOptions } from '../engine/verify/side-thread.ts';
 import { runVerify, type VerifyResult } from '../engine/verify/run-verify.ts';
 import type { COMMANDS, Input } from './commands.ts';
+import { int } from '../engine/format.ts';
 import { levelOfExit } from '../engine/log.ts';
 import { SdataError } from '../protocol/errors.ts';
 import { clientOptions, limitsFrom, loggerFrom, onInterrupt, pollFrom, withSummary } from './common.ts';
@@ -87,7 +88,7 @@ export async function run({ values: v }: Input<typeof COMMANDS.verify>): Promise
 
 /** The summary on stderr: what each side holds, and each kind of difference. */
 export function verifySummary(r: VerifyResult): string {
-  const n = (x: number): string => x.toLocaleString('en-US');
+  const n = int;
   const [s, t] = r.sides;
   const d = r.differences;
   const side = (x: typeof s): string => `${n(x.entries)} entries: ${n(x.live)} resources, ${n(x.deleted)} tombstones${x.unreadable ? `, ${n(x.unreadable)} not compared` : ''}`;
