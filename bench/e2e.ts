@@ -8,7 +8,7 @@
 //    pull's own: it parses every entry);
 // 4. the engine alone (issue 15 item 2): `run` from a source that streams that file to a null-sink target
 //    (bench/null-peers.ts, its own process), against `plan --threads 1` on the same file, both on one core
-//    (taskset -c 0, the peers on the other core) where taskset exists;
+//    (taskset -c 0, the peers on the other core) where taskset exists; three rounds, medians (ALONE_ROUNDS);
 // 5. the anchor again: the two bracket steps 2-4, and the ratios take their mean (these machines change speed by tens
 //    of percent within minutes; one anchor before the seeding cannot see it, two say how much the run drifted);
 // 6. end to end at a smaller size: every process's peak RSS must not grow with the feed (flat: within 10%).
@@ -79,33 +79,60 @@ interface SizeResult extends SyncRunFigures {
   threads: { source: Record<string, number> | null; target: Record<string, number> | null };
 }
 
+interface AloneSide {
+  /** Medians over the rounds (peak RSS: the highest), and every round's wall time. */
+  seconds: number;
+  mbPerSecond: number;
+  cpuSeconds: number;
+  maxRssMiB: number;
+  walls: number[];
+}
+
 interface EngineAlone {
   feedMB: number;
   pinned: boolean;
-  engine: { seconds: number; mbPerSecond: number; cpuSeconds: number; maxRssMiB: number };
-  plan1: { seconds: number; mbPerSecond: number; cpuSeconds: number; maxRssMiB: number };
+  engine: AloneSide;
+  plan1: AloneSide;
 }
 
+/**
+ * Rounds of the engine alone and of `plan --threads 1`, each round starting with the other one: the bar is a ratio of
+ * the medians. One run of each (before stop 31) moved by ±0.05 from day to day: 0.658 in stop 30's run, 0.70-0.75 in
+ * three rounds at 1M the next day, and a single pair can catch a slow minute on one side only.
+ */
+const ALONE_ROUNDS = 3;
+
 const seededSource = (dir: string, count: number): string => join(dir, `source-${count}.db`);
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** The engine between peers that cost nothing, against `plan --threads 1`, on the same file and the same core. */
 async function engineAlone(feed: string, count: number, dir: string): Promise<EngineAlone> {
   const peers = await nullPeers(here('./null-peers.ts'), feed);
   try {
     const base = peers.base;
-    const size = (await stat(feed)).size;
+    const mb = (await stat(feed)).size / 1e6;
     const report = join(dir, `report-alone-${count}.json`);
-    const run = await runChild(['run', '--source', `${base}/sdata/source/crm/-/accounts`, '--target', `${base}/sdata/sink/crm/-/accounts`, '--kind', 'accounts',
-      '--chunk-entries', values['chunk-entries'], '--report', report, '--progress', 'none', '--quiet', '--state-dir', dir], dir, undefined, [], onCore(0));
-    const rep = JSON.parse(await readFile(report, 'utf8')) as { passes: { read: number; forwarded: number }[] };
-    if (rep.passes[0]!.forwarded !== count) throw new Error(`engine alone forwarded ${rep.passes[0]!.forwarded} of ${count} entries`);
-    const plan = await runChild(['plan', feed, '--quiet', '--threads', '1'], dir, undefined, [], onCore(0));
-    const mb = size / 1e6;
-    return {
-      feedMB: mb, pinned: PIN,
-      engine: { seconds: run.wall, mbPerSecond: mb / run.wall, cpuSeconds: run.cpuSeconds, maxRssMiB: run.maxRssMiB },
-      plan1: { seconds: plan.wall, mbPerSecond: mb / plan.wall, cpuSeconds: plan.cpuSeconds, maxRssMiB: plan.maxRssMiB },
+    const engine = async (): Promise<ChildRun> => {
+      const run = await runChild(['run', '--source', `${base}/sdata/source/crm/-/accounts`, '--target', `${base}/sdata/sink/crm/-/accounts`, '--kind', 'accounts',
+        '--chunk-entries', values['chunk-entries'], '--report', report, '--progress', 'none', '--quiet', '--state-dir', dir], dir, undefined, [], onCore(0));
+      const rep = JSON.parse(await readFile(report, 'utf8')) as { passes: { read: number; forwarded: number }[] };
+      if (rep.passes[0]!.forwarded !== count) throw new Error(`engine alone forwarded ${rep.passes[0]!.forwarded} of ${count} entries`);
+      return run;
     };
+    const plan = (): Promise<ChildRun> => runChild(['plan', feed, '--quiet', '--threads', '1'], dir, undefined, [], onCore(0));
+    const runs = { engine: [] as ChildRun[], plan1: [] as ChildRun[] };
+    for (let r = 0; r < ALONE_ROUNDS; r++) {
+      const order = r % 2 === 0 ? (['engine', 'plan1'] as const) : (['plan1', 'engine'] as const);
+      for (const side of order) runs[side].push(await (side === 'engine' ? engine() : plan()));
+      const [e, p] = [runs.engine[r]!, runs.plan1[r]!];
+      log(`  engine alone, round ${r + 1}: run ${e.wall.toFixed(1)} s (CPU ${e.cpuSeconds.toFixed(1)} s), plan --threads 1 ${p.wall.toFixed(1)} s (CPU ${p.cpuSeconds.toFixed(1)} s): ${(e.wall > 0 ? p.wall / e.wall : 0).toFixed(3)}`);
+    }
+    const side = (xs: ChildRun[]): AloneSide => {
+      const seconds = median(xs.map((x) => x.wall));
+      return { seconds, mbPerSecond: mb / seconds, cpuSeconds: median(xs.map((x) => x.cpuSeconds)), maxRssMiB: Math.max(...xs.map((x) => x.maxRssMiB)), walls: xs.map((x) => +x.wall.toFixed(3)) };
+    };
+    return { feedMB: mb, pinned: PIN, engine: side(runs.engine), plan1: side(runs.plan1) };
   } finally {
     peers.stop();
   }
@@ -193,7 +220,7 @@ async function once(count: number, dir: string, withPlan: boolean): Promise<Size
       try {
         r.alone = await engineAlone(feed, count, dir);
         const a = r.alone;
-        log(`engine alone (null peers${a.pinned ? ', engine and plan on core 0' : ', not pinned: no taskset'}), ${a.feedMB.toFixed(0)} MB: ` +
+        log(`engine alone (null peers${a.pinned ? ', engine and plan on core 0' : ', not pinned: no taskset'}), ${a.feedMB.toFixed(0)} MB, medians of ${ALONE_ROUNDS} rounds: ` +
           `run ${a.engine.seconds.toFixed(1)} s, ${a.engine.mbPerSecond.toFixed(1)} MB/s, CPU ${a.engine.cpuSeconds.toFixed(1)} s; ` +
           `plan --threads 1 ${a.plan1.seconds.toFixed(1)} s, ${a.plan1.mbPerSecond.toFixed(1)} MB/s, CPU ${a.plan1.cpuSeconds.toFixed(1)} s`);
       } finally {
