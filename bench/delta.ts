@@ -27,6 +27,7 @@ import { Store } from '../src/provider/store/store.ts';
 import { fillStore, seedResource } from '../src/seeder/seed-store.ts';
 import { parseDigestDocument } from '../src/xml/digest-document.ts';
 import { serve, stop } from './servers.ts';
+import { median } from './sync-processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -39,7 +40,6 @@ const counts = values.counts.split(',').map(Number).sort((a, b) => a - b);
 const delta = Number(values.delta);
 const log = (s: string): void => void process.stderr.write(`[bench delta] ${s}\n`);
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const dir = await mkdtemp(join(tmpdir(), 'sdata-bench-delta-'));
 const db = join(dir, 'source.db');

@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { seedStore } from '../src/seeder/seed-store.ts';
 import { busyMicros, summarise, type CpuProfile } from './cpu-profile.ts';
 import { drainSourceFeed, type Drained } from './source-drain.ts';
-import { cpuSecondsNow, getJson, threadCpuNow, here, NODE, nullPeers, onCore, PIN, provider as serveProcess, removeStores, runChild, stopProvider, type Checksum, type ChildRun, type SyncRunFigures, type Usage } from './sync-processes.ts';
+import { cpuSecondsNow, getJson, threadCpuNow, here, median, NODE, nullPeers, onCore, PIN, provider as serveProcess, removeStores, runChild, stopProvider, type Checksum, type ChildRun, type SyncRunFigures, type Usage } from './sync-processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -104,7 +104,6 @@ const ALONE_ROUNDS = 3;
 
 const seededSource = (dir: string, count: number): string => join(dir, `source-${count}.db`);
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** The engine between peers that cost nothing, against `plan --threads 1`, on the same file and the same core. */
 async function engineAlone(feed: string, count: number, dir: string): Promise<EngineAlone> {

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { seedStore } from '../src/seeder/seed-store.ts';
 import { binFlags } from './bin-flags.ts';
 import { summarise, type CpuProfile } from './cpu-profile.ts';
-import { here, NODE, nullPeers, onCore, PIN, provider, removeStores, runChild, stopProvider, usageFrom, type ChildRun } from './sync-processes.ts';
+import { here, median, NODE, nullPeers, onCore, PIN, provider, removeStores, runChild, stopProvider, usageFrom, type ChildRun } from './sync-processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -34,7 +34,6 @@ const { values } = parseArgs({
 });
 
 const log = (s: string): void => void process.stderr.write(`[bench engine-alone] ${s}\n`);
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const trees = [here('..'), ...values.against.map((d) => resolve(d))];
 const dir = await mkdtemp(join(tmpdir(), 'sdata-bench-alone-'));

@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { median } from './sync-processes.ts';
 
 const { values } = parseArgs({ options: { mb: { type: 'string', default: '40' }, runs: { type: 'string', default: '3' }, child: { type: 'string' } } });
 
@@ -103,7 +104,6 @@ for (let i = 0; i < Number(values.runs); i++) {
     results[mode]!.push(j.mb / j.seconds);
   }
 }
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const cut = median(results.cut!);
 const ser = median(results.serialise!);
 process.stdout.write(`forwarding ${mb.toFixed(0)} MB (half skipped), CPU-time MB/s, median of ${values.runs}:\n` +

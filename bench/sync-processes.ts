@@ -143,6 +143,9 @@ export interface Checksum { count: number; sha256: string; statesSha256: string 
 export const PIN = existsSync('/usr/bin/taskset') && cpus().length >= 2;
 export const onCore = (core: number): string[] => (PIN ? ['/usr/bin/taskset', '-c', String(core)] : []);
 
+/** The middle of `xs` (of an even count, the upper of the two middle ones): what the benches compare between rounds. */
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
 /**
  * bench/null-peers.ts (a source streaming `feed`, a target that accepts at once) in its own process on core 1, from
  * `script` (a checkout's own copy, for benches that alternate checkouts); its base URL, and how to stop it.
