@@ -97,8 +97,8 @@ interface EngineAlone {
 
 /**
  * Rounds of the engine alone and of `plan --threads 1`, each round starting with the other one: the bar is a ratio of
- * the medians. One run of each (before stop 31) moved by ±0.05 from day to day: 0.658 in stop 30's run, 0.70-0.75 in
- * three rounds at 1M the next day, and a single pair can catch a slow minute on one side only.
+ * the medians. One run of each (before stop 31) moved by ±0.05 between runs of the same code: 0.658 in stop 30's run,
+ * 0.70-0.75 at 1M in stop 31's; a single pair can catch a slow minute on one side only.
  */
 const ALONE_ROUNDS = 3;
 
