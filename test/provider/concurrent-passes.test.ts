@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { request, type IncomingMessage } from 'node:http';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, test } from 'node:test';
 import { Rng } from '../../src/gen/rng.ts';
@@ -8,7 +7,7 @@ import type { RunningProvider } from '../../src/provider/http/server.ts';
 import { tickOfKey } from '../../src/provider/store/tick-key.ts';
 import { page as testPage, type TestEntry } from '../helpers/feeds.ts';
 import { until } from '../helpers/until.ts';
-import { allResults, get, http, parseXml, post, provider, testDir, ticksOf, type TestDir } from './helpers.ts';
+import { allResults, get, http, parseXml, post, postInHalves, provider, testDir, ticksOf, type TestDir } from './helpers.ts';
 
 /**
  * Several engines posting into one target kind at once (issue 13 point 6): six clients post overlapping pages of
@@ -79,37 +78,14 @@ after(async () => {
   dir.cleanup();
 });
 
-async function postPage(base: string, tracking: string, body: string): Promise<void> {
-  const r = await post(`${base}/accounts/$syncTarget?trackingID=${tracking}`, body);
+/** A page posted, every result a success, its context deleted; with `between`, the body in halves (postInHalves). */
+async function postPage(base: string, tracking: string, body: string, between?: Promise<unknown>): Promise<void> {
+  const url = `${base}/accounts/$syncTarget?trackingID=${tracking}`;
+  const r = await (between === undefined ? post(url, body) : postInHalves(url, body, between));
   assert.equal(r.status, 202, r.text);
-  await settle(tracking, r.headers.get('location')!);
-}
-
-/** Every result of a posted page a success, and its context deleted. */
-async function settle(tracking: string, loc: string): Promise<void> {
+  const loc = r.headers.get('location')!;
   for (const res of await allResults(loc)) assert.ok(res.status < 400, `${tracking} ${res.id}: ${res.status} ${res.codes.join()}`);
   assert.equal((await http('DELETE', loc)).status, 200);
-}
-
-/** postPage, the body sent in two halves: the second once `between` resolves (the target waits for it meanwhile). */
-async function postInHalves(base: string, tracking: string, body: string, between: Promise<void>): Promise<void> {
-  const bytes = Buffer.from(body);
-  const half = bytes.length >> 1;
-  const res = await new Promise<IncomingMessage>((resolve, reject) => {
-    const req = request(`${base}/accounts/$syncTarget?trackingID=${tracking}`, {
-      method: 'POST', headers: { 'content-type': 'application/atom+xml; type=feed', 'content-length': String(bytes.length) },
-    }, resolve);
-    req.on('error', reject);
-    req.write(bytes.subarray(0, half));
-    between.then(() => req.end(bytes.subarray(half)), (e: unknown) => {
-      req.destroy();
-      reject(e instanceof Error ? e : new Error(String(e)));
-    });
-  });
-  let text = '';
-  for await (const c of res) text += String(c);
-  assert.equal(res.statusCode, 202, text);
-  await settle(tracking, res.headers.location!);
 }
 
 /** Per endpoint (normalised): digest tick and newest stored tick, read in one transaction of another connection. */
@@ -181,8 +157,7 @@ test('six clients posting overlapping pages into one kind at once: the newest ve
   try {
     await Promise.all(clientPages.map(async (pages, c) => {
       for (let i = 0; i < pages.length; i++) {
-        const tracking = `client-${c}-page-${i}`;
-        await (i === 0 && c < 2 ? postInHalves(target.url, tracking, pages[i]!, overlap) : postPage(target.url, tracking, pages[i]!));
+        await postPage(target.url, `client-${c}-page-${i}`, pages[i]!, i === 0 && c < 2 ? overlap : undefined);
       }
     }));
   } finally {

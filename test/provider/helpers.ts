@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request, type IncomingMessage } from 'node:http';
 import { DatabaseSync } from 'node:sqlite';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,6 +137,29 @@ export async function http(method: string, url: string, body?: string, headers: 
 
 export const get = (url: string): Promise<Res> => http('GET', url);
 export const post = (url: string, body: string, headers: Record<string, string> = {}): Promise<Res> => http('POST', url, body, headers);
+
+/**
+ * A POST whose body goes in two halves, the second once `between` settles: meanwhile the provider holds the context
+ * applying, waiting for the rest. If `between` fails, the request is dropped and its failure is this one's.
+ */
+export async function postInHalves(url: string, body: string | Buffer, between: Promise<unknown>): Promise<Res> {
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+  const half = bytes.length >> 1;
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/atom+xml; type=feed', 'content-length': String(bytes.length) } }, resolve);
+    req.on('error', reject);
+    req.write(bytes.subarray(0, half));
+    between.then(() => req.end(bytes.subarray(half)), (e: unknown) => {
+      req.destroy();
+      reject(e instanceof Error ? e : new Error(String(e)));
+    });
+  });
+  let text = '';
+  for await (const c of res) text += String(c);
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(res.headers)) for (const x of Array.isArray(v) ? v : v === undefined ? [] : [v]) headers.append(k, x);
+  return { status: res.statusCode!, headers, text };
+}
 
 /** The message of the first diagnosis of an error body. */
 export function diagnosisMessage(text: string): string {

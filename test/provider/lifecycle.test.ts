@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import { NS } from '../../src/protocol/namespaces.ts';
 import type { RunningProvider } from '../../src/provider/http/server.ts';
@@ -8,7 +7,7 @@ import { page as testPage } from '../helpers/feeds.ts';
 import { oracleCheck, xmllintErrors } from '../helpers/oracle.ts';
 import { until } from '../helpers/until.ts';
 import {
-  diagnosisMessage, get, http, kid, kids, linkOf, parseXml, pollUntilDone, post, provider, resultsOf, testDir, textOf, ticksOf,
+  diagnosisMessage, get, http, kid, kids, linkOf, parseXml, pollUntilDone, post, postInHalves, provider, resultsOf, testDir, textOf, ticksOf,
   type TestDir,
 } from './helpers.ts';
 
@@ -163,25 +162,17 @@ test('a chunk context found by its trackingID while it applies (an empty-body PO
   const url = `${tgt.url}/accounts/$syncTarget?trackingID=T-HELD&runName=t`;
   const before = tgt.openContexts();
   // The chunk's first half only: the provider holds the context applying while the rest is awaited.
-  const body = Buffer.from(pageText);
-  const req = request(url, { method: 'POST', headers: { 'content-type': 'application/atom+xml; type=feed', 'content-length': String(body.length) } });
-  const answered = new Promise<number>((resolve, reject) => {
-    req.on('response', (res) => {
-      res.resume();
-      resolve(res.statusCode!);
-    });
-    req.on('error', reject);
-  });
-  req.write(body.subarray(0, body.length >> 1));
-  await until(() => tgt.openContexts() === before + 1, { what: 'the chunk context applying' });
-  // What the next run of a killed engine does (http/async-op.ts releaseByTrackingId): the same POST, an empty body.
-  const probe = await post(url, '');
-  assert.equal(probe.status, 202);
-  const loc = probe.headers.get('location')!;
-  assert.match(loc, /\$syncTarget\('T-HELD'\)$/);
-  assert.equal((await http('DELETE', loc)).status, 200);
-  req.end(body.subarray(body.length >> 1));
-  assert.equal(await answered, 202);
+  let loc = '';
+  const held = (async (): Promise<void> => {
+    await until(() => tgt.openContexts() === before + 1, { what: 'the chunk context applying' });
+    // What the next run of a killed engine does (http/async-op.ts releaseByTrackingId): the same POST, an empty body.
+    const probe = await post(url, '');
+    assert.equal(probe.status, 202);
+    loc = probe.headers.get('location')!;
+    assert.match(loc, /\$syncTarget\('T-HELD'\)$/);
+    assert.equal((await http('DELETE', loc)).status, 200);
+  })();
+  assert.equal((await postInHalves(url, pageText, held)).status, 202);
   assert.equal((await get(loc)).status, 410);
   assert.equal(tgt.openContexts(), before);
   // Where no POST of that trackingID left a context, the empty body is refused and nothing is created.
