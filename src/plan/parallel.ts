@@ -260,8 +260,19 @@ async function* pieces(input: AsyncIterable<Uint8Array>, size: number, pattern: 
       // (a 10,000-endpoint digest) arrives in many chunks, each of which had joined and searched all before it.
       const from = Math.max(0, searched - p.length - SEARCH_BACK);
       const found = findCut(acc, accLen, from, first ? 0 : size, p);
-      let cut = found.cut;
-      if (cut < 0 && !again && accLen >= 4 * size) cut = accLen;
+      const cut = found.cut;
+      if (cut < 0 && !again && accLen >= 4 * size) {
+        // No cut in four pieces' worth (a page head with a large digest, an entry longer than that): whoever reads
+        // this reads on into the next, so the chunks go as they came, each a piece, rather than joined into one (a
+        // 10,000-endpoint head: ~2.6 MB copied into fresh memory for nothing, ~15 ms).
+        for (const c of acc) {
+          yield { bytes: c, byteOffset: offset, final: false };
+          offset += c.length;
+        }
+        acc = [];
+        accLen = searched = 0;
+        break;
+      }
       if (cut < 0) {
         searched = accLen;
         searchedFor = p;

@@ -2,6 +2,7 @@ import type { PageDecls } from '../xml/feed-writer.ts';
 import { NO_DECLS } from '../xml/entry-record.ts';
 import type { ScannedEntries } from '../xml/piece-scanner.ts';
 import type { Decider } from './decide.ts';
+import { SKIP } from './endpoint-ticks.ts';
 import { Kind, type SegmentBatch, type SegmentJob } from './segment.ts';
 
 /**
@@ -17,8 +18,9 @@ export function scannedBatch(job: SegmentJob, e: ScannedEntries, decider: Decide
   const kinds = new Array<number>(n);
   let size = 0;
   let forwarded = 0;
+  const found = decider.decideAll(e.endpoint, e.tick, n, bytes, e.endpointAt);
   for (let k = 0; k < n; k++) {
-    if (decider.decideState(e.endpoint[k]!, e.tick[k]!) === 'skip') {
+    if (found[k] === SKIP) {
       kinds[k] = Kind.Skip;
     } else {
       kinds[k] = Kind.Forward;

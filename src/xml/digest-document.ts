@@ -45,6 +45,8 @@ export function parseDigestDocument(xml: string, source = '<digest>', scan = tru
     // A document all ASCII is one-byte text as every reader of ours makes it (decodeDocument, a latin1 or UTF-8
     // decoding of ASCII bytes): its digest's content is scanned as a slice of it.
     asciiText: isAscii(xml),
+    // A target's digest: a planner's decisions need only its keys and ticks (Decider), the rest when asked for.
+    made: 'ticks',
   }, source);
   p.on('doctype', () => {
     throw fail('DOCTYPE declarations are refused');

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { DigestBuilder, type Digest, type Position } from '../protocol/digest.ts';
+import { DigestBuilder, DigestChecker, digestTicks, lazyDigest, ownString, type Digest, type DigestTicks, type Position } from '../protocol/digest.ts';
 import { NS } from '../protocol/namespaces.ts';
 
 /**
@@ -76,14 +76,16 @@ function patternsFor(prefix: string): Patterns {
  * document read whole and all ASCII, digest-document.ts), which is read as it is, without the copy.
  *
  * With the digest comes its element as written (`written`), when every value in it is in the form serializeDigest
- * writes and the content came as bytes (a feed head's): a planner puts those bytes in every chunk's head instead of
- * serialising 10,000 entries again. The bytes are kept there: the caller must not reuse them.
+ * writes and the content came as bytes, or as text with its bytes (`bytes`, in pieces): a feed head's. A planner puts
+ * those bytes in every chunk's head instead of serialising 10,000 entries again. The bytes are kept there, not copied:
+ * the caller must not reuse them (a reader's input, which no reader writes into).
  */
-export function scanDigest(content: Uint8Array | string, prefix: string, limits: DigestScanLimits, source = ''): ScannedDigest | undefined {
+export function scanDigest(content: Uint8Array | string, prefix: string, limits: DigestScanLimits, source = '', bytes?: readonly Uint8Array[], made: DigestMade = 'now'): ScannedDigest | undefined {
   if (limits.depthLeft < 2 || prefix.length + 17 > limits.maxNameBytes) return undefined;
   const s = typeof content === 'string' ? content : Buffer.from(content.buffer, content.byteOffset, content.length).toString('latin1');
   const p = patternsFor(prefix);
-  const builder = new DigestBuilder(source);
+  const builder = made === 'now' ? new DigestBuilder(source) : new DigestChecker({ distinct: made === 'asked', ticks: made === 'ticks' });
+  let origin: string | undefined;
   const maxText = limits.maxText;
   /** Characters of texts read, and of markup: the rest is white space between tags. */
   let texts = 0;
@@ -98,7 +100,7 @@ export function scanDigest(content: Uint8Array | string, prefix: string, limits:
     if (o !== null) {
       const t = o[1]!;
       if (t.length > maxText) return undefined;
-      builder.origin(t);
+      origin = t;
       plain = untrimmed(t);
       texts += t.length;
       tags += o[0].length - t.length;
@@ -128,10 +130,34 @@ export function scanDigest(content: Uint8Array | string, prefix: string, limits:
   }
   // The white space between tags, all of it together, within the limit: then so is every run of it.
   if (s.length - texts - tags > maxText) return undefined;
-  const digest = builder.finish();
+  let digest: Digest;
+  if (builder instanceof DigestBuilder) {
+    if (origin !== undefined) builder.origin(origin);
+    digest = builder.finish();
+  } else {
+    // Read again, the same way, when the entries are asked for: checked now, they read the same then. The ticks kept
+    // are told once (to the decider that makes a table of them), then read again like the entries.
+    let told = builder.ticks;
+    const again = (): ScannedDigest => scanDigest(s, prefix, limits, source)!;
+    const ticks = told === undefined ? undefined : (): DigestTicks => {
+      const t = told ?? digestTicks(again().digest);
+      told = undefined;
+      return t;
+    };
+    digest = lazyDigest(origin === undefined ? undefined : ownString(origin.trim()), () => again().digest.entries, ticks);
+  }
   // Two entries for one endpoint are one in the digest, which a copy of the text would not say.
-  return { digest, written: plain && entries === digest.entries.size && typeof content !== 'string' ? wrapped(prefix, content) : undefined };
+  const size = builder instanceof DigestBuilder ? digest.entries.size : builder.size;
+  const asWritten = typeof content !== 'string' ? [content] : bytes;
+  return { digest, written: plain && entries === size && asWritten !== undefined ? wrapped(prefix, asWritten) : undefined };
 }
+
+/**
+ * When the digest's entries are made: `now`; when first asked for (`asked`: a feed head's, whose element as written is
+ * all a one-page plan needs); or when asked for, the keys and ticks kept at once for a decider (`ticks`: a target
+ * digest document's, protocol/digest.ts digestTicks).
+ */
+export type DigestMade = 'now' | 'asked' | 'ticks';
 
 /** A digest the scanner read, and its element as written when it can stand for the digest in a feed's head. */
 export interface ScannedDigest {
@@ -158,10 +184,10 @@ function canonicalTick(t: string): boolean {
   return ((first >= 49 && first <= 57) || t === '0') && last >= 48 && last <= 57;
 }
 
-function wrapped(prefix: string, content: Uint8Array): Uint8Array[] {
+function wrapped(prefix: string, content: readonly Uint8Array[]): Uint8Array[] {
   const q = prefix === '' ? '' : `${prefix}:`;
   const decl = prefix === 'sync' ? '' : prefix === '' ? ` xmlns="${NS.sync}"` : ` xmlns:${prefix}="${NS.sync}"`;
-  return [Buffer.from(`<${q}digest${decl}>`), content, Buffer.from(`</${q}digest>`)];
+  return [Buffer.from(`<${q}digest${decl}>`), ...content, Buffer.from(`</${q}digest>`)];
 }
 
 /** Whether `text` is all ASCII: its UTF-8 length equals its UTF-16 one (a latin1 copy would turn any other character into some byte). */

@@ -107,6 +107,8 @@ export class FeedReader {
         this.head.digest = d;
         if (written !== undefined) this.head.digestWritten = written;
       },
+      // A one-page plan needs only the element as written; the engine compares the pages' digests.
+      made: 'asked',
     }, this.source);
     this.stopCapture();
     // No 'error' handler on purpose (see saxes-adapter.ts): saxes then throws from write(), and parse() turns its
@@ -204,8 +206,9 @@ export class FeedReader {
       // The next multiple of SLICE_BYTES in the document, or the chunk's end.
       const at = this.byteOffset + this.input.bytes;
       const j = Math.min(n, i + SLICE_BYTES - (at % SLICE_BYTES));
-      const text = this.input.decode(i === 0 && j === n ? bytes : bytes.subarray(i, j));
-      if (text.length > 0) this.read(text);
+      const slice = i === 0 && j === n ? bytes : bytes.subarray(i, j);
+      const text = this.input.decode(slice);
+      if (text.length > 0) this.read(text, slice);
       if (this.input.invalid) throw this.invalidBytes(text);
       if ((at + j - i) % SLICE_BYTES === 0) this.checkpoint();
       i = j;
@@ -220,10 +223,11 @@ export class FeedReader {
     }
   }
 
-  private read(text: string): void {
-    if (this.headDigest.collecting) this.headDigest.collect(text);
+  /** `bytes`: what `text` was decoded from, when it was (the head digest's content can be read from them). */
+  private read(text: string, bytes?: Uint8Array): void {
+    if (this.headDigest.collecting) this.headDigest.collect(text, bytes);
     else if (this.headSent || this.headDigest.reading || this.at.skipped || !this.digestScanner) this.readText(text);
-    else this.headDigest.read(text);
+    else this.headDigest.read(text, bytes);
   }
 
   private readText(text: string): void {

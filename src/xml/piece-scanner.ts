@@ -22,6 +22,12 @@ export interface ScannedEntries {
   /** The syncState's endpoint (trimmed) and tick (canonical). */
   endpoint: string[];
   tick: string[];
+  /**
+   * Where each endpoint's characters are in the piece's bytes, when those bytes are exactly its characters (ASCII,
+   * no reference): a decision hashes and compares them there, faster than a string cut from the piece (decide.ts). -1
+   * when not.
+   */
+  endpointAt: number[];
   /** The first entry's qname as written. */
   firstName: string | undefined;
   /** Where a reader that read the primer and the piece would stand (FeedReader.line/column). */
@@ -52,7 +58,7 @@ export type { Refusal };
 const EMPTY = Buffer.alloc(0);
 
 export class PieceScanner extends TagScope {
-  readonly out: ScannedEntries = { count: 0, start: [], end: [], nameEnd: [], own: [], endpoint: [], tick: [], firstName: undefined, line: 1, column: 0 };
+  readonly out: ScannedEntries = { count: 0, start: [], end: [], nameEnd: [], own: [], endpoint: [], tick: [], endpointAt: [], firstName: undefined, line: 1, column: 0 };
   private readonly limits: XmlLimits;
   private readonly maxEntryBytes: number;
   /** Next `&` and `]]>` at or after what has been checked (-1: none left). */
@@ -74,6 +80,7 @@ export class PieceScanner extends TagScope {
   protected inPayload = false;
   protected sawResource = false;
   private endpoint: string | undefined;
+  private endpointAt = -1;
   private tickText: string | undefined;
   protected uuid: string | undefined;
   /**
@@ -148,6 +155,7 @@ export class PieceScanner extends TagScope {
     const o = this.out;
     o.count = 0;
     o.endpoint.length = 0;
+    o.endpointAt.length = 0;
     o.tick.length = 0;
     o.own.length = 0;
     o.firstName = undefined;
@@ -315,8 +323,19 @@ export class PieceScanner extends TagScope {
 
   private endCapture(endLt: number): void {
     // A self-closing element has no content (endLt < 0).
-    const t = endLt < 0 ? '' : rawToText(this.real(this.capFrom, endLt), () => new Error('unreachable: references are checked'));
-    if (this.cap === 1) this.endpoint = t.trim();
+    const raw = endLt < 0 ? '' : this.real(this.capFrom, endLt);
+    const t = rawToText(raw, () => new Error('unreachable: references are checked'));
+    if (this.cap === 1) {
+      this.endpoint = t.trim();
+      // The bytes are the characters when the text has no reference (rawToText gave it back) and decoding it did not
+      // shorten it (ASCII); then trimming took XML white space only (control characters are refused).
+      let at = -1;
+      if (t === raw && raw.length === endLt - this.capFrom && this.endpoint !== '') {
+        at = this.capFrom;
+        while (isSpace(this.s.charCodeAt(at))) at++;
+      }
+      this.endpointAt = at;
+    }
     else if (this.cap === 2) this.tickText = t;
     else this.captured(this.cap, t);
     this.cap = 0;
@@ -342,6 +361,7 @@ export class PieceScanner extends TagScope {
     o.nameEnd[k] = this.openEnd[0]! - lt;
     o.own[k] = this.own;
     o.endpoint[k] = this.endpoint!;
+    o.endpointAt[k] = this.endpointAt;
     o.tick[k] = this.tickText!;
     this.tagEnd = end;
     return undefined;

@@ -307,3 +307,87 @@ describe('feed head digest', () => {
     assert.match(String((fast.error as { message: string }).message), /sync:digest is larger than/);
   });
 });
+
+describe('feed head digest, read from the bytes it came in', () => {
+  // A digest over several of the reader's 64 KiB slices, with characters beyond ASCII before it and after it.
+  const o = resolveFeedOptions({ count: 5, seed: 4, endpoints: 1200 });
+  const plainFeed = [...pageTexts(o, 0)].join('');
+  const digestAt = plainFeed.indexOf('<sync:digest>');
+
+  /** The feed with a comment before the digest whose `é` begins `straddle` bytes before the 64 KiB mark. */
+  function feedWith(straddle: number): Buffer {
+    const before = Buffer.byteLength(plainFeed.slice(0, digestAt)) + '<!-- '.length;
+    const pad = 65536 - straddle - before;
+    assert.ok(pad > 0);
+    return Buffer.from(`${plainFeed.slice(0, digestAt)}<!-- ${'x'.repeat(pad)}é Übersicht 同期 -->${plainFeed.slice(digestAt)}`);
+  }
+
+  /** The head's digest as read, its element as written, and what the reader read, pushed in `pushes`. */
+  function read(pushes: Uint8Array[], digestScanner = true): { said: unknown; written: readonly Uint8Array[] | undefined; entries: number; scanned: number } {
+    let said: unknown;
+    let written: readonly Uint8Array[] | undefined;
+    let entries = 0;
+    const r = new FeedReader({
+      head: (h: FeedHead) => {
+        said = h.digest ? digestKey(h.digest) : undefined;
+        written = h.digestWritten;
+      },
+      entry: () => void entries++,
+      end: () => undefined,
+    }, { source: 'f.xml', digestScanner });
+    for (const p of pushes) r.push(p);
+    r.end();
+    return { said, written, entries, scanned: r.digestsScanned };
+  }
+
+  it('the content as written is views of the bytes pushed, equal to them, and says what saxes reads', () => {
+    for (const straddle of [1, 0, 2000]) {
+      const bytes = feedWith(straddle);
+      const content = bytes.subarray(bytes.indexOf('<sync:digest>') + '<sync:digest>'.length, bytes.indexOf('</sync:digest>'));
+      assert.ok(content.length > 3 * 65536 && bytes.indexOf('é') < bytes.indexOf('<sync:digest>'));
+      const got = read([bytes]);
+      assert.equal(got.scanned, 1, `straddle ${straddle}: scanned`);
+      assert.equal(got.entries, 5);
+      assert.deepEqual(got.said, read([bytes], false).said, `straddle ${straddle}: the digest saxes reads`);
+      const parts = got.written!.slice(1, -1);
+      assert.ok(Buffer.concat(parts).equals(content), `straddle ${straddle}: the content as written`);
+      assert.ok(parts.every((p) => p.buffer === bytes.buffer), `straddle ${straddle}: not a copy`);
+    }
+  });
+
+  it('an endpoint named twice (spelt two ways): no element as written, and the digest saxes reads', () => {
+    const entry = (ep: string, tick: number): string => `<sync:digestEntry><sync:endpoint>${ep}</sync:endpoint><sync:tick>${tick}</sync:tick><sync:stamp>2024-05-01T00:00:00.000Z</sync:stamp><sync:conflictPriority>5</sync:conflictPriority></sync:digestEntry>`;
+    const twice = plainFeed.replace('</sync:origin>', `</sync:origin>${entry('http://twice.example/x', 5)}`).replace('</sync:digest>', `${entry('HTTP://TWICE.example/x', 9)}</sync:digest>`);
+    const once = plainFeed.replace('</sync:origin>', `</sync:origin>${entry('http://twice.example/x', 5)}`);
+    for (const [xml, written] of [[twice, false], [once, true]] as const) {
+      const bytes = Buffer.from(xml);
+      const got = read([bytes]);
+      assert.equal(got.scanned, 1);
+      assert.equal(got.written !== undefined, written);
+      assert.deepEqual(got.said, read([bytes], false).said);
+    }
+  });
+
+  it('in pieces of any size, cut anywhere (inside a character before the digest, inside its tags): the same content', () => {
+    const bytes = feedWith(1);
+    const start = bytes.indexOf('<sync:digest>');
+    const end = bytes.indexOf('</sync:digest>');
+    const content = bytes.subarray(start + '<sync:digest>'.length, end);
+    const oracle = read([bytes], false).said;
+    const cuts = [[65535], [65535, start + 13, start + 14], [start + 13, end + 3], [1000, 70_000, 140_000], [start - 1, start + 20_000, end]];
+    for (const at of cuts) {
+      const pushes: Uint8Array[] = [];
+      let from = 0;
+      // Each piece a Buffer of its own, as reads from a socket are.
+      for (const k of [...at, bytes.length]) {
+        pushes.push(Buffer.from(bytes.subarray(from, k)));
+        from = k;
+      }
+      const got = read(pushes);
+      assert.deepEqual(got.said, oracle, `cut at ${at.join(', ')}`);
+      // No cut splits the start tag, which only saxes reads whole: scanned every time.
+      assert.equal(got.scanned, 1, `cut at ${at.join(', ')}: scanned`);
+      assert.ok(Buffer.concat(got.written!.slice(1, -1)).equals(content), `cut at ${at.join(', ')}: the content as written`);
+    }
+  });
+});

@@ -10,7 +10,7 @@ import type { FeedHandler, ResumePoint } from '../../src/xml/feed-types.ts';
 import { pageDecls } from '../../src/xml/feed-writer.ts';
 import { resolveLimits } from '../../src/xml/limits.ts';
 import { PieceScanner } from '../../src/xml/piece-scanner.ts';
-import { generatedFeed } from '../helpers/feeds.ts';
+import { generatedFeed, page } from '../helpers/feeds.ts';
 
 // What the scanner keeps between pieces (PieceScanner.release): it lives as long as its thread, so whatever it holds of
 // a piece after the piece is used outlives young collections, and V8 promotes the piece with it.
@@ -85,5 +85,39 @@ describe('PieceScanner.release', () => {
     });
     assert.equal(scanned, true, 'the piece was read by the scanner');
     assert.equal(gone, true);
+  });
+});
+
+describe('PieceScanner.out.endpointAt', () => {
+  it("is where an endpoint's bytes are exactly its characters, and -1 where they are not", () => {
+    // As written in the feed → as read; `plain`: its bytes in the piece are its characters.
+    const cases: Array<[written: string, read: string, plain: boolean]> = [
+      ['http://a.example/sdata/app/c/-/accounts', 'http://a.example/sdata/app/c/-/accounts', true],
+      ['  http://b.example/x \n\t', 'http://b.example/x', true],
+      // Line ends are normalised in the text (CR LF → LF): not what the bytes say, even where trimming drops them.
+      ['\r\n http://c.example/x', 'http://c.example/x', false],
+      ['http://d.example/x?a=1&amp;b=2', 'http://d.example/x?a=1&b=2', false],
+      ['http://d.example/&#120;', 'http://d.example/x', false],
+      ['http://hôte.example/x', 'http://hôte.example/x', false],
+      ['<![CDATA[http://e.example/x]]>', 'http://e.example/x', false],
+      ['http://f.example/<!-- c -->x', 'http://f.example/x', false],
+    ];
+    const entries = [{ endpoint: 'http://first.example/x', tick: 1 }, ...cases.map(([written], i) => ({ endpoint: written, tick: i + 2 }))];
+    const text = page({ entries });
+    const firstEnd = text.indexOf('</entry>') + '</entry>'.length;
+    const r = new FeedReader({ head() {}, entry() {}, end() {} });
+    r.pushText(text.slice(0, firstEnd));
+    const bytes = Buffer.from(text.slice(firstEnd, text.lastIndexOf('</entry>') + '</entry>'.length));
+    const scanner = new PieceScanner(resolveLimits({}), 1 << 24);
+    const why = scanner.scan(bytes, r.resumePoint!);
+    if (why !== undefined) assert.fail(`scanner refused: ${why}`);
+    const o = scanner.out;
+    assert.equal(o.count, cases.length);
+    for (const [k, [written, read, plain]] of cases.entries()) {
+      assert.equal(o.endpoint[k], read, written);
+      const at = o.endpointAt[k]!;
+      assert.equal(at >= 0, plain, `${written}: at ${at}`);
+      if (plain) assert.equal(bytes.toString('latin1', at, at + read.length), read, written);
+    }
   });
 });
