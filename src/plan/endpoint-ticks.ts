@@ -160,7 +160,10 @@ export class EndpointTicks {
     }
   }
 
-  /** find for the key that is the `n` bytes at `from`. */
+  /**
+   * find for the key that is the `n` bytes at `from`: find's twin rather than one loop reading characters through a
+   * function, whose call per character would cost what reading the bytes saves.
+   */
   private findBytes(bytes: Uint8Array, from: number, n: number, h: number): number {
     const { ints, chars, mask } = this;
     for (let slot = h & mask; ; slot = (slot + 1) & mask) {
