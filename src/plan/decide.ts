@@ -38,8 +38,8 @@ export class Decider {
   /**
    * Made at the first decision (a pass has two deciders, the planner's and segmented planning's, of which one decides
    * nearly everything): for a digest of many keys, its keys and ticks laid out for look-ups (endpoint-ticks.ts),
-   * taken without making the digest's entries where it can tell them (protocol/digest.ts digestTicks); for a small
-   * one, its entries by every key that is its own normalisation (all of a digest built by setDigestEntry).
+   * taken without making the digest's entries where it can tell them (protocol/digest.ts digestTicks); otherwise its
+   * entries by every key that is its own normalisation (all of a digest built by setDigestEntry).
    */
   private prepared = false;
   /** The target's digest has no entries: everything is forwarded. */
@@ -57,14 +57,11 @@ export class Decider {
     this.prepared = true;
     const t = digestTicks(target);
     this.empty = t.keys.length === 0;
-    if (t.keys.length >= TABLE_FROM) {
-      let { keys, ticks } = t;
-      if (!t.normal) {
-        const own = keys.map((k) => normalizeEndpoint(k) === k);
-        keys = keys.filter((_, k) => own[k]);
-        ticks = ticks.filter((_, k) => own[k]);
-      }
-      this.table = EndpointTicks.of(keys, ticks);
+    // The table answers an endpoint as written with any key; the Map below only with keys that are their own
+    // normalisation. Those are the same for keys normalizeEndpoint made (see digestTicks); a Map filled by hand with
+    // another key keeps the Map.
+    if (t.keys.length >= TABLE_FROM && (t.normal || t.keys.every((k) => normalizeEndpoint(k) === k))) {
+      this.table = EndpointTicks.of(t.keys, t.ticks);
       if (this.table !== undefined) return;
     }
     const entries = target.entries;

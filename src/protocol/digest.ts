@@ -291,8 +291,10 @@ export function lazyDigest(origin: string | undefined, make: () => Map<string, D
 
 /**
  * The digest's keys and ticks (a key named twice: the last counts), without making the entries of a lazy digest that
- * can tell them. `normal`: every key is its own normalisation (as setDigestEntry makes them; a digest built by hand
- * may differ).
+ * can tell them. `normal`: every key is what normalizeEndpoint made of an endpoint (a lazy digest's, as its reader
+ * makes them), so none is an endpoint as written unless it is its own normalisation: normalising again changes only a
+ * key that ends in white space (a space before a trailing slash), and endpoints are trimmed. False for a digest's own
+ * Map, which may have been filled by hand.
  */
 export function digestTicks(d: Digest): DigestTicks & { normal: boolean } {
   const told = lazyTicks.get(d)?.();

@@ -147,6 +147,16 @@ describe('decider with a digest of many endpoints', () => {
     assert.deepEqual(asked.map(([ep, t]) => new Decider(lazy).decideState(ep, t)), want);
   });
 
+  it("a key normalising makes that is not its own normalisation (a space before a trailing slash) is found by the endpoint's spelling", () => {
+    const d = digestOf();
+    setDigestEntry(d, { endpoint: 'http://odd.example/x /', tick: '50', stamp: '', conflictPriority: 5 });
+    assert.ok(d.entries.has('http://odd.example/x '));
+    const decider = new Decider(d);
+    assert.equal(decider.decideState('http://odd.example/x /', '10'), 'skip');
+    assert.equal(decider.decideState('http://odd.example/x /', '60'), 'forward');
+    assert.deepEqual(asked.map(([ep, t]) => decider.decideState(ep, t)), want);
+  });
+
   it('a digest whose map has keys not in normal form: those are no keys as written, as with a small digest', () => {
     const d = digestOf();
     const odd = { endpoint: 'HTTP://A.EXAMPLE/x/', tick: '10', stamp: '', conflictPriority: 5 };
