@@ -3,6 +3,7 @@ import type { SaxesTagNS } from 'saxes';
 import { DigestBuilder, type Digest, type Position } from '../protocol/digest.ts';
 import { NS } from '../protocol/namespaces.ts';
 import { DIGEST_START_TAG, isAscii, scanDigest, type DigestMade, type DigestScanLimits } from './digest-scanner.ts';
+import { latin1Text } from './encoding.ts';
 import { MAX_DIGEST_BYTES } from './limits.ts';
 
 const DIGEST_START = new RegExp(DIGEST_START_TAG, 'g');
@@ -194,7 +195,7 @@ export class DigestCollector {
 
   /**
    * Gathers `text`; true once the end tag is in. `bytes`, when given, are what the text was decoded from, from its
-   * first character on: where they are all ASCII they are its characters (contentView), and the content is then read
+   * first character on: where they are all ASCII they are its characters (contentParts), and the content is then read
    * from them rather than from copies of the text.
    */
   add(text: string, bytes?: Uint8Array): boolean {
@@ -264,7 +265,7 @@ export class DigestCollector {
       const b = v.subarray(0, take);
       if (!isAsciiBytes(b)) return undefined;
       bytes.push(b);
-      texts.push(latin1(b));
+      texts.push(latin1Text(b));
     }
     return { text: texts.length === 1 ? texts[0]! : texts.join(''), bytes };
   }
@@ -277,7 +278,7 @@ export class DigestCollector {
 
   /** Part k's text. */
   private text(k: number): string {
-    return this.parts[k] ?? latin1(this.views[k]!);
+    return this.parts[k] ?? latin1Text(this.views[k]!);
   }
 
   /** What follows the content: the end tag and what came after it (in the last part, or the last two). */
@@ -297,8 +298,4 @@ export class DigestCollector {
       if (this.checked[k]) check();
     }
   }
-}
-
-function latin1(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
 }

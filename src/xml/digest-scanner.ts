@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { DigestBuilder, DigestChecker, digestTicks, lazyDigest, ownString, type Digest, type DigestTicks, type Position } from '../protocol/digest.ts';
 import { NS } from '../protocol/namespaces.ts';
+import { latin1Text } from './encoding.ts';
 
 /**
  * The limits a saxes-based reader would apply to the digest's content (xml/limit-guard.ts, feed-limits.ts): where the
@@ -82,7 +83,7 @@ function patternsFor(prefix: string): Patterns {
  */
 export function scanDigest(content: Uint8Array | string, prefix: string, limits: DigestScanLimits, source = '', bytes?: readonly Uint8Array[], made: DigestMade = 'now'): ScannedDigest | undefined {
   if (limits.depthLeft < 2 || prefix.length + 17 > limits.maxNameBytes) return undefined;
-  const s = typeof content === 'string' ? content : Buffer.from(content.buffer, content.byteOffset, content.length).toString('latin1');
+  const s = typeof content === 'string' ? content : latin1Text(content);
   const p = patternsFor(prefix);
   const builder = made === 'now' ? new DigestBuilder(source) : new DigestChecker({ distinct: made === 'asked', ticks: made === 'ticks' });
   let origin: string | undefined;

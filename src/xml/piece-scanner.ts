@@ -335,8 +335,7 @@ export class PieceScanner extends TagScope {
         while (isSpace(this.s.charCodeAt(at))) at++;
       }
       this.endpointAt = at;
-    }
-    else if (this.cap === 2) this.tickText = t;
+    } else if (this.cap === 2) this.tickText = t;
     else this.captured(this.cap, t);
     this.cap = 0;
   }
