@@ -19,6 +19,10 @@ function fullGc(): (() => void) | null {
 /** Collections after these many pieces, then one every EVERY pieces. */
 const EARLY = [16, 256];
 const EVERY = 4096;
+/** Pieces between two looks at the ArrayBuffers' bytes (a look costs ~10 µs: process.memoryUsage reads /proc). */
+const LOOK_EVERY = 64;
+/** ArrayBuffer bytes more than after our last collection that make one now. */
+export const BUFFERS_GROWN = 12 * 2 ** 20;
 
 /**
  * Full collections between pieces, for a thread that reads pieces (segmented planning).
@@ -37,16 +41,38 @@ const EVERY = 4096;
  * (SegmentedOptions.scheduledGc): `run` of 1M entries between null peers peaked at 137–143 MiB with them and
  * 138–151 without (six runs each, medians 143 and 147; at 250k 131.7 and 131.4), which its ±10% flatness bar from
  * 250k to 1M cannot spare; `plan` without them is as flat (2.5 GB: 101–105 MiB against ~100 for 250 MB) and faster.
+ *
+ * And one whenever the ArrayBuffers' bytes have grown by BUFFERS_GROWN since our last collection
+ * (docs/decisions/0045-collect-on-buffers.md). Against a target slower than the engine, the engine waits between
+ * chunks, and the Buffers it holds meanwhile (socket reads, pieces) outlive two scavenges: promoted, they die in the
+ * old generation, which is far below its limit, so V8 frees their bytes only at its next mark-compact (or when
+ * external memory has grown by 64 MiB). Their bytes, 10–30 MiB at any time, are malloc'd on the main heap, and its
+ * high-water mark crept: at 1M entries end to end the engine's peak was 155–160 MiB against 142–147 at 250k. A
+ * collection when they have grown by 12 MiB: 144 and 135 (~40 more collections per million, ~20 ms each, while the
+ * engine waits on the target); against the null peers, which answer at once, they never grow that much: no more
+ * collections than before.
  */
 export class GcSchedule {
   private pieces = 0;
   private early = 0;
   private next = EARLY[0]!;
+  /** The ArrayBuffers' bytes after our last collection. */
+  private after = 0;
+  private readonly collect: () => void;
+  private readonly buffers: () => number;
+
+  /** `collect` and `buffers` (the ArrayBuffers' bytes now) are V8's and process.memoryUsage's unless a test gives its own. */
+  constructor(o: { collect?: () => void; buffers?: () => number } = {}) {
+    this.collect = o.collect ?? (() => fullGc()?.());
+    this.buffers = o.buffers ?? (() => process.memoryUsage().arrayBuffers);
+  }
 
   /** Call between two pieces. */
   betweenPieces(): void {
-    if (++this.pieces < this.next) return;
-    this.next = EARLY[++this.early] ?? this.next + EVERY;
-    fullGc()?.();
+    const due = ++this.pieces >= this.next;
+    if (!due && (this.pieces % LOOK_EVERY !== 0 || this.buffers() - this.after <= BUFFERS_GROWN)) return;
+    if (due) this.next = EARLY[++this.early] ?? this.next + EVERY;
+    this.collect();
+    this.after = this.buffers();
   }
 }
