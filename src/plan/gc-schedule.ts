@@ -33,9 +33,10 @@ export const BUFFERS_GROWN = 12 * 2 ** 20;
  * garbage (run to run, on the same 237 MB feed), which V8 never collected again because nothing more was promoted;
  * peak RSS followed, 121 to 172 MB. Between two pieces nothing of either is alive, so a collection there frees all
  * of it, and V8 sets its next limit from the real live size (~5 MB); one every few thousand pieces keeps V8's own
- * from coming first. Each costs 4–8 ms. The first comes after 16 pieces, before warm-up has promoted much (at 256
- * only: 119–169 MB peak over 7 runs; at 16 and 256: 121–132 MB, same speed). Collections after the 1st and 4th
- * piece as well made the run ~10% slower: they disturb the optimising compiler while it warms up.
+ * from coming first. Each cost 4–8 ms then (the engine's take ~20 ms now: decision 0045). The first comes after 16
+ * pieces, before warm-up has promoted much (at 256 only: 119–169 MB peak over 7 runs; at 16 and 256: 121–132 MB,
+ * same speed). Collections after the 1st and 4th piece as well made the run ~10% slower: they disturb the optimising
+ * compiler while it warms up.
  *
  * Since the piece scanner lets go of its pieces (docs/decisions/0035-pieces-let-go.md) only the engine keeps them
  * (SegmentedOptions.scheduledGc): `run` of 1M entries between null peers peaked at 137–143 MiB with them and
@@ -48,9 +49,9 @@ export const BUFFERS_GROWN = 12 * 2 ** 20;
  * old generation, which is far below its limit, so V8 frees their bytes only at its next mark-compact (or when
  * external memory has grown by 64 MiB). Their bytes, 10–30 MiB at any time, are malloc'd on the main heap, and its
  * high-water mark crept: at 1M entries end to end the engine's peak was 155–160 MiB against 142–147 at 250k. A
- * collection when they have grown by 12 MiB: 144 and 135 (~40 more collections per million, ~20 ms each, while the
- * engine waits on the target); against the null peers, which answer at once, they never grow that much: no more
- * collections than before.
+ * collection when they have grown by 12 MiB: 135 → 144 MiB in a first check, 151 → 147 and 151 → 144 in two bench
+ * runs (~40 more collections per million, ~20 ms each, while the engine waits on the target); against the null
+ * peers, which answer at once, they never grow that much: no more collections than before.
  */
 export class GcSchedule {
   private pieces = 0;
